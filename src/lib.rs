@@ -1,0 +1,32 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
+mod algorithm;
+mod asn1_time;
+mod cert;
+mod error;
+mod ext;
+mod key;
+mod name;
+mod pem;
+mod thumbprint;
+mod tlv;
+mod validate;
+
+pub use crate::algorithm::{HashAlgorithm, SignatureAlgorithm};
+pub use crate::cert::{Certificate, SerialNumber, Version};
+pub use crate::error::{FactError, ParseError, PolicyError, ThumbprintError};
+pub use crate::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
+pub use crate::key::{Curve, KeyAlgorithm, PublicKeyInfo};
+pub use crate::name::{Attribute, Name, Rdn, StringKind, attr};
+pub use crate::thumbprint::{Sha256Fingerprint, Thumbprint};
+pub use crate::validate::*;
+
+pub use ::time::OffsetDateTime;
+/// Re-exported so callers can name OIDs and instants without adding the crates themselves.
+pub use const_oid::ObjectIdentifier;

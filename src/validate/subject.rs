@@ -1,0 +1,178 @@
+//! The SIP domain in the subject or the subject alternative names.
+
+use time::OffsetDateTime;
+
+use crate::Certificate;
+use crate::error::PolicyError;
+use crate::validate::{Report, Rule, Violation};
+
+/// Checks that the SIP domain (e.g. `contoso.com`) appears in the subject's common name or in a
+/// SAN DNS name, as the domain itself or as a host under it (`sip.contoso.com`).
+///
+/// Names compare case-insensitively, internationalized names in A-label form (UTS #46 / IDNA2008
+/// as the `idna` crate applies it, so `bücher.example` matches `xn--bcher-kva.example`), and a
+/// trailing dot is ignored. A wildcard (RFC 6125 6.4.3) counts only as the whole or part of the
+/// left-most label and not inside an A-label; `*.contoso.com` names hosts under `contoso.com`
+/// and so matches, `*.com` does not.
+///
+/// ```
+/// use certslot::SubjectRule;
+///
+/// let rule = SubjectRule::new("Bücher.Example.")?;
+/// assert_eq!(rule.sip_domain(), "xn--bcher-kva.example");
+/// assert!(rule.matches_name("sip.xn--bcher-kva.example"));
+/// assert!(rule.matches_name("*.BÜCHER.example"));
+/// assert!(!rule.matches_name("xn--bcher-kva.example.evil.com"));
+/// assert!(SubjectRule::new("*.contoso.com").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SubjectRule {
+    domain: String,
+}
+
+impl SubjectRule {
+    /// A rule for `sip_domain`, given in U-label or A-label form, any case.
+    ///
+    /// # Errors
+    /// [`PolicyError::InvalidSipDomain`] for an empty name, a wildcard, a label that is empty or
+    /// longer than 63 octets, a name longer than 253 octets, or characters a host name cannot hold.
+    pub fn new(sip_domain: &str) -> Result<Self, PolicyError> {
+        let invalid = |reason| PolicyError::InvalidSipDomain { domain: sip_domain.to_owned(), reason };
+        let trimmed = sip_domain.trim().strip_suffix('.').unwrap_or(sip_domain.trim());
+        if trimmed.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        if trimmed.contains('*') {
+            return Err(invalid("a SIP domain cannot be a wildcard"));
+        }
+        let domain =
+            to_a_label(trimmed).ok_or_else(|| invalid("it is not a valid internationalized domain name"))?;
+        if domain.len() > 253 {
+            return Err(invalid("it is longer than 253 octets"));
+        }
+        for label in domain.split('.') {
+            if label.is_empty() {
+                return Err(invalid("it has an empty label"));
+            }
+            if label.len() > 63 {
+                return Err(invalid("it has a label longer than 63 octets"));
+            }
+            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(invalid("host names hold only letters, digits and hyphens"));
+            }
+        }
+        Ok(Self { domain })
+    }
+
+    /// The SIP domain, in lowercase A-label form.
+    pub fn sip_domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// True when the DNS name (as found in a certificate, any case, U- or A-labels) is the SIP
+    /// domain, a host under it, or a wildcard over it or a host under it.
+    pub fn matches_name(&self, name: &str) -> bool {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        let (left, rest) = match name.split_once('.') {
+            Some((left, rest)) if left.contains('*') => (Some(left), rest),
+            _ => (None, name),
+        };
+        if let Some(left) = left {
+            // RFC 6125 6.4.3: no wildcard inside an A-label.
+            if left.len() >= 4 && left.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")) {
+                return false;
+            }
+        }
+        if rest.contains('*') {
+            return false;
+        }
+        let Some(rest) = to_a_label(rest) else { return false };
+        is_at_or_under(&rest, &self.domain)
+    }
+}
+
+/// `name` equals `domain` or ends with `.domain`; both lowercase.
+fn is_at_or_under(name: &str, domain: &str) -> bool {
+    name == domain || name.strip_suffix(domain).is_some_and(|head| head.ends_with('.'))
+}
+
+/// The lowercase A-label form of a domain name; ASCII names are only lowercased.
+fn to_a_label(name: &str) -> Option<String> {
+    if name.is_ascii() { Some(name.to_ascii_lowercase()) } else { idna::domain_to_ascii(name).ok() }
+}
+
+impl Rule for SubjectRule {
+    fn check_into(&self, cert: &Certificate, _at: OffsetDateTime, report: &mut Report) {
+        let common_names = cert.subject().common_names();
+        let dns_names = match cert.dns_names() {
+            Ok(names) => names,
+            Err(error) => {
+                report.violations.push(Violation::ExtensionUnreadable { error });
+                Vec::new()
+            }
+        };
+        if !common_names.iter().chain(&dns_names).any(|n| self.matches_name(n)) {
+            report.violations.push(Violation::SubjectMismatch {
+                sip_domain: self.domain.clone(),
+                common_names,
+                dns_names,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_domain_hosts_and_wildcards() {
+        let rule = SubjectRule::new("contoso.com").unwrap_or_else(|e| unreachable!("{e}"));
+        for yes in [
+            "contoso.com",
+            "CONTOSO.COM.",
+            "sip.contoso.com",
+            "a.b.contoso.com",
+            "*.contoso.com",
+            "*.pool.contoso.com",
+            "s*.contoso.com",
+        ] {
+            assert!(rule.matches_name(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "com",
+            "*.com",
+            "evilcontoso.com",
+            "contoso.com.evil",
+            "sip.*.contoso.com",
+            "xn--*.contoso.com",
+            "*",
+            "contoso.co",
+        ] {
+            assert!(!rule.matches_name(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn rejects_unusable_domains() {
+        for (bad, reason) in [
+            ("", "it is empty"),
+            ("*.contoso.com", "a SIP domain cannot be a wildcard"),
+            ("contoso..com", "it has an empty label"),
+            ("con toso.com", "host names hold only letters, digits and hyphens"),
+        ] {
+            assert_eq!(
+                SubjectRule::new(bad),
+                Err(PolicyError::InvalidSipDomain { domain: bad.to_owned(), reason }),
+                "{bad:?}"
+            );
+        }
+        let long = format!("{}.com", "a".repeat(64));
+        assert!(matches!(
+            SubjectRule::new(&long),
+            Err(PolicyError::InvalidSipDomain { reason: "it has a label longer than 63 octets", .. })
+        ));
+    }
+}
