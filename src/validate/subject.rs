@@ -12,8 +12,9 @@ use crate::validate::{Report, Rule, Violation};
 /// Names compare case-insensitively, internationalized names in A-label form (UTS #46 / IDNA2008
 /// as the `idna` crate applies it, so `bücher.example` matches `xn--bcher-kva.example`), and a
 /// trailing dot is ignored. A wildcard (RFC 6125 6.4.3) counts only as the whole or part of the
-/// left-most label and not inside an A-label; `*.contoso.com` names hosts under `contoso.com`
-/// and so matches, `*.com` does not.
+/// left-most label, not inside an A-label and not directly under a top-level domain:
+/// `*.contoso.com` names hosts under `contoso.com` and so matches `contoso.com` and
+/// `sub.contoso.com`; `*.com` matches nothing.
 ///
 /// ```
 /// use certslot::SubjectRule;
@@ -78,17 +79,33 @@ impl SubjectRule {
             Some((left, rest)) if left.contains('*') => (Some(left), rest),
             _ => (None, name),
         };
-        if let Some(left) = left {
-            // RFC 6125 6.4.3: no wildcard inside an A-label.
-            if left.len() >= 4 && left.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")) {
-                return false;
-            }
-        }
         if rest.contains('*') {
             return false;
         }
         let Some(rest) = to_a_label(rest) else { return false };
-        is_at_or_under(&rest, &self.domain)
+        match left {
+            None => is_at_or_under(&rest, &self.domain),
+            Some(pattern) => {
+                // RFC 6125 6.4.3: one wildcard, in the left-most label, not inside an A-label;
+                // and none directly under a top-level domain (`*.com`), which names no one's hosts.
+                let pattern = pattern.to_ascii_lowercase();
+                if pattern.starts_with("xn--") || pattern.matches('*').count() > 1 || !rest.contains('.') {
+                    return false;
+                }
+                // The wildcard names hosts one label under `rest`: hosts under the SIP domain
+                // when `rest` is the domain or under it, or the SIP domain itself when it is
+                // one label under `rest` and that label fits the pattern.
+                let domain_itself = self.domain.split_once('.').is_some_and(|(label, parent)| {
+                    parent == rest
+                        && pattern.split_once('*').is_some_and(|(prefix, suffix)| {
+                            label.len() >= prefix.len() + suffix.len()
+                                && label.starts_with(prefix)
+                                && label.ends_with(suffix)
+                        })
+                });
+                domain_itself || is_at_or_under(&rest, &self.domain)
+            }
+        }
     }
 }
 

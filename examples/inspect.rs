@@ -1,0 +1,187 @@
+//! `inspect`: print the facts of a certificate file as one JSON object.
+//!
+//! ```text
+//! cargo run --release --example inspect -- FILE [--password-env VAR] [--sip-domain DOMAIN]
+//! ```
+//!
+//! FILE is a DER or PEM certificate or PEM bundle; the format is told from the bytes, not the
+//! file name. On success the JSON object goes to stdout and the exit code is 0; on failure one
+//! line `error: ...` goes to stderr and the exit code is 1.
+//!
+//! The JSON is a contract other tools rely on. Fields (keys are sorted):
+//! - `thumbprint`: SHA-1 of the leaf's DER, 40 uppercase hex digits (the leaf is the first
+//!   certificate of a bundle);
+//! - `all_thumbprints`: every certificate of the file, in file order;
+//! - `sha256`, `subject`, `issuer` (RFC 4514), `serial` (hex as `openssl x509 -serial`),
+//!   `not_before`, `not_after` (RFC 3339 UTC, e.g. `2026-11-25T13:36:02Z`);
+//! - `key_algorithm` (`rsa`, `rsa-pss`, `ec`, `ed25519`, `ed448`, `dsa`, or a dotted OID),
+//!   `key_bits` (integer, or null when unknown), `curve` (EC only, else null);
+//! - `dns_names` (SAN DNS names), `ip_addresses`, `key_usage`, `extended_key_usage` (dotted OIDs;
+//!   null when the extension is absent), `signature_algorithm`, `version`, `format`
+//!   (`der` or `pem`), `has_private_key` (bool), `unreadable` (facts that could not be read);
+//! - with `--sip-domain`: `violations` and `warnings` of `Policy::oauth_token_issuer` at the
+//!   current time, each `{ "code": ..., "message": ... }`.
+//!
+//! The password of a PFX comes from the environment variable named by `--password-env`, never
+//! from the command line.
+
+use std::process::ExitCode;
+
+use certslot::{Certificate, GeneralName, Policy, Rule};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+struct Args {
+    file: String,
+    password_env: Option<String>,
+    sip_domain: Option<String>,
+}
+
+const USAGE: &str = "usage: inspect FILE [--password-env VAR] [--sip-domain DOMAIN]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args_os().skip(1);
+    let mut file = None;
+    let mut password_env = None;
+    let mut sip_domain = None;
+    while let Some(arg) = args.next() {
+        let arg = arg.into_string().map_err(|a| format!("argument {a:?} is not valid Unicode"))?;
+        let mut value = |flag: &str| {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?
+                .into_string()
+                .map_err(|a| format!("the value of {flag}, {a:?}, is not valid Unicode"))
+        };
+        match arg.as_str() {
+            "--password-env" => password_env = Some(value("--password-env")?),
+            "--sip-domain" => sip_domain = Some(value("--sip-domain")?),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
+            _ if file.is_some() => return Err(format!("more than one FILE given; {USAGE}")),
+            _ => file = Some(arg),
+        }
+    }
+    Ok(Args { file: file.ok_or_else(|| USAGE.to_owned())?, password_env, sip_domain })
+}
+
+fn rfc3339(t: OffsetDateTime) -> Result<String, String> {
+    t.format(&Rfc3339).map_err(|e| format!("cannot format {t}: {e}"))
+}
+
+fn run() -> Result<Value, String> {
+    let args = parse_args()?;
+    if let Some(var) = &args.password_env {
+        // Read now so that a missing variable is reported whatever the file holds.
+        std::env::var_os(var).ok_or_else(|| format!("environment variable {var} is not set"))?;
+    }
+    let policy = match &args.sip_domain {
+        Some(domain) => Some(Policy::oauth_token_issuer(domain).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file))?;
+    let format = if bytes.first() == Some(&0x30) { "der" } else { "pem" };
+    let certs = Certificate::from_der_or_pem(&bytes).map_err(|e| format!("{}: {e}", args.file))?;
+    let leaf = certs.first().ok_or_else(|| format!("{}: no certificate", args.file))?;
+
+    let mut unreadable = Vec::new();
+    let mut note = |r: Result<(), certslot::FactError>| {
+        if let Err(e) = r {
+            unreadable.push(Value::String(e.to_string()));
+        }
+    };
+    let key = leaf.public_key();
+    let (key_algorithm, key_bits, curve) = match &key {
+        Ok(k) => (json!(k.algorithm().to_string()), json!(k.bits()), json!(k.curve().map(|c| c.to_string()))),
+        Err(_) => (Value::Null, Value::Null, Value::Null),
+    };
+    note(key.map(|_| ()));
+    let sans = leaf.subject_alt_names();
+    let sans = match sans {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => {
+            note(Err(e));
+            Vec::new()
+        }
+    };
+    let dns_names: Vec<&str> = sans
+        .iter()
+        .filter_map(|n| if let GeneralName::Dns(d) = n { Some(d.as_str()) } else { None })
+        .collect();
+    let ip_addresses: Vec<String> = sans
+        .iter()
+        .filter_map(|n| if let GeneralName::Ip(ip) = n { Some(ip.to_string()) } else { None })
+        .collect();
+    let key_usage = match leaf.key_usage() {
+        Ok(ku) => json!(ku.map(|k| k.bits().map(|b| b.name()).collect::<Vec<_>>())),
+        Err(e) => {
+            note(Err(e));
+            Value::Null
+        }
+    };
+    let extended_key_usage = match leaf.extended_key_usage() {
+        Ok(eku) => json!(eku.map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())),
+        Err(e) => {
+            note(Err(e));
+            Value::Null
+        }
+    };
+
+    let mut out = json!({
+        "format": format,
+        "thumbprint": leaf.thumbprint().to_string(),
+        "all_thumbprints": certs.iter().map(|c| c.thumbprint().to_string()).collect::<Vec<_>>(),
+        "sha256": leaf.sha256_fingerprint().to_string(),
+        "subject": leaf.subject().to_string(),
+        "issuer": leaf.issuer().to_string(),
+        "serial": leaf.serial().to_string(),
+        "not_before": rfc3339(leaf.not_before())?,
+        "not_after": rfc3339(leaf.not_after())?,
+        "version": format!("{:?}", leaf.version()).to_lowercase(),
+        "signature_algorithm": leaf.signature_algorithm().to_string(),
+        "key_algorithm": key_algorithm,
+        "key_bits": key_bits,
+        "curve": curve,
+        "dns_names": dns_names,
+        "ip_addresses": ip_addresses,
+        "key_usage": key_usage,
+        "extended_key_usage": extended_key_usage,
+        "has_private_key": false,
+        "unreadable": unreadable,
+    });
+    if let (Some(policy), Some(map)) = (policy, out.as_object_mut()) {
+        let report = policy.check(leaf, OffsetDateTime::now_utc());
+        let item = |code: &str, message: String| json!({ "code": code, "message": message });
+        map.insert(
+            "violations".into(),
+            report.violations.iter().map(|v| item(v.code(), v.to_string())).collect(),
+        );
+        map.insert(
+            "warnings".into(),
+            report.warnings.iter().map(|w| item(w.code(), w.to_string())).collect(),
+        );
+    }
+    Ok(out)
+}
+
+fn main() -> ExitCode {
+    use std::io::Write as _;
+    match run() {
+        Ok(value) => {
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{value}").and_then(|()| stdout.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    // No panic on a closed pipe: report and fail.
+                    let _ = writeln!(std::io::stderr(), "error: cannot write output: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(message) => {
+            let line = message.replace('\n', " ");
+            let _ = writeln!(std::io::stderr(), "error: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
