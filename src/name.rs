@@ -136,9 +136,13 @@ impl<'a> Name<'a> {
         Ok(Self { raw: tlv.raw, content: tlv.value })
     }
 
-    /// The empty name.
-    pub(crate) fn empty() -> Name<'static> {
-        Name { raw: &[tag::SEQUENCE, 0], content: &[] }
+    /// Wraps a Name whose structure [`Name::parse`] has already checked; anything else reads as
+    /// the empty name.
+    pub(crate) fn from_checked(raw: &'a [u8]) -> Self {
+        match Reader::new(raw).read("Name") {
+            Ok(tlv) => Self { raw: tlv.raw, content: tlv.value },
+            Err(_) => Self { raw: &[tag::SEQUENCE, 0], content: &[] },
+        }
     }
 
     /// The name's DER encoding (the whole `Name` SEQUENCE).

@@ -1,5 +1,7 @@
 //! The SIP domain in the subject or the subject alternative names.
 
+use std::borrow::Cow;
+
 use time::OffsetDateTime;
 
 use crate::Certificate;
@@ -47,8 +49,9 @@ impl SubjectRule {
         if trimmed.contains('*') {
             return Err(invalid("a SIP domain cannot be a wildcard"));
         }
-        let domain =
-            to_a_label(trimmed).ok_or_else(|| invalid("it is not a valid internationalized domain name"))?;
+        let domain = to_a_label(trimmed)
+            .ok_or_else(|| invalid("it is not a valid internationalized domain name"))?
+            .to_ascii_lowercase();
         if domain.len() > 253 {
             return Err(invalid("it is longer than 253 octets"));
         }
@@ -82,7 +85,13 @@ impl SubjectRule {
         if rest.contains('*') {
             return false;
         }
-        let Some(rest) = to_a_label(rest) else { return false };
+        let rest = match to_a_label(rest) {
+            Some(Cow::Borrowed(ascii)) if left.is_none() => {
+                return is_at_or_under_ignore_case(ascii, &self.domain);
+            }
+            Some(rest) => rest.to_ascii_lowercase(),
+            None => return false,
+        };
         match left {
             None => is_at_or_under(&rest, &self.domain),
             Some(pattern) => {
@@ -114,9 +123,21 @@ fn is_at_or_under(name: &str, domain: &str) -> bool {
     name == domain || name.strip_suffix(domain).is_some_and(|head| head.ends_with('.'))
 }
 
-/// The lowercase A-label form of a domain name; ASCII names are only lowercased.
-fn to_a_label(name: &str) -> Option<String> {
-    if name.is_ascii() { Some(name.to_ascii_lowercase()) } else { idna::domain_to_ascii(name).ok() }
+/// `name` (any case) equals `domain` or ends with `.domain` (lowercase).
+fn is_at_or_under_ignore_case(name: &str, domain: &str) -> bool {
+    let Some(split) = name.len().checked_sub(domain.len()) else { return false };
+    match (name.get(..split), name.get(split..)) {
+        (Some(head), Some(tail)) => {
+            tail.eq_ignore_ascii_case(domain) && (head.is_empty() || head.ends_with('.'))
+        }
+        _ => false,
+    }
+}
+
+/// The A-label form of a domain name: an ASCII name as it is (any case), any other converted and
+/// lowercased by UTS #46.
+fn to_a_label(name: &str) -> Option<Cow<'_, str>> {
+    if name.is_ascii() { Some(Cow::Borrowed(name)) } else { idna::domain_to_ascii(name).ok().map(Cow::Owned) }
 }
 
 impl Rule for SubjectRule {
