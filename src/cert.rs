@@ -516,7 +516,7 @@ fn parse(der: Box<[u8]>) -> Result<Inner, ParseError> {
             t.read(what)?;
         }
     }
-    let mut extensions = Vec::new();
+    let mut extensions = Vec::with_capacity(10);
     if let Some(explicit) = t.read_optional(0xA3, "extensions")? {
         let mut wrapper = explicit.reader();
         let list = wrapper.read_expected(tag::SEQUENCE, "Extensions")?;

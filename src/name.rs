@@ -126,7 +126,7 @@ impl<'a> Name<'a> {
                 let atv = atvs.read_expected(tag::SEQUENCE, "AttributeTypeAndValue")?;
                 let mut fields = atv.reader();
                 let oid = fields.read_expected(tag::OID, "AttributeType")?;
-                if oid_to_dotted(oid.value).is_none() {
+                if !is_valid_oid(oid.value) {
                     return Err(ParseError::Malformed { offset: oid.offset, what: "AttributeType" });
                 }
                 fields.read("AttributeValue")?;
@@ -313,7 +313,10 @@ pub(crate) fn decode_string(kind: StringKind, bytes: &[u8]) -> Option<String> {
         | StringKind::Ia5
         | StringKind::Teletex
         | StringKind::Visible
-        | StringKind::Numeric => Some(bytes.iter().map(|&b| char::from(b)).collect()),
+        | StringKind::Numeric => Some(match core::str::from_utf8(bytes) {
+            Ok(ascii) if bytes.is_ascii() => ascii.to_owned(),
+            _ => bytes.iter().map(|&b| char::from(b)).collect(),
+        }),
         StringKind::Bmp => {
             if !bytes.len().is_multiple_of(2) {
                 return None;
@@ -353,6 +356,26 @@ fn write_escaped(f: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
         }
     }
     Ok(())
+}
+
+/// True when OID content octets are a valid encoding: non-empty, ending an arc, no arc of more
+/// than 18 base-128 digits (checked without formatting, for the parser's hot path).
+pub(crate) fn is_valid_oid(bytes: &[u8]) -> bool {
+    if bytes.last().is_none_or(|b| b & 0x80 != 0) {
+        return false;
+    }
+    let mut arc_len = 0;
+    for &b in bytes {
+        arc_len += 1;
+        // 18 base-128 digits hold 126 bits, which `oid_to_dotted` always formats.
+        if arc_len > 18 {
+            return false;
+        }
+        if b & 0x80 == 0 {
+            arc_len = 0;
+        }
+    }
+    true
 }
 
 /// An OID's content octets in dotted-decimal form, or `None` if they are not a valid encoding

@@ -106,41 +106,34 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let offset = self.offset();
         let rest = self.rest();
-        let (&tag, after_tag) =
-            rest.split_first().ok_or(ParseError::Truncated { offset, what, needed: 2, available: 0 })?;
+        let truncated = |needed: usize| ParseError::Truncated { offset, what, needed, available: rest.len() };
+        let (tag, first) = match rest {
+            [tag, first, ..] => (*tag, *first),
+            _ => return Err(truncated(2)),
+        };
         if tag & 0x1F == 0x1F {
             return Err(ParseError::HighTagNumber { offset, what });
         }
-        let (&first, after_len0) =
-            after_tag.split_first().ok_or(ParseError::Truncated { offset, what, needed: 2, available: 1 })?;
         let (len, header_len) = if first < 0x80 {
             (usize::from(first), 2)
         } else if first == 0x80 {
             return Err(ParseError::IndefiniteLength { offset, what });
         } else {
             let count = usize::from(first & 0x7F);
-            let bytes = after_len0.get(..count).ok_or(ParseError::Truncated {
-                offset,
-                what,
-                needed: 2 + count,
-                available: rest.len(),
-            })?;
+            let Some(bytes) = rest.get(2..2 + count) else { return Err(truncated(2 + count)) };
             let mut len: usize = 0;
             for &b in bytes {
-                len = len
-                    .checked_mul(256)
-                    .and_then(|l| l.checked_add(usize::from(b)))
-                    .ok_or(ParseError::LengthOverflow { offset, what })?;
+                let Some(next) = len.checked_mul(256).and_then(|l| l.checked_add(usize::from(b))) else {
+                    return Err(ParseError::LengthOverflow { offset, what });
+                };
+                len = next;
             }
             (len, 2 + count)
         };
-        let total = header_len.checked_add(len).ok_or(ParseError::LengthOverflow { offset, what })?;
-        let raw = rest.get(..total).ok_or(ParseError::Truncated {
-            offset,
-            what,
-            needed: total,
-            available: rest.len(),
-        })?;
+        let Some(total) = header_len.checked_add(len) else {
+            return Err(ParseError::LengthOverflow { offset, what });
+        };
+        let Some(raw) = rest.get(..total) else { return Err(truncated(total)) };
         let value = raw.get(header_len..).unwrap_or_default();
         self.pos = start + total;
         Ok(Tlv { tag, value, raw, offset })
