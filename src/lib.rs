@@ -14,19 +14,28 @@ mod ext;
 mod key;
 mod name;
 mod pem;
+mod pfx;
 mod thumbprint;
 mod tlv;
 mod validate;
 
 pub use crate::algorithm::{HashAlgorithm, SignatureAlgorithm};
 pub use crate::cert::{Certificate, SerialNumber, Version};
-pub use crate::error::{FactError, ParseError, PolicyError, ThumbprintError};
+pub use crate::error::{
+    ExportError, FactError, ParseError, PasswordCheck, PfxError, PolicyError, ThumbprintError,
+};
 pub use crate::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
 pub use crate::key::{Curve, KeyAlgorithm, PublicKeyInfo};
 pub use crate::name::{Attribute, Name, Rdn, StringKind, attr};
+pub use crate::pfx::{
+    Digest, EncryptionAlgorithm, ExportOptions, ExportProfile, ImportOptions, MacAlgorithm, Password,
+    Pbes1Cipher, Pbes2Cipher, Pfx, PrivateKey, Protection, SkippedBag,
+};
 pub use crate::thumbprint::{Sha256Fingerprint, Thumbprint};
 pub use crate::validate::*;
 
 pub use ::time::OffsetDateTime;
 /// Re-exported so callers can name OIDs and instants without adding the crates themselves.
 pub use const_oid::ObjectIdentifier;
+/// Re-exported: [`Pfx::export`] takes a `rand_core::CryptoRng`.
+pub use rand_core;

@@ -44,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -123,7 +124,7 @@ VECTOR_PASSWORDS = {  # as used by pyca's tests/hazmat/primitives/test_pkcs12.py
     "cert-none-key-none.p12": "cryptography",
     "no-password.p12": None,
     "java-truststore.p12": None,
-    "name-unicode-pwd.p12": "cryptography",
+    "name-unicode-pwd.p12": "password",
     "no-cert-key-aes256cbc.p12": "cryptography",
     "cert-aes256cbc-no-key.p12": "cryptography",
 }
@@ -456,15 +457,17 @@ def bmp_password(pw: str | None) -> bytes:
     return pw.encode("utf-16-be") + b"\x00\x00"
 
 
+EMPTY_BMP = "BMPString 00 00 (empty password)"
+NULL_PW = "empty (NULL password, no bytes)"
+
+
 def pbes1_candidates(pw: str | None) -> list[tuple[str, bytes]]:
     """Formatted-password candidates tried when reading, most likely first.
     The label that works is recorded in expected.json."""
     if pw is None:
-        return [("empty (NULL password, no bytes)", b""),
-                ("BMPString 00 00 (empty password)", b"\x00\x00")]
+        return [(NULL_PW, b""), (EMPTY_BMP, b"\x00\x00")]
     if pw == "":
-        return [("BMPString 00 00 (empty password)", b"\x00\x00"),
-                ("empty (NULL password, no bytes)", b"")]
+        return [(EMPTY_BMP, b"\x00\x00"), (NULL_PW, b"")]
     c = [("BMPString UTF-16BE + 00 00", bmp_password(pw))]
     if any(ord(ch) > 0x7F for ch in pw):
         c.append(("each UTF-8 byte widened to 16 bits + 00 00",
@@ -506,8 +509,8 @@ def block_cipher(kind: str, key: bytes, iv: bytes, data: bytes, decrypt: bool) -
         return (c.decryptor() if decrypt else c.encryptor()).update(data)
     if kind == "aes":
         alg, bs = algorithms.AES(key), 16
-    elif kind == "3des":
-        alg, bs = TripleDES(key), 8
+    elif kind == "3des":  # a 16-byte (two-key) key means K3 = K1
+        alg, bs = TripleDES(key if len(key) == 24 else key + key[:8]), 8
     elif kind == "des":
         alg, bs = TripleDES(key * 3), 8
     else:
@@ -583,22 +586,6 @@ def mac_key_and_value(digest: str, pwb: bytes, salt: bytes, iters: int, data: by
     u = hashlib.new(digest).digest_size
     key = p12_kdf(digest, pwb, salt, 3, iters, u)
     return hmac.new(key, data, digest).digest()
-
-
-def pbes1_params(salt: bytes, iters: int) -> bytes:
-    return seq(octet(salt), integer(iters))
-
-
-def encrypt_pbes1(name: str, data: bytes, pw: str, iters: int,
-                  salt: bytes) -> tuple[bytes, bytes]:
-    """AlgorithmIdentifier || ciphertext for a PKCS#12 PBE (3DES/2DES/RC4 only)."""
-    oid = PBES1_OIDS[name]
-    _, kind, klen, ivlen = PBES1[oid]
-    pwb = bmp_password(pw)
-    key = p12_kdf("sha1", pwb, salt, 1, iters, klen)
-    iv = p12_kdf("sha1", pwb, salt, 2, iters, ivlen) if ivlen else b""
-    alg = seq(oid_enc(oid), pbes1_params(salt, iters))
-    return alg, block_cipher(kind, key, iv, data, False)
 
 
 def encrypt_pbes2(data: bytes, pw: str, iters: int, salt: bytes, prf: str, cipher: str,
@@ -970,3 +957,1077 @@ def pem_blocks(text: bytes, label: str) -> list[bytes]:
                      + label.encode() + rb"-----", re.S)
     import base64
     return [base64.b64decode(b"".join(m.group(1).split())) for m in pat.finditer(text)]
+
+
+# --------------------------------------------------------------------------
+# Producers.  Each adds a record {file, password, made_with, what, notes...}.
+# --------------------------------------------------------------------------
+
+LEGACY_PROVIDER = ["-provider", "legacy", "-provider", "default"]
+
+# (file stem, what it tests, options).  Options: leaf, pw, name (None = no -name),
+# args (extra openssl args), certfile, nokeys, nocerts, pw_note, note
+OPENSSL_SPECS: list[tuple[str, str, dict]] = [
+    ("openssl3-default", "OpenSSL 3 defaults: PBES2/PBKDF2-HMAC-SHA256/AES-256-CBC for both, "
+     "2048 iterations, HMAC-SHA256 MAC", {}),
+    ("openssl3-legacy", "-legacy: certs pbeWithSHAAnd40BitRC2-CBC, key "
+     "pbeWithSHAAnd3-KeyTripleDES-CBC, HMAC-SHA1 MAC (the OpenSSL 1.x defaults)",
+     {"args": ["-legacy"]}),
+    ("openssl3-3des", "PKCS#12 PBE SHA1/3DES for certs and key, SHA-1 MAC, default provider only",
+     {"args": ["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"]}),
+    ("openssl3-2des", "PKCS#12 PBE SHA1/2-key 3DES (16-byte key, K3 = K1) for both",
+     {"args": ["-keypbe", "PBE-SHA1-2DES", "-certpbe", "PBE-SHA1-2DES"] + LEGACY_PROVIDER}),
+    ("openssl3-rc2-128", "PKCS#12 PBE SHA1/RC2-128-CBC for both (key too, to test RC2 on the "
+     "shrouded key bag)",
+     {"args": ["-keypbe", "PBE-SHA1-RC2-128", "-certpbe", "PBE-SHA1-RC2-128"] + LEGACY_PROVIDER}),
+    ("openssl3-rc2-40", "PKCS#12 PBE SHA1/RC2-40-CBC for both (effective key bits 40)",
+     {"args": ["-keypbe", "PBE-SHA1-RC2-40", "-certpbe", "PBE-SHA1-RC2-40"] + LEGACY_PROVIDER}),
+    ("openssl3-rc4-128", "PKCS#12 PBE SHA1/RC4-128 (stream cipher, no IV, no padding) for both",
+     {"args": ["-keypbe", "PBE-SHA1-RC4-128", "-certpbe", "PBE-SHA1-RC4-128"] + LEGACY_PROVIDER}),
+    ("openssl3-rc4-40", "PKCS#12 PBE SHA1/RC4-40 for both",
+     {"args": ["-keypbe", "PBE-SHA1-RC4-40", "-certpbe", "PBE-SHA1-RC4-40"] + LEGACY_PROVIDER}),
+    ("openssl3-aes128", "PBES2/PBKDF2-HMAC-SHA256/AES-128-CBC for both",
+     {"args": ["-keypbe", "AES-128-CBC", "-certpbe", "AES-128-CBC"]}),
+    ("openssl3-aes192", "PBES2/PBKDF2-HMAC-SHA256/AES-192-CBC for both",
+     {"args": ["-keypbe", "AES-192-CBC", "-certpbe", "AES-192-CBC"]}),
+    ("openssl3-des3-pbes2", "PBES2/PBKDF2-HMAC-SHA256/DES-EDE3-CBC for both (PBES2, not the "
+     "PKCS#12 PBE)", {"args": ["-keypbe", "DES-EDE3-CBC", "-certpbe", "DES-EDE3-CBC"]}),
+    ("openssl3-descert", "-descert: certs PKCS#12 PBE SHA1/3DES, key PBES2/AES-256 (PBES1 and "
+     "PBES2 mixed in one file)", {"args": ["-descert"]}),
+    ("openssl3-mac-sha1", "HMAC-SHA1 MAC with otherwise default (PBES2/AES) encryption",
+     {"args": ["-macalg", "sha1"]}),
+    ("openssl3-mac-sha224", "HMAC-SHA224 MAC (KDF v = 64, u = 28)", {"args": ["-macalg", "sha224"]}),
+    ("openssl3-mac-sha384", "HMAC-SHA384 MAC (KDF v = 128)", {"args": ["-macalg", "sha384"]}),
+    ("openssl3-mac-sha512", "HMAC-SHA512 MAC (KDF v = 128)", {"args": ["-macalg", "sha512"]}),
+    ("openssl3-mac-sha512-224", "HMAC-SHA512/224 MAC (KDF v = 128, u = 28)",
+     {"args": ["-macalg", "sha512-224"]}),
+    ("openssl3-mac-sha512-256", "HMAC-SHA512/256 MAC (KDF v = 128, u = 32)",
+     {"args": ["-macalg", "sha512-256"]}),
+    ("openssl3-nomac", "no MacData at all (-nomac)", {"args": ["-nomac"],
+     "note": "OpenSSL 3.0 -nomac alone also leaves the certificates UNENCRYPTED (plain id-data "
+             "container); only the key is shrouded. See openssl3-nomac-encrypted."}),
+    ("openssl3-nomac-encrypted", "no MacData, certificates still encrypted (-nomac -certpbe "
+     "AES-256-CBC): the password can only be checked by decrypting",
+     {"args": ["-nomac", "-certpbe", "AES-256-CBC"]}),
+    ("openssl3-unencrypted", "no encryption (-keypbe NONE -certpbe NONE): plain keyBag and certBag "
+     "in id-data containers, SHA-256 MAC", {"args": ["-keypbe", "NONE", "-certpbe", "NONE"]}),
+    ("openssl3-unencrypted-nomac", "no encryption and no MAC: no part of the file depends on a "
+     "password", {"args": ["-keypbe", "NONE", "-certpbe", "NONE", "-nomac"], "pw": "",
+                  "record_pw": None,
+                  "pw_note": "Made with -passout pass: but nothing in the file uses a password: "
+                             "any password, empty or none must open it."}),
+    ("openssl3-noiter", "-noiter -nomaciter: iteration count 1 for encryption and MAC",
+     {"args": ["-noiter", "-nomaciter"]}),
+    ("openssl3-iter-600000", "-iter 600000 for encryption and MAC",
+     {"args": ["-iter", str(ITER_HIGH)]}),
+    ("openssl3-empty-password", "empty password with PBES2: PBKDF2 gets zero bytes, the MAC KDF "
+     "gets the BMPString terminator 00 00", {"pw": "",
+     "pw_note": "Empty string, not NULL. OpenSSL encodes \"\" as BMPString 00 00 for the MAC "
+                "KDF; PBKDF2 gets no bytes. OpenSSL's reader tries NULL (no bytes) first, then "
+                "00 00, so both readings open it there."}),
+    ("openssl3-legacy-empty-password", "empty password with PBES1 (-legacy): the 00 00 "
+     "terminator also goes into the RC2/3DES key derivation", {"pw": "", "args": ["-legacy"],
+     "pw_note": "Empty string: every KDF (MAC, RC2, 3DES) took BMPString 00 00."}),
+    ("openssl3-nonascii", "non-ASCII password (UTF-8 argv): PBKDF2 takes the UTF-8 bytes, the "
+     "MAC KDF the BMPString", {"pw": PW_NONASCII}),
+    ("openssl3-nonbmp", "password with a character outside the BMP: UTF-8 for PBKDF2, UTF-16 "
+     "surrogate pair in the MAC KDF's BMPString", {"pw": PW_NONBMP}),
+    ("openssl3-legacy-nonascii", "non-ASCII password with PBES1 (-legacy): every KDF takes the "
+     "BMPString", {"pw": PW_NONASCII, "args": ["-legacy"]}),
+    ("openssl3-legacy-nonbmp", "non-BMP password with PBES1 (-legacy): surrogate pair in every "
+     "KDF", {"pw": PW_NONBMP, "args": ["-legacy"]}),
+    ("openssl3-chain", "leaf + key + intermediate + root (-certfile): leaf first, CA certs "
+     "without attributes", {"certfile": "ca-chain.pem"}),
+    ("openssl3-chain-canames", "chain with -caname for the CA certs: CA cert bags carry a "
+     "friendlyName but no localKeyId",
+     {"certfile": "ca-chain.pem", "args": ["-caname", INTER_SUBJECT, "-caname", ROOT_SUBJECT]}),
+    ("openssl3-certs-only", "-nokeys: leaf + chain certificates, no key (an importer must "
+     "report 'no private key')", {"certfile": "ca-chain.pem", "nokeys": True}),
+    ("openssl3-key-only", "-nocerts: only the shrouded key bag, no certificate",
+     {"nocerts": True}),
+    ("openssl3-ec-p256", "EC P-256 leaf and key", {"leaf": "ec-p256"}),
+    ("openssl3-ec-p384", "EC P-384 leaf and key", {"leaf": "ec-p384"}),
+    ("openssl3-rsa1024", "RSA 1024 leaf and key (too small for Lync's rule, reads fine)",
+     {"leaf": "rsa1024"}),
+    ("openssl3-rsa4096", "RSA 4096 leaf and key", {"leaf": "rsa4096"}),
+    ("openssl3-rsa2048-next", "the 'next' certificate of a roll demo: same subject and SANs "
+     "as rsa2048, different key", {"leaf": "rsa2048-next", "name": FRIENDLY + " next"}),
+    ("openssl3-with-localkeyid-only", "no -name: key and leaf bags carry only localKeyId",
+     {"name": None}),
+    ("openssl3-no-friendly-name", "no -name, with chain: key and leaf carry only localKeyId, "
+     "CA certs no attributes at all", {"name": None, "certfile": "ca-chain.pem"}),
+    ("openssl3-unicode-name", "friendlyName with non-ASCII BMP characters (BMPString)",
+     {"name": FRIENDLY_UNICODE}),
+    ("openssl3-csp-lmk", "-CSP and -LMK: Microsoft bag attributes on the key bag (msCSPName "
+     "1.3.6.1.4.1.311.17.1 as BMPString, msLocalMachineKeyset 1.3.6.1.4.1.311.17.2 with an EMPTY "
+     "value SET)", {"args": ["-CSP", CSP_NAME, "-LMK"]}),
+]
+
+
+class Gen:
+    def __init__(self, tmp: Path, h: Hierarchy):
+        self.tmp = tmp
+        self.h = h
+        self.recs: dict[str, dict] = {}
+        self.not_made: list[dict] = []
+
+    def add(self, file: str, password, made_with: str, what: str, **extra) -> None:
+        self.recs[file] = {"password": password, "made_with": made_with, "what": what, **extra}
+        print(f"  made {file}")
+
+    # ---- OpenSSL ---------------------------------------------------------
+
+    def openssl_all(self) -> None:
+        for stem, what, o in OPENSSL_SPECS:
+            leaf = o.get("leaf", "rsa2048")
+            pw = o.get("pw", PASSWORD)
+            name = o.get("name", FRIENDLY)
+            args = ["openssl", "pkcs12", "-export"]
+            if not o.get("nocerts"):
+                args += ["-in", str(self.tmp / f"{leaf}.crt.pem")]
+            if not o.get("nokeys"):
+                args += ["-inkey", str(self.tmp / f"{leaf}.key.pem")]
+            if o.get("nokeys"):
+                args += ["-nokeys"]
+            if o.get("nocerts"):
+                args += ["-nocerts"]
+            if o.get("certfile"):
+                args += ["-certfile", str(self.tmp / o["certfile"])]
+            if name is not None:
+                args += ["-name", name]
+            args += o.get("args", [])
+            args += ["-passout", "pass:" + pw, "-out", str(HERE / f"{stem}.pfx")]
+            run(args)
+            extra = {}
+            if "pw_note" in o:
+                extra["password_note"] = o["pw_note"]
+            if "note" in o:
+                extra["notes"] = o["note"]
+            if pw == "" and "-nomac" not in o.get("args", []):
+                extra["expect_mac_pw"] = EMPTY_BMP
+            self.add(f"{stem}.pfx", o.get("record_pw", pw), shown(args, self.tmp), what, **extra)
+        # what openssl refuses, recorded for the report
+        r = run(["openssl", "pkcs12", "-export", "-in", str(self.tmp / "rsa2048.crt.pem"),
+                 "-inkey", str(self.tmp / "rsa2048.key.pem"), "-name", FRIENDLY_NONBMP,
+                 "-passout", "pass:" + PASSWORD, "-out", str(self.tmp / "nonbmp-name.pfx")],
+                check=False)
+        if r.returncode != 0:
+            self.not_made.append({"file": "openssl3-nonbmp-name.pfx", "why":
+                                  "openssl pkcs12 -name with a character outside the BMP fails: "
+                                  + first_error(r)})
+        self.not_made.append({"file": "openssl3-pbkdf2-sha512.pfx", "why":
+                              "OpenSSL 3.0's `pkcs12` has no option for the PBKDF2 PRF (always "
+                              "hmacWithSHA256 for PBES2); made by this script instead as "
+                              "custom-pbkdf2-sha512.pfx"})
+
+    # ---- Java ------------------------------------------------------------
+
+    def keytool(self, args: list[str], props: list[str] = ()) -> str:
+        full = ["keytool", "-J-Duser.timezone=UTC", "-J-Duser.language=en",
+                *[f"-J-D{p}" for p in props], *args]
+        run(full)
+        return shown(full, self.tmp)
+
+    def java_all(self) -> None:
+        src = HERE / "openssl3-default.pfx"
+        nxt = HERE / "openssl3-rsa2048-next.pfx"
+        for stem, props, what in [
+            ("keytool-default", [], "keytool -importkeystore of openssl3-default.pfx: JDK 17 "
+             "defaults (PBES2/PBKDF2-HMAC-SHA256/AES-256 with explicit keyLength, 10000 "
+             "iterations, 20-byte salts, HMAC-SHA256 MAC)"),
+            ("keytool-legacy", ["keystore.pkcs12.legacy"], "keytool -importkeystore with "
+             "-Dkeystore.pkcs12.legacy: RC2-40 certs, 3DES key, HMAC-SHA1 MAC (JDK 8 style)"),
+        ]:
+            out = HERE / f"{stem}.pfx"
+            out.unlink(missing_ok=True)
+            cmd = self.keytool(["-importkeystore", "-noprompt", "-srckeystore", str(src),
+                                "-srcstoretype", "PKCS12", "-srcstorepass", PASSWORD,
+                                "-destkeystore", str(out), "-deststoretype", "PKCS12",
+                                "-deststorepass", PASSWORD], props)
+            self.add(out.name, PASSWORD, cmd, what)
+
+        out = HERE / "keytool-two-entries.pfx"
+        out.unlink(missing_ok=True)
+        cmds = []
+        for s, alias in [(src, "contoso-oauth"), (nxt, "contoso-oauth-next")]:
+            srcalias = FRIENDLY if s == src else FRIENDLY + " next"
+            cmds.append(self.keytool(["-importkeystore", "-noprompt", "-srckeystore", str(s),
+                                      "-srcstoretype", "PKCS12", "-srcstorepass", PASSWORD,
+                                      "-srcalias", srcalias, "-destalias", alias,
+                                      "-destkeystore", str(out), "-deststoretype", "PKCS12",
+                                      "-deststorepass", PASSWORD]))
+        self.add(out.name, PASSWORD, " && ".join(cmds), "two key entries (the current and the "
+                 "'next' certificate of a roll) in one keystore; top-level key fields describe "
+                 "the first key bag, `keys` lists both",
+                 notes="An importer that expects one key must say which it took (or refuse).")
+
+        out = HERE / "keytool-genkeypair.pfx"
+        out.unlink(missing_ok=True)
+        cmd = self.keytool(["-genkeypair", "-alias", KEYTOOL_ALIAS, "-keyalg", "RSA",
+                            "-keysize", "2048", "-sigalg", "SHA256withRSA",
+                            "-storetype", "PKCS12", "-keystore", str(out),
+                            "-storepass", PASSWORD, "-dname", "CN=sip.contoso.com, O=Contoso, C=US",
+                            "-ext", "san=dns:sip.contoso.com", "-startdate", KEYTOOL_STARTDATE,
+                            "-validity", str(VALIDITY_DAYS)])
+        pem_out = HERE / "keytool-genkeypair.crt.pem"
+        cmd2 = self.keytool(["-exportcert", "-rfc", "-alias", KEYTOOL_ALIAS, "-keystore",
+                             str(out), "-storetype", "PKCS12", "-storepass", PASSWORD,
+                             "-file", str(pem_out)])
+        self.add(out.name, PASSWORD, cmd, "a key pair generated by keytool itself: self-signed "
+                 "cert (random serial), PBES2/AES-256 key", exported_cert=pem_out.name,
+                 notes=f"Certificate exported with: {cmd2}")
+
+        out = HERE / "keytool-truststore.pfx"
+        out.unlink(missing_ok=True)
+        cmd = self.keytool(["-importcert", "-noprompt", "-trustcacerts", "-alias", "contoso-root",
+                            "-file", str(HERE / "root-ca.crt.pem"), "-storetype", "PKCS12",
+                            "-keystore", str(out), "-storepass", PASSWORD])
+        self.add(out.name, PASSWORD, cmd, "a trusted-certificate entry only (no key): cert bag "
+                 "with Oracle's trustedKeyUsage attribute 2.16.840.1.113894.746875.1.1")
+
+        out = HERE / "keytool-truststore-nomac.pfx"
+        out.unlink(missing_ok=True)
+        cmd = self.keytool(["-importcert", "-noprompt", "-trustcacerts", "-alias", "contoso-root",
+                            "-file", str(HERE / "root-ca.crt.pem"), "-storetype", "PKCS12",
+                            "-keystore", str(out), "-storepass", PASSWORD],
+                           ["keystore.pkcs12.certProtectionAlgorithm=NONE",
+                            "keystore.pkcs12.macAlgorithm=NONE"])
+        self.add(out.name, None, cmd, "truststore with certProtectionAlgorithm=NONE and "
+                 "macAlgorithm=NONE: no MAC, certs in plain id-data (the JDK's password-less "
+                 "truststore form)",
+                 password_note="keytool was given -storepass P@ssw0rd but nothing in the file "
+                               "uses it: any password, empty or none must open it.")
+
+        # Java API: empty vs null store password (keytool refuses passwords < 6 chars)
+        (self.tmp / "rsa2048.key.der").write_bytes(self.h.pk8("rsa2048"))
+        java = self.tmp / "MakeP12.java"
+        java.write_text(JAVA_SRC)
+        for stem, mode in [("java-empty-password", "empty"), ("java-null-password", "null")]:
+            out = HERE / f"{stem}.pfx"
+            out.unlink(missing_ok=True)
+            args = ["java", "-Duser.language=en", str(java), mode,
+                    str(self.tmp / "rsa2048.key.der"), str(self.tmp / "rsa2048.crt.pem"),
+                    str(self.tmp / "intermediate-ca.crt.pem"), str(out)]
+            run(args)
+            if mode == "empty":
+                self.add(out.name, "", shown(args, self.tmp) + "  (KeyStore.store(out, new "
+                         "char[0]); setKeyEntry with new char[0])", "Java KeyStore API with an "
+                         "empty char[] password: key entry + chain",
+                         password_note="Empty char[]. Java's PKCS#12 KDF appends the 00 00 "
+                                       "terminator, so the MAC key comes from 00 00; PBKDF2 "
+                                       "gets no bytes.",
+                         expect_mac_pw=EMPTY_BMP)
+            else:
+                self.add(out.name, None, shown(args, self.tmp) + "  (KeyStore.store(out, null) "
+                         "with one trusted-certificate entry)", "Java KeyStore API with a NULL "
+                         "store password: still MACed and encrypted",
+                         password_note="NULL char[] at store(): the JDK still writes a MAC and "
+                                       "encrypts the certs, deriving both from the EMPTY "
+                                       "password (MAC KDF input 00 00), so a reader given "
+                                       "'no password' must also try 00 00.",
+                         expect_mac_pw=EMPTY_BMP)
+
+    # ---- Python cryptography ---------------------------------------------
+
+    def python_all(self) -> None:
+        h = self.h
+        key, cert = h.keys["rsa2048"], h.certs["rsa2048"]
+        cas = [h.certs["intermediate-ca"], h.certs["root-ca"]]
+        P = serialization.PrivateFormat.PKCS12
+        from cryptography.hazmat.primitives.serialization.pkcs12 import PBES
+        specs = [
+            ("python-windows-3des", None,
+             P.encryption_builder().kdf_rounds(KDF_ROUNDS_WINDOWS)
+             .key_cert_algorithm(PBES.PBESv1SHA1And3KeyTripleDESCBC)
+             .hmac_hash(hashes.SHA1()).build(PASSWORD.encode()),
+             "PrivateFormat.PKCS12.encryption_builder().kdf_rounds(2000).key_cert_algorithm("
+             "PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1()).build(b'P@ssw0rd')",
+             "what Windows (CryptoAPI PFXExportCertStoreEx) writes: SHA1/3DES PBES1 for certs "
+             "and key, 2000 iterations, HMAC-SHA1 MAC", PASSWORD),
+            ("python-aes256", None,
+             P.encryption_builder().key_cert_algorithm(PBES.PBESv2SHA256AndAES256CBC)
+             .hmac_hash(hashes.SHA256()).build(PASSWORD.encode()),
+             "PrivateFormat.PKCS12.encryption_builder().key_cert_algorithm("
+             "PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256()).build(b'P@ssw0rd')",
+             "Python cryptography PBES2/AES-256 with its default kdf_rounds", PASSWORD),
+            ("python-chain", cas,
+             P.encryption_builder().key_cert_algorithm(PBES.PBESv2SHA256AndAES256CBC)
+             .hmac_hash(hashes.SHA256()).build(PASSWORD.encode()),
+             "same as python-aes256 with cas=[intermediate, root]",
+             "bag order and attributes Python writes for a chain", PASSWORD),
+            ("python-no-password", None, serialization.NoEncryption(), "NoEncryption()",
+             "NoEncryption(): plain bags, and still a MAC", None),
+        ]
+        for stem, c, enc, enc_txt, what, pw in specs:
+            data = pkcs12.serialize_key_and_certificates(FRIENDLY.encode(), key, cert, c, enc)
+            (HERE / f"{stem}.pfx").write_bytes(data)
+            extra = {}
+            if pw is None:
+                extra["password_note"] = ("Made with NoEncryption(). cryptography still writes "
+                                          "a MAC; its key came from the EMPTY password "
+                                          "(BMPString 00 00), not from zero bytes. Its "
+                                          "load_pkcs12 accepts password=None and b''.")
+                extra["expect_mac_pw"] = EMPTY_BMP
+            self.add(f"{stem}.pfx", pw, "cryptography " + cryptography_version() +
+                     ": pkcs12.serialize_key_and_certificates(b'Contoso OAuth', key, cert, "
+                     + ("[intermediate, root]" if c else "None") + ", " + enc_txt + ")",
+                     what, **extra)
+        data = pkcs12.serialize_java_truststore(
+            [pkcs12.PKCS12Certificate(h.certs["root-ca"], b"contoso-root")],
+            serialization.NoEncryption())
+        (HERE / "python-java-truststore.pfx").write_bytes(data)
+        self.add("python-java-truststore.pfx", None, "cryptography " + cryptography_version() +
+                 ": pkcs12.serialize_java_truststore([PKCS12Certificate(root, b'contoso-root')], "
+                 "NoEncryption())", "Python's Java-truststore writer: a cert bag with Oracle's "
+                 "trustedKeyUsage attribute, no key",
+                 password_note="NoEncryption(): like python-no-password, the MAC key came from "
+                               "the EMPTY password (BMPString 00 00).", expect_mac_pw=EMPTY_BMP)
+
+    # ---- BER re-encodings and hand-built files ---------------------------
+
+    def ber_all(self) -> None:
+        legacy = (HERE / "openssl3-legacy.pfx").read_bytes()
+
+        pfx = parse_all(legacy)
+        ber_outer(pfx)
+        data = encode(pfx)
+        (HERE / "ber-indefinite.pfx").write_bytes(data)
+        self.add("ber-indefinite.pfx", PASSWORD, "gen_pfx.py ber_outer() on openssl3-legacy.pfx",
+                 "BER outside the MACed content: every constructed item of the PFX (PFX, "
+                 "ContentInfo, [0], MacData and its parts) has an indefinite length and the "
+                 "authSafe OCTET STRING is a constructed OCTET STRING of 1000-byte segments "
+                 "(Bouncy Castle's BEROctetString size); the MAC is the original one, because it "
+                 "covers the concatenated content octets, which did not change")
+
+        pfx = parse_all(legacy)
+        auth = parse_all(pfx[1][1][0].octets())
+        for ci in auth.children:
+            if node_oid(ci[0]) == OID_DATA:
+                sc = parse_all(ci[1][0].octets())
+                all_indefinite(sc)
+                ci[1].children[0] = chunked(0x24, encode(sc), 1000)
+        all_indefinite(auth)
+        new_auth = encode(auth)
+        ber_outer(pfx, new_auth)
+        remac(pfx, new_auth, PASSWORD)
+        (HERE / "ber-indefinite-authsafe.pfx").write_bytes(encode(pfx))
+        self.add("ber-indefinite-authsafe.pfx", PASSWORD, "gen_pfx.py: ber-indefinite plus "
+                 "all_indefinite() on the AuthenticatedSafe and on the SafeContents of the id-data "
+                 "container (its OCTET STRING also split into 1000-byte segments); MAC recomputed "
+                 "(RFC 7292 B.2 KDF + HMAC-SHA1, same salt and iterations) over the new BER "
+                 "octets", "BER inside the MACed content as streaming encoders write it: the MAC "
+                 "covers the BER bytes as they are in the file, so a reader must not re-encode "
+                 "them to DER before checking it")
+
+        pfx = parse_all(legacy)
+        auth = parse_all(pfx[1][1][0].octets())
+        for ci in auth.children:
+            if node_oid(ci[0]) == OID_ENCRYPTED_DATA:
+                eci = ci[1][0][1]
+                eci.children[2] = chunked(0xA0, eci[2].octets(), 512)
+        new_auth = encode(auth)
+        ber_outer(pfx, new_auth)
+        remac(pfx, new_auth, PASSWORD)
+        (HERE / "ber-constructed-encrypted.pfx").write_bytes(encode(pfx))
+        self.add("ber-constructed-encrypted.pfx", PASSWORD, "gen_pfx.py: ber-indefinite plus the "
+                 "EncryptedData's encryptedContent [0] IMPLICIT OCTET STRING rewritten as a "
+                 "constructed [0] (A0 80 ... 00 00) of 512-byte OCTET STRING segments; MAC "
+                 "recomputed in Python (RFC 7292 B.2 KDF + HMAC-SHA1, same salt and iterations)",
+                 "constructed [0] IMPLICIT OCTET STRING holding the ciphertext: the reader must "
+                 "concatenate the segments before decrypting")
+
+        noiter = (HERE / "openssl3-noiter.pfx").read_bytes()
+        pfx = parse_all(noiter)
+        md = pfx[2]
+        if len(md) == 2:
+            md.children.append(Node(0x02, value=b"\x01"))
+        (HERE / "explicit-mac-iter-1.pfx").write_bytes(encode(pfx))
+        self.add("explicit-mac-iter-1.pfx", PASSWORD, "gen_pfx.py: openssl3-noiter.pfx with "
+                 "`iterations INTEGER 1` appended to MacData (OpenSSL omits it when it is 1, "
+                 "its DEFAULT); the MAC is unchanged", "MacData.iterations encoded although it "
+                 "equals its DEFAULT (not DER, but accepted by OpenSSL)")
+
+        h = self.h
+        leaf, pk8 = h.der("rsa2048"), h.pk8("rsa2048")
+        inter, root = h.der("intermediate-ca"), h.der("root-ca")
+        lkid = hashlib.sha1(leaf).digest()
+        std_attrs = [attr_friendly(FRIENDLY), attr_lkid(lkid)]
+
+        def pb2(prf, cipher="aes256-CBC", **kw):
+            return lambda pt: encrypt_pbes2(pt, PASSWORD, 2048, os.urandom(8), prf, cipher, **kw)
+
+        def std(encf, mac_iter=2048, explicit_iter=True, key_first=False):
+            certs = encdata_ci(safe_contents(bag("certBag", cert_bag_value(leaf), std_attrs)),
+                               encf)
+            keys = data_ci(safe_contents(bag("pkcs8ShroudedKeyBag", shrouded_value(pk8, encf),
+                                             std_attrs)))
+            cis = [keys, certs] if key_first else [certs, keys]
+            return build_pfx(cis, PASSWORD, "sha256", mac_iter, explicit_iter)
+
+        custom = [
+            ("custom-pbkdf2-sha1", std(pb2("sha1")), "PBES2/PBKDF2 with the prf field absent "
+             "(DEFAULT hmacWithSHA1), AES-256-CBC; the layout of openssl3-default"),
+            ("custom-pbkdf2-sha512", std(pb2("sha512")), "PBES2/PBKDF2-hmacWithSHA512/AES-256-CBC "
+             "(OpenSSL 3.0's CLI cannot choose the PRF)"),
+            ("explicit-prf-sha1", std(pb2("sha1", explicit_prf=True, key_length_field=True)),
+             "PBKDF2-params with prf hmacWithSHA1 (+ NULL parameters) written although it is the "
+             "DEFAULT, and keyLength 32 written (as Java does)"),
+            ("explicit-defaults", std(pb2("sha1", explicit_prf=True), mac_iter=1,
+                                      explicit_iter=True),
+             "both DEFAULTs written: PBKDF2 prf hmacWithSHA1 and MacData iterations INTEGER 1"),
+            ("custom-key-first", std(pb2("sha256"), key_first=True), "the id-data container with "
+             "the shrouded key comes before the encryptedData with the certificate"),
+        ]
+        for stem, data, what in custom:
+            (HERE / f"{stem}.pfx").write_bytes(data)
+            self.add(f"{stem}.pfx", PASSWORD, "gen_pfx.py build_pfx() (hand-built DER: "
+                     "PBES2 via cryptography's PBKDF2HMAC + AES-CBC, MAC via the RFC 7292 B.2 KDF "
+                     "+ HMAC-SHA256, 2048 iterations unless noted)", what)
+
+        encf = pb2("sha256")
+        # chain root, intermediate, leaf; key last; no attributes anywhere
+        certs = encdata_ci(safe_contents(bag("certBag", cert_bag_value(root), []),
+                                         bag("certBag", cert_bag_value(inter), []),
+                                         bag("certBag", cert_bag_value(leaf), [])), encf)
+        keys = data_ci(safe_contents(bag("pkcs8ShroudedKeyBag", shrouded_value(pk8, encf), [])))
+        more = [
+            ("custom-no-attributes-leaf-last", build_pfx([certs, keys], PASSWORD),
+             "no friendlyName or localKeyId on any bag, and the leaf is the LAST of three certs "
+             "(root, intermediate, leaf): the leaf can only be found by matching the key"),
+            ("custom-key-in-encrypted-data",
+             build_pfx([encdata_ci(safe_contents(
+                 bag("keyBag", pk8, std_attrs),
+                 bag("certBag", cert_bag_value(leaf), std_attrs),
+                 bag("certBag", cert_bag_value(inter), [])), encf)], PASSWORD),
+             "one encryptedData container holding a plain keyBag (unencrypted PKCS#8) and the "
+             "cert bags: the key is protected only by the container encryption"),
+            ("custom-nested-safecontents",
+             build_pfx([encdata_ci(safe_contents(
+                 bag("safeContentsBag", safe_contents(
+                     bag("certBag", cert_bag_value(leaf), std_attrs),
+                     bag("certBag", cert_bag_value(inter), [])), [])), encf),
+                 data_ci(safe_contents(bag("pkcs8ShroudedKeyBag", shrouded_value(pk8, encf),
+                                           std_attrs)))], PASSWORD),
+             "the cert bags sit inside a safeContentsBag (nested SafeContents) in the "
+             "encryptedData"),
+        ]
+        for stem, data, what in more:
+            (HERE / f"{stem}.pfx").write_bytes(data)
+            self.add(f"{stem}.pfx", PASSWORD, "gen_pfx.py build_pfx() (hand-built DER: "
+                     "PBES2/PBKDF2-hmacWithSHA256/AES-256-CBC, HMAC-SHA256 MAC, 2048 iterations)",
+                     what)
+
+    # ---- pyca vectors ------------------------------------------------------
+
+    def vectors(self) -> None:
+        vdir = HERE / "vectors"
+        vdir.mkdir(exist_ok=True)
+        src = Path("/tmp/cv/cryptography_vectors/pkcs12")
+        if not all((src / f).exists() for f in VECTOR_FILES):
+            dl = self.tmp / "wheel"
+            run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dl),
+                 f"cryptography-vectors=={VECTORS_VERSION}"])
+            whl = next(dl.glob("*.whl"))
+            with zipfile.ZipFile(whl) as z:
+                for f in VECTOR_FILES:
+                    (self.tmp / f).write_bytes(z.read(f"cryptography_vectors/pkcs12/{f}"))
+            src = self.tmp
+        for f in VECTOR_FILES:
+            data = (src / f).read_bytes()
+            got = hashlib.sha256(data).hexdigest()
+            if got != VECTOR_SHA256[f]:
+                raise RuntimeError(f"{f}: sha256 {got} is not the pinned {VECTOR_SHA256[f]}")
+            (vdir / f).write_bytes(data)
+            pw = VECTOR_PASSWORDS[f]
+            self.add(f"vectors/{f}", pw, f"copied from cryptography-vectors {VECTORS_VERSION} "
+                     f"(PyPI wheel), cryptography_vectors/pkcs12/{f}; sha256 {got}",
+                     VECTOR_WHAT[f], origin=f"pyca/cryptography cryptography-vectors "
+                     f"{VECTORS_VERSION}, pkcs12/{f} (BSD-3-Clause or Apache-2.0)")
+
+
+VECTOR_WHAT = {
+    "cert-key-aes256cbc.p12": "pyca vector: cert + key, PBES2/AES-256-CBC",
+    "cert-rc2-key-3des.p12": "pyca vector: RC2-40 certs, 3DES key (OpenSSL 1.x defaults)",
+    "cert-none-key-none.p12": "pyca vector: unencrypted cert and key, with a MAC",
+    "no-password.p12": "pyca vector: made without a password",
+    "java-truststore.p12": "pyca vector: Java truststore (cert bag with Oracle trustedKeyUsage), "
+                           "no key",
+    "name-unicode-pwd.p12": "pyca vector: non-ASCII friendlyName",
+    "no-cert-key-aes256cbc.p12": "pyca vector: key only, AES-256",
+    "cert-aes256cbc-no-key.p12": "pyca vector: cert only, AES-256",
+}
+
+JAVA_SRC = r"""
+import java.io.*;
+import java.nio.file.*;
+import java.security.*;
+import java.security.cert.*;
+import java.security.spec.PKCS8EncodedKeySpec;
+
+// usage: MakeP12 empty|null KEY.der LEAF.pem INTERMEDIATE.pem OUT
+public class MakeP12 {
+    public static void main(String[] a) throws Exception {
+        CertificateFactory cf = CertificateFactory.getInstance("X509");
+        X509Certificate leaf, inter;
+        try (InputStream i = new FileInputStream(a[2])) { leaf = (X509Certificate) cf.generateCertificate(i); }
+        try (InputStream i = new FileInputStream(a[3])) { inter = (X509Certificate) cf.generateCertificate(i); }
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        char[] pw;
+        if (a[0].equals("empty")) {
+            PrivateKey k = KeyFactory.getInstance("RSA").generatePrivate(
+                new PKCS8EncodedKeySpec(Files.readAllBytes(Paths.get(a[1]))));
+            ks.setKeyEntry("contoso-oauth", k, new char[0], new java.security.cert.Certificate[] {leaf, inter});
+            pw = new char[0];
+        } else {
+            ks.setCertificateEntry("contoso-issuing-ca", inter);
+            pw = null;
+        }
+        try (OutputStream o = new FileOutputStream(a[4])) { ks.store(o, pw); }
+    }
+}
+"""
+
+
+def cryptography_version() -> str:
+    import cryptography
+    return cryptography.__version__
+
+
+def first_error(r: subprocess.CompletedProcess) -> str:
+    lines = [l for l in r.stderr.decode(errors="replace").splitlines() if l.strip()]
+    err = [l for l in lines if "error:" in l]
+    line = (err[0] if err else (lines[0] if lines else f"exit {r.returncode}")).strip()
+    return re.sub(r"^[0-9A-F]+:error:[0-9A-F]+:", "", line)  # drop the thread id and code
+
+
+# ---- BER helpers --------------------------------------------------------
+
+def all_indefinite(n: Node) -> None:
+    """Every constructed node gets the indefinite length form (primitives,
+    and therefore OCTET STRING contents, are left alone)."""
+    if n.children is not None:
+        n.indefinite = True
+        for c in n.children:
+            all_indefinite(c)
+
+
+def ber_outer(pfx: Node, auth_octets: bytes | None = None, size: int = 1000) -> None:
+    """Indefinite lengths on the PFX, its ContentInfo, [0] and MacData; the
+    authSafe content becomes a constructed OCTET STRING of `size` segments."""
+    ci = pfx[1]
+    content = ci[1][0].octets() if auth_octets is None else auth_octets
+    ci[1].children[0] = chunked(0x24, content, size)
+    pfx.indefinite = ci.indefinite = ci[1].indefinite = True
+    if len(pfx) > 2:
+        all_indefinite(pfx[2])
+
+
+def remac(pfx: Node, auth_octets: bytes, pw: str) -> None:
+    md = pfx[2]
+    digest = DIGESTS[node_oid(md[0][0][0])]
+    salt = md[1].octets()
+    iters = int_dec(md[2].value) if len(md) > 2 else 1
+    md[0].children[1] = Node(0x04, value=mac_key_and_value(digest, bmp_password(pw), salt,
+                                                           iters, auth_octets))
+
+
+# ---- hand-built PFX (DER) ------------------------------------------------
+
+def attr_friendly(name: str) -> bytes:
+    return seq(oid_enc(OID_FRIENDLY_NAME), set_of(bmpstring(name)))
+
+
+def attr_lkid(b: bytes) -> bytes:
+    return seq(oid_enc(OID_LOCAL_KEY_ID), set_of(octet(b)))
+
+
+def bag(kind: str, value: bytes, attrs: list[bytes]) -> bytes:
+    parts = [oid_enc(BAG_OIDS[kind]), explicit(0, value)]
+    if attrs:
+        parts.append(set_of(*attrs))
+    return seq(*parts)
+
+
+def safe_contents(*bags: bytes) -> bytes:
+    return seq(*bags)
+
+
+def cert_bag_value(der: bytes) -> bytes:
+    return seq(oid_enc(OID_X509_CERT), explicit(0, octet(der)))
+
+
+def shrouded_value(pk8: bytes, encf) -> bytes:
+    alg, ct = encf(pk8)
+    return seq(alg, octet(ct))
+
+
+def data_ci(content: bytes) -> bytes:
+    return seq(oid_enc(OID_DATA), explicit(0, octet(content)))
+
+
+def encdata_ci(content: bytes, encf) -> bytes:
+    alg, ct = encf(content)
+    return seq(oid_enc(OID_ENCRYPTED_DATA),
+               explicit(0, seq(integer(0), seq(oid_enc(OID_DATA), alg, tlv(0x80, ct)))))
+
+
+def build_pfx(cis: list[bytes], pw: str, digest: str = "sha256", mac_iter: int = 2048,
+              explicit_iter: bool = False) -> bytes:
+    auth = seq(*cis)
+    salt = os.urandom(8)
+    mac = mac_key_and_value(digest, bmp_password(pw), salt, mac_iter, auth)
+    md = [seq(seq(oid_enc(DIGEST_OIDS[digest]), NULL), octet(mac)), octet(salt)]
+    if mac_iter != 1 or explicit_iter:
+        md.append(integer(mac_iter))
+    return seq(integer(3), data_ci(auth), seq(*md))
+
+
+# --------------------------------------------------------------------------
+# Verification: openssl and Python read every file; cross-checks
+# --------------------------------------------------------------------------
+
+def passin(pw: str | None) -> str:
+    return "pass:" + ("" if pw is None else pw)
+
+
+def openssl_read(path: Path, pw: str | None) -> dict:
+    errors = []
+    for flags in ([], ["-legacy"]):
+        args = ["openssl", "pkcs12", "-in", str(path), "-info", "-noout",
+                "-passin", passin(pw), *flags]
+        r = run(args, check=False)
+        if r.returncode == 0:
+            return {"ok": True, "flags": flags,
+                    "info": [l for l in r.stderr.decode(errors="replace").splitlines() if l]}
+        errors.append(("-legacy: " if flags else "") + first_error(r))
+    return {"ok": False, "flags": None, "errors": errors}
+
+
+def info_tokens(lines: list[str]) -> list[tuple]:
+    toks = []
+    for line in lines:
+        it = re.search(r"Iteration (\d+)", line)
+        it = int(it.group(1)) if it else None
+        if m := re.match(r"MAC: (\S+), Iteration (\d+)", line):
+            toks.append(("mac", m.group(1), int(m.group(2))))
+        elif m := re.match(r"MAC length: (\d+), salt length: (\d+)", line):
+            toks.append(("maclen", int(m.group(1)), int(m.group(2))))
+        elif line.startswith("PKCS7 Encrypted data"):
+            toks.append(("encrypted", it))
+        elif line.startswith("PKCS7 Data"):
+            toks.append(("data",))
+        elif line.startswith("Shrouded Keybag"):
+            toks.append(("shrouded", it))
+        elif line.startswith("Key bag"):
+            toks.append(("key",))
+        elif line.startswith("Certificate bag"):
+            toks.append(("cert",))
+        elif line.startswith("Safe Contents bag"):
+            toks.append(("safe",))
+    return toks
+
+
+def my_tokens(s: dict) -> list[tuple]:
+    toks = []
+    if s["mac"]:
+        toks.append(("mac", s["mac"]["digest"], s["mac"]["iterations"]))
+        toks.append(("maclen", s["mac"]["mac_len"], s["mac"]["salt_len"]))
+    for i, c in enumerate(s["_containers"]):
+        toks.append(("encrypted", c["encryption"]["iterations"]) if c["encryption"]
+                    else ("data",))
+        for b in s["_bags"]:
+            if b["container"] != i:
+                continue
+            t = b["type"]
+            toks.append({"certBag": ("cert",), "keyBag": ("key",),
+                         "safeContentsBag": ("safe",)}.get(t)
+                        or ("shrouded", b["encryption"]["iterations"]))
+    return toks
+
+
+def openssl_extract(path: Path, pw: str | None, flags: list[str]) -> tuple[list[str], list[str]]:
+    base = ["openssl", "pkcs12", "-in", str(path), "-passin", passin(pw), *flags]
+    certs = pem_blocks(run(base + ["-nokeys"]).stdout, "CERTIFICATE")
+    keys_pem = run(base + ["-nocerts", "-nodes"]).stdout
+    spkis = []
+    for m in re.finditer(rb"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----", keys_pem,
+                         re.S):
+        der = run(["openssl", "pkey", "-pubout", "-outform", "DER"], input=m.group(0)).stdout
+        spkis.append(hashlib.sha256(der).hexdigest().upper())
+    return [thumb(c) for c in certs], spkis
+
+
+def python_read(data: bytes, pw: str | None) -> dict:
+    def one(p):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                r = pkcs12.load_pkcs12(data, p)
+            except Exception as e:  # noqa: BLE001 - recorded
+                return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        view: dict = {"ok": True}
+        if caught:
+            view["warnings"] = sorted({str(w.message).split(". Please file")[0]
+                                       + (" [" + str(w.message).split("Error details: ")[1] + "]"
+                                          if "Error details: " in str(w.message) else "")
+                                       for w in caught})
+        if r.key is not None:
+            spki = r.key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            view["key_spki_sha256"] = hashlib.sha256(spki).hexdigest().upper()
+        else:
+            view["key_spki_sha256"] = None
+
+        def cinfo(c):
+            der = c.certificate.public_bytes(serialization.Encoding.DER)
+            return {"sha1": thumb(der), "friendly_name":
+                    c.friendly_name.decode("utf-8", errors="replace")
+                    if c.friendly_name is not None else None}
+        view["cert"] = cinfo(r.cert) if r.cert else None
+        view["additional_certs"] = [cinfo(c) for c in r.additional_certs]
+        return view
+    res = {"given": one(None if pw is None else pw.encode())}
+    if pw in (None, ""):
+        res["with_None"] = one(None)
+        res["with_empty_bytes"] = one(b"")
+    return res
+
+
+KEY_BAGS = ("keyBag", "pkcs8ShroudedKeyBag")
+
+
+def auto_notes(s: dict) -> list[str]:
+    """Facts read from the file that a reader could trip on."""
+    n = []
+    bags = [b for b in s["bags"] if b["type"] != "safeContentsBag"]
+    types = [b["type"] for b in bags]
+    if any(t in KEY_BAGS for t in types) and "certBag" in types:
+        if min(i for i, t in enumerate(types) if t in KEY_BAGS) < types.index("certBag"):
+            n.append("The key bag comes before the certificate bags.")
+    if s["leaf_sha1"] and s["all_cert_sha1"][0] != s["leaf_sha1"]:
+        n.append(f"The leaf is certificate {s['all_cert_sha1'].index(s['leaf_sha1']) + 1} of "
+                 f"{len(s['all_cert_sha1'])}, not the first.")
+    if len(s["keys"]) > 1:
+        n.append(f"{len(s['keys'])} private keys.")
+    if any(b.get("nesting") for b in s["bags"]):
+        n.append("Bags nested in a safeContentsBag.")
+    extra_attrs = []
+    for b in bags:
+        fn = b["friendly_name"]
+        if fn and "\x00" in fn:
+            n.append(f"The {b['type']}'s friendlyName {fn!r} contains U+0000 (NUL-terminated "
+                     "BMPString).")
+        if fn and fn != FRIENDLY and fn.lower() == FRIENDLY.lower():
+            n.append(f"friendlyName {fn!r}: keytool lowercased the source alias {FRIENDLY!r}.")
+        if fn and fn.startswith("CN="):
+            n.append(f"A chain certificate's friendlyName is its subject DN ({fn!r}).")
+        for a in b["attributes"]:
+            if not a["values"]:
+                n.append(f"Attribute {a['name'] or a['oid']} on the {b['type']} has an EMPTY "
+                         "value SET.")
+            if a["name"] not in ("friendlyName", "localKeyId"):
+                extra_attrs.append(a["name"] or a["oid"])
+    if extra_attrs:
+        n.append("Other bag attributes: " + ", ".join(dict.fromkeys(extra_attrs)) + ".")
+    encs = [e for e in ([s["cert_encryption"]] if isinstance(s["cert_encryption"], dict)
+                        else (s["cert_encryption"] or [])) + [s["key_encryption"]]
+            if e and e.get("scheme") != "none"]
+    if s["mac"]:
+        m = s["mac"]
+        its = sorted({e["iterations"] for e in encs})
+        if its and m["iterations"] not in its:
+            n.append(f"MAC iterations ({m['iterations']}) differ from the encryption "
+                     f"iterations ({', '.join(map(str, its))}).")
+        if not m["iterations_encoded"]:
+            n.append("MacData.iterations is absent (DEFAULT 1).")
+        elif m["iterations"] == 1:
+            n.append("MacData.iterations INTEGER 1 is encoded although 1 is its DEFAULT.")
+    else:
+        n.append("No MAC: integrity cannot be checked; a wrong password shows only as a failed "
+                 "decryption (or not at all where nothing is encrypted).")
+    for e in encs:
+        if e.get("key_length_field"):
+            n.append(f"PBKDF2-params carries the optional keyLength ({e['key_length_field']}).")
+            break
+    for e in encs:
+        if e.get("prf") == "hmacWithSHA1" and e.get("prf_explicit"):
+            n.append("PBKDF2 prf hmacWithSHA1 is encoded although it is the DEFAULT.")
+            break
+        if e.get("prf") == "hmacWithSHA1":
+            n.append("PBKDF2 prf absent: DEFAULT hmacWithSHA1.")
+            break
+    if s["ber_features"]:
+        n.append("BER: " + ", ".join(s["ber_features"]) + ".")
+    if any(c.get("encrypted_content_constructed") for c in s["containers"]):
+        n.append("encryptedContent is a constructed [0] of OCTET STRING segments.")
+    return list(dict.fromkeys(n))
+
+
+def verify(g: Gen) -> tuple[dict, list[str]]:
+    own_pems = {}
+    for p in sorted(HERE.glob("*.crt.pem")):
+        for der in pem_blocks(p.read_bytes(), "CERTIFICATE"):
+            own_pems[thumb(der)] = p.name
+    out, problems = {}, []
+    for file, rec in g.recs.items():
+        path = HERE / file
+        data = path.read_bytes()
+        pw = rec["password"]
+        try:
+            an = analyze(data, pw)
+            s = summarize(an, thumb)
+        except Exception as e:
+            raise RuntimeError(f"{file}: {e}") from e
+        s["_containers"], s["_bags"] = an["containers"], an["bags"]
+        o = openssl_read(path, pw)
+        py = python_read(data, pw)
+        notes = [rec["notes"]] if rec.get("notes") else []
+        # cross-checks
+        if o["ok"]:
+            mine, theirs = my_tokens(s), info_tokens(o["info"])
+            if mine != theirs:
+                problems.append(f"{file}: openssl -info {theirs} != walker {mine}")
+            certs, spkis = openssl_extract(path, pw, o["flags"])
+            if certs != s["all_cert_sha1"]:
+                problems.append(f"{file}: openssl cert order {certs} != {s['all_cert_sha1']}")
+            if spkis != [k.get("spki_sha256") for k in s["keys"]]:
+                problems.append(f"{file}: openssl keys {spkis} != walker keys")
+        pg = py["given"]
+        if pg["ok"]:
+            if pg["key_spki_sha256"] not in [k.get("spki_sha256") for k in s["keys"]] + (
+                    [None] if not s["keys"] else []):
+                problems.append(f"{file}: python key differs")
+            py_certs = ([pg["cert"]["sha1"]] if pg["cert"] else []) + [
+                c["sha1"] for c in pg["additional_certs"]]
+            if sorted(py_certs) != sorted(s["all_cert_sha1"]):
+                problems.append(f"{file}: python certs {py_certs} != {s['all_cert_sha1']}")
+        if s["mac"] and s["mac"]["password_bytes"] is None:
+            problems.append(f"{file}: MAC verified with no password encoding")
+        for b in an["bags"]:
+            if b["type"] == "pkcs8ShroudedKeyBag" and b.get("pkcs8") is None:
+                problems.append(f"{file}: could not decrypt a key bag")
+        if rec.get("expect_mac_pw") and (s["mac"] or {}).get("password_bytes") != \
+                rec["expect_mac_pw"]:
+            problems.append(f"{file}: MAC took {(s['mac'] or {}).get('password_bytes')}, "
+                            f"the notes say {rec['expect_mac_pw']}")
+        if file == "keytool-genkeypair.pfx":
+            exp = [thumb(d) for d in pem_blocks((HERE / rec["exported_cert"]).read_bytes(),
+                                                 "CERTIFICATE")]
+            if exp != [s["leaf_sha1"]]:
+                problems.append(f"{file}: keytool -exportcert gives {exp}")
+            notes.append(f"leaf_sha1 equals the thumbprint of {rec['exported_cert']} "
+                         "(keytool -exportcert -rfc).")
+        if s["mac"] and (pw in (None, "") or rec.get("password_note")):
+            notes.append(f"MAC key derived from: {s['mac']['password_bytes']}.")
+        notes += auto_notes(s)
+        if not o["ok"]:
+            notes.append("openssl pkcs12 refuses it: " + "; ".join(o["errors"]))
+        if not pg["ok"]:
+            notes.append("cryptography's load_pkcs12 refuses it: " + pg["error"])
+        elif pg.get("warnings"):
+            notes.append("cryptography's load_pkcs12 reads it with a warning: "
+                         + "; ".join(pg["warnings"]))
+        entry = {
+            "password": pw,
+            **({"password_note": rec["password_note"]} if rec.get("password_note") else {}),
+            "made_with": rec["made_with"],
+            **({"origin": rec["origin"]} if rec.get("origin") else {}),
+            "what": rec["what"],
+            "leaf_sha1": s["leaf_sha1"],
+            "leaf_cert_file": own_pems.get(s["leaf_sha1"]) if s["leaf_sha1"] else None,
+            "all_cert_sha1": s["all_cert_sha1"],
+            "all_cert_files": [own_pems.get(t) for t in s["all_cert_sha1"]],
+            "has_key": s["has_key"],
+            "key_algorithm": s["key_algorithm"],
+            "key_bits": s["key_bits"],
+            "key_spki_sha256": s["key_spki_sha256"],
+            "keys": s["keys"],
+            "friendly_names": s["friendly_names"],
+            "local_key_ids": s["local_key_ids"],
+            "mac": s["mac"],
+            "cert_encryption": s["cert_encryption"],
+            "key_encryption": s["key_encryption"],
+            "openssl_reads": o["ok"],
+            "openssl_flags": o["flags"],
+            **({"openssl_errors": o["errors"]} if not o["ok"] else {}),
+            "openssl_info": o.get("info"),
+            "python_reads": pg["ok"],
+            "python_view": py,
+            "containers": s["containers"],
+            "bags": s["bags"],
+            "version": s["version"],
+            "encoding": s["encoding"],
+            "ber_features": s["ber_features"],
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "notes": " ".join(notes),
+        }
+        out[file] = entry
+    return out, problems
+
+
+# --------------------------------------------------------------------------
+# README
+# --------------------------------------------------------------------------
+
+def readme(results: dict, not_made: list[dict]) -> str:
+    L = [
+        "# PKCS#12 (PFX) fixtures",
+        "",
+        "Generated by `gen_pfx.py` (in this directory); `expected.json` records what each file",
+        "must yield. Regenerate from the repository root with:",
+        "",
+        "```sh",
+        "python3 tests/data/pfx/gen_pfx.py --force",
+        "```",
+        "",
+        "Without `--force` the script does nothing when `expected.json` exists. Keys are random,",
+        "so every regeneration changes thumbprints, key hashes and file bytes; passwords, names,",
+        "dates (2026-01-01T00:00:00Z to 2036-01-01T00:00:00Z), serials and iteration counts are",
+        "fixed in the script. No private key is written here (keys live in a temp dir while the",
+        "script runs). Needs Python 3.11+ with `cryptography` 48, OpenSSL 3.0 (with the legacy",
+        "provider) and a JDK 17 (`keytool`, `java`).",
+        "",
+        "The default password is `P@ssw0rd` (the example in Microsoft's Lync documentation);",
+        "the default friendly name `Contoso OAuth`. The leaf certificate of most files is",
+        "`rsa2048.crt.pem`, issued by `intermediate-ca.crt.pem`, issued by `root-ca.crt.pem`.",
+        "",
+        "## expected.json",
+        "",
+        "One object per file (key: path relative to this directory). Fields:",
+        "",
+        "- `password`: string, or `null` for \"no password\"; `password_note` where the tool's",
+        "  empty/NULL handling matters.",
+        "- `made_with`: the exact command or API call (`$TMP/` = the script's temp dir).",
+        "- `origin` (copied files only), `what`: what the file tests.",
+        "- `leaf_sha1`: SHA-1 thumbprint (40 uppercase hex) of the certificate whose public key",
+        "  matches the first private key; `null` without key or without matching cert.",
+        "  `leaf_cert_file`: the `*.crt.pem` here with that thumbprint.",
+        "- `all_cert_sha1`: every certificate, in the order its bag appears in the file",
+        "  (walked by the script, and equal to the order `openssl pkcs12 -nokeys` prints);",
+        "  `all_cert_files` likewise.",
+        "- `has_key`, `key_algorithm` (`rsa`/`ec`), `key_bits`, `key_spki_sha256` (SHA-256 of the",
+        "  DER SubjectPublicKeyInfo of the first key's public key); `keys` lists every key bag.",
+        "- `friendly_names`, `local_key_ids` (uppercase hex): one entry per bag, in bag order",
+        "  (key and cert bags alike; `null` where the bag has none). `bags` has the details",
+        "  per bag (type, container index, cert thumbprint or key hash, every attribute with",
+        "  its ASN.1 string type).",
+        "- `mac`: `null` without MacData, else `digest`, `iterations`, `salt_len`, `mac_len`,",
+        "  `iterations_encoded` (whether the DEFAULT-1 field is present) and `password_bytes`:",
+        "  which formatting of the password the MAC key derivation took (BMPString + 00 00,",
+        "  `00 00` alone for an empty password, no bytes for a NULL password).",
+        "- `cert_encryption`, `key_encryption`: `scheme` (`pbeWithSHAAnd40BitRC2-CBC`,",
+        "  `PBES2/PBKDF2-hmacWithSHA256/aes256-CBC`, `none`), `iterations`, `salt_len`, for",
+        "  PBES2 `prf`, `prf_explicit`, `key_length_field`, `cipher`; `null` if the file has no",
+        "  certificate / no key.",
+        "- `openssl_reads` (`openssl pkcs12 -info -noout -passin pass:...`, with",
+        "  `openssl_flags` = `[\"-legacy\"]` when only that works), `openssl_info` (its lines);",
+        "  `python_reads` (`cryptography` `load_pkcs12` with the password) and `python_view`",
+        "  (what it returned; for null/empty passwords also with `None` and `b\"\"`).",
+        "- `containers`, `encoding` (`DER`/`BER`), `ber_features`, `size`, `sha256`, `notes`.",
+        "",
+        "## Files",
+        "",
+        "| file | password | tests | openssl | python |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+
+    def cell(s: str) -> str:
+        return s.replace("|", "\\|").replace("\n", " ")
+    for f, e in results.items():
+        pw = "(none)" if e["password"] is None else ("(empty)" if e["password"] == "" else
+                                                     f"`{e['password']}`")
+        osl = ("yes" + (" (-legacy)" if e["openssl_flags"] else "")) if e["openssl_reads"] else "NO"
+        L.append(f"| `{f}` | {cell(pw)} | {cell(e['what'])} | {osl} | "
+                 f"{'yes' if e['python_reads'] else 'NO'} |")
+    L += ["", "## NULL vs empty passwords", "",
+          "RFC 7292 B.1: the PKCS#12 KDF (MAC key, PBES1 keys/IVs) takes the password as a",
+          "BMPString with two zero bytes appended, so an empty password is `00 00`, while a",
+          "NULL password is no bytes at all. PBES2/PBKDF2 takes the UTF-8 bytes without a",
+          "terminator, so NULL and empty are the same there. What the files here took:",
+          "",
+          "| file | password | MAC KDF input | PBES1 KDF input | openssl `-passin pass:` "
+          "| python `None` | python `b\"\"` |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
+    for f, e in results.items():
+        if e["password"] not in (None, ""):
+            continue
+        pbes1 = sorted({x["password_bytes"] for x in [e["cert_encryption"], e["key_encryption"]]
+                        if isinstance(x, dict) and x.get("scheme", "").startswith("pbeWith")})
+        pv = e["python_view"]
+        L.append(f"| `{f}` | {'(none)' if e['password'] is None else '(empty)'} | "
+                 f"{e['mac']['password_bytes'] if e['mac'] else 'no MAC'} | "
+                 f"{', '.join(pbes1) or '-'} | {'yes' if e['openssl_reads'] else 'NO'} | "
+                 f"{'yes' if pv['with_None']['ok'] else 'NO'} | "
+                 f"{'yes' if pv['with_empty_bytes']['ok'] else 'NO'} |")
+    L += ["", "## How each file was made", ""]
+    for f, e in results.items():
+        L.append(f"- `{f}`: `{e['made_with']}`" + (f" — origin: {e['origin']}"
+                                                    if e.get("origin") else ""))
+    L += ["", "## Not made", ""]
+    for n in not_made:
+        L.append(f"- `{n['file']}`: {n['why']}")
+    L += ["", "## Other files", "",
+          "- `root-ca.crt.pem`, `intermediate-ca.crt.pem`: the CA certificates (RSA 2048).",
+          "- `rsa2048.crt.pem`, `rsa2048-next.crt.pem`, `rsa1024.crt.pem`, `rsa4096.crt.pem`,",
+          "  `ec-p256.crt.pem`, `ec-p384.crt.pem`: the leaves (CN=sip.contoso.com, O=Contoso,",
+          "  C=US; SAN sip.contoso.com, contoso.com; EKU serverAuth, clientAuth).",
+          "- `keytool-genkeypair.crt.pem`: the self-signed cert keytool generated.",
+          "- `vectors/`: files copied unchanged from pyca's cryptography-vectors "
+          f"{VECTORS_VERSION} (BSD-3-Clause or Apache-2.0, like pyca/cryptography).",
+          ""]
+    return "\n".join(L)
+
+
+# --------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--force", action="store_true", help="regenerate all fixtures")
+    args = ap.parse_args()
+    exp = HERE / "expected.json"
+    if exp.exists() and not args.force:
+        print(f"{exp.relative_to(HERE.parent.parent.parent)} exists: nothing to do "
+              "(run with --force to regenerate every fixture)")
+        return 0
+    for tool in ("openssl", "keytool", "java"):
+        if not shutil.which(tool):
+            print(f"`{tool}` not found", file=sys.stderr)
+            return 1
+    print(f"generating PKCS#12 fixtures in {HERE}")
+    for p in [*HERE.glob("*.pfx"), *HERE.glob("*.crt.pem"), *HERE.glob("vectors/*.p12"), exp]:
+        p.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="certslot-pfx-") as t:
+        tmp = Path(t)
+        print("certificate hierarchy (keys in the temp dir only)")
+        h = Hierarchy(tmp)
+        g = Gen(tmp, h)
+        print("openssl pkcs12 -export")
+        g.openssl_all()
+        print("Java keytool / KeyStore API")
+        g.java_all()
+        print("Python cryptography")
+        g.python_all()
+        print("BER re-encodings and hand-built files")
+        g.ber_all()
+        print("pyca vectors")
+        g.vectors()
+        print("verifying every file with openssl, Python and the walker")
+        results, problems = verify(g)
+    exp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (HERE / "README.md").write_text(readme(results, g.not_made))
+    total = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file())
+    print(f"wrote {len(results)} PFX files, expected.json and README.md ({total} bytes in all)")
+    for f, e in results.items():
+        if not e["openssl_reads"] or not e["python_reads"]:
+            print(f"  refused: {f}: openssl={e['openssl_reads']} python={e['python_reads']}")
+    for n in g.not_made:
+        print(f"  not made: {n['file']}: {n['why']}")
+    for p in problems:
+        print("  CROSS-CHECK FAILED: " + p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

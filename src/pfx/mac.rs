@@ -1,0 +1,368 @@
+//! The integrity MAC of a PFX.
+//!
+//! ```text
+//! MacData ::= SEQUENCE {
+//!     mac        DigestInfo,
+//!     macSalt    OCTET STRING,
+//!     iterations INTEGER DEFAULT 1 }
+//! DigestInfo ::= SEQUENCE { digestAlgorithm DigestAlgorithmIdentifier, digest OCTET STRING }
+//! ```
+//! ([RFC 7292 4](https://datatracker.ietf.org/doc/html/rfc7292#section-4)); the key is derived
+//! with the appendix B KDF over the same hash as the HMAC. PBMAC1
+//! ([RFC 9579](https://datatracker.ietf.org/doc/html/rfc9579)) derives it with PBKDF2 instead, from
+//! the password's UTF-8 octets, and ignores `macSalt` and `iterations`.
+
+use core::fmt;
+
+use const_oid::ObjectIdentifier;
+use hmac::{Hmac, KeyInit, Mac};
+use zeroize::Zeroizing;
+
+use crate::error::{ParseError, PfxError};
+use crate::pfx::kdf::{self, Purpose};
+use crate::tlv::{self, Tlv, tag};
+
+const SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+const SHA224: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4");
+const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+const SHA512_224: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.5");
+const SHA512_256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.6");
+/// `id-PBMAC1` (RFC 8018 A.5).
+const PBMAC1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.14");
+/// `id-PBKDF2` (RFC 8018 A.2).
+pub(crate) const PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");
+const HMAC_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.7");
+const HMAC_SHA224: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.8");
+const HMAC_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.9");
+const HMAC_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.10");
+const HMAC_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.2.11");
+
+/// A hash function of a MAC or a key derivation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Digest {
+    /// SHA-1.
+    Sha1,
+    /// SHA-224.
+    Sha224,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+    /// SHA-512/224.
+    Sha512_224,
+    /// SHA-512/256.
+    Sha512_256,
+}
+
+impl Digest {
+    fn from_oid(oid: ObjectIdentifier) -> Option<Self> {
+        Some(match oid {
+            SHA1 => Self::Sha1,
+            SHA224 => Self::Sha224,
+            SHA256 => Self::Sha256,
+            SHA384 => Self::Sha384,
+            SHA512 => Self::Sha512,
+            SHA512_224 => Self::Sha512_224,
+            SHA512_256 => Self::Sha512_256,
+            _ => return None,
+        })
+    }
+
+    /// The hash of an HMAC algorithm identifier (`hmacWithSHA256`, ...), as PBKDF2 and PBMAC1 name it.
+    pub(crate) fn from_hmac_oid(oid: ObjectIdentifier) -> Option<Self> {
+        Some(match oid {
+            HMAC_SHA1 => Self::Sha1,
+            HMAC_SHA224 => Self::Sha224,
+            HMAC_SHA256 => Self::Sha256,
+            HMAC_SHA384 => Self::Sha384,
+            HMAC_SHA512 => Self::Sha512,
+            _ => return None,
+        })
+    }
+
+    /// The hash's OID.
+    pub(crate) fn oid(self) -> ObjectIdentifier {
+        match self {
+            Self::Sha1 => SHA1,
+            Self::Sha224 => SHA224,
+            Self::Sha256 => SHA256,
+            Self::Sha384 => SHA384,
+            Self::Sha512 => SHA512,
+            Self::Sha512_224 => SHA512_224,
+            Self::Sha512_256 => SHA512_256,
+        }
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sha1 => "SHA-1",
+            Self::Sha224 => "SHA-224",
+            Self::Sha256 => "SHA-256",
+            Self::Sha384 => "SHA-384",
+            Self::Sha512 => "SHA-512",
+            Self::Sha512_224 => "SHA-512/224",
+            Self::Sha512_256 => "SHA-512/256",
+        })
+    }
+}
+
+/// How a PFX's integrity is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MacAlgorithm {
+    /// HMAC with a key from the RFC 7292 appendix B KDF.
+    Hmac {
+        /// The hash of both.
+        digest: Digest,
+        /// KDF iterations.
+        iterations: u32,
+    },
+    /// PBMAC1 (RFC 9579): HMAC with a key from PBKDF2.
+    Pbmac1 {
+        /// The HMAC's hash.
+        digest: Digest,
+        /// PBKDF2's HMAC hash.
+        prf: Digest,
+        /// PBKDF2 iterations.
+        iterations: u32,
+    },
+}
+
+impl MacAlgorithm {
+    /// The iterations of its key derivation.
+    pub fn iterations(&self) -> u32 {
+        match self {
+            Self::Hmac { iterations, .. } | Self::Pbmac1 { iterations, .. } => *iterations,
+        }
+    }
+}
+
+impl fmt::Display for MacAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hmac { digest, iterations } => write!(f, "{digest} MAC, {iterations} iterations"),
+            Self::Pbmac1 { digest, prf, iterations } => {
+                write!(f, "PBMAC1 HMAC-{digest}, PBKDF2-HMAC-{prf}, {iterations} iterations")
+            }
+        }
+    }
+}
+
+/// A parsed `MacData`, ready to verify.
+pub(crate) struct MacData {
+    pub algorithm: MacAlgorithm,
+    salt: Vec<u8>,
+    expected: Vec<u8>,
+    /// For PBMAC1: the key length PBKDF2 must produce.
+    key_len: usize,
+}
+
+fn read_iterations(t: &Tlv<'_>, context: &'static str, max: u32) -> Result<u32, PfxError> {
+    let n = tlv::small_uint(t.value).ok_or(ParseError::Malformed { offset: t.offset, what: context })?;
+    if n == 0 {
+        return Err(ParseError::Malformed { offset: t.offset, what: context }.into());
+    }
+    u32::try_from(n).ok().filter(|n| *n <= max).ok_or(PfxError::TooManyIterations {
+        context,
+        iterations: n,
+        max,
+    })
+}
+
+impl MacData {
+    /// Reads `MacData` and checks its iteration count against `max_iterations`.
+    pub(crate) fn parse(t: Tlv<'_>, max_iterations: u32) -> Result<Self, PfxError> {
+        let mut fields = t.expect(tag::SEQUENCE, "MacData")?.reader();
+        let digest_info = fields.read_expected(tag::SEQUENCE, "DigestInfo")?;
+        let salt = fields.read_expected(tag::OCTET_STRING, "macSalt")?;
+        let iterations = match fields.read_optional(tag::INTEGER, "iterations")? {
+            Some(i) => read_iterations(&i, "MAC", max_iterations)?,
+            None => 1,
+        };
+        fields.finish("MacData")?;
+        let mut di = digest_info.reader();
+        let alg = di.read_expected(tag::SEQUENCE, "digestAlgorithm")?;
+        let expected = di.read_expected(tag::OCTET_STRING, "digest")?;
+        di.finish("DigestInfo")?;
+        let mut alg_fields = alg.reader();
+        let oid_tlv = alg_fields.read_expected(tag::OID, "digestAlgorithm")?;
+        let oid = ObjectIdentifier::from_bytes(oid_tlv.value)
+            .map_err(|_| ParseError::Malformed { offset: oid_tlv.offset, what: "digestAlgorithm" })?;
+        if oid == PBMAC1 {
+            let params = alg_fields.read_expected(tag::SEQUENCE, "PBMAC1-params")?;
+            return Self::parse_pbmac1(params, expected.value.to_vec(), max_iterations);
+        }
+        let digest = Digest::from_oid(oid).ok_or(PfxError::UnsupportedAlgorithm { context: "MAC", oid })?;
+        Ok(Self {
+            algorithm: MacAlgorithm::Hmac { digest, iterations },
+            salt: salt.value.to_vec(),
+            expected: expected.value.to_vec(),
+            key_len: 0,
+        })
+    }
+
+    /// ```text
+    /// PBMAC1-params ::= SEQUENCE {
+    ///     keyDerivationFunc AlgorithmIdentifier {{PBMAC1-KDFs}},
+    ///     messageAuthScheme AlgorithmIdentifier {{PBMAC1-MACs}} }
+    /// PBKDF2-params ::= SEQUENCE {
+    ///     salt CHOICE { specified OCTET STRING, otherSource AlgorithmIdentifier },
+    ///     iterationCount INTEGER (1..MAX),
+    ///     keyLength INTEGER (1..MAX) OPTIONAL,
+    ///     prf AlgorithmIdentifier DEFAULT algid-hmacWithSHA1 }
+    /// ```
+    /// (RFC 8018 A.5, A.2; RFC 9579 requires `keyLength`.)
+    fn parse_pbmac1(params: Tlv<'_>, expected: Vec<u8>, max_iterations: u32) -> Result<Self, PfxError> {
+        let mut p = params.reader();
+        let kdf = p.read_expected(tag::SEQUENCE, "keyDerivationFunc")?;
+        let scheme = p.read_expected(tag::SEQUENCE, "messageAuthScheme")?;
+        let mut kdf = kdf.reader();
+        let kdf_oid = oid_of(&kdf.read_expected(tag::OID, "keyDerivationFunc")?)?;
+        if kdf_oid != PBKDF2 {
+            return Err(PfxError::UnsupportedAlgorithm { context: "PBMAC1 key derivation", oid: kdf_oid });
+        }
+        let pbkdf2 = kdf.read_expected(tag::SEQUENCE, "PBKDF2-params")?;
+        let (salt, iterations, key_len, prf) = parse_pbkdf2_params(pbkdf2, "PBMAC1", max_iterations)?;
+        let key_len = key_len.ok_or(PfxError::InvalidParameters { context: "PBMAC1 (keyLength missing)" })?;
+        let mac_oid = oid_of(&scheme.reader().read_expected(tag::OID, "messageAuthScheme")?)?;
+        let digest = Digest::from_hmac_oid(mac_oid)
+            .ok_or(PfxError::UnsupportedAlgorithm { context: "PBMAC1 MAC", oid: mac_oid })?;
+        if key_len == 0 || key_len > 512 {
+            return Err(PfxError::InvalidParameters { context: "PBMAC1 keyLength" });
+        }
+        Ok(Self { algorithm: MacAlgorithm::Pbmac1 { digest, prf, iterations }, salt, expected, key_len })
+    }
+
+    /// Verifies the MAC over `data` with each form of the password in turn; returns the index of
+    /// the BMP form that verified (always 0 for PBMAC1, which uses UTF-8).
+    pub(crate) fn verify(&self, bmp_forms: &[Zeroizing<Vec<u8>>], utf8: &[u8], data: &[u8]) -> Option<usize> {
+        match self.algorithm {
+            MacAlgorithm::Hmac { digest, iterations } => bmp_forms
+                .iter()
+                .position(|form| hmac_pkcs12(digest, form, &self.salt, iterations, data, &self.expected)),
+            MacAlgorithm::Pbmac1 { digest, prf, iterations } => {
+                let mut key = Zeroizing::new(vec![0u8; self.key_len]);
+                pbkdf2(prf, utf8, &self.salt, iterations, &mut key);
+                hmac_verify(digest, &key, data, &self.expected).then_some(0)
+            }
+        }
+    }
+}
+
+pub(crate) fn oid_of(t: &Tlv<'_>) -> Result<ObjectIdentifier, PfxError> {
+    ObjectIdentifier::from_bytes(t.value)
+        .map_err(|_| ParseError::Malformed { offset: t.offset, what: "algorithm" }.into())
+}
+
+/// Reads PBKDF2-params: salt, iterations (checked against `max`), keyLength, PRF.
+pub(crate) fn parse_pbkdf2_params(
+    t: Tlv<'_>,
+    context: &'static str,
+    max: u32,
+) -> Result<(Vec<u8>, u32, Option<usize>, Digest), PfxError> {
+    let mut f = t.reader();
+    let salt = f.read(context)?;
+    if salt.tag != tag::OCTET_STRING {
+        return Err(PfxError::InvalidParameters { context: "PBKDF2 salt (otherSource)" });
+    }
+    let iterations = read_iterations(&f.read_expected(tag::INTEGER, "iterationCount")?, context, max)?;
+    let key_len = match f.read_optional(tag::INTEGER, "keyLength")? {
+        Some(k) => Some(
+            tlv::small_uint(k.value)
+                .and_then(|k| usize::try_from(k).ok())
+                .ok_or(PfxError::InvalidParameters { context: "PBKDF2 keyLength" })?,
+        ),
+        None => None,
+    };
+    let prf = match f.read_optional(tag::SEQUENCE, "prf")? {
+        Some(prf) => {
+            let oid = oid_of(&prf.reader().read_expected(tag::OID, "prf")?)?;
+            Digest::from_hmac_oid(oid).ok_or(PfxError::UnsupportedAlgorithm { context: "PBKDF2 PRF", oid })?
+        }
+        None => Digest::Sha1,
+    };
+    f.finish("PBKDF2-params")?;
+    Ok((salt.value.to_vec(), iterations, key_len, prf))
+}
+
+macro_rules! with_digest {
+    ($digest:expr, $f:ident ( $($arg:expr),* )) => {
+        match $digest {
+            Digest::Sha1 => $f::<sha1::Sha1>($($arg),*),
+            Digest::Sha224 => $f::<sha2::Sha224>($($arg),*),
+            Digest::Sha256 => $f::<sha2::Sha256>($($arg),*),
+            Digest::Sha384 => $f::<sha2::Sha384>($($arg),*),
+            Digest::Sha512 => $f::<sha2::Sha512>($($arg),*),
+            Digest::Sha512_224 => $f::<sha2::Sha512_224>($($arg),*),
+            Digest::Sha512_256 => $f::<sha2::Sha512_256>($($arg),*),
+        }
+    };
+}
+
+fn hmac_pkcs12(
+    digest: Digest,
+    bmp: &[u8],
+    salt: &[u8],
+    iterations: u32,
+    data: &[u8],
+    expected: &[u8],
+) -> bool {
+    fn run<D>(bmp: &[u8], salt: &[u8], iterations: u32, data: &[u8], expected: &[u8]) -> bool
+    where
+        D: hmac::EagerHash + digest::Digest + digest::FixedOutputReset + digest::block_api::BlockSizeUser,
+    {
+        let key = kdf::derive::<D>(bmp, salt, Purpose::Mac, iterations, <D as digest::Digest>::output_size());
+        let Ok(mut mac) = <Hmac<D> as KeyInit>::new_from_slice(&key) else { return false };
+        mac.update(data);
+        mac.verify_slice(expected).is_ok()
+    }
+    with_digest!(digest, run(bmp, salt, iterations, data, expected))
+}
+
+/// Computes the RFC 7292 MAC (for export).
+pub(crate) fn compute_pkcs12(
+    digest: Digest,
+    bmp: &[u8],
+    salt: &[u8],
+    iterations: u32,
+    data: &[u8],
+) -> Vec<u8> {
+    fn run<D>(bmp: &[u8], salt: &[u8], iterations: u32, data: &[u8]) -> Vec<u8>
+    where
+        D: hmac::EagerHash + digest::Digest + digest::FixedOutputReset + digest::block_api::BlockSizeUser,
+    {
+        let key = kdf::derive::<D>(bmp, salt, Purpose::Mac, iterations, <D as digest::Digest>::output_size());
+        match <Hmac<D> as KeyInit>::new_from_slice(&key) {
+            Ok(mut mac) => {
+                mac.update(data);
+                mac.finalize().into_bytes().to_vec()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+    with_digest!(digest, run(bmp, salt, iterations, data))
+}
+
+fn hmac_verify(digest: Digest, key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+    fn run<D: hmac::EagerHash>(key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+        let Ok(mut mac) = <Hmac<D> as KeyInit>::new_from_slice(key) else { return false };
+        mac.update(data);
+        mac.verify_slice(expected).is_ok()
+    }
+    with_digest!(digest, run(key, data, expected))
+}
+
+/// PBKDF2 with HMAC over `prf` (RFC 8018 5.2).
+pub(crate) fn pbkdf2(prf: Digest, password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
+    fn run<D: hmac::EagerHash>(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
+        pbkdf2::pbkdf2_hmac::<D>(password, salt, iterations, out);
+    }
+    with_digest!(prf, run(password, salt, iterations, out))
+}

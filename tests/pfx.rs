@@ -1,0 +1,357 @@
+//! Every PFX fixture imports to exactly what OpenSSL, Java and Python `cryptography` recorded,
+//! and every wrong password, truncation and bit flip ends in a typed error.
+
+use certslot::{
+    Digest, EncryptionAlgorithm, ImportOptions, MacAlgorithm, Password, PasswordCheck, Pbes1Cipher,
+    Pbes2Cipher, Pfx, PfxError, Sha256Fingerprint,
+};
+use serde_json::Value;
+
+macro_rules! pfx_fixtures {
+    ($($name:literal),* $(,)?) => {
+        /// (file name under tests/data/pfx, bytes) of every PFX fixture.
+        const FIXTURES: &[(&str, &[u8])] = &[$(($name, include_bytes!(concat!("data/pfx/", $name)))),*];
+    };
+}
+
+pfx_fixtures!(
+    "openssl3-default.pfx",
+    "openssl3-legacy.pfx",
+    "openssl3-3des.pfx",
+    "openssl3-2des.pfx",
+    "openssl3-rc2-128.pfx",
+    "openssl3-rc2-40.pfx",
+    "openssl3-rc4-128.pfx",
+    "openssl3-rc4-40.pfx",
+    "openssl3-aes128.pfx",
+    "openssl3-aes192.pfx",
+    "openssl3-des3-pbes2.pfx",
+    "openssl3-descert.pfx",
+    "openssl3-mac-sha1.pfx",
+    "openssl3-mac-sha224.pfx",
+    "openssl3-mac-sha384.pfx",
+    "openssl3-mac-sha512.pfx",
+    "openssl3-mac-sha512-224.pfx",
+    "openssl3-mac-sha512-256.pfx",
+    "openssl3-nomac.pfx",
+    "openssl3-nomac-encrypted.pfx",
+    "openssl3-unencrypted.pfx",
+    "openssl3-unencrypted-nomac.pfx",
+    "openssl3-noiter.pfx",
+    "openssl3-iter-600000.pfx",
+    "openssl3-empty-password.pfx",
+    "openssl3-legacy-empty-password.pfx",
+    "openssl3-nonascii.pfx",
+    "openssl3-nonbmp.pfx",
+    "openssl3-legacy-nonascii.pfx",
+    "openssl3-legacy-nonbmp.pfx",
+    "openssl3-chain.pfx",
+    "openssl3-chain-canames.pfx",
+    "openssl3-certs-only.pfx",
+    "openssl3-key-only.pfx",
+    "openssl3-ec-p256.pfx",
+    "openssl3-ec-p384.pfx",
+    "openssl3-rsa1024.pfx",
+    "openssl3-rsa4096.pfx",
+    "openssl3-rsa2048-next.pfx",
+    "openssl3-with-localkeyid-only.pfx",
+    "openssl3-no-friendly-name.pfx",
+    "openssl3-unicode-name.pfx",
+    "openssl3-csp-lmk.pfx",
+    "keytool-default.pfx",
+    "keytool-legacy.pfx",
+    "keytool-two-entries.pfx",
+    "keytool-genkeypair.pfx",
+    "keytool-truststore.pfx",
+    "keytool-truststore-nomac.pfx",
+    "java-empty-password.pfx",
+    "java-null-password.pfx",
+    "python-windows-3des.pfx",
+    "python-aes256.pfx",
+    "python-chain.pfx",
+    "python-no-password.pfx",
+    "python-java-truststore.pfx",
+    "ber-indefinite.pfx",
+    "ber-indefinite-authsafe.pfx",
+    "ber-constructed-encrypted.pfx",
+    "explicit-mac-iter-1.pfx",
+    "custom-pbkdf2-sha1.pfx",
+    "custom-pbkdf2-sha512.pfx",
+    "explicit-prf-sha1.pfx",
+    "explicit-defaults.pfx",
+    "custom-key-first.pfx",
+    "custom-no-attributes-leaf-last.pfx",
+    "custom-key-in-encrypted-data.pfx",
+    "custom-nested-safecontents.pfx",
+    "vectors/cert-key-aes256cbc.p12",
+    "vectors/cert-rc2-key-3des.p12",
+    "vectors/cert-none-key-none.p12",
+    "vectors/no-password.p12",
+    "vectors/java-truststore.p12",
+    "vectors/name-unicode-pwd.p12",
+    "vectors/no-cert-key-aes256cbc.p12",
+    "vectors/cert-aes256cbc-no-key.p12"
+);
+
+fn expected() -> Value {
+    serde_json::from_str(include_str!("data/pfx/expected.json")).expect("expected.json is JSON")
+}
+
+fn password(e: &Value) -> Password {
+    e["password"].as_str().map_or_else(Password::empty, Password::new)
+}
+
+fn lenient() -> ImportOptions {
+    ImportOptions::default().require_key(false).require_certificate(false)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// Our description of an encryption, in the generator's notation.
+fn scheme(alg: &EncryptionAlgorithm) -> (String, u64) {
+    match alg {
+        EncryptionAlgorithm::None => ("none".into(), 0),
+        EncryptionAlgorithm::Pbes1 { cipher, iterations } => {
+            let name = match cipher {
+                Pbes1Cipher::Rc4_128 => "pbeWithSHAAnd128BitRC4",
+                Pbes1Cipher::Rc4_40 => "pbeWithSHAAnd40BitRC4",
+                Pbes1Cipher::TripleDes3Key => "pbeWithSHAAnd3-KeyTripleDES-CBC",
+                Pbes1Cipher::TripleDes2Key => "pbeWithSHAAnd2-KeyTripleDES-CBC",
+                Pbes1Cipher::Rc2_128 => "pbeWithSHAAnd128BitRC2-CBC",
+                Pbes1Cipher::Rc2_40 => "pbeWithSHAAnd40BitRC2-CBC",
+                other => panic!("unexpected {other:?}"),
+            };
+            (name.into(), u64::from(*iterations))
+        }
+        EncryptionAlgorithm::Pbes2 { cipher, prf, iterations } => {
+            let prf = match prf {
+                Digest::Sha1 => "SHA1",
+                Digest::Sha256 => "SHA256",
+                Digest::Sha512 => "SHA512",
+                other => panic!("unexpected {other:?}"),
+            };
+            let cipher = match cipher {
+                Pbes2Cipher::Aes128Cbc => "aes128-CBC",
+                Pbes2Cipher::Aes192Cbc => "aes192-CBC",
+                Pbes2Cipher::Aes256Cbc => "aes256-CBC",
+                Pbes2Cipher::DesEde3Cbc => "des-EDE3-CBC",
+                other => panic!("unexpected {other:?}"),
+            };
+            (format!("PBES2/PBKDF2-hmacWith{prf}/{cipher}"), u64::from(*iterations))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn digest_name(d: &Digest) -> &'static str {
+    match d {
+        Digest::Sha1 => "sha1",
+        Digest::Sha224 => "sha224",
+        Digest::Sha256 => "sha256",
+        Digest::Sha384 => "sha384",
+        Digest::Sha512 => "sha512",
+        Digest::Sha512_224 => "sha512-224",
+        Digest::Sha512_256 => "sha512-256",
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn the_table_lists_every_recorded_file() {
+    let e = expected();
+    let mut recorded: Vec<&str> = e.as_object().expect("object").keys().map(String::as_str).collect();
+    let mut table: Vec<&str> = FIXTURES.iter().map(|(n, _)| *n).collect();
+    recorded.sort_unstable();
+    table.sort_unstable();
+    assert_eq!(table, recorded);
+}
+
+#[test]
+fn every_file_imports_to_what_the_tools_recorded() {
+    let expected = expected();
+    for (name, bytes) in FIXTURES {
+        let e = &expected[*name];
+        let pfx = Pfx::import(bytes, &password(e), lenient()).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(
+            pfx.leaf().map(|c| c.thumbprint().to_string()).as_deref(),
+            e["leaf_sha1"].as_str(),
+            "{name}"
+        );
+        let all: Vec<String> = pfx.certificates().map(|c| c.thumbprint().to_string()).collect();
+        assert_eq!(all, strings(&e["all_cert_sha1"]), "{name}");
+        let chain: Vec<String> = pfx.chain().iter().map(|c| c.thumbprint().to_string()).collect();
+        let want_chain: Vec<String> =
+            all.iter().filter(|t| Some(t.as_str()) != e["leaf_sha1"].as_str()).cloned().collect();
+        assert_eq!(chain, want_chain, "{name}");
+
+        assert_eq!(pfx.private_key().is_some(), e["has_key"] == Value::Bool(true), "{name}");
+        if let Some(key) = pfx.private_key() {
+            assert_eq!(key.algorithm().to_string(), e["key_algorithm"], "{name}");
+            assert_eq!(key.bits().map(u64::from), e["key_bits"].as_u64(), "{name}");
+            assert!(format!("{key:?}").contains("[redacted]"), "{name}");
+            if let Some(leaf) = pfx.leaf() {
+                let spki = leaf.public_key().expect("leaf key").spki_der().to_vec();
+                assert_eq!(Sha256Fingerprint::of(&spki).to_string(), e["key_spki_sha256"], "{name}");
+                assert_eq!(key.matches(leaf), Some(true), "{name}");
+            }
+        }
+
+        // Friendly names: of each certificate bag, and of the first key bag.
+        let bags = e["bags"].as_array().expect("bags");
+        for bag in bags.iter().filter(|b| b["type"] == "certBag") {
+            let cert = pfx
+                .certificates()
+                .find(|c| Value::String(c.thumbprint().to_string()) == bag["cert_sha1"])
+                .unwrap_or_else(|| panic!("{name}: certificate {}", bag["cert_sha1"]));
+            assert_eq!(pfx.friendly_name(cert), bag["friendly_name"].as_str(), "{name}");
+        }
+        if let Some(key_bag) =
+            bags.iter().find(|b| b["type"] == "keyBag" || b["type"] == "pkcs8ShroudedKeyBag")
+        {
+            assert_eq!(pfx.key_friendly_name(), key_bag["friendly_name"].as_str(), "{name}");
+        }
+
+        let protection = pfx.protection();
+        match (&protection.mac, e["mac"].as_object()) {
+            (None, None) => {}
+            (Some(MacAlgorithm::Hmac { digest, iterations }), Some(mac)) => {
+                assert_eq!(digest_name(digest), mac["digest"], "{name}");
+                assert_eq!(u64::from(*iterations), mac["iterations"].as_u64().unwrap_or(0), "{name}");
+            }
+            (got, want) => panic!("{name}: MAC {got:?} vs {want:?}"),
+        }
+        if let Some(cert_enc) = e["cert_encryption"].as_object() {
+            let (scheme_name, iterations) = scheme(protection.certificates.first().expect("certificates"));
+            assert_eq!(scheme_name, cert_enc["scheme"], "{name}");
+            assert_eq!(iterations, cert_enc["iterations"].as_u64().unwrap_or(0), "{name}");
+        } else {
+            assert_eq!(protection.certificates, vec![], "{name}");
+        }
+        if let Some(key_enc) = e["key_encryption"].as_object() {
+            let (scheme_name, iterations) = scheme(protection.key.as_ref().expect("key"));
+            assert_eq!(scheme_name, key_enc["scheme"], "{name}");
+            assert_eq!(iterations, key_enc["iterations"].as_u64().unwrap_or(0), "{name}");
+        } else {
+            assert_eq!(protection.key, None, "{name}");
+        }
+    }
+}
+
+#[test]
+fn wrong_passwords_are_reported_as_such() {
+    let expected = expected();
+    for (name, bytes) in FIXTURES {
+        let e = &expected[*name];
+        let has_mac = e["mac"].is_object();
+        let encrypted = e["cert_encryption"]["scheme"].as_str().is_some_and(|s| s != "none")
+            || e["key_encryption"]["scheme"].as_str().is_some_and(|s| s != "none");
+        if !has_mac && !encrypted {
+            continue;
+        }
+        let wrong = Password::new("not the password \u{1F511}");
+        let err = Pfx::import(bytes, &wrong, lenient()).expect_err(name);
+        let check = if has_mac { PasswordCheck::Mac } else { PasswordCheck::Decryption };
+        assert_eq!(err, PfxError::WrongPassword { check }, "{name}");
+        assert!(!format!("{err} {err:?}").contains("not the password"), "{name}");
+    }
+}
+
+#[test]
+fn truncations_and_bit_flips_end_in_typed_errors() {
+    let expected = expected();
+    // The 600,000-iteration file costs seconds per attempt and takes the same paths as the rest.
+    for (name, bytes) in FIXTURES.iter().filter(|(n, _)| !n.contains("600000")) {
+        let e = &expected[*name];
+        let pw = password(e);
+        let options = lenient().threads(1);
+        for cut in [0, 1, 2, 4, 16, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
+            let err = Pfx::import(&bytes[..cut], &pw, options).expect_err(name);
+            assert!(matches!(err, PfxError::Corrupt(_)), "{name} cut at {cut}: {err:?}");
+        }
+        // Flip one bit at positions spread over the file: never a panic, and either a typed error
+        // or (a flip in a part nothing checks, such as an unused attribute) a successful import.
+        for i in 0..24 {
+            let pos = (bytes.len() * i) / 24;
+            let mut flipped = bytes.to_vec();
+            flipped[pos] ^= 0x10;
+            let _ = Pfx::import(&flipped, &pw, options);
+        }
+    }
+}
+
+fn fixture(name: &str) -> &'static [u8] {
+    FIXTURES.iter().find(|(n, _)| *n == name).map(|(_, b)| *b).expect("known fixture")
+}
+
+#[test]
+fn iteration_limits_bound_the_work() {
+    let pw = Password::new("P@ssw0rd");
+    let bytes = fixture("openssl3-iter-600000.pfx");
+    assert_eq!(
+        Pfx::import(bytes, &pw, ImportOptions::default().max_iterations(100_000)).map(|_| ()),
+        Err(PfxError::TooManyIterations { context: "MAC", iterations: 600_000, max: 100_000 })
+    );
+    assert_eq!(
+        Pfx::import(bytes, &pw, ImportOptions::default().max_total_iterations(1_000_000)).map(|_| ()),
+        Err(PfxError::TooMuchWork { iterations: 1_200_000, max: 1_000_000 })
+    );
+    let legacy = fixture("keytool-legacy.pfx");
+    assert_eq!(
+        Pfx::import(legacy, &pw, ImportOptions::default().max_iterations(60_000)).map(|_| ()),
+        Err(PfxError::TooManyIterations { context: "MAC", iterations: 100_000, max: 60_000 })
+    );
+}
+
+#[test]
+fn required_parts() {
+    let pw = Password::new("P@ssw0rd");
+    assert_eq!(
+        Pfx::import(fixture("openssl3-certs-only.pfx"), &pw, ImportOptions::default()).map(|_| ()),
+        Err(PfxError::NoPrivateKey)
+    );
+    assert_eq!(
+        Pfx::import(fixture("openssl3-key-only.pfx"), &pw, ImportOptions::default()).map(|_| ()),
+        Err(PfxError::NoCertificate)
+    );
+    let key_only = Pfx::import(
+        fixture("openssl3-key-only.pfx"),
+        &pw,
+        ImportOptions::default().require_certificate(false),
+    )
+    .expect("key only allowed");
+    assert!(key_only.leaf().is_none());
+}
+
+#[test]
+fn the_same_result_on_one_thread_and_two() {
+    for name in [
+        "openssl3-default.pfx",
+        "openssl3-legacy.pfx",
+        "keytool-two-entries.pfx",
+        "openssl3-legacy-empty-password.pfx",
+    ] {
+        let e = &expected()[name];
+        let one = Pfx::import(fixture(name), &password(e), lenient().threads(1)).expect(name);
+        let two = Pfx::import(fixture(name), &password(e), lenient().threads(2)).expect(name);
+        assert_eq!(one.leaf(), two.leaf(), "{name}");
+        assert_eq!(one.protection(), two.protection(), "{name}");
+        assert_eq!(
+            one.private_key().map(|k| k.pkcs8_der().to_vec()),
+            two.private_key().map(|k| k.pkcs8_der().to_vec()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn not_a_pfx() {
+    let cert = include_bytes!("data/rsa2048.der");
+    assert!(matches!(Pfx::import(cert, &Password::empty(), lenient()), Err(PfxError::Corrupt(_))));
+    assert_eq!(
+        Pfx::import(&[0x30, 0x03, 0x02, 0x01, 0x02], &Password::empty(), lenient()).map(|_| ()),
+        Err(PfxError::UnsupportedVersion { version: 2 })
+    );
+    assert!(matches!(Pfx::import(&[], &Password::empty(), lenient()), Err(PfxError::Corrupt(_))));
+}
