@@ -4,13 +4,14 @@
 //! cargo run --release --example inspect -- FILE [--password-env VAR] [--sip-domain DOMAIN]
 //! ```
 //!
-//! FILE is a DER or PEM certificate or PEM bundle; the format is told from the bytes, not the
-//! file name. On success the JSON object goes to stdout and the exit code is 0; on failure one
+//! FILE is a DER or PEM certificate, a PEM bundle, or a PFX (PKCS #12) file; the format is told
+//! from the bytes, not the file name. On success the JSON object goes to stdout and the exit code is 0; on failure one
 //! line `error: ...` goes to stderr and the exit code is 1.
 //!
 //! The JSON is a contract other tools rely on. Fields (keys are sorted):
 //! - `thumbprint`: SHA-1 of the leaf's DER, 40 uppercase hex digits (the leaf is the first
-//!   certificate of a bundle);
+//!   certificate of a bundle, or in a PFX the certificate matching the private key; absent, with
+//!   the other facts of the leaf, when there is none);
 //! - `all_thumbprints`: every certificate of the file, in file order;
 //! - `sha256`, `subject`, `issuer` (RFC 4514), `serial` (hex as `openssl x509 -serial`),
 //!   `not_before`, `not_after` (RFC 3339 UTC, e.g. `2026-11-25T13:36:02Z`);
@@ -18,17 +19,20 @@
 //!   `key_bits` (integer, or null when unknown), `curve` (EC only, else null);
 //! - `dns_names` (SAN DNS names), `ip_addresses`, `key_usage`, `extended_key_usage` (dotted OIDs;
 //!   null when the extension is absent), `signature_algorithm`, `version`, `format`
-//!   (`der` or `pem`), `has_private_key` (bool), `unreadable` (facts that could not be read);
+//!   (`der`, `pem` or `pfx`), `has_private_key` (bool), `unreadable` (facts that could not be read);
+//! - for a PFX: `protection` (how it was encrypted and MACed) and `friendly_name`; for a PFX with
+//!   a key but no certificate, `key_algorithm` and `key_bits` of the key;
 //! - with `--sip-domain`: `violations` and `warnings` of `Policy::oauth_token_issuer` at the
 //!   current time, each `{ "code": ..., "message": ... }`.
 //!
 //! The password of a PFX comes from the environment variable named by `--password-env`, never
-//! from the command line.
+//! from the command line; without it the PFX is tried with no password (both encodings of the
+//! empty password).
 
 use std::process::ExitCode;
 
-use certslot::{Certificate, GeneralName, Policy, Rule};
-use serde_json::{Value, json};
+use certslot::{Certificate, FileFormat, GeneralName, ImportOptions, Password, Pfx, Policy, Rule};
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -69,41 +73,22 @@ fn rfc3339(t: OffsetDateTime) -> Result<String, String> {
     t.format(&Rfc3339).map_err(|e| format!("cannot format {t}: {e}"))
 }
 
-fn run() -> Result<Value, String> {
-    let args = parse_args()?;
-    if let Some(var) = &args.password_env {
-        // Read now so that a missing variable is reported whatever the file holds.
-        std::env::var_os(var).ok_or_else(|| format!("environment variable {var} is not set"))?;
-    }
-    let policy = match &args.sip_domain {
-        Some(domain) => Some(Policy::oauth_token_issuer(domain).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file))?;
-    let format = if bytes.first() == Some(&0x30) { "der" } else { "pem" };
-    let certs = Certificate::from_der_or_pem(&bytes).map_err(|e| format!("{}: {e}", args.file))?;
-    let leaf = certs.first().ok_or_else(|| format!("{}: no certificate", args.file))?;
-
+/// The facts of one certificate, as the contract names them.
+fn certificate_facts(leaf: &Certificate, out: &mut Map<String, Value>) -> Result<(), String> {
     let mut unreadable = Vec::new();
-    let mut note = |r: Result<(), certslot::FactError>| {
-        if let Err(e) = r {
-            unreadable.push(Value::String(e.to_string()));
-        }
-    };
-    let key = leaf.public_key();
-    let (key_algorithm, key_bits, curve) = match &key {
+    let mut note = |e: certslot::FactError| unreadable.push(Value::String(e.to_string()));
+    let (key_algorithm, key_bits, curve) = match leaf.public_key() {
         Ok(k) => (json!(k.algorithm().to_string()), json!(k.bits()), json!(k.curve().map(|c| c.to_string()))),
-        Err(_) => (Value::Null, Value::Null, Value::Null),
-    };
-    note(key.map(|_| ()));
-    let sans = leaf.subject_alt_names();
-    let sans = match sans {
-        Ok(s) => s.unwrap_or_default(),
         Err(e) => {
-            note(Err(e));
-            Vec::new()
+            note(e);
+            (Value::Null, Value::Null, Value::Null)
         }
     };
+    let sans = leaf.subject_alt_names().unwrap_or_else(|e| {
+        note(e);
+        None
+    });
+    let sans = sans.unwrap_or_default();
     let dns_names: Vec<&str> = sans
         .iter()
         .filter_map(|n| if let GeneralName::Dns(d) = n { Some(d.as_str()) } else { None })
@@ -115,22 +100,19 @@ fn run() -> Result<Value, String> {
     let key_usage = match leaf.key_usage() {
         Ok(ku) => json!(ku.map(|k| k.bits().map(|b| b.name()).collect::<Vec<_>>())),
         Err(e) => {
-            note(Err(e));
+            note(e);
             Value::Null
         }
     };
     let extended_key_usage = match leaf.extended_key_usage() {
         Ok(eku) => json!(eku.map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())),
         Err(e) => {
-            note(Err(e));
+            note(e);
             Value::Null
         }
     };
-
-    let mut out = json!({
-        "format": format,
+    let facts = json!({
         "thumbprint": leaf.thumbprint().to_string(),
-        "all_thumbprints": certs.iter().map(|c| c.thumbprint().to_string()).collect::<Vec<_>>(),
         "sha256": leaf.sha256_fingerprint().to_string(),
         "subject": leaf.subject().to_string(),
         "issuer": leaf.issuer().to_string(),
@@ -146,22 +128,83 @@ fn run() -> Result<Value, String> {
         "ip_addresses": ip_addresses,
         "key_usage": key_usage,
         "extended_key_usage": extended_key_usage,
-        "has_private_key": false,
         "unreadable": unreadable,
     });
-    if let (Some(policy), Some(map)) = (policy, out.as_object_mut()) {
-        let report = policy.check(leaf, OffsetDateTime::now_utc());
-        let item = |code: &str, message: String| json!({ "code": code, "message": message });
-        map.insert(
-            "violations".into(),
-            report.violations.iter().map(|v| item(v.code(), v.to_string())).collect(),
-        );
-        map.insert(
-            "warnings".into(),
-            report.warnings.iter().map(|w| item(w.code(), w.to_string())).collect(),
-        );
+    if let Value::Object(facts) = facts {
+        out.extend(facts);
     }
-    Ok(out)
+    Ok(())
+}
+
+fn run() -> Result<Value, String> {
+    let args = parse_args()?;
+    let password = match &args.password_env {
+        // Read now so that a missing variable is reported whatever the file holds.
+        Some(var) => Password::new(
+            std::env::var(var)
+                .map_err(|_| format!("environment variable {var} is not set or not Unicode"))?,
+        ),
+        None => Password::empty(),
+    };
+    let policy = match &args.sip_domain {
+        Some(domain) => Some(Policy::oauth_token_issuer(domain).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file))?;
+    let mut out = Map::new();
+    let leaf = match FileFormat::detect(&bytes) {
+        FileFormat::Pfx => {
+            let options = ImportOptions::default().require_key(false).require_certificate(false);
+            let pfx = Pfx::import(&bytes, &password, options).map_err(|e| format!("{}: {e}", args.file))?;
+            out.insert("format".into(), json!("pfx"));
+            out.insert(
+                "all_thumbprints".into(),
+                json!(pfx.certificates().map(|c| c.thumbprint().to_string()).collect::<Vec<_>>()),
+            );
+            out.insert("has_private_key".into(), json!(pfx.private_key().is_some()));
+            out.insert("protection".into(), json!(pfx.protection().to_string()));
+            out.insert(
+                "friendly_name".into(),
+                json!(pfx.leaf().and_then(|l| pfx.friendly_name(l)).or(pfx.key_friendly_name())),
+            );
+            if let (None, Some(key)) = (pfx.leaf(), pfx.private_key()) {
+                out.insert("key_algorithm".into(), json!(key.algorithm().to_string()));
+                out.insert("key_bits".into(), json!(key.bits()));
+            }
+            pfx.leaf().cloned()
+        }
+        format => {
+            let certs = Certificate::from_der_or_pem(&bytes).map_err(|e| format!("{}: {e}", args.file))?;
+            out.insert("format".into(), json!(if format == FileFormat::Der { "der" } else { "pem" }));
+            out.insert(
+                "all_thumbprints".into(),
+                json!(certs.iter().map(|c| c.thumbprint().to_string()).collect::<Vec<_>>()),
+            );
+            out.insert("has_private_key".into(), json!(false));
+            certs.into_iter().next()
+        }
+    };
+    if let Some(leaf) = &leaf {
+        certificate_facts(leaf, &mut out)?;
+    }
+    if let Some(policy) = policy {
+        let item = |code: &str, message: String| json!({ "code": code, "message": message });
+        let (violations, warnings): (Vec<Value>, Vec<Value>) = match &leaf {
+            Some(leaf) => {
+                let report = policy.check(leaf, OffsetDateTime::now_utc());
+                (
+                    report.violations.iter().map(|v| item(v.code(), v.to_string())).collect(),
+                    report.warnings.iter().map(|w| item(w.code(), w.to_string())).collect(),
+                )
+            }
+            None => {
+                (vec![item("no-certificate", "the file holds no certificate for its key".into())], vec![])
+            }
+        };
+        out.insert("violations".into(), Value::Array(violations));
+        out.insert("warnings".into(), Value::Array(warnings));
+    }
+    Ok(Value::Object(out))
 }
 
 fn main() -> ExitCode {

@@ -11,6 +11,7 @@ mod asn1_time;
 mod cert;
 mod error;
 mod ext;
+mod format;
 mod key;
 mod name;
 mod pem;
@@ -25,6 +26,7 @@ pub use crate::error::{
     ExportError, FactError, ParseError, PasswordCheck, PfxError, PolicyError, ThumbprintError,
 };
 pub use crate::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
+pub use crate::format::FileFormat;
 pub use crate::key::{Curve, KeyAlgorithm, PublicKeyInfo};
 pub use crate::name::{Attribute, Name, Rdn, StringKind, attr};
 pub use crate::pfx::{

@@ -230,6 +230,19 @@ impl Encryption {
         }
     }
 
+    /// The hash compressions this decryption costs, for balancing work between threads: a PKCS #12
+    /// KDF chain costs one a round; PBKDF2 two a round (HMAC's inner and outer hash) for each
+    /// output block.
+    pub(crate) fn cost(&self) -> u64 {
+        match (&self.params, self.algorithm) {
+            (Params::Pbes2(params), EncryptionAlgorithm::Pbes2 { prf, iterations, .. }) => {
+                let blocks = params.encryption.key_size().div_ceil(prf.output_len()) as u64;
+                2 * blocks * u64::from(iterations)
+            }
+            _ => self.work(),
+        }
+    }
+
     /// True when the scheme takes the BMPString password (PBES1), false for UTF-8 (PBES2).
     pub(crate) fn uses_bmp(&self) -> bool {
         matches!(self.params, Params::Pbes1 { .. })

@@ -85,6 +85,17 @@ impl Digest {
         })
     }
 
+    /// The length of the hash's output in octets.
+    pub(crate) fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha224 | Self::Sha512_224 => 28,
+            Self::Sha256 | Self::Sha512_256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
     /// The hash's OID.
     pub(crate) fn oid(self) -> ObjectIdentifier {
         match self {
@@ -238,6 +249,17 @@ impl MacData {
             return Err(PfxError::InvalidParameters { context: "PBMAC1 keyLength" });
         }
         Ok(Self { algorithm: MacAlgorithm::Pbmac1 { digest, prf, iterations }, salt, expected, key_len })
+    }
+
+    /// The hash compressions verifying costs with `forms` password forms (see
+    /// `Encryption::cost`).
+    pub(crate) fn cost(&self, forms: usize) -> u64 {
+        match self.algorithm {
+            MacAlgorithm::Hmac { iterations, .. } => u64::from(iterations) * forms as u64,
+            MacAlgorithm::Pbmac1 { prf, iterations, .. } => {
+                2 * self.key_len.div_ceil(prf.output_len()) as u64 * u64::from(iterations)
+            }
+        }
     }
 
     /// Verifies the MAC over `data` with each form of the password in turn; returns the index of

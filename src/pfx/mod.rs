@@ -448,7 +448,7 @@ impl Importer<'_> {
         let forms = &self.forms;
         let mut tasks: Vec<(u64, Task<'_>)> = Vec::new();
         if let Some(mac) = mac {
-            let weight = u64::from(mac.algorithm.iterations());
+            let weight = mac.cost(forms.len());
             tasks.push((
                 weight,
                 Box::new(move || Outcome::Mac(mac.verify(forms, password.utf8(), auth_safe))),
@@ -457,7 +457,7 @@ impl Importer<'_> {
         for (i, job) in jobs.iter().enumerate() {
             let (encryption, ciphertext) = (&job.encryption, job.ciphertext.as_slice());
             tasks.push((
-                encryption.work(),
+                encryption.cost(),
                 Box::new(move || Outcome::Plain(i, encryption.decrypt(password, first, ciphertext))),
             ));
         }

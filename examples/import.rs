@@ -1,0 +1,134 @@
+//! `import`: the Import-CsCertificate walk-through.
+//!
+//! ```text
+//! CERTSLOT_PASSWORD='P@ssw0rd' cargo run --example import -- \
+//!     tests/data/pfx/openssl3-chain.pfx --password-env CERTSLOT_PASSWORD --sip-domain contoso.com
+//! ```
+//!
+//! Reads a PFX (password from the named environment variable, never from the command line),
+//! checks its certificate with `Policy::oauth_token_issuer` for the SIP domain at the current time
+//! (or `--at 2026-11-25T13:36:02Z`), and prints the certificate summary, the chain, how the file
+//! was protected, and every violation and warning. Exit code 0 when the certificate may become the
+//! OAuthTokenIssuer certificate, 1 otherwise (with `error: ...` on stderr when the file could not
+//! be read at all).
+
+use std::process::ExitCode;
+
+use certslot::{Certificate, ImportOptions, Password, Pfx, Policy, Rule};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const USAGE: &str = "usage: import FILE.pfx --password-env VAR --sip-domain DOMAIN [--at RFC3339]";
+
+struct Args {
+    file: String,
+    password_env: String,
+    sip_domain: String,
+    at: OffsetDateTime,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut file = None;
+    let mut password_env = None;
+    let mut sip_domain = None;
+    let mut at = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value; {USAGE}"));
+        match arg.as_str() {
+            "--password-env" => password_env = Some(value("--password-env")?),
+            "--sip-domain" => sip_domain = Some(value("--sip-domain")?),
+            "--at" => {
+                let text = value("--at")?;
+                at = Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| format!("--at {text}: {e}"))?);
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
+            _ => file = Some(arg),
+        }
+    }
+    Ok(Args {
+        file: file.ok_or(USAGE)?,
+        password_env: password_env.ok_or(USAGE)?,
+        sip_domain: sip_domain.ok_or(USAGE)?,
+        at: at.unwrap_or_else(OffsetDateTime::now_utc),
+    })
+}
+
+fn when(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn summary(cert: &Certificate) -> String {
+    let key = cert.public_key().map_or_else(
+        |e| format!("unreadable ({e})"),
+        |k| format!("{} {} bits", k.algorithm(), k.bits().map_or("?".into(), |b| b.to_string())),
+    );
+    let sans = cert.dns_names().map_or_else(|e| format!("unreadable ({e})"), |n| n.join(", "));
+    format!(
+        "  Thumbprint : {}\n  Subject    : {}\n  Issuer     : {}\n  NotBefore  : {}\n  NotAfter   : {}\n  SerialNumber: {}\n  Key        : {key}\n  DNS names  : {sans}\n",
+        cert.thumbprint(),
+        cert.subject(),
+        cert.issuer(),
+        when(cert.not_before()),
+        when(cert.not_after()),
+        cert.serial(),
+    )
+}
+
+fn run() -> Result<bool, String> {
+    let args = parse_args()?;
+    let password = std::env::var(&args.password_env)
+        .map(Password::new)
+        .map_err(|_| format!("environment variable {} is not set", args.password_env))?;
+    let policy = Policy::oauth_token_issuer(&args.sip_domain).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file))?;
+
+    println!("Import-CsCertificate -Type OAuthTokenIssuer -Path {}", args.file);
+    let pfx = Pfx::import(&bytes, &password, ImportOptions::default())
+        .map_err(|e| format!("{}: {e}", args.file))?;
+    let leaf = pfx.leaf().ok_or("the file holds no certificate for its private key")?;
+    println!("\nCertificate (with private key):\n{}", summary(leaf));
+    if let Some(name) = pfx.friendly_name(leaf) {
+        println!("  FriendlyName: {name}");
+    }
+    for (i, cert) in pfx.chain().iter().enumerate() {
+        println!("Chain certificate {}: {} {}", i + 1, cert.thumbprint(), cert.subject());
+    }
+    println!("\nProtection: {}", pfx.protection());
+    for skipped in pfx.skipped() {
+        println!("Skipped bag {}: {}", skipped.bag_type, skipped.reason);
+    }
+
+    let report = policy.check(leaf, args.at);
+    println!("\nOAuthTokenIssuer policy for SIP domain {} at {}:", args.sip_domain, when(args.at));
+    if report.violations.is_empty() && report.warnings.is_empty() {
+        println!("  no violations, no warnings");
+    }
+    for v in &report.violations {
+        println!("  violation [{}]: {v}", v.code());
+    }
+    for w in &report.warnings {
+        println!("  warning   [{}]: {w}", w.code());
+    }
+    if report.is_ok() {
+        println!(
+            "\nReady: assign with Set-CsCertificate -Type OAuthTokenIssuer -Thumbprint {}",
+            leaf.thumbprint()
+        );
+    } else {
+        println!("\nRejected: this certificate cannot be the OAuthTokenIssuer certificate.");
+    }
+    Ok(report.is_ok())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("error: {}", message.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
