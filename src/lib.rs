@@ -9,23 +9,33 @@
 mod algorithm;
 mod asn1_time;
 mod cert;
+mod cert_type;
 mod error;
 mod ext;
+mod fleet;
 mod format;
 mod key;
 mod name;
 mod pem;
 mod pfx;
+mod scope;
+mod slot;
+mod store;
 mod thumbprint;
 mod tlv;
 mod validate;
 
 pub use crate::algorithm::{HashAlgorithm, SignatureAlgorithm};
 pub use crate::cert::{Certificate, SerialNumber, Version};
+pub use crate::cert_type::{CertType, TypeConfig};
 pub use crate::error::{
-    ExportError, FactError, ParseError, PasswordCheck, PfxError, PolicyError, ThumbprintError,
+    ExportError, FactError, ParseError, PasswordCheck, PfxError, PolicyError, SlotError, ThumbprintError,
 };
+pub use crate::scope::Scope;
+pub use crate::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
+pub use crate::store::{CertView, RollOptions, SlotView, Store, StoredCertificate, TimelineEntry};
 pub use crate::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
+pub use crate::fleet::{Desired, Role, ServerDrift};
 pub use crate::format::FileFormat;
 pub use crate::key::{Curve, KeyAlgorithm, PublicKeyInfo};
 pub use crate::name::{Attribute, Name, Rdn, StringKind, attr};

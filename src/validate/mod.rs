@@ -10,6 +10,7 @@ mod validity;
 
 pub use self::key_size::{AcceptedKeys, KeyRule};
 pub use self::policy::{Policy, WarningRule};
+pub(crate) use self::report::Rfc3339;
 pub use self::report::{Report, Violation, Warning};
 pub use self::subject::SubjectRule;
 pub use self::usage::UsageRule;

@@ -1,0 +1,304 @@
+//! One slot: the current, previous and pending certificate of one type at one scope, and the
+//! events its transitions report.
+
+use core::fmt;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::cert_type::CertType;
+use crate::scope::Scope;
+use crate::thumbprint::Thumbprint;
+
+/// A certificate's place in a slot: which certificate, and since when it holds the place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Assignment {
+    /// The certificate.
+    pub thumbprint: Thumbprint,
+    /// When it became current (for a previous certificate: when it became current, before it
+    /// was displaced).
+    pub since: OffsetDateTime,
+}
+
+/// A roll scheduled for later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PendingRoll {
+    /// The certificate that will become current.
+    pub thumbprint: Thumbprint,
+    /// When it becomes current.
+    pub effective_at: OffsetDateTime,
+}
+
+/// The current, previous and pending certificate of one type at one scope. Lync keeps two
+/// copies of each type, current and previous; the pending one is the roll scheduled with
+/// `Set-CsCertificate -Roll -EffectiveDate`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Slot {
+    pub(crate) current: Option<Assignment>,
+    pub(crate) previous: Option<Assignment>,
+    pub(crate) pending: Option<PendingRoll>,
+    /// Which warnings about the current certificate have been reported (reset when it changes).
+    pub(crate) warned: Warned,
+}
+
+/// The warnings about a current certificate that have been reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Warned {
+    /// `CurrentExpiresSoon`.
+    pub lead: bool,
+    /// `CurrentExpired`.
+    pub expired: bool,
+}
+
+impl Slot {
+    /// The current certificate: signers use it.
+    pub fn current(&self) -> Option<Assignment> {
+        self.current
+    }
+
+    /// The previous certificate: verifiers still accept it where the type says so.
+    pub fn previous(&self) -> Option<Assignment> {
+        self.previous
+    }
+
+    /// The scheduled roll, if any.
+    pub fn pending(&self) -> Option<PendingRoll> {
+        self.pending
+    }
+
+    /// True when the slot holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.current.is_none() && self.previous.is_none() && self.pending.is_none()
+    }
+
+    /// True when `thumbprint` is current, previous or pending here.
+    pub fn references(&self, thumbprint: &Thumbprint) -> bool {
+        self.current.is_some_and(|a| a.thumbprint == *thumbprint)
+            || self.previous.is_some_and(|a| a.thumbprint == *thumbprint)
+            || self.pending.is_some_and(|p| p.thumbprint == *thumbprint)
+    }
+}
+
+/// Why a pending roll was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// A certificate was set immediately.
+    Set,
+    /// Another roll replaced it.
+    Replaced,
+    /// The caller cancelled it.
+    Requested,
+}
+
+/// Why a previous certificate left its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Another certificate became previous.
+    Replaced,
+    /// It expired.
+    Expired,
+    /// The caller removed it (`Remove-CsCertificate -Previous`).
+    Removed,
+}
+
+/// What an operation or the passing of time did, with the values involved.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Event {
+    /// A certificate became current at once (`Set-CsCertificate`).
+    Set {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The new current certificate.
+        thumbprint: Thumbprint,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// The current certificate became the previous one.
+    Displaced {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate that is now previous.
+        thumbprint: Thumbprint,
+    },
+    /// The previous certificate left the slot.
+    PreviousDropped {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A roll was scheduled (`Set-CsCertificate -Roll -EffectiveDate`).
+    RollScheduled {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate that will become current.
+        thumbprint: Thumbprint,
+        /// When.
+        effective_at: OffsetDateTime,
+    },
+    /// A scheduled roll was cancelled.
+    RollCancelled {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate that would have become current.
+        thumbprint: Thumbprint,
+        /// When it would have.
+        effective_at: OffsetDateTime,
+        /// Why it was cancelled.
+        reason: CancelReason,
+    },
+    /// A scheduled roll took effect: the pending certificate is current, the old current previous.
+    Rolled {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The new current certificate.
+        thumbprint: Thumbprint,
+        /// The certificate that became previous, if there was a current one.
+        previous: Option<Thumbprint>,
+        /// The roll's effective date.
+        effective_at: OffsetDateTime,
+        /// The instant `advance` applied it (later than the effective date when blocked).
+        applied_at: OffsetDateTime,
+    },
+    /// A due roll waits because servers of the scope do not hold the pending certificate yet.
+    RollBlocked {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The pending certificate.
+        thumbprint: Thumbprint,
+        /// The roll's effective date.
+        effective_at: OffsetDateTime,
+        /// The servers that lack it.
+        servers: Vec<String>,
+    },
+    /// The current certificate was removed.
+    CurrentRemoved {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The removed certificate.
+        thumbprint: Thumbprint,
+    },
+    /// The previous certificate became current again, and the current one previous.
+    RolledBack {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate that is current again.
+        thumbprint: Thumbprint,
+        /// The certificate that is now previous.
+        displaced: Thumbprint,
+    },
+    /// Warning: the current certificate has expired.
+    CurrentExpired {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// Its `notAfter`.
+        not_after: OffsetDateTime,
+    },
+    /// Warning: the current certificate expires within the type's lead time and no roll is
+    /// pending.
+    CurrentExpiresSoon {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// Its `notAfter`.
+        not_after: OffsetDateTime,
+        /// The lead time.
+        lead_time: Duration,
+    },
+}
+
+impl Event {
+    /// True for the two warnings (current expired, current expiring without a roll).
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Self::CurrentExpired { .. } | Self::CurrentExpiresSoon { .. })
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::validate::Rfc3339 as T;
+        match self {
+            Self::Set { cert_type, scope, thumbprint, at } => {
+                write!(f, "{cert_type} at {scope}: {thumbprint} set as current at {}", T(*at))
+            }
+            Self::Displaced { cert_type, scope, thumbprint } => {
+                write!(f, "{cert_type} at {scope}: {thumbprint} is now the previous certificate")
+            }
+            Self::PreviousDropped { cert_type, scope, thumbprint, reason } => {
+                write!(f, "{cert_type} at {scope}: previous certificate {thumbprint} dropped ({reason:?})")
+            }
+            Self::RollScheduled { cert_type, scope, thumbprint, effective_at } => {
+                write!(f, "{cert_type} at {scope}: {thumbprint} rolls in at {}", T(*effective_at))
+            }
+            Self::RollCancelled { cert_type, scope, thumbprint, effective_at, reason } => write!(
+                f,
+                "{cert_type} at {scope}: roll of {thumbprint} at {} cancelled ({reason:?})",
+                T(*effective_at)
+            ),
+            Self::Rolled { cert_type, scope, thumbprint, previous, effective_at, .. } => {
+                write!(f, "{cert_type} at {scope}: {thumbprint} became current at {}", T(*effective_at))?;
+                match previous {
+                    Some(p) => write!(f, "; {p} is now previous"),
+                    None => Ok(()),
+                }
+            }
+            Self::RollBlocked { cert_type, scope, thumbprint, servers, .. } => write!(
+                f,
+                "{cert_type} at {scope}: roll of {thumbprint} blocked; not yet on {}",
+                servers.join(", ")
+            ),
+            Self::CurrentRemoved { cert_type, scope, thumbprint } => {
+                write!(f, "{cert_type} at {scope}: current certificate {thumbprint} removed")
+            }
+            Self::RolledBack { cert_type, scope, thumbprint, displaced } => {
+                write!(f, "{cert_type} at {scope}: rolled back to {thumbprint}; {displaced} is now previous")
+            }
+            Self::CurrentExpired { cert_type, scope, thumbprint, not_after } => {
+                write!(f, "{cert_type} at {scope}: current certificate {thumbprint} expired at {}", T(*not_after))
+            }
+            Self::CurrentExpiresSoon { cert_type, scope, thumbprint, not_after, lead_time } => write!(
+                f,
+                "{cert_type} at {scope}: current certificate {thumbprint} expires at {} (lead time {lead_time}) and no roll is pending",
+                T(*not_after)
+            ),
+        }
+    }
+}
+
+/// What a successful mutating operation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Every event, in the order it happened.
+    pub events: Vec<Event>,
+    /// The store's revision after the operation.
+    pub revision: u64,
+}
