@@ -118,7 +118,9 @@ impl CertType {
     /// previous certificate. See [`TypeConfig`].
     pub fn default_config(&self, sip_domain: Option<&crate::validate::SubjectRule>) -> TypeConfig {
         let mut policy = Policy::new().with_key(KeyRule::default()).with_usage(UsageRule::default());
-        if let (Some(subject), Self::OAuthTokenIssuer | Self::Default | Self::WebServicesInternal) = (sip_domain, self) {
+        if let (Some(subject), Self::OAuthTokenIssuer | Self::Default | Self::WebServicesInternal) =
+            (sip_domain, self)
+        {
             policy = policy.with_subject(subject.clone());
         }
         let (lead_time, accept_previous) = match self {

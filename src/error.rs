@@ -475,7 +475,9 @@ pub enum SlotError {
         lead_time: Duration,
     },
     /// The current certificate would expire (or enter its lead time) before the roll takes effect.
-    #[error("the current certificate {current} expires at {not_after}: a roll must take effect by {latest}, not {effective_at}")]
+    #[error(
+        "the current certificate {current} expires at {not_after}: a roll must take effect by {latest}, not {effective_at}"
+    )]
     CurrentExpiresFirst {
         /// The current certificate.
         current: crate::Thumbprint,

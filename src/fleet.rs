@@ -62,7 +62,11 @@ pub struct ServerDrift {
 impl ServerDrift {
     /// True when the server holds exactly what it should.
     pub fn is_clean(&self) -> bool {
-        self.reported && self.known && self.missing.is_empty() && self.stale.is_empty() && self.unexpected.is_empty()
+        self.reported
+            && self.known
+            && self.missing.is_empty()
+            && self.stale.is_empty()
+            && self.unexpected.is_empty()
     }
 }
 
@@ -177,7 +181,8 @@ impl Store {
                 push(current.thumbprint, Role::Current);
             }
             if let Some(previous) = slot.previous {
-                let valid = self.certificate(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
+                let valid =
+                    self.certificate(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
                 if valid && self.type_config(&cert_type).accept_previous {
                     push(previous.thumbprint, Role::Previous);
                 }
@@ -193,7 +198,11 @@ impl Store {
     /// How each server differs from what it should hold at `at`, given what each reports
     /// holding. Every server of the topology is listed (unreported ones with everything missing),
     /// then reporting servers the topology does not know.
-    pub fn drift(&self, observed: &BTreeMap<String, BTreeSet<Thumbprint>>, at: OffsetDateTime) -> Vec<ServerDrift> {
+    pub fn drift(
+        &self,
+        observed: &BTreeMap<String, BTreeSet<Thumbprint>>,
+        at: OffsetDateTime,
+    ) -> Vec<ServerDrift> {
         let empty = BTreeSet::new();
         let mut out = Vec::new();
         for server in self.topology.servers.keys() {
@@ -201,10 +210,18 @@ impl Store {
             let held = observed.get(server.as_ref());
             let holding = held.unwrap_or(&empty);
             let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
-            let missing: Vec<Desired> = desired.into_iter().filter(|d| !holding.contains(&d.thumbprint)).collect();
+            let missing: Vec<Desired> =
+                desired.into_iter().filter(|d| !holding.contains(&d.thumbprint)).collect();
             let (stale, unexpected): (Vec<Thumbprint>, Vec<Thumbprint>) =
                 holding.iter().filter(|t| !wanted.contains(t)).partition(|t| self.certificate(t).is_some());
-            out.push(ServerDrift { server: server.to_string(), reported: held.is_some(), known: true, missing, stale, unexpected });
+            out.push(ServerDrift {
+                server: server.to_string(),
+                reported: held.is_some(),
+                known: true,
+                missing,
+                stale,
+                unexpected,
+            });
         }
         for (server, holding) in observed {
             let known = normalize("server", server).is_ok_and(|n| self.topology.servers.contains_key(&n));
@@ -224,12 +241,18 @@ impl Store {
 
     /// The servers whose assignment for `cert_type` comes from the slot at `scope` and whose
     /// recorded holdings lack `thumbprint`.
-    pub(crate) fn servers_lacking(&self, cert_type: &CertType, scope: &Scope, thumbprint: &Thumbprint) -> Vec<String> {
+    pub(crate) fn servers_lacking(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        thumbprint: &Thumbprint,
+    ) -> Vec<String> {
         self.topology
             .servers
             .iter()
             .filter(|(_, pool)| {
-                self.resolve(cert_type, &Scope::Pool((*pool).clone())).is_some_and(|(resolved, _)| resolved == *scope)
+                self.resolve(cert_type, &Scope::Pool((*pool).clone()))
+                    .is_some_and(|(resolved, _)| resolved == *scope)
             })
             .filter(|(server, _)| !self.holdings.get(*server).is_some_and(|h| h.contains(thumbprint)))
             .map(|(server, _)| server.to_string())

@@ -17,6 +17,8 @@ mod format;
 mod key;
 mod name;
 mod pem;
+#[cfg(feature = "serde")]
+mod persist;
 mod pfx;
 mod scope;
 mod slot;
@@ -31,18 +33,20 @@ pub use crate::cert_type::{CertType, TypeConfig};
 pub use crate::error::{
     ExportError, FactError, ParseError, PasswordCheck, PfxError, PolicyError, SlotError, ThumbprintError,
 };
-pub use crate::scope::Scope;
-pub use crate::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
-pub use crate::store::{CertView, RollOptions, SlotView, Store, StoredCertificate, TimelineEntry};
 pub use crate::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
 pub use crate::fleet::{Desired, Role, ServerDrift};
 pub use crate::format::FileFormat;
 pub use crate::key::{Curve, KeyAlgorithm, PublicKeyInfo};
 pub use crate::name::{Attribute, Name, Rdn, StringKind, attr};
+#[cfg(feature = "serde")]
+pub use crate::persist::{LoadError, STATE_FORMAT};
 pub use crate::pfx::{
     Digest, EncryptionAlgorithm, ExportOptions, ExportProfile, ImportOptions, MacAlgorithm, Password,
     Pbes1Cipher, Pbes2Cipher, Pfx, PrivateKey, Protection, SkippedBag,
 };
+pub use crate::scope::Scope;
+pub use crate::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
+pub use crate::store::{CertView, RollOptions, SlotView, Store, StoredCertificate, TimelineEntry};
 pub use crate::thumbprint::{Sha256Fingerprint, Thumbprint};
 pub use crate::validate::*;
 

@@ -95,6 +95,34 @@ pub(crate) fn certificate_blocks(text: &[u8]) -> Result<Vec<Result<Certificate, 
         .collect())
 }
 
+/// Decodes one line of Base64 (no headers, no line breaks needed).
+pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>, ParseError> {
+    decode_body(&[(1, text.as_bytes())])
+}
+
+/// Encodes Base64 with padding, on one line.
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let index = ((n >> (18 - 6 * i)) & 0x3F) as usize;
+                out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'A')));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Decodes a block's Base64 body, skipping RFC 1421 headers (`Name: value` lines, their
 /// indented continuations, and the blank line after them).
 fn decode_body(body: &[(usize, &[u8])]) -> Result<Vec<u8>, ParseError> {
@@ -161,6 +189,15 @@ mod tests {
         assert_eq!(decode("Proc-Type: 4,ENCRYPTED\n  continued\n\nTWFu\nTQ==\r"), Ok(b"ManM".to_vec()));
         assert_eq!(decode("TW\nFu TWE="), Ok(b"ManMa".to_vec()));
         assert_eq!(decode("TWFuTQ"), Ok(b"ManM".to_vec()));
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        for data in [&b""[..], b"M", b"Ma", b"Man", b"ManMa", &[0xFF, 0x00, 0x80, 0x7F]] {
+            let text = base64_encode(data);
+            assert_eq!(base64_decode(&text), Ok(data.to_vec()), "{text}");
+        }
+        assert_eq!(base64_encode(b"Ma"), "TWE=");
     }
 
     #[test]

@@ -283,7 +283,11 @@ impl fmt::Display for Event {
                 write!(f, "{cert_type} at {scope}: rolled back to {thumbprint}; {displaced} is now previous")
             }
             Self::CurrentExpired { cert_type, scope, thumbprint, not_after } => {
-                write!(f, "{cert_type} at {scope}: current certificate {thumbprint} expired at {}", T(*not_after))
+                write!(
+                    f,
+                    "{cert_type} at {scope}: current certificate {thumbprint} expired at {}",
+                    T(*not_after)
+                )
             }
             Self::CurrentExpiresSoon { cert_type, scope, thumbprint, not_after, lead_time } => write!(
                 f,

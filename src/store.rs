@@ -169,7 +169,10 @@ impl Store {
 
     /// The configuration of a type: what [`Store::configure_type`] set, else the type's default.
     pub fn type_config(&self, cert_type: &CertType) -> TypeConfig {
-        self.configs.get(cert_type).cloned().unwrap_or_else(|| cert_type.default_config(self.sip_domain.as_ref()))
+        self.configs
+            .get(cert_type)
+            .cloned()
+            .unwrap_or_else(|| cert_type.default_config(self.sip_domain.as_ref()))
     }
 
     /// Sets the configuration of a type. Its slots' schedule is recomputed (lead-time warnings
@@ -252,7 +255,10 @@ impl Store {
                 scope: e.scope.clone(),
             });
         }
-        let stored = self.inventory.remove(thumbprint).ok_or(SlotError::UnknownCertificate { thumbprint: *thumbprint })?;
+        let stored = self
+            .inventory
+            .remove(thumbprint)
+            .ok_or(SlotError::UnknownCertificate { thumbprint: *thumbprint })?;
         self.revision += 1;
         Ok(stored)
     }
@@ -276,7 +282,11 @@ impl Store {
             return id;
         }
         let id = SlotId::try_from(self.slots.len()).unwrap_or(SlotId::MAX);
-        self.slots.push(SlotEntry { cert_type: cert_type.clone(), scope: scope.clone(), slot: Slot::default() });
+        self.slots.push(SlotEntry {
+            cert_type: cert_type.clone(),
+            scope: scope.clone(),
+            slot: Slot::default(),
+        });
         self.ids.insert((cert_type.clone(), scope.clone()), id);
         id
     }
@@ -340,7 +350,13 @@ impl Store {
 
     // ----- checks ----------------------------------------------------------------------------
 
-    fn check_type(&self, cert_type: &CertType, thumbprint: &Thumbprint, at: OffsetDateTime, options: RollOptions) -> Result<(), SlotError> {
+    fn check_type(
+        &self,
+        cert_type: &CertType,
+        thumbprint: &Thumbprint,
+        at: OffsetDateTime,
+        options: RollOptions,
+    ) -> Result<(), SlotError> {
         let stored = self.stored(thumbprint)?;
         let config = self.type_config(cert_type);
         if config.require_private_key && stored.key.is_none() {
@@ -359,22 +375,47 @@ impl Store {
         Ok(())
     }
 
-    fn check_valid_at(&self, thumbprint: &Thumbprint, effective_at: OffsetDateTime, lead: Duration) -> Result<(), SlotError> {
+    fn check_valid_at(
+        &self,
+        thumbprint: &Thumbprint,
+        effective_at: OffsetDateTime,
+        lead: Duration,
+    ) -> Result<(), SlotError> {
         let cert = &self.stored(thumbprint)?.certificate;
         let (not_before, not_after) = (cert.not_before(), cert.not_after());
         if effective_at < not_before || effective_at > not_after {
-            return Err(SlotError::NotValidAtEffective { thumbprint: *thumbprint, effective_at, not_before, not_after });
+            return Err(SlotError::NotValidAtEffective {
+                thumbprint: *thumbprint,
+                effective_at,
+                not_before,
+                not_after,
+            });
         }
         if lead.is_positive() && not_after - effective_at < lead {
-            return Err(SlotError::ExpiresWithinLeadTime { thumbprint: *thumbprint, effective_at, not_after, lead_time: lead });
+            return Err(SlotError::ExpiresWithinLeadTime {
+                thumbprint: *thumbprint,
+                effective_at,
+                not_after,
+                lead_time: lead,
+            });
         }
         Ok(())
     }
 
-    fn check_not_current(&self, cert_type: &CertType, scope: &Scope, thumbprint: &Thumbprint) -> Result<(), SlotError> {
-        let current = self.slot_id(cert_type, scope).and_then(|id| self.entry(id)).and_then(|e| e.slot.current);
+    fn check_not_current(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        thumbprint: &Thumbprint,
+    ) -> Result<(), SlotError> {
+        let current =
+            self.slot_id(cert_type, scope).and_then(|id| self.entry(id)).and_then(|e| e.slot.current);
         if current.is_some_and(|c| c.thumbprint == *thumbprint) {
-            return Err(SlotError::AlreadyCurrent { cert_type: cert_type.clone(), scope: scope.clone(), thumbprint: *thumbprint });
+            return Err(SlotError::AlreadyCurrent {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: *thumbprint,
+            });
         }
         Ok(())
     }
@@ -442,7 +483,11 @@ impl Store {
                         reason: DropReason::Replaced,
                     });
                 }
-                events.push(Event::Displaced { cert_type: cert_type.clone(), scope: scope.clone(), thumbprint: current.thumbprint });
+                events.push(Event::Displaced {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: current.thumbprint,
+                });
             }
             self.blocked.remove(&id);
             self.update(id, |slot| {
@@ -453,7 +498,12 @@ impl Store {
                 slot.current = Some(Assignment { thumbprint: *thumbprint, since: at });
                 slot.warned = Warned::default();
             });
-            events.push(Event::Set { cert_type: cert_type.clone(), scope: scope.clone(), thumbprint: *thumbprint, at });
+            events.push(Event::Set {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: *thumbprint,
+                at,
+            });
         }
         Ok(self.finish(at, events))
     }
@@ -514,12 +564,18 @@ impl Store {
             }
             self.check_valid_at(thumbprint, effective_at, lead)?;
             for t in cert_types {
-                let current = self.slot_id(t, scope).and_then(|id| self.entry(id)).and_then(|e| e.slot.current);
+                let current =
+                    self.slot_id(t, scope).and_then(|id| self.entry(id)).and_then(|e| e.slot.current);
                 if let Some(current) = current {
                     if let Some(not_after) = self.not_after(&current.thumbprint) {
                         let latest = not_after - lead;
                         if effective_at > latest {
-                            return Err(SlotError::CurrentExpiresFirst { current: current.thumbprint, not_after, latest, effective_at });
+                            return Err(SlotError::CurrentExpiresFirst {
+                                current: current.thumbprint,
+                                not_after,
+                                latest,
+                                effective_at,
+                            });
                         }
                     }
                 }
@@ -561,7 +617,12 @@ impl Store {
     ///
     /// # Errors
     /// [`SlotError::NoPendingRoll`], or an `at` earlier than one the store has seen.
-    pub fn cancel_roll(&mut self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Result<Outcome, SlotError> {
+    pub fn cancel_roll(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         let no_pending = || SlotError::NoPendingRoll { cert_type: cert_type.clone(), scope: scope.clone() };
         let id = self.slot_id(cert_type, scope).ok_or_else(no_pending)?;
@@ -587,7 +648,12 @@ impl Store {
     ///
     /// # Errors
     /// [`SlotError::NoCurrent`], or an `at` earlier than one the store has seen.
-    pub fn remove(&mut self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Result<Outcome, SlotError> {
+    pub fn remove(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         let none = || SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() };
         let id = self.slot_id(cert_type, scope).ok_or_else(none)?;
@@ -596,7 +662,11 @@ impl Store {
             slot.current = None;
             slot.warned = Warned::default();
         });
-        let event = Event::CurrentRemoved { cert_type: cert_type.clone(), scope: scope.clone(), thumbprint: current.thumbprint };
+        let event = Event::CurrentRemoved {
+            cert_type: cert_type.clone(),
+            scope: scope.clone(),
+            thumbprint: current.thumbprint,
+        };
         Ok(self.finish(at, vec![event]))
     }
 
@@ -604,7 +674,12 @@ impl Store {
     ///
     /// # Errors
     /// [`SlotError::NoPrevious`], or an `at` earlier than one the store has seen.
-    pub fn remove_previous(&mut self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Result<Outcome, SlotError> {
+    pub fn remove_previous(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         let none = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
         let id = self.slot_id(cert_type, scope).ok_or_else(none)?;
@@ -625,13 +700,20 @@ impl Store {
     /// # Errors
     /// [`SlotError::NoPrevious`], [`SlotError::NoCurrent`], [`SlotError::PreviousNotValid`], or
     /// an `at` earlier than one the store has seen.
-    pub fn rollback(&mut self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Result<Outcome, SlotError> {
+    pub fn rollback(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         let no_previous = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
         let id = self.slot_id(cert_type, scope).ok_or_else(no_previous)?;
         let slot = self.entry(id).map(|e| e.slot).unwrap_or_default();
         let previous = slot.previous.ok_or_else(no_previous)?;
-        let current = slot.current.ok_or_else(|| SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() })?;
+        let current = slot
+            .current
+            .ok_or_else(|| SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() })?;
         let cert = &self.stored(&previous.thumbprint)?.certificate;
         if !cert.is_valid_at(at) {
             return Err(SlotError::PreviousNotValid {
@@ -694,14 +776,26 @@ impl Store {
 
     /// Applies one schedule entry (already taken off the schedule). Every branch either changes
     /// the slot so that the entry is no longer implied, or does nothing, so `advance` ends.
-    fn fire(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId, at: OffsetDateTime, events: &mut Vec<Event>) {
+    fn fire(
+        &mut self,
+        t: OffsetDateTime,
+        trigger: Trigger,
+        id: SlotId,
+        at: OffsetDateTime,
+        events: &mut Vec<Event>,
+    ) {
         let Some(entry) = self.entry(id).cloned() else { return };
         let (cert_type, scope, slot) = (entry.cert_type, entry.scope, entry.slot);
         match trigger {
             Trigger::PreviousExpires => {
                 if let Some(previous) = slot.previous {
                     self.update(id, |s| s.previous = None);
-                    events.push(Event::PreviousDropped { cert_type, scope, thumbprint: previous.thumbprint, reason: DropReason::Expired });
+                    events.push(Event::PreviousDropped {
+                        cert_type,
+                        scope,
+                        thumbprint: previous.thumbprint,
+                        reason: DropReason::Expired,
+                    });
                 }
             }
             Trigger::RollDue => self.try_promote(id, at, events),
@@ -710,14 +804,25 @@ impl Store {
                     self.update(id, |s| s.warned.lead = true);
                     let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
                     let lead_time = self.type_config(&cert_type).lead_time;
-                    events.push(Event::CurrentExpiresSoon { cert_type, scope, thumbprint: current.thumbprint, not_after, lead_time });
+                    events.push(Event::CurrentExpiresSoon {
+                        cert_type,
+                        scope,
+                        thumbprint: current.thumbprint,
+                        not_after,
+                        lead_time,
+                    });
                 }
             }
             Trigger::CurrentExpires => {
                 if let Some(current) = slot.current {
                     self.update(id, |s| s.warned.expired = true);
                     let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
-                    events.push(Event::CurrentExpired { cert_type, scope, thumbprint: current.thumbprint, not_after });
+                    events.push(Event::CurrentExpired {
+                        cert_type,
+                        scope,
+                        thumbprint: current.thumbprint,
+                        not_after,
+                    });
                 }
             }
         }
@@ -835,7 +940,12 @@ impl Store {
     }
 
     /// The certificate signers use: the current one, if it is valid at `at`.
-    pub fn signing_cert(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Option<&StoredCertificate> {
+    pub fn signing_cert(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Option<&StoredCertificate> {
         let (_, slot) = self.resolve(cert_type, scope)?;
         let stored = self.inventory.get(&slot.current?.thumbprint)?;
         stored.certificate.is_valid_at(at).then_some(stored)
@@ -843,7 +953,12 @@ impl Store {
 
     /// The certificates verifiers accept: the current one, then the previous one while it is
     /// valid when the type accepts it, each only if valid at `at`.
-    pub fn verification_certs(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Vec<&Certificate> {
+    pub fn verification_certs(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Vec<&Certificate> {
         let Some((_, slot)) = self.resolve(cert_type, scope) else { return Vec::new() };
         let accept_previous = self.type_config(cert_type).accept_previous;
         [slot.current, if accept_previous { slot.previous } else { None }]
@@ -858,7 +973,13 @@ impl Store {
     /// A dry run: every change of the slot of a type at a scope (its own, not a fallback's)
     /// between `from` (exclusive) and `to` (inclusive), as `advance` would make it, with the slot
     /// after each. Staging is not simulated. The store does not change.
-    pub fn timeline(&self, cert_type: &CertType, scope: &Scope, from: OffsetDateTime, to: OffsetDateTime) -> Vec<TimelineEntry> {
+    pub fn timeline(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Vec<TimelineEntry> {
         let Some(id) = self.slot_id(cert_type, scope) else { return Vec::new() };
         let mut sim = Self {
             configs: self.configs.clone(),
@@ -867,12 +988,19 @@ impl Store {
             ..Self::default()
         };
         let Some(entry) = self.entry(id) else { return Vec::new() };
-        for thumbprint in [entry.slot.current.map(|a| a.thumbprint), entry.slot.previous.map(|a| a.thumbprint), entry.slot.pending.map(|p| p.thumbprint)]
-            .into_iter()
-            .flatten()
+        for thumbprint in [
+            entry.slot.current.map(|a| a.thumbprint),
+            entry.slot.previous.map(|a| a.thumbprint),
+            entry.slot.pending.map(|p| p.thumbprint),
+        ]
+        .into_iter()
+        .flatten()
         {
             if let Some(stored) = self.inventory.get(&thumbprint) {
-                sim.inventory.insert(thumbprint, StoredCertificate { certificate: stored.certificate.clone(), key: None });
+                sim.inventory.insert(
+                    thumbprint,
+                    StoredCertificate { certificate: stored.certificate.clone(), key: None },
+                );
             }
         }
         sim.slots.push(SlotEntry { cert_type: cert_type.clone(), scope: scope.clone(), slot: entry.slot });
