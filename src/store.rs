@@ -858,13 +858,14 @@ impl Store {
             }
         }
         let old = self.triggers(id);
-        self.blocked.remove(&id);
+        // A roll that waited for the fleet became current when it was finally applied.
+        let since = if self.blocked.remove(&id).is_some() { at } else { pending.effective_at };
         let before = entry.slot;
         if let Some(slot) = self.slots.get_mut(id as usize).map(|e| &mut e.slot) {
             if let Some(current) = slot.current.take() {
                 slot.previous = Some(current);
             }
-            slot.current = Some(Assignment { thumbprint: pending.thumbprint, since: pending.effective_at });
+            slot.current = Some(Assignment { thumbprint: pending.thumbprint, since });
             slot.pending = None;
             slot.warned = Warned::default();
         }
