@@ -296,6 +296,10 @@ impl Store {
             let cert_type: CertType =
                 t.cert_type.parse().map_err(name_error("certificate type", &t.cert_type))?;
             let mut config = cert_type.default_config(store.sip_domain.as_ref());
+            // A lead time is between zero and a hundred years.
+            if !(0..=100 * 366 * 86_400).contains(&t.lead_time_seconds) {
+                return Err(LoadError::BadName { kind: "lead time", value: t.lead_time_seconds.to_string() });
+            }
             config.lead_time = Duration::seconds(t.lead_time_seconds);
             config.accept_previous = t.accept_previous;
             config.require_private_key = t.require_private_key;

@@ -100,6 +100,8 @@ pub enum DropReason {
     Expired,
     /// The caller removed it (`Remove-CsCertificate -Previous`).
     Removed,
+    /// It became the current certificate again (set or rolled in while it was previous).
+    BecameCurrent,
 }
 
 /// What an operation or the passing of time did, with the values involved.

@@ -300,7 +300,8 @@ impl Store {
         let Some(entry) = self.entry(id) else { return Vec::new() };
         let mut out = Vec::with_capacity(4);
         if let Some(previous) = entry.slot.previous.and_then(|p| self.not_after(&p.thumbprint)) {
-            out.push((previous + TICK, Trigger::PreviousExpires));
+            // `checked_*`: a certificate valid to the end of year 9999 never expires here.
+            out.extend(previous.checked_add(TICK).map(|t| (t, Trigger::PreviousExpires)));
         }
         if let Some(pending) = entry.slot.pending {
             if !self.blocked.contains_key(&id) {
@@ -310,10 +311,10 @@ impl Store {
         if let Some(not_after) = entry.slot.current.and_then(|c| self.not_after(&c.thumbprint)) {
             let lead = self.type_config(&entry.cert_type).lead_time;
             if lead.is_positive() && !entry.slot.warned.lead {
-                out.push((not_after - lead, Trigger::LeadWarning));
+                out.extend(not_after.checked_sub(lead).map(|t| (t, Trigger::LeadWarning)));
             }
             if !entry.slot.warned.expired {
-                out.push((not_after + TICK, Trigger::CurrentExpires));
+                out.extend(not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires)));
             }
         }
         out
@@ -488,11 +489,20 @@ impl Store {
                     scope: scope.clone(),
                     thumbprint: current.thumbprint,
                 });
+            } else if before.previous.is_some_and(|p| p.thumbprint == *thumbprint) {
+                events.push(Event::PreviousDropped {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: *thumbprint,
+                    reason: DropReason::BecameCurrent,
+                });
             }
             self.blocked.remove(&id);
             self.update(id, |slot| {
                 if let Some(current) = slot.current.take() {
                     slot.previous = Some(current);
+                } else if slot.previous.is_some_and(|p| p.thumbprint == *thumbprint) {
+                    slot.previous = None;
                 }
                 slot.pending = None;
                 slot.current = Some(Assignment { thumbprint: *thumbprint, since: at });
@@ -568,7 +578,9 @@ impl Store {
                     self.slot_id(t, scope).and_then(|id| self.entry(id)).and_then(|e| e.slot.current);
                 if let Some(current) = current {
                     if let Some(not_after) = self.not_after(&current.thumbprint) {
-                        let latest = not_after - lead;
+                        let latest = not_after
+                            .checked_sub(lead)
+                            .unwrap_or(OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT));
                         if effective_at > latest {
                             return Err(SlotError::CurrentExpiresFirst {
                                 current: current.thumbprint,
@@ -864,19 +876,28 @@ impl Store {
         if let Some(slot) = self.slots.get_mut(id as usize).map(|e| &mut e.slot) {
             if let Some(current) = slot.current.take() {
                 slot.previous = Some(current);
+            } else if slot.previous.is_some_and(|p| p.thumbprint == pending.thumbprint) {
+                slot.previous = None;
             }
             slot.current = Some(Assignment { thumbprint: pending.thumbprint, since });
             slot.pending = None;
             slot.warned = Warned::default();
         }
         self.reschedule(id, &old);
-        if let (Some(_), Some(previous)) = (before.current, before.previous) {
-            events.push(Event::PreviousDropped {
-                cert_type: entry.cert_type.clone(),
-                scope: entry.scope.clone(),
-                thumbprint: previous.thumbprint,
-                reason: DropReason::Replaced,
-            });
+        if let Some(previous) = before.previous {
+            let reason = match before.current {
+                Some(_) => Some(DropReason::Replaced),
+                None if previous.thumbprint == pending.thumbprint => Some(DropReason::BecameCurrent),
+                None => None,
+            };
+            if let Some(reason) = reason {
+                events.push(Event::PreviousDropped {
+                    cert_type: entry.cert_type.clone(),
+                    scope: entry.scope.clone(),
+                    thumbprint: previous.thumbprint,
+                    reason,
+                });
+            }
         }
         events.push(Event::Rolled {
             cert_type: entry.cert_type,

@@ -156,10 +156,40 @@ pub(crate) struct Attributes {
 
 /// One bag, decoded as far as it can be without a key.
 pub(crate) enum Bag {
-    Cert { der: Vec<u8>, attrs: Attributes },
-    Key { pkcs8: Zeroizing<Vec<u8>>, attrs: Attributes },
-    Shrouded { encryption: Encryption, ciphertext: Vec<u8>, attrs: Attributes },
-    Skipped { bag_type: ObjectIdentifier, reason: &'static str },
+    Cert {
+        der: Vec<u8>,
+        attrs: Attributes,
+    },
+    Key {
+        pkcs8: Zeroizing<Vec<u8>>,
+        attrs: Attributes,
+    },
+    Shrouded(Box<Shrouded>),
+    /// `count` bags in a row of one type, skipped for one reason.
+    Skipped {
+        bag_type: ObjectIdentifier,
+        reason: &'static str,
+        count: usize,
+    },
+}
+
+/// Records a skipped bag, merged with the previous one when it is the same kind (a file of a
+/// million unknown bags costs one entry).
+fn skip(out: &mut Vec<Bag>, bag_type: ObjectIdentifier, reason: &'static str) {
+    if let Some(Bag::Skipped { bag_type: t, reason: r, count }) = out.last_mut() {
+        if *t == bag_type && *r == reason {
+            *count += 1;
+            return;
+        }
+    }
+    out.push(Bag::Skipped { bag_type, reason, count: 1 });
+}
+
+/// A shrouded key bag, boxed to keep `Bag` small.
+pub(crate) struct Shrouded {
+    pub encryption: Encryption,
+    pub ciphertext: Vec<u8>,
+    pub attrs: Attributes,
 }
 
 /// Reads a SafeContents into `out`.
@@ -195,7 +225,7 @@ fn bags(
                 let encryption = Encryption::parse(e.read("encryptionAlgorithm")?, max_iterations)?;
                 let data = e.read("encryptedData")?;
                 let ciphertext = ber::octet_string(&data, "encryptedData")?.into_owned();
-                out.push(Bag::Shrouded { encryption, ciphertext, attrs });
+                out.push(Bag::Shrouded(Box::new(Shrouded { encryption, ciphertext, attrs })));
             }
             pkcs12::PKCS_12_CERT_BAG_OID => {
                 let mut c = value.expect(tag::SEQUENCE, "CertBag")?.reader();
@@ -206,7 +236,7 @@ fn bags(
                     let der = ber::octet_string(&octets, "certValue")?.into_owned();
                     out.push(Bag::Cert { der, attrs });
                 } else {
-                    out.push(Bag::Skipped { bag_type: cert_id, reason: "certificate type other than X.509" });
+                    skip(out, cert_id, "certificate type other than X.509");
                 }
             }
             pkcs12::PKCS_12_SAFE_CONTENTS_BAG_OID => {
@@ -220,11 +250,9 @@ fn bags(
                 }
                 bags(value.expect(tag::SEQUENCE, "SafeContents")?.reader(), max_iterations, depth + 1, out)?;
             }
-            pkcs12::PKCS_12_CRL_BAG_OID => out.push(Bag::Skipped { bag_type: bag_id, reason: "CRL bag" }),
-            pkcs12::PKCS_12_SECRET_BAG_OID => {
-                out.push(Bag::Skipped { bag_type: bag_id, reason: "secret bag" })
-            }
-            other => out.push(Bag::Skipped { bag_type: other, reason: "unknown bag type" }),
+            pkcs12::PKCS_12_CRL_BAG_OID => skip(out, bag_id, "CRL bag"),
+            pkcs12::PKCS_12_SECRET_BAG_OID => skip(out, bag_id, "secret bag"),
+            other => skip(out, other, "unknown bag type"),
         }
     }
     Ok(())

@@ -132,13 +132,28 @@ impl fmt::Display for Protection {
     }
 }
 
-/// A bag the import did not use.
+/// Bags the import did not use, counted by type and reason.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SkippedBag {
     /// The bag type (or certificate type) OID.
     pub bag_type: ObjectIdentifier,
-    /// Why it was skipped.
+    /// Why they were skipped.
     pub reason: &'static str,
+    /// How many.
+    pub count: usize,
+}
+
+/// Adds skipped bags to the tally, one entry per type and reason.
+fn note_skipped(
+    skipped: &mut Vec<SkippedBag>,
+    bag_type: ObjectIdentifier,
+    reason: &'static str,
+    count: usize,
+) {
+    match skipped.iter_mut().find(|s| s.bag_type == bag_type && s.reason == reason) {
+        Some(entry) => entry.count += count,
+        None => skipped.push(SkippedBag { bag_type, reason, count }),
+    }
 }
 
 /// The contents of an imported PFX.
@@ -214,7 +229,8 @@ impl Pfx {
         &self.protection
     }
 
-    /// Bags that were not used (CRLs, secrets, unknown types), in file order.
+    /// Bags that were not used (CRLs, secrets, unknown types), counted by type and reason, in
+    /// the order first met.
     pub fn skipped(&self) -> &[SkippedBag] {
         &self.skipped
     }
@@ -293,9 +309,12 @@ impl Importer<'_> {
         for slot in &slots {
             if let Slot::Plain(bags) = slot {
                 for bag in bags {
-                    if let Bag::Shrouded { encryption, ciphertext, .. } = bag {
-                        self.charge(encryption.work())?;
-                        jobs.push(Job { encryption: encryption.clone(), ciphertext: ciphertext.clone() });
+                    if let Bag::Shrouded(shrouded) = bag {
+                        self.charge(shrouded.encryption.work())?;
+                        jobs.push(Job {
+                            encryption: shrouded.encryption.clone(),
+                            ciphertext: shrouded.ciphertext.clone(),
+                        });
                     }
                 }
             }
@@ -338,9 +357,12 @@ impl Importer<'_> {
         let mut inner_jobs = Vec::new();
         for (_, bags, plain) in &part_bags {
             for bag in bags.iter().filter(|_| !plain) {
-                if let Bag::Shrouded { encryption, ciphertext, .. } = bag {
-                    self.charge(encryption.work())?;
-                    inner_jobs.push(Job { encryption: encryption.clone(), ciphertext: ciphertext.clone() });
+                if let Bag::Shrouded(shrouded) = bag {
+                    self.charge(shrouded.encryption.work())?;
+                    inner_jobs.push(Job {
+                        encryption: shrouded.encryption.clone(),
+                        ciphertext: shrouded.ciphertext.clone(),
+                    });
                 }
             }
         }
@@ -367,15 +389,17 @@ impl Importer<'_> {
                         let key = if plain { key? } else { key.map_err(not_readable)? };
                         keys.push((key, attrs, container));
                     }
-                    Bag::Shrouded { encryption, attrs, .. } => {
+                    Bag::Shrouded(shrouded) => {
                         let next = if plain { shrouded_plain.next() } else { inner_plain.next() };
                         let Some(plaintext) = next.flatten() else {
                             return Err(PfxError::WrongPassword { check: PasswordCheck::Decryption });
                         };
                         let key = PrivateKey::from_pkcs8_der(&plaintext).map_err(not_readable)?;
-                        keys.push((key, attrs, encryption.algorithm));
+                        keys.push((key, shrouded.attrs, shrouded.encryption.algorithm));
                     }
-                    Bag::Skipped { bag_type, reason } => skipped.push(SkippedBag { bag_type, reason }),
+                    Bag::Skipped { bag_type, reason, count } => {
+                        note_skipped(&mut skipped, bag_type, reason, count)
+                    }
                 }
             }
         }
@@ -392,10 +416,14 @@ impl Importer<'_> {
 
         let mut keys = keys.into_iter();
         let first_key = keys.next();
-        skipped.extend(keys.map(|_| SkippedBag {
-            bag_type: pkcs12::PKCS_12_PKCS8_KEY_BAG_OID,
-            reason: "a second private key (only the first is imported)",
-        }));
+        for _ in keys {
+            note_skipped(
+                &mut skipped,
+                pkcs12::PKCS_12_PKCS8_KEY_BAG_OID,
+                "a private key after the first (only the first is imported)",
+                1,
+            );
+        }
         let (key, key_attrs) = match first_key {
             Some((key, attrs, algorithm)) => {
                 protection.key = Some(algorithm);
