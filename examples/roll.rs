@@ -73,7 +73,9 @@ fn parse_args() -> Result<Args, String> {
             (current.clone(), next.clone(), Password::new(password))
         }
         _ => {
-            return Err("give two PFX files and --password-env VAR, or nothing for the bundled samples".into());
+            return Err(
+                "give two PFX files and --password-env VAR, or nothing for the bundled samples".into()
+            );
         }
     };
     Ok(Args { current, next, password, sip_domain, now, effective })

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS (default 900, the 15 minutes) with corpora seeded
+# Runs every fuzz target for SECONDS (default 900, the 15 minutes) or 10 million
+# executions, whichever comes first, with corpora seeded
 # from the test fixtures, and prints each target's execution count.
 #   fuzz/run.sh [SECONDS] [TARGET...]
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); on a stable toolchain RUSTC_BOOTSTRAP=1 lets it
@@ -27,6 +28,6 @@ for target in "${targets[@]}"; do
     seed "$target"
     echo "== $target for ${seconds}s"
     RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 \
+        -max_total_time="$seconds" -runs=10000000 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 \
         | tee "/tmp/fuzz-$target.log" | grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE|==[0-9]+== ERROR|SUMMARY)" || true
 done

@@ -114,6 +114,16 @@ impl CertType {
         })
     }
 
+    /// The default lead time: 24 hours for OAuthTokenIssuer, 8 hours for
+    /// AudioVideoAuthentication, none for the others.
+    pub fn default_lead_time(&self) -> Duration {
+        match self {
+            Self::OAuthTokenIssuer => Duration::hours(24),
+            Self::AudioVideoAuthentication => Duration::hours(8),
+            _ => Duration::ZERO,
+        }
+    }
+
     /// The defaults of this type: its policy, lead time and whether verifiers keep accepting the
     /// previous certificate. See [`TypeConfig`].
     pub fn default_config(&self, sip_domain: Option<&crate::validate::SubjectRule>) -> TypeConfig {
@@ -123,12 +133,14 @@ impl CertType {
         {
             policy = policy.with_subject(subject.clone());
         }
-        let (lead_time, accept_previous) = match self {
-            Self::OAuthTokenIssuer => (Duration::hours(24), true),
-            Self::AudioVideoAuthentication => (Duration::hours(8), true),
-            _ => (Duration::ZERO, false),
-        };
-        TypeConfig { policy, lead_time, accept_previous, require_private_key: true, require_staged: false }
+        let accept_previous = matches!(self, Self::OAuthTokenIssuer | Self::AudioVideoAuthentication);
+        TypeConfig {
+            policy,
+            lead_time: self.default_lead_time(),
+            accept_previous,
+            require_private_key: true,
+            require_staged: false,
+        }
     }
 }
 

@@ -471,8 +471,8 @@ impl Store {
         store.blocked = blocked;
         for id in 0..store.slots.len() {
             let id = SlotId::try_from(id).unwrap_or(SlotId::MAX);
-            for (t, trigger) in store.triggers(id) {
-                store.schedule.insert((t, trigger, id));
+            for (t, trigger) in store.triggers(id).into_iter().flatten() {
+                store.schedule.insert(t, trigger, id);
             }
         }
         Ok(store)

@@ -88,6 +88,8 @@ pub enum CancelReason {
     Replaced,
     /// The caller cancelled it.
     Requested,
+    /// A rollback made its certificate current already.
+    RolledBack,
 }
 
 /// Why a previous certificate left its slot.

@@ -99,6 +99,7 @@ pub(crate) type SlotId = u32;
 
 /// What a schedule entry triggers. The order is the order of application at one instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
 pub(crate) enum Trigger {
     PreviousExpires,
     RollDue,
@@ -131,10 +132,73 @@ pub struct Store {
     pub(crate) inventory: HashMap<Thumbprint, StoredCertificate>,
     pub(crate) ids: HashMap<(CertType, Scope), SlotId>,
     pub(crate) slots: Vec<SlotEntry>,
-    pub(crate) schedule: BTreeSet<(OffsetDateTime, Trigger, SlotId)>,
+    pub(crate) schedule: Schedule,
     pub(crate) blocked: BTreeMap<SlotId, Vec<String>>,
     pub(crate) topology: Topology,
     pub(crate) holdings: BTreeMap<Box<str>, BTreeSet<Thumbprint>>,
+}
+
+/// The schedule: every time-triggered change, ordered by instant, then trigger, then slot.
+///
+/// Each entry is packed into one `u128` (seconds since 1970 offset to be non-negative, then
+/// nanoseconds, trigger and slot id), which keeps a million-entry tree small and its comparisons
+/// single integer compares.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Schedule(BTreeSet<u128>);
+
+/// Seconds added to Unix time so that every representable instant (years -9999 to 9999) is
+/// non-negative in 41 bits.
+const EPOCH_OFFSET: i64 = 1 << 40;
+
+impl Schedule {
+    fn key(t: OffsetDateTime, trigger: Trigger, id: SlotId) -> u128 {
+        let secs = (t.unix_timestamp() + EPOCH_OFFSET) as u128;
+        (secs << 64) | (u128::from(t.nanosecond()) << 34) | ((trigger as u128) << 32) | u128::from(id)
+    }
+
+    fn unkey(key: u128) -> Option<(OffsetDateTime, Trigger, SlotId)> {
+        let secs = i64::try_from(key >> 64).ok()? - EPOCH_OFFSET;
+        let nanos = ((key >> 34) & 0x3FFF_FFFF) as u32;
+        let trigger = match (key >> 32) & 0b11 {
+            0 => Trigger::PreviousExpires,
+            1 => Trigger::RollDue,
+            2 => Trigger::LeadWarning,
+            _ => Trigger::CurrentExpires,
+        };
+        let t = OffsetDateTime::from_unix_timestamp(secs).ok()?.replace_nanosecond(nanos).ok()?;
+        Some((t, trigger, (key & 0xFFFF_FFFF) as SlotId))
+    }
+
+    pub(crate) fn insert(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
+        self.0.insert(Self::key(t, trigger, id));
+    }
+
+    pub(crate) fn remove(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
+        self.0.remove(&Self::key(t, trigger, id));
+    }
+
+    pub(crate) fn first(&self) -> Option<(OffsetDateTime, Trigger, SlotId)> {
+        self.0.first().and_then(|k| Self::unkey(*k))
+    }
+
+    fn pop_first(&mut self) {
+        self.0.pop_first();
+    }
+}
+
+/// The schedule entries one slot implies, by position: previous expiry, due roll, lead-time
+/// warning, expiry.
+pub(crate) type Triggers = [Option<(OffsetDateTime, Trigger)>; 4];
+
+/// The types of a multi-type call, each once, in the order given.
+fn distinct(cert_types: &[CertType]) -> Vec<CertType> {
+    let mut out: Vec<CertType> = Vec::with_capacity(cert_types.len());
+    for t in cert_types {
+        if !out.contains(t) {
+            out.push(t.clone());
+        }
+    }
+    out
 }
 
 /// One nanosecond: a certificate is valid through its `notAfter`, so it is past it one
@@ -295,38 +359,53 @@ impl Store {
         self.inventory.get(thumbprint).map(|s| s.certificate.not_after())
     }
 
+    /// The lead time of a type, without building its policy (the hot path of `advance`).
+    pub(crate) fn lead_time(&self, cert_type: &CertType) -> Duration {
+        match self.configs.get(cert_type) {
+            Some(config) => config.lead_time,
+            None => cert_type.default_lead_time(),
+        }
+    }
+
     /// The schedule entries a slot's state implies.
-    pub(crate) fn triggers(&self, id: SlotId) -> Vec<(OffsetDateTime, Trigger)> {
-        let Some(entry) = self.entry(id) else { return Vec::new() };
-        let mut out = Vec::with_capacity(4);
+    pub(crate) fn triggers(&self, id: SlotId) -> Triggers {
+        let mut out: Triggers = [None; 4];
+        let Some(entry) = self.entry(id) else { return out };
         if let Some(previous) = entry.slot.previous.and_then(|p| self.not_after(&p.thumbprint)) {
             // `checked_*`: a certificate valid to the end of year 9999 never expires here.
-            out.extend(previous.checked_add(TICK).map(|t| (t, Trigger::PreviousExpires)));
+            out[0] = previous.checked_add(TICK).map(|t| (t, Trigger::PreviousExpires));
         }
         if let Some(pending) = entry.slot.pending {
             if !self.blocked.contains_key(&id) {
-                out.push((pending.effective_at, Trigger::RollDue));
+                out[1] = Some((pending.effective_at, Trigger::RollDue));
             }
         }
         if let Some(not_after) = entry.slot.current.and_then(|c| self.not_after(&c.thumbprint)) {
-            let lead = self.type_config(&entry.cert_type).lead_time;
-            if lead.is_positive() && !entry.slot.warned.lead {
-                out.extend(not_after.checked_sub(lead).map(|t| (t, Trigger::LeadWarning)));
+            let lead = self.lead_time(&entry.cert_type);
+            // No lead-time warning while a roll is pending; cancelling it brings the warning back.
+            if lead.is_positive() && !entry.slot.warned.lead && entry.slot.pending.is_none() {
+                out[2] = not_after.checked_sub(lead).map(|t| (t, Trigger::LeadWarning));
             }
             if !entry.slot.warned.expired {
-                out.extend(not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires)));
+                out[3] = not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires));
             }
         }
         out
     }
 
-    /// Replaces a slot's schedule entries (`old`, computed before the change) with its current ones.
-    fn reschedule(&mut self, id: SlotId, old: &[(OffsetDateTime, Trigger)]) {
-        for (t, trigger) in old {
-            self.schedule.remove(&(*t, *trigger, id));
-        }
-        for (t, trigger) in self.triggers(id) {
-            self.schedule.insert((t, trigger, id));
+    /// Brings a slot's schedule entries from `old` (computed before the change) to its current
+    /// ones, touching only the entries that changed.
+    fn reschedule(&mut self, id: SlotId, old: &Triggers) {
+        let new = self.triggers(id);
+        for (before, after) in old.iter().zip(new.iter()) {
+            if before != after {
+                if let Some((t, trigger)) = before {
+                    self.schedule.remove(*t, *trigger, id);
+                }
+                if let Some((t, trigger)) = after {
+                    self.schedule.insert(*t, *trigger, id);
+                }
+            }
         }
     }
 
@@ -341,7 +420,7 @@ impl Store {
 
     /// The next instant at which [`Store::advance`] has something to do (O(log n)).
     pub fn next_due(&self) -> Option<OffsetDateTime> {
-        self.schedule.first().map(|(t, _, _)| *t)
+        self.schedule.first().map(|(t, _, _)| t)
     }
 
     /// The number of slots ever created.
@@ -452,6 +531,7 @@ impl Store {
     ) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         self.check_scope(scope)?;
+        let cert_types = &distinct(cert_types);
         if cert_types.is_empty() {
             return Err(SlotError::NoType);
         }
@@ -563,6 +643,7 @@ impl Store {
     ) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         self.check_scope(scope)?;
+        let cert_types = &distinct(cert_types);
         if cert_types.is_empty() {
             return Err(SlotError::NoType);
         }
@@ -735,18 +816,36 @@ impl Store {
                 not_after: cert.not_after(),
             });
         }
+        // A roll pending for the certificate rolled back to has nothing left to do.
+        let moot = slot.pending.filter(|p| p.thumbprint == previous.thumbprint);
+        if moot.is_some() {
+            self.blocked.remove(&id);
+        }
         self.update(id, |slot| {
             slot.current = Some(Assignment { thumbprint: previous.thumbprint, since: at });
             slot.previous = Some(current);
             slot.warned = Warned::default();
+            if moot.is_some() {
+                slot.pending = None;
+            }
         });
-        let event = Event::RolledBack {
+        let mut events = Vec::new();
+        if let Some(p) = moot {
+            events.push(Event::RollCancelled {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: p.thumbprint,
+                effective_at: p.effective_at,
+                reason: CancelReason::RolledBack,
+            });
+        }
+        events.push(Event::RolledBack {
             cert_type: cert_type.clone(),
             scope: scope.clone(),
             thumbprint: previous.thumbprint,
             displaced: current.thumbprint,
-        };
-        Ok(self.finish(at, vec![event]))
+        });
+        Ok(self.finish(at, events))
     }
 
     fn finish(&mut self, at: OffsetDateTime, events: Vec<Event>) -> Outcome {
@@ -766,7 +865,7 @@ impl Store {
     pub fn advance(&mut self, at: OffsetDateTime) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         let mut events = Vec::new();
-        while let Some(&(t, trigger, id)) = self.schedule.first() {
+        while let Some((t, trigger, id)) = self.schedule.first() {
             if t > at {
                 break;
             }
@@ -1027,9 +1126,9 @@ impl Store {
         }
         sim.slots.push(SlotEntry { cert_type: cert_type.clone(), scope: scope.clone(), slot: entry.slot });
         sim.ids.insert((cert_type.clone(), scope.clone()), 0);
-        for (t, trigger) in sim.triggers(0) {
+        for (t, trigger) in sim.triggers(0).into_iter().flatten() {
             if t > from {
-                sim.schedule.insert((t, trigger, 0));
+                sim.schedule.insert(t, trigger, 0);
             }
         }
         let mut out = Vec::new();
