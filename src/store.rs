@@ -18,7 +18,7 @@ use crate::error::{PolicyError, SlotError};
 use crate::pfx::{Pfx, PrivateKey};
 use crate::scope::Scope;
 use crate::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot, Warned};
-use crate::thumbprint::Thumbprint;
+use crate::thumbprint::{DigestMap, Thumbprint};
 use crate::validate::{Rule, SubjectRule};
 
 /// A certificate in the inventory, with its private key when the store holds it.
@@ -129,7 +129,7 @@ pub struct Store {
     pub(crate) clock: Option<OffsetDateTime>,
     pub(crate) sip_domain: Option<SubjectRule>,
     pub(crate) configs: BTreeMap<CertType, TypeConfig>,
-    pub(crate) inventory: HashMap<Thumbprint, StoredCertificate>,
+    pub(crate) inventory: DigestMap<StoredCertificate>,
     pub(crate) ids: HashMap<(CertType, Scope), SlotId>,
     pub(crate) slots: Vec<SlotEntry>,
     pub(crate) schedule: Schedule,
@@ -895,12 +895,21 @@ impl Store {
         at: OffsetDateTime,
         events: &mut Vec<Event>,
     ) {
-        let Some(entry) = self.entry(id).cloned() else { return };
-        let (cert_type, scope, slot) = (entry.cert_type, entry.scope, entry.slot);
+        if trigger == Trigger::RollDue {
+            return self.try_promote(id, at, events);
+        }
+        let Some(slot) = self.entry(id).map(|e| e.slot) else { return };
+        // The names are cloned only for the events, and only when one is reported.
+        let names = |store: &Self| {
+            store
+                .entry(id)
+                .map_or((CertType::Default, Scope::Global), |e| (e.cert_type.clone(), e.scope.clone()))
+        };
         match trigger {
             Trigger::PreviousExpires => {
                 if let Some(previous) = slot.previous {
                     self.update(id, |s| s.previous = None);
+                    let (cert_type, scope) = names(self);
                     events.push(Event::PreviousDropped {
                         cert_type,
                         scope,
@@ -909,12 +918,13 @@ impl Store {
                     });
                 }
             }
-            Trigger::RollDue => self.try_promote(id, at, events),
+            Trigger::RollDue => {}
             Trigger::LeadWarning => {
                 if let (Some(current), None) = (slot.current, slot.pending) {
                     self.update(id, |s| s.warned.lead = true);
                     let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
-                    let lead_time = self.type_config(&cert_type).lead_time;
+                    let (cert_type, scope) = names(self);
+                    let lead_time = self.lead_time(&cert_type);
                     events.push(Event::CurrentExpiresSoon {
                         cert_type,
                         scope,
@@ -928,6 +938,7 @@ impl Store {
                 if let Some(current) = slot.current {
                     self.update(id, |s| s.warned.expired = true);
                     let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
+                    let (cert_type, scope) = names(self);
                     events.push(Event::CurrentExpired {
                         cert_type,
                         scope,
@@ -949,7 +960,7 @@ impl Store {
         if pending.effective_at > at {
             return;
         }
-        if self.type_config(&entry.cert_type).require_staged {
+        if self.configs.get(&entry.cert_type).is_some_and(|c| c.require_staged) {
             let missing = self.servers_lacking(&entry.cert_type, &entry.scope, &pending.thumbprint);
             if !missing.is_empty() {
                 let old = self.triggers(id);

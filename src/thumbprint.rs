@@ -67,6 +67,27 @@ impl Sha256Fingerprint {
     }
 }
 
+/// A hasher for maps keyed by thumbprints. A thumbprint is a SHA-1 digest already, so its last
+/// eight octets are as good a hash as any; nobody can choose them without breaking SHA-1's
+/// preimage resistance, so no hostile input can make a map of them slow.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DigestHasher(u64);
+
+impl core::hash::Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The `BuildHasher` of maps keyed by thumbprints.
+pub(crate) type DigestMap<V> = std::collections::HashMap<Thumbprint, V, core::hash::BuildHasherDefault<DigestHasher>>;
+
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     bytes.iter().try_for_each(|b| write!(f, "{b:02X}"))
 }
