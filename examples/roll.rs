@@ -177,7 +177,7 @@ fn run() -> Result<(), String> {
         when(args.now)
     ));
     let out = store
-        .set(&[oauth.clone()], &Scope::Global, &first, args.now, RollOptions::default())
+        .set(std::slice::from_ref(&oauth), &Scope::Global, &first, args.now, RollOptions::default())
         .map_err(|e| e.to_string())?;
     print_events(&out.events);
     get_cs_certificate(&store);
@@ -195,7 +195,14 @@ fn run() -> Result<(), String> {
         when(args.effective)
     ));
     let out = store
-        .roll(&[oauth.clone()], &Scope::Global, &second, args.effective, at, RollOptions::default())
+        .roll(
+            std::slice::from_ref(&oauth),
+            &Scope::Global,
+            &second,
+            args.effective,
+            at,
+            RollOptions::default(),
+        )
         .map_err(|e| e.to_string())?;
     print_events(&out.events);
     get_cs_certificate(&store);

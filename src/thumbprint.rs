@@ -86,7 +86,8 @@ impl core::hash::Hasher for DigestHasher {
 }
 
 /// The `BuildHasher` of maps keyed by thumbprints.
-pub(crate) type DigestMap<V> = std::collections::HashMap<Thumbprint, V, core::hash::BuildHasherDefault<DigestHasher>>;
+pub(crate) type DigestMap<V> =
+    std::collections::HashMap<Thumbprint, V, core::hash::BuildHasherDefault<DigestHasher>>;
 
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     bytes.iter().try_for_each(|b| write!(f, "{b:02X}"))
