@@ -3,6 +3,8 @@
 //! repeated), ends in a typed error or a correct result, never a panic, and the whole test runs
 //! within a time bound.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use certslot::{Certificate, ImportOptions, Password, Pfx, PfxError};
@@ -21,86 +23,13 @@ const CERTS: &[(&str, &[u8])] = files!("";
     "trusted.pem", "pem-headers.pem",
 );
 
-const PFXS: &[(&str, &[u8])] = files!("pfx/";
-    "openssl3-default.pfx",
-    "openssl3-legacy.pfx",
-    "openssl3-3des.pfx",
-    "openssl3-2des.pfx",
-    "openssl3-rc2-128.pfx",
-    "openssl3-rc2-40.pfx",
-    "openssl3-rc4-128.pfx",
-    "openssl3-rc4-40.pfx",
-    "openssl3-aes128.pfx",
-    "openssl3-aes192.pfx",
-    "openssl3-des3-pbes2.pfx",
-    "openssl3-descert.pfx",
-    "openssl3-mac-sha1.pfx",
-    "openssl3-mac-sha224.pfx",
-    "openssl3-mac-sha384.pfx",
-    "openssl3-mac-sha512.pfx",
-    "openssl3-mac-sha512-224.pfx",
-    "openssl3-mac-sha512-256.pfx",
-    "openssl3-nomac.pfx",
-    "openssl3-nomac-encrypted.pfx",
-    "openssl3-unencrypted.pfx",
-    "openssl3-unencrypted-nomac.pfx",
-    "openssl3-noiter.pfx",
-    "openssl3-iter-600000.pfx",
-    "openssl3-empty-password.pfx",
-    "openssl3-legacy-empty-password.pfx",
-    "openssl3-nonascii.pfx",
-    "openssl3-nonbmp.pfx",
-    "openssl3-legacy-nonascii.pfx",
-    "openssl3-legacy-nonbmp.pfx",
-    "openssl3-chain.pfx",
-    "openssl3-chain-canames.pfx",
-    "openssl3-certs-only.pfx",
-    "openssl3-key-only.pfx",
-    "openssl3-ec-p256.pfx",
-    "openssl3-ec-p384.pfx",
-    "openssl3-rsa1024.pfx",
-    "openssl3-rsa4096.pfx",
-    "openssl3-rsa2048-next.pfx",
-    "openssl3-with-localkeyid-only.pfx",
-    "openssl3-no-friendly-name.pfx",
-    "openssl3-unicode-name.pfx",
-    "openssl3-csp-lmk.pfx",
-    "keytool-default.pfx",
-    "keytool-legacy.pfx",
-    "keytool-two-entries.pfx",
-    "keytool-genkeypair.pfx",
-    "keytool-truststore.pfx",
-    "keytool-truststore-nomac.pfx",
-    "java-empty-password.pfx",
-    "java-null-password.pfx",
-    "python-windows-3des.pfx",
-    "python-aes256.pfx",
-    "python-chain.pfx",
-    "python-no-password.pfx",
-    "python-java-truststore.pfx",
-    "ber-indefinite.pfx",
-    "ber-indefinite-authsafe.pfx",
-    "ber-constructed-encrypted.pfx",
-    "explicit-mac-iter-1.pfx",
-    "custom-pbkdf2-sha1.pfx",
-    "custom-pbkdf2-sha512.pfx",
-    "explicit-prf-sha1.pfx",
-    "explicit-defaults.pfx",
-    "custom-key-first.pfx",
-    "custom-no-attributes-leaf-last.pfx",
-    "custom-key-in-encrypted-data.pfx",
-    "custom-nested-safecontents.pfx",
-    "vectors/cert-key-aes256cbc.p12",
-    "vectors/cert-rc2-key-3des.p12",
-    "vectors/cert-none-key-none.p12",
-    "vectors/no-password.p12",
-    "vectors/java-truststore.p12",
-    "vectors/name-unicode-pwd.p12",
-    "vectors/no-cert-key-aes256cbc.p12",
-    "vectors/cert-aes256cbc-no-key.p12",
-    "mismatched-key.pfx",
-    "rfc9579/a1-sha256.p12"
-);
+/// Every PFX fixture, plus the two that `expected.json` does not list.
+fn pfx_files() -> Vec<(&'static str, &'static [u8])> {
+    let mut files = common::pfx::FIXTURES.to_vec();
+    files.push(("mismatched-key.pfx", include_bytes!("data/pfx/mismatched-key.pfx")));
+    files.push(("rfc9579/a1-sha256.p12", include_bytes!("data/pfx/rfc9579/a1-sha256.p12")));
+    files
+}
 
 /// A small deterministic generator (SplitMix64), so the mutations are the same on every run.
 struct Rng(u64);
@@ -219,7 +148,7 @@ fn mutated_pfx_files_never_panic() {
     let start = Instant::now();
     let options = ImportOptions::default().require_key(false).require_certificate(false).threads(1);
     let mut cases = 0;
-    for (i, (name, bytes)) in PFXS.iter().enumerate() {
+    for (i, (name, bytes)) in pfx_files().into_iter().enumerate() {
         // The 600,000-iteration file costs a second an import and takes the same paths.
         if name.contains("600000") {
             continue;

@@ -1,97 +1,14 @@
 //! Every PFX fixture imports to exactly what OpenSSL, Java and Python `cryptography` recorded,
 //! and every wrong password, truncation and bit flip ends in a typed error.
 
+mod common;
+
 use certslot::{
     Digest, EncryptionAlgorithm, ImportOptions, MacAlgorithm, Password, PasswordCheck, Pbes1Cipher,
     Pbes2Cipher, Pfx, PfxError, Sha256Fingerprint,
 };
+use common::pfx::FIXTURES;
 use serde_json::Value;
-
-macro_rules! pfx_fixtures {
-    ($($name:literal),* $(,)?) => {
-        /// (file name under tests/data/pfx, bytes) of every PFX fixture.
-        const FIXTURES: &[(&str, &[u8])] = &[$(($name, include_bytes!(concat!("data/pfx/", $name)))),*];
-    };
-}
-
-pfx_fixtures!(
-    "openssl3-default.pfx",
-    "openssl3-legacy.pfx",
-    "openssl3-3des.pfx",
-    "openssl3-2des.pfx",
-    "openssl3-rc2-128.pfx",
-    "openssl3-rc2-40.pfx",
-    "openssl3-rc4-128.pfx",
-    "openssl3-rc4-40.pfx",
-    "openssl3-aes128.pfx",
-    "openssl3-aes192.pfx",
-    "openssl3-des3-pbes2.pfx",
-    "openssl3-descert.pfx",
-    "openssl3-mac-sha1.pfx",
-    "openssl3-mac-sha224.pfx",
-    "openssl3-mac-sha384.pfx",
-    "openssl3-mac-sha512.pfx",
-    "openssl3-mac-sha512-224.pfx",
-    "openssl3-mac-sha512-256.pfx",
-    "openssl3-nomac.pfx",
-    "openssl3-nomac-encrypted.pfx",
-    "openssl3-unencrypted.pfx",
-    "openssl3-unencrypted-nomac.pfx",
-    "openssl3-noiter.pfx",
-    "openssl3-iter-600000.pfx",
-    "openssl3-empty-password.pfx",
-    "openssl3-legacy-empty-password.pfx",
-    "openssl3-nonascii.pfx",
-    "openssl3-nonbmp.pfx",
-    "openssl3-legacy-nonascii.pfx",
-    "openssl3-legacy-nonbmp.pfx",
-    "openssl3-chain.pfx",
-    "openssl3-chain-canames.pfx",
-    "openssl3-certs-only.pfx",
-    "openssl3-key-only.pfx",
-    "openssl3-ec-p256.pfx",
-    "openssl3-ec-p384.pfx",
-    "openssl3-rsa1024.pfx",
-    "openssl3-rsa4096.pfx",
-    "openssl3-rsa2048-next.pfx",
-    "openssl3-with-localkeyid-only.pfx",
-    "openssl3-no-friendly-name.pfx",
-    "openssl3-unicode-name.pfx",
-    "openssl3-csp-lmk.pfx",
-    "keytool-default.pfx",
-    "keytool-legacy.pfx",
-    "keytool-two-entries.pfx",
-    "keytool-genkeypair.pfx",
-    "keytool-truststore.pfx",
-    "keytool-truststore-nomac.pfx",
-    "java-empty-password.pfx",
-    "java-null-password.pfx",
-    "python-windows-3des.pfx",
-    "python-aes256.pfx",
-    "python-chain.pfx",
-    "python-no-password.pfx",
-    "python-java-truststore.pfx",
-    "ber-indefinite.pfx",
-    "ber-indefinite-authsafe.pfx",
-    "ber-constructed-encrypted.pfx",
-    "explicit-mac-iter-1.pfx",
-    "custom-pbkdf2-sha1.pfx",
-    "custom-pbkdf2-sha512.pfx",
-    "explicit-prf-sha1.pfx",
-    "explicit-defaults.pfx",
-    "custom-key-first.pfx",
-    "custom-no-attributes-leaf-last.pfx",
-    "custom-key-in-encrypted-data.pfx",
-    "custom-nested-safecontents.pfx",
-    "vectors/cert-key-aes256cbc.p12",
-    "vectors/cert-rc2-key-3des.p12",
-    "vectors/cert-none-key-none.p12",
-    "vectors/no-password.p12",
-    "vectors/java-truststore.p12",
-    "vectors/name-unicode-pwd.p12",
-    "vectors/no-cert-key-aes256cbc.p12",
-    "vectors/cert-aes256cbc-no-key.p12"
-);
 
 fn expected() -> Value {
     serde_json::from_str(include_str!("data/pfx/expected.json")).expect("expected.json is JSON")

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use crate::error::ParseError;
+use crate::pfx::encode::write_header;
 use crate::tlv::Tlv;
 
 /// The deepest nesting of constructed items read; PKCS #12 needs about twelve.
@@ -126,20 +127,6 @@ fn scan(
         Some(len) => *pos += len,
     }
     Ok(())
-}
-
-/// Writes a definite-length header.
-fn write_header(out: &mut Vec<u8>, tag: u8, len: usize) {
-    out.push(tag);
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        let significant = bytes.get(skip..).unwrap_or_default();
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
-    }
 }
 
 /// Rewrites one item with definite lengths.

@@ -4,11 +4,9 @@ use const_oid::ObjectIdentifier;
 
 use crate::tlv::tag;
 
-/// One item with a definite, minimal length (X.690 10.1).
-pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
+/// Writes an identifier octet and a definite, minimal length (X.690 10.1).
+pub(crate) fn write_header(out: &mut Vec<u8>, tag: u8, len: usize) {
     out.push(tag);
-    let len = content.len();
     if len < 0x80 {
         out.push(len as u8);
     } else {
@@ -18,6 +16,12 @@ pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
         out.push(0x80 | significant.len() as u8);
         out.extend_from_slice(significant);
     }
+}
+
+/// One item with a definite, minimal length.
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    write_header(&mut out, tag, content.len());
     out.extend_from_slice(content);
     out
 }

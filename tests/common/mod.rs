@@ -2,6 +2,8 @@
 //! compiled in, and the values the generator recorded with OpenSSL and Python `cryptography`.
 #![allow(dead_code)]
 
+pub mod pfx;
+
 use certslot::Certificate;
 use serde_json::Value;
 
