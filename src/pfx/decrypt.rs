@@ -259,11 +259,16 @@ impl Encryption {
         let len = match (&self.params, self.algorithm) {
             (Params::Pbes1 { salt }, EncryptionAlgorithm::Pbes1 { cipher, iterations }) => {
                 let (_, key_len, iv_len) = cipher.entry();
-                let key = kdf::derive::<sha1::Sha1>(bmp, salt, Purpose::Key, iterations, key_len);
-                let iv = kdf::derive::<sha1::Sha1>(bmp, salt, Purpose::Iv, iterations, iv_len);
+                let key = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Key, iterations, key_len);
+                let iv = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Iv, iterations, iv_len);
                 pbes1_decrypt(cipher, &key, &iv, &mut buf)?
             }
-            (Params::Pbes2(params), _) => params.decrypt_in_place(password.utf8(), &mut buf).ok()?.len(),
+            (Params::Pbes2(params), EncryptionAlgorithm::Pbes2 { prf, iterations, .. }) => {
+                match pbes2_decrypt(params, prf, iterations, password.utf8(), &mut buf) {
+                    Some(len) => len?,
+                    None => params.decrypt_in_place(password.utf8(), &mut buf).ok()?.len(),
+                }
+            }
             _ => return None,
         };
         buf.truncate(len);
@@ -277,8 +282,8 @@ impl Encryption {
                 Params::Pbes1 { salt },
                 EncryptionAlgorithm::Pbes1 { cipher: Pbes1Cipher::TripleDes3Key, iterations },
             ) => {
-                let key = kdf::derive::<sha1::Sha1>(bmp, salt, Purpose::Key, iterations, 24);
-                let iv = kdf::derive::<sha1::Sha1>(bmp, salt, Purpose::Iv, iterations, 8);
+                let key = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Key, iterations, 24);
+                let iv = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Iv, iterations, 8);
                 let enc = cbc::Encryptor::<des::TdesEde3>::new_from_slices(&key, &iv).ok()?;
                 Some(enc.encrypt_padded_vec::<Pkcs7>(plaintext))
             }
@@ -326,6 +331,56 @@ impl Encryption {
             params: Params::Pbes1 { salt: salt.to_vec() },
         }
     }
+}
+
+/// PBES2 with PBKDF2 over SHA-1 or SHA-256 and a CBC cipher, with the key from `fast`:
+/// `Some(Some(len))` decrypted, `Some(None)` wrong padding, `None` when another path must run it.
+fn pbes2_decrypt(
+    params: &pkcs5::pbes2::Parameters,
+    prf: Digest,
+    iterations: u32,
+    password: &[u8],
+    buf: &mut [u8],
+) -> Option<Option<usize>> {
+    use pkcs5::pbes2::EncryptionScheme as S;
+    if !matches!(prf, Digest::Sha1 | Digest::Sha256) {
+        return None;
+    }
+    let salt = params.kdf.pbkdf2()?.salt.as_bytes();
+    let mut key = Zeroizing::new(vec![0u8; params.encryption.key_size()]);
+    if params.kdf.key_length().is_some_and(|l| usize::from(l) != key.len()) {
+        return None;
+    }
+    let unpad = |r: Result<&[u8], cipher::block_padding::Error>| r.ok().map(<[u8]>::len);
+    Some(match params.encryption {
+        S::Aes128Cbc { iv } => {
+            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            unpad(
+                cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, &iv).ok()?.decrypt_padded::<Pkcs7>(buf),
+            )
+        }
+        S::Aes192Cbc { iv } => {
+            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            unpad(
+                cbc::Decryptor::<aes::Aes192>::new_from_slices(&key, &iv).ok()?.decrypt_padded::<Pkcs7>(buf),
+            )
+        }
+        S::Aes256Cbc { iv } => {
+            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            unpad(
+                cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, &iv).ok()?.decrypt_padded::<Pkcs7>(buf),
+            )
+        }
+        S::DesEde3Cbc { iv } => {
+            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            unpad(
+                cbc::Decryptor::<des::TdesEde3>::new_from_slices(&key, &iv)
+                    .ok()?
+                    .decrypt_padded::<Pkcs7>(buf),
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// Runs one PBES1 cipher in place; returns the plaintext length.

@@ -89,6 +89,34 @@ pub(crate) enum Purpose {
     Mac,
 }
 
+/// The RFC 7292 appendix B.2 key derivation over `digest`: on the block API for SHA-1 and
+/// SHA-256 (see `fast`), with the `pkcs12` crate's implementation for the other hashes.
+pub(crate) fn derive_with(
+    digest: crate::pfx::mac::Digest,
+    bmp_password: &[u8],
+    salt: &[u8],
+    purpose: Purpose,
+    iterations: u32,
+    len: usize,
+) -> Zeroizing<Vec<u8>> {
+    use crate::pfx::fast::{Sha1Block, Sha256Block, pkcs12_kdf};
+    use crate::pfx::mac::Digest;
+    let id = match purpose {
+        Purpose::Key => 1,
+        Purpose::Iv => 2,
+        Purpose::Mac => 3,
+    };
+    match digest {
+        Digest::Sha1 => pkcs12_kdf::<Sha1Block>(bmp_password, salt, id, iterations, len),
+        Digest::Sha256 => pkcs12_kdf::<Sha256Block>(bmp_password, salt, id, iterations, len),
+        Digest::Sha224 => derive::<sha2::Sha224>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha384 => derive::<sha2::Sha384>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha512 => derive::<sha2::Sha512>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha512_224 => derive::<sha2::Sha512_224>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha512_256 => derive::<sha2::Sha512_256>(bmp_password, salt, purpose, iterations, len),
+    }
+}
+
 /// The RFC 7292 appendix B.2 key derivation, with the `pkcs12` crate's implementation.
 /// `iterations` has been checked against the import's limit, which keeps it within `i32`.
 pub(crate) fn derive<D>(

@@ -336,16 +336,8 @@ fn hmac_pkcs12(
     data: &[u8],
     expected: &[u8],
 ) -> bool {
-    fn run<D>(bmp: &[u8], salt: &[u8], iterations: u32, data: &[u8], expected: &[u8]) -> bool
-    where
-        D: hmac::EagerHash + digest::Digest + digest::FixedOutputReset + digest::block_api::BlockSizeUser,
-    {
-        let key = kdf::derive::<D>(bmp, salt, Purpose::Mac, iterations, <D as digest::Digest>::output_size());
-        let Ok(mut mac) = <Hmac<D> as KeyInit>::new_from_slice(&key) else { return false };
-        mac.update(data);
-        mac.verify_slice(expected).is_ok()
-    }
-    with_digest!(digest, run(bmp, salt, iterations, data, expected))
+    let key = kdf::derive_with(digest, bmp, salt, Purpose::Mac, iterations, digest.output_len());
+    hmac_verify(digest, &key, data, expected)
 }
 
 /// Computes the RFC 7292 MAC (for export).
@@ -356,12 +348,8 @@ pub(crate) fn compute_pkcs12(
     iterations: u32,
     data: &[u8],
 ) -> Vec<u8> {
-    fn run<D>(bmp: &[u8], salt: &[u8], iterations: u32, data: &[u8]) -> Vec<u8>
-    where
-        D: hmac::EagerHash + digest::Digest + digest::FixedOutputReset + digest::block_api::BlockSizeUser,
-    {
-        let key = kdf::derive::<D>(bmp, salt, Purpose::Mac, iterations, <D as digest::Digest>::output_size());
-        match <Hmac<D> as KeyInit>::new_from_slice(&key) {
+    fn run<D: hmac::EagerHash>(key: &[u8], data: &[u8]) -> Vec<u8> {
+        match <Hmac<D> as KeyInit>::new_from_slice(key) {
             Ok(mut mac) => {
                 mac.update(data);
                 mac.finalize().into_bytes().to_vec()
@@ -369,7 +357,8 @@ pub(crate) fn compute_pkcs12(
             Err(_) => Vec::new(),
         }
     }
-    with_digest!(digest, run(bmp, salt, iterations, data))
+    let key = kdf::derive_with(digest, bmp, salt, Purpose::Mac, iterations, digest.output_len());
+    with_digest!(digest, run(&key, data))
 }
 
 fn hmac_verify(digest: Digest, key: &[u8], data: &[u8], expected: &[u8]) -> bool {
@@ -381,10 +370,16 @@ fn hmac_verify(digest: Digest, key: &[u8], data: &[u8], expected: &[u8]) -> bool
     with_digest!(digest, run(key, data, expected))
 }
 
-/// PBKDF2 with HMAC over `prf` (RFC 8018 5.2).
+/// PBKDF2 with HMAC over `prf` (RFC 8018 5.2): on the block API for SHA-1 and SHA-256 (see
+/// `fast`), with the `pbkdf2` crate for the other hashes.
 pub(crate) fn pbkdf2(prf: Digest, password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
+    use crate::pfx::fast::{Sha1Block, Sha256Block, pbkdf2_hmac};
     fn run<D: hmac::EagerHash>(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
         pbkdf2::pbkdf2_hmac::<D>(password, salt, iterations, out);
     }
-    with_digest!(prf, run(password, salt, iterations, out))
+    match prf {
+        Digest::Sha1 => pbkdf2_hmac::<Sha1Block>(password, salt, iterations, out),
+        Digest::Sha256 => pbkdf2_hmac::<Sha256Block>(password, salt, iterations, out),
+        other => with_digest!(other, run(password, salt, iterations, out)),
+    }
 }

@@ -12,6 +12,7 @@ mod decode;
 mod decrypt;
 mod encode;
 mod export;
+mod fast;
 mod kdf;
 mod key;
 mod mac;
