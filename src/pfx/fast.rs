@@ -145,32 +145,34 @@ pub(crate) fn pkcs12_kdf<C: Compress>(
     let mut p = Zeroizing::new(repeat(password));
     input.append(&mut p);
     let mut out = Zeroizing::new(Vec::with_capacity(len + C::OUT));
-    let mut a = Zeroizing::new(vec![0u8; C::OUT]);
+    // One block holds A_i between rounds: its padding and length never change.
+    let mut block = short_block::<C>(&[0u8; 64][..C::OUT], 0);
     while out.len() < len {
-        hash::<C>(&input, &mut a);
+        let mut state = finish::<C>(C::iv(), 0, &input);
+        C::digest(&state, &mut block[..C::OUT]);
         for _ in 1..iterations {
-            let mut block = short_block::<C>(&a, 0);
-            let mut state = C::iv();
+            state = C::iv();
             C::compress(&mut state, &block);
-            C::digest(&state, &mut a);
-            block.zeroize();
-            state.zeroize();
+            C::digest(&state, &mut block[..C::OUT]);
         }
-        out.extend_from_slice(&a);
+        state.zeroize();
+        let a = &block[..C::OUT];
+        out.extend_from_slice(a);
         if out.len() >= len {
             break;
         }
         // I_j = (I_j + B + 1) mod 2^(8v) for each v-octet block of I, B = A repeated to v octets.
-        let b: Vec<u8> = a.iter().cycle().take(V).copied().collect();
-        for block in input[V..].chunks_mut(V) {
+        let b: Zeroizing<Vec<u8>> = Zeroizing::new(a.iter().cycle().take(V).copied().collect());
+        for chunk in input[V..].chunks_mut(V) {
             let mut carry = 1u16;
-            for (x, y) in block.iter_mut().rev().zip(b.iter().rev()) {
+            for (x, y) in chunk.iter_mut().rev().zip(b.iter().rev()) {
                 let sum = u16::from(*x) + u16::from(*y) + carry;
                 *x = sum as u8;
                 carry = sum >> 8;
             }
         }
     }
+    block.zeroize();
     out.truncate(len);
     out
 }
@@ -209,18 +211,23 @@ pub(crate) fn pbkdf2_hmac<C: Compress>(password: &[u8], salt: &[u8], iterations:
         let state = finish::<C>(outer, 64, &u);
         C::digest(&state, &mut u);
         t.copy_from_slice(&u);
-        // U_j = HMAC(P, U_{j-1}): one block through each keyed state.
+        // U_j = HMAC(P, U_{j-1}): one block through each keyed state. The inner block holds
+        // U_{j-1}, the outer block the inner digest; padding and lengths never change.
+        let mut inner_block = short_block::<C>(&u, 64);
+        let mut outer_block = short_block::<C>(&u, 64);
         for _ in 1..iterations {
             let mut state = inner;
-            C::compress(&mut state, &short_block::<C>(&u, 64));
-            C::digest(&state, &mut u);
-            let mut state = outer;
-            C::compress(&mut state, &short_block::<C>(&u, 64));
-            C::digest(&state, &mut u);
-            for (x, y) in t.iter_mut().zip(u.iter()) {
+            C::compress(&mut state, &inner_block);
+            C::digest(&state, &mut outer_block[..C::OUT]);
+            state = outer;
+            C::compress(&mut state, &outer_block);
+            C::digest(&state, &mut inner_block[..C::OUT]);
+            for (x, y) in t.iter_mut().zip(&inner_block[..C::OUT]) {
                 *x ^= y;
             }
         }
+        inner_block.zeroize();
+        outer_block.zeroize();
         chunk.copy_from_slice(&t[..chunk.len()]);
     }
     inner.zeroize();
