@@ -690,12 +690,10 @@ impl Store {
                     reason: CancelReason::Replaced,
                 });
             }
-            let old = self.triggers(id);
             self.blocked.remove(&id);
-            if let Some(entry) = self.slots.get_mut(id as usize) {
-                entry.slot.pending = Some(PendingRoll { thumbprint: *thumbprint, effective_at });
-            }
-            self.reschedule(id, &old);
+            self.update(id, |slot| {
+                slot.pending = Some(PendingRoll { thumbprint: *thumbprint, effective_at })
+            });
             events.push(Event::RollScheduled {
                 cert_type: cert_type.clone(),
                 scope: scope.clone(),
@@ -720,12 +718,8 @@ impl Store {
         let no_pending = || SlotError::NoPendingRoll { cert_type: cert_type.clone(), scope: scope.clone() };
         let id = self.slot_id(cert_type, scope).ok_or_else(no_pending)?;
         let pending = self.entry(id).and_then(|e| e.slot.pending).ok_or_else(no_pending)?;
-        let old = self.triggers(id);
         self.blocked.remove(&id);
-        if let Some(entry) = self.slots.get_mut(id as usize) {
-            entry.slot.pending = None;
-        }
-        self.reschedule(id, &old);
+        self.update(id, |slot| slot.pending = None);
         let event = Event::RollCancelled {
             cert_type: cert_type.clone(),
             scope: scope.clone(),
