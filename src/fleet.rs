@@ -78,8 +78,7 @@ impl Store {
     pub fn add_site(&mut self, site: &str) -> Result<Outcome, SlotError> {
         let site = normalize("site", site)?;
         self.topology.sites.insert(site);
-        self.revision += 1;
-        Ok(Outcome { events: Vec::new(), revision: self.revision })
+        Ok(self.bump())
     }
 
     /// Adds a pool (by FQDN) to a site.
@@ -97,8 +96,7 @@ impl Store {
             return Err(SlotError::AlreadyExists { kind: "pool", name: pool.into() });
         }
         self.topology.pools.insert(pool, site);
-        self.revision += 1;
-        Ok(Outcome { events: Vec::new(), revision: self.revision })
+        Ok(self.bump())
     }
 
     /// Adds a front-end server (by FQDN) to a pool.
@@ -116,8 +114,7 @@ impl Store {
             return Err(SlotError::AlreadyExists { kind: "server", name: server.into() });
         }
         self.topology.servers.insert(server, pool);
-        self.revision += 1;
-        Ok(Outcome { events: Vec::new(), revision: self.revision })
+        Ok(self.bump())
     }
 
     /// The servers, with their pools, in name order.
@@ -137,19 +134,14 @@ impl Store {
         thumbprints: impl IntoIterator<Item = Thumbprint>,
         at: OffsetDateTime,
     ) -> Result<Outcome, SlotError> {
-        if let Some(last) = self.clock.filter(|c| at < *c) {
-            return Err(SlotError::TimeWentBackwards { at, last });
-        }
+        self.check_clock(at)?;
         let server = normalize("server", server)?;
         if !self.topology.servers.contains_key(&server) {
             return Err(SlotError::UnknownTopology { kind: "server", name: server.into() });
         }
         self.holdings.insert(server, thumbprints.into_iter().collect());
-        if self.clock.is_none_or(|c| at > c) {
-            self.clock = Some(at);
-        }
-        self.revision += 1;
-        Ok(Outcome { events: Vec::new(), revision: self.revision })
+        self.tick(at);
+        Ok(self.bump())
     }
 
     /// Every certificate type with at least one slot.

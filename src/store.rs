@@ -254,19 +254,19 @@ impl Store {
         self.bump()
     }
 
-    fn bump(&mut self) -> Outcome {
+    pub(crate) fn bump(&mut self) -> Outcome {
         self.revision += 1;
         Outcome { events: Vec::new(), revision: self.revision }
     }
 
-    fn check_clock(&self, at: OffsetDateTime) -> Result<(), SlotError> {
+    pub(crate) fn check_clock(&self, at: OffsetDateTime) -> Result<(), SlotError> {
         match self.clock {
             Some(last) if at < last => Err(SlotError::TimeWentBackwards { at, last }),
             _ => Ok(()),
         }
     }
 
-    fn tick(&mut self, at: OffsetDateTime) {
+    pub(crate) fn tick(&mut self, at: OffsetDateTime) {
         if self.clock.is_none_or(|c| at > c) {
             self.clock = Some(at);
         }
