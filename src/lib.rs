@@ -6,49 +6,31 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
-mod algorithm;
-mod asn1_time;
-mod cert;
-mod cert_type;
-mod error;
-mod ext;
-mod fleet;
-mod format;
-mod key;
-mod name;
-mod pem;
-#[cfg(feature = "serde")]
-mod persist;
 mod pfx;
-mod scope;
-mod slot;
 mod store;
-mod thumbprint;
-mod tlv;
 mod validate;
+mod x509;
 
-pub use crate::algorithm::{HashAlgorithm, SignatureAlgorithm};
-pub use crate::cert::{Certificate, SerialNumber, Version};
-pub use crate::cert_type::{CertType, TypeConfig};
-pub use crate::error::{
-    ExportError, FactError, ParseError, PasswordCheck, PfxError, PolicyError, SlotError, ThumbprintError,
-};
-pub use crate::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
-pub use crate::fleet::{Desired, Role, ServerDrift};
-pub use crate::format::FileFormat;
-pub use crate::key::{Curve, KeyAlgorithm, PublicKeyInfo};
-pub use crate::name::{Attribute, Name, Rdn, StringKind, attr};
-#[cfg(feature = "serde")]
-pub use crate::persist::{LoadError, STATE_FORMAT};
 pub use crate::pfx::{
-    Digest, EncryptionAlgorithm, ExportOptions, ExportProfile, ImportOptions, MacAlgorithm, Password,
-    Pbes1Cipher, Pbes2Cipher, Pfx, PrivateKey, Protection, SkippedBag,
+    Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, MacAlgorithm,
+    Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, PrivateKey, Protection, SkippedBag,
 };
-pub use crate::scope::Scope;
-pub use crate::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
-pub use crate::store::{CertView, RollOptions, SlotView, Store, StoredCertificate, TimelineEntry};
-pub use crate::thumbprint::{Sha256Fingerprint, Thumbprint};
-pub use crate::validate::*;
+pub use crate::store::{
+    Assignment, CancelReason, CertType, CertView, Desired, DropReason, Event, Outcome, PendingRoll, Role,
+    RollOptions, Scope, ServerDrift, Slot, SlotError, SlotView, Store, StoredCertificate, TimelineEntry,
+    TypeConfig,
+};
+#[cfg(feature = "serde")]
+pub use crate::store::{LoadError, STATE_FORMAT};
+pub use crate::validate::{
+    AcceptedKeys, KeyRule, Policy, PolicyError, Report, Rule, SubjectRule, UsageRule, ValidityRule,
+    Violation, Warning, WarningRule,
+};
+pub use crate::x509::{
+    Attribute, BasicConstraints, Certificate, Curve, Extension, FactError, FileFormat, GeneralName,
+    HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, Name, ParseError, PublicKeyInfo, Rdn, SerialNumber,
+    Sha256Fingerprint, SignatureAlgorithm, StringKind, Thumbprint, ThumbprintError, Version, attr, eku,
+};
 
 pub use ::time::OffsetDateTime;
 /// Re-exported so callers can name OIDs and instants without adding the crates themselves.

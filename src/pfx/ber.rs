@@ -8,9 +8,9 @@
 
 use std::borrow::Cow;
 
-use crate::error::ParseError;
 use crate::pfx::encode::write_header;
-use crate::tlv::Tlv;
+use crate::x509::ParseError;
+use crate::x509::tlv::Tlv;
 
 /// The deepest nesting of constructed items read; PKCS #12 needs about twelve.
 pub(crate) const MAX_DEPTH: usize = 32;
@@ -206,7 +206,7 @@ fn join(tlv: &Tlv<'_>, what: &'static str, depth: usize, out: &mut Vec<u8>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tlv::Reader;
+    use crate::x509::tlv::Reader;
 
     #[test]
     fn definite_input_is_borrowed() {

@@ -22,11 +22,12 @@
 use const_oid::ObjectIdentifier;
 use zeroize::Zeroizing;
 
-use crate::error::{ParseError, PfxError};
+use crate::pfx::PfxError;
 use crate::pfx::ber;
 use crate::pfx::decrypt::Encryption;
 use crate::pfx::mac::{MacData, oid_of};
-use crate::tlv::{self, Reader, Tlv, tag};
+use crate::x509::ParseError;
+use crate::x509::tlv::{self, Reader, Tlv, tag};
 
 /// `id-data` (RFC 5652 4).
 pub(crate) const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -272,7 +273,8 @@ fn attributes(set: Tlv<'_>) -> Result<Attributes, PfxError> {
         let first = values.reader().read("attrValue").ok();
         match (id, first) {
             (FRIENDLY_NAME, Some(v)) if v.tag == tag::BMP_STRING => {
-                out.friendly_name = crate::name::decode_string(crate::name::StringKind::Bmp, v.value);
+                out.friendly_name =
+                    crate::x509::name::decode_string(crate::x509::name::StringKind::Bmp, v.value);
             }
             (LOCAL_KEY_ID, Some(v)) if v.tag == tag::OCTET_STRING || v.tag == 0x24 => {
                 out.local_key_id = Some(ber::octet_string(&v, "localKeyId")?.into_owned());

@@ -18,10 +18,12 @@ use const_oid::ObjectIdentifier;
 use der::Decode as _;
 use zeroize::Zeroizing;
 
-use crate::error::{ParseError, PfxError};
+use crate::pfx::PfxError;
+use crate::pfx::digest::Digest;
 use crate::pfx::kdf::{self, Password, Purpose};
-use crate::pfx::mac::{self, Digest, oid_of};
-use crate::tlv::{self, Tlv, tag};
+use crate::pfx::mac::{self, oid_of};
+use crate::x509::ParseError;
+use crate::x509::tlv::{self, Tlv, tag};
 
 /// `pbes2` (RFC 8018 A.4).
 pub(crate) const PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
@@ -354,25 +356,25 @@ fn pbes2_decrypt(
     let unpad = |r: Result<&[u8], cipher::block_padding::Error>| r.ok().map(<[u8]>::len);
     Some(match params.encryption {
         S::Aes128Cbc { iv } => {
-            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            crate::pfx::digest::pbkdf2(prf, password, salt, iterations, &mut key);
             unpad(
                 cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, &iv).ok()?.decrypt_padded::<Pkcs7>(buf),
             )
         }
         S::Aes192Cbc { iv } => {
-            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            crate::pfx::digest::pbkdf2(prf, password, salt, iterations, &mut key);
             unpad(
                 cbc::Decryptor::<aes::Aes192>::new_from_slices(&key, &iv).ok()?.decrypt_padded::<Pkcs7>(buf),
             )
         }
         S::Aes256Cbc { iv } => {
-            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            crate::pfx::digest::pbkdf2(prf, password, salt, iterations, &mut key);
             unpad(
                 cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, &iv).ok()?.decrypt_padded::<Pkcs7>(buf),
             )
         }
         S::DesEde3Cbc { iv } => {
-            crate::pfx::mac::pbkdf2(prf, password, salt, iterations, &mut key);
+            crate::pfx::digest::pbkdf2(prf, password, salt, iterations, &mut key);
             unpad(
                 cbc::Decryptor::<des::TdesEde3>::new_from_slices(&key, &iv)
                     .ok()?

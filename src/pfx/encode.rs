@@ -2,7 +2,7 @@
 
 use const_oid::ObjectIdentifier;
 
-use crate::tlv::tag;
+use crate::x509::tlv::tag;
 
 /// Writes an identifier octet and a definite, minimal length (X.690 10.1).
 pub(crate) fn write_header(out: &mut Vec<u8>, tag: u8, len: usize) {

@@ -5,15 +5,16 @@
 //! Data holding the shrouded key bag; leaf and key share a `localKeyId` (the leaf's SHA-1
 //! thumbprint) and the friendly name; an HMAC over the AuthenticatedSafe with the RFC 7292 KDF.
 
-use crate::cert::Certificate;
-use crate::error::ExportError;
+use crate::pfx::ExportError;
 use crate::pfx::Pfx;
 use crate::pfx::decode::{FRIENDLY_NAME, ID_DATA, ID_ENCRYPTED_DATA, LOCAL_KEY_ID, X509_CERTIFICATE};
 use crate::pfx::decrypt::Encryption;
+use crate::pfx::digest::Digest;
 use crate::pfx::encode::{bmp_string, explicit, int, oct, oid, seq, set_of, tlv};
 use crate::pfx::kdf::Password;
 use crate::pfx::key::PrivateKey;
-use crate::pfx::mac::{self, Digest};
+use crate::pfx::mac;
+use crate::x509::cert::Certificate;
 
 /// The algorithms of an exported PFX.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -92,15 +92,15 @@ pub(crate) enum Purpose {
 /// The RFC 7292 appendix B.2 key derivation over `digest`: on the block API for SHA-1 and
 /// SHA-256 (see `fast`), with the `pkcs12` crate's implementation for the other hashes.
 pub(crate) fn derive_with(
-    digest: crate::pfx::mac::Digest,
+    digest: crate::pfx::digest::Digest,
     bmp_password: &[u8],
     salt: &[u8],
     purpose: Purpose,
     iterations: u32,
     len: usize,
 ) -> Zeroizing<Vec<u8>> {
+    use crate::pfx::digest::Digest;
     use crate::pfx::fast::{Sha1Block, Sha256Block, pkcs12_kdf};
-    use crate::pfx::mac::Digest;
     let id = match purpose {
         Purpose::Key => 1,
         Purpose::Iv => 2,

@@ -20,11 +20,11 @@ use const_oid::ObjectIdentifier;
 use der::Decode as _;
 use zeroize::Zeroizing;
 
-use crate::cert::Certificate;
-use crate::error::PfxError;
-use crate::key::{self, Curve, KeyAlgorithm};
+use crate::pfx::PfxError;
 use crate::pfx::mac::oid_of;
-use crate::tlv::{self, tag};
+use crate::x509::cert::Certificate;
+use crate::x509::key::{self, Curve, KeyAlgorithm};
+use crate::x509::tlv::{self, tag};
 
 /// A private key, as PKCS #8 DER. Zeroized on drop; `Debug` shows the algorithm and size only.
 #[derive(Clone)]

@@ -10,7 +10,9 @@
 mod ber;
 mod decode;
 mod decrypt;
+mod digest;
 mod encode;
+mod error;
 mod export;
 mod fast;
 mod kdf;
@@ -23,16 +25,17 @@ use const_oid::ObjectIdentifier;
 use zeroize::Zeroizing;
 
 pub use self::decrypt::{EncryptionAlgorithm, Pbes1Cipher, Pbes2Cipher};
+pub use self::digest::Digest;
+pub use self::error::{ExportError, PasswordCheck, PfxError};
 pub use self::export::{ExportOptions, ExportProfile};
 pub use self::kdf::Password;
 pub use self::key::PrivateKey;
-pub use self::mac::{Digest, MacAlgorithm};
+pub use self::mac::MacAlgorithm;
 
 use self::decode::{Attributes, Bag, Part};
 use self::decrypt::Encryption;
-use crate::cert::Certificate;
-use crate::error::{PasswordCheck, PfxError};
-use crate::thumbprint::Thumbprint;
+use crate::x509::cert::Certificate;
+use crate::x509::thumbprint::Thumbprint;
 
 /// Limits and requirements of an import.
 ///

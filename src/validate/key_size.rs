@@ -4,10 +4,10 @@ use core::fmt;
 
 use time::OffsetDateTime;
 
-use crate::Certificate;
-use crate::error::PolicyError;
-use crate::key::KeyAlgorithm;
+use crate::validate::PolicyError;
 use crate::validate::{Report, Rule, Violation};
+use crate::x509::Certificate;
+use crate::x509::key::KeyAlgorithm;
 
 /// Which key algorithms a [`KeyRule`] accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

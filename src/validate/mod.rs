@@ -1,6 +1,7 @@
 //! Typed validators. Each rule checks a [`Certificate`] at an instant and reports every
 //! violation it finds, with the values it compared; a [`Policy`] combines them.
 
+mod error;
 mod key_size;
 mod policy;
 mod report;
@@ -8,6 +9,7 @@ mod subject;
 mod usage;
 mod validity;
 
+pub use self::error::PolicyError;
 pub use self::key_size::{AcceptedKeys, KeyRule};
 pub use self::policy::{Policy, WarningRule};
 pub(crate) use self::report::Rfc3339;
@@ -18,7 +20,7 @@ pub use self::validity::ValidityRule;
 
 use time::OffsetDateTime;
 
-use crate::Certificate;
+use crate::x509::Certificate;
 
 /// A check of one aspect of a certificate at an instant.
 pub trait Rule {

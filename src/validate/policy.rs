@@ -2,9 +2,9 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::Certificate;
-use crate::error::PolicyError;
+use crate::validate::PolicyError;
 use crate::validate::{KeyRule, Report, Rule, SubjectRule, UsageRule, ValidityRule, Warning};
+use crate::x509::Certificate;
 
 /// What a [`Policy`] warns about besides its rules.
 ///

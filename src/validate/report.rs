@@ -5,11 +5,11 @@ use core::fmt;
 use const_oid::ObjectIdentifier;
 use time::{Duration, OffsetDateTime};
 
-use crate::algorithm::SignatureAlgorithm;
-use crate::error::FactError;
-use crate::ext::KeyUsage;
-use crate::key::KeyAlgorithm;
 use crate::validate::key_size::AcceptedKeys;
+use crate::x509::FactError;
+use crate::x509::algorithm::SignatureAlgorithm;
+use crate::x509::ext::KeyUsage;
+use crate::x509::key::KeyAlgorithm;
 
 /// A rule the certificate breaks. Each variant carries the values that were compared.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use std::borrow::Cow;
 
 use time::OffsetDateTime;
 
-use crate::Certificate;
-use crate::error::PolicyError;
+use crate::validate::PolicyError;
 use crate::validate::{Report, Rule, Violation};
+use crate::x509::Certificate;
 
 /// Checks that the SIP domain (e.g. `contoso.com`) appears in the subject's common name or in a
 /// SAN DNS name, as the domain itself or as a host under it (`sip.contoso.com`).

@@ -3,9 +3,9 @@
 use const_oid::ObjectIdentifier;
 use time::OffsetDateTime;
 
-use crate::Certificate;
-use crate::ext::eku;
 use crate::validate::{Report, Rule, Violation};
+use crate::x509::Certificate;
+use crate::x509::ext::eku;
 
 /// Checks that the certificate may be used to sign tokens.
 ///

@@ -2,8 +2,8 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::Certificate;
 use crate::validate::{Report, Rule, Violation};
+use crate::x509::Certificate;
 
 /// Checks that `at` is within `[notBefore, notAfter]` (RFC 5280 4.1.2.5: both ends inclusive)
 /// and, optionally, that the certificate stays valid for a minimum time after `at`.

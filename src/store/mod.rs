@@ -8,18 +8,32 @@
 //! in one ordered index, so [`Store::next_due`] is O(log n) and [`Store::advance`] costs
 //! O(k log n) for k due changes, whatever the number of slots.
 
+mod cert_type;
+mod error;
+mod fleet;
+#[cfg(feature = "serde")]
+mod persist;
+mod scope;
+mod slot;
+
+pub use self::cert_type::{CertType, TypeConfig};
+pub use self::error::SlotError;
+pub use self::fleet::{Desired, Role, ServerDrift};
+#[cfg(feature = "serde")]
+pub use self::persist::{LoadError, STATE_FORMAT};
+pub use self::scope::Scope;
+pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::cert::Certificate;
-use crate::cert_type::{CertType, TypeConfig};
-use crate::error::{PolicyError, SlotError};
 use crate::pfx::{Pfx, PrivateKey};
-use crate::scope::Scope;
-use crate::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot, Warned};
-use crate::thumbprint::{DigestMap, Thumbprint};
+use crate::store::slot::Warned;
+use crate::validate::PolicyError;
 use crate::validate::{Rule, SubjectRule};
+use crate::x509::cert::Certificate;
+use crate::x509::thumbprint::{DigestMap, Thumbprint};
 
 /// A certificate in the inventory, with its private key when the store holds it.
 #[derive(Clone, Debug)]

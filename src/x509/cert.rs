@@ -27,15 +27,15 @@ use std::sync::Arc;
 use const_oid::ObjectIdentifier;
 use time::OffsetDateTime;
 
-use crate::algorithm::SignatureAlgorithm;
-use crate::asn1_time::parse_time;
-use crate::error::{FactError, ParseError};
-use crate::ext::{self, BasicConstraints, Extension, GeneralName, KeyUsage};
-use crate::key::{self, PublicKeyInfo};
-use crate::name::Name;
-use crate::pem;
-use crate::thumbprint::{Sha256Fingerprint, Thumbprint};
-use crate::tlv::{self, Reader, tag};
+use crate::x509::algorithm::SignatureAlgorithm;
+use crate::x509::ext::{self, BasicConstraints, Extension, GeneralName, KeyUsage};
+use crate::x509::key::{self, PublicKeyInfo};
+use crate::x509::name::Name;
+use crate::x509::pem;
+use crate::x509::thumbprint::{Sha256Fingerprint, Thumbprint};
+use crate::x509::time::parse_time;
+use crate::x509::tlv::{self, Reader, tag};
+use crate::x509::{FactError, ParseError};
 
 /// An X.509 certificate, read from DER or PEM and kept byte for byte as given.
 ///
@@ -191,7 +191,7 @@ impl Certificate {
     /// [`ParseError::NoPemCertificate`] when there is no certificate block, and the PEM or DER
     /// errors of the first certificate block.
     pub fn from_pem(pem: &[u8]) -> Result<Self, ParseError> {
-        let mut blocks = pem::certificate_blocks(pem)?;
+        let mut blocks = certificate_blocks(pem)?;
         if blocks.is_empty() {
             return Err(ParseError::NoPemCertificate { labels: pem::labels(pem) });
         }
@@ -204,7 +204,7 @@ impl Certificate {
     /// [`ParseError::NoPemCertificate`] when there is no certificate block; otherwise the first
     /// error met, wrapped in [`ParseError::PemBlock`] with the block's index and line.
     pub fn from_pem_bundle(pem: &[u8]) -> Result<Vec<Self>, ParseError> {
-        let blocks = pem::certificate_blocks(pem)?;
+        let blocks = certificate_blocks(pem)?;
         if blocks.is_empty() {
             return Err(ParseError::NoPemCertificate { labels: pem::labels(pem) });
         }
@@ -563,4 +563,28 @@ fn check_algorithm_identifier(alg: &tlv::Tlv<'_>, what: &'static str) -> Result<
         fields.read(what)?;
     }
     fields.finish(what)
+}
+
+/// Every certificate block, decoded; the outer error is for text whose block structure is broken.
+fn certificate_blocks(text: &[u8]) -> Result<Vec<Result<Certificate, ParseError>>, ParseError> {
+    let blocks = pem::blocks(text)?;
+    Ok(blocks
+        .into_iter()
+        .filter(|b| pem::CERTIFICATE_LABELS.contains(&b.label.as_str()))
+        .enumerate()
+        .map(|(index, block)| {
+            let wrap = |source: ParseError| ParseError::PemBlock {
+                index,
+                line: block.line,
+                source: Box::new(source),
+            };
+            let der = pem::decode_body(&block.body).map_err(wrap)?;
+            if block.label == "TRUSTED CERTIFICATE" {
+                // OpenSSL appends its trust settings (X509_CERT_AUX) after the certificate.
+                Certificate::from_der_prefix(&der).map(|(cert, _aux)| cert).map_err(wrap)
+            } else {
+                Certificate::from_der(&der).map_err(wrap)
+            }
+        })
+        .collect())
 }

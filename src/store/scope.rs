@@ -3,7 +3,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::error::SlotError;
+use crate::store::SlotError;
 
 /// Where a certificate assignment applies. A lookup for a pool falls back to its site, then to
 /// global.

@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 
-use crate::cert_type::CertType;
-use crate::error::SlotError;
-use crate::scope::{Scope, normalize};
-use crate::slot::Outcome;
+use crate::store::SlotError;
 use crate::store::Store;
-use crate::thumbprint::Thumbprint;
+use crate::store::cert_type::CertType;
+use crate::store::scope::{Scope, normalize};
+use crate::store::slot::Outcome;
+use crate::x509::thumbprint::Thumbprint;
 
 /// Why a server must hold a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

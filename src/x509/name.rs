@@ -16,8 +16,8 @@ use core::fmt::{self, Write as _};
 
 use const_oid::ObjectIdentifier;
 
-use crate::error::ParseError;
-use crate::tlv::{Reader, Tlv, tag};
+use crate::x509::ParseError;
+use crate::x509::tlv::{Reader, Tlv, tag};
 
 /// A distinguished name (a certificate's subject or issuer), borrowed from the certificate.
 ///

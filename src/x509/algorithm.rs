@@ -4,7 +4,7 @@ use core::fmt;
 
 use const_oid::ObjectIdentifier;
 
-use crate::tlv::{Tlv, tag};
+use crate::x509::tlv::{Tlv, tag};
 
 /// A hash function used by a signature algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -18,16 +18,18 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::cert::Certificate;
-use crate::cert_type::CertType;
-use crate::error::{ExportError, ParseError, PfxError, SlotError};
-use crate::pem::{base64_decode, base64_encode};
+use crate::pfx::{ExportError, PfxError};
 use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx};
-use crate::scope::{Scope, normalize};
-use crate::slot::{Assignment, PendingRoll, Slot, Warned};
+use crate::store::SlotError;
+use crate::store::cert_type::CertType;
+use crate::store::scope::{Scope, normalize};
+use crate::store::slot::{Assignment, PendingRoll, Slot, Warned};
 use crate::store::{SlotEntry, SlotId, Store, StoredCertificate};
-use crate::thumbprint::Thumbprint;
 use crate::validate::SubjectRule;
+use crate::x509::ParseError;
+use crate::x509::cert::Certificate;
+use crate::x509::pem::{base64_decode, base64_encode};
+use crate::x509::thumbprint::Thumbprint;
 
 /// The version of the state format written.
 pub const STATE_FORMAT: u32 = 1;

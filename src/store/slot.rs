@@ -5,9 +5,9 @@ use core::fmt;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::cert_type::CertType;
-use crate::scope::Scope;
-use crate::thumbprint::Thumbprint;
+use crate::store::cert_type::CertType;
+use crate::store::scope::Scope;
+use crate::x509::thumbprint::Thumbprint;
 
 /// A certificate's place in a slot: which certificate, and since when it holds the place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

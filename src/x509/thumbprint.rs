@@ -6,7 +6,7 @@ use core::str::FromStr;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-use crate::error::ThumbprintError;
+use crate::x509::ThumbprintError;
 
 /// The SHA-1 digest of a certificate's DER encoding: the `Thumbprint` of Windows, Lync's
 /// `Get-CsCertificate` and `Set-CsCertificate -Thumbprint`.

@@ -5,7 +5,7 @@ use core::str::FromStr;
 
 use time::Duration;
 
-use crate::error::SlotError;
+use crate::store::SlotError;
 use crate::validate::{KeyRule, Policy, UsageRule};
 
 /// A certificate type: the purpose a slot's certificate serves, as `Set-CsCertificate -Type`

@@ -12,8 +12,8 @@ use core::fmt;
 use const_oid::ObjectIdentifier;
 use der::Decode as _;
 
-use crate::error::FactError;
-use crate::tlv::{self, Reader, tag};
+use crate::x509::FactError;
+use crate::x509::tlv::{self, Reader, tag};
 
 /// `rsaEncryption` (RFC 8017 appendix C).
 pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");

@@ -5,8 +5,8 @@
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-use crate::error::ParseError;
-use crate::tlv::{Tlv, tag};
+use crate::x509::ParseError;
+use crate::x509::tlv::{Tlv, tag};
 
 /// Reads a `Time ::= CHOICE { utcTime UTCTime, generalTime GeneralizedTime }`.
 ///
@@ -106,7 +106,7 @@ mod tests {
     fn parse(tag: u8, text: &str) -> Result<OffsetDateTime, ParseError> {
         let mut raw = vec![tag, u8::try_from(text.len()).unwrap_or(0)];
         raw.extend_from_slice(text.as_bytes());
-        let tlv = crate::tlv::Reader::new(&raw).read("t")?;
+        let tlv = crate::x509::tlv::Reader::new(&raw).read("t")?;
         parse_time(&tlv, "t")
     }
 

@@ -4,19 +4,18 @@
 //! text before and between blocks, RFC 1421 headers, lines of any length, CRLF, and the old labels
 //! `X509 CERTIFICATE` and `TRUSTED CERTIFICATE`.
 
-use crate::cert::Certificate;
-use crate::error::ParseError;
+use crate::x509::ParseError;
 
 /// Labels whose blocks hold a certificate.
-const CERTIFICATE_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
+pub(crate) const CERTIFICATE_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
 
 /// One `-----BEGIN label-----` ... `-----END label-----` block.
-struct Block<'a> {
-    label: String,
+pub(crate) struct Block<'a> {
+    pub(crate) label: String,
     /// 1-based line of the BEGIN line.
-    line: usize,
+    pub(crate) line: usize,
     /// The lines between BEGIN and END, each with its 1-based line number.
-    body: Vec<(usize, &'a [u8])>,
+    pub(crate) body: Vec<(usize, &'a [u8])>,
 }
 
 fn trim(line: &[u8]) -> &[u8] {
@@ -30,7 +29,7 @@ fn boundary<'a>(line: &'a [u8], kind: &str) -> Option<&'a [u8]> {
 }
 
 /// Splits text into its blocks, checking that every BEGIN has its END.
-fn blocks(text: &[u8]) -> Result<Vec<Block<'_>>, ParseError> {
+pub(crate) fn blocks(text: &[u8]) -> Result<Vec<Block<'_>>, ParseError> {
     let mut out = Vec::new();
     let mut open: Option<Block<'_>> = None;
     for (index, line) in text.split(|&b| b == b'\n').enumerate() {
@@ -71,30 +70,6 @@ pub(crate) fn labels(text: &[u8]) -> Vec<String> {
     blocks(text).map(|b| b.into_iter().map(|b| b.label).collect()).unwrap_or_default()
 }
 
-/// Every certificate block, decoded; the outer error is for text whose block structure is broken.
-pub(crate) fn certificate_blocks(text: &[u8]) -> Result<Vec<Result<Certificate, ParseError>>, ParseError> {
-    let blocks = blocks(text)?;
-    Ok(blocks
-        .into_iter()
-        .filter(|b| CERTIFICATE_LABELS.contains(&b.label.as_str()))
-        .enumerate()
-        .map(|(index, block)| {
-            let wrap = |source: ParseError| ParseError::PemBlock {
-                index,
-                line: block.line,
-                source: Box::new(source),
-            };
-            let der = decode_body(&block.body).map_err(wrap)?;
-            if block.label == "TRUSTED CERTIFICATE" {
-                // OpenSSL appends its trust settings (X509_CERT_AUX) after the certificate.
-                Certificate::from_der_prefix(&der).map(|(cert, _aux)| cert).map_err(wrap)
-            } else {
-                Certificate::from_der(&der).map_err(wrap)
-            }
-        })
-        .collect())
-}
-
 /// Decodes one line of Base64 (no headers, no line breaks needed).
 pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>, ParseError> {
     decode_body(&[(1, text.as_bytes())])
@@ -125,7 +100,7 @@ pub(crate) fn base64_encode(bytes: &[u8]) -> String {
 
 /// Decodes a block's Base64 body, skipping RFC 1421 headers (`Name: value` lines, their
 /// indented continuations, and the blank line after them).
-fn decode_body(body: &[(usize, &[u8])]) -> Result<Vec<u8>, ParseError> {
+pub(crate) fn decode_body(body: &[(usize, &[u8])]) -> Result<Vec<u8>, ParseError> {
     let mut out = Vec::with_capacity(body.iter().map(|(_, l)| l.len()).sum::<usize>() * 3 / 4);
     let mut acc: u32 = 0;
     let mut bits = 0u32;

@@ -5,7 +5,7 @@
 //! non-minimal length encodings that some real-world certificates carry, and must name the offset
 //! of whatever it could not read. `der` and `x509-cert` still decode the values of extensions.
 
-use crate::error::ParseError;
+use crate::x509::ParseError;
 
 /// ASN.1 universal tags that certslot reads (X.690 section 8).
 pub(crate) mod tag {

@@ -1,6 +1,6 @@
 //! Telling file formats apart by their bytes, not their names.
 
-use crate::tlv::tag;
+use crate::x509::tlv::tag;
 
 /// What a file's bytes hold, as [`FileFormat::detect`] tells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,9 +23,9 @@ impl FileFormat {
     /// ```
     /// use certslot::FileFormat;
     ///
-    /// assert_eq!(FileFormat::detect(include_bytes!("../tests/data/rsa2048.der")), FileFormat::Der);
-    /// assert_eq!(FileFormat::detect(include_bytes!("../tests/data/chain.pem")), FileFormat::Pem);
-    /// assert_eq!(FileFormat::detect(include_bytes!("../tests/data/pfx/openssl3-default.pfx")), FileFormat::Pfx);
+    /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/rsa2048.der")), FileFormat::Der);
+    /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/chain.pem")), FileFormat::Pem);
+    /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/pfx/openssl3-default.pfx")), FileFormat::Pfx);
     /// assert_eq!(FileFormat::detect(b"hello"), FileFormat::Unknown);
     /// ```
     pub fn detect(bytes: &[u8]) -> Self {

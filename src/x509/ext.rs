@@ -19,8 +19,8 @@ use core::net::IpAddr;
 use const_oid::ObjectIdentifier;
 use der::Decode as _;
 
-use crate::name::{Name, StringKind, decode_string};
-use crate::tlv::{self, Reader, Tlv, tag};
+use crate::x509::name::{Name, StringKind, decode_string};
+use crate::x509::tlv::{self, Reader, Tlv, tag};
 
 /// `id-ce-keyUsage` (RFC 5280 4.2.1.3).
 pub const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
@@ -64,18 +64,18 @@ impl<'a> Extension<'a> {
     /// Reads one `Extension` (RFC 5280 4.1), returning it and the offset of its OID's content.
     /// A `critical` field that is not a valid BOOLEAN is a structural error; so is an `extnID`
     /// that is not an OID.
-    pub(crate) fn parse(tlv: Tlv<'a>) -> Result<(Self, usize), crate::ParseError> {
+    pub(crate) fn parse(tlv: Tlv<'a>) -> Result<(Self, usize), crate::x509::ParseError> {
         let mut fields = tlv.expect(tag::SEQUENCE, "Extension")?.reader();
         let oid = fields.read_expected(tag::OID, "extnID")?;
         if ObjectIdentifier::from_bytes(oid.value).is_err() {
-            return Err(crate::ParseError::Malformed { offset: oid.offset, what: "extnID" });
+            return Err(crate::x509::ParseError::Malformed { offset: oid.offset, what: "extnID" });
         }
         // X.690 8.2: BER reads any non-zero octet as TRUE; DER writes 0xFF. DEFAULT FALSE may
         // also be written explicitly by older encoders.
         let critical = match fields.read_optional(tag::BOOLEAN, "critical")? {
             Some(b) => match b.value {
                 [v] => *v != 0,
-                _ => return Err(crate::ParseError::Malformed { offset: b.offset, what: "critical" }),
+                _ => return Err(crate::x509::ParseError::Malformed { offset: b.offset, what: "critical" }),
             },
             None => false,
         };

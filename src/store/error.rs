@@ -1,0 +1,174 @@
+//! Why a store or slot operation was refused.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::store::{CertType, Scope};
+use crate::validate::Violation;
+use crate::x509::Thumbprint;
+
+/// Why a store or slot operation was refused. A refused operation changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SlotError {
+    /// A name (type, scope, site, pool, server) that cannot be used.
+    #[error("invalid {kind} name {name:?}")]
+    InvalidName {
+        /// What the name names.
+        kind: &'static str,
+        /// The name as given.
+        name: String,
+    },
+    /// No certificate with this thumbprint is in the store's inventory.
+    #[error("no certificate {thumbprint} in the store")]
+    UnknownCertificate {
+        /// The thumbprint asked for.
+        thumbprint: Thumbprint,
+    },
+    /// The site, pool or server is not in the topology.
+    #[error("unknown {kind} {name}")]
+    UnknownTopology {
+        /// `"site"`, `"pool"` or `"server"`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The name is already in the topology with another parent.
+    #[error("{kind} {name} already exists")]
+    AlreadyExists {
+        /// `"site"`, `"pool"` or `"server"`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// An operation needs a current certificate and the slot has none.
+    #[error("no current {cert_type} certificate at {scope}")]
+    NoCurrent {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+    },
+    /// An operation needs a previous certificate and the slot has none.
+    #[error("no previous {cert_type} certificate at {scope}")]
+    NoPrevious {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+    },
+    /// No roll is pending.
+    #[error("no {cert_type} roll is pending at {scope}")]
+    NoPendingRoll {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+    },
+    /// The certificate is already the current one.
+    #[error("{thumbprint} is already the current {cert_type} certificate at {scope}")]
+    AlreadyCurrent {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate.
+        thumbprint: Thumbprint,
+    },
+    /// The effective date is before the instant of the request.
+    #[error("effective date {effective_at} is before {at}")]
+    EffectiveInPast {
+        /// The requested effective date.
+        effective_at: OffsetDateTime,
+        /// The instant of the request.
+        at: OffsetDateTime,
+    },
+    /// The certificate is not valid at the effective date.
+    #[error("{thumbprint} is valid {not_before} to {not_after}, not at {effective_at}")]
+    NotValidAtEffective {
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// The effective date.
+        effective_at: OffsetDateTime,
+        /// Its `notBefore`.
+        not_before: OffsetDateTime,
+        /// Its `notAfter`.
+        not_after: OffsetDateTime,
+    },
+    /// The certificate expires within the type's lead time after the effective date.
+    #[error("{thumbprint} expires at {not_after}, within the lead time of {lead_time} after {effective_at}")]
+    ExpiresWithinLeadTime {
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// The effective date.
+        effective_at: OffsetDateTime,
+        /// Its `notAfter`.
+        not_after: OffsetDateTime,
+        /// The lead time.
+        lead_time: Duration,
+    },
+    /// The current certificate would expire (or enter its lead time) before the roll takes effect.
+    #[error(
+        "the current certificate {current} expires at {not_after}: a roll must take effect by {latest}, not {effective_at}"
+    )]
+    CurrentExpiresFirst {
+        /// The current certificate.
+        current: Thumbprint,
+        /// Its `notAfter`.
+        not_after: OffsetDateTime,
+        /// The latest effective date the lead time allows (`not_after - lead_time`).
+        latest: OffsetDateTime,
+        /// The requested effective date.
+        effective_at: OffsetDateTime,
+    },
+    /// The certificate breaks the type's policy.
+    #[error("{thumbprint} breaks the {cert_type} policy: {}", violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    PolicyViolations {
+        /// The type.
+        cert_type: CertType,
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// Every violation.
+        violations: Vec<Violation>,
+    },
+    /// The type needs the private key and the store does not hold it.
+    #[error("{cert_type} needs the private key of {thumbprint}, which the store does not hold")]
+    NoPrivateKey {
+        /// The type.
+        cert_type: CertType,
+        /// The certificate.
+        thumbprint: Thumbprint,
+    },
+    /// The previous certificate is no longer valid.
+    #[error("the previous certificate {thumbprint} is not valid at {at} (valid {not_before} to {not_after})")]
+    PreviousNotValid {
+        /// The previous certificate.
+        thumbprint: Thumbprint,
+        /// The instant of the request.
+        at: OffsetDateTime,
+        /// Its `notBefore`.
+        not_before: OffsetDateTime,
+        /// Its `notAfter`.
+        not_after: OffsetDateTime,
+    },
+    /// An instant earlier than one the store has already seen.
+    #[error("{at} is earlier than {last}, which the store has already seen")]
+    TimeWentBackwards {
+        /// The instant given.
+        at: OffsetDateTime,
+        /// The latest instant the store has seen.
+        last: OffsetDateTime,
+    },
+    /// A certificate still referenced by a slot cannot be removed from the inventory.
+    #[error("{thumbprint} is still assigned ({cert_type} at {scope})")]
+    StillAssigned {
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// One type referencing it.
+        cert_type: CertType,
+        /// Its scope.
+        scope: Scope,
+    },
+    /// No type given to a multi-type call.
+    #[error("no certificate type given")]
+    NoType,
+}

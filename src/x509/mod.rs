@@ -1,0 +1,35 @@
+//! Layer 1, bytes to facts: reads X.509 certificates (DER, PEM, PEM bundles) and reports what
+//! admins look at (thumbprint, subject, issuer, SANs, serial, validity, key algorithm and size,
+//! extensions).
+//!
+//! Uses no other layer of certslot: every other layer sits on this one.
+//!
+//! The files follow the data: [`tlv`](self::tlv) walks DER items with byte offsets,
+//! [`pem`](self::pem) turns text into DER blocks, [`cert`](self::cert) reads the certificate
+//! structure (RFC 5280 4.1) and hands its parts to [`name`](self::name), [`ext`](self::ext),
+//! [`key`](self::key), [`algorithm`](self::algorithm) and [`time`](self::time);
+//! [`thumbprint`](self::thumbprint) hashes the DER as Windows shows it; [`format`](self::format)
+//! tells a file's format from its first bytes. [`error`](self::error) holds this layer's errors:
+//! each layer keeps its own error enums next to the code that raises them, so that a layer's
+//! errors never depend on a layer above it.
+
+pub(crate) mod algorithm;
+pub(crate) mod cert;
+pub(crate) mod error;
+pub(crate) mod ext;
+pub(crate) mod format;
+pub(crate) mod key;
+pub(crate) mod name;
+pub(crate) mod pem;
+pub(crate) mod thumbprint;
+pub(crate) mod time;
+pub(crate) mod tlv;
+
+pub use self::algorithm::{HashAlgorithm, SignatureAlgorithm};
+pub use self::cert::{Certificate, SerialNumber, Version};
+pub use self::error::{FactError, ParseError, ThumbprintError};
+pub use self::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
+pub use self::format::FileFormat;
+pub use self::key::{Curve, KeyAlgorithm, PublicKeyInfo};
+pub use self::name::{Attribute, Name, Rdn, StringKind, attr};
+pub use self::thumbprint::{Sha256Fingerprint, Thumbprint};
