@@ -162,7 +162,7 @@ fn run() -> Result<(), String> {
             "     OAuthTokenIssuer policy: {}",
             if report.is_ok() { "passes".to_owned() } else { report.to_string() }
         );
-        thumbprints.push(store.add_pfx(pfx).ok_or("no leaf")?);
+        thumbprints.push(store.add_pfx(pfx).map_err(|e| e.to_string())?);
     }
     let (first, second) = match thumbprints.as_slice() {
         [a, b] => (*a, *b),

@@ -72,7 +72,7 @@ fn set_then_roll_then_advance_across_the_effective_date() {
             applied_at: ROLL
         }]
     );
-    let slot = store.resolve(&OAUTH, &Scope::Global).map(|(_, s)| *s).expect("slot");
+    let slot = store.resolve(&OAUTH, &Scope::Global).map(|(_, s)| s).expect("slot");
     assert_eq!(slot.current().map(|c| (c.thumbprint, c.since)), Some((b, ROLL)));
     assert_eq!(slot.previous().map(|c| (c.thumbprint, c.since)), Some((a, T0)));
     assert_eq!(slot.pending(), None);

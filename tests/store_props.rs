@@ -374,7 +374,7 @@ enum Inv {
 type Key = (CertType, Scope);
 
 fn slots(store: &Store) -> BTreeMap<Key, Slot> {
-    store.slots().map(|(t, s, slot)| ((t.clone(), s.clone()), *slot)).collect()
+    store.slots().map(|(t, s, slot)| ((t.clone(), s.clone()), slot)).collect()
 }
 
 fn pendings(store: &Store) -> BTreeMap<Key, PendingRoll> {
@@ -722,7 +722,7 @@ fn store_after(ops: &[Op]) -> Store {
 }
 
 fn global_slot(store: &Store) -> Slot {
-    *store.slots().find(|(t, s, _)| **t == CertType::OAuthTokenIssuer && **s == Scope::Global).unwrap().2
+    store.slots().find(|(t, s, _)| **t == CertType::OAuthTokenIssuer && **s == Scope::Global).unwrap().2
 }
 
 fn thumbprint(cert: Cert) -> Thumbprint {

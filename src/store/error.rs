@@ -171,4 +171,27 @@ pub enum SlotError {
     /// No type given to a multi-type call.
     #[error("no certificate type given")]
     NoType,
+    /// A PFX given to [`Store::add_pfx`](crate::Store::add_pfx) holds no private key.
+    #[error(
+        "the PFX holds no private key ({certificates} certificates); add certificates alone with add_certificate"
+    )]
+    PfxWithoutKey {
+        /// How many certificates it holds.
+        certificates: usize,
+    },
+    /// A PFX given to [`Store::add_pfx`](crate::Store::add_pfx) has a private key but no
+    /// certificate for it.
+    #[error("the PFX's private key has no certificate ({certificates} certificates)")]
+    PfxWithoutLeaf {
+        /// How many certificates it holds.
+        certificates: usize,
+    },
+    /// The store has as many of something as its ids can count.
+    #[error("the store cannot hold more {what} (limit {limit})")]
+    CapacityExceeded {
+        /// What is full: `"slots"`, `"scopes"`, `"certificate types"`, `"certificates"`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
 }

@@ -22,9 +22,10 @@ use crate::pfx::{ExportError, PfxError};
 use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx};
 use crate::store::SlotError;
 use crate::store::cert_type::CertType;
+use crate::store::names::SlotId;
 use crate::store::scope::{Scope, normalize};
 use crate::store::slot::{Assignment, PendingRoll, Slot, Warned};
-use crate::store::{SlotEntry, SlotId, Store, StoredCertificate};
+use crate::store::{Store, StoredCertificate};
 use crate::validate::SubjectRule;
 use crate::x509::ParseError;
 use crate::x509::cert::Certificate;
@@ -208,16 +209,15 @@ impl Store {
             certificates: certificates.iter().map(|s| base64_encode(s.certificate.der())).collect(),
             keys: Vec::new(),
             slots: self
-                .slots
-                .iter()
-                .map(|e| SlotState {
-                    cert_type: e.cert_type.to_string(),
-                    scope: e.scope.to_string(),
-                    current: e.slot.current.map(|a| (a.thumbprint.to_string(), instant(a.since))),
-                    previous: e.slot.previous.map(|a| (a.thumbprint.to_string(), instant(a.since))),
-                    pending: e.slot.pending.map(|p| (p.thumbprint.to_string(), instant(p.effective_at))),
-                    warned_lead: e.slot.warned.lead,
-                    warned_expired: e.slot.warned.expired,
+                .slots()
+                .map(|(cert_type, scope, slot)| SlotState {
+                    cert_type: cert_type.to_string(),
+                    scope: scope.to_string(),
+                    current: slot.current.map(|a| (a.thumbprint.to_string(), instant(a.since))),
+                    previous: slot.previous.map(|a| (a.thumbprint.to_string(), instant(a.since))),
+                    pending: slot.pending.map(|p| (p.thumbprint.to_string(), instant(p.effective_at))),
+                    warned_lead: slot.warned.lead,
+                    warned_expired: slot.warned.expired,
                 })
                 .collect(),
             sites: self.topology.sites.iter().map(|s| s.to_string()).collect(),
@@ -312,7 +312,7 @@ impl Store {
             let der = base64_decode(b64).map_err(|source| LoadError::BadCertificate { index, source })?;
             let certificate =
                 Certificate::from_der(&der).map_err(|source| LoadError::BadCertificate { index, source })?;
-            store.inventory.insert(certificate.thumbprint(), StoredCertificate { certificate, key: None });
+            store.inventory.insert(StoredCertificate { certificate, key: None });
         }
         if let Some(password) = password {
             for k in &state.keys {
@@ -421,7 +421,7 @@ impl Store {
                     .into_iter()
                     .flatten()
             {
-                if !store.inventory.contains_key(&t) {
+                if !store.inventory.contains(&t) {
                     return Err(LoadError::DanglingThumbprint { context: context.clone(), thumbprint: t });
                 }
             }
@@ -445,26 +445,28 @@ impl Store {
                     return Err(impossible("a certificate became current after the store's clock"));
                 }
             }
-            let id = SlotId::try_from(store.slots.len()).unwrap_or(SlotId::MAX);
+            let Some(id) = store.slot_id_or_new(&cert_type, &scope) else {
+                return Err(LoadError::BadName { kind: "slot count", value: store.slots.len().to_string() });
+            };
             let slot = Slot {
                 current,
                 previous,
                 pending,
                 warned: Warned { lead: s.warned_lead, expired: s.warned_expired },
             };
-            store.slots.push(SlotEntry { cert_type: cert_type.clone(), scope: scope.clone(), slot });
-            store.ids.insert((cert_type, scope), id);
+            store.store_slot(id, &slot);
         }
         let mut blocked = BTreeMap::new();
         for (index, servers) in &state.blocked {
-            let entry = store
-                .slots
-                .get(*index)
+            let id = SlotId::try_from(*index).ok().filter(|id| (*id as usize) < store.slots.len());
+            let entry = id
+                .and_then(|id| store.entry(id))
                 .ok_or_else(|| LoadError::BadName { kind: "blocked slot index", value: index.to_string() })?;
-            if entry.slot.pending.is_none() {
+            if entry.pending.is_none() {
+                let (cert_type, scope) = store.names_of(id.unwrap_or_default());
                 return Err(LoadError::ImpossibleSlot {
-                    cert_type: entry.cert_type.clone(),
-                    scope: entry.scope.clone(),
+                    cert_type,
+                    scope,
                     reason: "a roll is blocked but none is pending",
                 });
             }

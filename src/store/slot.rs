@@ -6,6 +6,8 @@ use core::fmt;
 use time::{Duration, OffsetDateTime};
 
 use crate::store::cert_type::CertType;
+use crate::store::inventory::CertId;
+use crate::store::names::{ScopeId, TypeId};
 use crate::store::scope::Scope;
 use crate::x509::thumbprint::Thumbprint;
 
@@ -47,6 +49,33 @@ pub(crate) struct Warned {
     pub lead: bool,
     /// `CurrentExpired`.
     pub expired: bool,
+}
+
+/// A certificate's place in a slot as the store keeps it: the certificate's inventory id and
+/// the instant (when it became current, or for a pending roll when it becomes current).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cell {
+    pub cert: CertId,
+    pub at: OffsetDateTime,
+}
+
+/// A slot as the store keeps it, 68 bytes: type and scope as interned ids, certificates as
+/// inventory ids. [`Slot`] is the view callers get.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SlotEntry {
+    pub type_id: TypeId,
+    pub warned: Warned,
+    pub scope_id: ScopeId,
+    pub current: Option<Cell>,
+    pub previous: Option<Cell>,
+    pub pending: Option<Cell>,
+}
+
+impl SlotEntry {
+    /// True when certificate `id` is current, previous or pending here.
+    pub(crate) fn references(&self, id: CertId) -> bool {
+        [self.current, self.previous, self.pending].iter().flatten().any(|c| c.cert == id)
+    }
 }
 
 impl Slot {
@@ -241,6 +270,23 @@ pub enum Event {
 }
 
 impl Event {
+    /// The type and scope of the slot the event happened to.
+    pub(crate) fn slot_names(&self) -> (&CertType, &Scope) {
+        match self {
+            Self::Set { cert_type, scope, .. }
+            | Self::Displaced { cert_type, scope, .. }
+            | Self::PreviousDropped { cert_type, scope, .. }
+            | Self::RollScheduled { cert_type, scope, .. }
+            | Self::RollCancelled { cert_type, scope, .. }
+            | Self::Rolled { cert_type, scope, .. }
+            | Self::RollBlocked { cert_type, scope, .. }
+            | Self::CurrentRemoved { cert_type, scope, .. }
+            | Self::RolledBack { cert_type, scope, .. }
+            | Self::CurrentExpired { cert_type, scope, .. }
+            | Self::CurrentExpiresSoon { cert_type, scope, .. } => (cert_type, scope),
+        }
+    }
+
     /// True for the two warnings (current expired, current expiring without a roll).
     pub fn is_warning(&self) -> bool {
         matches!(self, Self::CurrentExpired { .. } | Self::CurrentExpiresSoon { .. })

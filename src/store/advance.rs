@@ -1,0 +1,174 @@
+//! The passing of time: [`Store::advance`] applies every schedule entry due by an instant (due
+//! rolls, expired previous certificates, expiry warnings) and retries rolls that wait for the
+//! fleet.
+
+use time::OffsetDateTime;
+
+use crate::store::Store;
+use crate::store::error::SlotError;
+use crate::store::names::SlotId;
+use crate::store::schedule::Trigger;
+use crate::store::slot::{Assignment, DropReason, Event, Outcome, Warned};
+
+impl Store {
+    /// Applies everything due by `at`: due rolls (pending becomes current, current becomes
+    /// previous), previous certificates past their `notAfter` dropped, and the warnings of
+    /// current certificates that expired or entered their lead time with no roll pending.
+    /// Idempotent for the same `at`; costs O(k log n) for k due changes.
+    ///
+    /// # Errors
+    /// [`SlotError::TimeWentBackwards`] for an `at` earlier than one the store has seen; nothing
+    /// changes then.
+    pub fn advance(&mut self, at: OffsetDateTime) -> Result<Outcome, SlotError> {
+        self.check_clock(at)?;
+        let mut events = Vec::new();
+        while let Some((t, trigger, id)) = self.schedule.first() {
+            if t > at {
+                break;
+            }
+            self.schedule.pop_first();
+            self.fire(t, trigger, id, at, &mut events);
+        }
+        // Blocked rolls are checked again on every advance (the fleet may have caught up).
+        let blocked: Vec<SlotId> = self.blocked.keys().copied().collect();
+        for id in blocked {
+            self.try_promote(id, at, &mut events);
+        }
+        let moved = self.clock.is_none_or(|c| at > c);
+        self.tick(at);
+        if moved || !events.is_empty() {
+            self.revision += 1;
+        }
+        Ok(Outcome { events, revision: self.revision })
+    }
+
+    /// Applies one schedule entry (already taken off the schedule). Every branch either changes
+    /// the slot so that the entry is no longer implied, or does nothing, so `advance` ends.
+    fn fire(
+        &mut self,
+        t: OffsetDateTime,
+        trigger: Trigger,
+        id: SlotId,
+        at: OffsetDateTime,
+        events: &mut Vec<Event>,
+    ) {
+        if trigger == Trigger::RollDue {
+            return self.try_promote(id, at, events);
+        }
+        let Some(slot) = self.slot(id) else { return };
+        // The names are cloned only for the events, and only when one is reported.
+        let names = |store: &Self| store.names_of(id);
+        match trigger {
+            Trigger::PreviousExpires => {
+                if let Some(previous) = slot.previous {
+                    self.update(id, |s| s.previous = None);
+                    let (cert_type, scope) = names(self);
+                    events.push(Event::PreviousDropped {
+                        cert_type,
+                        scope,
+                        thumbprint: previous.thumbprint,
+                        reason: DropReason::Expired,
+                    });
+                }
+            }
+            Trigger::RollDue => {}
+            Trigger::LeadWarning => {
+                if let (Some(current), None) = (slot.current, slot.pending) {
+                    self.update(id, |s| s.warned.lead = true);
+                    let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
+                    let (cert_type, scope) = names(self);
+                    let lead_time = self.lead_time(&cert_type);
+                    events.push(Event::CurrentExpiresSoon {
+                        cert_type,
+                        scope,
+                        thumbprint: current.thumbprint,
+                        not_after,
+                        lead_time,
+                    });
+                }
+            }
+            Trigger::CurrentExpires => {
+                if let Some(current) = slot.current {
+                    self.update(id, |s| s.warned.expired = true);
+                    let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
+                    let (cert_type, scope) = names(self);
+                    events.push(Event::CurrentExpired {
+                        cert_type,
+                        scope,
+                        thumbprint: current.thumbprint,
+                        not_after,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Promotes a due pending roll unless the type requires staging and servers lack it.
+    fn try_promote(&mut self, id: SlotId, at: OffsetDateTime, events: &mut Vec<Event>) {
+        let Some(before) = self.slot(id) else { return };
+        let Some(pending) = before.pending else {
+            self.blocked.remove(&id);
+            return;
+        };
+        if pending.effective_at > at {
+            return;
+        }
+        let (cert_type, scope) = self.names_of(id);
+        if self.configs.get(&cert_type).is_some_and(|c| c.require_staged) {
+            let missing = self.servers_lacking(&cert_type, &scope, &pending.thumbprint);
+            if !missing.is_empty() {
+                let old = self.triggers(id);
+                let changed = self.blocked.get(&id) != Some(&missing);
+                self.blocked.insert(id, missing.clone());
+                self.reschedule(id, &old);
+                if changed {
+                    events.push(Event::RollBlocked {
+                        cert_type,
+                        scope,
+                        thumbprint: pending.thumbprint,
+                        effective_at: pending.effective_at,
+                        servers: missing,
+                    });
+                }
+                return;
+            }
+        }
+        let old = self.triggers(id);
+        // A roll that waited for the fleet became current when it was finally applied.
+        let since = if self.blocked.remove(&id).is_some() { at } else { pending.effective_at };
+        let mut slot = before;
+        if let Some(current) = slot.current.take() {
+            slot.previous = Some(current);
+        } else if slot.previous.is_some_and(|p| p.thumbprint == pending.thumbprint) {
+            slot.previous = None;
+        }
+        slot.current = Some(Assignment { thumbprint: pending.thumbprint, since });
+        slot.pending = None;
+        slot.warned = Warned::default();
+        self.store_slot(id, &slot);
+        self.reschedule(id, &old);
+        if let Some(previous) = before.previous {
+            let reason = match before.current {
+                Some(_) => Some(DropReason::Replaced),
+                None if previous.thumbprint == pending.thumbprint => Some(DropReason::BecameCurrent),
+                None => None,
+            };
+            if let Some(reason) = reason {
+                events.push(Event::PreviousDropped {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: previous.thumbprint,
+                    reason,
+                });
+            }
+        }
+        events.push(Event::Rolled {
+            cert_type,
+            scope,
+            thumbprint: pending.thumbprint,
+            previous: before.current.map(|c| c.thumbprint),
+            effective_at: pending.effective_at,
+            applied_at: at,
+        });
+    }
+}

@@ -1,0 +1,95 @@
+//! The checks every operation makes before it changes anything: the certificate's type policy
+//! and private key, its validity at the effective date and lead time, the scope.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::store::Store;
+use crate::store::cert_type::CertType;
+use crate::store::error::SlotError;
+use crate::store::operations::RollOptions;
+use crate::store::scope::Scope;
+use crate::validate::Rule;
+use crate::x509::thumbprint::Thumbprint;
+
+impl Store {
+    // ----- checks ----------------------------------------------------------------------------
+
+    pub(crate) fn check_type(
+        &self,
+        cert_type: &CertType,
+        thumbprint: &Thumbprint,
+        at: OffsetDateTime,
+        options: RollOptions,
+    ) -> Result<(), SlotError> {
+        let stored = self.stored(thumbprint)?;
+        let config = self.type_config(cert_type);
+        if config.require_private_key && stored.key.is_none() {
+            return Err(SlotError::NoPrivateKey { cert_type: cert_type.clone(), thumbprint: *thumbprint });
+        }
+        if !options.ignore_policy {
+            let report = config.policy.check(&stored.certificate, at);
+            if !report.violations.is_empty() {
+                return Err(SlotError::PolicyViolations {
+                    cert_type: cert_type.clone(),
+                    thumbprint: *thumbprint,
+                    violations: report.violations,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_valid_at(
+        &self,
+        thumbprint: &Thumbprint,
+        effective_at: OffsetDateTime,
+        lead: Duration,
+    ) -> Result<(), SlotError> {
+        let cert = &self.stored(thumbprint)?.certificate;
+        let (not_before, not_after) = (cert.not_before(), cert.not_after());
+        if effective_at < not_before || effective_at > not_after {
+            return Err(SlotError::NotValidAtEffective {
+                thumbprint: *thumbprint,
+                effective_at,
+                not_before,
+                not_after,
+            });
+        }
+        if lead.is_positive() && not_after - effective_at < lead {
+            return Err(SlotError::ExpiresWithinLeadTime {
+                thumbprint: *thumbprint,
+                effective_at,
+                not_after,
+                lead_time: lead,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_not_current(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        thumbprint: &Thumbprint,
+    ) -> Result<(), SlotError> {
+        let current = self.slot_id(cert_type, scope).and_then(|id| self.slot(id)).and_then(|s| s.current);
+        if current.is_some_and(|c| c.thumbprint == *thumbprint) {
+            return Err(SlotError::AlreadyCurrent {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: *thumbprint,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_scope(&self, scope: &Scope) -> Result<(), SlotError> {
+        match scope {
+            Scope::Global => Ok(()),
+            Scope::Site(s) if self.topology.sites.contains(s) => Ok(()),
+            Scope::Pool(p) if self.topology.pools.contains_key(p) => Ok(()),
+            Scope::Site(s) => Err(SlotError::UnknownTopology { kind: "site", name: s.to_string() }),
+            Scope::Pool(p) => Err(SlotError::UnknownTopology { kind: "pool", name: p.to_string() }),
+        }
+    }
+}

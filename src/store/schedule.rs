@@ -1,0 +1,227 @@
+//! The schedule: every time-triggered change of every slot (a due roll, a previous certificate
+//! that expires, the lead-time warning and the expiry of a current certificate), in the order
+//! [`Store::advance`](crate::Store::advance) applies them.
+//!
+//! Entries are grouped by instant and trigger: the slots that share a certificate share its
+//! expiry, so a million slots holding one certificate cost one group of slot ids, a few bytes
+//! each, rather than a million tree entries. Each group's key packs the instant and the trigger
+//! into one `u128`, so comparisons are single integer compares.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::store::Store;
+use crate::store::names::SlotId;
+use crate::store::slot::Slot;
+
+/// One nanosecond: a certificate is valid through its `notAfter`, so it is past it one
+/// nanosecond later.
+pub(crate) const TICK: Duration = Duration::nanoseconds(1);
+
+/// What a schedule entry triggers. The order is the order of application at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub(crate) enum Trigger {
+    PreviousExpires,
+    RollDue,
+    LeadWarning,
+    CurrentExpires,
+}
+
+/// The slots of one (instant, trigger): one id inline, several in a set.
+#[derive(Clone, Debug)]
+enum Group {
+    One(SlotId),
+    Many(BTreeSet<SlotId>),
+}
+
+/// The schedule, ordered by instant, then trigger, then slot id.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Schedule(BTreeMap<u128, Group>);
+
+/// Seconds added to Unix time so that every representable instant (years -9999 to 9999) is
+/// non-negative in 41 bits.
+const EPOCH_OFFSET: i64 = 1 << 40;
+
+impl Schedule {
+    fn key(t: OffsetDateTime, trigger: Trigger) -> u128 {
+        let secs = (t.unix_timestamp() + EPOCH_OFFSET) as u128;
+        (secs << 64) | (u128::from(t.nanosecond()) << 34) | ((trigger as u128) << 32)
+    }
+
+    fn unkey(key: u128) -> Option<(OffsetDateTime, Trigger)> {
+        let secs = i64::try_from(key >> 64).ok()? - EPOCH_OFFSET;
+        let nanos = ((key >> 34) & 0x3FFF_FFFF) as u32;
+        let trigger = match (key >> 32) & 0b11 {
+            0 => Trigger::PreviousExpires,
+            1 => Trigger::RollDue,
+            2 => Trigger::LeadWarning,
+            _ => Trigger::CurrentExpires,
+        };
+        let t = OffsetDateTime::from_unix_timestamp(secs).ok()?.replace_nanosecond(nanos).ok()?;
+        Some((t, trigger))
+    }
+
+    pub(crate) fn insert(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
+        let key = Self::key(t, trigger);
+        match self.0.get_mut(&key) {
+            None => {
+                self.0.insert(key, Group::One(id));
+            }
+            Some(Group::One(other)) if *other == id => {}
+            Some(group @ Group::One(_)) => {
+                let Group::One(other) = *group else { return };
+                *group = Group::Many(BTreeSet::from([other, id]));
+            }
+            Some(Group::Many(ids)) => {
+                ids.insert(id);
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
+        let key = Self::key(t, trigger);
+        let empty = match self.0.get_mut(&key) {
+            Some(Group::One(other)) => *other == id,
+            Some(Group::Many(ids)) => {
+                ids.remove(&id);
+                ids.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.0.remove(&key);
+        }
+    }
+
+    /// The earliest entry.
+    pub(crate) fn first(&self) -> Option<(OffsetDateTime, Trigger, SlotId)> {
+        let (key, group) = self.0.first_key_value()?;
+        let id = match group {
+            Group::One(id) => *id,
+            Group::Many(ids) => *ids.first()?,
+        };
+        Self::unkey(*key).map(|(t, trigger)| (t, trigger, id))
+    }
+
+    /// Removes the earliest entry.
+    pub(crate) fn pop_first(&mut self) {
+        if let Some((t, trigger, id)) = self.first() {
+            self.remove(t, trigger, id);
+        }
+    }
+}
+
+/// The schedule entries one slot implies, by position: previous expiry, due roll, lead-time
+/// warning, expiry.
+pub(crate) type Triggers = [Option<(OffsetDateTime, Trigger)>; 4];
+
+impl Store {
+    /// The schedule entries a slot's state implies.
+    pub(crate) fn triggers(&self, id: SlotId) -> Triggers {
+        let mut out: Triggers = [None; 4];
+        let Some(entry) = self.entry(id) else { return out };
+        let not_after = |cell: Option<crate::store::slot::Cell>| {
+            cell.and_then(|c| self.inventory.by_id(c.cert)).map(|s| s.certificate.not_after())
+        };
+        if let Some(previous) = not_after(entry.previous) {
+            // `checked_*`: a certificate valid to the end of year 9999 never expires here.
+            out[0] = previous.checked_add(TICK).map(|t| (t, Trigger::PreviousExpires));
+        }
+        if let Some(pending) = entry.pending {
+            if !self.blocked.contains_key(&id) {
+                out[1] = Some((pending.at, Trigger::RollDue));
+            }
+        }
+        if let Some(not_after) = not_after(entry.current) {
+            let lead = self.lead_time_of(entry.type_id);
+            // No lead-time warning while a roll is pending; cancelling it brings the warning back.
+            if lead.is_positive() && !entry.warned.lead && entry.pending.is_none() {
+                out[2] = not_after.checked_sub(lead).map(|t| (t, Trigger::LeadWarning));
+            }
+            if !entry.warned.expired {
+                out[3] = not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires));
+            }
+        }
+        out
+    }
+
+    /// Brings a slot's schedule entries from `old` (computed before the change) to its current
+    /// ones, touching only the entries that changed.
+    pub(crate) fn reschedule(&mut self, id: SlotId, old: &Triggers) {
+        let new = self.triggers(id);
+        for (before, after) in old.iter().zip(new.iter()) {
+            if before != after {
+                if let Some((t, trigger)) = before {
+                    self.schedule.remove(*t, *trigger, id);
+                }
+                if let Some((t, trigger)) = after {
+                    self.schedule.insert(*t, *trigger, id);
+                }
+            }
+        }
+    }
+
+    /// Changes one slot, keeping its schedule in step. The slot's certificates must be in the
+    /// inventory (every operation checks that first).
+    pub(crate) fn update(&mut self, id: SlotId, change: impl FnOnce(&mut Slot)) {
+        let old = self.triggers(id);
+        let Some(mut slot) = self.slot(id) else { return };
+        change(&mut slot);
+        self.store_slot(id, &slot);
+        self.reschedule(id, &old);
+    }
+
+    /// The next instant at which [`Store::advance`] has something to do (O(log n)).
+    pub fn next_due(&self) -> Option<OffsetDateTime> {
+        self.schedule.first().map(|(t, _, _)| t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn groups_keep_instant_trigger_and_id_order() {
+        let mut s = Schedule::default();
+        let t = datetime!(2030-01-01 0:00 UTC);
+        s.insert(t + TICK, Trigger::CurrentExpires, 7);
+        s.insert(t, Trigger::CurrentExpires, 9);
+        s.insert(t, Trigger::CurrentExpires, 3);
+        s.insert(t, Trigger::RollDue, 5);
+        s.insert(t, Trigger::CurrentExpires, 3);
+        let mut order = Vec::new();
+        while let Some(first) = s.first() {
+            order.push(first);
+            s.pop_first();
+        }
+        assert_eq!(
+            order,
+            [
+                (t, Trigger::RollDue, 5),
+                (t, Trigger::CurrentExpires, 3),
+                (t, Trigger::CurrentExpires, 9),
+                (t + TICK, Trigger::CurrentExpires, 7),
+            ]
+        );
+        assert!(s.0.is_empty());
+    }
+
+    #[test]
+    fn removing_the_last_id_removes_the_group() {
+        let mut s = Schedule::default();
+        let t = datetime!(1950-06-01 12:00:00.5 UTC);
+        s.insert(t, Trigger::LeadWarning, 1);
+        s.insert(t, Trigger::LeadWarning, 2);
+        s.remove(t, Trigger::LeadWarning, 1);
+        assert_eq!(s.first(), Some((t, Trigger::LeadWarning, 2)));
+        s.remove(t, Trigger::LeadWarning, 2);
+        s.remove(t, Trigger::LeadWarning, 2);
+        assert_eq!(s.first(), None);
+        assert!(s.0.is_empty());
+    }
+}
