@@ -15,11 +15,10 @@
 //! fleet's drift at each step. The roll waits until every front-end holds the new certificate
 //! (certslot's staging gate), which Lync's replication does not guarantee.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use certslot::{
-    CertType, Event, ImportOptions, Password, Pfx, Policy, RollOptions, Rule, Scope, Store, Thumbprint,
+    CertType, DriftOptions, Event, ImportOptions, Password, Pfx, Policy, RollOptions, Rule, Scope, Store,
 };
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -121,8 +120,9 @@ fn get_cs_certificate(store: &Store) {
     }
 }
 
-fn drift(store: &Store, holdings: &BTreeMap<String, BTreeSet<Thumbprint>>, at: OffsetDateTime) {
-    for d in store.drift(holdings, at) {
+/// What each front-end reported holding against what it should hold.
+fn drift(store: &Store, at: OffsetDateTime) {
+    for d in store.drift(at, DriftOptions::default()) {
         if d.is_clean() {
             println!("   {:<18} in step", d.server);
             continue;
@@ -182,11 +182,12 @@ fn run() -> Result<(), String> {
     print_events(&out.events);
     get_cs_certificate(&store);
 
-    // Lync's replication deploys the certificate to every front-end.
-    let mut holdings: BTreeMap<String, BTreeSet<Thumbprint>> =
-        SERVERS.iter().map(|s| ((*s).to_owned(), BTreeSet::from([first]))).collect();
+    // Lync's replication deploys the certificate to every front-end, whose agents report it.
+    for server in SERVERS {
+        store.record_holdings(server, [first], args.now).map_err(|e| e.to_string())?;
+    }
     heading("Replication: what each front-end holds");
-    drift(&store, &holdings, args.now);
+    drift(&store, args.now);
 
     let at = args.now + Duration::hours(1);
     heading(&format!(
@@ -215,13 +216,11 @@ fn run() -> Result<(), String> {
     // Replication stages the new certificate on two of the three servers.
     let staged = at + Duration::days(1);
     for server in &SERVERS[..2] {
-        holdings.entry((*server).to_owned()).or_default().insert(second);
+        store.record_holdings(server, [first, second], staged).map_err(|e| e.to_string())?;
     }
-    for (server, held) in &holdings {
-        store.record_holdings(server, held.iter().copied(), staged).map_err(|e| e.to_string())?;
-    }
+    store.record_holdings(SERVERS[2], [first], staged).map_err(|e| e.to_string())?;
     heading(&format!("{}  Replication: fe03 has not received the new certificate yet", when(staged)));
-    drift(&store, &holdings, staged);
+    drift(&store, staged);
 
     let eve = args.effective - Duration::hours(1);
     heading(&format!("{}  advance (the day before the effective date)", when(eve)));
@@ -232,7 +231,6 @@ fn run() -> Result<(), String> {
     get_cs_certificate(&store);
 
     let caught_up = args.effective + Duration::hours(2);
-    holdings.entry(SERVERS[2].to_owned()).or_default().insert(second);
     store.record_holdings(SERVERS[2], [first, second], caught_up).map_err(|e| e.to_string())?;
     heading(&format!("{}  fe03 reports the new certificate; advance", when(caught_up)));
     print_events(&store.advance(caught_up).map_err(|e| e.to_string())?.events);
@@ -247,7 +245,7 @@ fn run() -> Result<(), String> {
         .collect();
     println!("   verifiers accept: {}", verifiers.join(", "));
     heading("Replication after the roll");
-    drift(&store, &holdings, caught_up);
+    drift(&store, caught_up);
 
     if let Some(due) = store.next_due() {
         heading(&format!("{}  advance (next scheduled change)", when(due)));

@@ -16,9 +16,9 @@ pub use crate::pfx::{
     Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, PrivateKey, Protection, SkippedBag,
 };
 pub use crate::store::{
-    Assignment, CancelReason, CertType, CertView, Desired, DropReason, Event, Outcome, PendingRoll, Role,
-    RollOptions, Scope, ServerDrift, Slot, SlotError, SlotView, Store, StoredCertificate, TimelineEntry,
-    TypeConfig,
+    Assignment, CancelReason, CertType, CertView, Desired, DriftOptions, DropReason, Event, Holdings,
+    Outcome, PendingRoll, Role, RollOptions, Scope, ServerDrift, Slot, SlotError, SlotView, Store,
+    StoredCertificate, TimelineEntry, TypeConfig,
 };
 #[cfg(feature = "serde")]
 pub use crate::store::{LoadError, STATE_FORMAT};

@@ -1,11 +1,9 @@
 //! The store: set, roll, advance, cancel, remove, rollback, queries, scopes and the fleet, each
 //! with the exact events and values it must give.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use certslot::{
-    CancelReason, CertType, Certificate, DropReason, Event, ImportOptions, Password, Pfx, Role, RollOptions,
-    Scope, SlotError, Store, Thumbprint, Violation,
+    CancelReason, CertType, Certificate, DriftOptions, DropReason, Event, ImportOptions, Password, Pfx, Role,
+    RollOptions, Scope, SlotError, Store, Thumbprint, Violation,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -412,19 +410,26 @@ fn fleet_desired_drift_and_staged_promotion() {
     let roles: Vec<(Thumbprint, Role)> = desired.iter().map(|d| (d.thumbprint, d.role)).collect();
     assert_eq!(roles, vec![(a, Role::Current), (b, Role::Pending)]);
 
+    // Nobody has reported yet: everything is missing everywhere.
+    let drift = store.drift(T0, DriftOptions::default());
+    assert_eq!(
+        drift.iter().map(|d| (d.server.as_str(), d.reported_at)).collect::<Vec<_>>(),
+        [("fe1.contoso.com", None), ("fe2.contoso.com", None)]
+    );
+    assert_eq!(drift[0].missing.iter().map(|d| d.thumbprint).collect::<Vec<_>>(), vec![a, b]);
+    assert!(!drift[0].is_clean());
+
     let stranger: Thumbprint = "00".repeat(20).parse().expect("hex");
-    let observed: BTreeMap<String, BTreeSet<Thumbprint>> = [
-        ("fe1.contoso.com".to_owned(), BTreeSet::from([a, b])),
-        ("fe2.contoso.com".to_owned(), BTreeSet::from([a, stranger])),
-    ]
-    .into();
-    let drift = store.drift(&observed, T0);
+    store.record_holdings("fe1.contoso.com", [a, b], T0).expect("record");
+    store.record_holdings("fe2.contoso.com", [a, stranger], T0).expect("record");
+    let drift = store.drift(T0, DriftOptions::default());
     assert!(drift[0].is_clean(), "{drift:?}");
+    assert_eq!(drift[0].reported_at, Some(T0));
     assert_eq!(drift[1].missing.iter().map(|d| d.thumbprint).collect::<Vec<_>>(), vec![b]);
     assert_eq!(drift[1].unexpected, vec![stranger]);
+    assert_eq!(drift[1].pool, "pool01.contoso.com");
 
     // fe2 lacks the pending certificate: the roll waits and says who it waits for.
-    store.record_holdings("fe1.contoso.com", [a, b], T0).expect("record");
     store.record_holdings("fe2.contoso.com", [a], T0).expect("record");
     let blocked = store.advance(ROLL).expect("advance");
     assert_eq!(
@@ -453,13 +458,12 @@ fn fleet_desired_drift_and_staged_promotion() {
             applied_at: later
         }]
     );
-    // After the roll both servers hold current b and previous a: no drift.
-    let observed: BTreeMap<String, BTreeSet<Thumbprint>> = [
-        ("fe1.contoso.com".to_owned(), BTreeSet::from([a, b])),
-        ("fe2.contoso.com".to_owned(), BTreeSet::from([a, b])),
-    ]
-    .into();
-    assert!(store.drift(&observed, later).iter().all(|d| d.is_clean()));
+    // After the roll both servers hold current b and previous a: no drift, as long as fe1's
+    // report from T0 is not held against it.
+    assert!(store.drift(later, DriftOptions::default()).iter().all(|d| d.is_clean()));
+    let strict = store.drift(later, DriftOptions::default().max_report_age(Duration::hours(1)));
+    assert_eq!(strict.iter().map(|d| d.outdated_report).collect::<Vec<_>>(), [true, false]);
+    assert!(!strict[0].is_clean());
 }
 
 #[test]
@@ -509,14 +513,164 @@ fn state_round_trips_through_json_and_rejects_tampering() {
     let dangling = json.replace(&b.to_string(), &"AB".repeat(20));
     assert!(matches!(Store::from_json(&dangling), Err(certslot::LoadError::DanglingThumbprint { .. })));
     assert!(matches!(Store::from_json(&json[..json.len() / 2]), Err(certslot::LoadError::Json(_))));
-    let future = json.replacen("\"format\": 1", "\"format\": 2", 1);
+    let future = json.replacen("\"format\": 2", "\"format\": 3", 1);
     assert_eq!(
         Store::from_json(&future).map(|s| s.revision()),
-        Err(certslot::LoadError::UnsupportedFormat { format: 2 })
+        Err(certslot::LoadError::UnsupportedFormat { format: 3 })
     );
     // The pending certificate made the current one (b's thumbprint first appears as the
     // slot's pending certificate; certificates are Base64 DER).
     let impossible = json.replacen(&b.to_string(), &a.to_string(), 1);
     assert_ne!(impossible, json);
     assert!(matches!(Store::from_json(&impossible), Err(certslot::LoadError::ImpossibleSlot { .. })));
+}
+
+#[test]
+fn add_pfx_refuses_files_without_key_or_leaf_and_adds_nothing() {
+    let mut store = Store::new();
+    let before = store.revision();
+    let lenient = ImportOptions::default().require_key(false).require_certificate(false);
+    let import = |bytes: &[u8]| Pfx::import(bytes, &Password::new("P@ssw0rd"), lenient).expect("imports");
+    let certs_only = import(include_bytes!("data/pfx/openssl3-certs-only.pfx"));
+    assert_eq!(store.add_pfx(certs_only), Err(SlotError::PfxWithoutKey { certificates: 3 }));
+    let key_only = import(include_bytes!("data/pfx/openssl3-key-only.pfx"));
+    assert_eq!(store.add_pfx(key_only), Err(SlotError::PfxWithoutLeaf { certificates: 0 }));
+    assert_eq!(store.revision(), before);
+    assert_eq!(store.to_json(), Store::new().to_json());
+    // A PFX with a chain: the leaf with its key, the CA certificates without.
+    let chain = pfx(include_bytes!("data/pfx/openssl3-chain.pfx"));
+    let leaf = store.add_pfx(chain).expect("leaf and key");
+    assert!(store.certificate(&leaf).is_some_and(|s| s.key.is_some()));
+}
+
+/// A store with site redmond, pool01 (fe1, fe2) and pool02 (fe3).
+fn fleet() -> (Store, Thumbprint, Thumbprint) {
+    let (mut store, a, b) = store();
+    store.add_site("redmond").expect("site");
+    store.add_pool("pool01.contoso.com", "redmond").expect("pool");
+    store.add_pool("pool02.contoso.com", "redmond").expect("pool");
+    store.add_server("fe1.contoso.com", "pool01.contoso.com").expect("server");
+    store.add_server("fe2.contoso.com", "pool01.contoso.com").expect("server");
+    store.add_server("fe3.contoso.com", "pool02.contoso.com").expect("server");
+    (store, a, b)
+}
+
+#[test]
+fn decommissioning_removes_servers_then_pools_then_sites() {
+    let (mut store, a, _) = fleet();
+    let pool02 = Scope::pool("pool02.contoso.com").expect("pool");
+    store.set(&[CertType::Default], &pool02, &a, T0, RollOptions::default()).expect("set");
+    store.record_holdings("fe3.contoso.com", [a], T0).expect("record");
+
+    assert_eq!(
+        store.remove_site("redmond").map(|o| o.events),
+        Err(SlotError::HasMembers {
+            kind: "site",
+            name: "redmond".into(),
+            members: vec!["pool01.contoso.com".into(), "pool02.contoso.com".into()]
+        })
+    );
+    assert_eq!(
+        store.remove_pool("pool02.contoso.com").map(|o| o.events),
+        Err(SlotError::HasMembers {
+            kind: "pool",
+            name: "pool02.contoso.com".into(),
+            members: vec!["fe3.contoso.com".into()]
+        })
+    );
+    let revision = store.revision();
+    store.remove_server("FE3.contoso.com").expect("server removed");
+    assert_eq!(store.revision(), revision + 1);
+    assert!(store.holdings("fe3.contoso.com").is_none(), "its report leaves with it");
+    assert_eq!(store.servers().map(|(s, _)| s).collect::<Vec<_>>(), ["fe1.contoso.com", "fe2.contoso.com"]);
+    assert_eq!(
+        store.remove_server("fe3.contoso.com").map(|o| o.events),
+        Err(SlotError::UnknownTopology { kind: "server", name: "fe3.contoso.com".into() })
+    );
+    // The pool still has an assignment.
+    let json = store.to_json();
+    assert_eq!(
+        store.remove_pool("pool02.contoso.com").map(|o| o.events),
+        Err(SlotError::ScopeInUse { cert_type: CertType::Default, scope: pool02.clone() })
+    );
+    assert_eq!(store.to_json(), json, "a refused removal changes nothing");
+    store.remove(&CertType::Default, &pool02, T0).expect("current removed");
+    store.remove_previous(&CertType::Default, &pool02, T0).expect_err("no previous");
+    store.remove_pool("pool02.contoso.com").expect("pool removed");
+    assert_eq!(store.pools().collect::<Vec<_>>(), [("pool01.contoso.com", "redmond")]);
+    // The emptied slot of the removed pool is not state.
+    let reloaded = Store::from_json(&store.to_json()).expect("loads");
+    assert_eq!(reloaded.to_json(), store.to_json());
+    assert!(!store.to_json().contains("pool02"));
+    for fe in ["fe1.contoso.com", "fe2.contoso.com"] {
+        store.remove_server(fe).expect("server");
+    }
+    store.remove_pool("pool01.contoso.com").expect("pool");
+    store.remove_site("redmond").expect("site");
+    assert_eq!(store.sites().count(), 0);
+    assert_eq!(
+        store.remove_site("redmond").map(|o| o.events),
+        Err(SlotError::UnknownTopology { kind: "site", name: "redmond".into() })
+    );
+}
+
+#[test]
+fn a_site_with_an_assignment_cannot_be_removed() {
+    let (mut store, a, _) = store();
+    store.add_site("dublin").expect("site");
+    let site = Scope::site("dublin").expect("site");
+    store.set(&[CertType::Default], &site, &a, T0, RollOptions::default()).expect("set");
+    assert_eq!(
+        store.remove_site("dublin").map(|o| o.events),
+        Err(SlotError::ScopeInUse { cert_type: CertType::Default, scope: site })
+    );
+}
+
+#[test]
+fn removing_the_server_a_roll_waits_for_lets_it_roll() {
+    let (mut store, a, b) = fleet();
+    let mut config = OAUTH.default_config(None);
+    config.require_staged = true;
+    store.configure_type(OAUTH, config);
+    store.set(&[OAUTH], &Scope::Global, &a, T0, RollOptions::default()).expect("set");
+    store.roll(&[OAUTH], &Scope::Global, &b, ROLL, T0, RollOptions::default()).expect("roll");
+    for fe in ["fe1.contoso.com", "fe2.contoso.com"] {
+        store.record_holdings(fe, [a, b], T0).expect("record");
+    }
+    let blocked = store.advance(ROLL).expect("advance");
+    assert!(
+        matches!(blocked.events.as_slice(), [Event::RollBlocked { servers, .. }] if *servers == ["fe3.contoso.com"])
+    );
+    store.remove_server("fe3.contoso.com").expect("decommissioned");
+    let later = ROLL + Duration::MINUTE;
+    let rolled = store.advance(later).expect("advance");
+    assert!(
+        matches!(rolled.events.as_slice(), [Event::Rolled { thumbprint, applied_at, .. }] if *thumbprint == b && *applied_at == later)
+    );
+}
+
+#[test]
+fn timeline_all_orders_every_slot_by_instant() {
+    let (mut store, a, b) = fleet();
+    let pool01 = Scope::pool("pool01.contoso.com").expect("pool");
+    store.set(&[OAUTH], &Scope::Global, &a, T0, RollOptions::default()).expect("set");
+    store.set(&[CertType::Default], &pool01, &b, T0, RollOptions::default()).expect("set");
+    store.roll(&[OAUTH], &Scope::Global, &b, ROLL, T0, RollOptions::default()).expect("roll");
+    let json = store.to_json();
+    let plan = store.timeline_all(T0, datetime!(2036-01-02 0:00 UTC));
+    assert_eq!(store.to_json(), json, "a dry run changes nothing");
+    let steps: Vec<(OffsetDateTime, String, String)> = plan
+        .iter()
+        .map(|e| (e.at, format!("{:?}", std::mem::discriminant(&e.event)), e.event.to_string()))
+        .collect();
+    let expiry = datetime!(2036-01-01 0:00:00.000_000_001 UTC);
+    let at: Vec<OffsetDateTime> = steps.iter().map(|s| s.0).collect();
+    assert_eq!(at, [ROLL, datetime!(2035-12-31 0:00 UTC), expiry, expiry, expiry]);
+    assert!(matches!(plan[0].event, Event::Rolled { .. }));
+    assert!(
+        matches!(&plan[4].event, Event::CurrentExpired { cert_type: CertType::Default, scope, .. } if *scope == pool01)
+    );
+    // The per-slot timeline is the store-wide one filtered to that slot.
+    let oauth_only: Vec<_> = plan.iter().filter(|e| matches!(&e.event, Event::Rolled { cert_type, .. } | Event::CurrentExpiresSoon { cert_type, .. } | Event::PreviousDropped { cert_type, .. } | Event::CurrentExpired { cert_type, .. } if *cert_type == OAUTH)).cloned().collect();
+    assert_eq!(store.timeline(&OAUTH, &Scope::Global, T0, datetime!(2036-01-02 0:00 UTC)), oauth_only);
 }

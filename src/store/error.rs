@@ -194,4 +194,22 @@ pub enum SlotError {
         /// The limit.
         limit: usize,
     },
+    /// A site or pool cannot be removed while a slot at its scope holds a certificate.
+    #[error("{scope} still has a {cert_type} assignment")]
+    ScopeInUse {
+        /// A type assigned there.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+    },
+    /// A site or pool cannot be removed while pools or servers are in it.
+    #[error("{kind} {name} still has members: {}", members.join(", "))]
+    HasMembers {
+        /// `"site"` or `"pool"`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The pools (of a site) or servers (of a pool) in it.
+        members: Vec<String>,
+    },
 }

@@ -1,18 +1,21 @@
-//! The front-end fleet: sites, pools and servers, what each server must hold, and drift.
+//! The front-end fleet: what each server must hold, what it reports holding, and drift.
 //!
 //! Lync's replication copies the central certificate configuration to every front-end server.
-//! certslot computes what each server should hold ([`Store::desired`]), compares it with what the
-//! servers report ([`Store::drift`]) and, for types configured with
-//! [`crate::TypeConfig::require_staged`], promotes a roll only once every server of the scope holds
-//! the pending certificate, which prevents half-rolled pools.
+//! certslot computes what each server should hold ([`Store::desired`]), keeps what each server
+//! last reported holding, with the instant of the report ([`Store::record_holdings`]), and
+//! compares the two ([`Store::drift`]): the recorded reports are the one source of truth, for
+//! drift and for the staging gate. For types configured with
+//! [`TypeConfig::require_staged`](crate::TypeConfig::require_staged), a roll is promoted only
+//! once every server of the scope has reported holding the pending certificate, which prevents
+//! half-rolled pools.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-use crate::store::SlotError;
 use crate::store::Store;
 use crate::store::cert_type::CertType;
+use crate::store::error::SlotError;
 use crate::store::scope::{Scope, normalize};
 use crate::store::slot::Outcome;
 use crate::x509::thumbprint::Thumbprint;
@@ -42,15 +45,48 @@ pub struct Desired {
     pub role: Role,
 }
 
+/// What a server last reported holding, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holdings {
+    /// The thumbprints in its certificate store.
+    pub thumbprints: BTreeSet<Thumbprint>,
+    /// The instant of the report.
+    pub reported_at: OffsetDateTime,
+}
+
+/// Options of [`Store::drift`].
+///
+/// Default: every report counts, however old.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DriftOptions {
+    max_report_age: Option<Duration>,
+}
+
+impl DriftOptions {
+    /// Flags the reports older than `age` at the instant of the drift as outdated
+    /// ([`ServerDrift::outdated_report`]): the server's agent has stopped reporting. A zero or
+    /// negative `age` flags every report made before that instant.
+    pub fn max_report_age(self, age: Duration) -> Self {
+        Self { max_report_age: Some(age) }
+    }
+
+    /// The age past which a report is outdated, if set.
+    pub fn report_age_limit(&self) -> Option<Duration> {
+        self.max_report_age
+    }
+}
+
 /// How one server differs from what it should hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerDrift {
     /// The server.
     pub server: String,
-    /// False when the server did not report (everything desired is then missing).
-    pub reported: bool,
-    /// False when the server is not in the topology (everything it holds is then unexpected).
-    pub known: bool,
+    /// Its pool.
+    pub pool: String,
+    /// When it last reported; `None` when it never did (everything desired is then missing).
+    pub reported_at: Option<OffsetDateTime>,
+    /// True when its last report is older than [`DriftOptions::max_report_age`].
+    pub outdated_report: bool,
     /// Certificates it should hold and does not.
     pub missing: Vec<Desired>,
     /// Certificates it holds that the store knows but no longer assigns to it (an old previous).
@@ -60,10 +96,10 @@ pub struct ServerDrift {
 }
 
 impl ServerDrift {
-    /// True when the server holds exactly what it should.
+    /// True when the server has reported, recently enough, holding exactly what it should.
     pub fn is_clean(&self) -> bool {
-        self.reported
-            && self.known
+        self.reported_at.is_some()
+            && !self.outdated_report
             && self.missing.is_empty()
             && self.stale.is_empty()
             && self.unexpected.is_empty()
@@ -71,59 +107,8 @@ impl ServerDrift {
 }
 
 impl Store {
-    /// Adds a site.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`] for an unusable name.
-    pub fn add_site(&mut self, site: &str) -> Result<Outcome, SlotError> {
-        let site = normalize("site", site)?;
-        self.topology.sites.insert(site);
-        Ok(self.bump())
-    }
-
-    /// Adds a pool (by FQDN) to a site.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown site, or
-    /// [`SlotError::AlreadyExists`] for a pool already in another site.
-    pub fn add_pool(&mut self, pool: &str, site: &str) -> Result<Outcome, SlotError> {
-        let pool = normalize("pool", pool)?;
-        let site = normalize("site", site)?;
-        if !self.topology.sites.contains(&site) {
-            return Err(SlotError::UnknownTopology { kind: "site", name: site.into() });
-        }
-        if self.topology.pools.get(&pool).is_some_and(|s| *s != site) {
-            return Err(SlotError::AlreadyExists { kind: "pool", name: pool.into() });
-        }
-        self.topology.pools.insert(pool, site);
-        Ok(self.bump())
-    }
-
-    /// Adds a front-end server (by FQDN) to a pool.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown pool, or
-    /// [`SlotError::AlreadyExists`] for a server already in another pool.
-    pub fn add_server(&mut self, server: &str, pool: &str) -> Result<Outcome, SlotError> {
-        let server = normalize("server", server)?;
-        let pool = normalize("pool", pool)?;
-        if !self.topology.pools.contains_key(&pool) {
-            return Err(SlotError::UnknownTopology { kind: "pool", name: pool.into() });
-        }
-        if self.topology.servers.get(&server).is_some_and(|p| *p != pool) {
-            return Err(SlotError::AlreadyExists { kind: "server", name: server.into() });
-        }
-        self.topology.servers.insert(server, pool);
-        Ok(self.bump())
-    }
-
-    /// The servers, with their pools, in name order.
-    pub fn servers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.topology.servers.iter().map(|(s, p)| (s.as_ref(), p.as_ref()))
-    }
-
-    /// Records what a server reports holding (the thumbprints in its certificate store). Rolls
-    /// of types that require staging look at these.
+    /// Records what a server reports holding (the thumbprints in its certificate store) at `at`,
+    /// replacing its previous report. Drift and the staging gate read these reports.
     ///
     /// # Errors
     /// [`SlotError::UnknownTopology`] for an unknown server, or an `at` earlier than one the store
@@ -139,9 +124,16 @@ impl Store {
         if !self.topology.servers.contains_key(&server) {
             return Err(SlotError::UnknownTopology { kind: "server", name: server.into() });
         }
-        self.holdings.insert(server, thumbprints.into_iter().collect());
+        let holdings = Holdings { thumbprints: thumbprints.into_iter().collect(), reported_at: at };
+        self.holdings.insert(server, holdings);
         self.tick(at);
         Ok(self.bump())
+    }
+
+    /// What a server last reported holding, if it did.
+    pub fn holdings(&self, server: &str) -> Option<&Holdings> {
+        let server = normalize("server", server).ok()?;
+        self.holdings.get(&server)
     }
 
     /// Every certificate type with at least one slot.
@@ -187,46 +179,55 @@ impl Store {
         Ok(out)
     }
 
-    /// How each server differs from what it should hold at `at`, given what each reports
-    /// holding. Every server of the topology is listed (unreported ones with everything missing),
-    /// then reporting servers the topology does not know.
-    pub fn drift(
-        &self,
-        observed: &BTreeMap<String, BTreeSet<Thumbprint>>,
-        at: OffsetDateTime,
-    ) -> Vec<ServerDrift> {
+    /// How each server of the topology differs, at `at`, from what it should hold, according to
+    /// what it last reported ([`Store::record_holdings`]); in server name order. A server that
+    /// never reported has everything missing; one whose report is older than
+    /// [`DriftOptions::max_report_age`] is flagged as outdated.
+    ///
+    /// ```
+    /// use certslot::{DriftOptions, Store};
+    /// use time::{Duration, macros::datetime};
+    ///
+    /// let mut store = Store::new();
+    /// store.add_site("redmond")?;
+    /// store.add_pool("pool01.contoso.com", "redmond")?;
+    /// store.add_server("fe01.contoso.com", "pool01.contoso.com")?;
+    /// store.add_server("fe02.contoso.com", "pool01.contoso.com")?;
+    /// store.record_holdings("fe01.contoso.com", [], datetime!(2026-11-25 9:00 UTC))?;
+    ///
+    /// let at = datetime!(2026-11-25 9:30 UTC);
+    /// let drift = store.drift(at, DriftOptions::default().max_report_age(Duration::minutes(15)));
+    /// assert_eq!(drift[0].reported_at, Some(datetime!(2026-11-25 9:00 UTC)));
+    /// assert!(drift[0].outdated_report);
+    /// assert_eq!(drift[1].reported_at, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn drift(&self, at: OffsetDateTime, options: DriftOptions) -> Vec<ServerDrift> {
         let empty = BTreeSet::new();
-        let mut out = Vec::new();
-        for server in self.topology.servers.keys() {
+        let mut out = Vec::with_capacity(self.topology.servers.len());
+        for (server, pool) in &self.topology.servers {
             let desired = self.desired(server, at).unwrap_or_default();
-            let held = observed.get(server.as_ref());
-            let holding = held.unwrap_or(&empty);
+            let report = self.holdings.get(server);
+            let holding = report.map_or(&empty, |h| &h.thumbprints);
             let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
             let missing: Vec<Desired> =
                 desired.into_iter().filter(|d| !holding.contains(&d.thumbprint)).collect();
             let (stale, unexpected): (Vec<Thumbprint>, Vec<Thumbprint>) =
                 holding.iter().filter(|t| !wanted.contains(t)).partition(|t| self.certificate(t).is_some());
+            let reported_at = report.map(|h| h.reported_at);
+            let outdated_report = match (reported_at, options.max_report_age) {
+                (Some(reported), Some(max)) => at - reported > max,
+                _ => false,
+            };
             out.push(ServerDrift {
                 server: server.to_string(),
-                reported: held.is_some(),
-                known: true,
+                pool: pool.to_string(),
+                reported_at,
+                outdated_report,
                 missing,
                 stale,
                 unexpected,
             });
-        }
-        for (server, holding) in observed {
-            let known = normalize("server", server).is_ok_and(|n| self.topology.servers.contains_key(&n));
-            if !known {
-                out.push(ServerDrift {
-                    server: server.clone(),
-                    reported: true,
-                    known: false,
-                    missing: Vec::new(),
-                    stale: Vec::new(),
-                    unexpected: holding.iter().copied().collect(),
-                });
-            }
         }
         out
     }
@@ -246,7 +247,9 @@ impl Store {
                 self.resolve(cert_type, &Scope::Pool((*pool).clone()))
                     .is_some_and(|(resolved, _)| resolved == *scope)
             })
-            .filter(|(server, _)| !self.holdings.get(*server).is_some_and(|h| h.contains(thumbprint)))
+            .filter(|(server, _)| {
+                !self.holdings.get(*server).is_some_and(|h| h.thumbprints.contains(thumbprint))
+            })
             .map(|(server, _)| server.to_string())
             .collect()
     }

@@ -37,10 +37,11 @@ mod schedule;
 mod scope;
 mod slot;
 mod timeline;
+mod topology;
 
 pub use self::cert_type::{CertType, TypeConfig};
 pub use self::error::SlotError;
-pub use self::fleet::{Desired, Role, ServerDrift};
+pub use self::fleet::{Desired, DriftOptions, Holdings, Role, ServerDrift};
 pub use self::inventory::StoredCertificate;
 pub use self::operations::RollOptions;
 #[cfg(feature = "serde")]
@@ -50,7 +51,7 @@ pub use self::scope::Scope;
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
 pub use self::timeline::TimelineEntry;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
@@ -58,6 +59,7 @@ use crate::store::inventory::Inventory;
 use crate::store::names::{Names, SlotId, TypeId};
 use crate::store::schedule::Schedule;
 use crate::store::slot::{Cell, SlotEntry, Warned};
+use crate::store::topology::Topology;
 use crate::validate::{PolicyError, SubjectRule};
 use crate::x509::thumbprint::Thumbprint;
 
@@ -74,15 +76,7 @@ pub struct Store {
     pub(crate) schedule: Schedule,
     pub(crate) blocked: BTreeMap<SlotId, Vec<String>>,
     pub(crate) topology: Topology,
-    pub(crate) holdings: BTreeMap<Box<str>, BTreeSet<Thumbprint>>,
-}
-
-/// The front-end topology: sites, pools in sites, servers in pools.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Topology {
-    pub sites: BTreeSet<Box<str>>,
-    pub pools: BTreeMap<Box<str>, Box<str>>,
-    pub servers: BTreeMap<Box<str>, Box<str>>,
+    pub(crate) holdings: BTreeMap<Box<str>, Holdings>,
 }
 
 impl Store {

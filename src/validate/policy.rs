@@ -58,6 +58,26 @@ impl WarningRule {
     pub fn ca_certificate(self, warn: bool) -> Self {
         Self { ca_certificate: warn, ..self }
     }
+
+    /// Whether weak signature hashes are warned about.
+    pub fn warns_weak_signature(&self) -> bool {
+        self.weak_signature
+    }
+
+    /// The expiry warning threshold, if on.
+    pub fn expiry_warning(&self) -> Option<Duration> {
+        self.expiring_within
+    }
+
+    /// Whether critical extensions certslot does not interpret are warned about.
+    pub fn warns_unknown_critical(&self) -> bool {
+        self.unknown_critical
+    }
+
+    /// Whether CA certificates are warned about.
+    pub fn warns_ca_certificate(&self) -> bool {
+        self.ca_certificate
+    }
 }
 
 impl Rule for WarningRule {

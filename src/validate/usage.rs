@@ -44,6 +44,11 @@ impl UsageRule {
         Self { required_eku: purpose, ..self }
     }
 
+    /// Whether a present key usage must allow `digitalSignature`.
+    pub fn digital_signature_required(&self) -> bool {
+        self.digital_signature
+    }
+
     /// The required extended key usage purpose, if any.
     pub fn eku(&self) -> Option<ObjectIdentifier> {
         self.required_eku

@@ -1,0 +1,213 @@
+//! Saved state: format 2 keeps every type setting and the servers' reports with their instants;
+//! format 1, written by certslot 0.1.0, still loads to the same slots.
+
+use std::collections::BTreeSet;
+
+use certslot::{
+    CertType, DriftOptions, Event, ImportOptions, KeyRule, LoadError, Password, Pfx, Policy, PolicyError,
+    RollOptions, STATE_FORMAT, Scope, Store, SubjectRule, Thumbprint, TypeConfig, UsageRule, ValidityRule,
+    WarningRule, eku,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const FORMAT1: &str = include_str!("data/state/format1.json");
+const A: &str = "3BF702B601477250F70E61E287798983087DA4AB";
+const B: &str = "4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F";
+const OAUTH: CertType = CertType::OAuthTokenIssuer;
+
+/// Type, scope, current (thumbprint, since), pending (thumbprint, effective date).
+type SlotRow = (String, String, Option<(Thumbprint, OffsetDateTime)>, Option<(Thumbprint, OffsetDateTime)>);
+
+fn thumbprint(hex: &str) -> Thumbprint {
+    hex.parse().expect("hex")
+}
+
+fn pfx(bytes: &[u8]) -> Pfx {
+    Pfx::import(bytes, &Password::new("P@ssw0rd"), ImportOptions::default()).expect("fixture imports")
+}
+
+#[test]
+fn format_1_state_loads_to_the_same_slots() {
+    let store = Store::from_json(FORMAT1).expect("format 1 loads");
+    let (a, b) = (thumbprint(A), thumbprint(B));
+    let t0 = datetime!(2026-11-25 9:00 UTC);
+    let clock = datetime!(2027-07-01 0:00 UTC);
+    assert_eq!(store.revision(), 15);
+    assert_eq!(store.clock(), Some(clock));
+    let slots: Vec<SlotRow> = store
+        .slots()
+        .map(|(t, s, slot)| {
+            (
+                t.to_string(),
+                s.to_string(),
+                slot.current().map(|c| (c.thumbprint, c.since)),
+                slot.pending().map(|p| (p.thumbprint, p.effective_at)),
+            )
+        })
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            ("OAuthTokenIssuer".into(), "global".into(), Some((a, t0)), Some((b, clock))),
+            ("Default".into(), "pool:pool02.contoso.com".into(), Some((a, t0)), None),
+            ("WebServicesInternal".into(), "pool:pool02.contoso.com".into(), Some((a, t0)), None),
+        ]
+    );
+    // The configured type kept its settings and gets its default policy back.
+    let config = store.type_config(&OAUTH);
+    assert_eq!(config.lead_time, Duration::hours(48));
+    assert!(config.require_staged && config.accept_previous && config.require_private_key);
+    assert_eq!(
+        config.policy,
+        OAUTH.default_config(Some(&SubjectRule::new("contoso.com").expect("domain"))).policy
+    );
+    // Holdings load as reported at the state's clock.
+    let fe01 = store.holdings("fe01.contoso.com").expect("fe01 reported");
+    assert_eq!(fe01.thumbprints, BTreeSet::from([a, b]));
+    assert_eq!(fe01.reported_at, clock);
+    // The roll is still blocked: nothing is due until the current certificates expire, and the
+    // next advance reports nothing new for it.
+    assert_eq!(store.next_due(), Some(datetime!(2036-01-01 0:00:00.000_000_001 UTC)));
+    let mut store = store;
+    assert_eq!(store.advance(clock + Duration::HOUR).map(|o| o.events), Ok(vec![]));
+    // Once fe02 and fe03 report the pending certificate, it rolls.
+    let later = clock + Duration::hours(2);
+    store.record_holdings("fe02.contoso.com", [a, b], later).expect("fe02");
+    store.record_holdings("fe03.contoso.com", [a, b], later).expect("fe03");
+    let rolled = store.advance(later).expect("advance");
+    assert!(
+        matches!(rolled.events.as_slice(), [Event::Rolled { thumbprint, applied_at, .. }] if *thumbprint == b && *applied_at == later)
+    );
+    // Saved again, it is format 2 and says who the roll waited for nowhere (it is done).
+    let json = store.to_json();
+    assert!(json.starts_with("{\n  \"format\": 2,"), "{}", &json[..40]);
+    assert_eq!(Store::from_json(&json).expect("format 2 loads").to_json(), json);
+}
+
+#[test]
+fn format_1_blocked_roll_is_saved_inline_in_format_2() {
+    let store = Store::from_json(FORMAT1).expect("format 1 loads");
+    let json = store.to_json();
+    let blocked = "\"blocked_by\": [\n        \"fe02.contoso.com\",\n        \"fe03.contoso.com\"\n      ]";
+    assert!(json.contains(blocked), "{json}");
+    let reloaded = Store::from_json(&json).expect("loads");
+    assert_eq!(reloaded.to_json(), json);
+    assert_eq!(reloaded.next_due(), store.next_due());
+}
+
+/// A configuration with every field away from the type's default.
+fn custom_config() -> TypeConfig {
+    TypeConfig {
+        policy: Policy::new()
+            .with_key(
+                KeyRule::default()
+                    .min_rsa_bits(3072)
+                    .and_then(|k| k.accept_rsa_pss(true))
+                    .and_then(|k| k.accept_ec(384))
+                    .and_then(|k| k.accept_eddsa(true))
+                    .and_then(|k| k.accept_rsa(false))
+                    .expect("valid key rule"),
+            )
+            .with_subject(SubjectRule::new("fabrikam.com").expect("domain"))
+            .with_validity(ValidityRule::default().min_remaining(Duration::days(14)))
+            .with_usage(
+                UsageRule::default().require_digital_signature(false).required_eku(Some(eku::CLIENT_AUTH)),
+            )
+            .with_warnings(
+                WarningRule::default()
+                    .weak_signature(false)
+                    .expiring_within(Some(Duration::days(60)))
+                    .unknown_critical(false)
+                    .ca_certificate(false),
+            ),
+        lead_time: Duration::hours(36),
+        accept_previous: true,
+        require_private_key: false,
+        require_staged: true,
+    }
+}
+
+#[test]
+fn type_configuration_survives_a_round_trip() {
+    let mut store = Store::for_sip_domain("contoso.com").expect("domain");
+    let custom = CertType::custom("Fabrikam-Signing").expect("name");
+    store.configure_type(custom.clone(), custom_config());
+    // A policy with no rules at all, for another type.
+    let bare = TypeConfig { policy: Policy::new(), ..OAUTH.default_config(None) };
+    store.configure_type(OAUTH, bare.clone());
+    let defaults = store.type_config(&CertType::Default);
+
+    let json = store.to_json();
+    let loaded = Store::from_json(&json).expect("loads");
+    assert_eq!(loaded.type_config(&custom), custom_config());
+    assert_eq!(loaded.type_config(&OAUTH), bare);
+    assert_eq!(loaded.type_config(&CertType::Default), defaults);
+    assert_eq!(loaded.to_json(), json);
+    // Every field differs from the default, so a field that were not saved would show.
+    let default = custom.default_config(None);
+    let saved = custom_config();
+    assert_ne!(saved.policy.key_rule(), default.policy.key_rule());
+    assert_ne!(saved.policy.subject_rule(), default.policy.subject_rule());
+    assert_ne!(saved.policy.validity_rule(), default.policy.validity_rule());
+    assert_ne!(saved.policy.usage_rule(), default.policy.usage_rule());
+    assert_ne!(saved.policy.warning_rule(), default.policy.warning_rule());
+    assert_ne!(saved.lead_time, default.lead_time);
+    assert_ne!(saved.accept_previous, default.accept_previous);
+    assert_ne!(saved.require_private_key, default.require_private_key);
+    assert_ne!(saved.require_staged, default.require_staged);
+}
+
+#[test]
+fn impossible_saved_policies_and_formats_are_typed_errors() {
+    let mut store = Store::new();
+    store.configure_type(OAUTH, custom_config());
+    let json = store.to_json();
+    assert!(json.contains("\"min_rsa_bits\": 3072"));
+    assert_eq!(
+        Store::from_json(&json.replace("\"min_rsa_bits\": 3072", "\"min_rsa_bits\": 100"))
+            .map(|s| s.revision()),
+        Err(LoadError::BadPolicy {
+            cert_type: OAUTH,
+            source: PolicyError::KeySizeOutOfRange { algorithm: "RSA", bits: 100, min: 512, max: 16384 }
+        })
+    );
+    let nothing = json
+        .replace("\"rsa_pss\": true", "\"rsa_pss\": false")
+        .replace("\"ec_min_bits\": 384", "\"ec_min_bits\": null")
+        .replace("\"eddsa\": true", "\"eddsa\": false");
+    assert_eq!(
+        Store::from_json(&nothing).map(|s| s.revision()),
+        Err(LoadError::BadPolicy { cert_type: OAUTH, source: PolicyError::NoKeyAlgorithm })
+    );
+    let future = json.replacen("\"format\": 2", "\"format\": 3", 1);
+    assert_eq!(
+        Store::from_json(&future).map(|s| s.revision()),
+        Err(LoadError::UnsupportedFormat { format: 3 })
+    );
+    let ancient = json.replacen("\"format\": 2", "\"format\": 0", 1);
+    assert_eq!(
+        Store::from_json(&ancient).map(|s| s.revision()),
+        Err(LoadError::UnsupportedFormat { format: 0 })
+    );
+    assert_eq!(STATE_FORMAT, 2);
+}
+
+#[test]
+fn holdings_keep_their_report_instant() {
+    let mut store = Store::for_sip_domain("contoso.com").expect("domain");
+    let a = store.add_pfx(pfx(include_bytes!("data/pfx/openssl3-default.pfx"))).expect("leaf");
+    store.add_site("redmond").expect("site");
+    store.add_pool("pool01.contoso.com", "redmond").expect("pool");
+    store.add_server("fe01.contoso.com", "pool01.contoso.com").expect("server");
+    let t0 = datetime!(2026-11-25 9:00 UTC);
+    store.set(&[OAUTH], &Scope::Global, &a, t0, RollOptions::default()).expect("set");
+    let reported = datetime!(2026-11-25 9:05:30.25 UTC);
+    store.record_holdings("fe01.contoso.com", [a], reported).expect("record");
+    let loaded = Store::from_json(&store.to_json()).expect("loads");
+    let holdings = loaded.holdings("fe01.contoso.com").expect("reported");
+    assert_eq!(holdings.reported_at, reported);
+    let drift = loaded
+        .drift(reported + Duration::hours(1), DriftOptions::default().max_report_age(Duration::minutes(30)));
+    assert!(drift[0].outdated_report && drift[0].missing.is_empty());
+}
