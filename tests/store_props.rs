@@ -141,6 +141,9 @@ enum Op {
     AddPool { pool: &'static str, site: &'static str },
     AddServer { server: &'static str, pool: &'static str },
     RecordHoldings { server: &'static str, certs: Vec<Cert>, at: At },
+    RemoveServer { server: &'static str },
+    RemovePool { pool: &'static str },
+    RemoveSite { site: &'static str },
 }
 
 impl Op {
@@ -154,7 +157,12 @@ impl Op {
             | Op::RemovePrevious { at, .. }
             | Op::Rollback { at, .. }
             | Op::RecordHoldings { at, .. } => Some(at.0),
-            Op::AddSite { .. } | Op::AddPool { .. } | Op::AddServer { .. } => None,
+            Op::AddSite { .. }
+            | Op::AddPool { .. }
+            | Op::AddServer { .. }
+            | Op::RemoveServer { .. }
+            | Op::RemovePool { .. }
+            | Op::RemoveSite { .. } => None,
         }
     }
 
@@ -178,6 +186,9 @@ impl Op {
             Op::RecordHoldings { server, certs, at } => {
                 store.record_holdings(server, certs.iter().map(|c| fx.thumbprint(*c)), at.0)
             }
+            Op::RemoveServer { server } => store.remove_server(server),
+            Op::RemovePool { pool } => store.remove_pool(pool),
+            Op::RemoveSite { site } => store.remove_site(site),
         }
     }
 }
@@ -310,8 +321,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop_oneof![Just("paris"), Just("redmond")].prop_map(|site| Op::AddSite { site }),
         1 => (pool.clone(), site).prop_map(|(pool, site)| Op::AddPool { pool, site }),
         1 => (server.clone(), pool).prop_map(|(server, pool)| Op::AddServer { server, pool }),
-        1 => (server, proptest::collection::vec(cert(), 0..3))
+        1 => (server.clone(), proptest::collection::vec(cert(), 0..3))
             .prop_map(move |(server, certs)| Op::RecordHoldings { server, certs, at }),
+        1 => server.prop_map(|server| Op::RemoveServer { server }),
+        1 => prop_oneof![Just("pool01.contoso.com"), Just("pool02.contoso.com")]
+            .prop_map(|pool| Op::RemovePool { pool }),
+        1 => prop_oneof![Just("paris"), Just("redmond")].prop_map(|site| Op::RemoveSite { site }),
     ]
 }
 
@@ -347,7 +362,12 @@ fn ops(max: usize) -> impl Strategy<Value = Vec<Op>> {
                     | Op::RemovePrevious { at, .. }
                     | Op::Rollback { at, .. }
                     | Op::RecordHoldings { at, .. } => *at = At(t),
-                    Op::AddSite { .. } | Op::AddPool { .. } | Op::AddServer { .. } => {}
+                    Op::AddSite { .. }
+                    | Op::AddPool { .. }
+                    | Op::AddServer { .. }
+                    | Op::RemoveServer { .. }
+                    | Op::RemovePool { .. }
+                    | Op::RemoveSite { .. } => {}
                 }
                 op
             })

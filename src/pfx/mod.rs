@@ -1,4 +1,11 @@
-//! PFX (PKCS #12) import and export.
+//! Layer 2, PFX (PKCS #12) import and export: a private key with its certificate and chain, from
+//! and to password-protected bytes.
+//!
+//! Uses `x509` below it (certificates, thumbprints, DER walking); nothing above. Its errors
+//! ([`PfxError`], [`ExportError`]) live here. The files follow the data: `ber` rewrites BER to
+//! DER, `decode` reads the PFX, authenticated safe and bags, `mac` checks the integrity MAC,
+//! `decrypt` the encrypted parts, over `kdf`, `digest` and `fast` (the key derivations), `key`
+//! reads and pairs the private key, `encode` and `export` write a PFX.
 //!
 //! [`Pfx::import`] reads what Windows (CryptoAPI, .NET), OpenSSL 1.x and 3, Java keytool, NSS and
 //! Python `cryptography` write: HMAC MACs over SHA-1 and SHA-2 and PBMAC1, or none; PKCS #12 PBE

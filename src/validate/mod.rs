@@ -1,5 +1,9 @@
-//! Typed validators. Each rule checks a [`Certificate`] at an instant and reports every
+//! Layer 3, typed validators. Each rule checks a [`Certificate`] at an instant and reports every
 //! violation it finds, with the values it compared; a [`Policy`] combines them.
+//!
+//! Uses `x509` below it (the facts it checks); not `pfx`, and nothing above. Its error
+//! ([`PolicyError`], a rule that cannot be built) lives here; violations are data in a
+//! [`Report`], not errors.
 
 mod error;
 mod key_size;
