@@ -14,7 +14,7 @@
 
 use std::process::ExitCode;
 
-use certslot::{Certificate, ImportOptions, Password, Pfx, Policy, Rule};
+use certslot::{Certificate, HumanTime, ImportOptions, Password, Pfx, Policy, Rule};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -54,9 +54,10 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-fn when(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+/// An instant for people: whole seconds, `just after` one for an instant past it (the store's
+/// "one nanosecond after notAfter"); see [`HumanTime`].
+fn when(t: OffsetDateTime) -> HumanTime {
+    HumanTime(t)
 }
 
 fn summary(cert: &Certificate) -> String {

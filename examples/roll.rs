@@ -43,8 +43,10 @@ fn instant(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{text}: not an RFC 3339 instant ({e})"))
 }
 
-fn when(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+/// An instant for people: whole seconds, `just after` one for an instant past it (the store's
+/// "one nanosecond after notAfter"); see [`certslot::HumanTime`].
+fn when(t: OffsetDateTime) -> certslot::HumanTime {
+    certslot::HumanTime(t)
 }
 
 fn parse_args() -> Result<Args, String> {
