@@ -10,15 +10,41 @@
 //! (or `--at 2026-11-25T13:36:02Z`), and prints the certificate summary, the chain, how the file
 //! was protected, and every violation and warning. Exit code 0 when the certificate may become the
 //! OAuthTokenIssuer certificate, 1 otherwise (with `error: ...` on stderr when the file could not
-//! be read at all).
+//! be read at all). `-h` or `--help` prints the usage ([`USAGE`]) on stdout, exit code 0; a usage
+//! error (an unknown option, a missing argument, an `--at` that is not RFC 3339) prints an
+//! `error: ...` line and the usage on stderr, exit code 2.
 
 use std::process::ExitCode;
 
-use certslot::{Certificate, ImportOptions, Password, Pfx, Policy, Rule};
+use certslot::{Certificate, HumanTime, ImportOptions, Password, Pfx, Policy, Rule};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const USAGE: &str = "usage: import FILE.pfx --password-env VAR --sip-domain DOMAIN [--at RFC3339]";
+/// The usage, printed on stdout for `-h`/`--help` and on stderr after a usage error.
+const USAGE: &str = "\
+usage: import FILE.pfx --password-env VAR --sip-domain DOMAIN [--at RFC3339]
+
+The Import-CsCertificate walk-through: reads a PFX, checks its certificate with the
+OAuthTokenIssuer policy for the SIP domain, and prints the certificate, the chain, how the file
+was protected, and every violation and warning.
+
+options:
+  --password-env VAR    read the PFX password from the environment variable VAR
+  --sip-domain DOMAIN   the SIP domain the certificate must name
+  --at RFC3339          check at this instant instead of now, e.g. 2026-11-25T13:36:02Z
+  -h, --help            print this help and exit
+
+exit status: 0 the certificate may become the OAuthTokenIssuer certificate; 1 it may not, or
+the file could not be read (with an `error:` line on stderr); 2 a usage error
+";
+
+/// What the command line asks for.
+enum Command {
+    /// Import and check a file.
+    Import(Args),
+    /// `-h` or `--help`.
+    Help,
+}
 
 struct Args {
     file: String,
@@ -27,14 +53,21 @@ struct Args {
     at: OffsetDateTime,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// Reads the command line; an `Err` is a usage error, reported with [`USAGE`] and exit code 2.
+fn parse_args() -> Result<Command, String> {
     let mut file = None;
     let mut password_env = None;
     let mut sip_domain = None;
     let mut at = None;
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value; {USAGE}"));
+        let arg = arg.into_string().map_err(|a| format!("argument {a:?} is not valid Unicode"))?;
+        let mut value = |flag: &str| {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value"))?
+                .into_string()
+                .map_err(|a| format!("the value of {flag}, {a:?}, is not valid Unicode"))
+        };
         match arg.as_str() {
             "--password-env" => password_env = Some(value("--password-env")?),
             "--sip-domain" => sip_domain = Some(value("--sip-domain")?),
@@ -42,21 +75,24 @@ fn parse_args() -> Result<Args, String> {
                 let text = value("--at")?;
                 at = Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| format!("--at {text}: {e}"))?);
             }
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
+            "-h" | "--help" => return Ok(Command::Help),
+            flag if flag.starts_with('-') && flag != "-" => return Err(format!("unknown option {flag}")),
+            _ if file.is_some() => return Err("more than one FILE.pfx given".to_owned()),
             _ => file = Some(arg),
         }
     }
-    Ok(Args {
-        file: file.ok_or(USAGE)?,
-        password_env: password_env.ok_or(USAGE)?,
-        sip_domain: sip_domain.ok_or(USAGE)?,
+    Ok(Command::Import(Args {
+        file: file.ok_or("no FILE.pfx given")?,
+        password_env: password_env.ok_or("--password-env VAR is required")?,
+        sip_domain: sip_domain.ok_or("--sip-domain DOMAIN is required")?,
         at: at.unwrap_or_else(OffsetDateTime::now_utc),
-    })
+    }))
 }
 
-fn when(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+/// An instant for people: whole seconds, `just after` one for an instant past it (the store's
+/// "one nanosecond after notAfter"); see [`HumanTime`].
+fn when(t: OffsetDateTime) -> HumanTime {
+    HumanTime(t)
 }
 
 fn summary(cert: &Certificate) -> String {
@@ -76,8 +112,7 @@ fn summary(cert: &Certificate) -> String {
     )
 }
 
-fn run() -> Result<bool, String> {
-    let args = parse_args()?;
+fn run(args: &Args) -> Result<bool, String> {
     let password = std::env::var(&args.password_env)
         .map(Password::new)
         .map_err(|_| format!("environment variable {} is not set", args.password_env))?;
@@ -122,8 +157,33 @@ fn run() -> Result<bool, String> {
     Ok(report.is_ok())
 }
 
+/// `-h`/`--help`: the usage on stdout, exit code 0.
+fn help() -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(USAGE.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A usage error: one `error:` line, then the usage, on stderr; exit code 2.
+fn usage_error(message: &str) -> ExitCode {
+    use std::io::Write as _;
+    let _ = write!(std::io::stderr().lock(), "error: {}\n\n{USAGE}", message.replace('\n', " "));
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
-    match run() {
+    let args = match parse_args() {
+        Ok(Command::Import(args)) => args,
+        Ok(Command::Help) => return help(),
+        Err(message) => return usage_error(&message),
+    };
+    match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(message) => {

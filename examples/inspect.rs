@@ -6,7 +6,9 @@
 //!
 //! FILE is a DER or PEM certificate, a PEM bundle, or a PFX (PKCS #12) file; the format is told
 //! from the bytes, not the file name. On success the JSON object goes to stdout and the exit code is 0; on failure one
-//! line `error: ...` goes to stderr and the exit code is 1.
+//! line `error: ...` goes to stderr and the exit code is 1. `-h` or `--help` prints the usage
+//! ([`USAGE`]) on stdout, exit code 0; a usage error (an unknown option, a missing FILE or
+//! option value) prints an `error: ...` line and the usage on stderr, exit code 2.
 //!
 //! The JSON is a contract other tools rely on. Fields (keys are sorted):
 //! - `thumbprint`: SHA-1 of the leaf's DER, 40 uppercase hex digits (the leaf is the first
@@ -42,9 +44,34 @@ struct Args {
     sip_domain: Option<String>,
 }
 
-const USAGE: &str = "usage: inspect FILE [--password-env VAR] [--sip-domain DOMAIN]";
+/// The usage, printed on stdout for `-h`/`--help` and on stderr after a usage error.
+const USAGE: &str = "\
+usage: inspect FILE [--password-env VAR] [--sip-domain DOMAIN]
 
-fn parse_args() -> Result<Args, String> {
+Prints the facts of a certificate file as one JSON object. FILE is a DER or PEM certificate, a
+PEM bundle, or a PFX (PKCS #12) file; the format is told from the bytes.
+
+options:
+  --password-env VAR    read the PFX password from the environment variable VAR
+                        (without it, a PFX is tried with the empty password)
+  --sip-domain DOMAIN   add the violations and warnings of the OAuthTokenIssuer policy for
+                        DOMAIN at the current time
+  -h, --help            print this help and exit
+
+exit status: 0 success; 1 the file could not be read or used (one `error:` line on stderr);
+2 a usage error
+";
+
+/// What the command line asks for.
+enum Command {
+    /// Inspect a file.
+    Inspect(Args),
+    /// `-h` or `--help`.
+    Help,
+}
+
+/// Reads the command line; an `Err` is a usage error, reported with [`USAGE`] and exit code 2.
+fn parse_args() -> Result<Command, String> {
     let mut args = std::env::args_os().skip(1);
     let mut file = None;
     let mut password_env = None;
@@ -53,20 +80,21 @@ fn parse_args() -> Result<Args, String> {
         let arg = arg.into_string().map_err(|a| format!("argument {a:?} is not valid Unicode"))?;
         let mut value = |flag: &str| {
             args.next()
-                .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?
+                .ok_or_else(|| format!("{flag} needs a value"))?
                 .into_string()
                 .map_err(|a| format!("the value of {flag}, {a:?}, is not valid Unicode"))
         };
         match arg.as_str() {
             "--password-env" => password_env = Some(value("--password-env")?),
             "--sip-domain" => sip_domain = Some(value("--sip-domain")?),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}; {USAGE}")),
-            _ if file.is_some() => return Err(format!("more than one FILE given; {USAGE}")),
+            "-h" | "--help" => return Ok(Command::Help),
+            flag if flag.starts_with('-') && flag != "-" => return Err(format!("unknown option {flag}")),
+            _ if file.is_some() => return Err("more than one FILE given".to_owned()),
             _ => file = Some(arg),
         }
     }
-    Ok(Args { file: file.ok_or_else(|| USAGE.to_owned())?, password_env, sip_domain })
+    let file = file.ok_or("no FILE given")?;
+    Ok(Command::Inspect(Args { file, password_env, sip_domain }))
 }
 
 fn rfc3339(t: OffsetDateTime) -> Result<String, String> {
@@ -136,8 +164,7 @@ fn certificate_facts(leaf: &Certificate, out: &mut Map<String, Value>) -> Result
     Ok(())
 }
 
-fn run() -> Result<Value, String> {
-    let args = parse_args()?;
+fn run(args: &Args) -> Result<Value, String> {
     let password = match &args.password_env {
         // Read now so that a missing variable is reported whatever the file holds.
         Some(var) => Password::new(
@@ -207,9 +234,34 @@ fn run() -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
+/// `-h`/`--help`: the usage on stdout, exit code 0.
+fn help() -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(USAGE.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A usage error: one `error:` line, then the usage, on stderr; exit code 2.
+fn usage_error(message: &str) -> ExitCode {
+    use std::io::Write as _;
+    let _ = write!(std::io::stderr().lock(), "error: {}\n\n{USAGE}", message.replace('\n', " "));
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     use std::io::Write as _;
-    match run() {
+    let args = match parse_args() {
+        Ok(Command::Inspect(args)) => args,
+        Ok(Command::Help) => return help(),
+        Err(message) => return usage_error(&message),
+    };
+    match run(&args) {
         Ok(value) => {
             let mut stdout = std::io::stdout().lock();
             match writeln!(stdout, "{value}").and_then(|()| stdout.flush()) {

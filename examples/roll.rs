@@ -14,6 +14,10 @@
 //! the timeline, and advances time across it, printing Get-CsCertificate-style views and the
 //! fleet's drift at each step. The roll waits until every front-end holds the new certificate
 //! (certslot's staging gate), which Lync's replication does not guarantee.
+//!
+//! `-h` or `--help` prints the usage ([`USAGE`]) on stdout, exit code 0; a usage error (an
+//! unknown option, one PFX file, an instant that is not RFC 3339) prints an `error: ...` line and
+//! the usage on stderr, exit code 2; any other failure prints one `error: ...` line, exit code 1.
 
 use std::process::ExitCode;
 
@@ -29,6 +33,42 @@ const SAMPLE_PASSWORD: &str = "P@ssw0rd";
 const SERVERS: [&str; 3] = ["fe01.contoso.com", "fe02.contoso.com", "fe03.contoso.com"];
 const POOL: &str = "pool01.contoso.com";
 
+/// The usage, printed on stdout for `-h`/`--help` and on stderr after a usage error.
+const USAGE: &str = "\
+usage: roll [CURRENT.pfx NEXT.pfx --password-env VAR] [--sip-domain DOMAIN] [--now RFC3339]
+            [--effective RFC3339]
+
+Runs the story of assigning and rolling the OAuthTokenIssuer certificate against certslot's
+store and a simulated pool of three front-end servers. Without files it uses the bundled sample
+PFX files (password P@ssw0rd).
+
+options:
+  --password-env VAR    read the password of both PFX files from the environment variable VAR
+  --sip-domain DOMAIN   the SIP domain (default contoso.com)
+  --now RFC3339         when the story starts (default 2026-11-25T09:00:00Z)
+  --effective RFC3339   the effective date of the roll (default 2027-07-01T00:00:00Z)
+  -h, --help            print this help and exit
+
+exit status: 0 the story ran; 1 a file, the password or an operation failed (with an `error:`
+line on stderr); 2 a usage error
+";
+
+/// What the command line asks for.
+enum Command {
+    /// Run the story.
+    Run(Args),
+    /// `-h` or `--help`.
+    Help,
+}
+
+/// Why the command line does not run.
+enum CliError {
+    /// Not a valid command line: reported with [`USAGE`], exit code 2.
+    Usage(String),
+    /// A valid command line that cannot run (its password variable is not set): exit code 1.
+    Failed(String),
+}
+
 struct Args {
     current: String,
     next: String,
@@ -42,42 +82,55 @@ fn instant(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{text}: not an RFC 3339 instant ({e})"))
 }
 
-fn when(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+/// An instant for people: whole seconds, `just after` one for an instant past it (the store's
+/// "one nanosecond after notAfter"); see [`certslot::HumanTime`].
+fn when(t: OffsetDateTime) -> certslot::HumanTime {
+    certslot::HumanTime(t)
 }
 
-fn parse_args() -> Result<Args, String> {
+/// Reads the command line (and the password variable it names).
+fn parse_args() -> Result<Command, CliError> {
     let mut files = Vec::new();
     let mut password_env = None;
     let mut sip_domain = "contoso.com".to_owned();
-    let mut now = instant("2026-11-25T09:00:00Z")?;
-    let mut effective = instant("2027-07-01T00:00:00Z")?;
-    let mut args = std::env::args().skip(1);
+    let mut now = instant("2026-11-25T09:00:00Z").map_err(CliError::Failed)?;
+    let mut effective = instant("2027-07-01T00:00:00Z").map_err(CliError::Failed)?;
+    let mut args = std::env::args_os().skip(1);
+    let usage = |message: String| CliError::Usage(message);
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
+        let arg = arg.into_string().map_err(|a| usage(format!("argument {a:?} is not valid Unicode")))?;
+        let mut value = |flag: &str| {
+            args.next()
+                .ok_or_else(|| usage(format!("{flag} needs a value")))?
+                .into_string()
+                .map_err(|a| usage(format!("the value of {flag}, {a:?}, is not valid Unicode")))
+        };
         match arg.as_str() {
             "--password-env" => password_env = Some(value("--password-env")?),
             "--sip-domain" => sip_domain = value("--sip-domain")?,
-            "--now" => now = instant(&value("--now")?)?,
-            "--effective" => effective = instant(&value("--effective")?)?,
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            "--now" => now = instant(&value("--now")?).map_err(usage)?,
+            "--effective" => effective = instant(&value("--effective")?).map_err(usage)?,
+            "-h" | "--help" => return Ok(Command::Help),
+            flag if flag.starts_with('-') && flag != "-" => {
+                return Err(usage(format!("unknown option {flag}")));
+            }
             _ => files.push(arg),
         }
     }
     let (current, next, password) = match (files.as_slice(), password_env) {
         ([], None) => (SAMPLE_CURRENT.to_owned(), SAMPLE_NEXT.to_owned(), Password::new(SAMPLE_PASSWORD)),
         ([current, next], Some(var)) => {
-            let password =
-                std::env::var(&var).map_err(|_| format!("environment variable {var} is not set"))?;
+            let password = std::env::var(&var)
+                .map_err(|_| CliError::Failed(format!("environment variable {var} is not set")))?;
             (current.clone(), next.clone(), Password::new(password))
         }
         _ => {
-            return Err(
-                "give two PFX files and --password-env VAR, or nothing for the bundled samples".into()
-            );
+            return Err(usage(
+                "give two PFX files and --password-env VAR, or nothing for the bundled samples".into(),
+            ));
         }
     };
-    Ok(Args { current, next, password, sip_domain, now, effective })
+    Ok(Command::Run(Args { current, next, password, sip_domain, now, effective }))
 }
 
 fn heading(text: &str) {
@@ -134,8 +187,7 @@ fn drift(store: &Store, at: OffsetDateTime) {
     }
 }
 
-fn run() -> Result<(), String> {
-    let args = parse_args()?;
+fn run(args: &Args) -> Result<(), String> {
     let oauth = CertType::OAuthTokenIssuer;
     let mut store = Store::for_sip_domain(&args.sip_domain).map_err(|e| e.to_string())?;
     // certslot's staging gate: promote a roll only when every front-end holds the new certificate.
@@ -255,8 +307,34 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// `-h`/`--help`: the usage on stdout, exit code 0.
+fn help() -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(USAGE.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A usage error: one `error:` line, then the usage, on stderr; exit code 2.
+fn usage_error(message: &str) -> ExitCode {
+    use std::io::Write as _;
+    let _ = write!(std::io::stderr().lock(), "error: {}\n\n{USAGE}", message.replace('\n', " "));
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
-    match run() {
+    let result = match parse_args() {
+        Ok(Command::Run(args)) => run(&args),
+        Ok(Command::Help) => return help(),
+        Err(CliError::Usage(message)) => return usage_error(&message),
+        Err(CliError::Failed(message)) => Err(message),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {}", message.replace('\n', " "));

@@ -23,8 +23,8 @@ pub use crate::store::{
 #[cfg(feature = "serde")]
 pub use crate::store::{LoadError, STATE_FORMAT};
 pub use crate::validate::{
-    AcceptedKeys, KeyRule, Policy, PolicyError, Report, Rule, SubjectRule, UsageRule, ValidityRule,
-    Violation, Warning, WarningRule,
+    AcceptedKeys, HumanTime, KeyRule, Policy, PolicyError, Report, Rule, SubjectRule, UsageRule,
+    ValidityRule, Violation, Warning, WarningRule,
 };
 pub use crate::x509::{
     Attribute, BasicConstraints, Certificate, Curve, Extension, FactError, FileFormat, GeneralName,

@@ -3,7 +3,7 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::store::{CertType, Scope};
-use crate::validate::Violation;
+use crate::validate::{HumanTime, Violation};
 use crate::x509::Thumbprint;
 
 /// Why a store or slot operation was refused. A refused operation changes nothing.
@@ -75,7 +75,7 @@ pub enum SlotError {
         thumbprint: Thumbprint,
     },
     /// The effective date is before the instant of the request.
-    #[error("effective date {effective_at} is before {at}")]
+    #[error("effective date {} is before {}", HumanTime(*effective_at), HumanTime(*at))]
     EffectiveInPast {
         /// The requested effective date.
         effective_at: OffsetDateTime,
@@ -83,7 +83,7 @@ pub enum SlotError {
         at: OffsetDateTime,
     },
     /// The certificate is not valid at the effective date.
-    #[error("{thumbprint} is valid {not_before} to {not_after}, not at {effective_at}")]
+    #[error("{thumbprint} is valid {} to {}, not at {}", HumanTime(*not_before), HumanTime(*not_after), HumanTime(*effective_at))]
     NotValidAtEffective {
         /// The certificate.
         thumbprint: Thumbprint,
@@ -95,7 +95,7 @@ pub enum SlotError {
         not_after: OffsetDateTime,
     },
     /// The certificate expires within the type's lead time after the effective date.
-    #[error("{thumbprint} expires at {not_after}, within the lead time of {lead_time} after {effective_at}")]
+    #[error("{thumbprint} expires at {}, within the lead time of {lead_time} after {}", HumanTime(*not_after), HumanTime(*effective_at))]
     ExpiresWithinLeadTime {
         /// The certificate.
         thumbprint: Thumbprint,
@@ -108,7 +108,7 @@ pub enum SlotError {
     },
     /// The current certificate would expire (or enter its lead time) before the roll takes effect.
     #[error(
-        "the current certificate {current} expires at {not_after}: a roll must take effect by {latest}, not {effective_at}"
+        "the current certificate {current} expires at {}: a roll must take effect by {}, not {}", HumanTime(*not_after), HumanTime(*latest), HumanTime(*effective_at)
     )]
     CurrentExpiresFirst {
         /// The current certificate.
@@ -139,7 +139,7 @@ pub enum SlotError {
         thumbprint: Thumbprint,
     },
     /// The previous certificate is no longer valid.
-    #[error("the previous certificate {thumbprint} is not valid at {at} (valid {not_before} to {not_after})")]
+    #[error("the previous certificate {thumbprint} is not valid at {} (valid {} to {})", HumanTime(*at), HumanTime(*not_before), HumanTime(*not_after))]
     PreviousNotValid {
         /// The previous certificate.
         thumbprint: Thumbprint,
@@ -151,7 +151,7 @@ pub enum SlotError {
         not_after: OffsetDateTime,
     },
     /// An instant earlier than one the store has already seen.
-    #[error("{at} is earlier than {last}, which the store has already seen")]
+    #[error("{} is earlier than {}, which the store has already seen", HumanTime(*at), HumanTime(*last))]
     TimeWentBackwards {
         /// The instant given.
         at: OffsetDateTime,

@@ -295,7 +295,7 @@ impl Event {
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::validate::Rfc3339 as T;
+        use crate::validate::HumanTime as T;
         match self {
             Self::Set { cert_type, scope, thumbprint, at } => {
                 write!(f, "{cert_type} at {scope}: {thumbprint} set as current at {}", T(*at))

@@ -6,6 +6,7 @@
 //! [`Report`], not errors.
 
 mod error;
+mod human_time;
 mod key_size;
 mod policy;
 mod report;
@@ -14,9 +15,9 @@ mod usage;
 mod validity;
 
 pub use self::error::PolicyError;
+pub use self::human_time::HumanTime;
 pub use self::key_size::{AcceptedKeys, KeyRule};
 pub use self::policy::{Policy, WarningRule};
-pub(crate) use self::report::Rfc3339;
 pub use self::report::{Report, Violation, Warning};
 pub use self::subject::SubjectRule;
 pub use self::usage::UsageRule;

@@ -5,6 +5,7 @@ use core::fmt;
 use const_oid::ObjectIdentifier;
 use time::{Duration, OffsetDateTime};
 
+use crate::validate::human_time::HumanTime;
 use crate::validate::key_size::AcceptedKeys;
 use crate::x509::FactError;
 use crate::x509::algorithm::SignatureAlgorithm;
@@ -155,25 +156,6 @@ impl Warning {
     }
 }
 
-/// Formats an instant as RFC 3339 UTC with seconds, e.g. `2026-11-25T13:36:02Z`.
-pub(crate) struct Rfc3339(pub OffsetDateTime);
-
-impl fmt::Display for Rfc3339 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0.to_offset(time::UtcOffset::UTC);
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
-    }
-}
-
 fn list(items: &[impl fmt::Display]) -> String {
     if items.is_empty() {
         "none".to_owned()
@@ -200,16 +182,16 @@ impl fmt::Display for Violation {
                 list(dns_names)
             ),
             Self::NotYetValid { at, not_before } => {
-                write!(f, "not valid until {} (checked at {})", Rfc3339(*not_before), Rfc3339(*at))
+                write!(f, "not valid until {} (checked at {})", HumanTime(*not_before), HumanTime(*at))
             }
             Self::Expired { at, not_after } => {
-                write!(f, "expired at {} (checked at {})", Rfc3339(*not_after), Rfc3339(*at))
+                write!(f, "expired at {} (checked at {})", HumanTime(*not_after), HumanTime(*at))
             }
             Self::ExpiresTooSoon { at, not_after, min_remaining } => write!(
                 f,
                 "expires at {}, less than {min_remaining} after {}",
-                Rfc3339(*not_after),
-                Rfc3339(*at)
+                HumanTime(*not_after),
+                HumanTime(*at)
             ),
             Self::DigitalSignatureNotAllowed { key_usage } => {
                 write!(f, "key usage ({key_usage}) does not allow digitalSignature")
@@ -227,7 +209,7 @@ impl fmt::Display for Warning {
         match self {
             Self::WeakSignature { algorithm } => write!(f, "signed with a weak algorithm: {algorithm}"),
             Self::ExpiresSoon { at, not_after, within } => {
-                write!(f, "expires at {}, within {within} of {}", Rfc3339(*not_after), Rfc3339(*at))
+                write!(f, "expires at {}, within {within} of {}", HumanTime(*not_after), HumanTime(*at))
             }
             Self::UnknownCriticalExtension { oid } => write!(f, "unrecognised critical extension {oid}"),
             Self::CaCertificate => f.write_str("this is a CA certificate"),
