@@ -86,7 +86,12 @@ pub(crate) fn parse_time(tlv: &Tlv<'_>, what: &'static str) -> Result<OffsetDate
     let date = Date::from_calendar_date(year, month, day).map_err(|_| invalid())?;
     let time =
         Time::from_hms_nano(hour, minute, if leap { 59 } else { second }, nanos).map_err(|_| invalid())?;
-    let instant = PrimitiveDateTime::new(date, time).assume_offset(offset).to_offset(UtcOffset::UTC);
+    // `checked_`: a local time in year 9999 with a negative offset is in year 10000 in UTC, which
+    // `OffsetDateTime` cannot hold.
+    let instant = PrimitiveDateTime::new(date, time)
+        .assume_offset(offset)
+        .checked_to_offset(UtcOffset::UTC)
+        .ok_or_else(invalid)?;
     if leap { instant.checked_add(time::Duration::SECOND).ok_or_else(invalid) } else { Ok(instant) }
 }
 
@@ -132,6 +137,17 @@ mod tests {
         assert_eq!(parse(tag::UTC_TIME, "9601010000Z"), Ok(datetime!(1996-01-01 0:00 UTC)));
         assert_eq!(parse(tag::UTC_TIME, "960101120000+0200"), Ok(datetime!(1996-01-01 10:00 UTC)));
         assert_eq!(parse(tag::UTC_TIME, "161231235960Z"), Ok(datetime!(2017-01-01 0:00 UTC)));
+    }
+
+    #[test]
+    fn an_offset_past_the_last_representable_instant_is_an_error_not_a_panic() {
+        // 9999-12-31 23:30 at -01:00 is 10000-01-01 00:30 UTC.
+        assert!(matches!(
+            parse(tag::GENERALIZED_TIME, "99991231233000-0100"),
+            Err(ParseError::InvalidTime { .. })
+        ));
+        assert_eq!(parse(tag::GENERALIZED_TIME, "99991231223000-0100"), Ok(datetime!(9999-12-31 23:30 UTC)));
+        assert_eq!(parse(tag::GENERALIZED_TIME, "00000101003000+0100"), Ok(datetime!(-0001-12-31 23:30 UTC)));
     }
 
     #[test]
