@@ -36,6 +36,8 @@ mod queries;
 mod schedule;
 mod scope;
 mod slot;
+#[cfg(feature = "serde")]
+mod state;
 mod timeline;
 mod topology;
 
@@ -44,11 +46,11 @@ pub use self::error::SlotError;
 pub use self::fleet::{Desired, DriftOptions, Holdings, Role, ServerDrift};
 pub use self::inventory::StoredCertificate;
 pub use self::operations::RollOptions;
-#[cfg(feature = "serde")]
-pub use self::persist::{LoadError, STATE_FORMAT};
 pub use self::queries::{CertView, SlotView};
 pub use self::scope::Scope;
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
+#[cfg(feature = "serde")]
+pub use self::state::{LoadError, STATE_FORMAT};
 pub use self::timeline::TimelineEntry;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,472 @@
+//! The saved state (feature `serde`): its format numbers, why a state cannot be loaded
+//! ([`LoadError`]), and its shapes: format 2, written and read, and format 1 (certslot
+//! 0.1.0), read and upgraded to format 2. One struct per JSON object; policies as their rules'
+//! settings, rebuilt through the rules' own checked setters so that an impossible saved policy is
+//! a typed error.
+
+use std::collections::BTreeMap;
+
+use const_oid::ObjectIdentifier;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::pfx::PfxError;
+use crate::store::cert_type::CertType;
+use crate::store::error::SlotError;
+use crate::store::scope::Scope;
+use crate::validate::{KeyRule, Policy, PolicyError, SubjectRule, UsageRule, ValidityRule, WarningRule};
+use crate::x509::{ParseError, Thumbprint};
+
+/// The version of the state format written.
+pub const STATE_FORMAT: u32 = 2;
+
+/// The oldest state format read.
+pub(crate) const OLDEST_FORMAT: u32 = 1;
+
+/// Why a state file could not be loaded. Nothing is built from a state that fails any check.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Not JSON of the state's shape (the message is serde_json's, with line and column).
+    #[error("not a certslot state: {0}")]
+    Json(String),
+    /// A format version this certslot does not read.
+    #[error(
+        "state format {format} is not supported (this certslot reads formats {} to {})",
+        OLDEST_FORMAT,
+        STATE_FORMAT
+    )]
+    UnsupportedFormat {
+        /// The version found.
+        format: u32,
+    },
+    /// An instant that is not RFC 3339.
+    #[error("{field} is not an RFC 3339 instant: {value:?}")]
+    BadInstant {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A certificate's DER does not parse (or its Base64 is invalid).
+    #[error("certificate {index}: {source}")]
+    BadCertificate {
+        /// Its index in the state's certificate list.
+        index: usize,
+        /// Why.
+        #[source]
+        source: ParseError,
+    },
+    /// A name (type, scope, site, pool, server, SIP domain) or thumbprint that is not valid.
+    #[error("invalid {kind}: {value:?}")]
+    BadName {
+        /// What it names.
+        kind: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// A type's saved policy cannot be built.
+    #[error("the policy of {cert_type}: {source}")]
+    BadPolicy {
+        /// The type.
+        cert_type: CertType,
+        /// Why.
+        #[source]
+        source: PolicyError,
+    },
+    /// A slot or holding refers to a certificate the state does not hold.
+    #[error("{context} refers to {thumbprint}, which the state does not hold")]
+    DanglingThumbprint {
+        /// Where the reference is.
+        context: String,
+        /// The thumbprint.
+        thumbprint: Thumbprint,
+    },
+    /// A scope, pool or server refers to a site, pool or server the topology lacks.
+    #[error("{context} refers to unknown {kind} {name}")]
+    UnknownTopology {
+        /// Where the reference is.
+        context: String,
+        /// `"site"`, `"pool"` or `"server"`.
+        kind: &'static str,
+        /// The missing name.
+        name: String,
+    },
+    /// Two slots, or two type configurations, for the same key.
+    #[error("two slots for {cert_type} at {scope}")]
+    DuplicateSlot {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+    },
+    /// A slot whose contents cannot have come from any sequence of operations.
+    #[error("impossible slot {cert_type} at {scope}: {reason}")]
+    ImpossibleSlot {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// What is impossible.
+        reason: &'static str,
+    },
+    /// A private key PFX of the state does not import with the password given.
+    #[error("private key of {thumbprint}: {source}")]
+    Key {
+        /// The certificate it belongs to.
+        thumbprint: Thumbprint,
+        /// Why.
+        #[source]
+        source: PfxError,
+    },
+}
+
+// ----- format 2 ----------------------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct State {
+    pub(crate) format: u32,
+    pub(crate) revision: u64,
+    pub(crate) clock: Option<String>,
+    pub(crate) sip_domain: Option<String>,
+    pub(crate) types: Vec<TypeState>,
+    pub(crate) certificates: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) keys: Vec<KeyState>,
+    pub(crate) slots: Vec<SlotState>,
+    pub(crate) sites: Vec<String>,
+    pub(crate) pools: Vec<(String, String)>,
+    pub(crate) servers: Vec<(String, String)>,
+    pub(crate) holdings: Vec<HoldingState>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TypeState {
+    pub(crate) cert_type: String,
+    pub(crate) lead_time_seconds: i64,
+    pub(crate) accept_previous: bool,
+    pub(crate) require_private_key: bool,
+    pub(crate) require_staged: bool,
+    pub(crate) policy: PolicyState,
+}
+
+/// A [`Policy`]: each rule, or `null` where the policy has none.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PolicyState {
+    pub(crate) key: Option<KeyRuleState>,
+    pub(crate) subject: Option<String>,
+    pub(crate) validity: Option<ValidityRuleState>,
+    pub(crate) usage: Option<UsageRuleState>,
+    pub(crate) warnings: Option<WarningRuleState>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyRuleState {
+    pub(crate) min_rsa_bits: u32,
+    pub(crate) rsa: bool,
+    pub(crate) rsa_pss: bool,
+    pub(crate) ec_min_bits: Option<u32>,
+    pub(crate) eddsa: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ValidityRuleState {
+    pub(crate) min_remaining_seconds: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UsageRuleState {
+    pub(crate) digital_signature: bool,
+    pub(crate) required_eku: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WarningRuleState {
+    pub(crate) weak_signature: bool,
+    pub(crate) expiring_within_seconds: Option<i64>,
+    pub(crate) unknown_critical: bool,
+    pub(crate) ca_certificate: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyState {
+    pub(crate) thumbprint: String,
+    pub(crate) pfx: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SlotState {
+    pub(crate) cert_type: String,
+    pub(crate) scope: String,
+    pub(crate) current: Option<(String, String)>,
+    pub(crate) previous: Option<(String, String)>,
+    pub(crate) pending: Option<(String, String)>,
+    pub(crate) warned_lead: bool,
+    pub(crate) warned_expired: bool,
+    /// The servers a due roll waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) blocked_by: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HoldingState {
+    pub(crate) server: String,
+    pub(crate) reported_at: String,
+    pub(crate) thumbprints: Vec<String>,
+}
+
+// ----- format 1 (read only) ----------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateV1 {
+    pub(crate) format: u32,
+    pub(crate) revision: u64,
+    pub(crate) clock: Option<String>,
+    pub(crate) sip_domain: Option<String>,
+    pub(crate) types: Vec<TypeStateV1>,
+    pub(crate) certificates: Vec<String>,
+    #[serde(default)]
+    pub(crate) keys: Vec<KeyState>,
+    pub(crate) slots: Vec<SlotStateV1>,
+    pub(crate) sites: Vec<String>,
+    pub(crate) pools: Vec<(String, String)>,
+    pub(crate) servers: Vec<(String, String)>,
+    pub(crate) holdings: Vec<(String, Vec<String>)>,
+    pub(crate) blocked: Vec<(usize, Vec<String>)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TypeStateV1 {
+    pub(crate) cert_type: String,
+    pub(crate) lead_time_seconds: i64,
+    pub(crate) accept_previous: bool,
+    pub(crate) require_private_key: bool,
+    pub(crate) require_staged: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SlotStateV1 {
+    pub(crate) cert_type: String,
+    pub(crate) scope: String,
+    pub(crate) current: Option<(String, String)>,
+    pub(crate) previous: Option<(String, String)>,
+    pub(crate) pending: Option<(String, String)>,
+    pub(crate) warned_lead: bool,
+    pub(crate) warned_expired: bool,
+}
+
+/// Just the format number, read first to choose the shape.
+#[derive(Deserialize)]
+pub(crate) struct Format {
+    pub(crate) format: u32,
+}
+
+impl StateV1 {
+    /// The same state in format 2 (see the module documentation for what format 1 lacked).
+    pub(crate) fn upgrade(self) -> Result<State, LoadError> {
+        let sip_domain = self
+            .sip_domain
+            .as_deref()
+            .map(|d| {
+                SubjectRule::new(d)
+                    .map_err(|_| LoadError::BadName { kind: "SIP domain", value: d.to_owned() })
+            })
+            .transpose()?;
+        let types = self
+            .types
+            .into_iter()
+            .map(|t| {
+                let cert_type: CertType =
+                    t.cert_type.parse().map_err(name_error("certificate type", &t.cert_type))?;
+                let policy = policy_state(&cert_type.default_config(sip_domain.as_ref()).policy);
+                Ok(TypeState {
+                    cert_type: t.cert_type,
+                    lead_time_seconds: t.lead_time_seconds,
+                    accept_previous: t.accept_previous,
+                    require_private_key: t.require_private_key,
+                    require_staged: t.require_staged,
+                    policy,
+                })
+            })
+            .collect::<Result<_, LoadError>>()?;
+        let mut blocked: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for (index, servers) in self.blocked {
+            if index >= self.slots.len() {
+                return Err(LoadError::BadName { kind: "blocked slot index", value: index.to_string() });
+            }
+            blocked.insert(index, servers);
+        }
+        let slots = self
+            .slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| SlotState {
+                cert_type: s.cert_type,
+                scope: s.scope,
+                current: s.current,
+                previous: s.previous,
+                pending: s.pending,
+                warned_lead: s.warned_lead,
+                warned_expired: s.warned_expired,
+                blocked_by: blocked.remove(&i).unwrap_or_default(),
+            })
+            .collect();
+        let holdings = match (&self.clock, self.holdings.is_empty()) {
+            (_, true) => Vec::new(),
+            (None, false) => {
+                return Err(LoadError::BadInstant {
+                    field: "clock (format 1 holdings)",
+                    value: "null".into(),
+                });
+            }
+            (Some(clock), false) => self
+                .holdings
+                .into_iter()
+                .map(|(server, thumbprints)| HoldingState { server, reported_at: clock.clone(), thumbprints })
+                .collect(),
+        };
+        Ok(State {
+            format: self.format,
+            revision: self.revision,
+            clock: self.clock,
+            sip_domain: self.sip_domain,
+            types,
+            certificates: self.certificates,
+            keys: self.keys,
+            slots,
+            sites: self.sites,
+            pools: self.pools,
+            servers: self.servers,
+            holdings,
+        })
+    }
+}
+
+// ----- conversions -------------------------------------------------------------------------------
+
+pub(crate) fn instant(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+pub(crate) fn parse_instant(field: &'static str, value: &str) -> Result<OffsetDateTime, LoadError> {
+    OffsetDateTime::parse(value, &Rfc3339)
+        .map_err(|_| LoadError::BadInstant { field, value: value.to_owned() })
+}
+
+pub(crate) fn parse_thumbprint(value: &str) -> Result<Thumbprint, LoadError> {
+    value.parse().map_err(|_| LoadError::BadName { kind: "thumbprint", value: value.to_owned() })
+}
+
+pub(crate) fn name_error(kind: &'static str, value: &str) -> impl FnOnce(SlotError) -> LoadError {
+    let value = value.to_owned();
+    move |_| LoadError::BadName { kind, value }
+}
+
+/// Durations are kept in whole seconds, from zero to a hundred years.
+pub(crate) fn seconds(d: Duration) -> i64 {
+    d.whole_seconds()
+}
+
+pub(crate) fn parse_seconds(kind: &'static str, s: i64) -> Result<Duration, LoadError> {
+    if (0..=100 * 366 * 86_400).contains(&s) {
+        Ok(Duration::seconds(s))
+    } else {
+        Err(LoadError::BadName { kind, value: s.to_string() })
+    }
+}
+
+pub(crate) fn policy_state(policy: &Policy) -> PolicyState {
+    PolicyState {
+        key: policy.key_rule().map(|k| KeyRuleState {
+            min_rsa_bits: k.rsa_min_bits(),
+            rsa: k.accepted().rsa,
+            rsa_pss: k.accepted().rsa_pss,
+            ec_min_bits: k.accepted().ec_min_bits,
+            eddsa: k.accepted().eddsa,
+        }),
+        subject: policy.subject_rule().map(|s| s.sip_domain().to_owned()),
+        validity: policy
+            .validity_rule()
+            .map(|v| ValidityRuleState { min_remaining_seconds: v.remaining().map(seconds) }),
+        usage: policy.usage_rule().map(|u| UsageRuleState {
+            digital_signature: u.digital_signature_required(),
+            required_eku: u.eku().map(|o| o.to_string()),
+        }),
+        warnings: policy.warning_rule().map(|w| WarningRuleState {
+            weak_signature: w.warns_weak_signature(),
+            expiring_within_seconds: w.expiry_warning().map(seconds),
+            unknown_critical: w.warns_unknown_critical(),
+            ca_certificate: w.warns_ca_certificate(),
+        }),
+    }
+}
+
+pub(crate) fn build_policy(cert_type: &CertType, state: &PolicyState) -> Result<Policy, LoadError> {
+    let bad = |source| LoadError::BadPolicy { cert_type: cert_type.clone(), source };
+    let mut policy = Policy::new();
+    if let Some(k) = &state.key {
+        // Accept first, then reject, so that no step leaves the rule accepting nothing.
+        let mut rule = KeyRule::default().min_rsa_bits(k.min_rsa_bits).map_err(bad)?;
+        if k.rsa_pss {
+            rule = rule.accept_rsa_pss(true).map_err(bad)?;
+        }
+        if let Some(bits) = k.ec_min_bits {
+            rule = rule.accept_ec(bits).map_err(bad)?;
+        }
+        if k.eddsa {
+            rule = rule.accept_eddsa(true).map_err(bad)?;
+        }
+        if !k.rsa {
+            rule = rule.accept_rsa(false).map_err(bad)?;
+        }
+        policy = policy.with_key(rule);
+    }
+    if let Some(domain) = &state.subject {
+        policy = policy.with_subject(SubjectRule::new(domain).map_err(bad)?);
+    }
+    if let Some(v) = &state.validity {
+        let mut rule = ValidityRule::default();
+        if let Some(s) = v.min_remaining_seconds {
+            rule = rule.min_remaining(parse_seconds("minimum remaining validity", s)?);
+        }
+        policy = policy.with_validity(rule);
+    }
+    if let Some(u) = &state.usage {
+        let eku = u
+            .required_eku
+            .as_deref()
+            .map(|o| {
+                ObjectIdentifier::new(o)
+                    .map_err(|_| LoadError::BadName { kind: "extended key usage", value: o.into() })
+            })
+            .transpose()?;
+        policy = policy.with_usage(
+            UsageRule::default().require_digital_signature(u.digital_signature).required_eku(eku),
+        );
+    }
+    if let Some(w) = &state.warnings {
+        let within = w.expiring_within_seconds.map(|s| parse_seconds("expiry warning", s)).transpose()?;
+        policy = policy.with_warnings(
+            WarningRule::none()
+                .weak_signature(w.weak_signature)
+                .expiring_within(within)
+                .unknown_critical(w.unknown_critical)
+                .ca_certificate(w.ca_certificate),
+        );
+    }
+    Ok(policy)
+}
