@@ -162,3 +162,42 @@ fn pem_headers_and_mixed_line_lengths() {
     let c = Certificate::from_pem(common::PEM_HEADERS).expect("parses");
     assert_eq!(c.thumbprint().to_string(), expected()["pem-headers.pem"]["sha1"]);
 }
+
+#[test]
+fn raw_utf8_in_san_names_reads_as_utf8() {
+    let e = &expected()["san-utf8"];
+    let c = cert("san-utf8");
+    assert_eq!(c.thumbprint().to_string(), e["sha1"]);
+    // dNSName 62 C3 BC 63 68 65 72 ...: UTF-8, as Python `cryptography` reads it.
+    assert_eq!(c.dns_names(), Ok(vec!["bücher.example".to_owned(), "sip.contoso.com".to_owned()]));
+    assert_eq!(c.dns_names().unwrap_or_default(), strings(&e["dns_names"]));
+    let sans: Vec<String> = c
+        .subject_alt_names()
+        .unwrap_or_default()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        sans,
+        [
+            "DNS:bücher.example",
+            "DNS:sip.contoso.com",
+            "email:jürgen@bücher.example",
+            "URI:https://bücher.example/ä"
+        ]
+    );
+}
+
+#[test]
+fn san_names_that_are_not_utf8_read_as_iso_8859_1() {
+    let e = &expected()["san-latin1"];
+    let c = cert("san-latin1");
+    assert_eq!(c.thumbprint().to_string(), e["sha1"]);
+    // dNSName 73 74 72 61 DF 65 ...: not UTF-8, so one character an octet (DF = ß), as before.
+    assert_eq!(c.dns_names(), Ok(vec!["straße.example".to_owned(), "sip.contoso.com".to_owned()]));
+    assert_eq!(c.dns_names().unwrap_or_default(), strings(&e["dns_names"]));
+    let sans = c.subject_alt_names().unwrap_or_default().unwrap_or_default();
+    assert_eq!(sans.get(2), Some(&GeneralName::Email("jürgen@contoso.com".to_owned())));
+    assert_eq!(strings(&e["emails"]), ["jürgen@contoso.com"]);
+}

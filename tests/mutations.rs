@@ -19,8 +19,8 @@ const CERTS: &[(&str, &[u8])] = files!("";
     "root-ca.der", "intermediate-ca.der", "rsa2048.der", "rsa1024.der", "rsa512.der", "rsa8704.der", "ec-p256.der",
     "ec-p521.der", "ed25519.der", "ed448.der", "ec-explicit.der", "rsa-pss.der", "dsa2048.der", "pre1970.der",
     "year9999.der", "pre1950.der", "idn.der", "multi-rdn.der", "strings.der", "v1.der", "serial-negative.der",
-    "serial-long.der", "ext-unknown.der", "ext-malformed-ku.der", "ext-malformed-san.der", "chain.pem",
-    "trusted.pem", "pem-headers.pem",
+    "serial-long.der", "ext-unknown.der", "ext-malformed-ku.der", "ext-malformed-san.der", "san-utf8.der",
+    "san-latin1.der", "chain.pem", "trusted.pem", "pem-headers.pem",
 );
 
 /// Every PFX fixture, plus the two that `expected.json` does not list.

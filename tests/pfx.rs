@@ -71,6 +71,12 @@ fn digest_name(d: &Digest) -> &'static str {
         Digest::Sha512 => "sha512",
         Digest::Sha512_224 => "sha512-224",
         Digest::Sha512_256 => "sha512-256",
+        Digest::Sha3_224 => "sha3-224",
+        Digest::Sha3_256 => "sha3-256",
+        Digest::Sha3_384 => "sha3-384",
+        Digest::Sha3_512 => "sha3-512",
+        Digest::Blake2b512 => "blake2b512",
+        Digest::Blake2s256 => "blake2s256",
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -198,6 +204,54 @@ fn truncations_and_bit_flips_end_in_typed_errors() {
             let result = Pfx::import(&flipped, &pw, options);
             assert!(!has_mac || result.is_err(), "{name}: flip at {pos} imported");
         }
+    }
+}
+
+/// The MACs `openssl pkcs12 -export -macalg` writes beyond SHA-1 and SHA-2, by fixture.
+const SHA3_AND_BLAKE2_MACS: [(&str, Digest, &str); 6] = [
+    ("openssl3-mac-sha3-224.pfx", Digest::Sha3_224, "SHA3-224"),
+    ("openssl3-mac-sha3-256.pfx", Digest::Sha3_256, "SHA3-256"),
+    ("openssl3-mac-sha3-384.pfx", Digest::Sha3_384, "SHA3-384"),
+    ("openssl3-mac-sha3-512.pfx", Digest::Sha3_512, "SHA3-512"),
+    ("openssl3-mac-blake2b512.pfx", Digest::Blake2b512, "BLAKE2b-512"),
+    ("openssl3-mac-blake2s256.pfx", Digest::Blake2s256, "BLAKE2s-256"),
+];
+
+#[test]
+fn sha3_and_blake2_macs_verify_and_name_their_hash() {
+    let expected = expected();
+    for (name, digest, display) in SHA3_AND_BLAKE2_MACS {
+        let e = &expected[name];
+        let pfx = Pfx::import(fixture(name), &Password::new("P@ssw0rd"), ImportOptions::default())
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        // The rsa2048 leaf and key of every openssl3-mac-* file, as Python `cryptography` read it.
+        assert_eq!(
+            pfx.leaf().map(|c| c.thumbprint().to_string()).as_deref(),
+            Some("3BF702B601477250F70E61E287798983087DA4AB"),
+            "{name}"
+        );
+        assert_eq!(e["leaf_sha1"], "3BF702B601477250F70E61E287798983087DA4AB", "{name}");
+        assert_eq!(e["python_view"]["given"]["cert"]["sha1"], e["leaf_sha1"], "{name}");
+        assert_eq!(
+            pfx.private_key().map(|k| (k.algorithm().to_string(), k.bits())),
+            Some(("rsa".to_owned(), Some(2048))),
+            "{name}"
+        );
+        assert_eq!(pfx.protection().mac, Some(MacAlgorithm::Hmac { digest, iterations: 2048 }), "{name}");
+        assert_eq!(digest.to_string(), display, "{name}");
+        assert_eq!(
+            pfx.protection().to_string(),
+            format!(
+                "key: AES-256-CBC, PBKDF2-HMAC-SHA-256, 2048 iterations; certificates: AES-256-CBC, \
+                 PBKDF2-HMAC-SHA-256, 2048 iterations; integrity: {display} MAC, 2048 iterations"
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            Pfx::import(fixture(name), &Password::new("P@ssw0rd!"), ImportOptions::default()).map(|_| ()),
+            Err(PfxError::WrongPassword { check: PasswordCheck::Mac }),
+            "{name}"
+        );
     }
 }
 

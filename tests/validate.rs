@@ -123,6 +123,23 @@ fn subject_must_name_the_sip_domain() {
 }
 
 #[test]
+fn raw_utf8_san_names_match_their_domain() {
+    // san-utf8 carries `bücher.example` as raw UTF-8 in a dNSName and a CN that names no host:
+    // read as UTF-8, the SAN matches the domain in either form.
+    let subject_only = |domain| Policy::new().with_subject(SubjectRule::new(domain).expect("valid"));
+    assert_eq!(subject_only("bücher.example").check(&cert("san-utf8"), AT), Report::default());
+    assert_eq!(subject_only("xn--bcher-kva.example").check(&cert("san-utf8"), AT), Report::default());
+    assert_eq!(
+        subject_only("fabrikam.com").check(&cert("san-utf8"), AT).violations,
+        vec![Violation::SubjectMismatch {
+            sip_domain: "fabrikam.com".into(),
+            common_names: vec!["Contoso raw UTF-8 SAN".into()],
+            dns_names: vec!["bücher.example".into(), "sip.contoso.com".into()],
+        }]
+    );
+}
+
+#[test]
 fn validity_at_the_instant() {
     let p = token_issuer("contoso.com");
     assert_eq!(

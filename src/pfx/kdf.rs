@@ -90,7 +90,10 @@ pub(crate) enum Purpose {
 }
 
 /// The RFC 7292 appendix B.2 key derivation over `digest`: on the block API for SHA-1 and
-/// SHA-256 (see `fast`), with the `pkcs12` crate's implementation for the other hashes.
+/// SHA-256 (see `fast`), with the `pkcs12` crate's implementation for the other hashes. Its `v`
+/// is the hash's block size, as OpenSSL's `PKCS12_key_gen` takes it (`EVP_MD_block_size`): 64 or
+/// 128 octets for SHA-1 and SHA-2, the rate for SHA-3 (144, 136, 104, 72 octets for SHA3-224 to
+/// SHA3-512), 128 for BLAKE2b and 64 for BLAKE2s.
 pub(crate) fn derive_with(
     digest: crate::pfx::digest::Digest,
     bmp_password: &[u8],
@@ -114,6 +117,12 @@ pub(crate) fn derive_with(
         Digest::Sha512 => derive::<sha2::Sha512>(bmp_password, salt, purpose, iterations, len),
         Digest::Sha512_224 => derive::<sha2::Sha512_224>(bmp_password, salt, purpose, iterations, len),
         Digest::Sha512_256 => derive::<sha2::Sha512_256>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha3_224 => derive::<sha3::Sha3_224>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha3_256 => derive::<sha3::Sha3_256>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha3_384 => derive::<sha3::Sha3_384>(bmp_password, salt, purpose, iterations, len),
+        Digest::Sha3_512 => derive::<sha3::Sha3_512>(bmp_password, salt, purpose, iterations, len),
+        Digest::Blake2b512 => derive::<blake2::Blake2b512>(bmp_password, salt, purpose, iterations, len),
+        Digest::Blake2s256 => derive::<blake2::Blake2s256>(bmp_password, salt, purpose, iterations, len),
     }
 }
 
@@ -163,6 +172,39 @@ mod tests {
             &[
                 0x8A, 0xAA, 0xE6, 0x29, 0x7B, 0x6C, 0xB0, 0x46, 0x42, 0xAB, 0x5B, 0x07, 0x78, 0x51, 0x28,
                 0x4E, 0xB7, 0x12, 0x8F, 0x1A, 0x2A, 0x7F, 0xBC, 0xA3
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc_7292_kdf_takes_the_rate_of_sha3_and_the_block_of_blake2() {
+        // Password "smeg", salt 0A58CF64530D823F, 2 iterations, 72 octets (three hash outputs, so
+        // step 6C runs with v octets): from `p12_kdf` in tests/data/pfx/gen_pfx.py, which takes v
+        // from Python's hashlib (136 for SHA3-256, 64 for BLAKE2s), as OpenSSL's PKCS12_key_gen
+        // takes it from EVP_MD_block_size.
+        let bmp = Password::new("smeg").bmp_forms();
+        let salt = [0x0A, 0x58, 0xCF, 0x64, 0x53, 0x0D, 0x82, 0x3F];
+        let sha3 = derive_with(crate::pfx::digest::Digest::Sha3_256, &bmp[0], &salt, Purpose::Key, 2, 72);
+        assert_eq!(
+            sha3.as_slice(),
+            &[
+                0xCF, 0xFE, 0x17, 0x58, 0xE2, 0xA1, 0xE5, 0x88, 0x63, 0x1D, 0x56, 0xA2, 0x3D, 0xEF, 0xE6,
+                0xEA, 0x4F, 0x10, 0x9B, 0xE8, 0xC0, 0xA3, 0x62, 0xC0, 0x10, 0xEF, 0x43, 0x32, 0x78, 0x41,
+                0x22, 0xC5, 0x28, 0x83, 0x7E, 0xAF, 0xD9, 0x16, 0xA7, 0xF4, 0x2D, 0x2D, 0xD5, 0x7A, 0xF9,
+                0x9F, 0x26, 0x87, 0x02, 0x9F, 0x84, 0x49, 0xCD, 0x1D, 0xB3, 0x66, 0x61, 0x2E, 0x1C, 0x3B,
+                0x60, 0xE0, 0x7E, 0xA9, 0x05, 0xF2, 0x46, 0x10, 0x05, 0xBD, 0x37, 0xA7
+            ]
+        );
+        let blake2s =
+            derive_with(crate::pfx::digest::Digest::Blake2s256, &bmp[0], &salt, Purpose::Key, 2, 72);
+        assert_eq!(
+            blake2s.as_slice(),
+            &[
+                0x8E, 0x02, 0x47, 0x87, 0x59, 0x77, 0x39, 0x6E, 0x85, 0xDB, 0x7E, 0xCC, 0x6D, 0x43, 0xE0,
+                0x1C, 0xBB, 0x1D, 0x13, 0x66, 0xA8, 0x5C, 0x5F, 0x5C, 0xC5, 0x1F, 0x4E, 0x4B, 0xFA, 0xB6,
+                0x14, 0xA0, 0x0C, 0x3C, 0xE9, 0x85, 0x45, 0x44, 0xAD, 0x3E, 0xCA, 0xDA, 0x23, 0x05, 0x0F,
+                0xD4, 0xC8, 0xB3, 0x9D, 0x63, 0xC5, 0xC6, 0x94, 0xB1, 0x1A, 0x93, 0xE3, 0x50, 0x14, 0x90,
+                0xF3, 0x10, 0x9C, 0x77, 0x92, 0xE7, 0x18, 0xEC, 0x88, 0xE1, 0x23, 0xCE
             ]
         );
     }

@@ -15,11 +15,11 @@
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{KeyInit, Mac};
 use zeroize::Zeroizing;
 
 use crate::pfx::PfxError;
-use crate::pfx::digest::{Digest, pbkdf2, with_digest};
+use crate::pfx::digest::{Digest, HmacHash, pbkdf2, with_digest};
 use crate::pfx::kdf::{self, Purpose};
 use crate::x509::ParseError;
 use crate::x509::tlv::{self, Tlv, tag};
@@ -29,10 +29,14 @@ const PBMAC1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.
 /// `id-PBKDF2` (RFC 8018 A.2).
 pub(crate) const PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");
 /// How a PFX's integrity is protected.
+///
+/// `Display` writes what an admin checks: `SHA-256 MAC, 2048 iterations`,
+/// `SHA3-256 MAC, 2048 iterations`, `PBMAC1 HMAC-SHA-256, PBKDF2-HMAC-SHA-256, 2048 iterations`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MacAlgorithm {
-    /// HMAC with a key from the RFC 7292 appendix B KDF.
+    /// HMAC with a key from the RFC 7292 appendix B KDF over the same hash: any [`Digest`]
+    /// (SHA-1, SHA-2, and the SHA-3 and BLAKE2 hashes OpenSSL's `-macalg` offers).
     Hmac {
         /// The hash of both.
         digest: Digest,
@@ -238,8 +242,8 @@ pub(crate) fn compute_pkcs12(
     iterations: u32,
     data: &[u8],
 ) -> Vec<u8> {
-    fn run<D: hmac::EagerHash>(key: &[u8], data: &[u8]) -> Vec<u8> {
-        match <Hmac<D> as KeyInit>::new_from_slice(key) {
+    fn run<D: HmacHash>(key: &[u8], data: &[u8]) -> Vec<u8> {
+        match <D::Hmac as KeyInit>::new_from_slice(key) {
             Ok(mut mac) => {
                 mac.update(data);
                 mac.finalize().into_bytes().to_vec()
@@ -252,8 +256,8 @@ pub(crate) fn compute_pkcs12(
 }
 
 fn hmac_verify(digest: Digest, key: &[u8], data: &[u8], expected: &[u8]) -> bool {
-    fn run<D: hmac::EagerHash>(key: &[u8], data: &[u8], expected: &[u8]) -> bool {
-        let Ok(mut mac) = <Hmac<D> as KeyInit>::new_from_slice(key) else { return false };
+    fn run<D: HmacHash>(key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+        let Ok(mut mac) = <D::Hmac as KeyInit>::new_from_slice(key) else { return false };
         mac.update(data);
         mac.verify_slice(expected).is_ok()
     }

@@ -8,7 +8,8 @@
 //! reads and pairs the private key, `encode` and `export` write a PFX.
 //!
 //! [`Pfx::import`] reads what Windows (CryptoAPI, .NET), OpenSSL 1.x and 3, Java keytool, NSS and
-//! Python `cryptography` write: HMAC MACs over SHA-1 and SHA-2 and PBMAC1, or none; PKCS #12 PBE
+//! Python `cryptography` write: HMAC MACs over SHA-1, SHA-2, SHA-3 and BLAKE2 (every hash of
+//! `openssl pkcs12 -export -macalg`) and PBMAC1, or none; PKCS #12 PBE
 //! (3DES, 2-key 3DES, RC2-128, RC2-40, RC4-128, RC4-40) and PBES2 (PBKDF2 with AES or 3DES);
 //! BER anywhere; certificates, keys and shrouded keys, with friendly names and local key IDs.
 //! The MAC and every encrypted part derive their keys independently, so the import runs those

@@ -287,13 +287,16 @@ impl BasicConstraints {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GeneralName {
-    /// `dNSName`, as encoded (certificates carry IDNs in A-label form).
+    /// `dNSName`, as encoded (certificates carry IDNs in A-label form). Like `Uri` and `Email`
+    /// it is an IA5String: octets that are valid UTF-8 (raw UTF-8 such as `bücher.example`,
+    /// which RFC 5280 does not allow but issuers write) read as UTF-8, as Python `cryptography`
+    /// reads them; any other non-ASCII octets read as ISO 8859-1, one character each.
     Dns(String),
     /// `iPAddress` of 4 or 16 octets.
     Ip(IpAddr),
-    /// `uniformResourceIdentifier`.
+    /// `uniformResourceIdentifier` (IA5String, read as `Dns` is).
     Uri(String),
-    /// `rfc822Name` (an email address).
+    /// `rfc822Name`, an email address (IA5String, read as `Dns` is).
     Email(String),
     /// `directoryName`, in RFC 4514 form.
     DirectoryName(String),
@@ -440,5 +443,55 @@ mod tests {
             ])
         );
         assert_eq!(decode_san(&[0x30, 0x03, 0x04, 0x01, 0x00]), None);
+    }
+
+    /// SAN entries of `(tag, content)` as the DER of `GeneralNames`.
+    fn san_der(items: &[(u8, &[u8])]) -> Vec<u8> {
+        let content: Vec<u8> = items
+            .iter()
+            .flat_map(|(t, v)| [&[*t, u8::try_from(v.len()).unwrap_or(0)][..], *v].concat())
+            .collect();
+        [&[0x30, u8::try_from(content.len()).unwrap_or(0)][..], &content].concat()
+    }
+
+    #[test]
+    fn ia5_names_read_raw_utf8_as_utf8() {
+        // dNSName `bücher.example`, rfc822Name `jürgen@bücher.example`, URI `https://bücher.example/ä`,
+        // all as raw UTF-8 octets (ü = C3 BC, ä = C3 A4).
+        let san = decode_san(&san_der(&[
+            (0x82, "bücher.example".as_bytes()),
+            (0x82, b"sip.contoso.com"),
+            (0x81, "jürgen@bücher.example".as_bytes()),
+            (0x86, "https://bücher.example/ä".as_bytes()),
+        ]));
+        assert_eq!(
+            san,
+            Some(vec![
+                GeneralName::Dns("bücher.example".into()),
+                GeneralName::Dns("sip.contoso.com".into()),
+                GeneralName::Email("jürgen@bücher.example".into()),
+                GeneralName::Uri("https://bücher.example/ä".into()),
+            ])
+        );
+    }
+
+    #[test]
+    fn ia5_names_that_are_not_utf8_read_as_iso_8859_1() {
+        // `straße.example` and `jürgen@contoso.com` in ISO 8859-1 (ß = DF, ü = FC): not UTF-8,
+        // so each octet is one character, as before UTF-8 was read. C3 alone (a UTF-8 lead octet
+        // with no continuation) reads as `Ã`.
+        let san = decode_san(&san_der(&[
+            (0x82, b"stra\xDFe.example"),
+            (0x81, b"j\xFCrgen@contoso.com"),
+            (0x86, b"https://a.example/\xC3"),
+        ]));
+        assert_eq!(
+            san,
+            Some(vec![
+                GeneralName::Dns("straße.example".into()),
+                GeneralName::Email("jürgen@contoso.com".into()),
+                GeneralName::Uri("https://a.example/Ã".into()),
+            ])
+        );
     }
 }

@@ -54,7 +54,8 @@ pub enum StringKind {
     Utf8,
     /// PrintableString.
     Printable,
-    /// IA5String (ASCII).
+    /// IA5String: ASCII by X.680, but real certificates carry raw UTF-8 in it (SAN DNS names,
+    /// email addresses, URIs), which certslot reads as UTF-8 as Python `cryptography` does.
     Ia5,
     /// TeletexString (T61String), read as ISO 8859-1 as OpenSSL and Windows do.
     Teletex,
@@ -267,8 +268,10 @@ impl<'a> Attribute<'a> {
     /// The value as text, or `None` when it is not a string or its encoding is invalid
     /// (a UTF8String that is not UTF-8, a BMPString with an odd length or a lone surrogate).
     ///
-    /// The one-byte string types (PrintableString, IA5String, TeletexString, VisibleString,
-    /// NumericString) are read as ISO 8859-1, as OpenSSL does, so no byte is lost.
+    /// An IA5String whose octets are valid UTF-8 is read as UTF-8 (the raw UTF-8 real
+    /// certificates carry, read as Python `cryptography` reads it). The other one-byte string
+    /// types (PrintableString, TeletexString, VisibleString, NumericString), and an IA5String
+    /// that is not UTF-8, are read as ISO 8859-1, as OpenSSL does, so no byte is lost.
     pub fn value_string(&self) -> Option<String> {
         decode_string(self.string_kind()?, self.value)
     }
@@ -309,14 +312,20 @@ impl fmt::Debug for Attribute<'_> {
 pub(crate) fn decode_string(kind: StringKind, bytes: &[u8]) -> Option<String> {
     match kind {
         StringKind::Utf8 => core::str::from_utf8(bytes).ok().map(str::to_owned),
-        StringKind::Printable
-        | StringKind::Ia5
-        | StringKind::Teletex
-        | StringKind::Visible
-        | StringKind::Numeric => Some(match core::str::from_utf8(bytes) {
-            Ok(ascii) if bytes.is_ascii() => ascii.to_owned(),
-            _ => bytes.iter().map(|&b| char::from(b)).collect(),
+        // X.680 41: IA5String is ASCII, but issuers put raw UTF-8 into SAN names (dNSName,
+        // rfc822Name and URI are IA5String, RFC 5280 4.2.1.6); Python `cryptography` reads them
+        // as UTF-8 and refuses anything else. certslot reads UTF-8 when the octets are UTF-8 and
+        // falls back to ISO 8859-1 like the other one-byte types, so no byte is lost.
+        StringKind::Ia5 => Some(match core::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => latin1(bytes),
         }),
+        StringKind::Printable | StringKind::Teletex | StringKind::Visible | StringKind::Numeric => {
+            Some(match core::str::from_utf8(bytes) {
+                Ok(ascii) if bytes.is_ascii() => ascii.to_owned(),
+                _ => latin1(bytes),
+            })
+        }
         StringKind::Bmp => {
             if !bytes.len().is_multiple_of(2) {
                 return None;
@@ -335,6 +344,11 @@ pub(crate) fn decode_string(kind: StringKind, bytes: &[u8]) -> Option<String> {
                 .collect()
         }
     }
+}
+
+/// Octets read as ISO 8859-1: each octet is the code point of the same value.
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Writes an attribute value escaped as RFC 4514 section 2.4 requires.
@@ -462,6 +476,21 @@ mod tests {
             vec![atv(&attr::COMMON_NAME, tag::UTF8_STRING, &[0xFF])],
         ]);
         assert_eq!(s, "CN=#0c01ff,2.5.4.5=#0401ab,1.2.840.113549.1.9.1=a@b.c,O=Müll,ST=ö€,L=Zürich");
+    }
+
+    #[test]
+    fn ia5_values_read_utf8_when_they_are_utf8() {
+        // emailAddress as IA5String with raw UTF-8 (C3 BC = ü), then with ISO 8859-1 (FC = ü);
+        // a TeletexString holding the same UTF-8 octets stays ISO 8859-1, one character each.
+        let s = rfc4514(&[
+            vec![atv(&attr::EMAIL_ADDRESS, tag::IA5_STRING, "jürgen@bücher.example".as_bytes())],
+            vec![atv(&attr::EMAIL_ADDRESS, tag::IA5_STRING, b"j\xFCrgen@contoso.com")],
+            vec![atv(&attr::ORGANIZATION, tag::TELETEX_STRING, "Mü".as_bytes())],
+        ]);
+        assert_eq!(
+            s,
+            "O=MÃ¼,1.2.840.113549.1.9.1=jürgen@contoso.com,1.2.840.113549.1.9.1=jürgen@bücher.example"
+        );
     }
 
     #[test]

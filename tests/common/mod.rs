@@ -56,6 +56,8 @@ fixtures!(
     "ext-unknown",
     "ext-malformed-ku",
     "ext-malformed-san",
+    "san-utf8",
+    "san-latin1",
 );
 
 pub const CHAIN_PEM: &[u8] = include_bytes!("../data/chain.pem");

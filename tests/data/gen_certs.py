@@ -3,7 +3,7 @@
 
 Usage (from the repository root):
 
-    python3 tests/data/gen_certs.py           # no-op if tests/data/expected.json exists
+    python3 tests/data/gen_certs.py           # add the missing fixtures of ADDED only
     python3 tests/data/gen_certs.py --force   # regenerate every fixture
 
 Requirements: Python 3.11+, the `cryptography` package (written against 48.x)
@@ -19,6 +19,11 @@ fingerprints, serial (hex), subject_openssl, key bits and the DER time types
 come from the `openssl` CLI; names, dates, extensions and OIDs come from
 Python `cryptography`.  Where a tool cannot produce a value the fallback used
 is named in that fixture's `sources` object.
+
+Without --force the script never rewrites a fixture: when expected.json
+exists it makes only the fixtures of ADDED (self-signed, so they need no CA
+key, which is not kept) whose files are missing, records them into
+expected.json next to the existing entries and rewrites README.md.
 
 Some fixtures cannot be made by `cryptography` directly (negative, zero and
 21-octet serial numbers).  For those a certificate is built normally, then the
@@ -379,6 +384,16 @@ def san_ext(dns=(), ips=(), emails=(), uris=()) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(g)
 
 
+def raw_san_ext(*items: tuple[int, bytes]) -> x509.UnrecognizedExtension:
+    """A SubjectAltName from (context tag, content octets) pairs, written as given.
+
+    cryptography's x509.DNSName/RFC822Name refuse non-ASCII text (they want A-labels), so
+    names holding raw UTF-8 or ISO 8859-1 octets are built here as DER: GeneralNames ::=
+    SEQUENCE OF GeneralName, [1] rfc822Name, [2] dNSName, [6] URI (RFC 5280 4.2.1.6)."""
+    return x509.UnrecognizedExtension(ObjectIdentifier("2.5.29.17"),
+                                      tlv(0x30, b"".join(tlv(t, v) for t, v in items)))
+
+
 DEFAULT = object()
 
 
@@ -623,14 +638,19 @@ def record(name: str, der: bytes, path_der: Path, meta: dict, by_name: dict) -> 
                 e["dns_names"] = e["ip_addresses"] = e["emails"] = e["uris"] = None
                 src["dns_names"] = "null: SAN present but undecodable"
             else:
-                vals = ", ".join(blocks.get("X509v3 Subject Alternative Name", (0, []))[1])
+                san_blocks, how = blocks, "openssl -text"
+                if meta.get("san_octets_latin1"):
+                    # openssl -text prints IA5String octets as they are; these names hold
+                    # ISO 8859-1 octets, so its output is read as ISO 8859-1.
+                    san_blocks = openssl_ext_blocks(text_p.stdout.decode("latin-1"))
+                    how = "openssl -text, its output read as ISO 8859-1"
+                vals = ", ".join(san_blocks.get("X509v3 Subject Alternative Name", (0, []))[1])
                 items = [s.strip() for s in vals.split(",") if s.strip()]
                 e["dns_names"] = [s[4:] for s in items if s.startswith("DNS:")]
                 e["ip_addresses"] = [s[11:] for s in items if s.startswith("IP Address:")]
                 e["emails"] = [s[6:] for s in items if s.startswith("email:")]
                 e["uris"] = [s[4:] for s in items if s.startswith("URI:")]
-                src["dns_names"] = src["ip_addresses"] = src["emails"] = src["uris"] = \
-                    "openssl -text"
+                src["dns_names"] = src["ip_addresses"] = src["emails"] = src["uris"] = how
             if "2.5.29.15" in malformed:
                 e["key_usage"] = None
                 e["key_usage_critical"] = next(x["critical"] for x in e["extensions"]
@@ -682,6 +702,55 @@ def record(name: str, der: bytes, path_der: Path, meta: dict, by_name: dict) -> 
     e["made_with"] = meta["made_with"]
     e["notes"] = meta["notes"]
     return {k: e[k] for k in FIELD_ORDER}
+
+
+# --------------------------------------------------------------------------
+# Fixtures added after the first generation: self-signed, so that a run without
+# --force can make them without the CA keys (which are not kept) and without
+# touching the fixtures already committed.  Each maker returns
+# (DER, made_with, notes, extra meta).
+# --------------------------------------------------------------------------
+
+SELF_SIGNED = "python cryptography x509.CertificateBuilder, RSA 2048, self-signed, sha256"
+
+
+def make_san_utf8() -> tuple[bytes, str, str, dict]:
+    key = rsa.generate_private_key(65537, 2048)
+    subject = contoso("Contoso raw UTF-8 SAN")
+    der = build(subject, key.public_key(), 0x5006, subject, key, sans=raw_san_ext(
+        (0x82, "bücher.example".encode("utf-8")),
+        (0x82, b"sip.contoso.com"),
+        (0x81, "jürgen@bücher.example".encode("utf-8")),
+        (0x86, "https://bücher.example/ä".encode("utf-8"))))
+    return (der, SELF_SIGNED + "; SAN written as raw DER (x509.UnrecognizedExtension "
+            "2.5.29.17) because x509.DNSName refuses non-ASCII",
+            "SAN IA5String names holding raw UTF-8 octets, as real certificates carry them "
+            "(RFC 5280 wants A-labels): dNSName 'bücher.example' (62 C3 BC 63 ...), dNSName "
+            "'sip.contoso.com' (ASCII), rfc822Name 'jürgen@bücher.example', URI "
+            "'https://bücher.example/ä'. cryptography reads them as UTF-8. Subject CN is not "
+            "a host name, so a SIP-domain match can only come from the SAN.", {})
+
+
+def make_san_latin1() -> tuple[bytes, str, str, dict]:
+    key = rsa.generate_private_key(65537, 2048)
+    subject = contoso("Contoso ISO 8859-1 SAN")
+    der = build(subject, key.public_key(), 0x5007, subject, key, sans=raw_san_ext(
+        (0x82, "straße.example".encode("latin-1")),
+        (0x82, b"sip.contoso.com"),
+        (0x81, "jürgen@contoso.com".encode("latin-1"))))
+    return (der, SELF_SIGNED + "; SAN written as raw DER (x509.UnrecognizedExtension "
+            "2.5.29.17)",
+            "SAN IA5String names holding octets that are not UTF-8: dNSName 'straße.example' "
+            "in ISO 8859-1 (73 74 72 61 DF 65 ...), dNSName 'sip.contoso.com' (ASCII), "
+            "rfc822Name 'jürgen@contoso.com' in ISO 8859-1 (FC). cryptography refuses the "
+            "extensions (it reads IA5String as UTF-8 only); the SAN values are openssl -text's "
+            "octets read as ISO 8859-1.", {"san_octets_latin1": True})
+
+
+ADDED = [
+    ("san-utf8", make_san_utf8),
+    ("san-latin1", make_san_latin1),
+]
 
 
 # --------------------------------------------------------------------------
@@ -967,6 +1036,11 @@ def generate(out: Path, tmp: Path) -> tuple[dict, list[str]]:
               "signed by intermediate-ca")
     meta["ext-malformed-san"]["malformed"] = ["2.5.29.17"]
 
+    # ---- added after the first generation (self-signed) ----------------
+    for n, make in ADDED:
+        der, made_with, notes, extra = make()
+        add(n, der, n, made_with, notes, **extra)
+
     # ---- write DER + PEM, record ---------------------------------------
     expected: dict = {}
     unparsable: list[str] = []
@@ -1097,9 +1171,11 @@ def write_readme(out: Path, expected: dict, openssl_notes: dict[str, str]) -> No
         "python3 tests/data/gen_certs.py --force",
         "```",
         "",
-        "Without `--force` the script does nothing when `expected.json` exists. Keys are random,",
-        "so every regeneration changes fingerprints and signatures; all other inputs (names,",
-        "serials, dates, extensions) are fixed in the script. No private keys are kept.",
+        "Without `--force` the script rewrites no fixture: when `expected.json` exists it only",
+        "makes the self-signed fixtures listed in its `ADDED` whose files are missing, records",
+        "them in `expected.json` and rewrites this README. Keys are random, so every",
+        "regeneration changes fingerprints and signatures; all other inputs (names, serials,",
+        "dates, extensions) are fixed in the script. No private keys are kept.",
         "",
         f"Last generated with {ver} and Python cryptography {cryptography.__version__}.",
         "",
@@ -1170,6 +1246,7 @@ def pem_file_checks(out: Path) -> dict[str, str]:
 
     def msg(r) -> str:
         m = (r.stdout + r.stderr).decode(errors="replace").replace(str(out) + "/", "")
+        m = re.sub(r"\b[0-9A-F]{8,16}:error:", "error:", m)  # drop OpenSSL's thread id
         return " ".join(m.split())[:400]
 
     def py(fn) -> str:
@@ -1219,14 +1296,51 @@ def pem_file_checks(out: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------
 
 
+def add_missing(exp: Path) -> int:
+    """Make the fixtures of ADDED that are missing; rewrite no existing fixture."""
+    expected = json.loads(exp.read_text())
+    missing = []
+    for n, make in ADDED:
+        files = [(HERE / f"{n}.der").exists(), (HERE / f"{n}.pem").exists(), n in expected]
+        if all(files):
+            continue
+        if any(files):
+            print(f"{n}: some of {n}.der, {n}.pem and its expected.json entry exist; "
+                  "use --force", file=sys.stderr)
+            return 1
+        missing.append((n, make))
+    if not missing:
+        print("fixtures exist; use --force")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="certslot-fixtures-") as t:
+        stage = Path(t)
+        new: dict = {}
+        for n, make in missing:
+            der, made_with, notes, extra = make()
+            (stage / f"{n}.der").write_bytes(der)
+            (stage / f"{n}.pem").write_text(der_to_pem(der))
+            meta = {"issuer": n, "made_with": made_with, "notes": notes, **extra}
+            new[n] = record(n, der, stage / f"{n}.der", meta, {})
+        # certificate entries, then the new ones, then the PEM bundle entries: a full run's order
+        certs = {k: v for k, v in expected.items() if "der_file" in v}
+        bundles = {k: v for k, v in expected.items() if "der_file" not in v}
+        merged = {**certs, **new, **bundles}
+        write_readme(stage, merged, pem_file_checks(HERE))
+        (stage / "expected.json").write_text(
+            json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+        for f in sorted(stage.iterdir(), key=lambda p: p.name == "expected.json"):
+            shutil.move(str(f), HERE / f.name)
+    print(f"added {', '.join(new)} to {HERE}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--force", action="store_true", help="regenerate all fixtures")
     args = ap.parse_args()
     exp = HERE / "expected.json"
     if exp.exists() and not args.force:
-        print("fixtures exist; use --force")
-        return 0
+        return add_missing(exp)
     if not args.force and any(HERE.glob("*.der")):
         print("some fixture files exist but expected.json does not; use --force",
               file=sys.stderr)

@@ -3,7 +3,7 @@
 
 Usage (from the repository root):
 
-    python3 tests/data/pfx/gen_pfx.py           # no-op if tests/data/pfx/expected.json exists
+    python3 tests/data/pfx/gen_pfx.py           # add missing `openssl pkcs12` files only
     python3 tests/data/pfx/gen_pfx.py --force   # regenerate every fixture
 
 Requirements: Python 3.11+, the `cryptography` package (written against 48.x),
@@ -19,6 +19,13 @@ dates, serials, iteration counts) except the keys, which are freshly random on
 each run; so thumbprints change whenever the fixtures are regenerated and
 `expected.json` is always rewritten together with them.  Private keys exist
 only in a temporary directory while the script runs.
+
+Without --force no existing file is rewritten: when expected.json exists the
+script makes only the files of OPENSSL_SPECS that are missing (added to the
+list after the last full run), with the leaf's key taken back out of an
+existing file made from the same leaf (so the new files hold the same key and
+certificate as the old ones), records them in expected.json next to the
+existing entries and rewrites README.md.
 
 The values in expected.json are read back from each finished file by the
 small DER/BER walker and PKCS#12 decryptor in this script (bag order,
@@ -204,9 +211,24 @@ DIGESTS = {
     "2.16.840.1.101.3.4.2.3": "sha512",
     "2.16.840.1.101.3.4.2.5": "sha512_224",
     "2.16.840.1.101.3.4.2.6": "sha512_256",
+    "2.16.840.1.101.3.4.2.7": "sha3_224",
+    "2.16.840.1.101.3.4.2.8": "sha3_256",
+    "2.16.840.1.101.3.4.2.9": "sha3_384",
+    "2.16.840.1.101.3.4.2.10": "sha3_512",
+    "1.3.6.1.4.1.1722.12.2.1.16": "blake2b512",   # RFC 7693 4, id-blake2b512
+    "1.3.6.1.4.1.1722.12.2.2.8": "blake2s256",    # RFC 7693 4, id-blake2s256
     "1.2.840.113549.2.5": "md5",
 }
 DIGEST_OIDS = {v: k for k, v in DIGESTS.items()}
+# hashlib's names where they differ from OpenSSL's (which expected.json uses)
+HASHLIB_NAMES = {"blake2b512": "blake2b", "blake2s256": "blake2s"}
+
+
+def hashlib_name(name: str) -> str:
+    """The hashlib name of a DIGESTS value.  hashlib's blake2b/blake2s default to the
+    64/32-octet outputs and report OpenSSL's block sizes (128/64); its SHA-3 block sizes
+    are the rates (144, 136, 104, 72), which OpenSSL's PKCS12_key_gen also takes as v."""
+    return HASHLIB_NAMES.get(name, name)
 HMAC_PRF_NAMES = {v: "hmacWith" + v.upper().replace("_", "-") for v in PRFS.values()}
 OID_RSA = "1.2.840.113549.1.1.1"
 OID_EC = "1.2.840.10045.2.1"
@@ -425,6 +447,7 @@ def p12_kdf(hash_name: str, password: bytes, salt: bytes, ident: int, iterations
             n: int) -> bytes:
     """RFC 7292 B.2.  `password` is already the formatted bytes (BMPString with
     its two-zero terminator, or b"" for a NULL password)."""
+    hash_name = hashlib_name(hash_name)
     h = hashlib.new(hash_name)
     u, v = h.digest_size, h.block_size
     d = bytes([ident]) * v
@@ -583,6 +606,7 @@ def describe_and_decrypt(alg: Node, data: bytes, pw: str | None) -> tuple[dict, 
 
 
 def mac_key_and_value(digest: str, pwb: bytes, salt: bytes, iters: int, data: bytes) -> bytes:
+    digest = hashlib_name(digest)
     u = hashlib.new(digest).digest_size
     key = p12_kdf(digest, pwb, salt, 3, iters, u)
     return hmac.new(key, data, digest).digest()
@@ -1003,6 +1027,18 @@ OPENSSL_SPECS: list[tuple[str, str, dict]] = [
      {"args": ["-macalg", "sha512-224"]}),
     ("openssl3-mac-sha512-256", "HMAC-SHA512/256 MAC (KDF v = 128, u = 32)",
      {"args": ["-macalg", "sha512-256"]}),
+    ("openssl3-mac-sha3-224", "HMAC-SHA3-224 MAC (KDF v = 144, the SHA3-224 rate; u = 28)",
+     {"args": ["-macalg", "sha3-224"]}),
+    ("openssl3-mac-sha3-256", "HMAC-SHA3-256 MAC (KDF v = 136, the SHA3-256 rate; u = 32)",
+     {"args": ["-macalg", "sha3-256"]}),
+    ("openssl3-mac-sha3-384", "HMAC-SHA3-384 MAC (KDF v = 104, the SHA3-384 rate; u = 48)",
+     {"args": ["-macalg", "sha3-384"]}),
+    ("openssl3-mac-sha3-512", "HMAC-SHA3-512 MAC (KDF v = 72, the SHA3-512 rate; u = 64)",
+     {"args": ["-macalg", "sha3-512"]}),
+    ("openssl3-mac-blake2b512", "HMAC-BLAKE2b-512 MAC (KDF v = 128, u = 64; OID "
+     "1.3.6.1.4.1.1722.12.2.1.16)", {"args": ["-macalg", "blake2b512"]}),
+    ("openssl3-mac-blake2s256", "HMAC-BLAKE2s-256 MAC (KDF v = 64, u = 32; OID "
+     "1.3.6.1.4.1.1722.12.2.2.8)", {"args": ["-macalg", "blake2s256"]}),
     ("openssl3-nomac", "no MacData at all (-nomac)", {"args": ["-nomac"],
      "note": "OpenSSL 3.0 -nomac alone also leaves the certificates UNENCRYPTED (plain id-data "
              "container); only the key is shrouded. See openssl3-nomac-encrypted."}),
@@ -1079,33 +1115,44 @@ class Gen:
 
     def openssl_all(self) -> None:
         for stem, what, o in OPENSSL_SPECS:
-            leaf = o.get("leaf", "rsa2048")
-            pw = o.get("pw", PASSWORD)
-            name = o.get("name", FRIENDLY)
-            args = ["openssl", "pkcs12", "-export"]
-            if not o.get("nocerts"):
-                args += ["-in", str(self.tmp / f"{leaf}.crt.pem")]
-            if not o.get("nokeys"):
-                args += ["-inkey", str(self.tmp / f"{leaf}.key.pem")]
-            if o.get("nokeys"):
-                args += ["-nokeys"]
-            if o.get("nocerts"):
-                args += ["-nocerts"]
-            if o.get("certfile"):
-                args += ["-certfile", str(self.tmp / o["certfile"])]
-            if name is not None:
-                args += ["-name", name]
-            args += o.get("args", [])
-            args += ["-passout", "pass:" + pw, "-out", str(HERE / f"{stem}.pfx")]
-            run(args)
-            extra = {}
-            if "pw_note" in o:
-                extra["password_note"] = o["pw_note"]
-            if "note" in o:
-                extra["notes"] = o["note"]
-            if pw == "" and "-nomac" not in o.get("args", []):
-                extra["expect_mac_pw"] = EMPTY_BMP
-            self.add(f"{stem}.pfx", o.get("record_pw", pw), shown(args, self.tmp), what, **extra)
+            self.openssl_one(stem, what, o)
+        self.openssl_refusals()
+
+    def openssl_one(self, stem: str, what: str, o: dict, made_prefix: str = "",
+                    note: str | None = None) -> None:
+        """One `openssl pkcs12 -export` of OPENSSL_SPECS, from $TMP/<leaf>.crt.pem and
+        .key.pem (and $TMP/ca-chain.pem)."""
+        leaf = o.get("leaf", "rsa2048")
+        pw = o.get("pw", PASSWORD)
+        name = o.get("name", FRIENDLY)
+        args = ["openssl", "pkcs12", "-export"]
+        if not o.get("nocerts"):
+            args += ["-in", str(self.tmp / f"{leaf}.crt.pem")]
+        if not o.get("nokeys"):
+            args += ["-inkey", str(self.tmp / f"{leaf}.key.pem")]
+        if o.get("nokeys"):
+            args += ["-nokeys"]
+        if o.get("nocerts"):
+            args += ["-nocerts"]
+        if o.get("certfile"):
+            args += ["-certfile", str(self.tmp / o["certfile"])]
+        if name is not None:
+            args += ["-name", name]
+        args += o.get("args", [])
+        args += ["-passout", "pass:" + pw, "-out", str(HERE / f"{stem}.pfx")]
+        run(args)
+        extra = {}
+        if "pw_note" in o:
+            extra["password_note"] = o["pw_note"]
+        notes = [n for n in (o.get("note"), note) if n]
+        if notes:
+            extra["notes"] = " ".join(notes)
+        if pw == "" and "-nomac" not in o.get("args", []):
+            extra["expect_mac_pw"] = EMPTY_BMP
+        self.add(f"{stem}.pfx", o.get("record_pw", pw), made_prefix + shown(args, self.tmp),
+                 what, **extra)
+
+    def openssl_refusals(self) -> None:
         # what openssl refuses, recorded for the report
         r = run(["openssl", "pkcs12", "-export", "-in", str(self.tmp / "rsa2048.crt.pem"),
                  "-inkey", str(self.tmp / "rsa2048.key.pem"), "-name", FRIENDLY_NONBMP,
@@ -1882,12 +1929,14 @@ def readme(results: dict, not_made: list[dict]) -> str:
         "python3 tests/data/pfx/gen_pfx.py --force",
         "```",
         "",
-        "Without `--force` the script does nothing when `expected.json` exists. Keys are random,",
-        "so every regeneration changes thumbprints, key hashes and file bytes; passwords, names,",
-        "dates (2026-01-01T00:00:00Z to 2036-01-01T00:00:00Z), serials and iteration counts are",
-        "fixed in the script. No private key is written here (keys live in a temp dir while the",
-        "script runs). Needs Python 3.11+ with `cryptography` 48, OpenSSL 3.0 (with the legacy",
-        "provider) and a JDK 17 (`keytool`, `java`).",
+        "Without `--force` the script rewrites no file: when `expected.json` exists it only makes",
+        "the `openssl pkcs12` files of its `OPENSSL_SPECS` that are missing, from the leaf key",
+        "taken back out of an existing file (so they hold the same key and certificate), and",
+        "records them. Keys are random, so every full regeneration changes thumbprints, key hashes",
+        "and file bytes; passwords, names, dates (2026-01-01T00:00:00Z to 2036-01-01T00:00:00Z),",
+        "serials and iteration counts are fixed in the script. No private key is written here (keys",
+        "live in a temp dir while the script runs). Needs Python 3.11+ with `cryptography` 48,",
+        "OpenSSL 3.0 (with the legacy provider) and a JDK 17 (`keytool`, `java`).",
         "",
         "The default password is `P@ssw0rd` (the example in Microsoft's Lync documentation);",
         "the default friendly name `Contoso OAuth`. The leaf certificate of most files is",
@@ -1982,15 +2031,107 @@ def readme(results: dict, not_made: list[dict]) -> str:
 
 # --------------------------------------------------------------------------
 
+def readme_not_made() -> list[dict]:
+    """The "Not made" list of the README a full run wrote (only a full run tries those)."""
+    text = (HERE / "README.md").read_text()
+    section = text.split("## Not made\n\n", 1)[1].split("\n\n## ", 1)[0]
+    return [{"file": m.group(1), "why": m.group(2)}
+            for m in re.finditer(r"^- `([^`]+)`: (.*)$", section, re.M)]
+
+
+def key_source(leaf: str, expected: dict) -> tuple[str, str, list[str]] | None:
+    """An existing `openssl pkcs12` file holding `leaf`'s key and certificate, its password and
+    the flags `openssl pkcs12` needs to read it."""
+    for stem, _, o in OPENSSL_SPECS:
+        f = f"{stem}.pfx"
+        if (o.get("leaf", "rsa2048") == leaf and not o.get("nokeys") and not o.get("nocerts")
+                and f in expected and (HERE / f).exists() and expected[f]["password"]):
+            return f, expected[f]["password"], expected[f]["openssl_flags"] or []
+    return None
+
+
+def add_missing(exp: Path) -> int:
+    """Make the files of OPENSSL_SPECS that are missing; rewrite no existing file."""
+    expected = json.loads(exp.read_text())
+    missing = []
+    for stem, what, o in OPENSSL_SPECS:
+        f = f"{stem}.pfx"
+        if (HERE / f).exists() and f in expected:
+            continue
+        if (HERE / f).exists() or f in expected:
+            print(f"{f} or its expected.json entry exists without the other: use --force",
+                  file=sys.stderr)
+            return 1
+        missing.append((stem, what, o))
+    if not missing:
+        print(f"{exp.relative_to(HERE.parent.parent.parent)} lists every file: nothing to do "
+              "(run with --force to regenerate every fixture)")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="certslot-pfx-") as t:
+        tmp = Path(t)
+        chain = b"".join((HERE / f"{n}.crt.pem").read_bytes()
+                         for n in ("intermediate-ca", "root-ca"))
+        (tmp / "ca-chain.pem").write_bytes(chain)
+        g = Gen(tmp, None)
+        sources: dict[str, tuple[str, str]] = {}
+        for leaf in sorted({o.get("leaf", "rsa2048") for _, _, o in missing}):
+            found = key_source(leaf, expected)
+            if found is None:
+                print(f"no existing file holds the {leaf} key: use --force", file=sys.stderr)
+                return 1
+            src, pw, flags = found
+            extract = ["openssl", "pkcs12", "-in", str(HERE / src), "-nocerts", "-nodes",
+                       "-passin", "pass:" + pw, *flags]
+            key = run(["openssl", "pkey"], input=run(extract).stdout).stdout
+            (tmp / f"{leaf}.key.pem").write_bytes(key)
+            shutil.copy(HERE / f"{leaf}.crt.pem", tmp / f"{leaf}.crt.pem")
+            spki = run(["openssl", "pkey", "-pubout", "-outform", "DER"], input=key).stdout
+            cert_spki = run(["openssl", "x509", "-in", str(tmp / f"{leaf}.crt.pem"), "-noout",
+                             "-pubkey"]).stdout
+            cert_spki = run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                            input=cert_spki).stdout
+            if spki != cert_spki or hashlib.sha256(spki).hexdigest().upper() != \
+                    expected[src]["key_spki_sha256"]:
+                print(f"the key in {src} does not match {leaf}.crt.pem", file=sys.stderr)
+                return 1
+            sources[leaf] = (src, shown(extract, tmp) + f" | openssl pkey -out "
+                                                         f"$TMP/{leaf}.key.pem; ")
+        print("openssl pkcs12 -export (missing files only)")
+        for stem, what, o in missing:
+            leaf = o.get("leaf", "rsa2048")
+            src, prefix = sources[leaf]
+            g.openssl_one(stem, what, o, made_prefix=prefix, note=(
+                f"Made after the last full run, from the {leaf} key taken back out of {src} "
+                f"and {leaf}.crt.pem: the same key and certificate as {src}."))
+        print("verifying the new files with openssl, Python and the walker")
+        results, problems = verify(g)
+    # each new file goes after the file of the spec before it, as a full run orders them
+    order = list(expected)
+    stems = [stem for stem, _, _ in OPENSSL_SPECS]
+    for i, stem in enumerate(stems):
+        f = f"{stem}.pfx"
+        if f in results:
+            prev = next((f"{p}.pfx" for p in reversed(stems[:i]) if f"{p}.pfx" in order), None)
+            order.insert(order.index(prev) + 1 if prev else 0, f)
+    merged = {f: results[f] if f in results else expected[f] for f in order}
+    exp.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+    (HERE / "README.md").write_text(readme(merged, readme_not_made()))
+    print(f"added {', '.join(results)}")
+    for f, e in results.items():
+        if not e["openssl_reads"] or not e["python_reads"]:
+            print(f"  refused: {f}: openssl={e['openssl_reads']} python={e['python_reads']}")
+    for p in problems:
+        print("  CROSS-CHECK FAILED: " + p, file=sys.stderr)
+    return 1 if problems else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--force", action="store_true", help="regenerate all fixtures")
     args = ap.parse_args()
     exp = HERE / "expected.json"
     if exp.exists() and not args.force:
-        print(f"{exp.relative_to(HERE.parent.parent.parent)} exists: nothing to do "
-              "(run with --force to regenerate every fixture)")
-        return 0
+        return add_missing(exp)
     for tool in ("openssl", "keytool", "java"):
         if not shutil.which(tool):
             print(f"`{tool}` not found", file=sys.stderr)
