@@ -14,6 +14,9 @@
 //! error (an unknown option, a missing argument, an `--at` that is not RFC 3339) prints an
 //! `error: ...` line and the usage on stderr, exit code 2.
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use std::process::ExitCode;
 
 use certslot::{Certificate, HumanTime, ImportOptions, Password, Pfx, Policy, Rule};
@@ -157,31 +160,11 @@ fn run(args: &Args) -> Result<bool, String> {
     Ok(report.is_ok())
 }
 
-/// `-h`/`--help`: the usage on stdout, exit code 0.
-fn help() -> ExitCode {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(USAGE.as_bytes()).and_then(|()| stdout.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot write output: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// A usage error: one `error:` line, then the usage, on stderr; exit code 2.
-fn usage_error(message: &str) -> ExitCode {
-    use std::io::Write as _;
-    let _ = write!(std::io::stderr().lock(), "error: {}\n\n{USAGE}", message.replace('\n', " "));
-    ExitCode::from(2)
-}
-
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Command::Import(args)) => args,
-        Ok(Command::Help) => return help(),
-        Err(message) => return usage_error(&message),
+        Ok(Command::Help) => return cli::help(USAGE),
+        Err(message) => return cli::usage_error(&message, USAGE),
     };
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,

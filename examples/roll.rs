@@ -19,6 +19,9 @@
 //! unknown option, one PFX file, an instant that is not RFC 3339) prints an `error: ...` line and
 //! the usage on stderr, exit code 2; any other failure prints one `error: ...` line, exit code 1.
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use std::process::ExitCode;
 
 use certslot::{
@@ -307,31 +310,11 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `-h`/`--help`: the usage on stdout, exit code 0.
-fn help() -> ExitCode {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(USAGE.as_bytes()).and_then(|()| stdout.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot write output: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// A usage error: one `error:` line, then the usage, on stderr; exit code 2.
-fn usage_error(message: &str) -> ExitCode {
-    use std::io::Write as _;
-    let _ = write!(std::io::stderr().lock(), "error: {}\n\n{USAGE}", message.replace('\n', " "));
-    ExitCode::from(2)
-}
-
 fn main() -> ExitCode {
     let result = match parse_args() {
         Ok(Command::Run(args)) => run(&args),
-        Ok(Command::Help) => return help(),
-        Err(CliError::Usage(message)) => return usage_error(&message),
+        Ok(Command::Help) => return cli::help(USAGE),
+        Err(CliError::Usage(message)) => return cli::usage_error(&message, USAGE),
         Err(CliError::Failed(message)) => Err(message),
     };
     match result {

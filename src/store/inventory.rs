@@ -4,6 +4,7 @@
 use crate::pfx::{Pfx, PrivateKey};
 use crate::store::Store;
 use crate::store::error::SlotError;
+use crate::store::names::SlotId;
 use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::{DigestMap, Thumbprint};
 
@@ -151,16 +152,9 @@ impl Store {
     pub fn remove_certificate(&mut self, thumbprint: &Thumbprint) -> Result<StoredCertificate, SlotError> {
         let id =
             self.inventory.id(thumbprint).ok_or(SlotError::UnknownCertificate { thumbprint: *thumbprint })?;
-        if let Some(e) = self.slots.iter().find(|e| e.references(id)) {
-            return Err(SlotError::StillAssigned {
-                thumbprint: *thumbprint,
-                cert_type: self
-                    .names
-                    .cert_type(e.type_id)
-                    .cloned()
-                    .unwrap_or(crate::store::CertType::Default),
-                scope: self.names.scope(e.scope_id).cloned().unwrap_or(crate::store::Scope::Global),
-            });
+        if let Some(slot) = self.slots.iter().position(|e| e.references(id)) {
+            let (cert_type, scope) = self.names_of(SlotId::try_from(slot).unwrap_or(SlotId::MAX));
+            return Err(SlotError::StillAssigned { thumbprint: *thumbprint, cert_type, scope });
         }
         let stored = self
             .inventory

@@ -33,18 +33,30 @@ impl RollOptions {
     }
 }
 
-/// The types of a multi-type call, each once, in the order given.
-fn distinct(cert_types: &[CertType]) -> Vec<CertType> {
-    let mut out: Vec<CertType> = Vec::with_capacity(cert_types.len());
-    for t in cert_types {
-        if !out.contains(t) {
-            out.push(t.clone());
-        }
-    }
-    out
-}
-
 impl Store {
+    /// The checks every multi-type call starts with: the instant, the scope, at least one type
+    /// (each kept once, in the order given) and room for new slots.
+    fn check_call(
+        &self,
+        cert_types: &[CertType],
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Vec<CertType>, SlotError> {
+        self.check_clock(at)?;
+        self.check_scope(scope)?;
+        let mut distinct: Vec<CertType> = Vec::with_capacity(cert_types.len());
+        for t in cert_types {
+            if !distinct.contains(t) {
+                distinct.push(t.clone());
+            }
+        }
+        if distinct.is_empty() {
+            return Err(SlotError::NoType);
+        }
+        self.check_room(&distinct, scope)?;
+        Ok(distinct)
+    }
+
     // ----- operations ------------------------------------------------------------------------
 
     /// Makes a certificate current at once for every type of `cert_types` (like
@@ -64,13 +76,7 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        self.check_scope(scope)?;
-        let cert_types = &distinct(cert_types);
-        if cert_types.is_empty() {
-            return Err(SlotError::NoType);
-        }
-        self.check_room(cert_types, scope)?;
+        let cert_types = &self.check_call(cert_types, scope, at)?;
         if !options.force_timing {
             self.check_valid_at(thumbprint, at, Duration::ZERO)?;
         }
@@ -177,13 +183,7 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        self.check_scope(scope)?;
-        let cert_types = &distinct(cert_types);
-        if cert_types.is_empty() {
-            return Err(SlotError::NoType);
-        }
-        self.check_room(cert_types, scope)?;
+        let cert_types = &self.check_call(cert_types, scope, at)?;
         self.stored(thumbprint)?;
         let lead = cert_types.iter().map(|t| self.type_config(t).lead_time).max().unwrap_or(Duration::ZERO);
         if !options.force_timing {
