@@ -11,6 +11,7 @@ use crate::pfx::decode::{FRIENDLY_NAME, ID_DATA, ID_ENCRYPTED_DATA, LOCAL_KEY_ID
 use crate::pfx::decrypt::Encryption;
 use crate::pfx::digest::Digest;
 use crate::pfx::encode::{bmp_string, explicit, int, oct, oid, seq, set_of, tlv};
+use crate::pfx::epki;
 use crate::pfx::kdf::Password;
 use crate::pfx::key::PrivateKey;
 use crate::pfx::mac;
@@ -105,13 +106,7 @@ impl Pfx {
         let bmp = password.bmp_forms().into_iter().next().unwrap_or_default();
         let encryption = |rng: &mut dyn rand_core::CryptoRng| -> Option<Encryption> {
             match options.profile {
-                ExportProfile::Aes256Sha256 => {
-                    let mut salt = [0u8; 16];
-                    let mut iv = [0u8; 16];
-                    rng.fill_bytes(&mut salt);
-                    rng.fill_bytes(&mut iv);
-                    Encryption::pbes2_aes256(&salt, iv, iterations)
-                }
+                ExportProfile::Aes256Sha256 => epki::pbes2_aes256(iterations, rng),
                 ExportProfile::Legacy3DesSha1 => {
                     let mut salt = [0u8; 8];
                     rng.fill_bytes(&mut salt);
@@ -149,10 +144,8 @@ impl Pfx {
 
         // The key: a Data over SafeContents with one pkcs8ShroudedKeyBag.
         let key_encryption = encryption(rng).ok_or(ExportError::Encryption)?;
-        let key_ciphertext =
-            key_encryption.encrypt(password, &bmp, key.pkcs8_der()).ok_or(ExportError::Encryption)?;
-        let key_alg = key_encryption.algorithm_identifier().ok_or(ExportError::Encryption)?;
-        let epki = seq(&[key_alg, oct(&key_ciphertext)]);
+        let epki =
+            epki::write(&key_encryption, password, &bmp, key.pkcs8_der()).ok_or(ExportError::Encryption)?;
         let key_bag = seq(&[oid(&pkcs12::PKCS_12_PKCS8_KEY_BAG_OID), explicit(0, &epki), attrs.clone()]);
         let key_ci = seq(&[oid(&ID_DATA), explicit(0, &oct(&seq(&[key_bag])))]);
 

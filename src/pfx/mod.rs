@@ -20,6 +20,7 @@ mod decode;
 mod decrypt;
 mod digest;
 mod encode;
+mod epki;
 mod error;
 mod export;
 mod fast;
