@@ -12,8 +12,9 @@ mod validate;
 mod x509;
 
 pub use crate::pfx::{
-    Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, MacAlgorithm,
-    Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, PrivateKey, Protection, SkippedBag,
+    Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError,
+    MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey,
+    Protection, SkippedBag,
 };
 pub use crate::store::{
     Assignment, CancelReason, CertType, CertView, Desired, DriftOptions, DropReason, Event, Holdings,
@@ -35,5 +36,6 @@ pub use crate::x509::{
 pub use ::time::OffsetDateTime;
 /// Re-exported so callers can name OIDs and instants without adding the crates themselves.
 pub use const_oid::ObjectIdentifier;
-/// Re-exported: [`Pfx::export`] takes a `rand_core::CryptoRng`.
+/// Re-exported: [`Pfx::export`], key generation ([`PrivateKey::generate_rsa`]) and encrypted key
+/// export ([`PrivateKey::to_encrypted_pkcs8_der`]) take a `rand_core::CryptoRng`.
 pub use rand_core;

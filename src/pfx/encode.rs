@@ -59,6 +59,27 @@ pub(crate) fn int(value: u64) -> Vec<u8> {
     tlv(tag::INTEGER, &content)
 }
 
+/// A non-negative INTEGER from its big-endian magnitude (leading zeros dropped, a zero octet
+/// added when the top bit is set, X.690 8.3).
+pub(crate) fn uint(magnitude: &[u8]) -> Vec<u8> {
+    let skip = magnitude.iter().take_while(|&&b| b == 0).count();
+    let magnitude = magnitude.get(skip..).unwrap_or_default();
+    let mut content = Vec::with_capacity(magnitude.len() + 1);
+    if magnitude.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(magnitude);
+    tlv(tag::INTEGER, &content)
+}
+
+/// BIT STRING of whole octets (no unused bits).
+pub(crate) fn bit_string(octets: &[u8]) -> Vec<u8> {
+    let mut content = Vec::with_capacity(octets.len() + 1);
+    content.push(0);
+    content.extend_from_slice(octets);
+    tlv(tag::BIT_STRING, &content)
+}
+
 /// `[n] EXPLICIT` around an encoded item.
 pub(crate) fn explicit(n: u8, inner: &[u8]) -> Vec<u8> {
     tlv(0xA0 | n, inner)
@@ -79,6 +100,10 @@ mod tests {
         assert_eq!(int(0), vec![0x02, 0x01, 0x00]);
         assert_eq!(int(128), vec![0x02, 0x02, 0x00, 0x80]);
         assert_eq!(int(2048), vec![0x02, 0x02, 0x08, 0x00]);
+        assert_eq!(uint(&[0x00, 0x00, 0x81]), vec![0x02, 0x02, 0x00, 0x81]);
+        assert_eq!(uint(&[0x01, 0x00, 0x01]), vec![0x02, 0x03, 0x01, 0x00, 0x01]);
+        assert_eq!(uint(&[]), vec![0x02, 0x01, 0x00]);
+        assert_eq!(bit_string(&[0xAB]), vec![0x03, 0x02, 0x00, 0xAB]);
         assert_eq!(tlv(0x04, &[0; 200]).get(..3), Some(&[0x04, 0x81, 200][..]));
         assert_eq!(
             set_of(&[vec![0x05, 0x00], vec![0x02, 0x01, 0x01]]),

@@ -1,4 +1,5 @@
-//! The private key of a PFX: a PKCS #8 structure, kept secret.
+//! A private key (from a PFX, a key file, or generated): a PKCS #8 structure, kept secret, with
+//! its public part and a check that its numbers agree.
 //!
 //! ```text
 //! OneAsymmetricKey ::= SEQUENCE {
@@ -12,7 +13,8 @@
 //! ```
 //! ([RFC 5958 2](https://datatracker.ietf.org/doc/html/rfc5958#section-2)). Read with certslot's
 //! own reader because Windows puts attributes (a key-usage attribute) in the `[0]` field, then
-//! the inner key with `pkcs1` (RSA) and `sec1` (EC).
+//! the inner key with `pkcs1` (RSA) and `sec1` (EC). The public key and the consistency check
+//! use the `rsa`, `p256` and `p384` crates.
 
 use core::fmt;
 
@@ -20,8 +22,9 @@ use const_oid::ObjectIdentifier;
 use der::Decode as _;
 use zeroize::Zeroizing;
 
-use crate::pfx::PfxError;
+use crate::pfx::encode::{bit_string, seq, uint};
 use crate::pfx::mac::oid_of;
+use crate::pfx::{KeyError, PfxError};
 use crate::x509::cert::Certificate;
 use crate::x509::key::{self, Curve, KeyAlgorithm};
 use crate::x509::tlv::{self, tag};
@@ -157,6 +160,103 @@ impl PrivateKey {
     }
 }
 
+/// The fields of a PKCS #8 structure that signing and public-key export need.
+pub(crate) struct Pkcs8Parts<'a> {
+    /// The whole `privateKeyAlgorithm` AlgorithmIdentifier, as encoded.
+    pub(crate) algorithm: &'a [u8],
+    /// `privateKey`'s content: an RSAPrivateKey (RFC 8017 A.1.2), an ECPrivateKey (RFC 5915 3), ...
+    pub(crate) private_key: &'a [u8],
+}
+
+impl PrivateKey {
+    /// The algorithm and inner key of the PKCS #8 structure, read again from the DER that
+    /// [`PrivateKey::from_pkcs8_der`] accepted.
+    pub(crate) fn pkcs8_parts(&self) -> Option<Pkcs8Parts<'_>> {
+        let outer = tlv::read_single(&self.pkcs8, tag::SEQUENCE, "PrivateKeyInfo").ok()?;
+        let mut f = outer.reader();
+        f.read_expected(tag::INTEGER, "version").ok()?;
+        let alg = f.read_expected(tag::SEQUENCE, "privateKeyAlgorithm").ok()?;
+        let private = f.read_expected(tag::OCTET_STRING, "privateKey").ok()?;
+        Some(Pkcs8Parts { algorithm: alg.raw, private_key: private.value })
+    }
+
+    /// The key's `SubjectPublicKeyInfo` DER
+    /// ([RFC 5280 4.1.2.7](https://datatracker.ietf.org/doc/html/rfc5280#section-4.1.2.7)), with
+    /// the algorithm identifier of the PKCS #8 structure: what a certificate or a request for this
+    /// key holds. An EC key on P-256 or P-384 without the optional public key gets it computed.
+    ///
+    /// # Errors
+    /// [`KeyError::NoPublicKey`] when the key does not carry its public part and certslot cannot
+    /// compute it (DSA; EdDSA, X25519 and X448 keys without the optional public key; EC keys on
+    /// other curves without it), [`KeyError::BadPrivateKey`] when an EC key's scalar is invalid.
+    pub fn public_key_der(&self) -> Result<Vec<u8>, KeyError> {
+        let parts = self.pkcs8_parts().ok_or(KeyError::BadPrivateKey { what: "PrivateKeyInfo" })?;
+        let key = match &self.public {
+            // RFC 8017 A.1.1: RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }.
+            PublicParts::Rsa { n, e } => seq(&[uint(n), uint(e)]),
+            PublicParts::Raw(Some(point)) => point.clone(),
+            PublicParts::Raw(None) => self.computed_point(parts.private_key)?,
+        };
+        Ok(seq(&[parts.algorithm.to_vec(), bit_string(&key)]))
+    }
+
+    /// Whether the key's numbers agree with each other: the RSA primes multiply to the modulus
+    /// and the exponents invert each other (the `rsa` crate's checks, RFC 8017 3.2); a P-256 or
+    /// P-384 scalar gives the public point the key carries (SEC 1 3.2.1). `None` when certslot
+    /// cannot tell: other algorithms and curves, RSA moduli outside 1024..=8192 bits, multi-prime
+    /// RSA, EC keys without their point.
+    pub(crate) fn consistent(&self) -> Option<bool> {
+        let parts = self.pkcs8_parts()?;
+        match self.algorithm() {
+            KeyAlgorithm::Rsa | KeyAlgorithm::RsaPss
+                if self.bits().is_some_and(|b| (1024..=8192).contains(&b)) =>
+            {
+                let two_prime = pkcs1::RsaPrivateKeyRef::from_der(parts.private_key)
+                    .is_ok_and(|k| k.version() == pkcs1::Version::TwoPrime);
+                two_prime.then(|| {
+                    <rsa::PrivateKey as pkcs1::DecodeRsaPrivateKey>::from_pkcs1_der(parts.private_key).is_ok()
+                })
+            }
+            KeyAlgorithm::Ec(Curve::P256) => {
+                let stored = p256::PublicKey::from_sec1_bytes(self.public_point()?).ok();
+                let secret = p256::SecretKey::from_sec1_der(parts.private_key).ok();
+                Some(stored.zip(secret).is_some_and(|(point, secret)| secret.public_key() == point))
+            }
+            KeyAlgorithm::Ec(Curve::P384) => {
+                let stored = p384::PublicKey::from_sec1_bytes(self.public_point()?).ok();
+                let secret = p384::SecretKey::from_sec1_der(parts.private_key).ok();
+                Some(stored.zip(secret).is_some_and(|(point, secret)| secret.public_key() == point))
+            }
+            _ => None,
+        }
+    }
+
+    /// The EC point (or EdDSA / X public key) the key carries, if any.
+    pub(crate) fn public_point(&self) -> Option<&[u8]> {
+        match &self.public {
+            PublicParts::Raw(Some(point)) => Some(point),
+            _ => None,
+        }
+    }
+
+    /// The uncompressed point of a P-256 or P-384 key from its scalar (SEC 1 2.3.3).
+    fn computed_point(&self, sec1_der: &[u8]) -> Result<Vec<u8>, KeyError> {
+        use p256::elliptic_curve::sec1::ToSec1Point as _;
+        let bad = KeyError::BadPrivateKey { what: "ECPrivateKey" };
+        match self.algorithm {
+            KeyAlgorithm::Ec(Curve::P256) => {
+                let secret = p256::SecretKey::from_sec1_der(sec1_der).map_err(|_| bad)?;
+                Ok(secret.public_key().to_sec1_point(false).as_bytes().to_vec())
+            }
+            KeyAlgorithm::Ec(Curve::P384) => {
+                let secret = p384::SecretKey::from_sec1_der(sec1_der).map_err(|_| bad)?;
+                Ok(secret.public_key().to_sec1_point(false).as_bytes().to_vec())
+            }
+            algorithm => Err(KeyError::NoPublicKey { algorithm }),
+        }
+    }
+}
+
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")
@@ -164,5 +264,33 @@ impl fmt::Debug for PrivateKey {
             .field("bits", &self.bits)
             .field("pkcs8", &"[redacted]")
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PrivateKey {
+        let path = format!("{}/tests/data/keys/{name}", env!("CARGO_MANIFEST_DIR"));
+        PrivateKey::from_pem(&std::fs::read(path).expect("fixture"), None).expect("reads")
+    }
+
+    #[test]
+    fn consistency_catches_a_changed_bit_that_structure_alone_does_not() {
+        let rsa = fixture("openssl-rsa2048-pkcs8.pem");
+        let ec = fixture("openssl-ec-p256-pkcs8.pem");
+        assert_eq!((rsa.consistent(), ec.consistent()), (Some(true), Some(true)));
+        assert_eq!(fixture("openssl-ed25519-pkcs8.pem").consistent(), None);
+        // A bit of the RSA modulus (PKCS #8 offset 40) and of the EC scalar (offset 40): still
+        // well-formed keys, no longer consistent ones.
+        for key in [rsa, ec] {
+            let mut der = key.pkcs8_der().to_vec();
+            if let Some(byte) = der.get_mut(40) {
+                *byte ^= 0x01;
+            }
+            let changed = PrivateKey::from_pkcs8_der(&der).expect("still well-formed");
+            assert_eq!(changed.consistent(), Some(false), "{:?}", key.algorithm());
+        }
     }
 }

@@ -14,6 +14,11 @@
 //! BER anywhere; certificates, keys and shrouded keys, with friendly names and local key IDs.
 //! The MAC and every encrypted part derive their keys independently, so the import runs those
 //! derivations on two threads ([`ImportOptions::threads`]).
+//!
+//! Private keys on their own, for obtaining certificates: `keygen` generates RSA and EC keys,
+//! `pkcs8` writes them as PKCS #8 (plain or encrypted, through `epki`, the
+//! `EncryptedPrivateKeyInfo` that PFX export shares) and reads encrypted PKCS #8, `key_pem` reads
+//! the PEM forms (PKCS #8, PKCS #1, SEC1). Their errors are [`KeyError`].
 
 mod ber;
 mod decode;
@@ -26,7 +31,10 @@ mod export;
 mod fast;
 mod kdf;
 mod key;
+mod key_pem;
+mod keygen;
 mod mac;
+mod pkcs8;
 
 use core::fmt;
 
@@ -35,11 +43,12 @@ use zeroize::Zeroizing;
 
 pub use self::decrypt::{EncryptionAlgorithm, Pbes1Cipher, Pbes2Cipher};
 pub use self::digest::Digest;
-pub use self::error::{ExportError, PasswordCheck, PfxError};
+pub use self::error::{ExportError, KeyError, PasswordCheck, PfxError};
 pub use self::export::{ExportOptions, ExportProfile};
 pub use self::kdf::Password;
 pub use self::key::PrivateKey;
 pub use self::mac::MacAlgorithm;
+pub use self::pkcs8::Pkcs8Options;
 
 use self::decode::{Attributes, Bag, Part};
 use self::decrypt::Encryption;
