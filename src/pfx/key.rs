@@ -162,6 +162,8 @@ impl PrivateKey {
 
 /// The fields of a PKCS #8 structure that signing and public-key export need.
 pub(crate) struct Pkcs8Parts<'a> {
+    /// `privateKeyAlgorithm`'s OID.
+    pub(crate) oid: ObjectIdentifier,
     /// The whole `privateKeyAlgorithm` AlgorithmIdentifier, as encoded.
     pub(crate) algorithm: &'a [u8],
     /// `privateKey`'s content: an RSAPrivateKey (RFC 8017 A.1.2), an ECPrivateKey (RFC 5915 3), ...
@@ -177,7 +179,8 @@ impl PrivateKey {
         f.read_expected(tag::INTEGER, "version").ok()?;
         let alg = f.read_expected(tag::SEQUENCE, "privateKeyAlgorithm").ok()?;
         let private = f.read_expected(tag::OCTET_STRING, "privateKey").ok()?;
-        Some(Pkcs8Parts { algorithm: alg.raw, private_key: private.value })
+        let oid = oid_of(&alg.reader().read_expected(tag::OID, "algorithm").ok()?).ok()?;
+        Some(Pkcs8Parts { oid, algorithm: alg.raw, private_key: private.value })
     }
 
     /// The key's `SubjectPublicKeyInfo` DER

@@ -18,7 +18,8 @@
 //! Private keys on their own, for obtaining certificates: `keygen` generates RSA and EC keys,
 //! `pkcs8` writes them as PKCS #8 (plain or encrypted, through `epki`, the
 //! `EncryptedPrivateKeyInfo` that PFX export shares) and reads encrypted PKCS #8, `key_pem` reads
-//! the PEM forms (PKCS #8, PKCS #1, SEC1). Their errors are [`KeyError`].
+//! the PEM forms (PKCS #8, PKCS #1, SEC1), `sign` turns a key into a signer for the certificate
+//! and request builder. Their errors are [`KeyError`].
 
 mod ber;
 mod decode;
@@ -35,6 +36,7 @@ mod key_pem;
 mod keygen;
 mod mac;
 mod pkcs8;
+mod sign;
 
 use core::fmt;
 
