@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use certslot::{Certificate, ImportOptions, Password, Pfx, PfxError};
+use certslot::{Certificate, ImportOptions, KeyError, Password, Pfx, PfxError, PrivateKey};
 
 macro_rules! files {
     ($dir:literal; $($name:literal),* $(,)?) => {
@@ -21,6 +21,13 @@ const CERTS: &[(&str, &[u8])] = files!("";
     "year9999.der", "pre1950.der", "idn.der", "multi-rdn.der", "strings.der", "v1.der", "serial-negative.der",
     "serial-long.der", "ext-unknown.der", "ext-malformed-ku.der", "ext-malformed-san.der", "san-utf8.der",
     "san-latin1.der", "chain.pem", "trusted.pem", "pem-headers.pem",
+);
+
+const KEYS: &[(&str, &[u8])] = files!("keys/";
+    "openssl-rsa2048-aes256.der", "openssl-ec-p256-aes256.der", "python-ec-p256-best.der", "openssl-rsa2048-pkcs8.der",
+    "openssl-rsa2048-pkcs1.der", "openssl-ec-p256-sec1.der", "openssl-rsa2048-aes256.pem",
+    "openssl-rsa2048-pbe-sha1-3des.pem", "openssl-ec-p256-sec1.pem", "openssl-ec-p384-ecparam.pem",
+    "openssl-rsa2048-legacy-des3.pem", "openssl-ed25519-pkcs8.pem",
 );
 
 /// Every PFX fixture, plus the two that `expected.json` does not list.
@@ -168,4 +175,53 @@ fn mutated_pfx_files_never_panic() {
     }
     assert!(cases > 8_000, "{cases} cases");
     assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
+}
+
+/// Reads a key fixture (or its mutation) the way its form calls for.
+fn read_key(
+    name: &str,
+    bytes: &[u8],
+    password: &Password,
+    options: ImportOptions,
+) -> Result<PrivateKey, KeyError> {
+    if name.ends_with(".pem") {
+        PrivateKey::from_pem_with(bytes, Some(password), options)
+    } else if name.contains("aes256") || name.contains("best") {
+        PrivateKey::from_encrypted_pkcs8_der_with(bytes, password, options)
+    } else if name.contains("pkcs1") {
+        PrivateKey::from_pkcs1_der(bytes)
+    } else if name.contains("sec1") {
+        PrivateKey::from_sec1_der(bytes)
+    } else {
+        PrivateKey::from_pkcs8_der(bytes).map_err(|_| KeyError::BadPrivateKey { what: "PrivateKeyInfo" })
+    }
+}
+
+#[test]
+fn mutated_private_keys_never_panic() {
+    let start = Instant::now();
+    let password = Password::new("P@ssw0rd");
+    let options = ImportOptions::default().max_iterations(4096);
+    let mut cases = 0;
+    for (i, (name, bytes)) in KEYS.iter().enumerate() {
+        for (what, m) in mutations(bytes, 2000 + i as u64) {
+            cases += 1;
+            let result = read_key(name, &m, &password, options);
+            // A mutation that still reads must give its facts without panicking.
+            if let Ok(key) = &result {
+                let _ = (key.public_key_der(), key.to_pkcs8_pem(), key.algorithm(), key.bits());
+            }
+            let structural = ["truncated", "huge", "nested"].iter().any(|s| what.starts_with(s));
+            if structural && name.ends_with(".der") {
+                let expected = if name.contains("aes256") || name.contains("best") {
+                    matches!(result, Err(KeyError::Corrupt(_)))
+                } else {
+                    matches!(result, Err(KeyError::BadPrivateKey { .. }))
+                };
+                assert!(expected, "{name} {what}: {result:?}");
+            }
+        }
+    }
+    assert!(cases > 500, "{cases} cases");
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
 }
