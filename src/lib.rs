@@ -6,11 +6,13 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
+mod issue;
 mod pfx;
 mod store;
 mod validate;
 mod x509;
 
+pub use crate::issue::{CertificateRequest, RequestError, RequestTemplate, SelfSignedOptions};
 pub use crate::pfx::{
     Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError,
     MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey,

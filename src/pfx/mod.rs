@@ -51,6 +51,7 @@ pub use self::kdf::Password;
 pub use self::key::PrivateKey;
 pub use self::mac::MacAlgorithm;
 pub use self::pkcs8::Pkcs8Options;
+pub(crate) use self::sign::SignatureBytes;
 
 use self::decode::{Attributes, Bag, Part};
 use self::decrypt::Encryption;
@@ -215,6 +216,35 @@ impl Pfx {
     /// certificate. No error carries the password or key material.
     pub fn import(bytes: &[u8], password: &Password, options: ImportOptions) -> Result<Self, PfxError> {
         Importer { password, options, forms: password.bmp_forms(), form: None, work: 0 }.run(bytes)
+    }
+
+    /// A PFX made in memory from a certificate, its private key and its chain (what
+    /// [`RequestTemplate`](crate::RequestTemplate)'s self-signed certificates and completed
+    /// requests give), ready for [`Store::add_pfx`](crate::Store::add_pfx) and [`Pfx::export`].
+    /// Its [`Pfx::protection`] is empty: it was read from no file.
+    ///
+    /// # Errors
+    /// [`ExportError::KeyMismatch`] when the key is not the certificate's.
+    pub fn from_parts(
+        leaf: Certificate,
+        key: PrivateKey,
+        chain: Vec<Certificate>,
+        friendly_name: Option<&str>,
+    ) -> Result<Self, ExportError> {
+        if key.matches(&leaf) != Some(true) {
+            return Err(ExportError::KeyMismatch { thumbprint: leaf.thumbprint() });
+        }
+        let name = friendly_name.map(str::to_owned);
+        let mut certificates = vec![(leaf.clone(), name.clone())];
+        certificates.extend(chain.into_iter().filter(|c| *c != leaf).map(|c| (c, None)));
+        Ok(Self {
+            leaf: Some(leaf),
+            key: Some(key),
+            certificates,
+            key_friendly_name: name,
+            protection: Protection { mac: None, certificates: Vec::new(), key: None },
+            skipped: Vec::new(),
+        })
     }
 
     /// The certificate that matches the private key; `None` when the file has no key or no

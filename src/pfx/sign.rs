@@ -12,7 +12,6 @@
 //! sign with any key without matching on it. RSA signs without blinding through `Signer`
 //! (the `rsa` crate's arithmetic is constant-time) and with blinding through `RandomizedSigner`
 //! (`Builder::build_with_rng`).
-#![cfg_attr(not(test), expect(dead_code, reason = "used by the certificate and request builder (issue 9)"))]
 
 use der::asn1::BitString;
 use signature::rand_core::TryCryptoRng;

@@ -1,0 +1,22 @@
+//! Layer 5, obtaining certificates: the front half of the lifecycle, before a certificate is
+//! imported. A [`RequestTemplate`] says what to ask for (subject, DNS names, key usage), with
+//! presets for a certificate type at a pool; it is checked against the type's policy before
+//! anything is signed.
+//!
+//! Uses every layer below it: `x509` (reading what it builds, to check it), `pfx` (private keys),
+//! `validate` (the policies) and `store` (certificate types and their configuration). Its error,
+//! [`RequestError`], lives here.
+//!
+//! Like the rest of certslot it does no I/O and reads no clock: the caller passes the instant and,
+//! where randomness is needed, a `rand_core::CryptoRng`.
+
+mod error;
+mod provisional;
+mod request;
+mod selfsigned;
+mod template;
+
+pub use self::error::RequestError;
+pub use self::request::CertificateRequest;
+pub use self::selfsigned::SelfSignedOptions;
+pub use self::template::RequestTemplate;
