@@ -16,10 +16,12 @@
 
 #[path = "shared/cli.rs"]
 mod cli;
+#[path = "shared/facts.rs"]
+mod facts;
 
 use std::process::ExitCode;
 
-use certslot::{Certificate, HumanTime, ImportOptions, Password, Pfx, Policy, Rule};
+use certslot::{HumanTime, ImportOptions, Password, Pfx, Policy, Rule};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -98,23 +100,6 @@ fn when(t: OffsetDateTime) -> HumanTime {
     HumanTime(t)
 }
 
-fn summary(cert: &Certificate) -> String {
-    let key = cert.public_key().map_or_else(
-        |e| format!("unreadable ({e})"),
-        |k| format!("{} {} bits", k.algorithm(), k.bits().map_or("?".into(), |b| b.to_string())),
-    );
-    let sans = cert.dns_names().map_or_else(|e| format!("unreadable ({e})"), |n| n.join(", "));
-    format!(
-        "  Thumbprint : {}\n  Subject    : {}\n  Issuer     : {}\n  NotBefore  : {}\n  NotAfter   : {}\n  SerialNumber: {}\n  Key        : {key}\n  DNS names  : {sans}\n",
-        cert.thumbprint(),
-        cert.subject(),
-        cert.issuer(),
-        when(cert.not_before()),
-        when(cert.not_after()),
-        cert.serial(),
-    )
-}
-
 fn run(args: &Args) -> Result<bool, String> {
     let password = std::env::var(&args.password_env)
         .map(Password::new)
@@ -126,7 +111,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let pfx = Pfx::import(&bytes, &password, ImportOptions::default())
         .map_err(|e| format!("{}: {e}", args.file))?;
     let leaf = pfx.leaf().ok_or("the file holds no certificate for its private key")?;
-    println!("\nCertificate (with private key):\n{}", summary(leaf));
+    println!("\nCertificate (with private key):\n{}", facts::summary(leaf));
     if let Some(name) = pfx.friendly_name(leaf) {
         println!("  FriendlyName: {name}");
     }
@@ -140,15 +125,7 @@ fn run(args: &Args) -> Result<bool, String> {
 
     let report = policy.check(leaf, args.at);
     println!("\nOAuthTokenIssuer policy for SIP domain {} at {}:", args.sip_domain, when(args.at));
-    if report.violations.is_empty() && report.warnings.is_empty() {
-        println!("  no violations, no warnings");
-    }
-    for v in &report.violations {
-        println!("  violation [{}]: {v}", v.code());
-    }
-    for w in &report.warnings {
-        println!("  warning   [{}]: {w}", w.code());
-    }
+    facts::print_report(&report);
     if report.is_ok() {
         println!(
             "\nReady: assign with Set-CsCertificate -Type OAuthTokenIssuer -Thumbprint {}",
