@@ -14,6 +14,7 @@
 //! errors never depend on a layer above it.
 
 pub(crate) mod algorithm;
+pub(crate) mod ber;
 pub(crate) mod cert;
 pub(crate) mod error;
 pub(crate) mod ext;
