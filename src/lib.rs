@@ -28,8 +28,9 @@ pub use crate::validate::{
 };
 pub use crate::x509::{
     Attribute, BasicConstraints, Certificate, Curve, Extension, FactError, FileFormat, GeneralName,
-    HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, Name, ParseError, PublicKeyInfo, Rdn, SerialNumber,
-    Sha256Fingerprint, SignatureAlgorithm, StringKind, Thumbprint, ThumbprintError, Version, attr, eku,
+    HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, Name, ParseError, PssParameters, PublicKeyInfo, Rdn,
+    SerialNumber, Sha256Fingerprint, SignatureAlgorithm, SignatureCheck, StringKind, Thumbprint,
+    ThumbprintError, VerifyError, Version, attr, eku,
 };
 
 pub use ::time::OffsetDateTime;

@@ -25,8 +25,9 @@ pub(crate) mod pem;
 pub(crate) mod thumbprint;
 pub(crate) mod time;
 pub(crate) mod tlv;
+pub(crate) mod verify;
 
-pub use self::algorithm::{HashAlgorithm, SignatureAlgorithm};
+pub use self::algorithm::{HashAlgorithm, PssParameters, SignatureAlgorithm};
 pub use self::cert::{Certificate, SerialNumber, Version};
 pub use self::error::{FactError, ParseError, ThumbprintError};
 pub use self::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
@@ -34,3 +35,4 @@ pub use self::format::FileFormat;
 pub use self::key::{Curve, KeyAlgorithm, PublicKeyInfo};
 pub use self::name::{Attribute, Name, Rdn, StringKind, attr};
 pub use self::thumbprint::{Sha256Fingerprint, Thumbprint};
+pub use self::verify::{SignatureCheck, VerifyError};
