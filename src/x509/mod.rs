@@ -15,6 +15,7 @@
 
 pub(crate) mod algorithm;
 pub(crate) mod ber;
+pub(crate) mod bundle;
 pub(crate) mod cert;
 pub(crate) mod error;
 pub(crate) mod ext;
@@ -28,6 +29,7 @@ pub(crate) mod tlv;
 pub(crate) mod verify;
 
 pub use self::algorithm::{HashAlgorithm, PssParameters, SignatureAlgorithm};
+pub use self::bundle::BundleError;
 pub use self::cert::{Certificate, SerialNumber, Version};
 pub use self::error::{FactError, ParseError, ThumbprintError};
 pub use self::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
