@@ -27,10 +27,10 @@ pub use crate::validate::{
     ValidityRule, Violation, Warning, WarningRule,
 };
 pub use crate::x509::{
-    Attribute, BasicConstraints, BundleError, Certificate, Curve, Extension, FactError, FileFormat,
-    GeneralName, HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, Name, ParseError, PssParameters,
-    PublicKeyInfo, Rdn, SerialNumber, Sha256Fingerprint, SignatureAlgorithm, SignatureCheck, StringKind,
-    Thumbprint, ThumbprintError, VerifyError, Version, attr, eku,
+    Attribute, BasicConstraints, BundleError, Certificate, Chain, ChainEnd, ChainError, Curve, Extension,
+    FactError, FileFormat, GeneralName, HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, MAX_CHAIN_LENGTH,
+    Name, ParseError, PssParameters, PublicKeyInfo, Rdn, SerialNumber, Sha256Fingerprint, SignatureAlgorithm,
+    SignatureCheck, StringKind, Thumbprint, ThumbprintError, VerifyError, Version, attr, eku,
 };
 
 pub use ::time::OffsetDateTime;

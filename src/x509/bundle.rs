@@ -192,7 +192,7 @@ impl Certificate {
     ///
     /// The certificates come in the order the file holds them, which is not always the chain's:
     /// a DER `SET OF` is sorted by encoding, and CAs send chains root first as often as leaf
-    /// first.
+    /// first. [`Chain::order`](crate::Chain::order) puts them in order.
     ///
     /// ```
     /// use certslot::Certificate;

@@ -239,8 +239,9 @@ impl Certificate {
     /// that the issuer's key fits the algorithm.
     ///
     /// Only the signature is checked: not that `issuer`'s subject is this certificate's issuer
-    /// name, nor validity, key usage or basic constraints. A SHA-1 signature verifies and is
-    /// flagged ([`SignatureCheck::is_weak`]) for a policy to refuse.
+    /// name ([`Chain::order`](crate::Chain::order) matches names and signatures), nor validity,
+    /// key usage or basic constraints. A SHA-1 signature verifies and is flagged
+    /// ([`SignatureCheck::is_weak`]) for a policy to refuse.
     ///
     /// ```
     /// use certslot::{Certificate, VerifyError};

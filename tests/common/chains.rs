@@ -59,6 +59,7 @@ pub const BUNDLES: &[(&str, &[u8])] = files!("";
     "empty.p7b",
     "crl-only.p7b",
     "cms-signed.p7b",
+    "long-chain.pem",
 );
 
 /// The values `gen_chains.py` recorded.

@@ -87,6 +87,7 @@ CROSS_A = contoso("Contoso Cross CA A")
 CROSS_B = contoso("Contoso Cross CA B")
 ECONTENT = b"certslot"  # the eContent of ber-constructed.p7b, in 3-octet chunks
 CMS_MESSAGE = b"certslot test message\n"
+LONG_CHAIN_CAS = 17  # CAs in long-chain.pem; with the leaf, 18 certificates
 
 LEAF_EXT = """\
 basicConstraints = critical, CA:false
@@ -553,6 +554,23 @@ def make_bundles(tmp: Path, certs: dict, keys: dict | None, only: set[str] | Non
         put("empty.p7b", data, "openssl crl2pkcs7 -nocrl -outform DER (no -certfile)",
             "SignedData with no certificates.",
             error={"kind": "no-certificates", "crls": 0, "signers": 0})
+    if want("long-chain.pem"):
+        # Fresh keys (none of the fixtures'), so this file can be added without --force.
+        keys_ = [ec.generate_private_key(ec.SECP256R1()) for _ in range(LONG_CHAIN_CAS + 1)]
+        names = [contoso(f"Contoso Long Chain CA {i}") for i in range(LONG_CHAIN_CAS)]
+        ders = [build(names[0], keys_[0].public_key(), 0x0D00, names[0], keys_[0], ca=True)]
+        for i in range(1, LONG_CHAIN_CAS):
+            ders.append(build(names[i], keys_[i].public_key(), 0x0D00 + i, names[i - 1],
+                              keys_[i - 1], ca=True, issuer_pub=keys_[i - 1].public_key()))
+        ders.append(build(LEAF_NAME, keys_[-1].public_key(), 0x0D00 + LONG_CHAIN_CAS,
+                          names[-1], keys_[-2], ca=False, issuer_pub=keys_[-2].public_key()))
+        put("long-chain.pem", "".join(der_to_pem(d) for d in reversed(ders)).encode(),
+            f"{CRYPTO}, EC P-256, fresh keys: a root 'Contoso Long Chain CA 0', CAs 1 to "
+            f"{LONG_CHAIN_CAS - 1} each signed by the one before, a leaf signed by the last; "
+            "written leaf first",
+            f"A path of {LONG_CHAIN_CAS + 1} certificates, longer than certslot's limit of 16: "
+            "ordering stops with an error instead of working on.",
+            leaf=sha1(ders[-1]), error={"kind": "too-long", "max": 16})
     if want("crl-only.p7b") or want("cms-signed.p7b"):
         if keys is None:
             raise SystemExit("crl-only.p7b and cms-signed.p7b need the private keys: use --force")
@@ -586,7 +604,7 @@ BUNDLES = ["chain.pem", "chain-shuffled.pem", "openssl.p7b", "openssl-p7b.pem", 
            "python-p7b.pem", "ber-indefinite.p7b", "ber-constructed.p7b",
            "certificate-label.pem", "chain-bad-intermediate.pem", "cross.pem",
            "renewed-intermediate.pem", "lenient.p7b", "not-signed-data.p7b", "empty.p7b",
-           "crl-only.p7b", "cms-signed.p7b"]
+           "crl-only.p7b", "cms-signed.p7b", "long-chain.pem"]
 NEEDS_KEYS = {"crl-only.p7b", "cms-signed.p7b"}
 
 # --------------------------------------------------------------------------
