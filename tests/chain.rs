@@ -145,6 +145,17 @@ fn a_leaf_alone_or_among_strangers_ends_without_issuer() {
     let chain = Chain::order(&leaf, &strangers).expect("orders");
     assert_eq!(chain.end(), ChainEnd::IssuerNotFound);
     assert_eq!(chain.unused(), strangers.as_slice());
+    // A self-issued root whose signature certslot cannot check (DSA, explicit EC parameters) ends
+    // the path without a check; one whose self-signature is bad is an error.
+    for name in ["dsa2048", "ec-explicit"] {
+        let root = common::cert(name);
+        let chain = Chain::order(&root, &[]).expect("orders");
+        assert_eq!(
+            (chain.end(), chain.checks().len(), chain.root()),
+            (ChainEnd::SelfIssued, 0, Some(&root)),
+            "{name}"
+        );
+    }
     // A self-signed certificate is a chain by itself.
     let root = chains::cert("pss-root");
     let chain = Chain::order(&root, &[]).expect("orders");

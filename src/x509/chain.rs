@@ -52,6 +52,12 @@ pub struct Chain {
 pub enum ChainEnd {
     /// The last certificate is self-signed: a root (its self-signature is the last check).
     SelfSigned,
+    /// The last certificate names itself as its issuer, but its own signature cannot be checked
+    /// (an algorithm or key certslot does not verify, such as the MD2 or MD5 self-signatures of
+    /// old roots) and no other certificate of the bundle signed it. A root's self-signature
+    /// proves nothing about it (a trust anchor is trusted as configured, RFC 5280 6.1.1), so
+    /// the path ends there, without a check for the last certificate.
+    SelfIssued,
     /// No certificate of the bundle has the last certificate's issuer as its subject: the CA
     /// did not send the root (common: the root is in the trust store), or an intermediate is
     /// missing.
@@ -69,6 +75,7 @@ impl fmt::Display for ChainEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SelfSigned => f.write_str("ends at a self-signed root"),
+            Self::SelfIssued => f.write_str("ends at a self-issued root whose signature cannot be checked"),
             Self::IssuerNotFound => f.write_str("ends where the bundle holds no issuer"),
             Self::Loop { index } => write!(f, "ends where its issuer is certificate {index} again"),
         }
@@ -109,7 +116,7 @@ impl Chain {
     /// and whose key verifies the leaf's signature
     /// ([`Certificate::verify_signed_by`]), then that certificate's issuer, and so on. The
     /// path stops at a self-signed root, where the bundle holds no issuer, or where the issuer is
-    /// already on the path (a loop of cross-signed CAs: it never goes round).
+    /// already on the path (a loop of cross-signed CAs: it never goes round); see [`ChainEnd`].
     ///
     /// Names match when their DER is the same, as CAs copy them (RFC 5280 7.1's comparison
     /// rules are not applied). When several certificates have the issuer's name (a re-keyed CA
@@ -122,7 +129,8 @@ impl Chain {
     ///
     /// # Errors
     /// [`ChainError::Signature`] when certificates with the issuer's name are in the bundle but
-    /// none verifies the signature (a broken signature names the certificate);
+    /// none verifies the signature (a broken signature names the certificate; a self-issued
+    /// certificate whose self-signature is bad is one too);
     /// [`ChainError::TooLong`] past [`MAX_CHAIN_LENGTH`] certificates.
     pub fn order(leaf: &Certificate, others: &[Certificate]) -> Result<Self, ChainError> {
         let mut path = vec![leaf.clone()];
@@ -140,13 +148,17 @@ impl Chain {
             };
 
             // A self-issued certificate may be a root: its own key signed it.
+            let mut unverifiable_self = false;
             if current.is_self_issued() {
                 match current.verify_signed_by(&current) {
                     Ok(check) => {
                         checks.push(check);
                         break ChainEnd::SelfSigned;
                     }
-                    Err(e) => fail(&current, e),
+                    Err(e) => {
+                        unverifiable_self = !matches!(e, VerifyError::BadSignature { .. });
+                        fail(&current, e);
+                    }
                 }
             }
             // An issuer from the bundle extends the path.
@@ -196,6 +208,11 @@ impl Chain {
                 checks.push(check);
                 break ChainEnd::Loop { index };
             }
+            // A root whose own signature certslot cannot check (MD2 or MD5 in old roots, DSA):
+            // its self-signature proves nothing anyway, a trust anchor is trusted as configured.
+            if unverifiable_self {
+                break ChainEnd::SelfIssued;
+            }
             match first_failure {
                 Some((issuer, source)) => {
                     return Err(ChainError::Signature {
@@ -230,8 +247,8 @@ impl Chain {
     /// The signature checks along the path: the `i`-th is certificate `i`'s signature checked
     /// with the key of certificate `i + 1`; after a [`ChainEnd::SelfSigned`] end the last is the
     /// root's own, after a [`ChainEnd::Loop`] the last certificate's by the certificate it
-    /// points back to. A policy can refuse a path with a weak one
-    /// ([`SignatureCheck::is_weak`]).
+    /// points back to; after the other ends the last certificate has none. A policy can refuse
+    /// a path with a weak one ([`SignatureCheck::is_weak`]).
     pub fn checks(&self) -> &[SignatureCheck] {
         &self.checks
     }
@@ -241,9 +258,10 @@ impl Chain {
         self.end
     }
 
-    /// The self-signed root the path ends at, if it does.
+    /// The root the path ends at ([`ChainEnd::SelfSigned`] or [`ChainEnd::SelfIssued`]), if it
+    /// does.
     pub fn root(&self) -> Option<&Certificate> {
-        self.certificates.last().filter(|_| self.end == ChainEnd::SelfSigned)
+        self.certificates.last().filter(|_| matches!(self.end, ChainEnd::SelfSigned | ChainEnd::SelfIssued))
     }
 
     /// The certificates of the bundle that are not on the path (other CAs' certificates, an
