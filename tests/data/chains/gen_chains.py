@@ -46,6 +46,7 @@ certificates already here), records them in expected.json and rewrites README.md
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -58,6 +59,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.dont_write_bytecode = True  # no __pycache__ beside the fixtures
 
 from cryptography import x509  # noqa: E402
 from cryptography.exceptions import InvalidSignature  # noqa: E402
@@ -716,7 +718,6 @@ def tool_orders(path: Path, data: bytes, notes: list[str]
     def pems(text: bytes) -> list[str]:
         blocks = re.findall(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", text,
                             re.S)
-        import base64
         return [sha1(base64.b64decode(b"".join(b.split()))) for b in blocks]
 
     is_pem = data.lstrip().startswith(b"-----BEGIN")
@@ -754,7 +755,6 @@ def record_bundle(path: Path, meta: dict, by_sha1: dict[str, str], problems: lis
     data = path.read_bytes()
     f = path.name
     if data.lstrip().startswith(b"-----BEGIN"):
-        import base64
         m = re.search(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", data, re.S)
         label = m.group(1).decode()
         inner = base64.b64decode(b"".join(m.group(2).split()))
