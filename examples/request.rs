@@ -126,7 +126,8 @@ fn parse_args() -> Result<Command, String> {
             }
             "--at" => {
                 let text = value("--at")?;
-                args.at = Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| format!("--at {text}: {e}"))?);
+                args.at =
+                    Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| format!("--at {text}: {e}"))?);
             }
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other}")),
@@ -176,7 +177,8 @@ fn make_key(args: &Args, rng: &mut UnwrapErr<SysRng>) -> Result<PrivateKey, Stri
 /// The type's configuration for the SIP domain, as a store for that domain has it.
 fn config(args: &Args) -> Result<(CertType, TypeConfig), String> {
     let cert_type = args.cert_type.clone().unwrap_or(CertType::OAuthTokenIssuer);
-    let store = Store::for_sip_domain(args.sip_domain.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let store =
+        Store::for_sip_domain(args.sip_domain.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
     let config = store.type_config(&cert_type);
     Ok((cert_type, config))
 }
@@ -188,7 +190,8 @@ fn write(path: &str, bytes: &[u8]) -> Result<(), String> {
 fn new(args: &Args, at: OffsetDateTime) -> Result<(), String> {
     let mut rng = UnwrapErr(SysRng);
     let (cert_type, config) = config(args)?;
-    let (pool, domain) = (args.pool.as_deref().unwrap_or_default(), args.sip_domain.as_deref().unwrap_or_default());
+    let (pool, domain) =
+        (args.pool.as_deref().unwrap_or_default(), args.sip_domain.as_deref().unwrap_or_default());
     let template = RequestTemplate::for_type(&cert_type, pool, domain).map_err(|e| e.to_string())?;
     println!("Request-CsCertificate -New -Type {cert_type} (pool {pool}, SIP domain {domain})");
     let key = make_key(args, &mut rng)?;
@@ -197,7 +200,8 @@ fn new(args: &Args, at: OffsetDateTime) -> Result<(), String> {
     let sealed = key
         .to_encrypted_pkcs8_pem(&password(args)?, Pkcs8Options::default(), &mut rng)
         .map_err(|e| e.to_string())?;
-    let (out, key_out) = (args.out.as_deref().unwrap_or_default(), args.key_out.as_deref().unwrap_or_default());
+    let (out, key_out) =
+        (args.out.as_deref().unwrap_or_default(), args.key_out.as_deref().unwrap_or_default());
     write(key_out, sealed.as_bytes())?;
     write(out, request.to_pem().as_bytes())?;
     println!("\n  Subject    : {}", template.subject());
@@ -210,7 +214,13 @@ fn new(args: &Args, at: OffsetDateTime) -> Result<(), String> {
 }
 
 /// Prints the facts and the policy result of a made certificate and writes its PFX.
-fn finish(args: &Args, pfx: &Pfx, cert_type: &CertType, config: &TypeConfig, at: OffsetDateTime) -> Result<bool, String> {
+fn finish(
+    args: &Args,
+    pfx: &Pfx,
+    cert_type: &CertType,
+    config: &TypeConfig,
+    at: OffsetDateTime,
+) -> Result<bool, String> {
     let leaf = pfx.leaf().ok_or("no certificate for the key")?;
     println!("\nCertificate (with private key):\n{}", facts::summary(leaf));
     for (i, cert) in pfx.chain().iter().enumerate() {
@@ -221,8 +231,9 @@ fn finish(args: &Args, pfx: &Pfx, cert_type: &CertType, config: &TypeConfig, at:
     facts::print_report(&report);
     let key = pfx.private_key().ok_or("no private key")?;
     let chain: Vec<_> = pfx.chain().into_iter().cloned().collect();
-    let bytes = Pfx::export(leaf, key, &chain, &password(args)?, &ExportOptions::default(), &mut UnwrapErr(SysRng))
-        .map_err(|e| e.to_string())?;
+    let bytes =
+        Pfx::export(leaf, key, &chain, &password(args)?, &ExportOptions::default(), &mut UnwrapErr(SysRng))
+            .map_err(|e| e.to_string())?;
     let out = args.out.as_deref().unwrap_or_default();
     write(out, &bytes)?;
     println!("\nPFX written to {out}: Import-CsCertificate -Type {cert_type} -Path {out}");
@@ -232,7 +243,8 @@ fn finish(args: &Args, pfx: &Pfx, cert_type: &CertType, config: &TypeConfig, at:
 fn self_signed(args: &Args, at: OffsetDateTime) -> Result<bool, String> {
     let mut rng = UnwrapErr(SysRng);
     let (cert_type, config) = config(args)?;
-    let (pool, domain) = (args.pool.as_deref().unwrap_or_default(), args.sip_domain.as_deref().unwrap_or_default());
+    let (pool, domain) =
+        (args.pool.as_deref().unwrap_or_default(), args.sip_domain.as_deref().unwrap_or_default());
     let template = RequestTemplate::for_type(&cert_type, pool, domain).map_err(|e| e.to_string())?;
     println!("New self-signed {cert_type} certificate (pool {pool}, SIP domain {domain})");
     let key = make_key(args, &mut rng)?;
@@ -249,9 +261,11 @@ fn complete(args: &Args, at: OffsetDateTime) -> Result<bool, String> {
     let response_path = args.response.as_deref().unwrap_or_default();
     let key_text = std::fs::read(key_path).map_err(|e| format!("cannot read {key_path}: {e}"))?;
     let response = std::fs::read(response_path).map_err(|e| format!("cannot read {response_path}: {e}"))?;
-    let key = PrivateKey::from_pem(&key_text, Some(&password(args)?)).map_err(|e| format!("{key_path}: {e}"))?;
+    let key =
+        PrivateKey::from_pem(&key_text, Some(&password(args)?)).map_err(|e| format!("{key_path}: {e}"))?;
     println!("Request-CsCertificate -Complete with {response_path}");
-    let pfx = certslot::complete_request(key, &response, None).map_err(|e| format!("{response_path}: {e}"))?;
+    let pfx =
+        certslot::complete_request(key, &response, None).map_err(|e| format!("{response_path}: {e}"))?;
     finish(args, &pfx, &cert_type, &config, at)
 }
 

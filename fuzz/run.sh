@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 seconds=${1:-900}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(cert_der cert_pem pfx_import key_import thumbprint store_state)
+[ ${#targets[@]} -gt 0 ] || targets=(cert_der cert_pem bundle pfx_import key_import thumbprint store_state)
 data=../tests/data
 seed() {
     local target=$1
@@ -18,6 +18,7 @@ seed() {
     case $target in
         cert_der) cp "$data"/*.der "corpus/$target/" ;;
         cert_pem) cp "$data"/*.pem "$data"/*.der "corpus/$target/" ;;
+        bundle) cp "$data"/chains/*.p7b "$data"/chains/*.pem "$data"/chains/*.der "corpus/$target/" ;;
         pfx_import) cp "$data"/pfx/*.pfx "$data"/pfx/vectors/*.p12 "$data"/pfx/rfc9579/*.p12 "corpus/$target/" ;;
         key_import) cp "$data"/keys/*.pem "$data"/keys/*.der "corpus/$target/" ;;
         thumbprint) printf '3b 7e 05 51 08 4f 21 aa 9c 48 0e 10 73 2b 0f 9c 6d d4 31 66' > "corpus/$target/spaced"

@@ -12,7 +12,9 @@ mod store;
 mod validate;
 mod x509;
 
-pub use crate::issue::{CertificateRequest, RequestError, RequestTemplate, SelfSignedOptions};
+pub use crate::issue::{
+    CertificateRequest, RequestError, RequestTemplate, SelfSignedOptions, complete_request,
+};
 pub use crate::pfx::{
     Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError,
     MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey,
@@ -30,9 +32,10 @@ pub use crate::validate::{
     ValidityRule, Violation, Warning, WarningRule,
 };
 pub use crate::x509::{
-    Attribute, BasicConstraints, Certificate, Curve, Extension, FactError, FileFormat, GeneralName,
-    HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, Name, ParseError, PublicKeyInfo, Rdn, SerialNumber,
-    Sha256Fingerprint, SignatureAlgorithm, StringKind, Thumbprint, ThumbprintError, Version, attr, eku,
+    Attribute, BasicConstraints, BundleError, Certificate, Chain, ChainEnd, ChainError, Curve, Extension,
+    FactError, FileFormat, GeneralName, HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, MAX_CHAIN_LENGTH,
+    Name, ParseError, PssParameters, PublicKeyInfo, Rdn, SerialNumber, Sha256Fingerprint, SignatureAlgorithm,
+    SignatureCheck, StringKind, Thumbprint, ThumbprintError, VerifyError, Version, attr, eku,
 };
 
 pub use ::time::OffsetDateTime;

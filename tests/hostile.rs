@@ -192,3 +192,89 @@ fn a_certificate_with_ten_thousand_sans_is_read() {
     assert!(elapsed < LIMIT, "{elapsed:?}");
     assert!(peak <= 32 * der.len(), "peak {peak} for {} input bytes", der.len());
 }
+
+/// A PKCS #7 certs-only ContentInfo around already-encoded certificates.
+fn p7b_around(certificates: &[u8]) -> Vec<u8> {
+    let signed_data = [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
+    let content = seq(&[
+        tlv(0x02, &[1]),
+        tlv(0x31, &[]),
+        seq(&[tlv(0x06, &ID_DATA)]),
+        tlv(0xA0, certificates),
+        tlv(0x31, &[]),
+    ]);
+    seq(&[tlv(0x06, &signed_data), tlv(0xA0, &content)])
+}
+
+#[test]
+fn a_bundle_of_a_thousand_certificates_is_read_and_ordered() {
+    let _serial = SERIAL.lock();
+    let leaf: &[u8] = include_bytes!("data/chains/rsa-leaf.der");
+    let intermediate: &[u8] = include_bytes!("data/chains/rsa-intermediate.der");
+    let mut certificates = leaf.to_vec();
+    certificates.extend(intermediate.repeat(999));
+    let input = p7b_around(&certificates);
+    let (result, elapsed, peak) = measure(|| {
+        let certs = Certificate::from_bundle(&input)?;
+        let chain = certslot::Chain::order(&certs[0], &certs).map_err(|e| e.to_string());
+        Ok::<_, certslot::BundleError>((
+            certs.len(),
+            chain.map(|c| (c.certificates().len(), c.unused().len())),
+        ))
+    });
+    // 999 copies of one intermediate: one link, checked once; the copies are not "unused".
+    assert_eq!(result, Ok((1000, Ok((2, 0)))));
+    assert!(elapsed < 5 * LIMIT, "{elapsed:?}");
+    assert!(peak <= 4 * input.len(), "peak {peak} for {} input bytes", input.len());
+}
+
+#[test]
+fn a_p7b_claiming_four_gigabytes_allocates_nothing() {
+    let _serial = SERIAL.lock();
+    let leaf: &[u8] = include_bytes!("data/chains/rsa-leaf.der");
+    let mut input = p7b_around(leaf);
+    // The certificates' [0] (A0 82 xx xx before the leaf) claims 0xFFFFFFF0 octets.
+    let at = input.windows(leaf.len()).position(|w| w == leaf).expect("inside") - 4;
+    assert_eq!(input[at..at + 2], [0xA0, 0x82]);
+    input.splice(at + 1..at + 4, [0x84, 0xFF, 0xFF, 0xFF, 0xF0]);
+    let (result, elapsed, peak) = measure(|| Certificate::from_bundle(&input));
+    assert!(
+        matches!(result, Err(certslot::BundleError::Malformed { source: ParseError::Truncated { .. } })),
+        "{result:?}"
+    );
+    assert!(elapsed < LIMIT, "{elapsed:?}");
+    assert!(peak <= 4 * input.len() + 65_536, "peak {peak} for {} input bytes", input.len());
+}
+
+#[test]
+fn deeply_nested_ber_bundles_are_refused() {
+    let _serial = SERIAL.lock();
+    let mut input = Vec::new();
+    for _ in 0..100_000 {
+        input.extend_from_slice(&[0x30, 0x80]);
+    }
+    let (result, elapsed, peak) = measure(|| Certificate::from_bundle(&input));
+    // Two SEQUENCEs in a row look like a certificate, which DER forbids to be indefinite.
+    assert_eq!(
+        result,
+        Err(certslot::BundleError::Certificate {
+            index: 0,
+            offset: 0,
+            source: ParseError::IndefiniteLength { offset: 0, what: "Certificate" }
+        })
+    );
+    let mut input = vec![0x30, 0x80, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
+    for _ in 0..100_000 {
+        input.extend_from_slice(&[0xA0, 0x80]);
+    }
+    let (result, more_elapsed, more_peak) = measure(|| Certificate::from_bundle(&input));
+    assert!(
+        matches!(
+            result,
+            Err(certslot::BundleError::Malformed { source: ParseError::TooDeep { max: 32, .. } })
+        ),
+        "{result:?}"
+    );
+    assert!(elapsed + more_elapsed < LIMIT, "{elapsed:?} {more_elapsed:?}");
+    assert!(peak.max(more_peak) <= 4 * input.len() + 65_536, "peak {peak} {more_peak}");
+}

@@ -216,3 +216,202 @@ fn certslot_base64(der: &[u8]) -> String {
     }
     out.as_bytes().chunks(64).map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>().join("\n")
 }
+
+// ----- completing a request ---------------------------------------------------------------------
+
+const CA_ISSUING: &str = "tests/data/request/ca-issuing.pem";
+const CA_ISSUING_KEY: &str = "tests/data/request/ca-issuing.key";
+const CA_ROOT: &str = "tests/data/request/ca-root.pem";
+
+fn expected() -> serde_json::Value {
+    serde_json::from_str(include_str!("data/request/expected.json")).expect("JSON")
+}
+
+fn sha1s(value: &serde_json::Value) -> Vec<String> {
+    value.as_array().expect("array").iter().map(|v| v.as_str().expect("string").to_owned()).collect()
+}
+
+fn thumbprints(pfx: &Pfx) -> Vec<String> {
+    pfx.certificates().map(|c| c.thumbprint().to_string()).collect()
+}
+
+fn pending_key() -> PrivateKey {
+    PrivateKey::from_pem(include_bytes!("data/request/pending.p8"), Some(&Password::new("P@ssw0rd")))
+        .expect("key")
+}
+
+#[test]
+fn the_fixture_answers_complete_in_every_form() {
+    let expected = expected();
+    let chain = sha1s(&expected["chain_sha1"]);
+    let answers: [(&str, &[u8], usize); 6] = [
+        ("answer.der", include_bytes!("data/request/answer.der"), 1),
+        ("answer-chain.pem", include_bytes!("data/request/answer-chain.pem"), 3),
+        ("answer.p7b", include_bytes!("data/request/answer.p7b"), 3),
+        ("answer-p7b.pem", include_bytes!("data/request/answer-p7b.pem"), 3),
+        ("answer-python.p7b", include_bytes!("data/request/answer-python.p7b"), 3),
+        ("answer-python-p7b.pem", include_bytes!("data/request/answer-python-p7b.pem"), 3),
+    ];
+    for (name, bytes, count) in answers {
+        let pfx = certslot::complete_request(pending_key(), bytes, Some("OAuth 2027")).expect(name);
+        assert_eq!(thumbprints(&pfx), chain[..count], "{name}");
+        assert_eq!(pfx.leaf().map(|c| c.thumbprint().to_string()), Some(chain[0].clone()), "{name}");
+        assert_eq!(pfx.friendly_name(pfx.leaf().expect("leaf")), Some("OAuth 2027"), "{name}");
+        assert_eq!(
+            pfx.leaf().map(|c| c.not_after()),
+            Some(
+                OffsetDateTime::parse(
+                    expected["leaf_not_after"].as_str().expect("date"),
+                    &time::format_description::well_known::Rfc3339
+                )
+                .expect("date")
+            )
+        );
+    }
+}
+
+#[test]
+fn an_answer_for_another_key_a_truncated_p7b_and_a_broken_chain_are_typed_errors() {
+    let other = include_bytes!("data/request/answer-other-key.pem");
+    assert_eq!(
+        certslot::complete_request(pending_key(), other, None).map(|p| thumbprints(&p)),
+        Err(RequestError::NoMatchingCertificate {
+            thumbprints: vec![
+                expected()["other_key_sha1"].as_str().expect("sha1").parse().expect("thumbprint")
+            ]
+        })
+    );
+    let p7b = include_bytes!("data/request/answer.p7b");
+    let truncated = certslot::complete_request(pending_key(), &p7b[..p7b.len() - 100], None);
+    assert!(matches!(truncated, Err(RequestError::Response(_))), "{truncated:?}");
+    // The issuing CA's signature, its last octet flipped.
+    let chain =
+        certslot::Certificate::from_bundle(include_bytes!("data/request/answer-chain.pem")).expect("chain");
+    let mut broken = chain[1].der().to_vec();
+    if let Some(last) = broken.last_mut() {
+        *last ^= 0x01;
+    }
+    let pem: String = [chain[0].der(), &broken, chain[2].der()]
+        .iter()
+        .map(|der| {
+            format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", certslot_base64(der))
+        })
+        .collect();
+    let err = certslot::complete_request(pending_key(), pem.as_bytes(), None).expect_err("broken");
+    let RequestError::Chain(certslot::ChainError::Signature { position, certificate, .. }) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*position, certificate.to_string()),
+        (1, certslot::Certificate::from_der(&broken).expect("cert").thumbprint().to_string())
+    );
+}
+
+/// What Python `cryptography` reads from a PFX: leaf SHA-1, key size, whether the key is the
+/// leaf's, the other certificates' SHA-1.
+const PFX_FACTS: &str = r#"
+import sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+p = pkcs12.load_pkcs12(sys.stdin.buffer.read(), sys.argv[1].encode())
+spki = lambda k: k.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+print(p.cert.certificate.fingerprint(hashes.SHA1()).hex().upper(), p.key.key_size,
+      spki(p.key.public_key()) == spki(p.cert.certificate.public_key()),
+      ",".join(c.certificate.fingerprint(hashes.SHA1()).hex().upper() for c in p.additional_certs))
+"#;
+
+#[test]
+fn a_certslot_request_signed_by_an_openssl_ca_completes_into_a_pfx_the_tools_read() {
+    let dir = TempDir::new("complete");
+    let key = PrivateKey::generate_rsa(2048, &mut rng()).expect("key");
+    let policy = Policy::oauth_token_issuer("contoso.com").expect("policy");
+    let request = CertificateRequest::new(&oauth_template(), &key, &policy, AT, &mut rng()).expect("request");
+    let csr = dir.write("req.pem", request.to_pem().as_bytes());
+    let leaf = dir.path("leaf.pem");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        CA_ISSUING,
+        "-CAkey",
+        CA_ISSUING_KEY,
+        "-days",
+        "365",
+        "-set_serial",
+        "0x2001",
+        "-copy_extensions",
+        "copy",
+        "-sha256",
+        "-out",
+        &leaf,
+    ]);
+    let leaf_pem = std::fs::read(&leaf).expect("leaf");
+    let leaf_der = tools::run("openssl", &["x509", "-in", &leaf, "-outform", "DER"], b"");
+    let chain_pem =
+        [leaf_pem.clone(), std::fs::read(CA_ISSUING).expect("CA"), std::fs::read(CA_ROOT).expect("root")]
+            .concat();
+    let chain_file = dir.write("chain.pem", &chain_pem);
+    let p7b_der =
+        tools::run("openssl", &["crl2pkcs7", "-nocrl", "-certfile", &chain_file, "-outform", "DER"], b"");
+    let p7b_pem = tools::run("openssl", &["crl2pkcs7", "-nocrl", "-certfile", &chain_file], b"");
+    let python_p7b = |encoding: &str| {
+        let script = format!(
+            "import sys\nfrom cryptography import x509\nfrom cryptography.hazmat.primitives.serialization import Encoding, pkcs7\n\
+             certs = x509.load_pem_x509_certificates(sys.stdin.buffer.read())\n\
+             sys.stdout.buffer.write(pkcs7.serialize_certificates(certs, Encoding.{encoding}))"
+        );
+        tools::run("python3", &["-c", &script], &chain_pem)
+    };
+    let forms: [(&str, Vec<u8>, usize); 6] = [
+        ("DER", leaf_der, 0),
+        ("PEM chain", chain_pem.clone(), 2),
+        ("openssl .p7b DER", p7b_der, 2),
+        ("openssl .p7b PEM", p7b_pem, 2),
+        ("python .p7b DER", python_p7b("DER"), 2),
+        ("python .p7b PEM", python_p7b("PEM"), 2),
+    ];
+    let ca = certslot::Certificate::from_bundle(&std::fs::read(CA_ISSUING).expect("CA")).expect("CA");
+    let root = certslot::Certificate::from_bundle(&std::fs::read(CA_ROOT).expect("root")).expect("root");
+    let path = [ca[0].thumbprint().to_string(), root[0].thumbprint().to_string()];
+    for (form, answer, chain_len) in forms {
+        let pfx = certslot::complete_request(key.clone(), &answer, None).expect(form);
+        let leaf = pfx.leaf().expect("leaf");
+        assert_eq!(leaf.subject().to_string(), "CN=pool01.contoso.com", "{form}");
+        assert_eq!(
+            pfx.chain().iter().map(|c| c.thumbprint().to_string()).collect::<Vec<_>>(),
+            path[..chain_len],
+            "{form}"
+        );
+        let report = policy.check(leaf, AT);
+        assert!(report.violations.is_empty(), "{form}: {report}");
+        let chain: Vec<certslot::Certificate> = pfx.chain().into_iter().cloned().collect();
+        let bytes = Pfx::export(
+            leaf,
+            pfx.private_key().expect("key"),
+            &chain,
+            &Password::new("s3cret"),
+            &ExportOptions::default(),
+            &mut rng(),
+        )
+        .expect("export");
+        let file = dir.write("out.pfx", &bytes);
+        // OpenSSL reads it back: the key is the certificate's.
+        let cert_key = openssl(&["pkcs12", "-in", &file, "-passin", "pass:s3cret", "-nokeys", "-clcerts"]);
+        assert!(cert_key.contains("subject=CN = pool01.contoso.com"), "{form}: {cert_key}");
+        let key_pem = openssl(&["pkcs12", "-in", &file, "-passin", "pass:s3cret", "-nocerts", "-nodes"]);
+        let key_file = dir.write("key.pem", key_pem.as_bytes());
+        let cert_file = dir.write("cert.pem", cert_key.as_bytes());
+        assert_eq!(
+            openssl(&["pkey", "-in", &key_file, "-pubout"]),
+            openssl(&["x509", "-in", &cert_file, "-noout", "-pubkey"]),
+            "{form}"
+        );
+        assert_eq!(
+            python(PFX_FACTS, &["s3cret"], &bytes),
+            format!("{} 2048 True {}", leaf.thumbprint(), path[..chain_len].join(",")).trim_end(),
+            "{form}"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 
 use crate::pfx::{ExportError, KeyError};
 use crate::validate::Violation;
+use crate::x509::{BundleError, ChainError, Thumbprint};
 
 /// Why a certificate could not be asked for, made or completed. Nothing is signed when a check
 /// fails.
@@ -48,4 +49,16 @@ pub enum RequestError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The CA's answer does not read as certificates.
+    #[error("the CA's answer: {0}")]
+    Response(#[from] BundleError),
+    /// No certificate of the CA's answer is for the pending key.
+    #[error("no certificate of the answer is for the pending key (it holds {})", thumbprints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    NoMatchingCertificate {
+        /// The thumbprints of the certificates the answer holds.
+        thumbprints: Vec<Thumbprint>,
+    },
+    /// The answer's chain does not check.
+    #[error("the CA's chain: {0}")]
+    Chain(#[from] ChainError),
 }

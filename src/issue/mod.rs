@@ -10,12 +10,14 @@
 //! Like the rest of certslot it does no I/O and reads no clock: the caller passes the instant and,
 //! where randomness is needed, a `rand_core::CryptoRng`.
 
+mod complete;
 mod error;
 mod provisional;
 mod request;
 mod selfsigned;
 mod template;
 
+pub use self::complete::complete_request;
 pub use self::error::RequestError;
 pub use self::request::CertificateRequest;
 pub use self::selfsigned::SelfSignedOptions;

@@ -17,16 +17,16 @@
 //! ```
 //! ([RFC 7292 4, 4.1, 4.2](https://datatracker.ietf.org/doc/html/rfc7292#section-4)),
 //! with ContentInfo and EncryptedData from CMS ([RFC 5652 3, 8](https://datatracker.ietf.org/doc/html/rfc5652#section-8)).
-//! Every layer may be BER; see [`super::ber`].
+//! Every layer may be BER; see `crate::x509::ber`.
 
 use const_oid::ObjectIdentifier;
 use zeroize::Zeroizing;
 
 use crate::pfx::PfxError;
-use crate::pfx::ber;
 use crate::pfx::decrypt::Encryption;
 use crate::pfx::mac::{MacData, oid_of};
 use crate::x509::ParseError;
+use crate::x509::ber;
 use crate::x509::tlv::{self, Reader, Tlv, tag};
 
 /// `id-data` (RFC 5652 4).

@@ -3,20 +3,8 @@
 use const_oid::ObjectIdentifier;
 
 use crate::x509::tlv::tag;
-
-/// Writes an identifier octet and a definite, minimal length (X.690 10.1).
-pub(crate) fn write_header(out: &mut Vec<u8>, tag: u8, len: usize) {
-    out.push(tag);
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        let significant = bytes.get(skip..).unwrap_or_default();
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
-    }
-}
+/// Writes an identifier octet and a definite, minimal length; lives with the DER reader.
+pub(crate) use crate::x509::tlv::write_header;
 
 /// One item with a definite, minimal length.
 pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {

@@ -2,9 +2,9 @@
 //! and to password-protected bytes.
 //!
 //! Uses `x509` below it (certificates, thumbprints, DER walking); nothing above. Its errors
-//! ([`PfxError`], [`ExportError`]) live here. The files follow the data: `ber` rewrites BER to
-//! DER, `decode` reads the PFX, authenticated safe and bags, `mac` checks the integrity MAC,
-//! `decrypt` the encrypted parts, over `kdf`, `digest` and `fast` (the key derivations), `key`
+//! ([`PfxError`], [`ExportError`]) live here. The files follow the data: `decode` reads the PFX,
+//! authenticated safe and bags (BER rewritten to DER by `x509::ber`), `mac` checks the integrity
+//! MAC, `decrypt` the encrypted parts, over `kdf`, `digest` and `fast` (the key derivations), `key`
 //! reads and pairs the private key, `encode` and `export` write a PFX.
 //!
 //! [`Pfx::import`] reads what Windows (CryptoAPI, .NET), OpenSSL 1.x and 3, Java keytool, NSS and
@@ -21,7 +21,6 @@
 //! the PEM forms (PKCS #8, PKCS #1, SEC1), `sign` turns a key into a signer for the certificate
 //! and request builder. Their errors are [`KeyError`].
 
-mod ber;
 mod decode;
 mod decrypt;
 mod digest;

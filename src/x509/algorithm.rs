@@ -4,7 +4,7 @@ use core::fmt;
 
 use const_oid::ObjectIdentifier;
 
-use crate::x509::tlv::{Tlv, tag};
+use crate::x509::tlv::{self, Tlv, tag};
 
 /// A hash function used by a signature algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -138,6 +138,148 @@ impl SignatureAlgorithm {
     pub fn is_weak(&self) -> bool {
         self.hash().is_some_and(|h| h.is_weak())
     }
+}
+
+/// The hash an `AlgorithmIdentifier` OID names ([`HashAlgorithm::Other`] for one certslot does
+/// not know).
+pub(crate) fn hash_of(id: ObjectIdentifier) -> HashAlgorithm {
+    HASHES.iter().find(|(o, _)| *o == id).map_or(HashAlgorithm::Other(id), |(_, h)| *h)
+}
+
+/// `id-mgf1` (RFC 8017 B.2.1), the only mask generation function in use.
+pub(crate) const MGF1: ObjectIdentifier = oid("1.2.840.113549.1.1.8");
+
+/// The parameters of an RSASSA-PSS signature or key.
+///
+/// ```text
+/// RSASSA-PSS-params  ::=  SEQUENCE  {
+///     hashAlgorithm      [0] HashAlgorithm DEFAULT sha1Identifier,
+///     maskGenAlgorithm   [1] MaskGenAlgorithm DEFAULT mgf1SHA1Identifier,
+///     saltLength         [2] INTEGER DEFAULT 20,
+///     trailerField       [3] INTEGER DEFAULT 1  }
+/// HashAlgorithm     ::=  AlgorithmIdentifier
+/// MaskGenAlgorithm  ::=  AlgorithmIdentifier  -- id-mgf1, parameters: a HashAlgorithm
+/// ```
+/// ([RFC 4055 3.1](https://datatracker.ietf.org/doc/html/rfc4055#section-3.1))
+///
+/// Read by hand rather than with `pkcs1::RsaPssParams`, which holds the salt length in a `u8`
+/// and refuses a trailer field other than 1 without saying which value it found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PssParameters {
+    hash: HashAlgorithm,
+    mask_gen: ObjectIdentifier,
+    mgf_hash: Option<HashAlgorithm>,
+    salt_len: u64,
+    trailer_field: u64,
+}
+
+impl PssParameters {
+    /// The defaults of RFC 4055 3.1: SHA-1, MGF1 with SHA-1, a 20-octet salt, trailer field 1.
+    const DEFAULT: Self = Self {
+        hash: HashAlgorithm::Sha1,
+        mask_gen: MGF1,
+        mgf_hash: Some(HashAlgorithm::Sha1),
+        salt_len: 20,
+        trailer_field: 1,
+    };
+
+    /// Reads `RSASSA-PSS-params`; `None` when they do not decode.
+    pub(crate) fn decode(params: &Tlv<'_>) -> Option<Self> {
+        let mut fields = params.expect(tag::SEQUENCE, "RSASSA-PSS-params").ok()?.reader();
+        let mut out = Self::DEFAULT;
+        if let Some(hash) = fields.read_optional(0xA0, "hashAlgorithm").ok()? {
+            out.hash = hash_algorithm(&hash)?;
+        }
+        if let Some(mask_gen) = fields.read_optional(0xA1, "maskGenAlgorithm").ok()? {
+            let mut wrapper = mask_gen.reader();
+            let mut alg = wrapper.read_expected(tag::SEQUENCE, "MaskGenAlgorithm").ok()?.reader();
+            wrapper.finish("maskGenAlgorithm").ok()?;
+            let id = alg.read_expected(tag::OID, "algorithm").ok()?;
+            out.mask_gen = ObjectIdentifier::from_bytes(id.value).ok()?;
+            out.mgf_hash = if out.mask_gen == MGF1 {
+                let hash = alg.read_expected(tag::SEQUENCE, "parameters").ok()?;
+                Some(hash_identifier(&hash)?)
+            } else {
+                if !alg.is_empty() {
+                    alg.read("parameters").ok()?;
+                }
+                None
+            };
+            alg.finish("MaskGenAlgorithm").ok()?;
+        }
+        if let Some(salt) = fields.read_optional(0xA2, "saltLength").ok()? {
+            out.salt_len = explicit_uint(&salt)?;
+        }
+        if let Some(trailer) = fields.read_optional(0xA3, "trailerField").ok()? {
+            out.trailer_field = explicit_uint(&trailer)?;
+        }
+        fields.finish("RSASSA-PSS-params").ok()?;
+        Some(out)
+    }
+
+    /// The hash of the message (`hashAlgorithm`).
+    pub fn hash(&self) -> HashAlgorithm {
+        self.hash
+    }
+
+    /// The mask generation function's OID (`id-mgf1`, 1.2.840.113549.1.1.8, in every file seen).
+    pub fn mask_gen(&self) -> ObjectIdentifier {
+        self.mask_gen
+    }
+
+    /// The hash MGF1 runs over; `None` when the mask generation function is not MGF1.
+    pub fn mgf_hash(&self) -> Option<HashAlgorithm> {
+        self.mgf_hash
+    }
+
+    /// The salt length in octets.
+    pub fn salt_len(&self) -> u64 {
+        self.salt_len
+    }
+
+    /// The trailer field; RFC 4055 3.1 allows only 1 (the octet 0xBC).
+    pub fn trailer_field(&self) -> u64 {
+        self.trailer_field
+    }
+}
+
+impl fmt::Display for PssParameters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "hash {}, ", self.hash)?;
+        match self.mgf_hash {
+            Some(h) => write!(f, "MGF1 with {h}")?,
+            None => write!(f, "mask generation {}", self.mask_gen)?,
+        }
+        write!(f, ", salt {} octets, trailer field {}", self.salt_len, self.trailer_field)
+    }
+}
+
+/// The hash of `[0] EXPLICIT HashAlgorithm`.
+fn hash_algorithm(explicit: &Tlv<'_>) -> Option<HashAlgorithm> {
+    let mut wrapper = explicit.reader();
+    let alg = wrapper.read_expected(tag::SEQUENCE, "HashAlgorithm").ok()?;
+    wrapper.finish("hashAlgorithm").ok()?;
+    hash_identifier(&alg)
+}
+
+/// The hash an `AlgorithmIdentifier` names; its parameters must be absent or NULL (RFC 4055 2.1).
+fn hash_identifier(alg: &Tlv<'_>) -> Option<HashAlgorithm> {
+    let mut fields = alg.reader();
+    let id = fields.read_expected(tag::OID, "algorithm").ok()?;
+    let id = ObjectIdentifier::from_bytes(id.value).ok()?;
+    if !fields.is_empty() {
+        fields.read_expected(tag::NULL, "parameters").ok()?;
+    }
+    fields.finish("HashAlgorithm").ok()?;
+    Some(hash_of(id))
+}
+
+/// A non-negative `[n] EXPLICIT INTEGER` that fits in a `u64`.
+fn explicit_uint(explicit: &Tlv<'_>) -> Option<u64> {
+    let mut wrapper = explicit.reader();
+    let int = wrapper.read_expected(tag::INTEGER, "INTEGER").ok()?;
+    wrapper.finish("INTEGER").ok()?;
+    tlv::small_uint(int.value)
 }
 
 /// The hash of `RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] HashAlgorithm DEFAULT sha1, ... }`

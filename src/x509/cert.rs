@@ -327,6 +327,22 @@ impl Certificate {
         self.span(&self.inner.signature)
     }
 
+    /// The whole `Certificate.signatureAlgorithm` AlgorithmIdentifier, as encoded.
+    pub(crate) fn signature_algorithm_der(&self) -> &[u8] {
+        self.span(&self.inner.signature_algorithm)
+    }
+
+    /// The whole `TBSCertificate.signature` AlgorithmIdentifier, as encoded.
+    pub(crate) fn tbs_signature_algorithm_der(&self) -> &[u8] {
+        self.span(&self.inner.tbs_signature)
+    }
+
+    /// The unused-bits octet of `signatureValue` (0 for every signature algorithm in use).
+    pub(crate) fn signature_unused_bits(&self) -> u8 {
+        let start = self.inner.signature.start;
+        start.checked_sub(1).and_then(|i| self.inner.der.get(i)).copied().unwrap_or(0)
+    }
+
     /// Every extension, in encoded order (empty for v1 and v2 certificates).
     pub fn extensions(&self) -> impl Iterator<Item = Extension<'_>> + '_ {
         self.inner.extensions.iter().map(|raw| Extension {

@@ -12,13 +12,18 @@ pub enum FileFormat {
     Pem,
     /// A PKCS #12 / PFX file (a SEQUENCE whose first element is an INTEGER, the version).
     Pfx,
+    /// A PKCS #7 / CMS ContentInfo in DER or BER, such as a `.p7b` certificate bundle (a
+    /// SEQUENCE whose first element is an OID, the content type); read it with
+    /// [`Certificate::from_bundle`](crate::Certificate::from_bundle).
+    Pkcs7,
     /// None of these.
     Unknown,
 }
 
 impl FileFormat {
     /// Looks at the first bytes: the ASN.1 structure for binary files, a `-----BEGIN` line for
-    /// text. Windows `.cer` files may be either DER or PEM, `.pfx` and `.p12` are PKCS #12.
+    /// text. Windows `.cer` files may be either DER or PEM, `.pfx` and `.p12` are PKCS #12,
+    /// `.p7b` and `.p7c` PKCS #7 (in DER, BER or PEM; PEM text is [`FileFormat::Pem`]).
     ///
     /// ```
     /// use certslot::FileFormat;
@@ -26,6 +31,7 @@ impl FileFormat {
     /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/rsa2048.der")), FileFormat::Der);
     /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/chain.pem")), FileFormat::Pem);
     /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/pfx/openssl3-default.pfx")), FileFormat::Pfx);
+    /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/chains/openssl.p7b")), FileFormat::Pkcs7);
     /// assert_eq!(FileFormat::detect(b"hello"), FileFormat::Unknown);
     /// ```
     pub fn detect(bytes: &[u8]) -> Self {
@@ -38,6 +44,7 @@ impl FileFormat {
             return match rest.get(header_extra) {
                 Some(&tag::SEQUENCE) => Self::Der,
                 Some(&tag::INTEGER) => Self::Pfx,
+                Some(&tag::OID) => Self::Pkcs7,
                 _ => Self::Unknown,
             };
         }

@@ -172,6 +172,20 @@ pub(crate) fn read_single<'a>(input: &'a [u8], tag: u8, what: &'static str) -> R
     Ok(tlv)
 }
 
+/// Writes an identifier octet and a definite, minimal length (X.690 10.1).
+pub(crate) fn write_header(out: &mut Vec<u8>, tag: u8, len: usize) {
+    out.push(tag);
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        let significant = bytes.get(skip..).unwrap_or_default();
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(significant);
+    }
+}
+
 /// The magnitude of an unsigned INTEGER's content octets, without leading zero octets.
 pub(crate) fn unsigned_magnitude(content: &[u8]) -> &[u8] {
     let zeros = content.iter().take_while(|&&b| b == 0).count();

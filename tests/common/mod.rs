@@ -2,6 +2,7 @@
 //! compiled in, and the values the generator recorded with OpenSSL and Python `cryptography`.
 #![allow(dead_code)]
 
+pub mod chains;
 pub mod pfx;
 
 use certslot::Certificate;

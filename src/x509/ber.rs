@@ -1,24 +1,27 @@
-//! BER as PKCS #12 files use it: indefinite lengths and constructed strings.
+//! BER as Windows, Java and NSS write it: indefinite lengths and constructed strings.
 //!
-//! Windows (CryptoAPI), Java and NSS write PFX files in BER: indefinite lengths on the outer
-//! structures and OCTET STRINGs split into constructed chunks (X.690 8.1.3.6, 8.7.3). certslot
-//! rewrites each BER layer with definite lengths before reading it with the DER reader, and joins
-//! constructed strings where the schema says a string is expected. Written by hand: `der`'s BER
-//! support is limited to what CMS needs, and `der::Any` loses the constructed bit of what it reads.
+//! PKCS #12 files (CryptoAPI, Java, NSS) and PKCS #7 certificate bundles (`.p7b` from Windows
+//! and streaming CMS encoders) are often BER: indefinite lengths on the outer structures and
+//! OCTET STRINGs split into constructed chunks (X.690 8.1.3.6, 8.7.3). certslot rewrites such
+//! input with definite lengths before reading it with the DER reader, and joins constructed
+//! strings where the schema says a string is expected. Written by hand: `der`'s BER support is
+//! limited to what CMS needs, and `der::Any` loses the constructed bit of what it reads.
 
 use std::borrow::Cow;
 
-use crate::pfx::encode::write_header;
 use crate::x509::ParseError;
-use crate::x509::tlv::Tlv;
+use crate::x509::tlv::{Tlv, write_header};
 
-/// The deepest nesting of constructed items read; PKCS #12 needs about twelve.
+/// The deepest nesting of constructed items read; PKCS #12 needs about twelve, a certificate
+/// inside a PKCS #7 bundle about ten.
 pub(crate) const MAX_DEPTH: usize = 32;
 
 /// The bytes of a BER input rewritten with definite lengths (borrowed when it has none).
 ///
 /// Primitive contents are copied verbatim and constructed strings stay constructed; only the
-/// length octets change, so every content octet the MAC or a signature covers is unchanged.
+/// length octets of items that hold an indefinite length change, so every content octet the MAC
+/// or a signature covers is unchanged, and an item without an indefinite length inside (a
+/// certificate in a BER bundle) keeps its bytes exactly, thumbprint included.
 pub(crate) fn definite<'a>(input: &'a [u8], what: &'static str) -> Result<Cow<'a, [u8]>, ParseError> {
     if input.is_empty() {
         return Err(ParseError::Empty);
@@ -129,14 +132,15 @@ fn scan(
     Ok(())
 }
 
-/// Rewrites one item with definite lengths.
+/// Rewrites one item with definite lengths. Returns whether the item held an indefinite length;
+/// one that did not is copied verbatim (its own length octets included, minimal or not).
 fn rewrite(
     input: &[u8],
     pos: &mut usize,
     depth: usize,
     what: &'static str,
     out: &mut Vec<u8>,
-) -> Result<(), ParseError> {
+) -> Result<bool, ParseError> {
     if depth > MAX_DEPTH {
         return Err(ParseError::TooDeep { offset: *pos, what, max: MAX_DEPTH });
     }
@@ -147,16 +151,23 @@ fn rewrite(
         Some(len) if h.tag & 0x20 == 0 => {
             out.extend_from_slice(input.get(start..*pos + len).unwrap_or_default());
             *pos += len;
+            Ok(false)
         }
         Some(len) => {
             let end = *pos + len;
             let inner = input.get(..end).unwrap_or_default();
             let mut content = Vec::with_capacity(len);
+            let mut indefinite = false;
             while *pos < end {
-                rewrite(inner, pos, depth + 1, what, &mut content)?;
+                indefinite |= rewrite(inner, pos, depth + 1, what, &mut content)?;
             }
-            write_header(out, h.tag, content.len());
-            out.extend_from_slice(&content);
+            if indefinite {
+                write_header(out, h.tag, content.len());
+                out.extend_from_slice(&content);
+            } else {
+                out.extend_from_slice(input.get(start..end).unwrap_or_default());
+            }
+            Ok(indefinite)
         }
         None => {
             let mut content = Vec::new();
@@ -169,9 +180,9 @@ fn rewrite(
             *pos += 2;
             write_header(out, h.tag, content.len());
             out.extend_from_slice(&content);
+            Ok(true)
         }
     }
-    Ok(())
 }
 
 /// The content octets of an OCTET STRING (or an IMPLICIT-tagged one), joining the chunks of a
@@ -228,6 +239,17 @@ mod tests {
         let seq = Reader::new(&der).read("seq").map(|t| t.reader().read("os"));
         let joined = seq.and_then(|os| os.and_then(|os| octet_string(&os, "os").map(Cow::into_owned)));
         assert_eq!(joined, Ok(b"abc".to_vec()));
+    }
+
+    #[test]
+    fn items_without_indefinite_lengths_keep_their_bytes() {
+        // SEQUENCE (indefinite) { SEQUENCE (non-minimal length 81 03) { INTEGER 1 } }: the inner
+        // SEQUENCE, like a DER certificate in a BER bundle, is copied as it is.
+        let ber = [0x30, 0x80, 0x30, 0x81, 0x03, 0x02, 0x01, 0x01, 0, 0];
+        assert_eq!(
+            definite(&ber, "x").map(Cow::into_owned),
+            Ok(vec![0x30, 0x06, 0x30, 0x81, 0x03, 0x02, 0x01, 0x01])
+        );
     }
 
     #[test]
