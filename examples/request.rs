@@ -97,6 +97,9 @@ fn parse_args() -> Result<Command, String> {
     if sub == "-h" || sub == "--help" {
         return Ok(Command::Help);
     }
+    if sub.starts_with('-') {
+        return Err(format!("unknown option {sub}"));
+    }
     let mut args = Args::default();
     while let Some(arg) = all.next() {
         let arg = arg.into_string().map_err(|a| format!("argument {a:?} is not valid Unicode"))?;
@@ -130,7 +133,8 @@ fn parse_args() -> Result<Command, String> {
                     Some(OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| format!("--at {text}: {e}"))?);
             }
             "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(format!("unknown argument {other}")),
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            other => return Err(format!("unexpected argument {other}")),
         }
     }
     let need = |present: bool, what: &str| if present { Ok(()) } else { Err(format!("{what} is required")) };
