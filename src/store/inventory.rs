@@ -50,7 +50,8 @@ impl Inventory {
         self.ids.contains_key(thumbprint)
     }
 
-    /// Every certificate, in no particular order.
+    /// Every certificate, in no particular order (for the saved state).
+    #[cfg(feature = "serde")]
     pub(crate) fn values(&self) -> impl Iterator<Item = &StoredCertificate> {
         self.certs.iter().flatten()
     }

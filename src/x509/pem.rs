@@ -70,7 +70,8 @@ pub(crate) fn labels(text: &[u8]) -> Vec<String> {
     blocks(text).map(|b| b.into_iter().map(|b| b.label).collect()).unwrap_or_default()
 }
 
-/// Decodes one line of Base64 (no headers, no line breaks needed).
+/// Decodes one line of Base64 (no headers, no line breaks needed): the saved store state.
+#[cfg(feature = "serde")]
 pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>, ParseError> {
     decode_body(&[(1, text.as_bytes())])
 }
@@ -170,7 +171,7 @@ mod tests {
     fn base64_round_trips() {
         for data in [&b""[..], b"M", b"Ma", b"Man", b"ManMa", &[0xFF, 0x00, 0x80, 0x7F]] {
             let text = base64_encode(data);
-            assert_eq!(base64_decode(&text), Ok(data.to_vec()), "{text}");
+            assert_eq!(decode_body(&[(1, text.as_bytes())]), Ok(data.to_vec()), "{text}");
         }
         assert_eq!(base64_encode(b"Ma"), "TWE=");
     }
