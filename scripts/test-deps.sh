@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what certslot's tests need beside Rust and is missing: the OpenSSL CLI and Python 3 with
+# the `cryptography` package (the interop tests check certslot's output with both), and, with
+# --build, the OpenSSL headers the `bench-peers` feature compiles against. Needs root (apt-get)
+# only when something is missing.
+set -euo pipefail
+packages=(openssl python3)
+[ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
+need=()
+for pkg in "${packages[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+# The tests use cryptography 42 or later (not_valid_before_utc, load_pkcs12); pip has it,
+# Debian 12's python3-cryptography is older.
+if ! python3 -c "import cryptography, sys; sys.exit(int(cryptography.__version__.split('.')[0]) < 42)" >/dev/null 2>&1; then
+    python3 -m pip install --quiet --upgrade 'cryptography>=42' 2>/dev/null \
+        || python3 -m pip install --quiet --upgrade --break-system-packages 'cryptography>=42'
+fi
+python3 -c "import cryptography; print('python cryptography', cryptography.__version__)"
+openssl version
