@@ -133,8 +133,7 @@ fn self_signed_certificates_verify_with_openssl_and_pass_the_policy() {
     assert!(report.is_ok(), "{report}");
     assert_eq!(pfx.key_friendly_name(), Some("OAuthTokenIssuer pool01.contoso.com"));
 
-    let pem =
-        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", certslot_base64(cert.der()));
+    let pem = cert.to_pem();
     let path = dir.write("self.pem", pem.as_bytes());
     let attime = (AT + Duration::HOUR).unix_timestamp().to_string();
     assert_eq!(
@@ -182,10 +181,7 @@ fn self_signed_ec_certificates_verify_with_openssl() {
         let cert = pfx.leaf().expect("leaf");
         assert_eq!(cert.public_key().expect("key").curve(), Some(curve));
         assert_eq!(cert.dns_names().expect("SAN"), ["sts.contoso.com"]);
-        let pem = format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            certslot_base64(cert.der())
-        );
+        let pem = cert.to_pem();
         let path = dir.write(&format!("{curve:?}.pem"), pem.as_bytes());
         let attime = (AT + Duration::HOUR).unix_timestamp().to_string();
         assert_eq!(
@@ -197,24 +193,6 @@ fn self_signed_ec_certificates_verify_with_openssl() {
         SelfSignedOptions::default().validity(Duration::ZERO),
         Err(RequestError::InvalidValidity { reason: "the validity must be positive" })
     );
-}
-
-/// Base64 in 64-character lines, for PEM the tools read.
-fn certslot_base64(der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in der.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out.as_bytes().chunks(64).map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>().join("\n")
 }
 
 // ----- completing a request ---------------------------------------------------------------------
@@ -293,9 +271,7 @@ fn an_answer_for_another_key_a_truncated_p7b_and_a_broken_chain_are_typed_errors
     }
     let pem: String = [chain[0].der(), &broken, chain[2].der()]
         .iter()
-        .map(|der| {
-            format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", certslot_base64(der))
-        })
+        .map(|der| certslot::Certificate::from_der(der).expect("a flipped signature still parses").to_pem())
         .collect();
     let err = certslot::complete_request(pending_key(), pem.as_bytes(), None).expect_err("broken");
     let RequestError::Chain(certslot::ChainError::Signature { position, certificate, .. }) = &err else {

@@ -229,6 +229,23 @@ impl Certificate {
         &self.inner.der
     }
 
+    /// The certificate as PEM (`CERTIFICATE`, RFC 7468 5), in 64-character lines ending in LF.
+    ///
+    /// ```
+    /// use certslot::Certificate;
+    ///
+    /// let cert = Certificate::from_der(include_bytes!("../../tests/data/rsa2048.der"))?;
+    /// let pem = cert.to_pem();
+    /// assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+    /// assert_eq!(Certificate::from_pem(pem.as_bytes())?, cert);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_pem(&self) -> String {
+        // The DER is at most what a PEM encoder takes: `encode_string` fails only on lengths that
+        // overflow, which a parsed certificate cannot have.
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &self.inner.der).unwrap_or_default()
+    }
+
     /// The SHA-1 thumbprint of the DER, as Windows and Lync show it.
     pub fn thumbprint(&self) -> Thumbprint {
         self.inner.thumbprint
