@@ -2,9 +2,8 @@
 //! `cryptography`; what they write (tests/data/keys/, made by gen_keys.py) is read by certslot
 //! to the values they recorded; wrong passwords, unsupported sizes and odd PEM end in typed errors.
 
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+#[path = "common/tools.rs"]
+mod tools;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
@@ -13,6 +12,7 @@ use certslot::{
 use getrandom::SysRng;
 use serde_json::Value;
 use sha2::Digest as _;
+use tools::TempDir;
 use zeroize::Zeroizing;
 
 const PASSWORD: &str = "P@ssw0rd";
@@ -70,35 +70,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02X}")).collect()
 }
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("certslot-keys-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).expect("write");
-        path.to_str().expect("UTF-8 path").to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs `openssl` with `args`, returning stdout.
 fn openssl(args: &[&str]) -> Vec<u8> {
-    let out =
-        Command::new("openssl").args(args).output().expect("openssl is installed (.ci/run installs it)");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
+    tools::run("openssl", args, b"")
 }
 
 /// Loads a key with Python `cryptography` (`load_pem_private_key` or `load_der_private_key`, with
@@ -113,17 +87,7 @@ key = load(data, sys.argv[2].encode())
 spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 print(spki.hex().upper())
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script, if pem { "pem" } else { "der" }, password])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is installed (.ci/run installs it)");
-    child.stdin.take().expect("stdin").write_all(bytes).expect("write");
-    let out = child.wait_with_output().expect("python runs");
-    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    tools::python(script, &[if pem { "pem" } else { "der" }, password], bytes)
 }
 
 fn hex(bytes: &[u8]) -> String {
