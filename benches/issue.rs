@@ -25,8 +25,11 @@
 //! cargo bench --bench issue --features bench-peers
 //! ```
 
+#[path = "shared/percentiles.rs"]
+mod percentiles;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
@@ -261,52 +264,22 @@ fn pfx_from_nothing(c: &mut Criterion) {
     group.finish();
 }
 
-/// The durations of `n` calls of `f`, sorted.
-fn timings(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    let mut out: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// The `p`-th percentile of sorted durations (nearest rank).
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    let rank = (sorted.len() * p).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied().unwrap_or_default()
-}
-
-fn report(name: &str, sorted: &[Duration]) {
-    eprintln!(
-        "pfx-from-nothing-percentiles/{name:<9} n={:<3} median {:>7.1} ms  p90 {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms",
-        sorted.len(),
-        percentile(sorted, 50).as_secs_f64() * 1e3,
-        percentile(sorted, 90).as_secs_f64() * 1e3,
-        sorted.first().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-}
-
 fn pfx_from_nothing_percentiles(_: &mut Criterion) {
     #[cfg(feature = "bench-peers")]
     same_work();
     let n = std::env::var("CERTSLOT_ISSUE_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let mut rng = UnwrapErr(SysRng);
     let (template, policy) = (template(), policy());
-    let certslot = timings(n, || {
+    let certslot = percentiles::timings(n, || {
         black_box(certslot_pfx(&template, &policy, &mut rng));
     });
-    report("certslot", &certslot);
+    percentiles::report("pfx-from-nothing-percentiles", "certslot", &certslot);
     #[cfg(feature = "bench-peers")]
     {
-        let openssl = timings(n, || {
+        let openssl = percentiles::timings(n, || {
             black_box(peer::pfx());
         });
-        report("openssl", &openssl);
+        percentiles::report("pfx-from-nothing-percentiles", "openssl", &openssl);
     }
 }
 

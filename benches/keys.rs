@@ -12,8 +12,11 @@
 //! cargo bench --bench keys --features bench-peers
 //! ```
 
+#[path = "shared/percentiles.rs"]
+mod percentiles;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{Curve, PrivateKey};
@@ -43,49 +46,19 @@ fn ec_p256(c: &mut Criterion) {
     group.finish();
 }
 
-/// The durations of `n` calls of `f`, sorted.
-fn timings(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    let mut out: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// The `p`-th percentile of sorted durations (nearest rank).
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    let rank = (sorted.len() * p).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied().unwrap_or_default()
-}
-
-fn report(name: &str, sorted: &[Duration]) {
-    eprintln!(
-        "keygen-percentiles/rsa-2048/{name:<9} n={:<3} median {:>7.1} ms  p90 {:>7.1} ms  min {:>7.1} ms  max {:>7.1} ms",
-        sorted.len(),
-        percentile(sorted, 50).as_secs_f64() * 1e3,
-        percentile(sorted, 90).as_secs_f64() * 1e3,
-        sorted.first().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-}
-
 fn keygen_percentiles(_: &mut Criterion) {
     let n = std::env::var("CERTSLOT_KEYGEN_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let mut rng = UnwrapErr(SysRng);
-    let certslot = timings(n, || {
+    let certslot = percentiles::timings(n, || {
         black_box(PrivateKey::generate_rsa(2048, &mut rng).expect("generates"));
     });
-    report("certslot", &certslot);
+    percentiles::report("keygen-percentiles/rsa-2048", "certslot", &certslot);
     #[cfg(feature = "bench-peers")]
     {
-        let openssl = timings(n, || {
+        let openssl = percentiles::timings(n, || {
             black_box(openssl::rsa::Rsa::generate(2048).expect("generates"));
         });
-        report("openssl", &openssl);
+        percentiles::report("keygen-percentiles/rsa-2048", "openssl", &openssl);
     }
 }
 
