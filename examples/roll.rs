@@ -196,7 +196,7 @@ fn run(args: &Args) -> Result<(), String> {
     // certslot's staging gate: promote a roll only when every front-end holds the new certificate.
     let mut config = store.type_config(&oauth);
     config.require_staged = true;
-    store.configure_type(oauth.clone(), config);
+    store.configure_type(oauth.clone(), config).map_err(|e| e.to_string())?;
     store.add_site("redmond").map_err(|e| e.to_string())?;
     store.add_pool(POOL, "redmond").map_err(|e| e.to_string())?;
     for server in SERVERS {

@@ -8,6 +8,7 @@
 
 mod issue;
 mod pfx;
+mod rollover;
 mod store;
 mod validate;
 mod x509;
@@ -20,10 +21,13 @@ pub use crate::pfx::{
     MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey,
     Protection, SkippedBag,
 };
+pub use crate::rollover::{
+    Action, IssueRequest, Issuer, KeySpec, KeyStatus, PublishedKey, RenewError, Renewal, SelfSignedIssuer,
+};
 pub use crate::store::{
     Assignment, CancelReason, CertType, CertView, Desired, DriftOptions, DropReason, Event, Holdings,
-    Outcome, PendingRoll, Role, RollOptions, Scope, ServerDrift, Slot, SlotError, SlotView, Store,
-    StoredCertificate, TimelineEntry, TypeConfig,
+    Outcome, PendingRoll, RenewBefore, Retention, Role, RollOptions, RolloverError, RolloverPolicy, Scope,
+    ServerDrift, Slot, SlotError, SlotView, Store, StoredCertificate, TimelineEntry, TypeConfig,
 };
 #[cfg(feature = "serde")]
 pub use crate::store::{LoadError, STATE_FORMAT};
@@ -38,7 +42,7 @@ pub use crate::x509::{
     SignatureCheck, StringKind, Thumbprint, ThumbprintError, VerifyError, Version, attr, eku,
 };
 
-pub use ::time::OffsetDateTime;
+pub use ::time::{Duration, OffsetDateTime};
 /// Re-exported so callers can name OIDs and instants without adding the crates themselves.
 pub use const_oid::ObjectIdentifier;
 /// Re-exported: [`Pfx::export`], key generation ([`PrivateKey::generate_rsa`]) and encrypted key

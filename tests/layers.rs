@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 /// The layers, lowest first.
-const LAYERS: [&str; 5] = ["x509", "pfx", "validate", "store", "issue"];
+const LAYERS: [&str; 6] = ["x509", "pfx", "validate", "store", "issue", "rollover"];
 
 /// Every `crate::a::b` path mentioned in the code (comments excluded), as `(a, b)`.
 fn crate_paths(source: &str) -> BTreeSet<(String, String)> {

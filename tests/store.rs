@@ -130,7 +130,7 @@ fn roll_refusals_carry_the_values() {
     // lead time began.
     let mut config = OAUTH.default_config(None);
     config.require_private_key = false;
-    store.configure_type(OAUTH, config);
+    store.configure_type(OAUTH, config).expect("valid configuration");
     let long = store
         .add_certificate(Certificate::from_der(include_bytes!("data/year9999.der")).expect("parses"), None);
     let revision = revision + 2;
@@ -190,7 +190,7 @@ fn several_types_at_once_are_all_or_nothing() {
     // OAuthTokenIssuer requires 3072 bits here; Default does not.
     let mut strict = OAUTH.default_config(None);
     strict.policy = strict.policy.with_key(certslot::KeyRule::default().min_rsa_bits(3072).expect("valid"));
-    store.configure_type(OAUTH, strict);
+    store.configure_type(OAUTH, strict).expect("valid configuration");
     let json_before = store.to_json();
     let result = store.set(&[CertType::Default, OAUTH], &Scope::Global, &a, T0, RollOptions::default());
     assert!(matches!(result, Err(SlotError::PolicyViolations { cert_type: CertType::OAuthTokenIssuer, .. })));
@@ -208,7 +208,7 @@ fn several_types_at_once_are_all_or_nothing() {
         )
         .expect("set");
     assert_eq!(current(&store, &CertType::WebServicesInternal, &Scope::Global), Some(b));
-    store.configure_type(OAUTH, OAUTH.default_config(None));
+    store.configure_type(OAUTH, OAUTH.default_config(None)).expect("valid configuration");
     store
         .set_from(&[OAUTH], &Scope::Global, (&CertType::Default, &Scope::Global), T0, RollOptions::default())
         .expect("set from Default");
@@ -402,7 +402,7 @@ fn fleet_desired_drift_and_staged_promotion() {
     }
     let mut config = OAUTH.default_config(None);
     config.require_staged = true;
-    store.configure_type(OAUTH, config);
+    store.configure_type(OAUTH, config).expect("valid configuration");
     store.set(&[OAUTH], &Scope::Global, &a, T0, RollOptions::default()).expect("set");
     store.roll(&[OAUTH], &Scope::Global, &b, ROLL, T0, RollOptions::default()).expect("roll");
 
@@ -631,7 +631,7 @@ fn removing_the_server_a_roll_waits_for_lets_it_roll() {
     let (mut store, a, b) = fleet();
     let mut config = OAUTH.default_config(None);
     config.require_staged = true;
-    store.configure_type(OAUTH, config);
+    store.configure_type(OAUTH, config).expect("valid configuration");
     store.set(&[OAUTH], &Scope::Global, &a, T0, RollOptions::default()).expect("set");
     store.roll(&[OAUTH], &Scope::Global, &b, ROLL, T0, RollOptions::default()).expect("roll");
     for fe in ["fe1.contoso.com", "fe2.contoso.com"] {

@@ -89,10 +89,12 @@ fn fixture() -> &'static Fixture {
         store.add_site("redmond").unwrap();
         store.add_pool("pool01.contoso.com", "redmond").unwrap();
         let ava = CertType::AudioVideoAuthentication;
-        store.configure_type(
-            ava.clone(),
-            TypeConfig { require_private_key: false, ..ava.default_config(None) },
-        );
+        store
+            .configure_type(
+                ava.clone(),
+                TypeConfig { require_private_key: false, ..ava.default_config(None) },
+            )
+            .expect("valid configuration");
         Fixture { store, thumbprints: [rsa2048, next, rsa4096, rsa1024, no_key, unknown] }
     })
 }
@@ -867,7 +869,14 @@ fn revision_moves_with_every_change_and_next_due_stays_ahead() {
     let r = store.revision();
     assert_eq!(
         store
-            .roll(&oauth(), &Scope::Global, &thumbprint(Cert::Rsa2048Next), t, t, RollOptions::default())
+            .roll(
+                &oauth(),
+                &Scope::Global,
+                &thumbprint(Cert::Rsa2048Next),
+                t,
+                t,
+                RollOptions::default().force()
+            )
             .unwrap()
             .revision,
         r + 1

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use certslot::{
     CertType, DriftOptions, Event, ImportOptions, KeyRule, LoadError, Password, Pfx, Policy, PolicyError,
-    RollOptions, STATE_FORMAT, Scope, Store, SubjectRule, Thumbprint, TypeConfig, UsageRule, ValidityRule,
-    WarningRule, eku,
+    RenewBefore, Retention, RollOptions, RolloverError, RolloverPolicy, STATE_FORMAT, Scope, SlotError,
+    Store, SubjectRule, Thumbprint, TypeConfig, UsageRule, ValidityRule, WarningRule, eku,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -125,6 +125,13 @@ fn custom_config() -> TypeConfig {
         accept_previous: true,
         require_private_key: false,
         require_staged: true,
+        rollover: RolloverPolicy::lync()
+            .renew_before(RenewBefore::LifetimeFraction { numerator: 2, denominator: 3 })
+            .publish_ahead(Duration::hours(48))
+            .retain_previous(Retention::For(Duration::days(3)))
+            .critical_before(Duration::hours(40))
+            .token_lifetime(Duration::hours(2))
+            .certificate_lifetime(Duration::days(400)),
     }
 }
 
@@ -132,10 +139,10 @@ fn custom_config() -> TypeConfig {
 fn type_configuration_survives_a_round_trip() {
     let mut store = Store::for_sip_domain("contoso.com").expect("domain");
     let custom = CertType::custom("Fabrikam-Signing").expect("name");
-    store.configure_type(custom.clone(), custom_config());
+    store.configure_type(custom.clone(), custom_config()).expect("valid configuration");
     // A policy with no rules at all, for another type.
     let bare = TypeConfig { policy: Policy::new(), ..OAUTH.default_config(None) };
-    store.configure_type(OAUTH, bare.clone());
+    store.configure_type(OAUTH, bare.clone()).expect("valid configuration");
     let defaults = store.type_config(&CertType::Default);
 
     let json = store.to_json();
@@ -156,12 +163,76 @@ fn type_configuration_survives_a_round_trip() {
     assert_ne!(saved.accept_previous, default.accept_previous);
     assert_ne!(saved.require_private_key, default.require_private_key);
     assert_ne!(saved.require_staged, default.require_staged);
+    let (rollover, default_rollover) = (saved.rollover, default.rollover);
+    assert_ne!(rollover.renew_before_rule(), default_rollover.renew_before_rule());
+    assert_ne!(rollover.publish_ahead_span(), default_rollover.publish_ahead_span());
+    assert_ne!(rollover.retain_previous_for(), default_rollover.retain_previous_for());
+    assert_ne!(rollover.critical_before_span(), default_rollover.critical_before_span());
+    assert_ne!(rollover.token_lifetime_span(), default_rollover.token_lifetime_span());
+    assert_ne!(rollover.certificate_lifetime_span(), default_rollover.certificate_lifetime_span());
+}
+
+#[test]
+fn a_saved_rollover_policy_that_would_leave_a_gap_is_a_typed_error() {
+    let mut store = Store::new();
+    store.configure_type(OAUTH, custom_config()).expect("valid configuration");
+    let json = store.to_json();
+    // Publish-ahead (48 h) cut below the lead time (36 h).
+    assert!(json.contains("\"publish_ahead_seconds\": 172800"));
+    assert_eq!(
+        Store::from_json(
+            &json.replace("\"publish_ahead_seconds\": 172800", "\"publish_ahead_seconds\": 3600")
+        )
+        .map(|s| s.revision()),
+        Err(LoadError::BadRollover {
+            cert_type: OAUTH,
+            source: RolloverError::PublishAheadBelowLeadTime {
+                publish_ahead: Duration::hours(1),
+                lead_time: Duration::hours(36),
+            },
+        })
+    );
+    // Both renewal rules at once.
+    assert!(json.contains("\"renew_at_fraction\""));
+    let both =
+        json.replace("\"renew_at_fraction\"", "\"renew_before_seconds\": 60,\n        \"renew_at_fraction\"");
+    assert!(matches!(Store::from_json(&both), Err(LoadError::BadName { .. })));
+}
+
+#[test]
+fn states_saved_without_rollover_policies_load_with_the_default_fitted_to_their_lead_time() {
+    let mut store = Store::new();
+    let config = TypeConfig { lead_time: Duration::hours(36), ..OAUTH.default_config(None) };
+    // Lync's 24-hour publish-ahead is below a 36-hour lead time: refused as such ...
+    assert_eq!(
+        store.configure_type(OAUTH, config.clone()),
+        Err(SlotError::InvalidRollover {
+            cert_type: OAUTH,
+            source: RolloverError::PublishAheadBelowLeadTime {
+                publish_ahead: Duration::hours(24),
+                lead_time: Duration::hours(36),
+            },
+        })
+    );
+    // ... and fitted when it comes from a state that predates rollover policies.
+    let fitted = RolloverPolicy::fitted(&OAUTH, Duration::hours(36), true);
+    assert_eq!(fitted.publish_ahead_span(), Duration::hours(36));
+    assert_eq!(fitted.critical_before_span(), Duration::hours(36));
+    assert_eq!(fitted.renew_before_rule(), RenewBefore::Expiry(Duration::weeks(6)));
+    store.configure_type(OAUTH, TypeConfig { rollover: fitted, ..config }).expect("fitted");
+    let json = store.to_json();
+    let start = json.find("\"rollover\"").expect("saved");
+    let end = start + json[start..].find('}').expect("closes") + 1;
+    let without = format!("{}{}", json[..start].trim_end().trim_end_matches(','), &json[end..]);
+    assert!(!without.contains("rollover"));
+    let loaded = Store::from_json(&without).expect("loads");
+    assert_eq!(loaded.type_config(&OAUTH).rollover, fitted);
 }
 
 #[test]
 fn impossible_saved_policies_and_formats_are_typed_errors() {
     let mut store = Store::new();
-    store.configure_type(OAUTH, custom_config());
+    store.configure_type(OAUTH, custom_config()).expect("valid configuration");
     let json = store.to_json();
     assert!(json.contains("\"min_rsa_bits\": 3072"));
     assert_eq!(

@@ -13,6 +13,7 @@ use x509_cert::name::Name as X509Name;
 
 use crate::issue::error::RequestError;
 use crate::store::CertType;
+use crate::x509::Certificate;
 use crate::x509::ext::{self as ext_oid, KeyUsageBit, eku};
 
 /// What a certificate request (or a self-signed certificate) asks for.
@@ -114,6 +115,31 @@ impl RequestTemplate {
             .friendly_name(&format!("{cert_type} {pool}"));
         for name in [pool].into_iter().chain(extra) {
             template = template.dns_name(&name)?;
+        }
+        Ok(template)
+    }
+
+    /// The template that renews `certificate`: its subject, DNS names, key usage (always with
+    /// `digitalSignature`) and extended key usage, no friendly name.
+    ///
+    /// # Errors
+    /// [`RequestError::InvalidSubject`] for a subject certslot would not sign (an empty one, a
+    /// common name over 64 characters), [`RequestError::InvalidDnsName`] for a DNS name that is
+    /// not a usable host name.
+    pub fn renewal_of(certificate: &Certificate) -> Result<Self, RequestError> {
+        let mut template = Self::new(&certificate.subject().to_string())?;
+        for name in certificate.dns_names().unwrap_or_default() {
+            template = template.dns_name(&name)?;
+        }
+        if let Ok(Some(usage)) = certificate.key_usage() {
+            let mut bits: Vec<KeyUsageBit> = usage.bits().collect();
+            if !bits.contains(&KeyUsageBit::DigitalSignature) {
+                bits.insert(0, KeyUsageBit::DigitalSignature);
+            }
+            template = template.key_usage(&bits);
+        }
+        if let Ok(Some(purposes)) = certificate.extended_key_usage() {
+            template = template.extended_key_usage(&purposes);
         }
         Ok(template)
     }

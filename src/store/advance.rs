@@ -12,7 +12,8 @@ use crate::store::slot::{Assignment, DropReason, Event, Outcome, Warned};
 
 impl Store {
     /// Applies everything due by `at`: due rolls (pending becomes current, current becomes
-    /// previous), previous certificates past their `notAfter` dropped, and the warnings of
+    /// previous), previous certificates past their `notAfter` or their type's retention
+    /// ([`Retention`](crate::Retention)) dropped, and the warnings of
     /// current certificates that expired or entered their lead time with no roll pending.
     /// Idempotent for the same `at`; costs O(k log n) for k due changes.
     ///
@@ -61,17 +62,18 @@ impl Store {
         match trigger {
             Trigger::PreviousExpires => {
                 if let Some(previous) = slot.previous {
+                    let expired = self.not_after(&previous.thumbprint).is_none_or(|n| t > n);
                     self.update(id, |s| s.previous = None);
                     let (cert_type, scope) = names(self);
                     events.push(Event::PreviousDropped {
                         cert_type,
                         scope,
                         thumbprint: previous.thumbprint,
-                        reason: DropReason::Expired,
+                        reason: if expired { DropReason::Expired } else { DropReason::Retired },
                     });
                 }
             }
-            Trigger::RollDue => {}
+            Trigger::RollDue | Trigger::Agenda => {}
             Trigger::LeadWarning => {
                 if let (Some(current), None) = (slot.current, slot.pending) {
                     self.update(id, |s| s.warned.lead = true);

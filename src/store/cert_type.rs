@@ -6,6 +6,7 @@ use core::str::FromStr;
 use time::Duration;
 
 use crate::store::SlotError;
+use crate::store::rollover::{RolloverError, RolloverPolicy};
 use crate::validate::{KeyRule, Policy, UsageRule};
 
 /// A certificate type: the purpose a slot's certificate serves, as `Set-CsCertificate -Type`
@@ -133,13 +134,28 @@ impl CertType {
         {
             policy = policy.with_subject(subject.clone());
         }
-        let accept_previous = matches!(self, Self::OAuthTokenIssuer | Self::AudioVideoAuthentication);
         TypeConfig {
             policy,
             lead_time: self.default_lead_time(),
-            accept_previous,
+            accept_previous: self.default_accept_previous(),
             require_private_key: true,
             require_staged: false,
+            rollover: self.default_rollover(),
+        }
+    }
+
+    /// Whether verifiers of this type accept the previous certificate by default:
+    /// OAuthTokenIssuer and AudioVideoAuthentication.
+    pub fn default_accept_previous(&self) -> bool {
+        matches!(self, Self::OAuthTokenIssuer | Self::AudioVideoAuthentication)
+    }
+
+    /// The default rollover policy: [`RolloverPolicy::lync`], with a token lifetime of zero for
+    /// the types whose verifiers drop the previous certificate at the roll.
+    pub fn default_rollover(&self) -> RolloverPolicy {
+        match self.default_accept_previous() {
+            true => RolloverPolicy::lync(),
+            false => RolloverPolicy::lync().token_lifetime(Duration::ZERO),
         }
     }
 }
@@ -167,7 +183,9 @@ impl FromStr for CertType {
 /// [`KeyRule::default`] (RSA, at least 2048 bits) and [`UsageRule::default`]; OAuthTokenIssuer,
 /// Default and WebServicesInternal also name the store's SIP domain; OAuthTokenIssuer rolls take
 /// effect at least 24 hours before the current certificate expires and AudioVideoAuthentication
-/// rolls 8 hours before, and for both verifiers keep accepting the previous certificate.
+/// rolls 8 hours before, and for both verifiers keep accepting the previous certificate. The
+/// rollover policy is [`RolloverPolicy::lync`]; for the types whose verifiers drop the previous
+/// certificate at the roll, its token lifetime is zero.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TypeConfig {
     /// The policy a certificate must pass to be set or rolled (checked at the effective date).
@@ -182,4 +200,25 @@ pub struct TypeConfig {
     /// Promote a pending roll only when every server of the scope reports holding the pending
     /// certificate; until then the roll is reported as blocked.
     pub require_staged: bool,
+    /// When the next certificate is obtained, announced and rolled in, and how long the previous
+    /// one stays trusted.
+    pub rollover: RolloverPolicy,
+}
+
+impl TypeConfig {
+    /// Checks that the configuration can keep the rollover promises: the rollover policy
+    /// against the lead time ([`RolloverPolicy::check`]), and, where verifiers drop the previous
+    /// certificate at the roll, no token outlives it.
+    ///
+    /// # Errors
+    /// The first [`RolloverError`] found.
+    pub fn check(&self) -> Result<(), RolloverError> {
+        self.rollover.check(self.lead_time)?;
+        if !self.accept_previous && self.rollover.token_lifetime_span().is_positive() {
+            return Err(RolloverError::PreviousNotAccepted {
+                token_lifetime: self.rollover.token_lifetime_span(),
+            });
+        }
+        Ok(())
+    }
 }

@@ -18,6 +18,32 @@ pub enum SlotError {
         /// The name as given.
         name: String,
     },
+    /// A type configuration whose rollover policy cannot keep its promises.
+    #[error("the configuration of {cert_type}: {source}")]
+    InvalidRollover {
+        /// The type.
+        cert_type: CertType,
+        /// Why.
+        #[source]
+        source: crate::store::RolloverError,
+    },
+    /// A roll's effective date leaves verifiers less than the type's publish-ahead time to
+    /// learn the certificate ([`RolloverPolicy::publish_ahead`](crate::RolloverPolicy::publish_ahead)).
+    #[error(
+        "{cert_type}: a roll effective {} scheduled at {} gives verifiers less than the publish-ahead time {publish_ahead}",
+        HumanTime(*effective_at),
+        HumanTime(*at)
+    )]
+    TooLittleNotice {
+        /// The type.
+        cert_type: CertType,
+        /// The effective date asked for.
+        effective_at: OffsetDateTime,
+        /// The instant of the call.
+        at: OffsetDateTime,
+        /// The type's publish-ahead time.
+        publish_ahead: Duration,
+    },
     /// No certificate with this thumbprint is in the store's inventory.
     #[error("no certificate {thumbprint} in the store")]
     UnknownCertificate {

@@ -50,6 +50,12 @@ impl Inventory {
         self.ids.contains_key(thumbprint)
     }
 
+    /// A certificate whose subject is `name` (DER), if any (a scan: the inventory holds a
+    /// store's few issuers).
+    pub(crate) fn by_subject(&self, name: &[u8]) -> Option<&Certificate> {
+        self.certs.iter().flatten().map(|s| &s.certificate).find(|c| c.subject().as_der() == name)
+    }
+
     /// Every certificate, in no particular order (for the saved state).
     #[cfg(feature = "serde")]
     pub(crate) fn values(&self) -> impl Iterator<Item = &StoredCertificate> {
@@ -139,6 +145,11 @@ impl Store {
         self.put(leaf, Some(key));
         self.revision += 1;
         Ok(thumbprint)
+    }
+
+    /// A certificate of the inventory whose subject is the DER name `name`.
+    pub(crate) fn find_by_subject(&self, name: &[u8]) -> Option<&Certificate> {
+        self.inventory.by_subject(name)
     }
 
     /// A certificate of the inventory.

@@ -33,6 +33,7 @@ mod operations;
 #[cfg(feature = "serde")]
 mod persist;
 mod queries;
+mod rollover;
 mod schedule;
 mod scope;
 mod slot;
@@ -45,8 +46,10 @@ pub use self::cert_type::{CertType, TypeConfig};
 pub use self::error::SlotError;
 pub use self::fleet::{Desired, DriftOptions, Holdings, Role, ServerDrift};
 pub use self::inventory::StoredCertificate;
+pub(crate) use self::names::SlotId as SlotIndex;
 pub use self::operations::RollOptions;
 pub use self::queries::{CertView, SlotView};
+pub use self::rollover::{RenewBefore, Retention, RolloverError, RolloverPolicy};
 pub use self::scope::Scope;
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
 #[cfg(feature = "serde")]
@@ -76,6 +79,8 @@ pub struct Store {
     pub(crate) names: Names,
     pub(crate) slots: Vec<SlotEntry>,
     pub(crate) schedule: Schedule,
+    /// The planner's agenda: each slot under its first rollover milestone.
+    pub(crate) agenda: Schedule,
     pub(crate) blocked: BTreeMap<SlotId, Vec<String>>,
     pub(crate) topology: Topology,
     pub(crate) holdings: BTreeMap<Box<str>, Holdings>,
@@ -116,8 +121,14 @@ impl Store {
     }
 
     /// Sets the configuration of a type. Its slots' schedule is recomputed (lead-time warnings
-    /// move with the lead time).
-    pub fn configure_type(&mut self, cert_type: CertType, config: TypeConfig) -> Outcome {
+    /// and rollover milestones move with the configuration).
+    ///
+    /// # Errors
+    /// [`SlotError::InvalidRollover`] when [`TypeConfig::check`] fails; nothing changes then.
+    pub fn configure_type(&mut self, cert_type: CertType, config: TypeConfig) -> Result<Outcome, SlotError> {
+        config
+            .check()
+            .map_err(|source| SlotError::InvalidRollover { cert_type: cert_type.clone(), source })?;
         let affected: Vec<SlotId> = (0..self.slots.len())
             .filter_map(|i| SlotId::try_from(i).ok())
             .filter(|&id| self.entry(id).is_some_and(|e| self.names.cert_type(e.type_id) == Some(&cert_type)))
@@ -127,7 +138,7 @@ impl Store {
         for (id, old) in old {
             self.reschedule(id, &old);
         }
-        self.bump()
+        Ok(self.bump())
     }
 
     pub(crate) fn bump(&mut self) -> Outcome {
@@ -249,6 +260,69 @@ impl Store {
             Some(config) => config.lead_time,
             None => cert_type.default_lead_time(),
         }
+    }
+
+    /// The rollover policy of a type, without building its policy.
+    pub(crate) fn rollover_policy(&self, cert_type: &CertType) -> RolloverPolicy {
+        self.configs.get(cert_type).map_or_else(|| cert_type.default_rollover(), |c| c.rollover)
+    }
+
+    /// Whether a type gates its rolls on every server holding the certificate.
+    pub(crate) fn requires_staging(&self, cert_type: &CertType) -> bool {
+        self.configs.get(cert_type).is_some_and(|c| c.require_staged)
+    }
+
+    /// Whether verifiers of a type accept the previous certificate, without building its policy.
+    pub(crate) fn accepts_previous(&self, cert_type: &CertType) -> bool {
+        self.configs.get(cert_type).map_or_else(|| cert_type.default_accept_previous(), |c| c.accept_previous)
+    }
+
+    /// The rollover policy of an interned type, without building its policy (hot path).
+    pub(crate) fn rollover_of(&self, type_id: TypeId) -> RolloverPolicy {
+        match self.names.cert_type(type_id) {
+            Some(t) => match self.configs.get(t) {
+                Some(config) => config.rollover,
+                None => t.default_rollover(),
+            },
+            None => RolloverPolicy::lync(),
+        }
+    }
+
+    /// The rollover milestones of slot `id`, each an instant at which the planner's view of
+    /// the slot changes: with a current certificate and no roll pending, the renewal window, the
+    /// renewal deadline, the emergency roll and the expiry; with a roll pending, its
+    /// announcement, the last compliant roll and the expiry; the previous certificate's
+    /// retirement.
+    pub(crate) fn milestones_of(&self, id: SlotId) -> [Option<OffsetDateTime>; 5] {
+        let mut out = [None; 5];
+        let Some(entry) = self.entry(id) else { return out };
+        let rollover = self.rollover_of(entry.type_id);
+        let cert = |c: Option<Cell>| c.and_then(|c| self.inventory.by_id(c.cert)).map(|s| &s.certificate);
+        if let Some(previous) = cert(entry.previous) {
+            out[0] = rollover.retire_at(entry.current.map(|c| c.at), previous.not_after());
+        }
+        let announced = entry.pending.and_then(|p| p.at.checked_sub(rollover.publish_ahead_span()));
+        if let Some(current) = cert(entry.current) {
+            let not_after = current.not_after();
+            let lead = self.lead_time_of(entry.type_id);
+            let m = rollover.milestones(lead, current.not_before(), not_after);
+            out[1] = not_after.checked_add(schedule::TICK);
+            match (entry.pending, m) {
+                (None, Some(m)) => {
+                    out[2] = Some(m.renew_at);
+                    out[3] = Some(m.renew_by);
+                    out[4] = Some(m.critical_at);
+                }
+                (Some(_), m) => {
+                    out[2] = announced;
+                    out[3] = m.map(|m| m.latest_effective);
+                }
+                (None, None) => {}
+            }
+        } else {
+            out[2] = announced;
+        }
+        out
     }
 
     /// The lead time of an interned type.

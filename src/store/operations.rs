@@ -166,7 +166,8 @@ impl Store {
     /// `cert_types`, all or nothing (`Set-CsCertificate -Roll -EffectiveDate`). A roll already
     /// pending is replaced and reported.
     ///
-    /// Refused when `effective_at` is before `at`; when the certificate is not valid at
+    /// Refused when `effective_at` is before `at`, or sooner than the type's publish-ahead time
+    /// from `at` (verifiers must learn the certificate first); when the certificate is not valid at
     /// `effective_at` or expires within the lead time after it; when `effective_at` is later than
     /// the current certificate's `notAfter` minus the lead time; when the certificate is already
     /// current; when it breaks the type's policy at `effective_at`. With several types the
@@ -189,6 +190,17 @@ impl Store {
         if !options.force_timing {
             if effective_at < at {
                 return Err(SlotError::EffectiveInPast { effective_at, at });
+            }
+            for t in cert_types {
+                let publish_ahead = self.rollover_policy(t).publish_ahead_span();
+                if effective_at - at < publish_ahead {
+                    return Err(SlotError::TooLittleNotice {
+                        cert_type: t.clone(),
+                        effective_at,
+                        at,
+                        publish_ahead,
+                    });
+                }
             }
             self.check_valid_at(thumbprint, effective_at, lead)?;
             for t in cert_types {

@@ -21,11 +21,13 @@ use crate::pfx::{ExportError, ExportOptions, ImportOptions, Password, Pfx, PfxEr
 use crate::store::cert_type::{CertType, TypeConfig};
 use crate::store::fleet::Holdings;
 use crate::store::names::SlotId;
+use crate::store::rollover::RolloverPolicy;
 use crate::store::scope::{Scope, normalize};
 use crate::store::slot::{Assignment, PendingRoll, Slot, Warned};
 use crate::store::state::{
     Format, HoldingState, KeyState, LoadError, STATE_FORMAT, SlotState, State, StateV1, TypeState,
-    build_policy, instant, name_error, parse_instant, parse_seconds, parse_thumbprint, policy_state, seconds,
+    build_policy, build_rollover, instant, name_error, parse_instant, parse_seconds, parse_thumbprint,
+    policy_state, rollover_state, seconds,
 };
 use crate::store::{Store, StoredCertificate};
 use crate::validate::SubjectRule;
@@ -73,6 +75,7 @@ impl Store {
                     require_private_key: c.require_private_key,
                     require_staged: c.require_staged,
                     policy: policy_state(&c.policy),
+                    rollover: Some(rollover_state(&c.rollover)),
                 })
                 .collect(),
             certificates: certificates.iter().map(|s| base64_encode(s.certificate.der())).collect(),
@@ -164,13 +167,22 @@ impl Store {
         for t in &state.types {
             let cert_type: CertType =
                 t.cert_type.parse().map_err(name_error("certificate type", &t.cert_type))?;
+            let lead_time = parse_seconds("lead time", t.lead_time_seconds)?;
+            let rollover = match &t.rollover {
+                Some(r) => build_rollover(r)?,
+                None => RolloverPolicy::fitted(&cert_type, lead_time, t.accept_previous),
+            };
             let config = TypeConfig {
                 policy: build_policy(&cert_type, &t.policy)?,
-                lead_time: parse_seconds("lead time", t.lead_time_seconds)?,
+                lead_time,
                 accept_previous: t.accept_previous,
                 require_private_key: t.require_private_key,
                 require_staged: t.require_staged,
+                rollover,
             };
+            config
+                .check()
+                .map_err(|source| LoadError::BadRollover { cert_type: cert_type.clone(), source })?;
             if store.configs.insert(cert_type.clone(), config).is_some() {
                 return Err(LoadError::BadName {
                     kind: "type configured twice",
@@ -183,9 +195,7 @@ impl Store {
         store.load_slots(&state)?;
         for id in 0..store.slots.len() {
             let id = SlotId::try_from(id).unwrap_or(SlotId::MAX);
-            for (t, trigger) in store.triggers(id).into_iter().flatten() {
-                store.schedule.insert(t, trigger, id);
-            }
+            store.reschedule(id, &[None; 5]);
         }
         Ok(store)
     }

@@ -111,8 +111,9 @@ impl Store {
         stored.certificate.is_valid_at(at).then_some(stored)
     }
 
-    /// The certificates verifiers accept: the current one, then the previous one while it is
-    /// valid when the type accepts it, each only if valid at `at`.
+    /// The certificates verifiers accept: the current one, then the previous one when the type
+    /// accepts it and its retention lasts ([`Retention`](crate::Retention)), each only if valid
+    /// at `at`.
     pub fn verification_certs(
         &self,
         cert_type: &CertType,
@@ -120,8 +121,15 @@ impl Store {
         at: OffsetDateTime,
     ) -> Vec<&Certificate> {
         let Some((_, slot)) = self.resolve(cert_type, scope) else { return Vec::new() };
-        let accept_previous = self.type_config(cert_type).accept_previous;
-        [slot.current, if accept_previous { slot.previous } else { None }]
+        let rollover = self.rollover_policy(cert_type);
+        let retained = slot.previous.filter(|p| {
+            self.accepts_previous(cert_type)
+                && self
+                    .not_after(&p.thumbprint)
+                    .and_then(|n| rollover.retire_at(slot.current.map(|c| c.since), n))
+                    .is_some_and(|r| at < r)
+        });
+        [slot.current, retained]
             .into_iter()
             .flatten()
             .filter_map(|a| self.inventory.get(&a.thumbprint))

@@ -27,6 +27,8 @@ pub(crate) enum Trigger {
     RollDue,
     LeadWarning,
     CurrentExpires,
+    /// A slot's first rollover milestone (the planner's agenda, a schedule of its own).
+    Agenda,
 }
 
 /// The slots of one (instant, trigger): one id inline, several in a set.
@@ -47,17 +49,18 @@ const EPOCH_OFFSET: i64 = 1 << 40;
 impl Schedule {
     fn key(t: OffsetDateTime, trigger: Trigger) -> u128 {
         let secs = (t.unix_timestamp() + EPOCH_OFFSET) as u128;
-        (secs << 64) | (u128::from(t.nanosecond()) << 34) | ((trigger as u128) << 32)
+        (secs << 64) | (u128::from(t.nanosecond()) << 34) | ((trigger as u128) << 31)
     }
 
     fn unkey(key: u128) -> Option<(OffsetDateTime, Trigger)> {
         let secs = i64::try_from(key >> 64).ok()? - EPOCH_OFFSET;
         let nanos = ((key >> 34) & 0x3FFF_FFFF) as u32;
-        let trigger = match (key >> 32) & 0b11 {
+        let trigger = match (key >> 31) & 0b111 {
             0 => Trigger::PreviousExpires,
             1 => Trigger::RollDue,
             2 => Trigger::LeadWarning,
-            _ => Trigger::CurrentExpires,
+            3 => Trigger::CurrentExpires,
+            _ => Trigger::Agenda,
         };
         let t = OffsetDateTime::from_unix_timestamp(secs).ok()?.replace_nanosecond(nanos).ok()?;
         Some((t, trigger))
@@ -105,6 +108,28 @@ impl Schedule {
         Self::unkey(*key).map(|(t, trigger)| (t, trigger, id))
     }
 
+    /// The slots of every entry at or before `t`, in order (O(log n + k)).
+    pub(crate) fn ids_until(&self, t: OffsetDateTime) -> impl Iterator<Item = SlotId> + '_ {
+        let end = Self::key(t, Trigger::Agenda) | 0x7FFF_FFFF;
+        self.0.range(..=end).flat_map(|(_, group)| {
+            let ids: Box<dyn Iterator<Item = SlotId>> = match group {
+                Group::One(id) => Box::new(core::iter::once(*id)),
+                Group::Many(ids) => Box::new(ids.iter().copied()),
+            };
+            ids
+        })
+    }
+
+    /// The first instant strictly after `t` with an entry (O(log n)).
+    pub(crate) fn first_after(&self, t: OffsetDateTime) -> Option<OffsetDateTime> {
+        let start = Self::key(t, Trigger::Agenda) | 0x7FFF_FFFF;
+        self.0
+            .range((core::ops::Bound::Excluded(start), core::ops::Bound::Unbounded))
+            .next()
+            .and_then(|(key, _)| Self::unkey(*key))
+            .map(|(t, _)| t)
+    }
+
     /// Removes the earliest entry.
     pub(crate) fn pop_first(&mut self) {
         if let Some((t, trigger, id)) = self.first() {
@@ -113,21 +138,25 @@ impl Schedule {
     }
 }
 
-/// The schedule entries one slot implies, by position: previous expiry, due roll, lead-time
-/// warning, expiry.
-pub(crate) type Triggers = [Option<(OffsetDateTime, Trigger)>; 4];
+/// The schedule entries one slot implies, by position: previous expiry (or retirement), due
+/// roll, lead-time warning, expiry; and last, in the planner's agenda, the slot's first rollover
+/// milestone.
+pub(crate) type Triggers = [Option<(OffsetDateTime, Trigger)>; 5];
 
 impl Store {
     /// The schedule entries a slot's state implies.
     pub(crate) fn triggers(&self, id: SlotId) -> Triggers {
-        let mut out: Triggers = [None; 4];
+        let mut out: Triggers = [None; 5];
         let Some(entry) = self.entry(id) else { return out };
         let not_after = |cell: Option<crate::store::slot::Cell>| {
             cell.and_then(|c| self.inventory.by_id(c.cert)).map(|s| s.certificate.not_after())
         };
         if let Some(previous) = not_after(entry.previous) {
             // `checked_*`: a certificate valid to the end of year 9999 never expires here.
-            out[0] = previous.checked_add(TICK).map(|t| (t, Trigger::PreviousExpires));
+            let rollover = self.rollover_of(entry.type_id);
+            out[0] = rollover
+                .retire_at(entry.current.map(|c| c.at), previous)
+                .map(|t| (t, Trigger::PreviousExpires));
         }
         if let Some(pending) = entry.pending {
             if !self.blocked.contains_key(&id) {
@@ -144,6 +173,7 @@ impl Store {
                 out[3] = not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires));
             }
         }
+        out[4] = self.milestones_of(id).into_iter().flatten().min().map(|t| (t, Trigger::Agenda));
         out
     }
 
@@ -154,10 +184,16 @@ impl Store {
         for (before, after) in old.iter().zip(new.iter()) {
             if before != after {
                 if let Some((t, trigger)) = before {
-                    self.schedule.remove(*t, *trigger, id);
+                    match trigger {
+                        Trigger::Agenda => self.agenda.remove(*t, *trigger, id),
+                        _ => self.schedule.remove(*t, *trigger, id),
+                    }
                 }
                 if let Some((t, trigger)) = after {
-                    self.schedule.insert(*t, *trigger, id);
+                    match trigger {
+                        Trigger::Agenda => self.agenda.insert(*t, *trigger, id),
+                        _ => self.schedule.insert(*t, *trigger, id),
+                    }
                 }
             }
         }

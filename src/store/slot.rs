@@ -129,6 +129,8 @@ pub enum DropReason {
     Replaced,
     /// It expired.
     Expired,
+    /// Its type's retention after the roll ended ([`Retention::For`](crate::Retention::For)).
+    Retired,
     /// The caller removed it (`Remove-CsCertificate -Previous`).
     Removed,
     /// It became the current certificate again (set or rolled in while it was previous).

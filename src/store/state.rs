@@ -14,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 use crate::pfx::PfxError;
 use crate::store::cert_type::CertType;
 use crate::store::error::SlotError;
+use crate::store::rollover::{RenewBefore, Retention, RolloverError, RolloverPolicy};
 use crate::store::scope::Scope;
 use crate::validate::{KeyRule, Policy, PolicyError, SubjectRule, UsageRule, ValidityRule, WarningRule};
 use crate::x509::{ParseError, Thumbprint};
@@ -74,6 +75,15 @@ pub enum LoadError {
         /// Why.
         #[source]
         source: PolicyError,
+    },
+    /// A type's saved configuration fails [`TypeConfig::check`](crate::TypeConfig::check).
+    #[error("the configuration of {cert_type}: {source}")]
+    BadRollover {
+        /// The type.
+        cert_type: CertType,
+        /// Why.
+        #[source]
+        source: RolloverError,
     },
     /// A slot or holding refers to a certificate the state does not hold.
     #[error("{context} refers to {thumbprint}, which the state does not hold")]
@@ -151,6 +161,71 @@ pub(crate) struct TypeState {
     pub(crate) require_private_key: bool,
     pub(crate) require_staged: bool,
     pub(crate) policy: PolicyState,
+    /// Absent from states written before rollover policies: the type's default, fitted to its
+    /// lead time ([`RolloverPolicy::fitted`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rollover: Option<RolloverState>,
+}
+
+/// A [`RolloverPolicy`], spans in whole seconds.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RolloverState {
+    /// Renew this long before expiry, or (when absent) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) renew_before_seconds: Option<i64>,
+    /// ... once this fraction of the lifetime has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) renew_at_fraction: Option<(u16, u16)>,
+    pub(crate) publish_ahead_seconds: i64,
+    /// `null`: until the previous certificate expires.
+    pub(crate) retain_previous_seconds: Option<i64>,
+    pub(crate) critical_before_seconds: i64,
+    pub(crate) token_lifetime_seconds: i64,
+    pub(crate) certificate_lifetime_seconds: i64,
+}
+
+pub(crate) fn rollover_state(policy: &RolloverPolicy) -> RolloverState {
+    let (renew_before_seconds, renew_at_fraction) = match policy.renew_before_rule() {
+        RenewBefore::Expiry(d) => (Some(seconds(d)), None),
+        RenewBefore::LifetimeFraction { numerator, denominator } => (None, Some((numerator, denominator))),
+    };
+    RolloverState {
+        renew_before_seconds,
+        renew_at_fraction,
+        publish_ahead_seconds: seconds(policy.publish_ahead_span()),
+        retain_previous_seconds: match policy.retain_previous_for() {
+            Retention::For(d) => Some(seconds(d)),
+            Retention::UntilExpiry => None,
+        },
+        critical_before_seconds: seconds(policy.critical_before_span()),
+        token_lifetime_seconds: seconds(policy.token_lifetime_span()),
+        certificate_lifetime_seconds: seconds(policy.certificate_lifetime_span()),
+    }
+}
+
+pub(crate) fn build_rollover(state: &RolloverState) -> Result<RolloverPolicy, LoadError> {
+    let renew_before = match (state.renew_before_seconds, state.renew_at_fraction) {
+        (Some(s), None) => RenewBefore::Expiry(parse_seconds("renew before", s)?),
+        (None, Some((numerator, denominator))) => RenewBefore::LifetimeFraction { numerator, denominator },
+        _ => {
+            return Err(LoadError::BadName {
+                kind: "renewal rule (exactly one of renew_before_seconds and renew_at_fraction)",
+                value: format!("{:?} / {:?}", state.renew_before_seconds, state.renew_at_fraction),
+            });
+        }
+    };
+    let retain = match state.retain_previous_seconds {
+        Some(s) => Retention::For(parse_seconds("retention", s)?),
+        None => Retention::UntilExpiry,
+    };
+    Ok(RolloverPolicy::lync()
+        .renew_before(renew_before)
+        .publish_ahead(parse_seconds("publish-ahead", state.publish_ahead_seconds)?)
+        .retain_previous(retain)
+        .critical_before(parse_seconds("critical threshold", state.critical_before_seconds)?)
+        .token_lifetime(parse_seconds("token lifetime", state.token_lifetime_seconds)?)
+        .certificate_lifetime(parse_seconds("certificate lifetime", state.certificate_lifetime_seconds)?))
 }
 
 /// A [`Policy`]: each rule, or `null` where the policy has none.
@@ -300,6 +375,7 @@ impl StateV1 {
                     require_private_key: t.require_private_key,
                     require_staged: t.require_staged,
                     policy,
+                    rollover: None,
                 })
             })
             .collect::<Result<_, LoadError>>()?;

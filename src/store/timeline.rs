@@ -7,6 +7,7 @@ use crate::store::Store;
 use crate::store::cert_type::CertType;
 use crate::store::inventory::StoredCertificate;
 use crate::store::names::SlotId;
+use crate::store::schedule::Trigger;
 use crate::store::scope::Scope;
 use crate::store::slot::{Event, Slot};
 
@@ -116,7 +117,7 @@ impl Store {
             let Some(sim_id) = sim.slot_id_or_new(&cert_type, &scope) else { continue };
             sim.store_slot(sim_id, &slot);
             for (t, trigger) in sim.triggers(sim_id).into_iter().flatten() {
-                if t > from {
+                if t > from && trigger != Trigger::Agenda {
                     sim.schedule.insert(t, trigger, sim_id);
                 }
             }

@@ -1,0 +1,97 @@
+//! The keys verifiers must trust for a type at a scope, at an instant: what the JWKS and the
+//! authorization metadata document publish.
+
+use time::OffsetDateTime;
+
+use crate::store::{CertType, Scope, Store};
+use crate::x509::{Certificate, MAX_CHAIN_LENGTH};
+
+/// Why a key is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KeyStatus {
+    /// The current certificate: signers use it.
+    Signing,
+    /// The pending certificate, inside its publish-ahead window: verifiers learn it before it signs.
+    Announced,
+    /// The previous certificate, within its retention: tokens it signed are still alive.
+    Retained,
+}
+
+/// One published key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedKey<'a> {
+    /// The certificate.
+    pub certificate: &'a Certificate,
+    /// Why it is published.
+    pub status: KeyStatus,
+    /// The certificates above it that the store holds, issuer first, up to (and without) a
+    /// self-issued root or [`MAX_CHAIN_LENGTH`] certificates in all. Empty for a self-signed
+    /// certificate.
+    pub chain: Vec<&'a Certificate>,
+}
+
+impl Store {
+    /// The keys verifiers of `cert_type` at `scope` must trust at `at`, signing key first: the
+    /// current certificate; the pending one from `publish_ahead` before its effective date; the
+    /// previous one while the type accepts it and its retention lasts
+    /// ([`Retention`](crate::Retention)). A certificate past its `notAfter` is never published.
+    /// The slot is found as [`Store::resolve`] finds it (pool, then site, then global).
+    ///
+    /// A pure function of the state: a roll due by `at` that [`Store::advance`] has not applied
+    /// yet is still published as announced.
+    pub fn published_keys(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Vec<PublishedKey<'_>> {
+        let Some((_, slot)) = self.resolve(cert_type, scope) else { return Vec::new() };
+        let rollover = self.rollover_policy(cert_type);
+        let mut out = Vec::with_capacity(3);
+        let mut push = |thumbprint, status| {
+            if let Some(stored) = self.certificate(&thumbprint) {
+                let certificate = &stored.certificate;
+                if at <= certificate.not_after()
+                    && !out.iter().any(|k: &PublishedKey<'_>| k.certificate == certificate)
+                {
+                    out.push(PublishedKey { certificate, status, chain: self.chain_of(certificate) });
+                }
+            }
+        };
+        if let Some(current) = slot.current() {
+            push(current.thumbprint, KeyStatus::Signing);
+        }
+        if let Some(pending) = slot.pending() {
+            let announced = pending.effective_at.checked_sub(rollover.publish_ahead_span());
+            if announced.is_none_or(|a| at >= a) {
+                push(pending.thumbprint, KeyStatus::Announced);
+            }
+        }
+        if let (Some(previous), true) = (slot.previous(), self.accepts_previous(cert_type)) {
+            let retire = self
+                .certificate(&previous.thumbprint)
+                .and_then(|s| rollover.retire_at(slot.current().map(|c| c.since), s.certificate.not_after()));
+            if retire.is_some_and(|r| at < r) {
+                push(previous.thumbprint, KeyStatus::Retained);
+            }
+        }
+        out
+    }
+
+    /// The issuers of `certificate` the inventory holds, matched by name, nearest first.
+    fn chain_of(&self, certificate: &Certificate) -> Vec<&Certificate> {
+        let mut chain: Vec<&Certificate> = Vec::new();
+        let mut below = certificate;
+        while !below.is_self_issued() && chain.len() + 1 < MAX_CHAIN_LENGTH {
+            let issuer = below.issuer();
+            let Some(found) = self.find_by_subject(issuer.as_der()) else { break };
+            if found == certificate || chain.contains(&found) {
+                break;
+            }
+            chain.push(found);
+            below = found;
+        }
+        chain
+    }
+}

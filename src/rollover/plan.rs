@@ -1,0 +1,266 @@
+//! The planner: for every slot, what must happen to keep signing and verifying without a gap,
+//! and by when. A pure function of the state and an instant.
+
+use std::collections::HashMap;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::issue::RequestTemplate;
+use crate::store::{CertType, RolloverPolicy, Scope, Store};
+use crate::x509::{Certificate, Thumbprint};
+
+/// One thing the planner says must happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// The current certificate is inside its renewal window and no roll is pending: obtain the
+    /// next certificate ([`Store::renew`], or a CA and then [`Store::roll`] at `effective_at`).
+    Renew {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate to replace.
+        current: Thumbprint,
+        /// The last instant a renewal can still be announced `publish_ahead` before it rolls in
+        /// with the current certificate valid for the lead time and the token lifetime after.
+        by: OffsetDateTime,
+        /// The effective date a renewal made now gets: `publish_ahead` from now, shortened to the
+        /// last compliant roll when less time is left, and now itself past the critical
+        /// threshold.
+        effective_at: OffsetDateTime,
+        /// What to ask for: the current certificate's subject, DNS names, key usage and
+        /// extended key usage. `None` when its subject cannot be written as an RFC 4514 name
+        /// that certslot would sign (an empty subject, say).
+        template: Option<RequestTemplate>,
+    },
+    /// Servers of the scope lack the pending certificate (announced already): their agents must
+    /// pick it up before it rolls in.
+    Stage {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The pending certificate.
+        thumbprint: Thumbprint,
+        /// The servers that have not reported holding it.
+        servers: Vec<String>,
+        /// The roll's effective date.
+        by: OffsetDateTime,
+    },
+    /// A roll is pending and announced: it takes effect at `earliest_effective`, once
+    /// `waiting_for` is empty.
+    Roll {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The pending certificate.
+        thumbprint: Thumbprint,
+        /// The effective date it was scheduled for.
+        effective_at: OffsetDateTime,
+        /// The first instant that satisfies the schedule, publish-ahead and the certificate's
+        /// own `notBefore`.
+        earliest_effective: OffsetDateTime,
+        /// The servers the type's staging gate waits for (empty without the gate).
+        waiting_for: Vec<String>,
+    },
+    /// The previous certificate's retention ended: [`Store::advance`] drops it.
+    RetirePrevious {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The previous certificate.
+        thumbprint: Thumbprint,
+        /// When its retention ended.
+        at: OffsetDateTime,
+    },
+    /// No compliant roll can take effect any more before the current certificate expires:
+    /// either announce a renewal late, or (past `emergency_at`) roll at once.
+    Critical {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The current certificate.
+        thumbprint: Thumbprint,
+        /// Its `notAfter`.
+        expires_at: OffsetDateTime,
+        /// How long it has left.
+        left: Duration,
+        /// The critical threshold: from then on a renewal rolls in at once.
+        emergency_at: OffsetDateTime,
+    },
+    /// The current certificate has expired: nothing signs.
+    Expired {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// Its `notAfter`.
+        expired_at: OffsetDateTime,
+    },
+}
+
+impl Action {
+    /// The type and scope of the slot the action is about.
+    pub fn slot(&self) -> (&CertType, &Scope) {
+        match self {
+            Self::Renew { cert_type, scope, .. }
+            | Self::Stage { cert_type, scope, .. }
+            | Self::Roll { cert_type, scope, .. }
+            | Self::RetirePrevious { cert_type, scope, .. }
+            | Self::Critical { cert_type, scope, .. }
+            | Self::Expired { cert_type, scope, .. } => (cert_type, scope),
+        }
+    }
+}
+
+/// The effective date of a renewal made at `at` (see [`Action::Renew`]).
+pub(crate) fn planned_effective(
+    rollover: &RolloverPolicy,
+    lead_time: Duration,
+    current: &Certificate,
+    at: OffsetDateTime,
+) -> OffsetDateTime {
+    let Some(m) = rollover.milestones(lead_time, current.not_before(), current.not_after()) else {
+        return at;
+    };
+    if at >= m.critical_at {
+        return at;
+    }
+    let announced = at.checked_add(rollover.publish_ahead_span()).unwrap_or(at);
+    announced.min(m.latest_effective).max(at)
+}
+
+impl Store {
+    /// What must happen, by when, for every slot that needs something at `at`, in the order the
+    /// needs arose. See [`Action`]. Costs O(k log n) for k slots with actions: slots are found
+    /// through the schedule of their rollover milestones, not by a scan.
+    ///
+    /// The plan depends on time and on what servers report ([`Store::record_holdings`]); it
+    /// changes with time next at [`Store::next_plan_due`].
+    pub fn plan(&self, at: OffsetDateTime) -> Vec<Action> {
+        let mut out = Vec::new();
+        let mut templates: HashMap<Thumbprint, Option<RequestTemplate>> = HashMap::new();
+        for id in self.agenda.ids_until(at) {
+            self.slot_actions(id, at, &mut out, &mut templates);
+        }
+        out
+    }
+
+    /// When the plan next changes with time: the first rollover milestone of any slot after
+    /// the store's clock, or the next time-triggered change of [`Store::next_due`]. O(k + log n)
+    /// for k slots with actions. A driver calls [`Store::advance`] and [`Store::plan`] then.
+    pub fn next_plan_due(&self) -> Option<OffsetDateTime> {
+        let mut best = self.next_due();
+        let mut consider = |t: Option<OffsetDateTime>| {
+            if let Some(t) = t {
+                best = Some(best.map_or(t, |b| b.min(t)));
+            }
+        };
+        match self.clock() {
+            None => consider(self.agenda.first().map(|(t, _, _)| t)),
+            Some(clock) => {
+                consider(self.agenda.first_after(clock));
+                for id in self.agenda.ids_until(clock) {
+                    consider(self.milestones_of(id).into_iter().flatten().filter(|m| *m > clock).min());
+                }
+            }
+        }
+        best
+    }
+
+    fn slot_actions(
+        &self,
+        id: crate::store::SlotIndex,
+        at: OffsetDateTime,
+        out: &mut Vec<Action>,
+        templates: &mut HashMap<Thumbprint, Option<RequestTemplate>>,
+    ) {
+        let Some(slot) = self.slot(id) else { return };
+        let (cert_type, scope) = self.names_of(id);
+        let rollover = self.rollover_policy(&cert_type);
+        let lead = self.lead_time(&cert_type);
+        let cert = |t: Thumbprint| self.certificate(&t).map(|s| &s.certificate);
+        let current = slot.current().and_then(|c| Some((c, cert(c.thumbprint)?)));
+        let milestones = current.and_then(|(_, c)| rollover.milestones(lead, c.not_before(), c.not_after()));
+
+        if let (Some((assignment, current)), Some(m)) = (current, milestones) {
+            let expires_at = current.not_after();
+            if at > expires_at {
+                out.push(Action::Expired {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: assignment.thumbprint,
+                    expired_at: expires_at,
+                });
+            } else if at > m.latest_effective || (slot.pending().is_none() && at >= m.renew_by) {
+                out.push(Action::Critical {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: assignment.thumbprint,
+                    expires_at,
+                    left: expires_at - at,
+                    emergency_at: m.critical_at,
+                });
+            }
+            if slot.pending().is_none() && at >= m.renew_at {
+                let template = templates
+                    .entry(assignment.thumbprint)
+                    .or_insert_with(|| RequestTemplate::renewal_of(current).ok())
+                    .clone();
+                out.push(Action::Renew {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    current: assignment.thumbprint,
+                    by: m.renew_by,
+                    effective_at: planned_effective(&rollover, lead, current, at),
+                    template,
+                });
+            }
+        }
+        if let Some(pending) = slot.pending() {
+            let announced = pending.effective_at.checked_sub(rollover.publish_ahead_span());
+            if announced.is_none_or(|a| at >= a) {
+                let lacking = self.servers_lacking(&cert_type, &scope, &pending.thumbprint);
+                let waiting_for =
+                    if self.requires_staging(&cert_type) { lacking.clone() } else { Vec::new() };
+                if !lacking.is_empty() {
+                    out.push(Action::Stage {
+                        cert_type: cert_type.clone(),
+                        scope: scope.clone(),
+                        thumbprint: pending.thumbprint,
+                        servers: lacking,
+                        by: pending.effective_at,
+                    });
+                }
+                let not_before = cert(pending.thumbprint).map(Certificate::not_before);
+                out.push(Action::Roll {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: pending.thumbprint,
+                    effective_at: pending.effective_at,
+                    earliest_effective: not_before
+                        .map_or(pending.effective_at, |nb| nb.max(pending.effective_at)),
+                    waiting_for,
+                });
+            }
+        }
+        if let Some(previous) = slot.previous() {
+            let retire = cert(previous.thumbprint)
+                .and_then(|c| rollover.retire_at(slot.current().map(|c| c.since), c.not_after()));
+            if let Some(retire) = retire.filter(|r| at >= *r) {
+                out.push(Action::RetirePrevious {
+                    cert_type,
+                    scope,
+                    thumbprint: previous.thumbprint,
+                    at: retire,
+                });
+            }
+        }
+    }
+}

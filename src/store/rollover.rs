@@ -1,0 +1,448 @@
+//! Rollover policy: when a type's next certificate must be obtained, how long verifiers are told
+//! about it before it signs, how long the previous one stays trusted, and when an emergency roll
+//! happens anyway. Part of [`TypeConfig`](crate::TypeConfig), saved with the state.
+//!
+//! The instants a slot's certificates imply ([`Milestones`]) are computed here, once, for the
+//! schedule, the planner and the renewal: the planner in `rollover/` only reads them.
+
+use time::{Duration, OffsetDateTime};
+
+/// When the next certificate must be obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RenewBefore {
+    /// This long before the current certificate's `notAfter` (Exchange, AD FS, the AD CS
+    /// templates' renewal period).
+    Expiry(Duration),
+    /// Once `numerator / denominator` of the current certificate's lifetime has passed
+    /// (cert-manager renews at 2/3 of the lifetime by default).
+    LifetimeFraction {
+        /// The numerator, at least 1 and below the denominator.
+        numerator: u16,
+        /// The denominator.
+        denominator: u16,
+    },
+}
+
+/// How long the previous certificate stays trusted after a roll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Retention {
+    /// This long after the roll (Duende's `RetentionDuration`), or until it expires if sooner.
+    For(Duration),
+    /// Until the certificate expires (Lync keeps the previous certificate until then).
+    UntilExpiry,
+}
+
+/// A type's rollover policy. See the module documentation, and [`RolloverPolicy::lync`],
+/// [`RolloverPolicy::exchange`], [`RolloverPolicy::adfs`] and [`RolloverPolicy::duende`] for
+/// the presets and their sources.
+///
+/// Built with by-value setters; checked against the type's lead time when the type is configured
+/// ([`RolloverPolicy::check`]), so that no policy that would leave a gap is ever used.
+///
+/// ```
+/// use certslot::{RenewBefore, Retention, RolloverPolicy};
+/// use certslot::Duration;
+///
+/// let policy = RolloverPolicy::duende()
+///     .publish_ahead(Duration::days(7))
+///     .renew_before(RenewBefore::LifetimeFraction { numerator: 2, denominator: 3 });
+/// assert_eq!(policy.retain_previous_for(), Retention::For(Duration::days(14)));
+/// policy.check(Duration::hours(24))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RolloverPolicy {
+    renew_before: RenewBefore,
+    publish_ahead: Duration,
+    retain_previous: Retention,
+    critical_before: Duration,
+    token_lifetime: Duration,
+    certificate_lifetime: Duration,
+}
+
+impl Default for RolloverPolicy {
+    /// [`RolloverPolicy::lync`].
+    fn default() -> Self {
+        Self::lync()
+    }
+}
+
+impl RolloverPolicy {
+    /// Lync Server 2013 and Skype for Business, certslot's behaviour before rollover policies:
+    /// the previous certificate is trusted until it expires; the next one is announced 24 hours
+    /// before it signs (the OAuthTokenIssuer lead time, the time Lync's replication is given to
+    /// reach every front-end); tokens live up to 8 hours (Lync's A/V authentication tokens); an
+    /// emergency roll happens 24 hours before expiry. Lync documents no renewal window: certslot
+    /// renews 6 weeks before expiry, the renewal period of the AD CS Web Server template that
+    /// Lync's certificate wizard requests from, for 2-year certificates.
+    pub const fn lync() -> Self {
+        Self {
+            renew_before: RenewBefore::Expiry(Duration::weeks(6)),
+            publish_ahead: Duration::hours(24),
+            retain_previous: Retention::UntilExpiry,
+            critical_before: Duration::hours(24),
+            token_lifetime: Duration::hours(8),
+            certificate_lifetime: Duration::days(730),
+        }
+    }
+
+    /// Exchange Server's Auth certificate: a self-signed certificate valid 5 years, renewed 60
+    /// days before it expires; the next certificate becomes effective 30 days after it is made
+    /// (`Set-AuthConfig -NewCertificateEffectiveDate`; Microsoft asks for at least 48 hours so the
+    /// certificate reaches every server), shortened when the current one has less time left; the
+    /// previous certificate stays until it expires. Exchange has no critical threshold: certslot
+    /// rolls anyway 2 days before expiry. Tokens: 8 hours, as Lync's.
+    pub const fn exchange() -> Self {
+        Self {
+            renew_before: RenewBefore::Expiry(Duration::days(60)),
+            publish_ahead: Duration::days(30),
+            retain_previous: Retention::UntilExpiry,
+            critical_before: Duration::days(2),
+            token_lifetime: Duration::hours(8),
+            certificate_lifetime: Duration::days(5 * 365 + 1),
+        }
+    }
+
+    /// AD FS `AutoCertificateRollover` with its defaults (`Get-AdfsProperties`):
+    /// `CertificateGenerationThreshold` 20 days before expiry, `CertificatePromotionThreshold` 5
+    /// days after generation, `CertificateCriticalThreshold` 2 days, `CertificateDuration` 365
+    /// days; the old primary stays a secondary (trusted) certificate until it expires. Tokens:
+    /// 60 minutes, AD FS's default `TokenLifetime`.
+    pub const fn adfs() -> Self {
+        Self {
+            renew_before: RenewBefore::Expiry(Duration::days(20)),
+            publish_ahead: Duration::days(5),
+            retain_previous: Retention::UntilExpiry,
+            critical_before: Duration::days(2),
+            token_lifetime: Duration::minutes(60),
+            certificate_lifetime: Duration::days(365),
+        }
+    }
+
+    /// Duende IdentityServer's automatic key management defaults: `RotationInterval` 90 days,
+    /// `PropagationTime` 14 days (announced before it signs), `RetentionDuration` 14 days (kept
+    /// after it stops signing). As certificates: valid 104 days (90 days from creation to
+    /// retirement, then 14 of retention), renewed 28 days before expiry, so that each signs from
+    /// day 14 to day 90. Duende has no critical threshold: certslot rolls anyway a day before
+    /// expiry. Tokens: one hour, Duende's default access token lifetime.
+    pub const fn duende() -> Self {
+        Self {
+            renew_before: RenewBefore::Expiry(Duration::days(28)),
+            publish_ahead: Duration::days(14),
+            retain_previous: Retention::For(Duration::days(14)),
+            critical_before: Duration::days(1),
+            token_lifetime: Duration::hours(1),
+            certificate_lifetime: Duration::days(104),
+        }
+    }
+
+    /// The type's default ([`CertType::default_rollover`](crate::CertType::default_rollover))
+    /// stretched to fit a lead time and previous-certificate rule it was not made for: the
+    /// token lifetime is zero where verifiers drop the previous certificate, publish-ahead is at
+    /// least the lead time, the critical threshold at least the lead time and the token
+    /// lifetime, the renewal window wide enough for both. What states saved before rollover
+    /// policies load with.
+    pub fn fitted(cert_type: &crate::store::CertType, lead_time: Duration, accept_previous: bool) -> Self {
+        let mut policy = cert_type.default_rollover();
+        if !accept_previous {
+            policy.token_lifetime = Duration::ZERO;
+        }
+        let lead_time = lead_time.max(Duration::ZERO);
+        policy.publish_ahead = policy.publish_ahead.max(lead_time);
+        let hold = policy.hold(lead_time);
+        policy.critical_before = policy.critical_before.max(hold);
+        if let RenewBefore::Expiry(before) = policy.renew_before {
+            let before = before.max(policy.publish_ahead + hold);
+            policy.renew_before = RenewBefore::Expiry(before);
+            policy.certificate_lifetime = policy.certificate_lifetime.max(before * 2);
+        }
+        policy
+    }
+
+    /// When the next certificate must be obtained.
+    pub const fn renew_before(self, renew_before: RenewBefore) -> Self {
+        Self { renew_before, ..self }
+    }
+
+    /// How long verifiers are told about the next certificate before it signs. At least the
+    /// type's lead time.
+    pub const fn publish_ahead(self, publish_ahead: Duration) -> Self {
+        Self { publish_ahead, ..self }
+    }
+
+    /// How long the previous certificate stays trusted after a roll.
+    pub const fn retain_previous(self, retain_previous: Retention) -> Self {
+        Self { retain_previous, ..self }
+    }
+
+    /// How long before expiry a roll happens even when verifiers cannot have been told in time.
+    pub const fn critical_before(self, critical_before: Duration) -> Self {
+        Self { critical_before, ..self }
+    }
+
+    /// The lifetime of the longest-lived token signed with the type's key.
+    pub const fn token_lifetime(self, token_lifetime: Duration) -> Self {
+        Self { token_lifetime, ..self }
+    }
+
+    /// The validity asked for renewed certificates.
+    pub const fn certificate_lifetime(self, certificate_lifetime: Duration) -> Self {
+        Self { certificate_lifetime, ..self }
+    }
+
+    /// When the next certificate must be obtained.
+    pub const fn renew_before_rule(&self) -> RenewBefore {
+        self.renew_before
+    }
+
+    /// How long verifiers are told about the next certificate before it signs.
+    pub const fn publish_ahead_span(&self) -> Duration {
+        self.publish_ahead
+    }
+
+    /// How long the previous certificate stays trusted after a roll.
+    pub const fn retain_previous_for(&self) -> Retention {
+        self.retain_previous
+    }
+
+    /// How long before expiry an emergency roll happens.
+    pub const fn critical_before_span(&self) -> Duration {
+        self.critical_before
+    }
+
+    /// The longest token lifetime.
+    pub const fn token_lifetime_span(&self) -> Duration {
+        self.token_lifetime
+    }
+
+    /// The validity asked for renewed certificates.
+    pub const fn certificate_lifetime_span(&self) -> Duration {
+        self.certificate_lifetime
+    }
+
+    /// How long the outgoing certificate must stay valid, and trusted, after a roll: the type's
+    /// lead time or the token lifetime, whichever is longer.
+    pub fn hold(&self, lead_time: Duration) -> Duration {
+        lead_time.max(self.token_lifetime)
+    }
+
+    /// Checks that the policy can keep its promises for a type with `lead_time` and
+    /// certificates of [`RolloverPolicy::certificate_lifetime_span`]: a certificate renewed when
+    /// its window opens can be announced `publish_ahead` before it signs and roll in while the
+    /// current one is still valid for the lead time and the token lifetime; the previous
+    /// certificate is kept at least a token lifetime; the emergency roll comes after the last
+    /// compliant one and leaves the tokens their lifetime.
+    ///
+    /// # Errors
+    /// The first [`RolloverError`] found.
+    pub fn check(&self, lead_time: Duration) -> Result<(), RolloverError> {
+        let fields = [
+            ("publish_ahead", self.publish_ahead),
+            ("critical_before", self.critical_before),
+            ("token_lifetime", self.token_lifetime),
+            ("lead_time", lead_time),
+        ];
+        for (field, value) in fields {
+            if value.is_negative() {
+                return Err(RolloverError::Negative { field, value });
+            }
+        }
+        if !self.certificate_lifetime.is_positive() {
+            return Err(RolloverError::Negative {
+                field: "certificate_lifetime",
+                value: self.certificate_lifetime,
+            });
+        }
+        if self.publish_ahead < lead_time {
+            return Err(RolloverError::PublishAheadBelowLeadTime {
+                publish_ahead: self.publish_ahead,
+                lead_time,
+            });
+        }
+        let hold = self.hold(lead_time);
+        let needed = self.publish_ahead + hold;
+        let lifetime = self.certificate_lifetime;
+        let renew_window = match self.renew_before {
+            RenewBefore::Expiry(before) => {
+                if before.is_negative() {
+                    return Err(RolloverError::Negative { field: "renew_before", value: before });
+                }
+                if before >= lifetime {
+                    return Err(RolloverError::LifetimeTooShort {
+                        certificate_lifetime: lifetime,
+                        renew_before: before,
+                    });
+                }
+                before
+            }
+            RenewBefore::LifetimeFraction { numerator, denominator } => {
+                if numerator == 0 || numerator >= denominator {
+                    return Err(RolloverError::BadFraction { numerator, denominator });
+                }
+                lifetime - fraction_of(lifetime, numerator, denominator)
+            }
+        };
+        if renew_window < needed {
+            return Err(RolloverError::RenewTooLate { renew_window, needed });
+        }
+        if let Retention::For(retain) = self.retain_previous {
+            if retain < self.token_lifetime {
+                return Err(RolloverError::RetentionBelowTokenLifetime {
+                    retain,
+                    token_lifetime: self.token_lifetime,
+                });
+            }
+        }
+        if self.critical_before < hold || self.critical_before > needed {
+            return Err(RolloverError::CriticalOutOfRange {
+                critical_before: self.critical_before,
+                min: hold,
+                max: needed,
+            });
+        }
+        Ok(())
+    }
+
+    /// The instants one slot's current certificate implies under this policy. `None` for
+    /// instants outside the representable range.
+    pub(crate) fn milestones(
+        &self,
+        lead_time: Duration,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Option<Milestones> {
+        let hold = self.hold(lead_time);
+        let latest_effective = not_after.checked_sub(hold)?;
+        let renew_by = latest_effective.checked_sub(self.publish_ahead)?;
+        let renew_at = match self.renew_before {
+            RenewBefore::Expiry(before) => not_after.checked_sub(before)?,
+            RenewBefore::LifetimeFraction { numerator, denominator } => {
+                let lifetime = (not_after - not_before).max(Duration::ZERO);
+                not_before.checked_add(fraction_of(lifetime, numerator, denominator))?
+            }
+        };
+        Some(Milestones {
+            renew_at: renew_at.min(renew_by),
+            renew_by,
+            latest_effective,
+            critical_at: not_after.checked_sub(self.critical_before)?,
+        })
+    }
+
+    /// When a previous certificate stops being trusted: `retain_previous` after the roll that
+    /// displaced it (`rolled_at`, the current certificate's `since`), or one nanosecond past its
+    /// `notAfter`, whichever is first.
+    pub(crate) fn retire_at(
+        &self,
+        rolled_at: Option<OffsetDateTime>,
+        not_after: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
+        let expiry = not_after.checked_add(Duration::nanoseconds(1));
+        match (self.retain_previous, rolled_at) {
+            (Retention::For(retain), Some(rolled)) => match (rolled.checked_add(retain), expiry) {
+                (Some(r), Some(e)) => Some(r.min(e)),
+                (r, e) => r.or(e),
+            },
+            _ => expiry,
+        }
+    }
+}
+
+/// `span × numerator / denominator`, rounded down to the nanosecond.
+fn fraction_of(span: Duration, numerator: u16, denominator: u16) -> Duration {
+    let nanos = span.whole_nanoseconds() * i128::from(numerator) / i128::from(denominator.max(1));
+    Duration::nanoseconds(i64::try_from(nanos).unwrap_or(i64::MAX))
+}
+
+/// The instants a current certificate implies (see [`RolloverPolicy::milestones`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Milestones {
+    /// The renewal window opens (never later than `renew_by`).
+    pub renew_at: OffsetDateTime,
+    /// The last instant a renewal can still be announced `publish_ahead` before it rolls in.
+    pub renew_by: OffsetDateTime,
+    /// The last instant a roll can take effect with the current certificate still valid for the
+    /// lead time and the token lifetime.
+    pub latest_effective: OffsetDateTime,
+    /// The emergency roll.
+    pub critical_at: OffsetDateTime,
+}
+
+/// Why a rollover policy cannot be used for a type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RolloverError {
+    /// A span that must not be negative (or, for the certificate lifetime, must be positive).
+    #[error("{field} must not be negative (or zero, for a lifetime): {value}")]
+    Negative {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: Duration,
+    },
+    /// Verifiers would be told about a certificate later than the lead time before it signs.
+    #[error("publish-ahead {publish_ahead} is shorter than the lead time {lead_time}")]
+    PublishAheadBelowLeadTime {
+        /// The publish-ahead time.
+        publish_ahead: Duration,
+        /// The type's lead time.
+        lead_time: Duration,
+    },
+    /// Renewed certificates would be inside their renewal window from the start.
+    #[error(
+        "certificates valid for {certificate_lifetime} would be renewed {renew_before} before expiry, at once"
+    )]
+    LifetimeTooShort {
+        /// The certificate lifetime.
+        certificate_lifetime: Duration,
+        /// The renewal window.
+        renew_before: Duration,
+    },
+    /// A lifetime fraction that is not strictly between 0 and 1.
+    #[error("the renewal fraction {numerator}/{denominator} is not between 0 and 1")]
+    BadFraction {
+        /// The numerator.
+        numerator: u16,
+        /// The denominator.
+        denominator: u16,
+    },
+    /// The renewal window opens too late to announce the next certificate and roll it in while
+    /// the current one is still valid for the lead time and the token lifetime.
+    #[error(
+        "the renewal window ({renew_window} before expiry) is shorter than publish-ahead plus the \
+         longer of lead time and token lifetime ({needed})"
+    )]
+    RenewTooLate {
+        /// How long before expiry the window opens (for renewed certificates).
+        renew_window: Duration,
+        /// What the window needs.
+        needed: Duration,
+    },
+    /// The previous certificate would be dropped while tokens it signed are still alive.
+    #[error("retention {retain} is shorter than the token lifetime {token_lifetime}")]
+    RetentionBelowTokenLifetime {
+        /// The retention.
+        retain: Duration,
+        /// The token lifetime.
+        token_lifetime: Duration,
+    },
+    /// The emergency roll would come before the last compliant roll, or leave tokens or the
+    /// lead time without a valid previous certificate.
+    #[error("critical threshold {critical_before} is outside {min} to {max} before expiry")]
+    CriticalOutOfRange {
+        /// The critical threshold.
+        critical_before: Duration,
+        /// The shortest allowed: the longer of lead time and token lifetime.
+        min: Duration,
+        /// The longest allowed: publish-ahead plus that.
+        max: Duration,
+    },
+    /// Verifiers drop the previous certificate at once, so tokens signed before a roll would fail.
+    #[error("verifiers do not accept the previous certificate, yet tokens live {token_lifetime}")]
+    PreviousNotAccepted {
+        /// The token lifetime.
+        token_lifetime: Duration,
+    },
+}
