@@ -1,0 +1,491 @@
+//! Unattended rollover, scenario by scenario with exact instants: rollover policies and their
+//! checks, the planner's actions, renewal through an issuer (all or nothing), the published key
+//! set through a roll, retention, staging and the critical threshold.
+
+use std::sync::OnceLock;
+
+use certslot::rand_core::UnwrapErr;
+use certslot::{
+    Action, CertType, DropReason, Event, IssueRequest, Issuer, KeyStatus, Pfx, Policy, PrivateKey,
+    RenewBefore, RenewError, Renewal, RequestTemplate, Retention, RollOptions, RolloverError, RolloverPolicy,
+    Scope, SelfSignedIssuer, SelfSignedOptions, SlotError, Store, Thumbprint, TypeConfig,
+};
+use getrandom::SysRng;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const OAUTH: CertType = CertType::OAuthTokenIssuer;
+const T0: OffsetDateTime = datetime!(2026-11-29 10:00 UTC);
+const POOL: &str = "pool01.contoso.com";
+const NS: Duration = Duration::nanoseconds(1);
+
+fn rng() -> UnwrapErr<SysRng> {
+    UnwrapErr(SysRng)
+}
+
+/// Two RSA 2048 keys, made once for the whole file.
+fn keys() -> &'static [PrivateKey] {
+    static KEYS: OnceLock<Vec<PrivateKey>> = OnceLock::new();
+    KEYS.get_or_init(|| (0..2).map(|_| PrivateKey::generate_rsa(2048, &mut rng()).expect("key")).collect())
+}
+
+/// An issuer that reuses the two keys (key generation is the slow part of a renewal).
+fn issuer() -> SelfSignedIssuer<UnwrapErr<SysRng>> {
+    SelfSignedIssuer::new(rng()).with_keys(keys().iter().cycle().take(8).cloned())
+}
+
+fn template() -> RequestTemplate {
+    RequestTemplate::for_type(&OAUTH, POOL, "contoso.com").expect("preset")
+}
+
+/// A self-signed OAuthTokenIssuer certificate made at `at`, valid `validity`.
+fn certificate(at: OffsetDateTime, validity: Duration) -> Pfx {
+    let policy = Policy::oauth_token_issuer("contoso.com").expect("policy");
+    let options = SelfSignedOptions::default().validity(validity).expect("validity");
+    template().self_signed(keys()[0].clone(), &policy, at, options, &mut rng()).expect("self-signed")
+}
+
+/// A store whose OAuthTokenIssuer type follows `rollover`, with a certificate made at T0 and valid
+/// `validity` set as current at `scope`. Returns the store and the certificate's thumbprint.
+fn store_with(rollover: RolloverPolicy, validity: Duration, scope: &Scope) -> (Store, Thumbprint) {
+    let mut store = Store::for_sip_domain("contoso.com").expect("domain");
+    let config = TypeConfig { rollover, ..store.type_config(&OAUTH) };
+    store.configure_type(OAUTH, config).expect("valid configuration");
+    store.add_site("redmond").expect("site");
+    store.add_pool(POOL, "redmond").expect("pool");
+    let current = store.add_pfx(certificate(T0, validity)).expect("add");
+    store.set(&[OAUTH], scope, &current, T0, RollOptions::default()).expect("set");
+    (store, current)
+}
+
+fn published(store: &Store, at: OffsetDateTime) -> Vec<(Thumbprint, KeyStatus)> {
+    store
+        .published_keys(&OAUTH, &Scope::Global, at)
+        .into_iter()
+        .map(|k| (k.certificate.thumbprint(), k.status))
+        .collect()
+}
+
+const FIVE_YEARS: Duration = Duration::days(1826);
+
+#[test]
+fn presets_carry_their_sources_defaults_and_pass_their_checks() {
+    let exchange = RolloverPolicy::exchange();
+    assert_eq!(exchange.renew_before_rule(), RenewBefore::Expiry(Duration::days(60)));
+    assert_eq!(exchange.publish_ahead_span(), Duration::days(30));
+    assert_eq!(exchange.retain_previous_for(), Retention::UntilExpiry);
+    assert_eq!(exchange.certificate_lifetime_span(), FIVE_YEARS);
+    let adfs = RolloverPolicy::adfs();
+    assert_eq!(adfs.renew_before_rule(), RenewBefore::Expiry(Duration::days(20)));
+    assert_eq!(adfs.publish_ahead_span(), Duration::days(5));
+    assert_eq!(adfs.critical_before_span(), Duration::days(2));
+    assert_eq!(adfs.certificate_lifetime_span(), Duration::days(365));
+    let duende = RolloverPolicy::duende();
+    assert_eq!(duende.publish_ahead_span(), Duration::days(14));
+    assert_eq!(duende.retain_previous_for(), Retention::For(Duration::days(14)));
+    // 90 days from creation to retirement: 104-day certificates renewed 28 days before expiry.
+    assert_eq!(duende.certificate_lifetime_span(), Duration::days(104));
+    assert_eq!(duende.renew_before_rule(), RenewBefore::Expiry(Duration::days(28)));
+    let lync = RolloverPolicy::lync();
+    assert_eq!(lync, RolloverPolicy::default());
+    assert_eq!(lync.publish_ahead_span(), Duration::hours(24));
+    assert_eq!(lync.token_lifetime_span(), Duration::hours(8));
+    assert_eq!(lync.retain_previous_for(), Retention::UntilExpiry);
+    for preset in [lync, exchange, adfs, duende] {
+        // The OAuthTokenIssuer lead time (24 h) and the A/V one (8 h) both fit every preset.
+        assert_eq!(preset.check(Duration::hours(24)), Ok(()), "{preset:?}");
+        assert_eq!(preset.check(Duration::hours(8)), Ok(()), "{preset:?}");
+    }
+    assert_eq!(OAUTH.default_config(None).rollover, lync);
+    // Types whose verifiers drop the previous certificate at the roll carry no token lifetime.
+    assert_eq!(CertType::Default.default_config(None).rollover.token_lifetime_span(), Duration::ZERO);
+    for t in CertType::builtin() {
+        assert_eq!(t.default_config(None).check(), Ok(()), "{t}");
+    }
+}
+
+#[test]
+fn policies_that_would_leave_a_gap_are_refused_with_the_values() {
+    let lead = Duration::hours(24);
+    let duende = RolloverPolicy::duende();
+    assert_eq!(
+        duende.publish_ahead(Duration::hours(12)).check(lead),
+        Err(RolloverError::PublishAheadBelowLeadTime { publish_ahead: Duration::hours(12), lead_time: lead })
+    );
+    // 14 days of notice plus a day of lead time do not fit a 10-day window.
+    assert_eq!(
+        duende.renew_before(RenewBefore::Expiry(Duration::days(10))).check(lead),
+        Err(RolloverError::RenewTooLate { renew_window: Duration::days(10), needed: Duration::days(15) })
+    );
+    // Renewing at 19/20 of a 104-day lifetime leaves 5.2 days.
+    assert_eq!(
+        duende.renew_before(RenewBefore::LifetimeFraction { numerator: 19, denominator: 20 }).check(lead),
+        Err(RolloverError::RenewTooLate {
+            renew_window: Duration::seconds(449_280),
+            needed: Duration::days(15)
+        })
+    );
+    assert_eq!(
+        duende.renew_before(RenewBefore::LifetimeFraction { numerator: 3, denominator: 3 }).check(lead),
+        Err(RolloverError::BadFraction { numerator: 3, denominator: 3 })
+    );
+    assert_eq!(
+        duende.certificate_lifetime(Duration::days(20)).check(lead),
+        Err(RolloverError::LifetimeTooShort {
+            certificate_lifetime: Duration::days(20),
+            renew_before: Duration::days(28)
+        })
+    );
+    assert_eq!(
+        duende.retain_previous(Retention::For(Duration::minutes(30))).check(lead),
+        Err(RolloverError::RetentionBelowTokenLifetime {
+            retain: Duration::minutes(30),
+            token_lifetime: Duration::hours(1)
+        })
+    );
+    assert_eq!(
+        duende.critical_before(Duration::hours(5)).check(lead),
+        Err(RolloverError::CriticalOutOfRange {
+            critical_before: Duration::hours(5),
+            min: Duration::hours(24),
+            max: Duration::days(15)
+        })
+    );
+    assert_eq!(
+        duende.token_lifetime(-Duration::SECOND).check(lead),
+        Err(RolloverError::Negative { field: "token_lifetime", value: -Duration::SECOND })
+    );
+    // A type whose verifiers drop the previous certificate cannot have living tokens.
+    let config = TypeConfig { rollover: duende, ..CertType::Default.default_config(None) };
+    assert_eq!(
+        config.check(),
+        Err(RolloverError::PreviousNotAccepted { token_lifetime: Duration::hours(1) })
+    );
+    let mut store = Store::new();
+    assert_eq!(
+        store.configure_type(CertType::Default, config),
+        Err(SlotError::InvalidRollover {
+            cert_type: CertType::Default,
+            source: RolloverError::PreviousNotAccepted { token_lifetime: Duration::hours(1) }
+        })
+    );
+    assert_eq!(store.revision(), 0);
+}
+
+#[test]
+fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
+    let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    let not_after = T0 + FIVE_YEARS;
+    let opens = not_after - Duration::days(60);
+    assert_eq!(store.plan(T0), []);
+    assert_eq!(store.plan(opens - NS), []);
+    assert_eq!(store.next_plan_due(), Some(opens));
+    store.advance(opens).expect("advance");
+
+    let stored = store.certificate(&old).expect("stored").certificate.clone();
+    let template = RequestTemplate::renewal_of(&stored).expect("template");
+    assert_eq!(template.subject(), "CN=pool01.contoso.com");
+    assert_eq!(template.dns_names(), ["pool01.contoso.com", "contoso.com"]);
+    let renew = Action::Renew {
+        cert_type: OAUTH,
+        scope: Scope::Global,
+        current: old,
+        // Announced 30 days ahead, rolled in a day (the lead time) before expiry at the latest.
+        by: not_after - Duration::days(31),
+        effective_at: opens + Duration::days(30),
+        template: Some(template),
+    };
+    assert_eq!(store.plan(opens), [renew]);
+
+    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let Renewal { thumbprint: new, effective_at, shortened, outcome } = renewal;
+    assert_eq!((effective_at, shortened), (opens + Duration::days(30), false));
+    assert_eq!(
+        outcome.events,
+        [Event::RollScheduled { cert_type: OAUTH, scope: Scope::Global, thumbprint: new, effective_at }]
+    );
+    let fresh = &store.certificate(&new).expect("added").certificate;
+    assert_eq!((fresh.not_before(), fresh.not_after()), (opens - Duration::minutes(5), opens + FIVE_YEARS));
+    assert_eq!(fresh.subject().to_string(), "CN=pool01.contoso.com");
+    // Announced from the renewal on, signing from the roll.
+    assert_eq!(published(&store, opens - NS), [(old, KeyStatus::Signing)]);
+    assert_eq!(published(&store, opens), [(old, KeyStatus::Signing), (new, KeyStatus::Announced)]);
+    assert_eq!(
+        store.plan(opens),
+        [Action::Roll {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: new,
+            effective_at,
+            earliest_effective: effective_at,
+            waiting_for: vec![],
+        }]
+    );
+    assert_eq!(store.next_plan_due(), Some(effective_at));
+
+    let rolled = store.advance(effective_at).expect("advance");
+    assert_eq!(
+        rolled.events,
+        [Event::Rolled {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: new,
+            previous: Some(old),
+            effective_at,
+            applied_at: effective_at,
+        }]
+    );
+    assert_eq!(published(&store, effective_at), [(new, KeyStatus::Signing), (old, KeyStatus::Retained)]);
+    assert_eq!(store.plan(effective_at), []);
+    // Exchange keeps the previous certificate until it expires.
+    assert_eq!(store.next_plan_due(), Some(not_after + NS));
+    assert_eq!(published(&store, not_after), [(new, KeyStatus::Signing), (old, KeyStatus::Retained)]);
+    let dropped = store.advance(not_after + NS).expect("advance");
+    assert_eq!(
+        dropped.events,
+        [Event::PreviousDropped {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: old,
+            reason: DropReason::Expired
+        }]
+    );
+    assert_eq!(published(&store, not_after + NS), [(new, KeyStatus::Signing)]);
+    // The next renewal window is the new certificate's.
+    assert_eq!(store.next_plan_due(), Some(opens + FIVE_YEARS - Duration::days(60)));
+}
+
+#[test]
+fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once() {
+    let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    let not_after = T0 + FIVE_YEARS;
+    let late = not_after - Duration::days(20);
+    let actions = store.plan(late);
+    assert_eq!(
+        actions.first(),
+        Some(&Action::Critical {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: old,
+            expires_at: not_after,
+            left: Duration::days(20),
+            emergency_at: not_after - Duration::days(2),
+        })
+    );
+    assert!(
+        matches!(actions.get(1), Some(Action::Renew { effective_at, .. }) if *effective_at == not_after - Duration::DAY)
+    );
+    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), late).expect("renew");
+    assert_eq!((renewal.effective_at, renewal.shortened), (not_after - Duration::DAY, true));
+
+    // Past the critical threshold (2 days), the renewal takes effect at once.
+    let (mut store, _) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    let emergency = not_after - Duration::hours(12);
+    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), emergency).expect("renew");
+    assert_eq!((renewal.effective_at, renewal.shortened), (emergency, true));
+    let rolled = store.advance(emergency).expect("advance");
+    assert!(
+        matches!(rolled.events.as_slice(), [Event::Rolled { thumbprint, .. }] if *thumbprint == renewal.thumbprint)
+    );
+
+    // Expired: the plan says so first.
+    let (store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    assert_eq!(
+        store.plan(not_after + NS).first(),
+        Some(&Action::Expired {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: old,
+            expired_at: not_after
+        })
+    );
+}
+
+/// An issuer standing for a CA that is down.
+struct Offline;
+
+impl Issuer for Offline {
+    type Error = std::io::Error;
+
+    fn issue(&mut self, _: &IssueRequest<'_>) -> Result<Pfx, std::io::Error> {
+        Err(std::io::Error::other("CA offline"))
+    }
+}
+
+/// An issuer that ignores the template: its certificate lacks the SIP domain.
+struct Careless;
+
+impl Issuer for Careless {
+    type Error = certslot::RequestError;
+
+    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Pfx, Self::Error> {
+        let template = RequestTemplate::new("CN=other.example")?.dns_name("other.example")?;
+        let options = SelfSignedOptions::default().validity(request.validity)?;
+        template.self_signed(keys()[1].clone(), &Policy::new(), request.at, options, &mut rng())
+    }
+}
+
+#[test]
+fn refused_renewals_change_nothing() {
+    let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    let not_after = T0 + FIVE_YEARS;
+    let opens = not_after - Duration::days(60);
+    let (json, revision) = (store.to_json(), store.revision());
+    let unchanged = |store: &Store| {
+        assert_eq!(store.to_json(), json);
+        assert_eq!(store.revision(), revision);
+    };
+    assert!(matches!(
+        store.renew(&OAUTH, &Scope::Global, &mut issuer(), T0),
+        Err(RenewError::NotDue { opens_at }) if opens_at == opens
+    ));
+    unchanged(&store);
+    assert!(matches!(
+        store.renew(&CertType::Default, &Scope::Global, &mut issuer(), opens),
+        Err(RenewError::NoCurrent { cert_type: CertType::Default, scope: Scope::Global })
+    ));
+    let offline = store.renew(&OAUTH, &Scope::Global, &mut Offline, opens);
+    assert!(matches!(&offline, Err(RenewError::Issuer(e)) if e.to_string() == "CA offline"), "{offline:?}");
+    unchanged(&store);
+    let careless = store.renew(&OAUTH, &Scope::Global, &mut Careless, opens);
+    let Err(RenewError::Slot(SlotError::PolicyViolations { cert_type, thumbprint, violations })) = careless
+    else {
+        panic!("{careless:?}")
+    };
+    assert_eq!(cert_type, OAUTH);
+    assert!(store.certificate(&thumbprint).is_none(), "the refused certificate stayed");
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    unchanged(&store);
+
+    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    assert!(matches!(
+        store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens),
+        Err(RenewError::AlreadyPending { thumbprint, effective_at })
+            if thumbprint == renewal.thumbprint && effective_at == renewal.effective_at
+    ));
+    assert_ne!(renewal.thumbprint, old);
+}
+
+#[test]
+fn rolls_need_the_publish_ahead_notice_unless_forced() {
+    let (mut store, _) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    let next = store.add_pfx(certificate(T0, FIVE_YEARS)).expect("add");
+    let soon = T0 + Duration::days(29);
+    assert_eq!(
+        store.roll(&[OAUTH], &Scope::Global, &next, soon, T0, RollOptions::default()).map(|o| o.revision),
+        Err(SlotError::TooLittleNotice {
+            cert_type: OAUTH,
+            effective_at: soon,
+            at: T0,
+            publish_ahead: Duration::days(30)
+        })
+    );
+    store.roll(&[OAUTH], &Scope::Global, &next, soon, T0, RollOptions::default().force()).expect("forced");
+    store
+        .roll(&[OAUTH], &Scope::Global, &next, T0 + Duration::days(30), T0, RollOptions::default())
+        .expect("30 days of notice");
+}
+
+#[test]
+fn duende_retires_the_previous_key_after_its_retention() {
+    let rollover = RolloverPolicy::duende().retain_previous(Retention::For(Duration::days(7)));
+    let validity = Duration::days(104);
+    let (mut store, old) = store_with(rollover, validity, &Scope::Global);
+    let not_after = T0 + validity;
+    let opens = not_after - Duration::days(28);
+    store.advance(opens).expect("advance");
+    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let rolled_at = opens + Duration::days(14);
+    assert_eq!(renewal.effective_at, rolled_at);
+    store.advance(rolled_at).expect("roll");
+    let retire = rolled_at + Duration::days(7);
+    assert_eq!(store.next_plan_due(), Some(retire));
+    // A pure plan ahead of `advance` says the retirement is due.
+    assert_eq!(
+        store.plan(retire),
+        [Action::RetirePrevious { cert_type: OAUTH, scope: Scope::Global, thumbprint: old, at: retire }]
+    );
+    assert_eq!(
+        published(&store, retire - NS),
+        [(renewal.thumbprint, KeyStatus::Signing), (old, KeyStatus::Retained)]
+    );
+    assert_eq!(published(&store, retire), [(renewal.thumbprint, KeyStatus::Signing)]);
+    assert_eq!(store.verification_certs(&OAUTH, &Scope::Global, retire).len(), 1);
+    let retired = store.advance(retire).expect("advance");
+    assert_eq!(
+        retired.events,
+        [Event::PreviousDropped {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: old,
+            reason: DropReason::Retired
+        }]
+    );
+    assert_eq!(store.plan(retire), []);
+}
+
+#[test]
+fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
+    let scope = Scope::pool(POOL).expect("pool");
+    let mut store = Store::for_sip_domain("contoso.com").expect("domain");
+    let config =
+        TypeConfig { rollover: RolloverPolicy::adfs(), require_staged: true, ..store.type_config(&OAUTH) };
+    store.configure_type(OAUTH, config).expect("valid configuration");
+    store.add_site("redmond").expect("site");
+    store.add_pool(POOL, "redmond").expect("pool");
+    for fe in ["fe1.contoso.com", "fe2.contoso.com"] {
+        store.add_server(fe, POOL).expect("server");
+    }
+    let validity = Duration::days(365);
+    let old = store.add_pfx(certificate(T0, validity)).expect("add");
+    store.set(&[OAUTH], &scope, &old, T0, RollOptions::default()).expect("set");
+    let not_after = T0 + validity;
+    let opens = not_after - Duration::days(20);
+    let renewal = store.renew(&OAUTH, &scope, &mut issuer(), opens).expect("renew");
+    let (new, effective_at) = (renewal.thumbprint, renewal.effective_at);
+    assert_eq!(effective_at, opens + Duration::days(5));
+    let both = vec!["fe1.contoso.com".to_owned(), "fe2.contoso.com".to_owned()];
+    let stage = |servers: &[String]| Action::Stage {
+        cert_type: OAUTH,
+        scope: scope.clone(),
+        thumbprint: new,
+        servers: servers.to_vec(),
+        by: effective_at,
+    };
+    let roll = |waiting: &[String]| Action::Roll {
+        cert_type: OAUTH,
+        scope: scope.clone(),
+        thumbprint: new,
+        effective_at,
+        earliest_effective: effective_at,
+        waiting_for: waiting.to_vec(),
+    };
+    assert_eq!(store.plan(opens), [stage(&both), roll(&both)]);
+    store.record_holdings("fe1.contoso.com", [old, new], opens).expect("report");
+    assert_eq!(store.plan(opens), [stage(&both[1..]), roll(&both[1..])]);
+    // fe2 never reports: the roll is blocked at its date, and critical once no roll can leave
+    // the old certificate its day of lead time.
+    let blocked = store.advance(effective_at).expect("advance");
+    assert!(
+        matches!(blocked.events.as_slice(), [Event::RollBlocked { servers, .. }] if servers == &both[1..])
+    );
+    let late = not_after - Duration::hours(12);
+    assert_eq!(
+        store.plan(late),
+        [
+            Action::Critical {
+                cert_type: OAUTH,
+                scope: scope.clone(),
+                thumbprint: old,
+                expires_at: not_after,
+                left: Duration::hours(12),
+                emergency_at: not_after - Duration::days(2),
+            },
+            stage(&both[1..]),
+            roll(&both[1..]),
+        ]
+    );
+    store.record_holdings("fe2.contoso.com", [old, new], late).expect("report");
+    let rolled = store.advance(late).expect("advance");
+    assert!(matches!(rolled.events.as_slice(), [Event::Rolled { applied_at, .. }] if *applied_at == late));
+}
