@@ -142,7 +142,8 @@ impl Store {
     }
 
     /// What a server must hold at `at`: for each type, the current certificate of the slot that
-    /// applies to its pool, the previous one while verifiers accept it and it is valid, and the
+    /// applies to its pool, the previous one while verifiers accept it, it is valid and its
+    /// retention lasts ([`Retention`](crate::Retention)), and the
     /// pending one, staged ahead of its effective date. Sorted by type, then role.
     ///
     /// # Errors
@@ -165,9 +166,14 @@ impl Store {
                 push(current.thumbprint, Role::Current);
             }
             if let Some(previous) = slot.previous {
-                let valid =
-                    self.certificate(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
-                if valid && self.type_config(&cert_type).accept_previous {
+                let rollover = self.rollover_policy(&cert_type);
+                let retained = self.certificate(&previous.thumbprint).is_some_and(|s| {
+                    s.certificate.is_valid_at(at)
+                        && rollover
+                            .retire_at(slot.current.map(|c| c.since), s.certificate.not_after())
+                            .is_some_and(|r| at < r)
+                });
+                if retained && self.accepts_previous(&cert_type) {
                     push(previous.thumbprint, Role::Previous);
                 }
             }

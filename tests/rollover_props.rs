@@ -1,0 +1,326 @@
+//! The no-gap guarantee of unattended rollover, property-tested: over random rollover policies,
+//! certificate lifetimes, server counts, staging delays and wake-up steps (more than 10⁵
+//! simulated days in all, from a fixed seed), a driver that calls `advance`, `plan` and `renew`
+//! at least at every `next_plan_due`, with certslot's self-signed issuer renewing, keeps:
+//!
+//! 1. a current certificate valid at every instant;
+//! 2. every certificate published at least `publish_ahead` before it first signs;
+//! 3. every token (lifetime up to the type's token lifetime) verifiable until it expires;
+//! 4. with staging required, no roll before every server holds the certificate;
+//! 5. policies that cannot keep 1–4 refused with a typed error when configured.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use certslot::rand_core::UnwrapErr;
+use certslot::{
+    Action, CertType, Event, Policy, PrivateKey, RenewBefore, RequestTemplate, Retention, RollOptions,
+    RolloverError, RolloverPolicy, Scope, SelfSignedIssuer, SelfSignedOptions, SlotError, Store, Thumbprint,
+    TypeConfig,
+};
+use getrandom::SysRng;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const OAUTH: CertType = CertType::OAuthTokenIssuer;
+const T0: OffsetDateTime = datetime!(2026-11-29 10:00 UTC);
+const POOL: &str = "pool01.contoso.com";
+const NS: Duration = Duration::nanoseconds(1);
+const SEED: [u8; 32] = *b"certslot rollover no-gap seed 01";
+const CASES: u32 = 64;
+const MIN_TOTAL_DAYS: i64 = 100_000;
+
+fn rng() -> UnwrapErr<SysRng> {
+    UnwrapErr(SysRng)
+}
+
+/// Four RSA 2048 keys, made once; the issuer draws from them in turn.
+fn keys() -> &'static [PrivateKey] {
+    static KEYS: OnceLock<Vec<PrivateKey>> = OnceLock::new();
+    KEYS.get_or_init(|| (0..4).map(|_| PrivateKey::generate_rsa(2048, &mut rng()).expect("key")).collect())
+}
+
+/// One simulated deployment.
+#[derive(Clone, Debug)]
+struct Case {
+    lifetime_days: i64,
+    lead_hours: i64,
+    token_minutes: i64,
+    /// Publish-ahead beyond the lead time, in hours.
+    publish_extra_hours: i64,
+    /// `None`: renew before expiry by the needed window plus this share (per mille) of the rest;
+    /// `Some((n, d))`: at that fraction of the lifetime.
+    renew: Result<i64, (u16, u16)>,
+    /// Per mille of the range from the shortest to the longest allowed critical threshold.
+    critical_per_mille: i64,
+    /// `None`: until expiry; else hours beyond the token lifetime.
+    retain_extra_hours: Option<i64>,
+    /// Which field to break, if any: 1 publish-ahead, 2 critical, 3 retention, 4 renewal window.
+    break_field: u8,
+    /// Each server's pick-up delay, per mille of publish-ahead.
+    delays: Vec<i64>,
+    require_staged: bool,
+    /// Extra wake-ups this often, in hours.
+    step_hours: i64,
+    days: i64,
+}
+
+fn cases() -> impl Strategy<Value = Case> {
+    (
+        (20_i64..=400, 0_i64..=48, 0_i64..=24 * 60, 0_i64..=1000),
+        (prop_oneof![(0_i64..=1000).prop_map(Ok), (1_u16..=9, 10_u16..=12).prop_map(Err)], 0_i64..=1000),
+        (
+            proptest::option::of(prop_oneof![Just(0_i64), 0_i64..=72]),
+            prop_oneof![7 => Just(0_u8), 1 => 1_u8..=4],
+        ),
+        (proptest::collection::vec(0_i64..=1000, 0..=4), any::<bool>(), 1_i64..=120, 2400_i64..=3000),
+    )
+        .prop_map(
+            |((lifetime_days, lead, token_minutes, publish), (renew, critical), (retain, brk), rest)| {
+                let (delays, require_staged, step_hours, days) = rest;
+                Case {
+                    lifetime_days,
+                    // The lead time is at most a tenth of the lifetime; publish-ahead beyond it up to
+                    // a fifth of the lifetime (per mille of that).
+                    lead_hours: lead.min(lifetime_days * 24 / 10),
+                    token_minutes,
+                    publish_extra_hours: lifetime_days * 24 / 5 * publish / 1000,
+                    renew,
+                    critical_per_mille: critical,
+                    retain_extra_hours: retain,
+                    break_field: brk,
+                    delays,
+                    require_staged,
+                    step_hours,
+                    days,
+                }
+            },
+        )
+}
+
+impl Case {
+    fn policy(&self) -> (RolloverPolicy, Duration) {
+        let lead = Duration::hours(self.lead_hours);
+        let token = Duration::minutes(self.token_minutes);
+        let lifetime = Duration::days(self.lifetime_days);
+        let mut publish = lead + Duration::hours(self.publish_extra_hours);
+        let hold = lead.max(token);
+        let needed = publish + hold;
+        let mut renew = match self.renew {
+            Ok(per_mille) => RenewBefore::Expiry(
+                needed + per_mille_of((lifetime - needed).max(Duration::ZERO), per_mille / 2),
+            ),
+            Err((numerator, denominator)) => RenewBefore::LifetimeFraction { numerator, denominator },
+        };
+        let mut critical = hold + per_mille_of(needed - hold, self.critical_per_mille);
+        let mut retain = match self.retain_extra_hours {
+            Some(h) => Retention::For(token + Duration::hours(h)),
+            None => Retention::UntilExpiry,
+        };
+        match self.break_field {
+            1 if lead.is_positive() => publish = lead - Duration::SECOND,
+            2 => critical = needed + Duration::SECOND,
+            3 if token.is_positive() => retain = Retention::For(token - Duration::SECOND),
+            4 => renew = RenewBefore::Expiry(needed - Duration::SECOND),
+            _ => {}
+        }
+        let policy = RolloverPolicy::lync()
+            .certificate_lifetime(lifetime)
+            .publish_ahead(publish)
+            .token_lifetime(token)
+            .renew_before(renew)
+            .critical_before(critical)
+            .retain_previous(retain);
+        (policy, lead)
+    }
+}
+
+/// `span × per_mille / 1000`, to the nanosecond.
+fn per_mille_of(span: Duration, per_mille: i64) -> Duration {
+    Duration::nanoseconds((span.whole_nanoseconds() * i128::from(per_mille) / 1000) as i64)
+}
+
+/// Runs one case; returns the simulated days (0 when the policy is refused, as it must be).
+fn simulate(case: &Case) -> Result<i64, TestCaseError> {
+    let (rollover, lead) = case.policy();
+    let mut store = Store::for_sip_domain("contoso.com").expect("domain");
+    let config = TypeConfig {
+        lead_time: lead,
+        require_staged: case.require_staged,
+        rollover,
+        ..store.type_config(&OAUTH)
+    };
+    // 5. A policy that cannot keep the guarantees is refused, typed, before it is used.
+    if let Err(e) = rollover.check(lead) {
+        let typed = matches!(
+            e,
+            RolloverError::PublishAheadBelowLeadTime { .. }
+                | RolloverError::CriticalOutOfRange { .. }
+                | RolloverError::RetentionBelowTokenLifetime { .. }
+                | RolloverError::RenewTooLate { .. }
+                | RolloverError::LifetimeTooShort { .. }
+        );
+        prop_assert!(typed, "unexpected refusal {:?}", e);
+        prop_assert_eq!(
+            store.configure_type(OAUTH, config),
+            Err(SlotError::InvalidRollover { cert_type: OAUTH, source: e })
+        );
+        return Ok(0);
+    }
+    prop_assert!(case.break_field == 0 || !rollover_breaks(case), "a broken policy passed: {rollover:?}");
+    store.configure_type(OAUTH, config).expect("checked");
+    store.add_site("redmond").expect("site");
+    store.add_pool(POOL, "redmond").expect("pool");
+    let servers: Vec<String> = (0..case.delays.len()).map(|i| format!("fe{i}.contoso.com")).collect();
+    for server in &servers {
+        store.add_server(server, POOL).expect("server");
+    }
+    let scope = Scope::pool(POOL).expect("pool");
+    let publish_ahead = rollover.publish_ahead_span();
+    let token_lifetime = rollover.token_lifetime_span();
+    let delays: Vec<Duration> = case.delays.iter().map(|d| per_mille_of(publish_ahead, *d)).collect();
+
+    let policy = Policy::oauth_token_issuer("contoso.com").expect("policy");
+    let template = RequestTemplate::for_type(&OAUTH, POOL, "contoso.com").expect("template");
+    let options =
+        SelfSignedOptions::default().validity(rollover.certificate_lifetime_span()).expect("validity");
+    let first =
+        template.self_signed(keys()[0].clone(), &policy, T0, options, &mut rng()).expect("certificate");
+    let first = store.add_pfx(first).expect("add");
+    store.set(&[OAUTH], &scope, &first, T0, RollOptions::default()).expect("set");
+    let spare = keys().iter().cycle().skip(1).take(4096).cloned();
+    let mut issuer = SelfSignedIssuer::new(rng()).with_keys(spare);
+
+    let end = T0 + Duration::days(case.days);
+    let step = Duration::hours(case.step_hours);
+    let mut first_published: BTreeMap<Thumbprint, OffsetDateTime> = BTreeMap::new();
+    let mut first_desired: Vec<BTreeMap<Thumbprint, OffsetDateTime>> = vec![BTreeMap::new(); servers.len()];
+    // (key, expiry) of the last token each key signed.
+    let mut tokens: BTreeMap<Thumbprint, OffsetDateTime> = BTreeMap::new();
+    let signer =
+        |store: &Store| store.resolve(&OAUTH, &scope).and_then(|(_, s)| s.current()).map(|c| c.thumbprint);
+    let mut t = T0;
+    loop {
+        // The signer until now signed a token an instant ago.
+        if let Some(key) = signer(&store) {
+            tokens.insert(key, t - NS + token_lifetime);
+        }
+        // Servers report what they picked up (each after its delay).
+        for (i, server) in servers.iter().enumerate() {
+            let desired = store.desired(server, t).expect("server");
+            for d in &desired {
+                first_desired[i].entry(d.thumbprint).or_insert(t);
+            }
+            let held = desired
+                .iter()
+                .map(|d| d.thumbprint)
+                .filter(|th| first_desired[i].get(th).is_some_and(|seen| *seen + delays[i] <= t));
+            store.record_holdings(server, held.collect::<Vec<_>>(), t).expect("report");
+        }
+        let outcome = store.advance(t).expect("advance");
+        for event in &outcome.events {
+            if let Event::Rolled { thumbprint, applied_at, .. } = event {
+                // 2. Published at least publish-ahead before it signs.
+                let published = first_published.get(thumbprint).copied();
+                prop_assert!(
+                    published.is_some_and(|p| *applied_at - p >= publish_ahead),
+                    "{thumbprint} signs at {applied_at} but was published at {published:?}"
+                );
+                // 4. Staged everywhere first.
+                if case.require_staged {
+                    for server in &servers {
+                        let holds =
+                            store.holdings(server).is_some_and(|h| h.thumbprints.contains(thumbprint));
+                        prop_assert!(holds, "{thumbprint} rolled in before {server} held it");
+                    }
+                }
+            }
+            prop_assert!(!matches!(event, Event::CurrentExpired { .. }), "{event}");
+        }
+        for action in store.plan(t) {
+            match action {
+                Action::Renew { cert_type, scope, .. } => {
+                    let renewal = store.renew(&cert_type, &scope, &mut issuer, t).expect("renewal");
+                    prop_assert!(!renewal.shortened, "a renewal on time was shortened at {t}");
+                }
+                Action::Critical { .. } | Action::Expired { .. } => {
+                    prop_assert!(false, "driven on time, yet {action:?}");
+                }
+                _ => {}
+            }
+        }
+        // 1. A valid current certificate.
+        let current = signer(&store).and_then(|c| store.certificate(&c)).map(|s| &s.certificate);
+        prop_assert!(current.is_some_and(|c| c.is_valid_at(t)), "no valid current certificate at {t}");
+        let published: BTreeSet<Thumbprint> =
+            store.published_keys(&OAUTH, &scope, t).iter().map(|k| k.certificate.thumbprint()).collect();
+        for key in &published {
+            first_published.entry(*key).or_insert(t);
+        }
+        // 3. Every living token's key is still published.
+        for (key, expiry) in &tokens {
+            prop_assert!(
+                *expiry < t || published.contains(key),
+                "a token of {key} alive until {expiry} fails at {t}"
+            );
+        }
+        tokens.retain(|_, expiry| *expiry >= t);
+        if let Some(key) = signer(&store) {
+            tokens.insert(key, t + token_lifetime);
+        }
+
+        let pickups = first_desired
+            .iter()
+            .zip(&delays)
+            .flat_map(|(seen, delay)| seen.values().map(move |s| *s + *delay))
+            .filter(|p| *p > t);
+        // Wake up at each token's expiry too: its key must still be published then.
+        let expiries = tokens.values().copied();
+        let next = [store.next_plan_due(), Some(t + step)]
+            .into_iter()
+            .flatten()
+            .chain(pickups)
+            .chain(expiries)
+            .filter(|n| *n > t)
+            .min()
+            .expect("always a next step");
+        if next > end {
+            break;
+        }
+        t = next;
+    }
+    Ok(case.days)
+}
+
+/// Whether the case's broken field really breaks it (breaking publish-ahead needs a lead time,
+/// breaking retention a token lifetime).
+fn rollover_breaks(case: &Case) -> bool {
+    match case.break_field {
+        1 => case.lead_hours > 0,
+        3 => case.token_minutes > 0 && case.retain_extra_hours.is_some(),
+        2 | 4 => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn no_roll_leaves_a_gap() {
+    let config = Config { cases: CASES, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &SEED));
+    let total = Cell::new(0_i64);
+    let refused = Cell::new(0_u32);
+    runner
+        .run(&cases(), |case| {
+            let days = simulate(&case)?;
+            total.set(total.get() + days);
+            refused.set(refused.get() + u32::from(days == 0));
+            Ok(())
+        })
+        .expect("the guarantees hold");
+    assert!(total.get() >= MIN_TOTAL_DAYS, "only {} simulated days", total.get());
+    assert!(refused.get() > 0, "no refused policy was drawn");
+    eprintln!("{} simulated days, {} of {CASES} policies refused", total.get(), refused.get());
+}
