@@ -193,7 +193,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
         // Announced 30 days ahead, rolled in a day (the lead time) before expiry at the latest.
         by: not_after - Duration::days(31),
         effective_at: opens + Duration::days(30),
-        template: Some(template),
+        template: Some(std::sync::Arc::new(template)),
     };
     assert_eq!(store.plan(opens), [renew]);
 

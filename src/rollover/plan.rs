@@ -2,6 +2,7 @@
 //! and by when. A pure function of the state and an instant.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
@@ -31,8 +32,9 @@ pub enum Action {
         effective_at: OffsetDateTime,
         /// What to ask for: the current certificate's subject, DNS names, key usage and
         /// extended key usage. `None` when its subject cannot be written as an RFC 4514 name
-        /// that certslot would sign (an empty subject, say).
-        template: Option<RequestTemplate>,
+        /// that certslot would sign (an empty subject, say). Shared by the actions of the slots
+        /// that hold the same certificate.
+        template: Option<Arc<RequestTemplate>>,
     },
     /// Servers of the scope lack the pending certificate (announced already): their agents must
     /// pick it up before it rolls in.
@@ -145,7 +147,7 @@ impl Store {
     /// changes with time next at [`Store::next_plan_due`].
     pub fn plan(&self, at: OffsetDateTime) -> Vec<Action> {
         let mut out = Vec::new();
-        let mut templates: HashMap<Thumbprint, Option<RequestTemplate>> = HashMap::new();
+        let mut templates: HashMap<Thumbprint, Option<Arc<RequestTemplate>>> = HashMap::new();
         for id in self.agenda.ids_until(at) {
             self.slot_actions(id, at, &mut out, &mut templates);
         }
@@ -179,7 +181,7 @@ impl Store {
         id: crate::store::SlotIndex,
         at: OffsetDateTime,
         out: &mut Vec<Action>,
-        templates: &mut HashMap<Thumbprint, Option<RequestTemplate>>,
+        templates: &mut HashMap<Thumbprint, Option<Arc<RequestTemplate>>>,
     ) {
         let Some(slot) = self.slot(id) else { return };
         let (cert_type, scope) = self.names_of(id);
@@ -211,7 +213,7 @@ impl Store {
             if slot.pending().is_none() && at >= m.renew_at {
                 let template = templates
                     .entry(assignment.thumbprint)
-                    .or_insert_with(|| RequestTemplate::renewal_of(current).ok())
+                    .or_insert_with(|| RequestTemplate::renewal_of(current).ok().map(Arc::new))
                     .clone();
                 out.push(Action::Renew {
                     cert_type: cert_type.clone(),
@@ -260,6 +262,46 @@ impl Store {
                     thumbprint: previous.thumbprint,
                     at: retire,
                 });
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for Action {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::validate::HumanTime as T;
+        match self {
+            Self::Renew { cert_type, scope, current, by, effective_at, .. } => write!(
+                f,
+                "{cert_type} at {scope}: renew {current} by {} (a renewal now rolls in at {})",
+                T(*by),
+                T(*effective_at)
+            ),
+            Self::Stage { cert_type, scope, thumbprint, servers, by } => write!(
+                f,
+                "{cert_type} at {scope}: stage {thumbprint} on {} by {}",
+                servers.join(", "),
+                T(*by)
+            ),
+            Self::Roll { cert_type, scope, thumbprint, earliest_effective, waiting_for, .. } => {
+                write!(f, "{cert_type} at {scope}: {thumbprint} rolls in at {}", T(*earliest_effective))?;
+                match waiting_for.is_empty() {
+                    true => Ok(()),
+                    false => write!(f, " once {} hold it", waiting_for.join(", ")),
+                }
+            }
+            Self::RetirePrevious { cert_type, scope, thumbprint, at } => {
+                write!(f, "{cert_type} at {scope}: retire previous {thumbprint} (due {})", T(*at))
+            }
+            Self::Critical { cert_type, scope, thumbprint, expires_at, left, emergency_at } => write!(
+                f,
+                "{cert_type} at {scope}: CRITICAL: {thumbprint} expires at {} ({left} left) and no compliant \
+                 roll can take effect; emergency roll from {}",
+                T(*expires_at),
+                T(*emergency_at)
+            ),
+            Self::Expired { cert_type, scope, thumbprint, expired_at } => {
+                write!(f, "{cert_type} at {scope}: EXPIRED: {thumbprint} expired at {}", T(*expired_at))
             }
         }
     }
