@@ -111,7 +111,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                     .map_err(|_| format!("--start is not an RFC 3339 instant: {text:?}"))?;
             }
             "--state" => parsed.state = Some(value("--state")?),
-            other => return Err(format!("unknown argument {other:?}")),
+            other if other.starts_with('-') => return Err(format!("unknown option {other}")),
+            other => return Err(format!("unexpected argument {other:?}")),
         }
     }
     Ok(Command::Run(parsed))
