@@ -489,3 +489,30 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     let rolled = store.advance(late).expect("advance");
     assert!(matches!(rolled.events.as_slice(), [Event::Rolled { applied_at, .. }] if *applied_at == late));
 }
+
+#[test]
+fn a_certificate_too_short_for_the_policy_is_critical_at_once() {
+    // Lync's policy needs 24 hours of notice plus 24 hours of lead time; this certificate has 36.
+    let validity = Duration::hours(36);
+    let (store, current) = store_with(RolloverPolicy::lync(), validity, &Scope::Global);
+    let not_after = T0 + validity;
+    let actions = store.plan(T0);
+    assert_eq!(
+        actions.first(),
+        Some(&Action::Critical {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: current,
+            expires_at: not_after,
+            left: validity,
+            emergency_at: not_after - Duration::hours(24),
+        })
+    );
+    // A renewal now is announced only until the last roll that leaves a day of lead time.
+    assert!(matches!(
+        actions.get(1),
+        Some(Action::Renew { by, effective_at, .. })
+            if *by == not_after - Duration::hours(48) && *effective_at == not_after - Duration::hours(24)
+    ));
+    assert_eq!(actions.len(), 2);
+}

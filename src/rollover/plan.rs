@@ -7,7 +7,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::issue::RequestTemplate;
-use crate::store::{CertType, RolloverPolicy, Scope, Store};
+use crate::store::{CertType, Milestones, RolloverPolicy, Scope, Store};
 use crate::x509::{Certificate, Thumbprint};
 
 /// One thing the planner says must happen.
@@ -128,9 +128,14 @@ pub(crate) fn planned_effective(
     current: &Certificate,
     at: OffsetDateTime,
 ) -> OffsetDateTime {
-    let Some(m) = rollover.milestones(lead_time, current.not_before(), current.not_after()) else {
-        return at;
-    };
+    match rollover.milestones(lead_time, current.not_before(), current.not_after()) {
+        Some(m) => effective_within(rollover, &m, at),
+        None => at,
+    }
+}
+
+/// [`planned_effective`] with the current certificate's milestones computed already.
+fn effective_within(rollover: &RolloverPolicy, m: &Milestones, at: OffsetDateTime) -> OffsetDateTime {
     if at >= m.critical_at {
         return at;
     }
@@ -220,7 +225,7 @@ impl Store {
                     scope: scope.clone(),
                     current: assignment.thumbprint,
                     by: m.renew_by,
-                    effective_at: planned_effective(&rollover, lead, current, at),
+                    effective_at: effective_within(&rollover, &m, at),
                     template,
                 });
             }

@@ -49,6 +49,7 @@ pub use self::inventory::StoredCertificate;
 pub(crate) use self::names::SlotId as SlotIndex;
 pub use self::operations::RollOptions;
 pub use self::queries::{CertView, SlotView};
+pub(crate) use self::rollover::Milestones;
 pub use self::rollover::{RenewBefore, Retention, RolloverError, RolloverPolicy};
 pub use self::scope::Scope;
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
