@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what certslot's tests need beside Rust and is missing: the OpenSSL CLI and Python 3 with
-# the `cryptography` package (the interop tests check certslot's output with both), and, with
-# --build, the OpenSSL headers the `bench-peers` feature compiles against. Needs root (apt-get)
-# only when something is missing.
+# the `cryptography` package (the interop tests check certslot's output with both) and PyJWT (which
+# verifies tokens against certslot's JWKS), and, with --build, the OpenSSL headers the
+# `bench-peers` feature compiles against. Needs root (apt-get) only when something is missing.
 set -euo pipefail
 packages=(openssl python3)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
@@ -20,5 +20,12 @@ if ! python3 -c "import cryptography, sys; sys.exit(int(cryptography.__version__
     python3 -m pip install --quiet --upgrade 'cryptography>=42' 2>/dev/null \
         || python3 -m pip install --quiet --upgrade --break-system-packages 'cryptography>=42'
 fi
+# PyJWT 2.8 or later with its `cryptography` backend (RS256, ES256, ES384; PyJWKSet): the token
+# tests of tests/publish.rs.
+if ! python3 -c "import jwt, sys; sys.exit(tuple(map(int, jwt.__version__.split('.')[:2])) < (2, 8))" >/dev/null 2>&1; then
+    python3 -m pip install --quiet --upgrade 'pyjwt[crypto]>=2.8' 2>/dev/null \
+        || python3 -m pip install --quiet --upgrade --break-system-packages 'pyjwt[crypto]>=2.8'
+fi
 python3 -c "import cryptography; print('python cryptography', cryptography.__version__)"
+python3 -c "import jwt; print('pyjwt', jwt.__version__)"
 openssl version

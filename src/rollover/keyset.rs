@@ -86,7 +86,7 @@ impl Store {
         while !below.is_self_issued() && chain.len() + 1 < MAX_CHAIN_LENGTH {
             let issuer = below.issuer();
             let Some(found) = self.find_by_subject(issuer.as_der()) else { break };
-            if found == certificate || chain.contains(&found) {
+            if found == certificate || chain.contains(&found) || found.is_self_issued() {
                 break;
             }
             chain.push(found);

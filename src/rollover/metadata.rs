@@ -1,0 +1,477 @@
+//! The JSON authorization metadata document that Lync and Skype for Business, Exchange and
+//! SharePoint partners fetch at `/metadata/json/1` (Exchange at
+//! `https://<server>/autodiscover/metadata/json/1`, Lync at `https://<pool>/metadata/json/1`,
+//! SharePoint at `/_layouts/15/metadata/json/1`) to learn a partner application's signing
+//! certificates.
+//!
+//! The document's shape and its source are on [`AuthMetadata`].
+
+use sha1::{Digest as _, Sha1};
+use time::OffsetDateTime;
+
+use crate::rollover::KeyStatus;
+use crate::rollover::jwks::SkippedKey;
+use crate::store::{CertType, Scope, Store};
+use crate::validate::HumanTime;
+use crate::x509::Thumbprint;
+
+/// One entry of the document's `endpoints`: `location`, `protocol`, `usage`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MetadataEndpoint {
+    location: String,
+    protocol: String,
+    usage: String,
+}
+
+impl MetadataEndpoint {
+    /// An endpoint of any protocol and usage.
+    pub fn new(location: &str, protocol: &str, usage: &str) -> Self {
+        Self { location: location.to_owned(), protocol: protocol.to_owned(), usage: usage.to_owned() }
+    }
+
+    /// The document's own address, as Exchange lists it: protocol `OAuth2`, usage `metadata`
+    /// (`https://mail.contoso.com/autodiscover/metadata/json/1`,
+    /// `https://pool01.contoso.com/metadata/json/1`).
+    pub fn metadata(location: &str) -> Self {
+        Self::new(location, "OAuth2", "metadata")
+    }
+
+    /// The `location` (a URL).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The `protocol` (`OAuth2`).
+    pub fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    /// The `usage` (`metadata`).
+    pub fn usage(&self) -> &str {
+        &self.usage
+    }
+}
+
+/// What [`Store::auth_metadata`] writes beside the keys.
+///
+/// The default is [`MetadataOptions::lync`]: `name` `Lync`, `serviceName`
+/// [`MetadataOptions::LYNC_SERVICE_NAME`], the realm of the store's SIP domain, `issuer`
+/// `serviceName@realm`, `allowedAudiences` the issuer alone, no `endpoints`, and an `id` derived
+/// from the service name and realm (see [`MetadataOptions::id`]). Built with by-value setters;
+/// checked when the document is made ([`MetadataError`]).
+///
+/// ```
+/// use certslot::{MetadataEndpoint, MetadataOptions};
+///
+/// let options = MetadataOptions::exchange()
+///     .realm("contoso.com")
+///     .endpoint(MetadataEndpoint::metadata("https://mail.contoso.com/autodiscover/metadata/json/1"));
+/// assert_eq!(options.service_name_value(), "00000002-0000-0ff1-ce00-000000000000");
+/// assert_eq!(options.issuer_for("contoso.com"), "00000002-0000-0ff1-ce00-000000000000@contoso.com");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MetadataOptions {
+    id: Option<String>,
+    name: String,
+    realm: Option<String>,
+    service_name: String,
+    issuer: Option<String>,
+    audiences: Vec<String>,
+    endpoints: Vec<MetadataEndpoint>,
+}
+
+impl Default for MetadataOptions {
+    /// [`MetadataOptions::lync`].
+    fn default() -> Self {
+        Self::lync()
+    }
+}
+
+impl MetadataOptions {
+    /// The service principal of Lync Server and Skype for Business Server
+    /// (`Get-CsOAuthConfiguration`'s `ServiceName`).
+    pub const LYNC_SERVICE_NAME: &'static str = "00000004-0000-0ff1-ce00-000000000000";
+    /// The service principal of Exchange Server.
+    pub const EXCHANGE_SERVICE_NAME: &'static str = "00000002-0000-0ff1-ce00-000000000000";
+    /// The service principal of SharePoint Server.
+    pub const SHAREPOINT_SERVICE_NAME: &'static str = "00000003-0000-0ff1-ce00-000000000000";
+
+    fn preset(name: &str, service_name: &str) -> Self {
+        Self {
+            id: None,
+            name: name.to_owned(),
+            realm: None,
+            service_name: service_name.to_owned(),
+            issuer: None,
+            audiences: Vec::new(),
+            endpoints: Vec::new(),
+        }
+    }
+
+    /// Lync Server and Skype for Business Server: `name` `Lync`, `serviceName`
+    /// [`MetadataOptions::LYNC_SERVICE_NAME`]. Microsoft does not document the `name` Lync
+    /// writes; partners match the issuer, not the name.
+    pub fn lync() -> Self {
+        Self::preset("Lync", Self::LYNC_SERVICE_NAME)
+    }
+
+    /// Exchange Server: `name` `Exchange`, `serviceName`
+    /// [`MetadataOptions::EXCHANGE_SERVICE_NAME`], as in Microsoft's example document.
+    pub fn exchange() -> Self {
+        Self::preset("Exchange", Self::EXCHANGE_SERVICE_NAME)
+    }
+
+    /// The `id`. Without it, the document's `id` is `_` followed by the UUID version 5
+    /// ([RFC 9562 5.5](https://datatracker.ietf.org/doc/html/rfc9562#section-5.5), in the URL
+    /// namespace) of the text `serviceName@realm`: the same on every server and every call, as
+    /// Exchange's `_` and GUID are for one organization.
+    pub fn id(self, id: &str) -> Self {
+        Self { id: Some(id.to_owned()), ..self }
+    }
+
+    /// The `name` (`Exchange`, `Lync`).
+    pub fn name(self, name: &str) -> Self {
+        Self { name: name.to_owned(), ..self }
+    }
+
+    /// The `realm`: the tenant or realm id partners know the service by (Lync's
+    /// `Set-CsOAuthConfiguration -Realm`, Exchange's `Get-AuthConfig` `Realm`, a tenant GUID, or
+    /// `*`). Without it, the store's SIP domain.
+    pub fn realm(self, realm: &str) -> Self {
+        Self { realm: Some(realm.to_owned()), ..self }
+    }
+
+    /// The `serviceName`: the service principal (see the `*_SERVICE_NAME` constants).
+    pub fn service_name(self, service_name: &str) -> Self {
+        Self { service_name: service_name.to_owned(), ..self }
+    }
+
+    /// The `issuer`. Without it, `serviceName@realm`, the `iss` of the tokens the service signs.
+    pub fn issuer(self, issuer: &str) -> Self {
+        Self { issuer: Some(issuer.to_owned()), ..self }
+    }
+
+    /// Adds an entry to `allowedAudiences`. Without any, the list holds the issuer alone, as in
+    /// Exchange's document.
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.audiences.push(audience.to_owned());
+        self
+    }
+
+    /// Adds an entry to `endpoints`. Without any, the list is empty.
+    pub fn endpoint(mut self, endpoint: MetadataEndpoint) -> Self {
+        self.endpoints.push(endpoint);
+        self
+    }
+
+    /// The `name`.
+    pub fn name_value(&self) -> &str {
+        &self.name
+    }
+
+    /// The realm set with [`MetadataOptions::realm`], if any.
+    pub fn realm_value(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+
+    /// The `serviceName`.
+    pub fn service_name_value(&self) -> &str {
+        &self.service_name
+    }
+
+    /// The `issuer` the document has for `realm`: the one set, else `serviceName@realm`.
+    pub fn issuer_for(&self, realm: &str) -> String {
+        self.issuer.clone().unwrap_or_else(|| format!("{}@{realm}", self.service_name))
+    }
+
+    /// The `id` the document has for `realm`: the one set, else the derived one.
+    pub fn id_for(&self, realm: &str) -> String {
+        self.id.clone().unwrap_or_else(|| derived_id(&self.service_name, realm))
+    }
+}
+
+/// Why [`Store::auth_metadata`] made no document.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// No realm: none in the options, and the store was not made for a SIP domain.
+    #[error("no realm: the options name none and the store has no SIP domain")]
+    NoRealm,
+    /// A member that must not be empty is (`realm`, `serviceName`, an audience, an endpoint's
+    /// `location`, ...).
+    #[error("the metadata member {member} is empty")]
+    Empty {
+        /// The member, as the document names it.
+        member: &'static str,
+    },
+    /// A character that does not belong in a member: a control character anywhere; white space
+    /// anywhere but in `name`; `@` in `realm` or `serviceName`, which the issuer joins with it.
+    #[error("the metadata member {member} ({value:?}) holds {character:?}")]
+    InvalidCharacter {
+        /// The member, as the document names it.
+        member: &'static str,
+        /// The value given.
+        value: String,
+        /// The first character that does not belong.
+        character: char,
+    },
+    /// The type has no key to publish at the scope at that instant (no slot, or only keys that
+    /// cannot be published): partners would trust nothing.
+    #[error("{cert_type} at {scope} has no key to publish at {}", HumanTime(*at))]
+    NoKeys {
+        /// The type.
+        cert_type: CertType,
+        /// The scope asked for.
+        scope: Scope,
+        /// The instant.
+        at: OffsetDateTime,
+        /// How many published keys could not be written (see [`SkipReason`](crate::SkipReason)).
+        skipped: usize,
+    },
+}
+
+/// One entry of the document's `keys`: serialized as `{"usage":"signing","keyinfo":{"x5t":...},
+/// "keyvalue":{"type":"x509Certificate","value":...}}`; [`MetadataKey::status`] and
+/// [`MetadataKey::thumbprint`] are for the caller and are not serialized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetadataKey {
+    /// `keyinfo.x5t`: base64url, without padding, of the SHA-1 digest of the certificate's DER
+    /// (the JWKS `kid` and `x5t` of the same key).
+    pub x5t: String,
+    /// `keyvalue.value`: the certificate's DER in standard Base64, with padding.
+    pub certificate: String,
+    /// Why the key is published (not serialized).
+    pub status: KeyStatus,
+    /// The certificate's SHA-1 thumbprint (not serialized).
+    pub thumbprint: Thumbprint,
+}
+
+/// A JSON authorization metadata document, made by [`Store::auth_metadata`]. Serialized with
+/// the members in the order Exchange writes them; [`AuthMetadata::skipped`] is not serialized.
+///
+/// The members, their names (`keyinfo` and `keyvalue` in lowercase) and their order are those of
+/// the document Exchange serves, as Microsoft documents it in
+/// [Validate an Exchange identity token](https://learn.microsoft.com/en-us/office/dev/add-ins/outlook/validate-an-identity-token)
+/// ("Retrieve the public signing key"):
+///
+/// ```text
+/// {
+///   "id": "_70b34511-d105-4e2b-9675-39f53305bb01",
+///   "version": "1.0",
+///   "name": "Exchange",
+///   "realm": "*",
+///   "serviceName": "00000002-0000-0ff1-ce00-000000000000",
+///   "issuer": "00000002-0000-0ff1-ce00-000000000000@*",
+///   "allowedAudiences": [ "00000002-0000-0ff1-ce00-000000000000@*" ],
+///   "keys": [ { "usage": "signing",
+///               "keyinfo": { "x5t": "enh9BJrVPU5ijV1qjZjV-fL2bco" },
+///               "keyvalue": { "type": "x509Certificate", "value": "MIIHNTCC..." } } ],
+///   "endpoints": [ { "location": "https://.../autodiscover/metadata/json/1",
+///                    "protocol": "OAuth2", "usage": "metadata" } ]
+/// }
+/// ```
+///
+/// Verifiers pick the key whose `keyinfo.x5t` is the token's `x5t` header; `keyvalue.value` is
+/// the certificate's DER in standard Base64. (SharePoint Server's own document is shorter, with
+/// `keyValue`, `"usage": "Signing"` and no `keyinfo`; certslot writes Exchange's form.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[non_exhaustive]
+pub struct AuthMetadata {
+    /// `id`.
+    pub id: String,
+    /// `version`: always `1.0`.
+    pub version: &'static str,
+    /// `name`.
+    pub name: String,
+    /// `realm`.
+    pub realm: String,
+    /// `serviceName`.
+    pub service_name: String,
+    /// `issuer`.
+    pub issuer: String,
+    /// `allowedAudiences`.
+    pub allowed_audiences: Vec<String>,
+    /// `keys`: the keys of [`Store::jwks`], in its order (the signing key first).
+    pub keys: Vec<MetadataKey>,
+    /// `endpoints`.
+    pub endpoints: Vec<MetadataEndpoint>,
+    /// The published keys that cannot be published here, as in [`Jwks::skipped`](crate::Jwks::skipped)
+    /// (not serialized).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub skipped: Vec<SkippedKey>,
+}
+
+impl AuthMetadata {
+    /// The document as compact JSON (no whitespace), ready to serve as `application/json`. For
+    /// other layouts, serialize the [`AuthMetadata`] with serde.
+    #[cfg(feature = "serde")]
+    pub fn to_json(&self) -> String {
+        // Every member is a string: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The key whose `keyinfo.x5t` is `x5t`.
+    pub fn key(&self, x5t: &str) -> Option<&MetadataKey> {
+        self.keys.iter().find(|k| k.x5t == x5t)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for MetadataKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        #[derive(serde::Serialize)]
+        struct KeyInfo<'a> {
+            x5t: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct KeyValue<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            value: &'a str,
+        }
+        let mut s = serializer.serialize_struct("MetadataKey", 3)?;
+        s.serialize_field("usage", "signing")?;
+        s.serialize_field("keyinfo", &KeyInfo { x5t: &self.x5t })?;
+        s.serialize_field("keyvalue", &KeyValue { kind: "x509Certificate", value: &self.certificate })?;
+        s.end()
+    }
+}
+
+impl Store {
+    /// The JSON authorization metadata document of `cert_type` at `scope` at `at`, the one
+    /// Lync, Skype for Business, Exchange and SharePoint partners fetch at `/metadata/json/1`:
+    /// the members of `options`, and as `keys` the same keys, in the same order, as
+    /// [`Store::jwks`] (the signing key, the announced one, the retained previous one).
+    ///
+    /// Serving it is the caller's job.
+    ///
+    /// # Errors
+    /// [`MetadataError`]: no realm, an empty member or one with a character that does not
+    /// belong, or no key to publish.
+    pub fn auth_metadata(
+        &self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+        options: &MetadataOptions,
+    ) -> Result<AuthMetadata, MetadataError> {
+        let realm = match (&options.realm, &self.sip_domain) {
+            (Some(realm), _) => realm.clone(),
+            (None, Some(sip)) => sip.sip_domain().to_owned(),
+            (None, None) => return Err(MetadataError::NoRealm),
+        };
+        check("realm", &realm, Text::Part)?;
+        check("serviceName", &options.service_name, Text::Part)?;
+        check("name", &options.name, Text::Name)?;
+        let id = options.id_for(&realm);
+        check("id", &id, Text::Token)?;
+        let issuer = options.issuer_for(&realm);
+        check("issuer", &issuer, Text::Token)?;
+        let allowed_audiences =
+            if options.audiences.is_empty() { vec![issuer.clone()] } else { options.audiences.clone() };
+        for audience in &allowed_audiences {
+            check("allowedAudiences", audience, Text::Token)?;
+        }
+        for endpoint in &options.endpoints {
+            check("location", &endpoint.location, Text::Token)?;
+            check("protocol", &endpoint.protocol, Text::Token)?;
+            check("usage", &endpoint.usage, Text::Token)?;
+        }
+
+        let jwks = self.jwks(cert_type, scope, at);
+        let keys: Vec<MetadataKey> = jwks
+            .keys
+            .into_iter()
+            .filter_map(|jwk| {
+                let certificate = jwk.x5c.into_iter().next()?;
+                Some(MetadataKey {
+                    x5t: jwk.x5t,
+                    certificate,
+                    status: jwk.status,
+                    thumbprint: jwk.thumbprint,
+                })
+            })
+            .collect();
+        if keys.is_empty() {
+            return Err(MetadataError::NoKeys {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                at,
+                skipped: jwks.skipped.len(),
+            });
+        }
+        Ok(AuthMetadata {
+            id,
+            version: "1.0",
+            name: options.name.clone(),
+            realm,
+            service_name: options.service_name.clone(),
+            issuer,
+            allowed_audiences,
+            keys,
+            endpoints: options.endpoints.clone(),
+            skipped: jwks.skipped,
+        })
+    }
+}
+
+/// What a member may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Text {
+    /// Free text: no control characters.
+    Name,
+    /// No white space either.
+    Token,
+    /// Nor `@`: a part of `serviceName@realm`.
+    Part,
+}
+
+/// Checks one member.
+fn check(member: &'static str, value: &str, text: Text) -> Result<(), MetadataError> {
+    if value.is_empty() {
+        return Err(MetadataError::Empty { member });
+    }
+    let bad = |c: char| {
+        c.is_control() || (text != Text::Name && c.is_whitespace()) || (text == Text::Part && c == '@')
+    };
+    match value.chars().find(|&c| bad(c)) {
+        Some(character) => {
+            Err(MetadataError::InvalidCharacter { member, value: value.to_owned(), character })
+        }
+        None => Ok(()),
+    }
+}
+
+/// `_` and the UUID version 5 (RFC 9562 5.5) of `service_name@realm` in the URL namespace
+/// (RFC 9562 6.6), lowercase, as Exchange writes its id.
+fn derived_id(service_name: &str, realm: &str) -> String {
+    // NameSpace_URL, 6ba7b811-9dad-11d1-80b4-00c04fd430c8.
+    const NAMESPACE_URL: [u8; 16] =
+        [0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8];
+    let digest: [u8; 20] = Sha1::new()
+        .chain_update(NAMESPACE_URL)
+        .chain_update(service_name.as_bytes())
+        .chain_update(b"@")
+        .chain_update(realm.as_bytes())
+        .finalize()
+        .into();
+    let mut uuid = [0u8; 16];
+    uuid.iter_mut().zip(digest).for_each(|(u, d)| *u = d);
+    // RFC 9562 5.5: version 5 in the high nibble of octet 6, variant 10 in the top bits of octet 8.
+    uuid[6] = (uuid[6] & 0x0f) | 0x50;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+    let mut out = String::with_capacity(37);
+    out.push('_');
+    for (i, byte) in uuid.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
