@@ -2,9 +2,10 @@
 //!
 //! An update reads the state with its `mod_revision`, runs the caller's operation on it, and
 //! writes the result in a transaction that compares `mod_revision`: if another writer got there
-//! first, the transaction fails, hands back the newer state, and the operation runs again on it
-//! (after a jittered backoff, up to [`UpdateOptions::max_attempts`] times). An operation that
-//! refuses, or changes nothing, writes nothing.
+//! first, the transaction fails and hands back the newer state, and the operation runs again on
+//! it at once; after a second conflict and every one after it, the update backs off (a jittered,
+//! capped exponential wait) and reads the state afresh, up to [`UpdateOptions::max_attempts`]
+//! writes. An operation that refuses, or changes nothing, writes nothing.
 //!
 //! Exactly once. The same transaction writes a receipt, `/certslot/<cluster>/ops/<id>`, whose
 //! value is the attempt's number, under a lease (so receipts expire). When etcd's answer to a
@@ -16,7 +17,7 @@
 //! (its compare fails forever), and the operation runs again on the new state. No update is lost
 //! and none is applied twice.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use certslot::{Password, Store};
@@ -24,7 +25,7 @@ use etcd_client::{Compare, CompareOp, KeyValue, PutOptions, Txn, TxnOp, TxnOpRes
 
 use crate::etcd::{Cluster, Connection, EtcdError};
 use crate::state::backoff::{jitter, random_hex};
-use crate::state::codec::{decode, encode};
+use crate::state::codec::{SealedKeys, decode, encode};
 use crate::state::error::{StateError, StoreError, UpdateError};
 
 /// How updates retry.
@@ -92,6 +93,26 @@ pub struct Loaded {
     pub store: Store,
     /// The key's `mod_revision`: what a compare-and-swap compares.
     pub mod_revision: i64,
+    /// Its sealed private keys: known when this store wrote the value, else read from the value
+    /// when a write needs them.
+    keys: Keys,
+}
+
+#[derive(Clone, Debug)]
+enum Keys {
+    Sealed(SealedKeys),
+    InValue(Arc<[u8]>),
+    Unknown,
+}
+
+impl Loaded {
+    fn sealed(&self) -> Option<SealedKeys> {
+        match &self.keys {
+            Keys::Sealed(sealed) => Some(sealed.clone()),
+            Keys::InValue(value) => SealedKeys::of_value(value),
+            Keys::Unknown => None,
+        }
+    }
 }
 
 /// What an update did.
@@ -172,6 +193,7 @@ struct Attempt<T> {
     number: u32,
     compared: i64,
     bytes: Vec<u8>,
+    sealed: SealedKeys,
     value: T,
     store: Store,
 }
@@ -247,7 +269,8 @@ impl EtcdStore {
     /// open.
     pub fn decode(&self, value: &[u8], mod_revision: i64) -> Result<Loaded, StateError> {
         let store = decode(&self.cluster.state_key(), value, self.password.as_ref())?;
-        Ok(Loaded { store, mod_revision })
+        let keys = if self.password.is_some() { Keys::InValue(value.into()) } else { Keys::Unknown };
+        Ok(Loaded { store, mod_revision, keys })
     }
 
     /// Creates the state; refused when one exists, whatever it holds.
@@ -344,12 +367,13 @@ impl EtcdStore {
                             if attempts > self.options.max_attempts {
                                 return Err(UpdateError::Contention { attempts: attempts - 1 });
                             }
-                            let bytes = encode(&store, password)?;
+                            let (bytes, sealed) = encode(&store, password, base.sealed().as_ref())?;
                             self.check_size(bytes.len())?;
                             Next::Send(Attempt {
                                 number: attempts,
                                 compared: base.mod_revision,
                                 bytes,
+                                sealed,
                                 value,
                                 store,
                             })
@@ -400,14 +424,24 @@ impl EtcdStore {
                                     });
                                 }
                             }
-                            tokio::time::sleep(jitter(
-                                self.options.backoff_base,
-                                self.options.backoff_cap,
-                                conflicts,
-                            ))
-                            .await;
                             conflicts += 1;
-                            Next::Run(self.decode_snapshot(&snapshot)?, true)
+                            let loaded = self.decode_snapshot(&snapshot)?;
+                            if conflicts == 1 {
+                                // The failed write's answer holds the newest state: run again on
+                                // it at once.
+                                Next::Run(loaded, true)
+                            } else {
+                                // Contended: back off, then read afresh (the state in hand would
+                                // be stale after the wait).
+                                let n = conflicts - 2;
+                                tokio::time::sleep(jitter(
+                                    self.options.backoff_base,
+                                    self.options.backoff_cap,
+                                    n,
+                                ))
+                                .await;
+                                Next::Read
+                            }
                         }
                         Err(e) if e.is_lease_not_found() => {
                             // Refused whole: the receipt's lease expired. Grant another.
@@ -472,7 +506,7 @@ impl EtcdStore {
 
     fn committed<T>(&self, attempt: Attempt<T>, mod_revision: i64, recovered: bool) -> Updated<T> {
         let revision = attempt.store.revision();
-        self.set_cache(Loaded { store: attempt.store, mod_revision });
+        self.set_cache(Loaded { store: attempt.store, mod_revision, keys: Keys::Sealed(attempt.sealed) });
         Updated {
             value: attempt.value,
             revision,
@@ -525,7 +559,7 @@ impl EtcdStore {
     /// with the one sent (its PFX salts are random, so only this write wrote it).
     async fn put_if(&self, store: &Store, compare: Compare) -> Result<Loaded, StoreError> {
         let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
-        let bytes = encode(store, password)?;
+        let (bytes, sealed) = encode(store, password, None)?;
         self.check_size(bytes.len())?;
         let key = self.cluster.state_key();
         let txn = Txn::new()
@@ -539,7 +573,7 @@ impl EtcdStore {
             match self.conn.call("write", kv.txn(txn.clone())).await {
                 Ok(answer) if answer.succeeded() => {
                     let mod_revision = header_revision(&answer)?;
-                    let loaded = Loaded { store: store.clone(), mod_revision };
+                    let loaded = Loaded { store: store.clone(), mod_revision, keys: Keys::Sealed(sealed) };
                     self.set_cache(loaded.clone());
                     return Ok(loaded);
                 }
@@ -550,7 +584,9 @@ impl EtcdStore {
                         return Err(StateError::Missing { key }.into());
                     };
                     if found.value() == bytes.as_slice() {
-                        let loaded = Loaded { store: store.clone(), mod_revision: found.mod_revision() };
+                        let keys = Keys::Sealed(sealed);
+                        let loaded =
+                            Loaded { store: store.clone(), mod_revision: found.mod_revision(), keys };
                         self.set_cache(loaded.clone());
                         return Ok(loaded);
                     }

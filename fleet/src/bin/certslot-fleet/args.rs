@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use certslot::{CertType, OffsetDateTime, Scope, Thumbprint};
-use certslot_etcd::PasswordSource;
+use certslot_etcd::{Cluster, PasswordSource};
 use time::format_description::well_known::Rfc3339;
 
 /// The usage, printed on stdout for `-h`/`--help` and on stderr after a usage error.
@@ -77,7 +77,7 @@ is left as it is); 4 etcd unreachable (or, for a write, its outcome unknown)
 /// Options of every command.
 pub struct Global {
     pub endpoints: Vec<String>,
-    pub cluster: String,
+    pub cluster: Cluster,
     pub password: Option<PasswordSource>,
     pub now: Option<OffsetDateTime>,
     pub json: bool,
@@ -262,7 +262,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(Glob
         }
     }
     if help {
-        return Ok((default_global(), Command::Help));
+        return Ok((default_global()?, Command::Help));
     }
     let global = global(&mut parsed)?;
     if parsed.words.is_empty() {
@@ -274,8 +274,9 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(Glob
     Ok((global, command))
 }
 
-fn default_global() -> Global {
-    Global { endpoints: Vec::new(), cluster: String::new(), password: None, now: None, json: false }
+fn default_global() -> Result<Global, String> {
+    let cluster = Cluster::new("default").map_err(|e| e.to_string())?;
+    Ok(Global { endpoints: Vec::new(), cluster, password: None, now: None, json: false })
 }
 
 fn global(parsed: &mut Parsed) -> Result<Global, String> {
@@ -291,6 +292,7 @@ fn global(parsed: &mut Parsed) -> Result<Global, String> {
         .value("--cluster")?
         .or_else(|| std::env::var("CERTSLOT_CLUSTER").ok())
         .unwrap_or_else(|| "default".into());
+    let cluster = Cluster::new(&cluster).map_err(|e| e.to_string())?;
     let password = password_source(parsed, "--password-env", "--password-file")?.or_else(|| {
         std::env::var_os("CERTSLOT_PASSWORD").map(|_| PasswordSource::Env("CERTSLOT_PASSWORD".into()))
     });

@@ -24,7 +24,7 @@ use crate::output::{
 
 /// Runs a command.
 pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
-    let cluster = Cluster::new(&global.cluster).map_err(|e| Failure::new(2, "usage", e))?;
+    let cluster = global.cluster.clone();
     let conn =
         Connection::connect(&global.endpoints, ConnectOptions::default()).await.map_err(Failure::etcd)?;
     let ctx = Context { conn, cluster, global };
