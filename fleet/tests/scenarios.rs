@@ -1,10 +1,12 @@
 //! The fleet against a real etcd (each test starts its own): the issue's six scenarios, each
-//! ending in exact states. Agents and coordinators run as `certslot-fleet` processes (so they
-//! can be paused and killed); the concurrency scenarios drive `EtcdStore` from many tasks.
+//! ending in exact states, and every admin command once. Agents and coordinators run as
+//! `certslot-fleet` processes (so they can be paused and killed); the concurrency scenarios drive
+//! `EtcdStore` from many tasks.
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -591,4 +593,123 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
     rt.block_on(store.update_guarded(&current, |s| s.add_site("allowed"))).unwrap();
     let sites: Vec<String> = rt.block_on(store.load()).unwrap().store.sites().map(str::to_owned).collect();
     assert_eq!(sites, ["allowed", "redmond"]);
+}
+
+/// Every admin command once against etcd, with `--now`: each write is one update (the store's
+/// revision moves by exactly one), refusals write nothing, reads need no password.
+#[test]
+fn each_admin_command_is_one_update_and_a_refusal_writes_nothing() {
+    let etcd = Etcd::start();
+    let fleet = Fleet::new(&etcd, "admin");
+    let revision = || fleet.json(&["get"])["revision"].as_u64().unwrap();
+    let at = |minutes: u32| format!("2026-12-01T09:{minutes:02}:00Z");
+    fleet.ok(&["init", "--sip-domain", "fabrikam.com"]);
+    let start = revision();
+    let expected = std::cell::Cell::new(start);
+    let write = |args: &[&str]| {
+        let out = fleet.json(args);
+        expected.set(expected.get() + 1);
+        assert_eq!(out["revision"].as_u64(), Some(expected.get()), "{args:?}: {out}");
+        out
+    };
+    write(&["configure", "--type", "OAuthTokenIssuer", "--staged", "yes"]);
+    write(&["topology", "add-site", "redmond"]);
+    write(&["topology", "add-pool", POOL, "--site", "redmond"]);
+    write(&["topology", "add-server", "fe01.contoso.com", "--pool", POOL]);
+    write(&["topology", "add-server", "fe09.contoso.com", "--pool", POOL]);
+    write(&["topology", "remove-server", "fe09.contoso.com"]);
+    let topology = fleet.json(&["topology", "show"]);
+    assert_eq!(topology["servers"], serde_json::json!([{"server": "fe01.contoso.com", "pool": POOL}]));
+
+    // The samples name contoso.com, not fabrikam.com: refused, then imported on purpose.
+    let import =
+        ["import", &file_a(), "--type", "OAuthTokenIssuer", "--pfx-password-env", "PFX_PASSWORD", "--json"];
+    let out = fleet.cli(&import);
+    assert_eq!(out.status.code(), Some(1));
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["kind"], "refused");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("breaks the OAuthTokenIssuer policy"),
+        "{error}"
+    );
+    assert_eq!(revision(), expected.get(), "a refusal writes nothing");
+    let mut ignoring = import.to_vec();
+    ignoring.insert(6, "--ignore-policy");
+    let imported = write(&ignoring[..ignoring.len() - 1]);
+    assert_eq!(imported["thumbprint"], CERT_A);
+    assert_eq!(imported["violations"][0]["code"], "subject-mismatch");
+    let file_b = file_b();
+    write(&[
+        "import",
+        &file_b,
+        "--type",
+        "OAuthTokenIssuer",
+        "--pfx-password-env",
+        "PFX_PASSWORD",
+        "--ignore-policy",
+    ]);
+
+    let set = write(&[
+        "set",
+        "--type",
+        "OAuthTokenIssuer",
+        "--thumbprint",
+        CERT_A,
+        "--ignore-policy",
+        "--now",
+        &at(0),
+    ]);
+    assert_eq!(set["events"][0]["event"], "set");
+    assert_eq!(set["events"][0]["at"], at(0));
+    let roll = ["roll", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_B, "--ignore-policy"];
+    let rolled = write(&[&roll[..], &["--effective-date", "2027-07-01T00:00:00Z", "--now", &at(1)]].concat());
+    assert_eq!(rolled["events"][0]["event"], "roll-scheduled");
+    let cancelled = write(&["cancel-roll", "--type", "OAuthTokenIssuer", "--now", &at(2)]);
+    assert_eq!(cancelled["events"][0]["reason"], "Requested");
+    let out = fleet.cli(&["cancel-roll", "--type", "OAuthTokenIssuer", "--now", &at(3)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no OAuthTokenIssuer roll is pending at global\n"
+    );
+    write(&[&roll[..], &["--effective-date", &at(5), "--now", &at(3), "--force"]].concat());
+    // Due, staged, and fe01 has not reported: `advance` leaves it blocked.
+    let advanced = write(&["advance", "--now", &at(6)]);
+    assert_eq!(advanced["events"][0]["event"], "roll-blocked");
+    assert_eq!(advanced["events"][0]["waiting_for"], serde_json::json!(["fe01.contoso.com"]));
+    let drift = fleet.json(&["drift", "--now", &at(6)]);
+    assert_eq!(drift["servers"][0]["reported"], false);
+    assert_eq!(drift["waiting_rolls"][0]["waiting_for"], serde_json::json!(["fe01.contoso.com"]));
+    write(&["configure", "--type", "OAuthTokenIssuer", "--staged", "no"]);
+    let advanced = write(&["advance", "--now", &at(7)]);
+    assert_eq!(advanced["events"][0]["event"], "rolled");
+    assert_eq!(advanced["events"][0]["applied_at"], at(7));
+    assert_eq!(fleet.oauth(), (Some(CERT_B.into()), Some(CERT_A.into()), None));
+    write(&["rollback", "--type", "OAuthTokenIssuer", "--now", &at(8)]);
+    assert_eq!(fleet.oauth(), (Some(CERT_A.into()), Some(CERT_B.into()), None));
+    write(&["remove-previous", "--type", "OAuthTokenIssuer", "--now", &at(9)]);
+    assert_eq!(fleet.oauth(), (Some(CERT_A.into()), None, None));
+    let timeline = fleet.json(&["timeline", "--now", &at(10), "--days", "4000"]);
+    let events: Vec<&str> = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["current-expires-soon", "current-expired"]);
+
+    // Reads need no password; writes do.
+    let read = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))
+        .args(["get", "--endpoints", &fleet.endpoint, "--cluster", "admin"])
+        .env_remove("CERTSLOT_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(read.status.success());
+    assert!(
+        String::from_utf8_lossy(&read.stdout)
+            .contains("Thumbprint         : 3BF702B601477250F70E61E287798983087DA4AB")
+    );
+    let export = fleet.ok(&["export"]);
+    assert!(export.contains("\"keys\":[{\"thumbprint\":\""), "the export keeps the sealed keys");
+    assert_eq!(revision(), expected.get());
 }
