@@ -354,6 +354,9 @@ impl Coordinator {
                     Err(source) => {
                         on_event(CoordinatorEvent::Unavailable { error: EtcdError::Request { what: "watch", source } });
                         watch = None;
+                        // A watch that breaks at once must not spin: wait a little first.
+                        failures = failures.saturating_add(1);
+                        tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), failures)).await;
                     }
                 },
                 () = tokio::time::sleep_until(next_renew) => {

@@ -196,6 +196,8 @@ struct Attempt<T> {
     sealed: SealedKeys,
     value: T,
     store: Store,
+    /// Sent before, and its answer lost: it may have applied.
+    unsure: bool,
 }
 
 enum Next<T> {
@@ -376,6 +378,7 @@ impl EtcdStore {
                                 sealed,
                                 value,
                                 store,
+                                unsure: false,
                             })
                         }
                         // A refusal or a no-op on a cached copy counts only once the copy is
@@ -398,7 +401,8 @@ impl EtcdStore {
                     let lease = match self.receipt_lease().await {
                         Ok(lease) => lease,
                         Err(e) => {
-                            self.outage(started, &mut outages, e, None).await?;
+                            let receipt = attempt.unsure.then_some(&receipt_key);
+                            self.outage(started, &mut outages, e, receipt).await?;
                             next = Next::Send(attempt);
                             continue;
                         }
@@ -425,11 +429,10 @@ impl EtcdStore {
                                 }
                             }
                             conflicts += 1;
-                            let loaded = self.decode_snapshot(&snapshot)?;
                             if conflicts == 1 {
                                 // The failed write's answer holds the newest state: run again on
                                 // it at once.
-                                Next::Run(loaded, true)
+                                Next::Run(self.decode_snapshot(&snapshot)?, true)
                             } else {
                                 // Contended: back off, then read afresh (the state in hand would
                                 // be stale after the wait).
@@ -456,7 +459,7 @@ impl EtcdStore {
                             .into());
                         }
                         Err(e) => {
-                            pending = Some(attempt);
+                            pending = Some(Attempt { unsure: true, ..attempt });
                             self.outage(started, &mut outages, e, Some(&receipt_key)).await?;
                             Next::Read
                         }
