@@ -111,3 +111,59 @@ fn check_private(path: &std::path::Path) -> Result<(), PasswordError> {
 fn check_private(_: &std::path::Path) -> Result<(), PasswordError> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_file_gives_its_first_line_and_must_be_private() {
+        let path = std::env::temp_dir().join(format!("certslot-etcd-password-{}", std::process::id()));
+        std::fs::write(&path, "s3cret pass\r\nsecond line\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let error = PasswordSource::File(path.clone()).read().unwrap_err();
+            assert!(matches!(error, PasswordError::FileReadableByOthers { mode: 0o644, .. }), "{error}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let password = PasswordSource::File(path.clone()).read().unwrap();
+        assert_eq!(format!("{password:?}"), "Password([redacted])");
+        // The password is the first line without its CRLF: a PFX sealed with it opens with it.
+        assert!(opens_with(&password, &Password::new("s3cret pass")));
+        assert!(!opens_with(&password, &Password::new("s3cret pass\r")));
+        std::fs::write(&path, "\n").unwrap();
+        assert!(matches!(PasswordSource::File(path.clone()).read(), Err(PasswordError::Empty { .. })));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            PasswordSource::Env("CERTSLOT_ETCD_TEST_NO_SUCH_VARIABLE".into()).read(),
+            Err(PasswordError::NotSet { var }) if var == "CERTSLOT_ETCD_TEST_NO_SUCH_VARIABLE"
+        ));
+    }
+
+    /// Whether a key sealed with `a` opens with `b`.
+    fn opens_with(a: &Password, b: &Password) -> bool {
+        use certslot::rand_core::UnwrapErr;
+        use certslot::{CertType, ExportOptions, PrivateKey, RequestTemplate, SelfSignedOptions};
+        let key = PrivateKey::generate_ec(certslot::Curve::P256, &mut UnwrapErr(getrandom::SysRng)).unwrap();
+        let template =
+            RequestTemplate::for_type(&CertType::Default, "pool01.contoso.com", "contoso.com").unwrap();
+        let policy = certslot::Policy::new();
+        let now = certslot::OffsetDateTime::now_utc();
+        let pfx = template
+            .self_signed(key, &policy, now, SelfSignedOptions::default(), &mut UnwrapErr(getrandom::SysRng))
+            .unwrap();
+        let (leaf, key, _) = pfx.into_parts();
+        let bytes = certslot::Pfx::export(
+            &leaf.unwrap(),
+            &key.unwrap(),
+            &[],
+            a,
+            &ExportOptions::default(),
+            &mut UnwrapErr(getrandom::SysRng),
+        )
+        .unwrap();
+        certslot::Pfx::import(&bytes, b, certslot::ImportOptions::default()).is_ok()
+    }
+}

@@ -6,6 +6,9 @@
 //! line (with `--json`, one JSON object with `kind` and `message`) on stderr, exit code 1, 3 or
 //! 4 (see [`USAGE`]).
 
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 mod args;
 mod commands;
 mod output;
