@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what certslot's tests need beside Rust and is missing: the OpenSSL CLI and Python 3 with
 # the `cryptography` package (the interop tests check certslot's output with both) and PyJWT (which
-# verifies tokens against certslot's JWKS), and, with --build, the OpenSSL headers the
-# `bench-peers` feature compiles against. Needs root (apt-get) only when something is missing.
+# verifies tokens against certslot's JWKS); for the fleet crate (fleet/, certslot-etcd), etcd
+# (Debian's etcd-server: the fleet tests start their own) and protoc (Debian's protobuf-compiler:
+# etcd-client compiles etcd's protobuf API with it); and, with --build, the OpenSSL headers the
+# `bench-peers` feature compiles against. Needs root (apt-get) only when something is missing. The
+# library alone (certslot) needs none of these to build.
 set -euo pipefail
 packages=(openssl python3)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
@@ -10,9 +13,22 @@ need=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# Programs that may come from elsewhere than Debian's package: only their absence counts.
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    # etcd-server's package would start etcd as a service where an init system runs one; the
+    # tests start their own etcd on free ports, so keep services from starting while installing.
+    policy=/usr/sbin/policy-rc.d
+    added_policy=false
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && added_policy=true
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" || status=$?
+    [ "$added_policy" = true ] && rm -f "$policy"
+    [ "$status" -eq 0 ] || exit "$status"
 fi
 # The tests use cryptography 42 or later (not_valid_before_utc, load_pkcs12); pip has it,
 # Debian 12's python3-cryptography is older.
@@ -29,3 +45,5 @@ fi
 python3 -c "import cryptography; print('python cryptography', cryptography.__version__)"
 python3 -c "import jwt; print('pyjwt', jwt.__version__)"
 openssl version
+etcd --version | head -n 1
+protoc --version

@@ -1,0 +1,290 @@
+//! `figures`: the fleet's numbers against a local etcd it starts itself (Debian's etcd-server,
+//! as the tests use it), printed as the README's table.
+//!
+//! ```text
+//! cargo run --release -p certslot-etcd --example figures
+//! ```
+//!
+//! 1. Compare-and-swap update latency (`EtcdStore::update`, each a `record_holdings` on a store
+//!    with two certificates and their keys), one client alone and eight at once, each its own
+//!    connection; a conflict's retries count in its update's time.
+//! 2. How long after a `roll` every agent holds the new certificate, with 3 and with 50 agents
+//!    running as tasks in this process, each with its own connection: from the admin's update
+//!    call to the last agent's file written (the agents' own `Synced` events), over 5 rolls.
+//! 3. A store of 10,000 slots (20 types × 500 pools): the state's size as stored, and how long
+//!    writing and loading it take (with and without its keys). etcd runs with
+//!    `--max-request-bytes 10485760` here; its default (1.5 MiB) is smaller than this state.
+
+#[path = "../tests/common/etcd.rs"]
+mod etcd;
+#[allow(dead_code)]
+#[path = "../../benches/shared/percentiles.rs"]
+mod percentiles;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use certslot::{CertType, ImportOptions, Password, Pfx, RollOptions, Scope, Store, Thumbprint};
+use certslot_etcd::{Agent, AgentEvent, Cluster, ConnectOptions, Connection, EtcdStore, UpdateOptions};
+use etcd::{Etcd, TempDir};
+use percentiles::percentile;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+
+const PASSWORD: &str = "figures-s3cret";
+
+fn pfx(name: &str) -> Pfx {
+    let path = format!("{}/../tests/data/pfx/{name}", env!("CARGO_MANIFEST_DIR"));
+    Pfx::import(&std::fs::read(path).unwrap(), &Password::new("P@ssw0rd"), ImportOptions::default()).unwrap()
+}
+
+async fn etcd_store(endpoint: &str, cluster: &str) -> EtcdStore {
+    let conn = Connection::connect(&[endpoint.to_owned()], ConnectOptions::default()).await.unwrap();
+    let options = UpdateOptions::default().max_value_bytes(10 << 20).max_attempts(1000);
+    EtcdStore::new(conn, Cluster::new(cluster).unwrap(), Some(Password::new(PASSWORD))).with_options(options)
+}
+
+/// A pool of `servers` front-ends with the OAuthTokenIssuer certificate A set; B in the inventory.
+fn fleet_store(servers: usize) -> (Store, Thumbprint, Thumbprint) {
+    let mut store = Store::for_sip_domain("contoso.com").unwrap();
+    store.add_site("redmond").unwrap();
+    store.add_pool("pool01.contoso.com", "redmond").unwrap();
+    for i in 0..servers {
+        store.add_server(&format!("fe{i:02}.contoso.com"), "pool01.contoso.com").unwrap();
+    }
+    let a = store.add_pfx(pfx("openssl3-default.pfx")).unwrap();
+    let b = store.add_pfx(pfx("openssl3-rsa2048-next.pfx")).unwrap();
+    let now = OffsetDateTime::now_utc();
+    store.set(&[CertType::OAuthTokenIssuer], &Scope::Global, &a, now, RollOptions::default()).unwrap();
+    (store, a, b)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let etcd = Etcd::start_with(&["--max-request-bytes", "10485760", "--quota-backend-bytes", "8589934592"]);
+    let endpoint = etcd.endpoint();
+    println!("| figure | value |\n|---|---|");
+
+    // 1. Update latency.
+    let (store, _, _) = fleet_store(3);
+    etcd_store(&endpoint, "latency").await.create(&store).await.unwrap();
+    for clients in [1usize, 8] {
+        let per_client = if clients == 1 { 300 } else { 50 };
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let endpoint = endpoint.clone();
+                tokio::spawn(async move {
+                    let store = etcd_store(&endpoint, "latency").await;
+                    store.load().await.unwrap();
+                    let (mut times, mut attempts) = (Vec::new(), 0u32);
+                    for i in 0..per_client {
+                        let server = format!("fe{:02}.contoso.com", (c + i) % 3);
+                        let start = Instant::now();
+                        let updated = store
+                            .update(|s| {
+                                s.record_holdings(
+                                    &server,
+                                    [],
+                                    OffsetDateTime::now_utc().max(s.clock().unwrap()),
+                                )
+                            })
+                            .await
+                            .unwrap();
+                        times.push(start.elapsed());
+                        attempts += updated.attempts;
+                    }
+                    (times, attempts)
+                })
+            })
+            .collect();
+        let (mut times, mut attempts) = (Vec::new(), 0);
+        for task in tasks {
+            let (t, a) = task.await.unwrap();
+            times.extend(t);
+            attempts += a;
+        }
+        times.sort();
+        println!(
+            "| CAS update, {clients} client{}: p50 / p99 ({} updates, {:.2} writes each) | {} / {} |",
+            if clients == 1 { "" } else { "s at once" },
+            times.len(),
+            f64::from(attempts) / times.len() as f64,
+            ms(percentile(&times, 50)),
+            ms(percentile(&times, 99)),
+        );
+    }
+
+    // 2. A roll reaching every agent.
+    for agents in [3usize, 50] {
+        let cluster = format!("agents{agents}");
+        let (store, a, b) = fleet_store(agents);
+        let admin = etcd_store(&endpoint, &cluster).await;
+        admin.create(&store).await.unwrap();
+        let work = TempDir::new(&cluster);
+        let (stop, stopped) = watch::channel(false);
+        let (events, mut synced) =
+            mpsc::unbounded_channel::<(usize, Instant, Vec<Thumbprint>, Vec<Thumbprint>)>();
+        let mut handles = Vec::new();
+        for i in 0..agents {
+            let store = etcd_store(&endpoint, &cluster).await;
+            let agent =
+                Agent::new(store, &format!("fe{i:02}.contoso.com"), work.path().join(i.to_string())).unwrap();
+            let (events, mut stopped) = (events.clone(), stopped.clone());
+            handles.push(tokio::spawn(agent.run(
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+                move |event| {
+                    if let AgentEvent::Synced { written, removed, .. } = event {
+                        let _ = events.send((i, Instant::now(), written, removed));
+                    }
+                },
+            )));
+        }
+        // Every agent holds A.
+        let mut holding = BTreeSet::new();
+        while holding.len() < agents {
+            let (i, _, written, _) = synced.recv().await.unwrap();
+            if written.contains(&a) {
+                holding.insert(i);
+            }
+        }
+        let mut all = Vec::new();
+        let mut each = Vec::new();
+        for _ in 0..5 {
+            let effective = OffsetDateTime::now_utc() + time::Duration::hours(1);
+            // From the admin's call: agents may see the new state before the admin sees its
+            // write's answer.
+            let committed = Instant::now();
+            admin
+                .update(|s| {
+                    let at = OffsetDateTime::now_utc().max(s.clock().unwrap());
+                    s.roll(
+                        &[CertType::OAuthTokenIssuer],
+                        &Scope::Global,
+                        &b,
+                        effective,
+                        at,
+                        RollOptions::default(),
+                    )
+                })
+                .await
+                .unwrap();
+            let mut staged = BTreeSet::new();
+            let mut last = committed;
+            while staged.len() < agents {
+                let (i, at, written, _) = synced.recv().await.unwrap();
+                if written.contains(&b) && staged.insert(i) {
+                    each.push(at.saturating_duration_since(committed));
+                    last = at;
+                }
+            }
+            all.push(last.saturating_duration_since(committed));
+            admin
+                .update(|s| {
+                    let at = OffsetDateTime::now_utc().max(s.clock().unwrap());
+                    s.cancel_roll(&CertType::OAuthTokenIssuer, &Scope::Global, at)
+                })
+                .await
+                .unwrap();
+            let mut removed_from = BTreeSet::new();
+            while removed_from.len() < agents {
+                let (i, _, _, removed) = synced.recv().await.unwrap();
+                if removed.contains(&b) {
+                    removed_from.insert(i);
+                }
+            }
+        }
+        let _ = stop.send(true);
+        for handle in handles {
+            handle.await.unwrap().unwrap();
+        }
+        all.sort();
+        each.sort();
+        println!(
+            "| roll → all {agents} agents hold the certificate: median / max of {} rolls (one agent, median) | {} / {} ({}) |",
+            all.len(),
+            ms(percentile(&all, 50)),
+            ms(*all.last().unwrap()),
+            ms(percentile(&each, 50)),
+        );
+    }
+
+    // 3. 10,000 slots.
+    let mut store = Store::for_sip_domain("contoso.com").unwrap();
+    store.add_site("redmond").unwrap();
+    let a = store.add_pfx(pfx("openssl3-default.pfx")).unwrap();
+    let b = store.add_pfx(pfx("openssl3-rsa2048-next.pfx")).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let effective = now + time::Duration::days(30);
+    let types: Vec<CertType> = CertType::builtin().collect();
+    let options = RollOptions::default().ignore_policy();
+    for p in 0..500 {
+        let pool = format!("pool{p:03}.contoso.com");
+        store.add_pool(&pool, "redmond").unwrap();
+        let scope = Scope::pool(&pool).unwrap();
+        for (i, t) in types.iter().enumerate() {
+            store.set(std::slice::from_ref(t), &scope, &a, now, options).unwrap();
+            if (p + i) % 2 == 0 {
+                store.roll(std::slice::from_ref(t), &scope, &b, effective, now, options.force()).unwrap();
+            }
+        }
+    }
+    assert_eq!(store.slot_count(), 10_000);
+    let pretty = store.to_json().len();
+    let big = etcd_store(&endpoint, "big").await;
+    let start = Instant::now();
+    big.create(&store).await.unwrap();
+    let write = start.elapsed();
+    let stored = big.read_value().await.unwrap().unwrap().0.len();
+    let mut with_keys = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let loaded = big.load().await.unwrap();
+        with_keys.push(start.elapsed());
+        assert_eq!(loaded.store.slot_count(), 10_000);
+    }
+    let reader = EtcdStore::new(
+        Connection::connect(std::slice::from_ref(&endpoint), ConnectOptions::default()).await.unwrap(),
+        Cluster::new("big").unwrap(),
+        None,
+    );
+    let mut without_keys = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        reader.load().await.unwrap();
+        without_keys.push(start.elapsed());
+    }
+    with_keys.sort();
+    without_keys.sort();
+    let mut update = Vec::new();
+    for i in 0..5 {
+        let start = Instant::now();
+        big.update(|s| s.add_site(&format!("site{i}"))).await.unwrap();
+        update.push(start.elapsed());
+    }
+    update.sort();
+    println!(
+        "| 10,000 slots: state as stored (certslot's pretty JSON: {:.2} MB) | {:.2} MB |",
+        pretty as f64 / 1e6,
+        stored as f64 / 1e6
+    );
+    println!("| 10,000 slots: create (encode, keys into PFX, write) | {} |", ms(write));
+    println!(
+        "| 10,000 slots: load with keys / without, median of 10 | {} / {} |",
+        ms(percentile(&with_keys, 50)),
+        ms(percentile(&without_keys, 50))
+    );
+    println!(
+        "| 10,000 slots: one update from the cache (encode, CAS), median of 5 | {} |",
+        ms(percentile(&update, 50))
+    );
+}

@@ -1,0 +1,609 @@
+//! The commands: each admin write is one compare-and-swap update; reads load the state without
+//! its private keys (no password needed); `agent` and `coordinator` run until SIGTERM or
+//! Ctrl-C.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use certslot::{
+    CertType, ImportOptions, OffsetDateTime, Outcome, Pfx, Report as PolicyReport, RollOptions, Rule as _,
+    Scope, SlotError, Store, TypeConfig,
+};
+use certslot_etcd::{
+    Agent, AgentEvent, Clock, Cluster, ConnectOptions, Connection, Coordinator, CoordinatorEvent, EtcdStore,
+    PasswordSource, Updated, fleet_status, live_reports, step, waiting_rolls,
+};
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::args::{Command, Global, SlotArgs, Topology};
+use crate::output::{
+    Failure, Report, desired_json, event_json, events_text, human, instant, slot_json, slot_text,
+    thumbprint_list, thumbprints_json,
+};
+
+/// Runs a command.
+pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
+    let cluster = global.cluster.clone();
+    let conn =
+        Connection::connect(&global.endpoints, ConnectOptions::default()).await.map_err(Failure::etcd)?;
+    let ctx = Context { conn, cluster, global };
+    let clock = ctx.global.now.map_or(Clock::System, Clock::Fixed);
+    match command {
+        Command::Help => Ok(Report { text: String::new(), json: Value::Null }),
+        Command::Init { sip_domain, staged } => ctx.init(&sip_domain, &staged).await,
+        Command::Configure { cert_type, staged } => {
+            ctx.write(|s| {
+                let mut config: TypeConfig = s.type_config(&cert_type);
+                config.require_staged = staged;
+                s.configure_type(cert_type.clone(), config)
+            })
+            .await
+        }
+        Command::Topology(Topology::Show) => ctx.topology().await,
+        Command::Topology(t) => {
+            ctx.write(|s| match &t {
+                Topology::AddSite(site) => s.add_site(site),
+                Topology::AddPool { pool, site } => s.add_pool(pool, site),
+                Topology::AddServer { server, pool } => s.add_server(server, pool),
+                Topology::RemoveSite(site) => s.remove_site(site),
+                Topology::RemovePool(pool) => s.remove_pool(pool),
+                Topology::RemoveServer(server) => s.remove_server(server),
+                Topology::Show => Ok(Outcome::default()),
+            })
+            .await
+        }
+        Command::Import { file, cert_type, scope, pfx_password, ignore_policy } => {
+            ctx.import(&file, &cert_type, &scope, pfx_password, ignore_policy, clock).await
+        }
+        Command::Set { slot, thumbprint, force, ignore_policy } => {
+            let options = roll_options(force, ignore_policy);
+            ctx.write(|s| s.set(&slot.types, &slot.scope, &thumbprint, clock.instant_for(s), options)).await
+        }
+        Command::Roll { slot, thumbprint, effective, force, ignore_policy } => {
+            let options = roll_options(force, ignore_policy);
+            ctx.write(|s| {
+                s.roll(&slot.types, &slot.scope, &thumbprint, effective, clock.instant_for(s), options)
+            })
+            .await
+        }
+        Command::CancelRoll(slot) => {
+            ctx.write_one(&slot, |s, t, scope, at| s.cancel_roll(t, scope, at), clock).await
+        }
+        Command::RemovePrevious(slot) => {
+            ctx.write_one(&slot, |s, t, scope, at| s.remove_previous(t, scope, at), clock).await
+        }
+        Command::Rollback(slot) => {
+            ctx.write_one(&slot, |s, t, scope, at| s.rollback(t, scope, at), clock).await
+        }
+        Command::Advance => ctx.advance(clock).await,
+        Command::Get { cert_type, scope } => ctx.get(cert_type, &scope).await,
+        Command::Drift => ctx.drift(clock).await,
+        Command::Timeline { cert_type, scope, days } => ctx.timeline(cert_type, &scope, days, clock).await,
+        Command::Export => ctx.export().await,
+        Command::Restore { file } => ctx.restore(&file).await,
+        Command::Agent { server, dir, lease_ttl, resync, file_password } => {
+            let store = ctx.writer()?;
+            let mut agent = Agent::new(store, &server, &dir)
+                .map_err(|e| Failure::failed("agent", e))?
+                .lease_ttl(lease_ttl)
+                .resync_every(resync)
+                .clock(daemon_clock(&ctx.global));
+            if let Some(source) = file_password {
+                agent = agent.file_password(source.read().map_err(|e| Failure::failed("password", e))?);
+            }
+            let json = ctx.global.json;
+            agent
+                .run(shutdown(), |event| log(json, agent_kind(&event), &event))
+                .await
+                .map_err(|e| Failure::failed("agent", e))?;
+            Ok(Report { text: String::new(), json: Value::Null })
+        }
+        Command::Coordinator { id, lease_ttl, resync } => {
+            let store = ctx.writer()?;
+            let id = id.unwrap_or_else(default_id);
+            let json = ctx.global.json;
+            Coordinator::new(store, id)
+                .lease_ttl(lease_ttl)
+                .resync_every(resync)
+                .clock(daemon_clock(&ctx.global))
+                .run(shutdown(), |event| log(json, coordinator_kind(&event), &event))
+                .await;
+            Ok(Report { text: String::new(), json: Value::Null })
+        }
+    }
+}
+
+struct Context {
+    conn: Connection,
+    cluster: Cluster,
+    global: Global,
+}
+
+/// Why an import was refused.
+enum ImportRefusal {
+    Slot(SlotError),
+    Policy { cert_type: CertType, report: PolicyReport },
+}
+
+impl fmt::Display for ImportRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Slot(e) => e.fmt(f),
+            Self::Policy { cert_type, report } => {
+                write!(
+                    f,
+                    "the certificate breaks the {cert_type} policy (--ignore-policy to import it anyway): {report}"
+                )
+            }
+        }
+    }
+}
+
+impl Context {
+    /// The state with its password, for writes.
+    fn writer(&self) -> Result<EtcdStore, Failure> {
+        let source = self.global.password.as_ref().ok_or_else(|| {
+            Failure::failed(
+                "password-required",
+                "this command needs the password of the state's private keys: --password-env VAR, --password-file FILE or CERTSLOT_PASSWORD",
+            )
+        })?;
+        let password = source.read().map_err(|e| Failure::failed("password", e))?;
+        Ok(EtcdStore::new(self.conn.clone(), self.cluster.clone(), Some(password)))
+    }
+
+    /// The state without keys, for reads.
+    fn reader(&self) -> EtcdStore {
+        EtcdStore::new(self.conn.clone(), self.cluster.clone(), None)
+    }
+
+    async fn read(&self) -> Result<Store, Failure> {
+        Ok(self.reader().load().await.map_err(Failure::store)?.store)
+    }
+
+    async fn write(
+        &self,
+        op: impl FnMut(&mut Store) -> Result<Outcome, SlotError>,
+    ) -> Result<Report, Failure> {
+        let updated = self.writer()?.update(op).await.map_err(Failure::update)?;
+        Ok(outcome_report(&updated))
+    }
+
+    async fn write_one(
+        &self,
+        slot: &SlotArgs,
+        op: impl Fn(&mut Store, &CertType, &Scope, OffsetDateTime) -> Result<Outcome, SlotError>,
+        clock: Clock,
+    ) -> Result<Report, Failure> {
+        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        self.write(|s| {
+            let at = clock.instant_for(s);
+            op(s, &cert_type, &slot.scope, at)
+        })
+        .await
+    }
+
+    async fn init(&self, sip_domain: &str, staged: &[CertType]) -> Result<Report, Failure> {
+        let mut store = Store::for_sip_domain(sip_domain).map_err(|e| Failure::failed("refused", e))?;
+        for cert_type in staged {
+            let mut config = store.type_config(cert_type);
+            config.require_staged = true;
+            store.configure_type(cert_type.clone(), config).map_err(|e| Failure::failed("refused", e))?;
+        }
+        let loaded = self.writer()?.create(&store).await.map_err(Failure::store)?;
+        let staged: Vec<String> = staged.iter().map(ToString::to_string).collect();
+        Ok(Report {
+            text: format!(
+                "created the state of cluster {} at {} (SIP domain {sip_domain}; staged types: {})\n",
+                self.cluster,
+                self.cluster.state_key(),
+                if staged.is_empty() { "none".into() } else { staged.join(", ") }
+            ),
+            json: json!({
+                "cluster": self.cluster.name(),
+                "key": self.cluster.state_key(),
+                "revision": loaded.store.revision(),
+                "mod_revision": loaded.mod_revision,
+                "staged": staged,
+            }),
+        })
+    }
+
+    async fn import(
+        &self,
+        file: &std::path::Path,
+        cert_type: &CertType,
+        scope: &Scope,
+        pfx_password: Option<PasswordSource>,
+        ignore_policy: bool,
+        clock: Clock,
+    ) -> Result<Report, Failure> {
+        let writer = self.writer()?;
+        let password = match &pfx_password {
+            Some(source) => source.read().map_err(|e| Failure::failed("password", e))?,
+            None => writer
+                .password()
+                .cloned()
+                .ok_or_else(|| Failure::failed("password-required", "no PFX password"))?,
+        };
+        let bytes = std::fs::read(file)
+            .map_err(|e| Failure::failed("file", format!("cannot read {}: {e}", file.display())))?;
+        let pfx = Pfx::import(&bytes, &password, ImportOptions::default())
+            .map_err(|e| Failure::failed("pfx", format!("{}: {e}", file.display())))?;
+        let leaf = pfx.leaf().cloned().ok_or_else(|| {
+            Failure::failed("pfx", format!("{}: no certificate for the private key", file.display()))
+        })?;
+        let updated = writer
+            .update(|s| {
+                let known = match scope {
+                    Scope::Global => true,
+                    Scope::Site(site) => s.sites().any(|x| x == site.as_ref()),
+                    Scope::Pool(pool) => s.pools().any(|(x, _)| x == pool.as_ref()),
+                };
+                if !known {
+                    let (kind, name) = match scope {
+                        Scope::Site(n) => ("site", n.to_string()),
+                        Scope::Pool(n) => ("pool", n.to_string()),
+                        Scope::Global => ("scope", "global".into()),
+                    };
+                    return Err(ImportRefusal::Slot(SlotError::UnknownTopology { kind, name }));
+                }
+                let report = s.type_config(cert_type).policy.check(&leaf, clock.instant_for(s));
+                if !report.violations.is_empty() && !ignore_policy {
+                    return Err(ImportRefusal::Policy { cert_type: cert_type.clone(), report });
+                }
+                let thumbprint = s.add_pfx(pfx.clone()).map_err(ImportRefusal::Slot)?;
+                Ok((thumbprint, report))
+            })
+            .await
+            .map_err(Failure::update)?;
+        let (thumbprint, report) = &updated.value;
+        let warnings: Vec<String> = report
+            .violations
+            .iter()
+            .map(ToString::to_string)
+            .chain(report.warnings.iter().map(ToString::to_string))
+            .collect();
+        Ok(Report {
+            text: format!(
+                "imported {thumbprint} ({}), valid {} to {}, for {cert_type} at {scope}; revision {}\n{}",
+                leaf.subject(),
+                human(leaf.not_before()),
+                human(leaf.not_after()),
+                updated.revision,
+                warnings.iter().map(|w| format!("  note: {w}\n")).collect::<String>()
+            ),
+            json: json!({
+                "thumbprint": thumbprint.to_string(),
+                "subject": leaf.subject().to_string(),
+                "not_before": instant(leaf.not_before()),
+                "not_after": instant(leaf.not_after()),
+                "type": cert_type.to_string(),
+                "scope": scope.to_string(),
+                "violations": report.violations.iter().map(|v| json!({"code": v.code(), "message": v.to_string()})).collect::<Vec<_>>(),
+                "warnings": report.warnings.iter().map(|w| json!({"code": w.code(), "message": w.to_string()})).collect::<Vec<_>>(),
+                "revision": updated.revision,
+                "mod_revision": updated.mod_revision,
+            }),
+        })
+    }
+
+    async fn advance(&self, clock: Clock) -> Result<Report, Failure> {
+        let writer = self.writer()?;
+        let reports = live_reports(&self.conn, &self.cluster).await.map_err(Failure::etcd)?;
+        let updated = writer.update(|s| step(s, &reports, &clock, true)).await.map_err(Failure::update)?;
+        let step = &updated.value;
+        let mut text = format!("advanced to {}; revision {}\n", human(step.at), updated.revision);
+        for (server, held) in &step.recorded {
+            text += &format!("  recorded {server} holding [{}]\n", thumbprint_list(held));
+        }
+        if step.recorded.is_empty() && step.events.is_empty() {
+            text += "  (nothing to record, nothing due)\n";
+        }
+        text += &events_text(&step.events);
+        Ok(Report {
+            text,
+            json: json!({
+                "at": instant(step.at),
+                "revision": updated.revision,
+                "written": updated.written,
+                "recorded": step.recorded.iter().map(|(s, h)| json!({"server": s, "thumbprints": thumbprints_json(h)})).collect::<Vec<_>>(),
+                "events": step.events.iter().map(event_json).collect::<Vec<_>>(),
+                "next_due": step.next_due.map(instant),
+            }),
+        })
+    }
+
+    async fn get(&self, cert_type: Option<CertType>, scope: &Scope) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let types: BTreeSet<CertType> = match cert_type {
+            Some(t) => [t].into(),
+            None => store.slots().map(|(t, _, _)| t.clone()).collect(),
+        };
+        let views: Vec<_> = types.iter().filter_map(|t| store.get(t, scope)).collect();
+        let text = if views.is_empty() {
+            format!("no certificate assigned at {scope}\n")
+        } else {
+            views.iter().map(slot_text).collect::<Vec<_>>().join("\n")
+        };
+        Ok(Report {
+            text,
+            json: json!({ "revision": store.revision(), "slots": views.iter().map(slot_json).collect::<Vec<_>>() }),
+        })
+    }
+
+    async fn drift(&self, clock: Clock) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let reports = live_reports(&self.conn, &self.cluster).await.map_err(Failure::etcd)?;
+        let at = clock.instant_for(&store);
+        let servers = fleet_status(&store, &reports, at);
+        let waiting = waiting_rolls(&store, at);
+        let mut text = String::new();
+        for s in &servers {
+            let state = match (&s.report, s.is_clean()) {
+                (None, _) => format!(
+                    "UNREPORTED (no live report; last recorded {})",
+                    s.recorded_at.map_or("never".into(), human)
+                ),
+                (Some(_), true) => "in step".into(),
+                (Some(_), false) => "drifted".into(),
+            };
+            text += &format!("{:<24} {:<24} {state}\n", s.server, s.pool);
+            if !s.missing.is_empty() {
+                let missing: Vec<String> = s
+                    .missing
+                    .iter()
+                    .map(|d| format!("{} ({} {:?})", d.thumbprint, d.cert_type, d.role))
+                    .collect();
+                text += &format!("  missing    [{}]\n", missing.join(", "));
+            }
+            if !s.stale.is_empty() {
+                text += &format!("  stale      [{}]\n", thumbprint_list(&s.stale));
+            }
+            if !s.unexpected.is_empty() {
+                text += &format!("  unexpected [{}]\n", thumbprint_list(&s.unexpected));
+            }
+        }
+        for w in &waiting {
+            let why = if w.waiting_for.is_empty() {
+                "due; the coordinator applies it".to_owned()
+            } else {
+                format!("blocked; not yet on {}", w.waiting_for.join(", "))
+            };
+            text += &format!(
+                "roll of {} ({} at {}), effective {}: {why}\n",
+                w.thumbprint,
+                w.cert_type,
+                w.scope,
+                human(w.effective_at)
+            );
+        }
+        if text.is_empty() {
+            text = "no servers in the topology\n".into();
+        }
+        let json = json!({
+            "at": instant(at),
+            "revision": store.revision(),
+            "servers": servers.iter().map(|s| json!({
+                "server": s.server,
+                "pool": s.pool,
+                "reported": s.is_reported(),
+                "reported_at": s.report.as_ref().map(|r| instant(r.reported_at)),
+                "holding": s.report.as_ref().map(|r| thumbprints_json(&r.thumbprints)),
+                "recorded_at": s.recorded_at.map(instant),
+                "missing": s.missing.iter().map(desired_json).collect::<Vec<_>>(),
+                "stale": thumbprints_json(&s.stale),
+                "unexpected": thumbprints_json(&s.unexpected),
+                "clean": s.is_clean(),
+            })).collect::<Vec<_>>(),
+            "waiting_rolls": waiting.iter().map(|w| json!({
+                "type": w.cert_type.to_string(),
+                "scope": w.scope.to_string(),
+                "thumbprint": w.thumbprint.to_string(),
+                "effective_at": instant(w.effective_at),
+                "waiting_for": w.waiting_for,
+            })).collect::<Vec<_>>(),
+        });
+        Ok(Report { text, json })
+    }
+
+    async fn timeline(
+        &self,
+        cert_type: Option<CertType>,
+        scope: &Scope,
+        days: u32,
+        clock: Clock,
+    ) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let from = clock.instant_for(&store);
+        let to = from.saturating_add(Duration::days(i64::from(days)));
+        let entries = match &cert_type {
+            Some(t) => store.timeline(t, scope, from, to),
+            None => store.timeline_all(from, to),
+        };
+        let text = if entries.is_empty() {
+            format!("no change between {} and {}\n", human(from), human(to))
+        } else {
+            entries.iter().map(|e| format!("{}  {}\n", human(e.at), e.event)).collect()
+        };
+        Ok(Report {
+            text,
+            json: json!({
+                "from": instant(from),
+                "to": instant(to),
+                "entries": entries.iter().map(|e| json!({"at": instant(e.at), "event": event_json(&e.event)})).collect::<Vec<_>>(),
+            }),
+        })
+    }
+
+    async fn topology(&self) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let mut text = String::new();
+        for site in store.sites() {
+            text += &format!("site {site}\n");
+            for (pool, _) in store.pools().filter(|(_, s)| *s == site) {
+                text += &format!("  pool {pool}\n");
+                for (server, _) in store.servers().filter(|(_, p)| *p == pool) {
+                    text += &format!("    server {server}\n");
+                }
+            }
+        }
+        if text.is_empty() {
+            text = "no sites\n".into();
+        }
+        Ok(Report {
+            text,
+            json: json!({
+                "sites": store.sites().collect::<Vec<_>>(),
+                "pools": store.pools().map(|(p, s)| json!({"pool": p, "site": s})).collect::<Vec<_>>(),
+                "servers": store.servers().map(|(s, p)| json!({"server": s, "pool": p})).collect::<Vec<_>>(),
+            }),
+        })
+    }
+
+    async fn export(&self) -> Result<Report, Failure> {
+        let reader = self.reader();
+        let (value, mod_revision) = reader.read_value().await.map_err(Failure::etcd)?.ok_or_else(|| {
+            Failure::state(&certslot_etcd::StateError::Missing { key: self.cluster.state_key() })
+        })?;
+        // A backup must load: check it (without the keys, which need the password).
+        reader.decode(&value, mod_revision).map_err(|e| Failure::state(&e))?;
+        let text = String::from_utf8_lossy(&value).into_owned();
+        let json = serde_json::from_slice(&value).unwrap_or(Value::Null);
+        Ok(Report { text: text + "\n", json })
+    }
+
+    async fn restore(&self, file: &std::path::Path) -> Result<Report, Failure> {
+        let writer = self.writer()?;
+        let bytes = std::fs::read(file)
+            .map_err(|e| Failure::failed("file", format!("cannot read {}: {e}", file.display())))?;
+        let loaded = writer
+            .decode(&bytes, 0)
+            .map_err(|e| Failure::failed("restore-refused", format!("{}: {e}", file.display())))?;
+        let written = writer.replace(&loaded.store).await.map_err(Failure::store)?;
+        Ok(Report {
+            text: format!(
+                "restored the state of cluster {} from {} (revision {})\n",
+                self.cluster,
+                file.display(),
+                written.store.revision()
+            ),
+            json: json!({ "revision": written.store.revision(), "mod_revision": written.mod_revision }),
+        })
+    }
+}
+
+fn roll_options(force: bool, ignore_policy: bool) -> RollOptions {
+    let mut options = RollOptions::default();
+    if force {
+        options = options.force();
+    }
+    if ignore_policy {
+        options = options.ignore_policy();
+    }
+    options
+}
+
+fn outcome_report(updated: &Updated<Outcome>) -> Report {
+    let events = &updated.value.events;
+    let text = format!(
+        "revision {}\n{}",
+        updated.revision,
+        if events.is_empty() { String::new() } else { events_text(events) }
+    );
+    Report {
+        text,
+        json: json!({
+            "revision": updated.revision,
+            "mod_revision": updated.mod_revision,
+            "written": updated.written,
+            "attempts": updated.attempts,
+            "events": updated.value.events.iter().map(event_json).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// `--now` for an agent or a coordinator: the instant its clock starts at.
+fn daemon_clock(global: &Global) -> Clock {
+    global.now.map_or(Clock::System, Clock::starting_at)
+}
+
+/// This host and process, for the coordinator's id.
+fn default_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "coordinator".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// One log line: the instant and the event, or a JSON object.
+fn log(json: bool, kind: &str, event: &dyn fmt::Display) {
+    let now = OffsetDateTime::now_utc();
+    if json {
+        println!("{}", json!({ "at": instant(now), "event": kind, "text": event.to_string() }));
+    } else {
+        println!("{} {event}", log_time(now));
+    }
+}
+
+/// An instant in a log line: UTC to the millisecond.
+fn log_time(t: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+fn agent_kind(event: &AgentEvent) -> &'static str {
+    match event {
+        AgentEvent::Started { .. } => "started",
+        AgentEvent::LeaseGranted { .. } => "lease-granted",
+        AgentEvent::LeaseLost { .. } => "lease-lost",
+        AgentEvent::Synced { .. } => "synced",
+        AgentEvent::Reported { .. } => "reported",
+        AgentEvent::StateRejected { .. } => "state-rejected",
+        AgentEvent::StateMissing => "state-missing",
+        AgentEvent::NotInTopology { .. } => "not-in-topology",
+        AgentEvent::CannotHold { .. } => "cannot-hold",
+        AgentEvent::FileError { .. } => "file-error",
+        AgentEvent::Unavailable { .. } => "unavailable",
+        AgentEvent::Stopped => "stopped",
+        _ => "other",
+    }
+}
+
+fn coordinator_kind(event: &CoordinatorEvent) -> &'static str {
+    match event {
+        CoordinatorEvent::Leading { .. } => "leading",
+        CoordinatorEvent::Following { .. } => "following",
+        CoordinatorEvent::Stepped(_) => "stepped",
+        CoordinatorEvent::LostLeadership => "lost-leadership",
+        CoordinatorEvent::StepFailed { .. } => "step-failed",
+        CoordinatorEvent::Unavailable { .. } => "unavailable",
+        CoordinatorEvent::Stopped => "stopped",
+        _ => "other",
+    }
+}

@@ -1,0 +1,102 @@
+//! The keys of one certslot cluster in etcd, all under `/certslot/<cluster>/`:
+//!
+//! ```text
+//! /certslot/<cluster>/state            the store's state (certslot's JSON, keys in PFX)
+//! /certslot/<cluster>/servers/<fqdn>   a front-end agent's holdings report, under its lease
+//! /certslot/<cluster>/coordinator      the elected coordinator, under its lease
+//! /certslot/<cluster>/ops/<id>         an update's receipt, written with the state (see EtcdStore)
+//! ```
+
+use core::fmt;
+
+/// A cluster name: one certslot store in etcd, and the key prefix of everything about it.
+///
+/// ```
+/// use certslot_etcd::Cluster;
+///
+/// let cluster = Cluster::new("contoso")?;
+/// assert_eq!(cluster.state_key(), "/certslot/contoso/state");
+/// assert_eq!(cluster.server_key("FE01.contoso.com"), "/certslot/contoso/servers/fe01.contoso.com");
+/// assert!(Cluster::new("a/b").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cluster {
+    name: Box<str>,
+}
+
+/// Why a cluster name cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// Not 1 to 64 ASCII letters, digits, `-`, `_` or `.` (it becomes part of etcd keys).
+    #[error("invalid cluster name {name:?}: use 1 to 64 ASCII letters, digits, '-', '_' or '.'")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+    },
+}
+
+impl Cluster {
+    /// The longest cluster name.
+    pub const MAX_LEN: usize = 64;
+
+    /// A cluster by name.
+    ///
+    /// # Errors
+    /// [`ClusterError::InvalidName`] for an empty name, one longer than [`Cluster::MAX_LEN`], or
+    /// one with other characters than ASCII letters, digits, `-`, `_` and `.` (`.` and `..`
+    /// alone are refused too).
+    pub fn new(name: &str) -> Result<Self, ClusterError> {
+        let valid = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name != "."
+            && name != ".."
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !valid {
+            return Err(ClusterError::InvalidName { name: name.to_owned() });
+        }
+        Ok(Self { name: name.into() })
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The prefix of every key of the cluster, `/certslot/<cluster>/`.
+    pub fn prefix(&self) -> String {
+        format!("/certslot/{}/", self.name)
+    }
+
+    /// The key of the store's state.
+    pub fn state_key(&self) -> String {
+        format!("/certslot/{}/state", self.name)
+    }
+
+    /// The prefix of the agents' holdings reports.
+    pub fn servers_prefix(&self) -> String {
+        format!("/certslot/{}/servers/", self.name)
+    }
+
+    /// The key of one server's holdings report (the name in lowercase, as the store keeps it).
+    pub fn server_key(&self, server: &str) -> String {
+        format!("/certslot/{}/servers/{}", self.name, server.to_ascii_lowercase())
+    }
+
+    /// The key the coordinators' election is held on.
+    pub fn coordinator_key(&self) -> String {
+        format!("/certslot/{}/coordinator", self.name)
+    }
+
+    /// The key of an update's receipt.
+    pub(crate) fn op_key(&self, id: &str) -> String {
+        format!("/certslot/{}/ops/{id}", self.name)
+    }
+}
+
+impl fmt::Display for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}

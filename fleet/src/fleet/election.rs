@@ -1,0 +1,158 @@
+//! The coordinators' election: one key, `/certslot/<cluster>/coordinator`, created under the
+//! candidate's lease only if it does not exist (a transaction comparing its create revision
+//! with 0). The holder leads while its lease lives; the others watch the key and campaign again
+//! when it is deleted (the leader resigned, or died and its lease expired).
+//!
+//! Leadership fences its writes: a leader's updates also compare the key's create revision
+//! with the one it won ([`Guard`]), so a leader that lost its lease (paused, partitioned) cannot
+//! write after another has taken over.
+
+use std::time::Duration;
+
+use etcd_client::{Compare, CompareOp, EventType, PutOptions, Txn, TxnOp, TxnOpResponse, WatchOptions};
+
+use crate::etcd::{Cluster, Connection, EtcdError, Lease};
+use crate::state::Guard;
+
+/// An election among coordinators, as one candidate sees it.
+#[derive(Clone, Debug)]
+pub struct Election {
+    conn: Connection,
+    key: String,
+    id: String,
+    ttl: Duration,
+}
+
+/// A won election: the lease that holds the key, and the guard for the leader's writes.
+pub struct Leadership {
+    lease: Lease,
+    guard: Guard,
+}
+
+impl core::fmt::Debug for Leadership {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Leadership").field("lease", &self.lease.id()).field("guard", &self.guard).finish()
+    }
+}
+
+/// How a campaign ended.
+#[derive(Debug)]
+pub enum Campaign {
+    /// This candidate leads.
+    Won(Leadership),
+    /// Another does.
+    Lost {
+        /// The leader's id.
+        leader: String,
+        /// The etcd revision of the answer: watch for the key's deletion after it.
+        revision: i64,
+    },
+}
+
+impl Election {
+    /// The election of `cluster`'s coordinators, for the candidate `id`, with leases of `ttl`.
+    pub fn new(conn: Connection, cluster: &Cluster, id: impl Into<String>, ttl: Duration) -> Self {
+        Self { conn, key: cluster.coordinator_key(), id: id.into(), ttl }
+    }
+
+    /// The candidate's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Campaigns once: takes the key if it is free.
+    ///
+    /// # Errors
+    /// [`EtcdError`] when etcd cannot be reached (the lease granted for the campaign is
+    /// revoked, so a lost answer leaves no leader behind).
+    pub async fn campaign(&self) -> Result<Campaign, EtcdError> {
+        let lease = Lease::grant(&self.conn, self.ttl).await?;
+        let txn = Txn::new()
+            .when([Compare::create_revision(self.key.clone(), CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(
+                self.key.clone(),
+                self.id.clone(),
+                Some(PutOptions::new().with_lease(lease.id())),
+            )])
+            .or_else([TxnOp::get(self.key.clone(), None)]);
+        let mut kv = self.conn.kv();
+        let answer = match self.conn.call("campaign", kv.txn(txn)).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let _ = lease.revoke().await;
+                return Err(e);
+            }
+        };
+        let revision = answer.header().map(|h| h.revision()).unwrap_or_default();
+        if answer.succeeded() {
+            return Ok(Campaign::Won(Leadership { lease, guard: Guard::new(self.key.clone(), revision) }));
+        }
+        let _ = lease.revoke().await;
+        let leader = answer
+            .op_responses()
+            .into_iter()
+            .find_map(|r| match r {
+                TxnOpResponse::Get(get) => {
+                    get.kvs().first().map(|kv| String::from_utf8_lossy(kv.value()).into_owned())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        Ok(Campaign::Lost { leader, revision })
+    }
+
+    /// Waits until the key is deleted after `revision` (or `limit` passes): the moment to
+    /// campaign again.
+    ///
+    /// # Errors
+    /// [`EtcdError`] when the watch cannot be made or breaks.
+    pub async fn vacancy(&self, revision: i64, limit: Duration) -> Result<(), EtcdError> {
+        let wait = async {
+            let mut watcher = self.conn.watch();
+            let options = WatchOptions::new().with_start_revision(revision + 1);
+            let mut stream =
+                self.conn.call("watch election", watcher.watch(self.key.clone(), Some(options))).await?;
+            loop {
+                let message = stream
+                    .message()
+                    .await
+                    .map_err(|source| EtcdError::Request { what: "watch election", source })?;
+                let Some(answer) = message else { return Ok(()) };
+                if answer.canceled() || answer.events().iter().any(|e| e.event_type() == EventType::Delete) {
+                    return Ok(());
+                }
+            }
+        };
+        tokio::time::timeout(limit, wait).await.unwrap_or(Ok(()))
+    }
+}
+
+impl Leadership {
+    /// The guard for the leader's writes.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// The lease holding the key.
+    pub fn lease(&self) -> i64 {
+        self.lease.id()
+    }
+
+    /// How often to renew.
+    pub(crate) fn renew_every(&self) -> Duration {
+        self.lease.renew_every()
+    }
+
+    /// Renews the lease: `Ok(false)` once it is gone (leadership lost).
+    pub(crate) async fn renew(&mut self) -> Result<bool, EtcdError> {
+        self.lease.renew().await
+    }
+
+    /// Resigns: revokes the lease, deleting the key, so another candidate takes over at once.
+    ///
+    /// # Errors
+    /// [`EtcdError`] when etcd cannot be reached (the lease then expires by itself).
+    pub async fn resign(self) -> Result<(), EtcdError> {
+        self.lease.revoke().await
+    }
+}

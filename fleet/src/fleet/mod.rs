@@ -1,0 +1,21 @@
+//! Layer 3, the fleet: front-end agents that hold what the store assigns them and report it
+//! under a lease ([`Agent`]), the live view of those reports ([`fleet_status`]), and the
+//! coordinator that feeds the reports into the store and applies due changes, one at a time
+//! through an election ([`Coordinator`], [`Election`]).
+//!
+//! Uses the `state` layer (reads and compare-and-swap updates) and the `etcd` layer (watches,
+//! leases).
+
+mod agent;
+mod cert_dir;
+mod coordinator;
+mod election;
+mod report;
+mod status;
+
+pub use self::agent::{Agent, AgentError, AgentEvent};
+pub use self::cert_dir::CertDirError;
+pub use self::coordinator::{Coordinator, CoordinatorEvent, Step, step};
+pub use self::election::{Campaign, Election, Leadership};
+pub use self::report::{HoldingsReport, LiveReport, ReportError, live_reports};
+pub use self::status::{ServerStatus, WaitingRoll, fleet_status, waiting_rolls};

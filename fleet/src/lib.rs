@@ -1,0 +1,49 @@
+//! certslot-etcd: certslot's store shared by a fleet through etcd.
+//!
+//! Lync keeps its certificate configuration in the Central Management Store and replicates it
+//! to every front-end server. Here etcd plays that part (v3 API: transactions that compare
+//! `mod_revision`, watches, leases), and certslot stays I/O-free: this crate does the I/O.
+//!
+//! - [`EtcdStore`]: the state in one key, `/certslot/<cluster>/state`; every change a
+//!   compare-and-swap update, retried on conflict with jittered backoff, applied exactly once
+//!   (each write carries a receipt, so a lost answer is settled without applying twice). A
+//!   corrupt or foreign value is a typed [`StateError`] and is never overwritten. Private keys
+//!   live only inside the password-protected PFX files certslot writes into its state
+//!   ([`certslot::Store::to_json_with_keys`]); the password comes from an environment variable
+//!   or a file ([`PasswordSource`]).
+//! - [`Agent`]: one per front-end; writes what its server must hold into a directory (PFX with
+//!   key, mode 0600, written atomically), removes what it no longer must, and reports its
+//!   holdings under a lease, so a dead agent shows as unreported ([`fleet_status`]).
+//! - [`Coordinator`]: one at a time through an [`Election`]; records the agents' reports into
+//!   the store (the staging gate reads them) and advances the store when changes are due.
+//!
+//! The `certslot-fleet` binary puts admin commands, the agent and the coordinator on the
+//! command line; see the repository's README.
+//!
+//! Layers, in the order data flows: `etcd/` (connection, key layout, leases) → `state/` (the
+//! shared store) → `fleet/` (agents, reports, election, coordinator); `clock` is the one place
+//! that reads the clock.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
+mod clock;
+mod etcd;
+mod fleet;
+mod state;
+
+pub use crate::clock::Clock;
+pub use crate::etcd::{Cluster, ClusterError, ConnectOptions, Connection, EtcdError};
+pub use crate::fleet::{
+    Agent, AgentError, AgentEvent, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
+    HoldingsReport, Leadership, LiveReport, ReportError, ServerStatus, Step, WaitingRoll, fleet_status,
+    live_reports, step, waiting_rolls,
+};
+pub use crate::state::{
+    EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, UpdateError,
+    UpdateOptions, Updated,
+};

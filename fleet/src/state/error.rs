@@ -1,0 +1,136 @@
+//! Why the shared state could not be read or changed.
+//!
+//! [`StateError`] is about the value (missing, corrupt, foreign, too large, locked without the
+//! password); [`StoreError`] adds etcd being unreachable, for reads; [`UpdateError`] adds the
+//! operation's own refusal, contention and lost leadership, for updates.
+
+use certslot::{ExportError, LoadError};
+
+use crate::etcd::EtcdError;
+
+/// What is wrong with the state value. Nothing is ever written over a value that fails these
+/// checks, and nothing is written in its place.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The state key does not exist: the cluster was never initialised (or its key deleted).
+    #[error("no certslot state at {key} (create it with `certslot-fleet init`)")]
+    Missing {
+        /// The key.
+        key: String,
+    },
+    /// The value is not UTF-8, so not certslot's JSON.
+    #[error("the value at {key} is not a certslot state: not UTF-8 (invalid octet at {valid_up_to})")]
+    NotUtf8 {
+        /// The key.
+        key: String,
+        /// The length of its valid UTF-8 prefix.
+        valid_up_to: usize,
+    },
+    /// The value does not load: not a certslot state, another format, a broken certificate, a
+    /// dangling reference, an impossible slot, or keys that the password does not open.
+    #[error("the value at {key} is refused: {source}")]
+    Load {
+        /// The key.
+        key: String,
+        /// certslot's reason.
+        #[source]
+        source: LoadError,
+    },
+    /// A private key could not be written into the state.
+    #[error("cannot write the private keys into the state: {source}")]
+    Export {
+        /// certslot's reason.
+        #[source]
+        source: ExportError,
+    },
+    /// The state is larger than etcd accepts (`--max-request-bytes`, 1.5 MiB by default).
+    #[error(
+        "the state is {bytes} bytes, over the {limit}-byte limit of an etcd request (raise etcd's --max-request-bytes and UpdateOptions::max_value_bytes)"
+    )]
+    TooLarge {
+        /// The state's size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Writing the state needs the password of its private keys.
+    #[error("writing the state needs the password of its private keys (--password-env or --password-file)")]
+    PasswordRequired,
+    /// The state already exists (creating it again would overwrite it).
+    #[error("a certslot state already exists at {key} (etcd revision {mod_revision})")]
+    AlreadyExists {
+        /// The key.
+        key: String,
+        /// The etcd revision that last changed it.
+        mod_revision: i64,
+    },
+    /// The operating system's random generator failed (update receipts, key salts).
+    #[error("the random generator failed: {0}")]
+    Random(getrandom::Error),
+}
+
+/// Why the state could not be read (or created).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The value is missing or refused.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// etcd could not be reached.
+    #[error(transparent)]
+    Etcd(#[from] EtcdError),
+}
+
+/// Why an update did not happen. An update is applied exactly once or not at all; every variant
+/// but [`UpdateError::Unknown`] means not at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError<E> {
+    /// The operation refused, on the latest state; nothing was written.
+    #[error(transparent)]
+    Operation(E),
+    /// The state is missing or refused; nothing was written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// etcd could not be reached for longer than [`UpdateOptions::unavailable_timeout`]
+    /// (the last error).
+    ///
+    /// [`UpdateOptions::unavailable_timeout`]: crate::UpdateOptions::unavailable_timeout
+    #[error("etcd unavailable: {0}")]
+    Etcd(#[from] EtcdError),
+    /// etcd stopped answering while a write's outcome was unknown, and stayed unreachable past
+    /// the deadline: the write may or may not have applied. Its receipt key exists (for 10
+    /// minutes) if and only if it did.
+    #[error("etcd unavailable; the last write may or may not have applied (receipt {receipt}): {source}")]
+    Unknown {
+        /// The receipt key of the write.
+        receipt: String,
+        /// The last error.
+        #[source]
+        source: EtcdError,
+    },
+    /// Other writers changed the state between every read and write, `attempts` times.
+    #[error("the state changed under {attempts} attempts in a row; giving up")]
+    Contention {
+        /// How many writes were tried.
+        attempts: u32,
+    },
+    /// A guarded update's guard failed: the caller no longer holds the key it was elected on.
+    #[error("not the leader any more: {key} is no longer held at create revision {create_revision}")]
+    NotLeader {
+        /// The election key.
+        key: String,
+        /// The create revision the caller was elected at.
+        create_revision: i64,
+    },
+}
+
+impl<E> From<StoreError> for UpdateError<E> {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::State(e) => Self::State(e),
+            StoreError::Etcd(e) => Self::Etcd(e),
+        }
+    }
+}

@@ -1,0 +1,716 @@
+//! [`EtcdStore`]: the store's state in one etcd key, changed by compare-and-swap.
+//!
+//! An update reads the state with its `mod_revision`, runs the caller's operation on it, and
+//! writes the result in a transaction that compares `mod_revision`: if another writer got there
+//! first, the transaction fails and hands back the newer state, and the operation runs again on
+//! it at once; after a second conflict and every one after it, the update backs off (a jittered,
+//! capped exponential wait) and reads the state afresh, up to [`UpdateOptions::max_attempts`]
+//! writes. An operation that refuses, or changes nothing, writes nothing.
+//!
+//! Exactly once. The same transaction writes a receipt, `/certslot/<cluster>/ops/<id>`, whose
+//! value is the attempt's number, under a lease (so receipts expire). When etcd's answer to a
+//! write is lost (a restart, a dropped connection, a timeout), the write may or may not have been
+//! applied; the next read looks for the receipt in the same snapshot as the state. With the
+//! receipt, the update is done. Without it, and with the state still at the revision that
+//! attempt compared, the very same write is sent again (both copies compare the same revision,
+//! so at most one applies). Without it and with the state moved on, that attempt can never apply
+//! (its compare fails forever), and the operation runs again on the new state. No update is lost
+//! and none is applied twice.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use certslot::{Password, Store};
+use etcd_client::{Compare, CompareOp, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse};
+
+use crate::etcd::{Cluster, Connection, EtcdError};
+use crate::state::backoff::{jitter, random_hex};
+use crate::state::codec::{SealedKeys, decode, encode};
+use crate::state::error::{StateError, StoreError, UpdateError};
+
+/// How updates retry.
+///
+/// Default: 50 attempts; conflicts back off 2 ms doubling to 200 ms, jittered; etcd may be
+/// unreachable for 30 s in a row before an update gives up; a state of at most 1.5 MiB less
+/// 4 KiB (etcd's default request limit, less room for the keys); receipts live 10 minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UpdateOptions {
+    max_attempts: u32,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    unavailable_timeout: Duration,
+    max_value_bytes: usize,
+    receipt_ttl: Duration,
+}
+
+impl Default for UpdateOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 50,
+            backoff_base: Duration::from_millis(2),
+            backoff_cap: Duration::from_millis(200),
+            unavailable_timeout: Duration::from_secs(30),
+            max_value_bytes: (3 << 19) - 4096,
+            receipt_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+impl UpdateOptions {
+    /// Sets how many writes an update tries before [`UpdateError::Contention`] (at least 1).
+    pub fn max_attempts(self, attempts: u32) -> Self {
+        Self { max_attempts: attempts.max(1), ..self }
+    }
+
+    /// Sets the backoff after a conflict: a uniform wait up to `base * 2^n`, capped at `cap`.
+    pub fn backoff(self, base: Duration, cap: Duration) -> Self {
+        Self { backoff_base: base, backoff_cap: cap.max(base), ..self }
+    }
+
+    /// Sets how long etcd may stay unreachable before an update fails with
+    /// [`UpdateError::Etcd`]; at most half the receipts' lifetime (10 minutes), so a receipt
+    /// outlives every retry that may look for it.
+    pub fn unavailable_timeout(self, timeout: Duration) -> Self {
+        Self { unavailable_timeout: timeout.min(self.receipt_ttl / 2), ..self }
+    }
+
+    /// Sets the largest state written, in bytes (match etcd's `--max-request-bytes`, less a few
+    /// KiB for the rest of the request).
+    pub fn max_value_bytes(self, bytes: usize) -> Self {
+        Self { max_value_bytes: bytes, ..self }
+    }
+
+    /// The attempts limit.
+    pub fn attempts_limit(&self) -> u32 {
+        self.max_attempts
+    }
+}
+
+/// The state as read, with the etcd revision that last changed it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The store.
+    pub store: Store,
+    /// The key's `mod_revision`: what a compare-and-swap compares.
+    pub mod_revision: i64,
+    /// Its sealed private keys: known when this store wrote the value, else read from the value
+    /// when a write needs them.
+    keys: Keys,
+}
+
+#[derive(Clone, Debug)]
+enum Keys {
+    Sealed(SealedKeys),
+    InValue(Arc<[u8]>),
+    Unknown,
+}
+
+impl Loaded {
+    fn sealed(&self) -> Option<SealedKeys> {
+        match &self.keys {
+            Keys::Sealed(sealed) => Some(sealed.clone()),
+            Keys::InValue(value) => SealedKeys::of_value(value),
+            Keys::Unknown => None,
+        }
+    }
+}
+
+/// What an update did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Updated<T> {
+    /// The operation's result.
+    pub value: T,
+    /// The store's revision after it ([`Store::revision`]).
+    pub revision: u64,
+    /// The key's `mod_revision` after it.
+    pub mod_revision: i64,
+    /// How many writes were tried (0 when the operation changed nothing).
+    pub attempts: u32,
+    /// False when the operation changed nothing, so nothing was written.
+    pub written: bool,
+    /// True when etcd's answer to the write was lost and its receipt showed it applied.
+    pub recovered: bool,
+}
+
+/// A condition a guarded update also compares: that an election key is still held at the create
+/// revision its holder won it at (see [`crate::Election`]). A deposed coordinator cannot write.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Guard {
+    key: String,
+    create_revision: i64,
+}
+
+impl Guard {
+    /// A guard on `key` created at `create_revision`.
+    pub fn new(key: impl Into<String>, create_revision: i64) -> Self {
+        Self { key: key.into(), create_revision }
+    }
+
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The create revision it must still have.
+    pub fn create_revision(&self) -> i64 {
+        self.create_revision
+    }
+}
+
+/// The store's state in etcd. See the module documentation for how updates work.
+///
+/// Without a password it reads the state without its private keys (enough for `get`, `drift`
+/// and timelines) and refuses to write ([`StateError::PasswordRequired`]): a state written
+/// without its keys would lose them.
+pub struct EtcdStore {
+    conn: Connection,
+    cluster: Cluster,
+    password: Option<Password>,
+    options: UpdateOptions,
+    cache: Mutex<Option<Loaded>>,
+    receipts: Mutex<Option<(i64, Instant)>>,
+}
+
+impl core::fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("cluster", &self.cluster)
+            .field("password", &self.password)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One read: the state and, if asked, a receipt and an election key, at one revision.
+struct Snapshot {
+    state: Option<KeyValue>,
+    receipt: Option<(u32, i64)>,
+    guard: Option<i64>,
+}
+
+/// One write of an update, kept until its outcome is known.
+struct Attempt<T> {
+    number: u32,
+    compared: i64,
+    bytes: Vec<u8>,
+    sealed: SealedKeys,
+    value: T,
+    store: Store,
+    /// Sent before, and its answer lost: it may have applied.
+    unsure: bool,
+}
+
+enum Next<T> {
+    Read,
+    Run(Loaded, bool),
+    Send(Attempt<T>),
+}
+
+impl EtcdStore {
+    /// The state of `cluster` over `conn`, with the password of its private keys (`None`:
+    /// read-only, without keys).
+    pub fn new(conn: Connection, cluster: Cluster, password: Option<Password>) -> Self {
+        Self {
+            conn,
+            cluster,
+            password,
+            options: UpdateOptions::default(),
+            cache: Mutex::new(None),
+            receipts: Mutex::new(None),
+        }
+    }
+
+    /// Sets how updates retry.
+    pub fn with_options(self, options: UpdateOptions) -> Self {
+        Self { options, ..self }
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The cluster.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The password of the private keys, if given.
+    pub fn password(&self) -> Option<&Password> {
+        self.password.as_ref()
+    }
+
+    /// The update options.
+    pub fn options(&self) -> UpdateOptions {
+        self.options
+    }
+
+    /// Reads the state (with its private keys when the store has the password).
+    ///
+    /// # Errors
+    /// [`StoreError::State`] for a missing or refused value, [`StoreError::Etcd`] when etcd
+    /// cannot be reached.
+    pub async fn load(&self) -> Result<Loaded, StoreError> {
+        let snapshot = self.snapshot(None, None).await?;
+        Ok(self.decode_snapshot(&snapshot)?)
+    }
+
+    /// The state value as stored, with its `mod_revision`, unchecked (`None`: no state).
+    ///
+    /// # Errors
+    /// [`EtcdError`] when etcd cannot be reached.
+    pub async fn read_value(&self) -> Result<Option<(Vec<u8>, i64)>, EtcdError> {
+        let snapshot = self.snapshot(None, None).await?;
+        Ok(snapshot.state.map(|kv| (kv.value().to_vec(), kv.mod_revision())))
+    }
+
+    /// Decodes a state value read elsewhere (a watch event), with the store's password.
+    ///
+    /// # Errors
+    /// [`StateError`] for a value that is not a certslot state, or keys the password does not
+    /// open.
+    pub fn decode(&self, value: &[u8], mod_revision: i64) -> Result<Loaded, StateError> {
+        let store = decode(&self.cluster.state_key(), value, self.password.as_ref())?;
+        let keys = if self.password.is_some() { Keys::InValue(value.into()) } else { Keys::Unknown };
+        Ok(Loaded { store, mod_revision, keys })
+    }
+
+    /// Creates the state; refused when one exists, whatever it holds.
+    ///
+    /// # Errors
+    /// [`StateError::AlreadyExists`], [`StateError::PasswordRequired`], a state too large, or
+    /// etcd unreachable past [`UpdateOptions::unavailable_timeout`].
+    pub async fn create(&self, store: &Store) -> Result<Loaded, StoreError> {
+        let compare = Compare::create_revision(self.cluster.state_key(), CompareOp::Equal, 0);
+        self.put_if(store, compare).await
+    }
+
+    /// Replaces the state, whatever the key holds now (a corrupt value too), with `store`:
+    /// the way back from a bad value, from a backup. Compares the `mod_revision` it read, so a
+    /// concurrent change makes it fail rather than vanish.
+    ///
+    /// # Errors
+    /// [`StateError::PasswordRequired`], a state too large, a concurrent change
+    /// ([`StateError::AlreadyExists`] with the new revision), or etcd unreachable.
+    pub async fn replace(&self, store: &Store) -> Result<Loaded, StoreError> {
+        let snapshot = self.snapshot(None, None).await?;
+        let revision = snapshot.state.as_ref().map_or(0, KeyValue::mod_revision);
+        let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, revision);
+        self.put_if(store, compare).await
+    }
+
+    /// Runs `op` on the latest state and writes the result by compare-and-swap; see the module
+    /// documentation. `op` may run several times (once per attempt), each time on a fresh copy;
+    /// only the run whose write applied counts.
+    ///
+    /// # Errors
+    /// [`UpdateError`]: the operation's own error (on the latest state), a missing or refused
+    /// state, etcd unreachable, or contention past [`UpdateOptions::max_attempts`].
+    pub async fn update<T, E>(
+        &self,
+        op: impl FnMut(&mut Store) -> Result<T, E>,
+    ) -> Result<Updated<T>, UpdateError<E>> {
+        self.update_inner(None, op).await
+    }
+
+    /// As [`EtcdStore::update`], and only while `guard` holds: a coordinator's write.
+    ///
+    /// # Errors
+    /// As [`EtcdStore::update`], and [`UpdateError::NotLeader`] once the guard fails.
+    pub async fn update_guarded<T, E>(
+        &self,
+        guard: &Guard,
+        op: impl FnMut(&mut Store) -> Result<T, E>,
+    ) -> Result<Updated<T>, UpdateError<E>> {
+        self.update_inner(Some(guard), op).await
+    }
+
+    async fn update_inner<T, E>(
+        &self,
+        guard: Option<&Guard>,
+        mut op: impl FnMut(&mut Store) -> Result<T, E>,
+    ) -> Result<Updated<T>, UpdateError<E>> {
+        let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
+        let receipt_key = self.cluster.op_key(&random_hex(16).map_err(StateError::Random)?);
+        let started = Instant::now();
+        let (mut outages, mut conflicts, mut attempts) = (0u32, 0u32, 0u32);
+        // A sent write whose outcome is unknown (its answer was lost).
+        let mut pending: Option<Attempt<T>> = None;
+        let mut next = match self.cached() {
+            Some(loaded) => Next::Run(loaded, false),
+            None => Next::Read,
+        };
+        loop {
+            next = match next {
+                Next::Read => match self.snapshot(Some(&receipt_key), guard).await {
+                    Err(e) => {
+                        self.outage(started, &mut outages, e, pending.as_ref().map(|_| &receipt_key)).await?;
+                        Next::Read
+                    }
+                    Ok(snapshot) => {
+                        outages = 0;
+                        if let Some((number, mod_revision)) = snapshot.receipt {
+                            return self.receipted(pending.take(), number, mod_revision);
+                        }
+                        match pending.take() {
+                            Some(attempt) if state_revision(&snapshot) == attempt.compared => {
+                                Next::Send(attempt)
+                            }
+                            _ => Next::Run(self.decode_snapshot(&snapshot)?, true),
+                        }
+                    }
+                },
+                Next::Run(base, confirmed) => {
+                    let mut store = base.store.clone();
+                    let before = store.revision();
+                    match op(&mut store) {
+                        Ok(value) if store.revision() != before => {
+                            attempts += 1;
+                            if attempts > self.options.max_attempts {
+                                return Err(UpdateError::Contention { attempts: attempts - 1 });
+                            }
+                            let (bytes, sealed) = encode(&store, password, base.sealed().as_ref())?;
+                            self.check_size(bytes.len())?;
+                            Next::Send(Attempt {
+                                number: attempts,
+                                compared: base.mod_revision,
+                                bytes,
+                                sealed,
+                                value,
+                                store,
+                                unsure: false,
+                            })
+                        }
+                        // A refusal or a no-op on a cached copy counts only once the copy is
+                        // known to be the latest.
+                        _ if !confirmed => Next::Read,
+                        Ok(value) => {
+                            return Ok(Updated {
+                                value,
+                                revision: before,
+                                mod_revision: base.mod_revision,
+                                attempts: 0,
+                                written: false,
+                                recovered: false,
+                            });
+                        }
+                        Err(e) => return Err(UpdateError::Operation(e)),
+                    }
+                }
+                Next::Send(attempt) => {
+                    let lease = match self.receipt_lease().await {
+                        Ok(lease) => lease,
+                        Err(e) => {
+                            let receipt = attempt.unsure.then_some(&receipt_key);
+                            self.outage(started, &mut outages, e, receipt).await?;
+                            next = Next::Send(attempt);
+                            continue;
+                        }
+                    };
+                    let txn = self.write_txn(&attempt, &receipt_key, lease, guard);
+                    let mut kv = self.conn.kv();
+                    match self.conn.call("update", kv.txn(txn)).await {
+                        Ok(answer) if answer.succeeded() => {
+                            let mod_revision = header_revision(&answer)?;
+                            return Ok(self.committed(attempt, mod_revision, false));
+                        }
+                        Ok(answer) => {
+                            outages = 0;
+                            let snapshot = Snapshot::read(&answer, true, guard.is_some())?;
+                            if let Some((number, mod_revision)) = snapshot.receipt {
+                                return self.receipted(Some(attempt), number, mod_revision);
+                            }
+                            if let Some(guard) = guard {
+                                if snapshot.guard != Some(guard.create_revision) {
+                                    return Err(UpdateError::NotLeader {
+                                        key: guard.key.clone(),
+                                        create_revision: guard.create_revision,
+                                    });
+                                }
+                            }
+                            conflicts += 1;
+                            if conflicts == 1 {
+                                // The failed write's answer holds the newest state: run again on
+                                // it at once.
+                                Next::Run(self.decode_snapshot(&snapshot)?, true)
+                            } else {
+                                // Contended: back off, then read afresh (the state in hand would
+                                // be stale after the wait).
+                                let n = conflicts - 2;
+                                tokio::time::sleep(jitter(
+                                    self.options.backoff_base,
+                                    self.options.backoff_cap,
+                                    n,
+                                ))
+                                .await;
+                                Next::Read
+                            }
+                        }
+                        Err(e) if e.is_lease_not_found() => {
+                            // Refused whole: the receipt's lease expired. Grant another.
+                            self.forget_receipt_lease(lease);
+                            Next::Send(attempt)
+                        }
+                        Err(e) if e.is_too_large() => {
+                            return Err(StateError::TooLarge {
+                                bytes: attempt.bytes.len(),
+                                limit: self.options.max_value_bytes,
+                            }
+                            .into());
+                        }
+                        Err(e) => {
+                            pending = Some(Attempt { unsure: true, ..attempt });
+                            self.outage(started, &mut outages, e, Some(&receipt_key)).await?;
+                            Next::Read
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    /// Waits before retrying after etcd failed to answer, or gives up past the deadline: with
+    /// [`UpdateError::Unknown`] when a write may have applied (`receipt`), else
+    /// [`UpdateError::Etcd`].
+    async fn outage<E>(
+        &self,
+        started: Instant,
+        outages: &mut u32,
+        error: EtcdError,
+        receipt: Option<&String>,
+    ) -> Result<(), UpdateError<E>> {
+        let wait = jitter(Duration::from_millis(50), Duration::from_secs(1), *outages);
+        if started.elapsed() + wait > self.options.unavailable_timeout {
+            return Err(match receipt {
+                Some(receipt) => UpdateError::Unknown { receipt: receipt.clone(), source: error },
+                None => UpdateError::Etcd(error),
+            });
+        }
+        *outages += 1;
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    fn receipted<T, E>(
+        &self,
+        attempt: Option<Attempt<T>>,
+        number: u32,
+        mod_revision: i64,
+    ) -> Result<Updated<T>, UpdateError<E>> {
+        match attempt.filter(|a| a.number == number) {
+            Some(attempt) => Ok(self.committed(attempt, mod_revision, true)),
+            None => Err(EtcdError::Unexpected {
+                what: "update",
+                detail: "a receipt for a write this update does not know",
+            }
+            .into()),
+        }
+    }
+
+    fn committed<T>(&self, attempt: Attempt<T>, mod_revision: i64, recovered: bool) -> Updated<T> {
+        let revision = attempt.store.revision();
+        self.set_cache(Loaded { store: attempt.store, mod_revision, keys: Keys::Sealed(attempt.sealed) });
+        Updated {
+            value: attempt.value,
+            revision,
+            mod_revision,
+            attempts: attempt.number,
+            written: true,
+            recovered,
+        }
+    }
+
+    fn write_txn<T>(
+        &self,
+        attempt: &Attempt<T>,
+        receipt_key: &str,
+        lease: i64,
+        guard: Option<&Guard>,
+    ) -> Txn {
+        let state_key = self.cluster.state_key();
+        let mut compares = vec![Compare::mod_revision(state_key.clone(), CompareOp::Equal, attempt.compared)];
+        let mut reads = vec![TxnOp::get(state_key.clone(), None), TxnOp::get(receipt_key, None)];
+        if let Some(guard) = guard {
+            compares.push(Compare::create_revision(
+                guard.key.clone(),
+                CompareOp::Equal,
+                guard.create_revision,
+            ));
+            reads.push(TxnOp::get(guard.key.clone(), None));
+        }
+        Txn::new()
+            .when(compares)
+            .and_then([
+                TxnOp::put(state_key, attempt.bytes.clone(), None),
+                TxnOp::put(
+                    receipt_key,
+                    attempt.number.to_string(),
+                    Some(PutOptions::new().with_lease(lease)),
+                ),
+            ])
+            .or_else(reads)
+    }
+
+    fn check_size(&self, bytes: usize) -> Result<(), StateError> {
+        if bytes > self.options.max_value_bytes {
+            return Err(StateError::TooLarge { bytes, limit: self.options.max_value_bytes });
+        }
+        Ok(())
+    }
+
+    /// Writes `store` if `compare` holds; a lost answer is settled by comparing the value found
+    /// with the one sent (its PFX salts are random, so only this write wrote it).
+    async fn put_if(&self, store: &Store, compare: Compare) -> Result<Loaded, StoreError> {
+        let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
+        let (bytes, sealed) = encode(store, password, None)?;
+        self.check_size(bytes.len())?;
+        let key = self.cluster.state_key();
+        let txn = Txn::new()
+            .when([compare])
+            .and_then([TxnOp::put(key.clone(), bytes.clone(), None)])
+            .or_else([TxnOp::get(key.clone(), None)]);
+        let started = Instant::now();
+        let mut outages = 0u32;
+        loop {
+            let mut kv = self.conn.kv();
+            match self.conn.call("write", kv.txn(txn.clone())).await {
+                Ok(answer) if answer.succeeded() => {
+                    let mod_revision = header_revision(&answer)?;
+                    let loaded = Loaded { store: store.clone(), mod_revision, keys: Keys::Sealed(sealed) };
+                    self.set_cache(loaded.clone());
+                    return Ok(loaded);
+                }
+                Ok(answer) => {
+                    let found = Snapshot::read(&answer, false, false)?.state;
+                    let Some(found) = found else {
+                        // Deleted since: the compare named a revision that no longer exists.
+                        return Err(StateError::Missing { key }.into());
+                    };
+                    if found.value() == bytes.as_slice() {
+                        let keys = Keys::Sealed(sealed);
+                        let loaded =
+                            Loaded { store: store.clone(), mod_revision: found.mod_revision(), keys };
+                        self.set_cache(loaded.clone());
+                        return Ok(loaded);
+                    }
+                    return Err(StateError::AlreadyExists { key, mod_revision: found.mod_revision() }.into());
+                }
+                Err(e) => {
+                    let wait = jitter(Duration::from_millis(50), Duration::from_secs(1), outages);
+                    if started.elapsed() + wait > self.options.unavailable_timeout {
+                        return Err(e.into());
+                    }
+                    outages += 1;
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Reads the state, and a receipt and a guard key if given, in one transaction.
+    async fn snapshot(
+        &self,
+        receipt_key: Option<&str>,
+        guard: Option<&Guard>,
+    ) -> Result<Snapshot, EtcdError> {
+        let mut reads = vec![TxnOp::get(self.cluster.state_key(), None)];
+        if let Some(key) = receipt_key {
+            reads.push(TxnOp::get(key, None));
+        }
+        if let Some(guard) = guard {
+            reads.push(TxnOp::get(guard.key.clone(), None));
+        }
+        let mut kv = self.conn.kv();
+        let answer = self.conn.call("read", kv.txn(Txn::new().and_then(reads))).await?;
+        Snapshot::read(&answer, receipt_key.is_some(), guard.is_some())
+    }
+
+    fn decode_snapshot(&self, snapshot: &Snapshot) -> Result<Loaded, StateError> {
+        let state =
+            snapshot.state.as_ref().ok_or_else(|| StateError::Missing { key: self.cluster.state_key() })?;
+        let loaded = self.decode(state.value(), state.mod_revision())?;
+        if self.password.is_some() {
+            self.set_cache(loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    fn cached(&self) -> Option<Loaded> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set_cache(&self, loaded: Loaded) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.as_ref().is_none_or(|c| c.mod_revision <= loaded.mod_revision) {
+            *cache = Some(loaded);
+        }
+    }
+
+    /// The lease receipts are written under: granted once, used for half its lifetime.
+    async fn receipt_lease(&self) -> Result<i64, EtcdError> {
+        let ttl = self.options.receipt_ttl;
+        if let Some((id, granted)) = *self.receipts.lock().unwrap_or_else(PoisonError::into_inner) {
+            if granted.elapsed() < ttl / 2 {
+                return Ok(id);
+            }
+        }
+        let mut lease = self.conn.lease();
+        let seconds = i64::try_from(ttl.as_secs()).unwrap_or(600);
+        let granted = self.conn.call("lease grant", lease.grant(seconds, None)).await?;
+        *self.receipts.lock().unwrap_or_else(PoisonError::into_inner) = Some((granted.id(), Instant::now()));
+        Ok(granted.id())
+    }
+
+    fn forget_receipt_lease(&self, id: i64) {
+        let mut receipts = self.receipts.lock().unwrap_or_else(PoisonError::into_inner);
+        if receipts.is_some_and(|(held, _)| held == id) {
+            *receipts = None;
+        }
+    }
+}
+
+impl Snapshot {
+    /// The reads of a transaction's answer: the state, then the receipt (if read), then the
+    /// guard key (if read).
+    fn read(answer: &TxnResponse, receipt: bool, guard: bool) -> Result<Self, EtcdError> {
+        let unexpected = |detail| EtcdError::Unexpected { what: "read", detail };
+        let mut gets = answer.op_responses().into_iter().map(|r| match r {
+            TxnOpResponse::Get(get) => Ok(get.kvs().first().cloned()),
+            _ => Err(unexpected("a transaction answer that is not a read")),
+        });
+        let state = gets.next().ok_or_else(|| unexpected("no state in the answer"))??;
+        let receipt = if receipt {
+            match gets.next().ok_or_else(|| unexpected("no receipt in the answer"))?? {
+                Some(kv) => {
+                    let number = std::str::from_utf8(kv.value())
+                        .ok()
+                        .and_then(|s| s.parse::<u32>().ok())
+                        .ok_or_else(|| unexpected("a receipt that is not an attempt number"))?;
+                    Some((number, kv.mod_revision()))
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        let guard = if guard {
+            gets.next()
+                .ok_or_else(|| unexpected("no election key in the answer"))??
+                .map(|kv| kv.create_revision())
+        } else {
+            None
+        };
+        Ok(Self { state, receipt, guard })
+    }
+}
+
+fn state_revision(snapshot: &Snapshot) -> i64 {
+    snapshot.state.as_ref().map_or(0, KeyValue::mod_revision)
+}
+
+fn header_revision(answer: &TxnResponse) -> Result<i64, EtcdError> {
+    answer
+        .header()
+        .map(|h| h.revision())
+        .ok_or(EtcdError::Unexpected { what: "update", detail: "an answer without a header" })
+}

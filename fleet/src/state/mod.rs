@@ -1,0 +1,16 @@
+//! Layer 2, the shared state: certslot's [`Store`](certslot::Store) kept in one etcd key and
+//! changed only by compare-and-swap ([`EtcdStore`]); the password that protects its private
+//! keys ([`PasswordSource`]); the value's checks ([`StateError`]).
+//!
+//! Uses the `etcd` layer (connection, key layout, leases for update receipts).
+
+mod backoff;
+mod codec;
+mod error;
+mod etcd_store;
+mod secret;
+
+pub(crate) use self::backoff::jitter;
+pub use self::error::{StateError, StoreError, UpdateError};
+pub use self::etcd_store::{EtcdStore, Guard, Loaded, UpdateOptions, Updated};
+pub use self::secret::{PasswordError, PasswordSource};

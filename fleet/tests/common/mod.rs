@@ -1,0 +1,258 @@
+//! The fleet tests' harness: a real etcd of their own (`etcd.rs`), and the `certslot-fleet`
+//! binary run as admin commands, agents and coordinators.
+#![allow(dead_code)]
+
+mod etcd;
+
+pub use self::etcd::{Etcd, TempDir, wait_until};
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The state password of every test cluster.
+pub const PASSWORD: &str = "state-s3cret";
+/// The sample PFX files (the root crate's fixtures), their password and thumbprints.
+pub const PFX_PASSWORD: &str = "P@ssw0rd";
+pub const CERT_A: &str = "3BF702B601477250F70E61E287798983087DA4AB";
+pub const CERT_B: &str = "4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F";
+pub const POOL: &str = "pool01.contoso.com";
+
+pub fn fixture(name: &str) -> String {
+    format!("{}/../tests/data/pfx/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn file_a() -> String {
+    fixture("openssl3-default.pfx")
+}
+
+pub fn file_b() -> String {
+    fixture("openssl3-rsa2048-next.pfx")
+}
+
+/// A running agent or coordinator, killed when dropped.
+pub struct Daemon {
+    pub name: String,
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status =
+            Command::new("kill").args([signal, &self.pid().to_string()]).status().expect("kill runs");
+        assert!(status.success(), "kill {signal} {}", self.name);
+    }
+
+    /// SIGSTOP: the process stops (and stops renewing its lease).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// SIGKILL: dies without revoking its lease.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    pub fn stop(&mut self) {
+        self.signal("-TERM");
+        if let Some(mut child) = self.child.take() {
+            let status = child.wait().expect("wait");
+            assert!(status.success(), "{} exited with {status}", self.name);
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One certslot cluster on an etcd: the CLI with its environment, a work directory for the
+/// agents' certificate directories and the daemons' logs.
+pub struct Fleet {
+    pub endpoint: String,
+    pub cluster: String,
+    pub work: TempDir,
+    logs: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl Fleet {
+    pub fn new(etcd: &Etcd, cluster: &str) -> Self {
+        Self {
+            endpoint: etcd.endpoint(),
+            cluster: cluster.into(),
+            work: TempDir::new(cluster),
+            logs: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"));
+        command
+            .env("CERTSLOT_ETCD_ENDPOINTS", &self.endpoint)
+            .env("CERTSLOT_CLUSTER", &self.cluster)
+            .env("CERTSLOT_PASSWORD", PASSWORD)
+            .env("PFX_PASSWORD", PFX_PASSWORD)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs an admin command.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("certslot-fleet runs")
+    }
+
+    /// Runs an admin command that must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "certslot-fleet {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    /// Runs an admin command with --json that must succeed.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(&all)).expect("JSON")
+    }
+
+    /// The cluster with a pool of `servers`, OAuthTokenIssuer rolls staged.
+    pub fn setup(&self, servers: &[&str]) {
+        self.ok(&["init", "--sip-domain", "contoso.com", "--staged", "OAuthTokenIssuer"]);
+        self.ok(&["topology", "add-site", "redmond"]);
+        self.ok(&["topology", "add-pool", POOL, "--site", "redmond"]);
+        for server in servers {
+            self.ok(&["topology", "add-server", server, "--pool", POOL]);
+        }
+    }
+
+    /// `import FILE --type OAuthTokenIssuer`; the thumbprint.
+    pub fn import(&self, file: &str) -> String {
+        let out =
+            self.json(&["import", file, "--type", "OAuthTokenIssuer", "--pfx-password-env", "PFX_PASSWORD"]);
+        out["thumbprint"].as_str().expect("thumbprint").to_owned()
+    }
+
+    fn spawn(&self, name: &str, args: &[&str]) -> Daemon {
+        let log = self.work.path().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log");
+        let child = self
+            .command()
+            .args(args)
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("certslot-fleet starts");
+        self.logs.lock().unwrap().push(log.clone());
+        Daemon { name: name.into(), child: Some(child), log }
+    }
+
+    pub fn agent_dir(&self, server: &str) -> PathBuf {
+        self.work.path().join(server)
+    }
+
+    /// `agent --server SERVER --dir <work>/SERVER --lease-ttl 2`.
+    pub fn agent(&self, server: &str) -> Daemon {
+        let dir = self.agent_dir(server);
+        self.spawn(
+            &format!("agent-{server}"),
+            &[
+                "agent",
+                "--server",
+                server,
+                "--dir",
+                dir.to_str().unwrap(),
+                "--lease-ttl",
+                "2",
+                "--resync",
+                "5",
+            ],
+        )
+    }
+
+    /// `coordinator --id ID --lease-ttl 2`.
+    pub fn coordinator(&self, id: &str) -> Daemon {
+        self.spawn(
+            &format!("coordinator-{id}"),
+            &["coordinator", "--id", id, "--lease-ttl", "2", "--resync", "5"],
+        )
+    }
+
+    /// The thumbprints of the PFX files in an agent's directory.
+    pub fn held(&self, server: &str) -> BTreeSet<String> {
+        let Ok(entries) = std::fs::read_dir(self.agent_dir(server)) else { return BTreeSet::new() };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".pfx").map(str::to_owned))
+            .collect()
+    }
+
+    /// Every daemon's log, for a failure message.
+    pub fn logs(&self) -> String {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| format!("--- {}\n{}", p.display(), std::fs::read_to_string(p).unwrap_or_default()))
+            .collect()
+    }
+
+    /// [`wait_until`], with every daemon's log in the failure message.
+    pub fn wait(&self, what: &str, timeout: Duration, condition: impl FnMut() -> bool) -> Duration {
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_until(what, timeout, condition)));
+        match result {
+            Ok(elapsed) => elapsed,
+            Err(_) => panic!("timed out after {timeout:?} waiting until {what}\n{}", self.logs()),
+        }
+    }
+
+    /// `get --json`: the OAuthTokenIssuer slot at global as (current, previous, pending).
+    pub fn oauth(&self) -> (Option<String>, Option<String>, Option<String>) {
+        let out = self.json(&["get", "--type", "OAuthTokenIssuer"]);
+        let slot = &out["slots"][0];
+        let t = |role: &str| slot[role]["thumbprint"].as_str().map(str::to_owned);
+        (t("current"), t("previous"), t("pending"))
+    }
+
+    /// `drift --json`.
+    pub fn drift(&self) -> Value {
+        self.json(&["drift"])
+    }
+}
+
+/// An instant `seconds` from now, RFC 3339.
+pub fn from_now(seconds: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
+pub fn set_of(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
