@@ -728,3 +728,45 @@ fn each_admin_command_is_one_update_and_a_refusal_writes_nothing() {
     assert!(export.contains("\"keys\":[{\"thumbprint\":\""), "the export keeps the sealed keys");
     assert_eq!(revision(), expected.get());
 }
+
+/// Unattended renewal: six weeks before the certificate expires (Lync's rollover preset), the
+/// planner says renew; the coordinator with `--renew` makes a self-signed successor and schedules
+/// its roll a day later (the publish-ahead time); the agents stage it, and the JWKS announces it.
+#[test]
+fn the_coordinator_renews_what_the_plan_says_and_agents_stage_it() {
+    let etcd = Etcd::start();
+    let fleet = Fleet::new(&etcd, "renew");
+    fleet.setup(&SERVERS);
+    assert_eq!(fleet.import(&file_a()), CERT_A);
+    fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A, "--now", "2035-11-01T00:00:00Z"]);
+    let plan = fleet.json(&["plan", "--now", "2035-11-01T00:00:00Z"]);
+    assert_eq!(plan["actions"], serde_json::json!([]));
+    // CERT_A expires 2036-01-01: its window opens six weeks before.
+    assert_eq!(plan["next_plan_due"], "2035-11-20T00:00:00Z");
+    let plan = fleet.json(&["plan", "--now", "2035-11-25T00:00:00Z"]);
+    assert_eq!(plan["actions"][0]["action"], "renew");
+    assert_eq!(plan["actions"][0]["current"], CERT_A);
+    assert_eq!(plan["actions"][0]["effective_at"], "2035-11-26T00:00:00Z");
+
+    let agents: Vec<Daemon> = SERVERS.iter().map(|s| fleet.agent(s)).collect();
+    let _coordinator = fleet.spawn_coordinator("renewer", &["--renew", "--now", "2035-11-25T00:00:00Z"]);
+    fleet.wait("the coordinator schedules a renewal", Duration::from_secs(20), || fleet.oauth().2.is_some());
+    let (current, previous, pending) = fleet.oauth();
+    let renewed = pending.expect("pending");
+    assert_eq!((current.as_deref(), previous), (Some(CERT_A), None));
+    assert_ne!(renewed, CERT_A);
+    fleet.wait("every agent stages the renewal", Duration::from_secs(20), || {
+        SERVERS.iter().all(|s| fleet.held(s) == set_of(&[CERT_A, &renewed]))
+    });
+    // Verifiers learn both keys: A signing, the renewal announced; `kid` is the x5t.
+    let jwks = fleet.json(&["jwks", "--type", "OAuthTokenIssuer", "--now", "2035-11-25T01:00:00Z"]);
+    let kids: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 2, "{jwks}");
+    let plan = fleet.json(&["plan", "--now", "2035-11-25T01:00:00Z"]);
+    let kinds: Vec<&str> =
+        plan["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["roll"], "{plan}");
+    assert_eq!(plan["actions"][0]["thumbprint"], renewed.as_str());
+    drop(agents);
+}

@@ -10,16 +10,21 @@
 //! recorded, or another writer's change such as a server removed). A step with nothing to do
 //! writes nothing.
 //!
-//! Renewal (the rollover planner) is a second duty of the same step when the library has it:
-//! another call after `advance`, inside the same update.
+//! With renewal on ([`Coordinator::renew_self_signed`]), the same step then asks the planner
+//! ([`Store::plan`]) what is due and renews every slot it says `Renew` for with certslot's
+//! self-signed issuer ([`Store::renew`]), inside the same update; it wakes at
+//! [`Store::next_plan_due`] rather than [`Store::next_due`]. A refused renewal changes nothing and
+//! is reported in the step; `Critical` and `Expired` actions are reported too.
 
 use core::fmt;
 use core::future::Future;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use certslot::{Event, OffsetDateTime, SlotError, Store, Thumbprint};
+use certslot::rand_core::UnwrapErr;
+use certslot::{Action, Event, OffsetDateTime, SelfSignedIssuer, SlotError, Store, Thumbprint};
 use etcd_client::{EventType, WatchOptions, WatchResponse, WatchStream};
+use getrandom::SysRng;
 use tokio::time::Instant;
 
 use crate::clock::Clock;
@@ -35,16 +40,22 @@ pub struct Step {
     pub at: OffsetDateTime,
     /// The servers whose reported holdings it recorded, with what they hold.
     pub recorded: Vec<(String, BTreeSet<Thumbprint>)>,
-    /// What `advance` did.
+    /// What `advance` did, then the events of the renewals' rolls.
     pub events: Vec<Event>,
-    /// The store's next scheduled change after the step.
+    /// The renewals it made: the new certificate and when it rolls in.
+    pub renewed: Vec<(Thumbprint, OffsetDateTime)>,
+    /// What needs a person: renewals refused, and the planner's `Critical` and `Expired` actions.
+    pub alerts: Vec<String>,
+    /// The store's next scheduled change after the step (with renewal on: the plan's next change).
     pub next_due: Option<OffsetDateTime>,
 }
 
 /// One coordinator step on `store` (see the module documentation): records the live `reports`
 /// that differ from the store's records, then advances to `clock`'s instant when a scheduled
 /// change is due, or when a due roll is held and either a report was recorded or
-/// `others_changed` (the state changed by someone else since the last step). Pure: no I/O.
+/// `others_changed` (the state changed by someone else since the last step); with `renew`, then
+/// renews what the plan says is due with self-signed certificates. No I/O (renewal draws keys
+/// and serials from the system's random generator).
 ///
 /// A report's instant is recorded as it is, except that it is never later than the clock's
 /// instant nor earlier than the store's (agents' clocks differ).
@@ -57,6 +68,7 @@ pub fn step(
     reports: &[LiveReport],
     clock: &Clock,
     others_changed: bool,
+    renew: bool,
 ) -> Result<Step, SlotError> {
     let mut live: Vec<_> = reports.iter().filter_map(|r| r.report.as_ref().ok()).collect();
     live.sort_by_key(|r| r.reported_at);
@@ -75,12 +87,30 @@ pub fn step(
     let at = clock.instant_for(store);
     let scheduled = store.next_due().is_some_and(|due| due <= at);
     let held = store.slots().any(|(_, _, slot)| slot.pending().is_some_and(|p| p.effective_at <= at));
-    let events = if scheduled || (held && (others_changed || !recorded.is_empty())) {
+    let mut events = if scheduled || (held && (others_changed || !recorded.is_empty())) {
         store.advance(at)?.events
     } else {
         Vec::new()
     };
-    Ok(Step { at, recorded, events, next_due: store.next_due() })
+    let (mut renewed, mut alerts) = (Vec::new(), Vec::new());
+    if !renew {
+        return Ok(Step { at, recorded, events, renewed, alerts, next_due: store.next_due() });
+    }
+    let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
+    for action in store.plan(at) {
+        match &action {
+            Action::Renew { cert_type, scope, .. } => match store.renew(cert_type, scope, &mut issuer, at) {
+                Ok(renewal) => {
+                    renewed.push((renewal.thumbprint, renewal.effective_at));
+                    events.extend(renewal.outcome.events);
+                }
+                Err(e) => alerts.push(format!("{cert_type} at {scope}: renewal refused: {e}")),
+            },
+            Action::Critical { .. } | Action::Expired { .. } => alerts.push(action.to_string()),
+            _ => {}
+        }
+    }
+    Ok(Step { at, recorded, events, renewed, alerts, next_due: store.next_plan_due() })
 }
 
 /// The coordinator. See the module documentation.
@@ -90,6 +120,7 @@ pub struct Coordinator {
     lease_ttl: Duration,
     resync: Duration,
     clock: Clock,
+    renew: bool,
 }
 
 /// What a coordinator did or met, for its log.
@@ -143,6 +174,12 @@ impl fmt::Display for CoordinatorEvent {
                 for event in &step.events {
                     write!(f, "; {event}")?;
                 }
+                for (thumbprint, effective_at) in &step.renewed {
+                    write!(f, "; renewed: {thumbprint} rolls in at {}", certslot::HumanTime(*effective_at))?;
+                }
+                for alert in &step.alerts {
+                    write!(f, "; ALERT {alert}")?;
+                }
                 Ok(())
             }
             Self::LostLeadership => f.write_str("lost the leadership"),
@@ -173,7 +210,14 @@ impl Coordinator {
             lease_ttl: Self::DEFAULT_LEASE_TTL,
             resync: Self::DEFAULT_RESYNC,
             clock: Clock::System,
+            renew: false,
         }
+    }
+
+    /// Renews what the rollover planner says is due with self-signed certificates (what
+    /// Exchange and AD FS do for their token-signing certificates), each step.
+    pub fn renew_self_signed(self, renew: bool) -> Self {
+        Self { renew, ..self }
     }
 
     /// Sets the lease TTL.
@@ -296,7 +340,7 @@ impl Coordinator {
                         let result = self
                             .store
                             .update_guarded(leadership.guard(), |store| {
-                                step(store, &reports, &self.clock, changed)
+                                step(store, &reports, &self.clock, changed, self.renew)
                             })
                             .await;
                         match result {
@@ -304,7 +348,7 @@ impl Coordinator {
                                 need_step = false;
                                 others_changed = false;
                                 let next_due = updated.value.next_due;
-                                if updated.written {
+                                if updated.written || !updated.value.alerts.is_empty() {
                                     own_write = Some(updated.mod_revision);
                                     on_event(CoordinatorEvent::Stepped(updated.value));
                                 }

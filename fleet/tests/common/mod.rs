@@ -205,6 +205,13 @@ impl Fleet {
         )
     }
 
+    /// `coordinator --id ID --lease-ttl 2 --resync 5` with more arguments.
+    pub fn spawn_coordinator(&self, id: &str, extra: &[&str]) -> Daemon {
+        let mut args = vec!["coordinator", "--id", id, "--lease-ttl", "2", "--resync", "5"];
+        args.extend_from_slice(extra);
+        self.spawn(&format!("coordinator-{id}"), &args)
+    }
+
     /// The thumbprints of the PFX files in an agent's directory.
     pub fn held(&self, server: &str) -> BTreeSet<String> {
         let Ok(entries) = std::fs::read_dir(self.agent_dir(server)) else { return BTreeSet::new() };

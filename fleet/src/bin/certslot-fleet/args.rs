@@ -43,6 +43,15 @@ admin commands:
                         and the due rolls still waiting, with the servers they wait for
   timeline [--type TYPE] [--scope SCOPE] [--days N]
                         the dry run of the next N days (default 3650) of one slot, or of all
+  plan                  what the rollover planner says each slot needs now, and when the plan
+                        next changes
+  renew --type TYPE [--scope SCOPE]
+                        renew the slot's current certificate now with a self-signed one, rolled
+                        in at the planned date (refused before the renewal window opens)
+  jwks --type TYPE [--scope SCOPE]
+                        the JWK Set (RFC 7517) of the keys verifiers must trust now
+  metadata --type TYPE [--scope SCOPE] [--service lync|exchange]
+                        the same keys as the /metadata/json/1 authorization metadata document
   export                print the state value as stored (its private keys stay encrypted)
   restore FILE          replace the state, even a corrupt one, with a saved state (checked
                         with the password before it is written)
@@ -52,9 +61,10 @@ long-running:
         [--file-password-env VAR | --file-password-file FILE]
                         keep DIR holding what the server must hold (one <THUMBPRINT>.pfx each,
                         mode 0600) and report it under a lease (default 10 s)
-  coordinator [--id NAME] [--lease-ttl SECONDS] [--resync SECONDS]
+  coordinator [--id NAME] [--lease-ttl SECONDS] [--resync SECONDS] [--renew]
                         one at a time (elected): feed the agents' reports into the store and
-                        advance it when changes are due
+                        advance it when changes are due; --renew: also renew what the rollover
+                        planner says is due, with self-signed certificates
 
 options:
   --endpoints URL[,URL...]  etcd (default $CERTSLOT_ETCD_ENDPOINTS, else http://127.0.0.1:2379)
@@ -135,6 +145,13 @@ pub enum Command {
         scope: Scope,
         days: u32,
     },
+    Plan,
+    Renew(SlotArgs),
+    Jwks(SlotArgs),
+    Metadata {
+        slot: SlotArgs,
+        exchange: bool,
+    },
     Export,
     Restore {
         file: PathBuf,
@@ -150,6 +167,7 @@ pub enum Command {
         id: Option<String>,
         lease_ttl: Duration,
         resync: Duration,
+        renew: bool,
     },
 }
 
@@ -165,7 +183,7 @@ pub enum Topology {
 }
 
 /// Options that take a value.
-const VALUED: [&str; 23] = [
+const VALUED: [&str; 24] = [
     "--endpoints",
     "--cluster",
     "--password-env",
@@ -189,10 +207,11 @@ const VALUED: [&str; 23] = [
     "--file-password-file",
     "--id",
     "--days",
+    "--service",
 ];
 
 /// Options without a value.
-const SWITCHES: [&str; 3] = ["--json", "--force", "--ignore-policy"];
+const SWITCHES: [&str; 4] = ["--json", "--force", "--ignore-policy", "--renew"];
 
 /// What was on the command line, before a command takes what it knows.
 struct Parsed {
@@ -427,6 +446,18 @@ fn command(name: &str, p: &mut Parsed) -> Result<Command, String> {
             };
             Command::Timeline { cert_type, scope, days }
         }
+        "plan" => Command::Plan,
+        "renew" => Command::Renew(one_type_slot(p)?),
+        "jwks" => Command::Jwks(one_type_slot(p)?),
+        "metadata" => {
+            let slot = one_type_slot(p)?;
+            let exchange = match p.value("--service")?.as_deref() {
+                None | Some("lync") => false,
+                Some("exchange") => true,
+                Some(other) => return Err(format!("--service takes lync or exchange, not {other:?}")),
+            };
+            Command::Metadata { slot, exchange }
+        }
         "export" => Command::Export,
         "restore" => Command::Restore { file: word(p, "FILE")?.into() },
         "agent" => Command::Agent {
@@ -440,6 +471,7 @@ fn command(name: &str, p: &mut Parsed) -> Result<Command, String> {
             id: p.value("--id")?,
             lease_ttl: seconds(p, "--lease-ttl", certslot_etcd::Coordinator::DEFAULT_LEASE_TTL)?,
             resync: seconds(p, "--resync", certslot_etcd::Coordinator::DEFAULT_RESYNC)?,
+            renew: p.switch("--renew"),
         },
         other => return Err(format!("unknown command {other:?}")),
     })

@@ -5,14 +5,16 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, ImportOptions, OffsetDateTime, Outcome, Pfx, Report as PolicyReport, RollOptions, Rule as _,
-    Scope, SlotError, Store, TypeConfig,
+    Action, CertType, ImportOptions, MetadataOptions, OffsetDateTime, Outcome, Pfx, Report as PolicyReport,
+    RollOptions, Rule as _, Scope, SelfSignedIssuer, SlotError, Store, TypeConfig,
 };
 use certslot_etcd::{
     Agent, AgentEvent, Clock, Cluster, ConnectOptions, Connection, Coordinator, CoordinatorEvent, EtcdStore,
     PasswordSource, Updated, fleet_status, live_reports, step, waiting_rolls,
 };
+use getrandom::SysRng;
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -80,6 +82,10 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
         Command::Get { cert_type, scope } => ctx.get(cert_type, &scope).await,
         Command::Drift => ctx.drift(clock).await,
         Command::Timeline { cert_type, scope, days } => ctx.timeline(cert_type, &scope, days, clock).await,
+        Command::Plan => ctx.plan(clock).await,
+        Command::Renew(slot) => ctx.renew(&slot, clock).await,
+        Command::Jwks(slot) => ctx.jwks(&slot, clock).await,
+        Command::Metadata { slot, exchange } => ctx.metadata(&slot, exchange, clock).await,
         Command::Export => ctx.export().await,
         Command::Restore { file } => ctx.restore(&file).await,
         Command::Agent { server, dir, lease_ttl, resync, file_password } => {
@@ -99,13 +105,14 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
                 .map_err(|e| Failure::failed("agent", e))?;
             Ok(Report { text: String::new(), json: Value::Null })
         }
-        Command::Coordinator { id, lease_ttl, resync } => {
+        Command::Coordinator { id, lease_ttl, resync, renew } => {
             let store = ctx.writer()?;
             let id = id.unwrap_or_else(default_id);
             let json = ctx.global.json;
             Coordinator::new(store, id)
                 .lease_ttl(lease_ttl)
                 .resync_every(resync)
+                .renew_self_signed(renew)
                 .clock(daemon_clock(&ctx.global))
                 .run(shutdown(), |event| log(json, coordinator_kind(&event), &event))
                 .await;
@@ -292,7 +299,8 @@ impl Context {
     async fn advance(&self, clock: Clock) -> Result<Report, Failure> {
         let writer = self.writer()?;
         let reports = live_reports(&self.conn, &self.cluster).await.map_err(Failure::etcd)?;
-        let updated = writer.update(|s| step(s, &reports, &clock, true)).await.map_err(Failure::update)?;
+        let updated =
+            writer.update(|s| step(s, &reports, &clock, true, false)).await.map_err(Failure::update)?;
         let step = &updated.value;
         let mut text = format!("advanced to {}; revision {}\n", human(step.at), updated.revision);
         for (server, held) in &step.recorded {
@@ -435,6 +443,80 @@ impl Context {
                 "entries": entries.iter().map(|e| json!({"at": instant(e.at), "event": event_json(&e.event)})).collect::<Vec<_>>(),
             }),
         })
+    }
+
+    async fn plan(&self, clock: Clock) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let at = clock.instant_for(&store);
+        let actions = store.plan(at);
+        let next = store.next_plan_due();
+        let mut text: String = actions.iter().map(|a| format!("{a}\n")).collect();
+        if actions.is_empty() {
+            text = format!("nothing to do at {}\n", human(at));
+        }
+        text += &match next {
+            Some(t) => format!("the plan next changes at {}\n", human(t)),
+            None => "the plan does not change with time\n".to_owned(),
+        };
+        let json = json!({
+            "at": instant(at),
+            "next_plan_due": next.map(instant),
+            "actions": actions.iter().map(action_json).collect::<Vec<_>>(),
+        });
+        Ok(Report { text, json })
+    }
+
+    async fn renew(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
+        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
+        let updated = self
+            .writer()?
+            .update(|s| {
+                let at = clock.instant_for(s);
+                s.renew(&cert_type, &slot.scope, &mut issuer, at)
+            })
+            .await
+            .map_err(Failure::update)?;
+        let renewal = &updated.value;
+        Ok(Report {
+            text: format!(
+                "revision {}\nrenewed: {} rolls in at {}{}\n{}",
+                updated.revision,
+                renewal.thumbprint,
+                human(renewal.effective_at),
+                if renewal.shortened { " (shortened: the renewal came late)" } else { "" },
+                events_text(&renewal.outcome.events)
+            ),
+            json: json!({
+                "revision": updated.revision,
+                "mod_revision": updated.mod_revision,
+                "thumbprint": renewal.thumbprint.to_string(),
+                "effective_at": instant(renewal.effective_at),
+                "shortened": renewal.shortened,
+                "events": renewal.outcome.events.iter().map(event_json).collect::<Vec<_>>(),
+            }),
+        })
+    }
+
+    async fn jwks(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        let jwks = store.jwks(&cert_type, &slot.scope, clock.instant_for(&store));
+        let document = jwks.to_json();
+        let json = serde_json::from_str(&document).unwrap_or(Value::Null);
+        Ok(Report { text: document + "\n", json })
+    }
+
+    async fn metadata(&self, slot: &SlotArgs, exchange: bool, clock: Clock) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        let options = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
+        let document = store
+            .auth_metadata(&cert_type, &slot.scope, clock.instant_for(&store), &options)
+            .map_err(|e| Failure::failed("refused", e))?
+            .to_json();
+        let json = serde_json::from_str(&document).unwrap_or(Value::Null);
+        Ok(Report { text: document + "\n", json })
     }
 
     async fn topology(&self) -> Result<Report, Failure> {
@@ -606,4 +688,38 @@ fn coordinator_kind(event: &CoordinatorEvent) -> &'static str {
         CoordinatorEvent::Stopped => "stopped",
         _ => "other",
     }
+}
+
+/// An action of the plan as JSON: its kind, slot and values.
+fn action_json(action: &Action) -> Value {
+    let (cert_type, scope) = action.slot();
+    let mut out =
+        json!({ "type": cert_type.to_string(), "scope": scope.to_string(), "text": action.to_string() });
+    let fields = match action {
+        Action::Renew { current, by, effective_at, .. } => json!({
+            "action": "renew", "current": current.to_string(), "by": instant(*by), "effective_at": instant(*effective_at),
+        }),
+        Action::Stage { thumbprint, servers, by, .. } => json!({
+            "action": "stage", "thumbprint": thumbprint.to_string(), "servers": servers, "by": instant(*by),
+        }),
+        Action::Roll { thumbprint, effective_at, earliest_effective, waiting_for, .. } => json!({
+            "action": "roll", "thumbprint": thumbprint.to_string(), "effective_at": instant(*effective_at),
+            "earliest_effective": instant(*earliest_effective), "waiting_for": waiting_for,
+        }),
+        Action::RetirePrevious { thumbprint, at, .. } => json!({
+            "action": "retire-previous", "thumbprint": thumbprint.to_string(), "at": instant(*at),
+        }),
+        Action::Critical { thumbprint, expires_at, left, emergency_at, .. } => json!({
+            "action": "critical", "thumbprint": thumbprint.to_string(), "expires_at": instant(*expires_at),
+            "left_seconds": left.whole_seconds(), "emergency_at": instant(*emergency_at),
+        }),
+        Action::Expired { thumbprint, expired_at, .. } => json!({
+            "action": "expired", "thumbprint": thumbprint.to_string(), "expired_at": instant(*expired_at),
+        }),
+        _ => json!({ "action": "other" }),
+    };
+    if let (Some(out), Value::Object(fields)) = (out.as_object_mut(), fields) {
+        out.extend(fields);
+    }
+    out
 }
