@@ -95,7 +95,18 @@ fn three_agents_hold_a_set_certificate_and_a_roll_waits_for_all_three_to_stage_i
     agents[2].pause();
     assert_eq!(fleet.import(&file_b()), CERT_B);
     let effective = from_now(1);
-    fleet.ok(&["roll", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_B, "--effective-date", &effective]);
+    // A second's notice: `--force` skips the publish-ahead notice (a day for OAuthTokenIssuer),
+    // not the staging gate.
+    fleet.ok(&[
+        "roll",
+        "--type",
+        "OAuthTokenIssuer",
+        "--thumbprint",
+        CERT_B,
+        "--effective-date",
+        &effective,
+        "--force",
+    ]);
     fleet.wait("the due roll waits for fe03 alone", Duration::from_secs(15), || {
         waiting(&fleet) == [(CERT_B.to_owned(), vec!["fe03.contoso.com".to_owned()])]
     });
@@ -305,6 +316,7 @@ fn a_killed_agent_shows_unreported_and_holds_a_staged_roll_until_it_returns() {
         CERT_B,
         "--effective-date",
         &from_now(1),
+        "--force",
     ]);
     fleet.wait("the due roll waits for fe03", Duration::from_secs(15), || {
         waiting(&fleet) == [(CERT_B.to_owned(), vec!["fe03.contoso.com".to_owned()])]
@@ -400,6 +412,7 @@ fn after_an_etcd_restart_admins_and_agents_converge_and_nothing_applies_twice() 
         CERT_B,
         "--effective-date",
         &from_now(1),
+        "--force",
     ]);
     fleet.wait("the roll after the restart is promoted", Duration::from_secs(30), || {
         fleet.oauth() == (Some(CERT_B.into()), Some(CERT_A.into()), None)
@@ -553,6 +566,7 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
         CERT_B,
         "--effective-date",
         &from_now(1),
+        "--force",
     ]);
     fleet.wait("the leader promotes B", Duration::from_secs(15), || {
         fleet.oauth() == (Some(CERT_B.into()), Some(CERT_A.into()), None)
@@ -576,6 +590,7 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
         CERT_A,
         "--effective-date",
         &from_now(1),
+        "--force",
     ]);
     fleet.wait("the new leader promotes A again", Duration::from_secs(15), || {
         fleet.oauth() == (Some(CERT_A.into()), Some(CERT_B.into()), None)
