@@ -674,3 +674,45 @@ fn timeline_all_orders_every_slot_by_instant() {
     let oauth_only: Vec<_> = plan.iter().filter(|e| matches!(&e.event, Event::Rolled { cert_type, .. } | Event::CurrentExpiresSoon { cert_type, .. } | Event::PreviousDropped { cert_type, .. } | Event::CurrentExpired { cert_type, .. } if *cert_type == OAUTH)).cloned().collect();
     assert_eq!(store.timeline(&OAUTH, &Scope::Global, T0, datetime!(2036-01-02 0:00 UTC)), oauth_only);
 }
+
+/// Thousands of slots sharing a certificate share its schedule entries (kept as a bitmap once
+/// dense): a roll of each, then the expiry of the old certificate, apply to every slot, in slot
+/// order, and the schedule empties as the slots move on.
+#[test]
+fn thousands_of_slots_sharing_a_certificate_roll_and_expire_together() {
+    let (mut store, a, b) = store();
+    store.add_site("redmond").expect("site");
+    let pools: Vec<Scope> = (0..3000)
+        .map(|i| {
+            let pool = format!("pool{i:04}.contoso.com");
+            store.add_pool(&pool, "redmond").expect("pool");
+            Scope::pool(&pool).expect("scope")
+        })
+        .collect();
+    for pool in &pools {
+        store.set(&[CertType::Default], pool, &a, T0, RollOptions::default()).expect("set");
+    }
+    // Every other pool rolls to `b`; their `a` becomes previous.
+    for pool in pools.iter().step_by(2) {
+        store.roll(&[CertType::Default], pool, &b, ROLL, T0, RollOptions::default()).expect("roll");
+    }
+    assert_eq!(store.next_due(), Some(ROLL));
+    let rolled = store.advance(ROLL).expect("advance");
+    let scopes: Vec<&Scope> = rolled
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rolled { scope, .. } => Some(scope),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(scopes, pools.iter().step_by(2).collect::<Vec<_>>());
+    // `a` and `b` expire together (2036-01-01): 1,500 previous certificates dropped (Default
+    // types drop their previous certificate at expiry) and 3,000 current ones reported expired.
+    let expiry = store.certificate(&a).expect("a").certificate.not_after() + Duration::nanoseconds(1);
+    let expired = store.advance(expiry).expect("advance");
+    let dropped = expired.events.iter().filter(|e| matches!(e, Event::PreviousDropped { .. })).count();
+    let warned = expired.events.iter().filter(|e| matches!(e, Event::CurrentExpired { .. })).count();
+    assert_eq!((dropped, warned), (1500, 3000));
+    assert_eq!(store.next_due(), None);
+}

@@ -37,6 +37,7 @@ mod rollover;
 mod schedule;
 mod scope;
 mod slot;
+mod slot_set;
 #[cfg(feature = "serde")]
 mod state;
 mod timeline;

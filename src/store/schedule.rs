@@ -7,13 +7,14 @@
 //! each, rather than a million tree entries. Each group's key packs the instant and the trigger
 //! into one `u128`, so comparisons are single integer compares.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
 use crate::store::Store;
 use crate::store::names::SlotId;
 use crate::store::slot::Slot;
+use crate::store::slot_set::SlotSet;
 
 /// One nanosecond: a certificate is valid through its `notAfter`, so it is past it one
 /// nanosecond later.
@@ -31,16 +32,10 @@ pub(crate) enum Trigger {
     Agenda,
 }
 
-/// The slots of one (instant, trigger): one id inline, several in a set.
-#[derive(Clone, Debug)]
-enum Group {
-    One(SlotId),
-    Many(BTreeSet<SlotId>),
-}
-
-/// The schedule, ordered by instant, then trigger, then slot id.
+/// The schedule, ordered by instant, then trigger, then slot id: the slots of one (instant,
+/// trigger) in one [`SlotSet`].
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Schedule(BTreeMap<u128, Group>);
+pub(crate) struct Schedule(BTreeMap<u128, SlotSet>);
 
 /// Seconds added to Unix time so that every representable instant (years -9999 to 9999) is
 /// non-negative in 41 bits.
@@ -70,29 +65,15 @@ impl Schedule {
         let key = Self::key(t, trigger);
         match self.0.get_mut(&key) {
             None => {
-                self.0.insert(key, Group::One(id));
+                self.0.insert(key, SlotSet::One(id));
             }
-            Some(Group::One(other)) if *other == id => {}
-            Some(group @ Group::One(_)) => {
-                let Group::One(other) = *group else { return };
-                *group = Group::Many(BTreeSet::from([other, id]));
-            }
-            Some(Group::Many(ids)) => {
-                ids.insert(id);
-            }
+            Some(ids) => ids.insert(id),
         }
     }
 
     pub(crate) fn remove(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
         let key = Self::key(t, trigger);
-        let empty = match self.0.get_mut(&key) {
-            Some(Group::One(other)) => *other == id,
-            Some(Group::Many(ids)) => {
-                ids.remove(&id);
-                ids.is_empty()
-            }
-            None => false,
-        };
+        let empty = self.0.get_mut(&key).is_some_and(|ids| ids.remove(id));
         if empty {
             self.0.remove(&key);
         }
@@ -100,24 +81,15 @@ impl Schedule {
 
     /// The earliest entry.
     pub(crate) fn first(&self) -> Option<(OffsetDateTime, Trigger, SlotId)> {
-        let (key, group) = self.0.first_key_value()?;
-        let id = match group {
-            Group::One(id) => *id,
-            Group::Many(ids) => *ids.first()?,
-        };
+        let (key, ids) = self.0.first_key_value()?;
+        let id = ids.first()?;
         Self::unkey(*key).map(|(t, trigger)| (t, trigger, id))
     }
 
     /// The slots of every entry at or before `t`, in order (O(log n + k)).
     pub(crate) fn ids_until(&self, t: OffsetDateTime) -> impl Iterator<Item = SlotId> + '_ {
         let end = Self::key(t, Trigger::Agenda) | 0x7FFF_FFFF;
-        self.0.range(..=end).flat_map(|(_, group)| {
-            let ids: Box<dyn Iterator<Item = SlotId>> = match group {
-                Group::One(id) => Box::new(core::iter::once(*id)),
-                Group::Many(ids) => Box::new(ids.iter().copied()),
-            };
-            ids
-        })
+        self.0.range(..=end).flat_map(|(_, ids)| ids.iter())
     }
 
     /// The first instant strictly after `t` with an entry (O(log n)).
