@@ -37,5 +37,6 @@ if ! python3 -c "import cryptography, sys; sys.exit(int(cryptography.__version__
 fi
 python3 -c "import cryptography; print('python cryptography', cryptography.__version__)"
 openssl version
-etcd --version | head -n 1
+# sed reads all of it (head would stop early, and etcd die of SIGPIPE under pipefail)
+etcd --version | sed -n 1p
 protoc --version
