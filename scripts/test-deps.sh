@@ -45,5 +45,6 @@ fi
 python3 -c "import cryptography; print('python cryptography', cryptography.__version__)"
 python3 -c "import jwt; print('pyjwt', jwt.__version__)"
 openssl version
-etcd --version | head -n 1
+# sed reads all of it (head would stop early, and etcd die of SIGPIPE under pipefail)
+etcd --version | sed -n 1p
 protoc --version
