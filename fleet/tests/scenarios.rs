@@ -94,19 +94,7 @@ fn three_agents_hold_a_set_certificate_and_a_roll_waits_for_all_three_to_stage_i
     // fe03 stops (SIGSTOP) before the roll: it cannot stage the new certificate.
     agents[2].pause();
     assert_eq!(fleet.import(&file_b()), CERT_B);
-    let effective = from_now(1);
-    // A second's notice: `--force` skips the publish-ahead notice (a day for OAuthTokenIssuer),
-    // not the staging gate.
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        CERT_B,
-        "--effective-date",
-        &effective,
-        "--force",
-    ]);
+    fleet.roll_in_a_second(CERT_B);
     fleet.wait("the due roll waits for fe03 alone", Duration::from_secs(15), || {
         waiting(&fleet) == [(CERT_B.to_owned(), vec!["fe03.contoso.com".to_owned()])]
     });
@@ -308,16 +296,7 @@ fn a_killed_agent_shows_unreported_and_holds_a_staged_roll_until_it_returns() {
     assert!(text.contains("fe03.contoso.com         pool01.contoso.com       UNREPORTED"), "{text}");
 
     fleet.import(&file_b());
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        CERT_B,
-        "--effective-date",
-        &from_now(1),
-        "--force",
-    ]);
+    fleet.roll_in_a_second(CERT_B);
     fleet.wait("the due roll waits for fe03", Duration::from_secs(15), || {
         waiting(&fleet) == [(CERT_B.to_owned(), vec!["fe03.contoso.com".to_owned()])]
     });
@@ -404,16 +383,7 @@ fn after_an_etcd_restart_admins_and_agents_converge_and_nothing_applies_twice() 
     assert_eq!(sites, expected);
 
     // Agents and the coordinator are back too: a roll reaches every server and is promoted.
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        CERT_B,
-        "--effective-date",
-        &from_now(1),
-        "--force",
-    ]);
+    fleet.roll_in_a_second(CERT_B);
     fleet.wait("the roll after the restart is promoted", Duration::from_secs(30), || {
         fleet.oauth() == (Some(CERT_B.into()), Some(CERT_A.into()), None)
     });
@@ -558,16 +528,7 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
     fleet.import(&file_a());
     fleet.import(&file_b());
     fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A]);
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        CERT_B,
-        "--effective-date",
-        &from_now(1),
-        "--force",
-    ]);
+    fleet.roll_in_a_second(CERT_B);
     fleet.wait("the leader promotes B", Duration::from_secs(15), || {
         fleet.oauth() == (Some(CERT_B.into()), Some(CERT_A.into()), None)
     });
@@ -582,16 +543,7 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
     let (id, second_term) = holder(&rt).unwrap();
     assert_eq!(id, follower_id);
     assert!(second_term > first_term);
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        CERT_A,
-        "--effective-date",
-        &from_now(1),
-        "--force",
-    ]);
+    fleet.roll_in_a_second(CERT_A);
     fleet.wait("the new leader promotes A again", Duration::from_secs(15), || {
         fleet.oauth() == (Some(CERT_A.into()), Some(CERT_B.into()), None)
     });

@@ -153,6 +153,22 @@ impl Fleet {
         }
     }
 
+    /// `roll --type OAuthTokenIssuer --thumbprint X`, effective a second from now. `--force`
+    /// skips the publish-ahead notice (a day for OAuthTokenIssuer), not the staging gate.
+    pub fn roll_in_a_second(&self, thumbprint: &str) {
+        let effective = from_now(1);
+        let roll = [
+            "roll",
+            "--type",
+            "OAuthTokenIssuer",
+            "--thumbprint",
+            thumbprint,
+            "--effective-date",
+            &effective,
+        ];
+        self.ok(&[&roll[..], &["--force"]].concat());
+    }
+
     /// `import FILE --type OAuthTokenIssuer`; the thumbprint.
     pub fn import(&self, file: &str) -> String {
         let out =
