@@ -68,13 +68,8 @@ impl Store {
                 push(pending.thumbprint, KeyStatus::Announced);
             }
         }
-        if let (Some(previous), true) = (slot.previous(), self.accepts_previous(cert_type)) {
-            let retire = self
-                .certificate(&previous.thumbprint)
-                .and_then(|s| rollover.retire_at(slot.current().map(|c| c.since), s.certificate.not_after()));
-            if retire.is_some_and(|r| at < r) {
-                push(previous.thumbprint, KeyStatus::Retained);
-            }
+        if let Some(previous) = slot.previous().filter(|_| self.previous_trusted_at(cert_type, &slot, at)) {
+            push(previous.thumbprint, KeyStatus::Retained);
         }
         out
     }

@@ -121,21 +121,13 @@ impl Action {
     }
 }
 
-/// The effective date of a renewal made at `at` (see [`Action::Renew`]).
+/// The effective date of a renewal made at `at` (see [`Action::Renew`]), from the current
+/// certificate's milestones `m`.
 pub(crate) fn planned_effective(
     rollover: &RolloverPolicy,
-    lead_time: Duration,
-    current: &Certificate,
+    m: &Milestones,
     at: OffsetDateTime,
 ) -> OffsetDateTime {
-    match rollover.milestones(lead_time, current.not_before(), current.not_after()) {
-        Some(m) => effective_within(rollover, &m, at),
-        None => at,
-    }
-}
-
-/// [`planned_effective`] with the current certificate's milestones computed already.
-fn effective_within(rollover: &RolloverPolicy, m: &Milestones, at: OffsetDateTime) -> OffsetDateTime {
     if at >= m.critical_at {
         return at;
     }
@@ -225,7 +217,7 @@ impl Store {
                     scope: scope.clone(),
                     current: assignment.thumbprint,
                     by: m.renew_by,
-                    effective_at: effective_within(&rollover, &m, at),
+                    effective_at: planned_effective(&rollover, &m, at),
                     template,
                 });
             }
@@ -258,9 +250,7 @@ impl Store {
             }
         }
         if let Some(previous) = slot.previous() {
-            let retire = cert(previous.thumbprint)
-                .and_then(|c| rollover.retire_at(slot.current().map(|c| c.since), c.not_after()));
-            if let Some(retire) = retire.filter(|r| at >= *r) {
+            if let Some(retire) = self.previous_retires_at(&cert_type, &slot).filter(|r| at >= *r) {
                 out.push(Action::RetirePrevious {
                     cert_type,
                     scope,

@@ -211,10 +211,9 @@ impl Store {
         let certificate = &self.stored(&current.thumbprint)?.certificate;
         let rollover = self.rollover_policy(cert_type);
         let lead = self.lead_time(cert_type);
-        if let Some(m) = rollover.milestones(lead, certificate.not_before(), certificate.not_after()) {
-            if at < m.renew_at {
-                return Err(RenewError::NotDue { opens_at: m.renew_at });
-            }
+        let milestones = rollover.milestones(lead, certificate.not_before(), certificate.not_after());
+        if let Some(m) = milestones.filter(|m| at < m.renew_at) {
+            return Err(RenewError::NotDue { opens_at: m.renew_at });
         }
         let key = match certificate.public_key().map(|k| (k.algorithm(), k.bits())) {
             Ok((KeyAlgorithm::Rsa, Some(bits))) => KeySpec::Rsa { bits },
@@ -223,7 +222,7 @@ impl Store {
             Err(_) => return Err(RenewError::UnsupportedKey { algorithm: KeyAlgorithm::Rsa }),
         };
         let template = RequestTemplate::renewal_of(certificate).map_err(RenewError::Template)?;
-        let effective_at = planned_effective(&rollover, lead, certificate, at);
+        let effective_at = milestones.map_or(at, |m| planned_effective(&rollover, &m, at));
         let shortened = effective_at < at.checked_add(rollover.publish_ahead_span()).unwrap_or(at);
         let policy = self.type_config(cert_type).policy;
         let request = IssueRequest {

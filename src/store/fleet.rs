@@ -166,14 +166,9 @@ impl Store {
                 push(current.thumbprint, Role::Current);
             }
             if let Some(previous) = slot.previous {
-                let rollover = self.rollover_policy(&cert_type);
-                let retained = self.certificate(&previous.thumbprint).is_some_and(|s| {
-                    s.certificate.is_valid_at(at)
-                        && rollover
-                            .retire_at(slot.current.map(|c| c.since), s.certificate.not_after())
-                            .is_some_and(|r| at < r)
-                });
-                if retained && self.accepts_previous(&cert_type) {
+                let valid =
+                    self.certificate(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
+                if valid && self.previous_trusted_at(&cert_type, &slot, at) {
                     push(previous.thumbprint, Role::Previous);
                 }
             }

@@ -269,6 +269,20 @@ impl Store {
         self.configs.get(cert_type).map_or_else(|| cert_type.default_rollover(), |c| c.rollover)
     }
 
+    /// When the previous certificate of `slot` (a slot of `cert_type`) stops being trusted: its
+    /// type's retention after the roll, or one nanosecond past its `notAfter`
+    /// ([`RolloverPolicy::retire_at`]). `None` without a previous certificate.
+    pub(crate) fn previous_retires_at(&self, cert_type: &CertType, slot: &Slot) -> Option<OffsetDateTime> {
+        let not_after = self.not_after(&slot.previous?.thumbprint)?;
+        self.rollover_policy(cert_type).retire_at(slot.current.map(|c| c.since), not_after)
+    }
+
+    /// Whether verifiers of `cert_type` still trust the previous certificate of `slot` at `at`:
+    /// the type accepts it and its retention lasts.
+    pub(crate) fn previous_trusted_at(&self, cert_type: &CertType, slot: &Slot, at: OffsetDateTime) -> bool {
+        self.accepts_previous(cert_type) && self.previous_retires_at(cert_type, slot).is_some_and(|r| at < r)
+    }
+
     /// Whether a type gates its rolls on every server holding the certificate.
     pub(crate) fn requires_staging(&self, cert_type: &CertType) -> bool {
         self.configs.get(cert_type).is_some_and(|c| c.require_staged)
@@ -293,8 +307,8 @@ impl Store {
     /// The rollover milestones of slot `id`, each an instant at which the planner's view of
     /// the slot changes: with a current certificate and no roll pending, the renewal window, the
     /// renewal deadline, the emergency roll and the expiry; with a roll pending, its
-    /// announcement, the last compliant roll and the expiry; the previous certificate's
-    /// retirement.
+    /// announcement, the last compliant roll and the expiry; and first, at index 0, the previous
+    /// certificate's retirement, which the schedule's `PreviousExpires` entry reads from there.
     pub(crate) fn milestones_of(&self, id: SlotId) -> [Option<OffsetDateTime>; 5] {
         let mut out = [None; 5];
         let Some(entry) = self.entry(id) else { return out };

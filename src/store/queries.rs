@@ -121,14 +121,7 @@ impl Store {
         at: OffsetDateTime,
     ) -> Vec<&Certificate> {
         let Some((_, slot)) = self.resolve(cert_type, scope) else { return Vec::new() };
-        let rollover = self.rollover_policy(cert_type);
-        let retained = slot.previous.filter(|p| {
-            self.accepts_previous(cert_type)
-                && self
-                    .not_after(&p.thumbprint)
-                    .and_then(|n| rollover.retire_at(slot.current.map(|c| c.since), n))
-                    .is_some_and(|r| at < r)
-        });
+        let retained = slot.previous.filter(|_| self.previous_trusted_at(cert_type, &slot, at));
         [slot.current, retained]
             .into_iter()
             .flatten()

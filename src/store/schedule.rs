@@ -123,13 +123,10 @@ impl Store {
         let not_after = |cell: Option<crate::store::slot::Cell>| {
             cell.and_then(|c| self.inventory.by_id(c.cert)).map(|s| s.certificate.not_after())
         };
-        if let Some(previous) = not_after(entry.previous) {
-            // `checked_*`: a certificate valid to the end of year 9999 never expires here.
-            let rollover = self.rollover_of(entry.type_id);
-            out[0] = rollover
-                .retire_at(entry.current.map(|c| c.at), previous)
-                .map(|t| (t, Trigger::PreviousExpires));
-        }
+        // The rollover milestones: the first is the previous certificate's retirement (`checked_*`
+        // inside: a certificate valid to the end of year 9999 never expires here).
+        let milestones = self.milestones_of(id);
+        out[0] = milestones[0].map(|t| (t, Trigger::PreviousExpires));
         if let Some(pending) = entry.pending {
             if !self.blocked.contains_key(&id) {
                 out[1] = Some((pending.at, Trigger::RollDue));
@@ -145,7 +142,7 @@ impl Store {
                 out[3] = not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires));
             }
         }
-        out[4] = self.milestones_of(id).into_iter().flatten().min().map(|t| (t, Trigger::Agenda));
+        out[4] = milestones.into_iter().flatten().min().map(|t| (t, Trigger::Agenda));
         out
     }
 

@@ -99,6 +99,13 @@ pub struct SlotArgs {
     pub scope: Scope,
 }
 
+impl SlotArgs {
+    /// The type of a one-type command (`one_type_slot` parsed exactly one).
+    pub fn one_type(&self) -> CertType {
+        self.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer)
+    }
+}
+
 /// What the command line asks for.
 pub enum Command {
     Help,

@@ -183,7 +183,7 @@ impl Context {
         op: impl Fn(&mut Store, &CertType, &Scope, OffsetDateTime) -> Result<Outcome, SlotError>,
         clock: Clock,
     ) -> Result<Report, Failure> {
-        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        let cert_type = slot.one_type();
         self.write(|s| {
             let at = clock.instant_for(s);
             op(s, &cert_type, &slot.scope, at)
@@ -467,7 +467,7 @@ impl Context {
     }
 
     async fn renew(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
-        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        let cert_type = slot.one_type();
         let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
         let updated = self
             .writer()?
@@ -500,7 +500,7 @@ impl Context {
 
     async fn jwks(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
         let store = self.read().await?;
-        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        let cert_type = slot.one_type();
         let jwks = store.jwks(&cert_type, &slot.scope, clock.instant_for(&store));
         let document = jwks.to_json();
         let json = serde_json::from_str(&document).unwrap_or(Value::Null);
@@ -509,7 +509,7 @@ impl Context {
 
     async fn metadata(&self, slot: &SlotArgs, exchange: bool, clock: Clock) -> Result<Report, Failure> {
         let store = self.read().await?;
-        let cert_type = slot.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer);
+        let cert_type = slot.one_type();
         let options = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
         let document = store
             .auth_metadata(&cert_type, &slot.scope, clock.instant_for(&store), &options)
