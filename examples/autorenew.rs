@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use certslot::rand_core::UnwrapErr;
 use certslot::{
     Action, CertType, Event, KeyStatus, Policy, PrivateKey, RenewBefore, RequestTemplate, Retention,
-    RollOptions, RolloverPolicy, Scope, SelfSignedIssuer, SelfSignedOptions, Store, Thumbprint, TypeConfig,
+    RollOptions, RolloverPolicy, Scope, SelfSignedIssuer, SelfSignedOptions, Store, Thumbprint,
 };
 use getrandom::SysRng;
 use time::format_description::well_known::Rfc3339;
@@ -184,7 +184,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let start = args.start;
     let end = start + Duration::days(365 * args.years);
     let mut store = Store::for_sip_domain(SIP_DOMAIN).map_err(|e| e.to_string())?;
-    let config = TypeConfig { rollover, require_staged: true, ..store.type_config(&OAUTH) };
+    let config = store.type_config(&OAUTH).into_owned().rollover(rollover).require_staged(true);
     store.configure_type(OAUTH, config).map_err(|e| e.to_string())?;
     store.add_site("redmond").map_err(|e| e.to_string())?;
     store.add_pool(POOL, "redmond").map_err(|e| e.to_string())?;
@@ -195,8 +195,8 @@ fn run(args: &Args) -> Result<bool, String> {
 
     // The certificate in place when the simulation starts: made long ago, with 40 days left
     // before its renewal window opens.
-    let lifetime = rollover.certificate_lifetime_span();
-    let window = match rollover.renew_before_rule() {
+    let lifetime = rollover.get_certificate_lifetime();
+    let window = match rollover.get_renew_before() {
         RenewBefore::Expiry(before) => before,
         RenewBefore::LifetimeFraction { numerator, denominator } => {
             lifetime - lifetime * f64::from(numerator) / f64::from(denominator)
@@ -214,7 +214,7 @@ fn run(args: &Args) -> Result<bool, String> {
     store.set(&[OAUTH], &scope, &first, start, RollOptions::default()).map_err(|e| e.to_string())?;
     let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
 
-    let retain = match rollover.retain_previous_for() {
+    let retain = match rollover.get_retain_previous() {
         Retention::For(d) => format!("previous kept {} after the roll", span(d)),
         _ => "previous kept until it expires".to_owned(),
     };
@@ -229,8 +229,8 @@ fn run(args: &Args) -> Result<bool, String> {
          tokens {}",
         span(lifetime),
         span(window),
-        span(rollover.publish_ahead_span()),
-        span(rollover.token_lifetime_span())
+        span(rollover.get_publish_ahead()),
+        span(rollover.get_token_lifetime())
     );
     println!(
         "  servers pick certificates up after {}; rolls wait until all of them hold the certificate\n",
@@ -245,7 +245,7 @@ fn run(args: &Args) -> Result<bool, String> {
     println!("{}  set      {} as current (expires {})", day(start), labels.of(first), day(stored));
     let signer =
         |store: &Store| store.resolve(&OAUTH, &scope).and_then(|(_, s)| s.current()).map(|c| c.thumbprint);
-    let token_lifetime = rollover.token_lifetime_span();
+    let token_lifetime = rollover.get_token_lifetime();
     let mut t = start;
     loop {
         checks.instants += 1;
@@ -271,7 +271,7 @@ fn run(args: &Args) -> Result<bool, String> {
             match &event {
                 Event::Rolled { thumbprint, previous, applied_at, .. } => {
                     let notice = checks.published.get(thumbprint).map(|p| *applied_at - *p);
-                    if notice.is_none_or(|n| n < rollover.publish_ahead_span()) {
+                    if notice.is_none_or(|n| n < rollover.get_publish_ahead()) {
                         checks.short_notice.push(*thumbprint);
                     }
                     if let Some(n) = notice {
@@ -301,11 +301,12 @@ fn run(args: &Args) -> Result<bool, String> {
                 other => println!("{}  event    {other}", day(t)),
             }
         }
-        for action in store.plan(t) {
+        for action in certslot::plan(&store, t) {
             match &action {
                 Action::Renew { cert_type, scope, .. } => {
                     println!("{}  plan     {action}", day(t));
-                    let renewal = store.renew(cert_type, scope, &mut issuer, t).map_err(|e| e.to_string())?;
+                    let renewal = certslot::renew(&mut store, cert_type, scope, &mut issuer, t)
+                        .map_err(|e| e.to_string())?;
                     println!(
                         "{}  renewed  {} made; rolls in at {}{}",
                         day(t),
@@ -332,8 +333,7 @@ fn run(args: &Args) -> Result<bool, String> {
                 seen[i].entry(d.thumbprint).or_insert(t);
             }
         }
-        let in_order: Vec<(Thumbprint, KeyStatus)> = store
-            .published_keys(&OAUTH, &scope, t)
+        let in_order: Vec<(Thumbprint, KeyStatus)> = certslot::published_keys(&store, &OAUTH, &scope, t)
             .iter()
             .map(|k| (k.certificate.thumbprint(), k.status))
             .collect();
@@ -364,7 +364,7 @@ fn run(args: &Args) -> Result<bool, String> {
             .iter()
             .zip(SERVERS)
             .flat_map(|(firsts, (_, delay))| firsts.values().map(move |s| *s + delay));
-        let next = [store.next_plan_due()]
+        let next = [certslot::next_plan_due(&store)]
             .into_iter()
             .flatten()
             .chain(pickups)
@@ -451,7 +451,7 @@ fn report(checks: &Checks, rollover: &RolloverPolicy) -> bool {
         checks.short_notice.is_empty(),
         format!(
             "every certificate published at least {} before it signed (shortest notice: {})",
-            span(rollover.publish_ahead_span()),
+            span(rollover.get_publish_ahead()),
             checks.shortest_notice.map_or("no roll happened".to_owned(), span)
         ),
     );
@@ -459,7 +459,7 @@ fn report(checks: &Checks, rollover: &RolloverPolicy) -> bool {
         checks.failed_tokens.is_empty(),
         format!(
             "every token of up to {} verifiable until it expired ({} checks, {} failed)",
-            span(rollover.token_lifetime_span()),
+            span(rollover.get_token_lifetime()),
             checks.tokens_checked,
             checks.failed_tokens.len()
         ),

@@ -183,7 +183,7 @@ fn config(args: &Args) -> Result<(CertType, TypeConfig), String> {
     let cert_type = args.cert_type.clone().unwrap_or(CertType::OAuthTokenIssuer);
     let store =
         Store::for_sip_domain(args.sip_domain.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
-    let config = store.type_config(&cert_type);
+    let config = store.type_config(&cert_type).into_owned();
     Ok((cert_type, config))
 }
 
@@ -199,8 +199,8 @@ fn new(args: &Args, at: OffsetDateTime) -> Result<(), String> {
     let template = RequestTemplate::for_type(&cert_type, pool, domain).map_err(|e| e.to_string())?;
     println!("Request-CsCertificate -New -Type {cert_type} (pool {pool}, SIP domain {domain})");
     let key = make_key(args, &mut rng)?;
-    let request =
-        CertificateRequest::new(&template, &key, &config.policy, at, &mut rng).map_err(|e| e.to_string())?;
+    let request = CertificateRequest::new(&template, &key, config.get_policy(), at, &mut rng)
+        .map_err(|e| e.to_string())?;
     let sealed = key
         .to_encrypted_pkcs8_pem(&password(args)?, Pkcs8Options::default(), &mut rng)
         .map_err(|e| e.to_string())?;
@@ -230,7 +230,7 @@ fn finish(
     for (i, cert) in pfx.chain().iter().enumerate() {
         println!("Chain certificate {}: {} {}", i + 1, cert.thumbprint(), cert.subject());
     }
-    let report = config.policy.check(leaf, at);
+    let report = config.get_policy().check(leaf, at);
     println!("\n{cert_type} policy at {}:", HumanTime(at));
     facts::print_report(&report);
     let key = pfx.private_key().ok_or("no private key")?;
@@ -255,7 +255,8 @@ fn self_signed(args: &Args, at: OffsetDateTime) -> Result<bool, String> {
     let options = SelfSignedOptions::default()
         .validity(Duration::days(args.days.unwrap_or(730)))
         .map_err(|e| e.to_string())?;
-    let pfx = template.self_signed(key, &config.policy, at, options, &mut rng).map_err(|e| e.to_string())?;
+    let pfx =
+        template.self_signed(key, config.get_policy(), at, options, &mut rng).map_err(|e| e.to_string())?;
     finish(args, &pfx, &cert_type, &config, at)
 }
 

@@ -194,8 +194,7 @@ fn run(args: &Args) -> Result<(), String> {
     let oauth = CertType::OAuthTokenIssuer;
     let mut store = Store::for_sip_domain(&args.sip_domain).map_err(|e| e.to_string())?;
     // certslot's staging gate: promote a roll only when every front-end holds the new certificate.
-    let mut config = store.type_config(&oauth);
-    config.require_staged = true;
+    let config = store.type_config(&oauth).into_owned().require_staged(true);
     store.configure_type(oauth.clone(), config).map_err(|e| e.to_string())?;
     store.add_site("redmond").map_err(|e| e.to_string())?;
     store.add_pool(POOL, "redmond").map_err(|e| e.to_string())?;

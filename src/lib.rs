@@ -6,30 +6,36 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
-mod issue;
+mod obtain;
 mod pfx;
+mod policy;
 mod rollover;
 mod store;
 mod validate;
 mod x509;
 
-pub use crate::issue::{
-    CertificateRequest, RequestError, RequestTemplate, SelfSignedOptions, complete_request,
+pub use crate::obtain::{
+    CertificateRequest, IssueRequest, Issuer, KeySpec, RequestError, RequestTemplate, SelfSignedIssuer,
+    SelfSignedOptions, complete_request,
 };
 pub use crate::pfx::{
     Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError,
     MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey,
     Protection, SkippedBag,
 };
+pub use crate::policy::{
+    CertType, Milestones, NameError, RenewBefore, Retention, RolloverError, RolloverPolicy, Scope,
+    SlotMilestones, TypeConfig,
+};
 pub use crate::rollover::{
-    Action, AuthMetadata, IssueRequest, Issuer, Jwk, JwkParams, Jwks, JwsAlgorithm, KeySpec, KeyStatus,
-    MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions, PublishedKey, RenewError, Renewal,
-    SelfSignedIssuer, SkipReason, SkippedKey,
+    Action, AuthMetadata, Jwk, JwkParams, Jwks, JwsAlgorithm, KeyStatus, MetadataEndpoint, MetadataError,
+    MetadataKey, MetadataOptions, PublishedKey, RenewError, Renewal, SkipReason, SkippedKey, next_plan_due,
+    plan, published_keys, renew,
 };
 pub use crate::store::{
-    Assignment, CancelReason, CertType, CertView, Desired, DriftOptions, DropReason, Event, Holdings,
-    Outcome, PendingRoll, RenewBefore, Retention, Role, RollOptions, RolloverError, RolloverPolicy, Scope,
-    ServerDrift, Slot, SlotError, SlotView, Store, StoredCertificate, TimelineEntry, TypeConfig,
+    Assignment, CancelReason, CertView, Desired, DriftOptions, DropReason, Event, Holdings, Outcome,
+    PendingRoll, Role, RollOptions, ServerDrift, Slot, SlotError, SlotView, Store, StoredCertificate,
+    TimelineEntry,
 };
 #[cfg(feature = "serde")]
 pub use crate::store::{LoadError, STATE_FORMAT};

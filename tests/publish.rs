@@ -242,31 +242,38 @@ fn pyjwt_verifies_tokens_across_a_roll_and_refuses_the_retired_key() {
     let global = Scope::Global;
 
     // Before the publish-ahead window: the current key alone.
-    let before = store.jwks(&oauth(), &global, T0 + Duration::days(1));
+    let before = certslot::Jwks::publish(&store, &oauth(), &global, T0 + Duration::days(1));
     assert_eq!(kids(&before), [(kid_a.clone(), KeyStatus::Signing)]);
     // Inside it (from EFFECTIVE - 24 h): the next key is announced.
     assert_eq!(
-        store.jwks(&oauth(), &global, EFFECTIVE - Duration::hours(24) - Duration::SECOND).keys.len(),
+        certslot::Jwks::publish(
+            &store,
+            &oauth(),
+            &global,
+            EFFECTIVE - Duration::hours(24) - Duration::SECOND
+        )
+        .keys
+        .len(),
         1
     );
     let during_at = EFFECTIVE - Duration::hours(23);
-    let during = store.jwks(&oauth(), &global, during_at);
+    let during = certslot::Jwks::publish(&store, &oauth(), &global, during_at);
     assert_eq!(kids(&during), [(kid_a.clone(), KeyStatus::Signing), (kid_b.clone(), KeyStatus::Announced)]);
     assert!(during.skipped.is_empty());
 
     // The roll happens.
     store.advance(EFFECTIVE).expect("advance");
     let after_at = EFFECTIVE + Duration::hours(1);
-    let after = store.jwks(&oauth(), &global, after_at);
+    let after = certslot::Jwks::publish(&store, &oauth(), &global, after_at);
     assert_eq!(kids(&after), [(kid_b.clone(), KeyStatus::Signing), (kid_a.clone(), KeyStatus::Retained)]);
 
     // Lync keeps the previous certificate until it expires (10 days after T0): then it is gone.
     let a_expires = leaf(a).not_after();
     assert_eq!(a_expires, T0 + Duration::days(10));
-    assert_eq!(store.jwks(&oauth(), &global, a_expires).keys.len(), 2);
+    assert_eq!(certslot::Jwks::publish(&store, &oauth(), &global, a_expires).keys.len(), 2);
     let retired_at = a_expires + Duration::SECOND;
     store.advance(retired_at).expect("advance");
-    let retired = store.jwks(&oauth(), &global, retired_at);
+    let retired = certslot::Jwks::publish(&store, &oauth(), &global, retired_at);
     assert_eq!(kids(&retired), [(kid_b.clone(), KeyStatus::Signing)]);
 
     let mut signer = Signer::new(&dir);
@@ -318,7 +325,7 @@ fn pyjwt_verifies_es256_and_es384_keys() {
     // The type's default policy asks for RSA.
     let store = rolling_store(&p256, &p384, RollOptions::default().ignore_policy());
     let at = EFFECTIVE - Duration::hours(1);
-    let jwks = store.jwks(&oauth(), &Scope::Global, at);
+    let jwks = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at);
     assert_eq!(
         jwks.keys.iter().map(|k| (k.kty(), k.alg, k.status)).collect::<Vec<_>>(),
         [("EC", JwsAlgorithm::Es256, KeyStatus::Signing), ("EC", JwsAlgorithm::Es384, KeyStatus::Announced)]
@@ -342,10 +349,10 @@ fn pyjwt_verifies_es256_and_es384_keys() {
 fn a_retention_shorter_than_the_certificate_drops_the_previous_key_when_it_ends() {
     let (a, b) = rsa_pair();
     let mut store = Store::for_sip_domain("contoso.com").expect("store");
-    let config = TypeConfig {
-        rollover: RolloverPolicy::lync().retain_previous(Retention::For(Duration::hours(12))),
-        ..store.type_config(&oauth())
-    };
+    let config = store
+        .type_config(&oauth())
+        .into_owned()
+        .rollover(RolloverPolicy::lync().retain_previous(Retention::For(Duration::hours(12))));
     store.configure_type(oauth(), config).expect("configured");
     let a_id = store.add_pfx(a.clone()).expect("current");
     let b_id = store.add_pfx(b.clone()).expect("next");
@@ -353,8 +360,7 @@ fn a_retention_shorter_than_the_certificate_drops_the_previous_key_when_it_ends(
     store.roll(&[oauth()], &Scope::Global, &b_id, EFFECTIVE, T0, RollOptions::default()).expect("roll");
     store.advance(EFFECTIVE).expect("advance");
     let statuses = |at| {
-        store
-            .jwks(&oauth(), &Scope::Global, at)
+        certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at)
             .keys
             .iter()
             .map(|k| (k.thumbprint, k.status))
@@ -534,7 +540,7 @@ fn keys_without_a_jws_algorithm_are_skipped_and_reported() {
     store
         .set(std::slice::from_ref(&cert_type), &Scope::Global, &thumbprint, at, RollOptions::default())
         .expect("set");
-    let jwks = store.jwks(&cert_type, &Scope::Global, at);
+    let jwks = certslot::Jwks::publish(&store, &cert_type, &Scope::Global, at);
     assert!(jwks.keys.is_empty());
     assert_eq!(jwks.to_json(), r#"{"keys":[]}"#);
     assert_eq!(jwks.skipped.len(), 1);
@@ -543,8 +549,13 @@ fn keys_without_a_jws_algorithm_are_skipped_and_reported() {
         (thumbprint, KeyStatus::Signing, &SkipReason::Algorithm { algorithm: KeyAlgorithm::Ed25519 })
     );
     assert_eq!(jwks.skipped[0].reason.to_string(), "no JWS algorithm is published for ed25519 keys");
-    let err =
-        store.auth_metadata(&cert_type, &Scope::Global, at, &MetadataOptions::lync().realm("contoso.com"));
+    let err = certslot::AuthMetadata::publish(
+        &store,
+        &cert_type,
+        &Scope::Global,
+        at,
+        &MetadataOptions::lync().realm("contoso.com"),
+    );
     assert_eq!(
         err,
         Err(MetadataError::NoKeys { cert_type: cert_type.clone(), scope: Scope::Global, at, skipped: 1 })
@@ -555,8 +566,7 @@ fn keys_without_a_jws_algorithm_are_skipped_and_reported() {
 fn keyless_store() -> (Store, CertType) {
     let mut store = Store::new();
     let cert_type = CertType::custom("TokenSigning").expect("name");
-    let config =
-        TypeConfig { policy: Policy::new(), require_private_key: false, ..cert_type.default_config(None) };
+    let config = TypeConfig::for_type(&cert_type, None).policy(Policy::new()).require_private_key(false);
     store.configure_type(cert_type.clone(), config).expect("configured");
     (store, cert_type)
 }
@@ -575,7 +585,7 @@ fn x5c_holds_the_leaf_then_its_issuers_and_openssl_verifies_that_chain() {
     store
         .set(std::slice::from_ref(&cert_type), &Scope::Global, &thumbprint, at, RollOptions::default())
         .expect("set");
-    let jwks = store.jwks(&cert_type, &Scope::Global, at);
+    let jwks = certslot::Jwks::publish(&store, &cert_type, &Scope::Global, at);
     assert_eq!(jwks.keys.len(), 1);
     // The self-signed root is not sent: verifiers have it, or must not trust it from here.
     assert_eq!(jwks.keys[0].x5c, [b64std(leaf.der()), b64std(issuing.der())]);
@@ -614,7 +624,7 @@ fn x5c_holds_the_leaf_then_its_issuers_and_openssl_verifies_that_chain() {
 fn the_jwks_json_has_the_registered_members_in_order_and_nothing_else() {
     let (a, b) = rsa_pair();
     let store = rolling_store(a, b, RollOptions::default());
-    let jwks = store.jwks(&oauth(), &Scope::Global, EFFECTIVE - Duration::hours(1));
+    let jwks = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, EFFECTIVE - Duration::hours(1));
     assert_eq!(jwks.keys.len(), 2);
     let entries: Vec<String> = jwks
         .keys
@@ -644,8 +654,9 @@ fn the_auth_metadata_document_is_exchanges_shape_with_the_jwks_keys() {
     let at = EFFECTIVE + Duration::hours(1);
     let options = MetadataOptions::lync()
         .endpoint(MetadataEndpoint::metadata("https://pool01.contoso.com/metadata/json/1"));
-    let document = store.auth_metadata(&oauth(), &Scope::Global, at, &options).expect("document");
-    let jwks = store.jwks(&oauth(), &Scope::Global, at);
+    let document =
+        certslot::AuthMetadata::publish(&store, &oauth(), &Scope::Global, at, &options).expect("document");
+    let jwks = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at);
 
     // The id: `_` and the UUID v5 of serviceName@realm in the URL namespace, as Python computes it.
     let id = python(
@@ -700,7 +711,8 @@ fn the_auth_metadata_document_is_exchanges_shape_with_the_jwks_keys() {
         .id("_70b34511-d105-4e2b-9675-39f53305bb01")
         .audience("00000002-0000-0ff1-ce00-000000000000@*")
         .audience("00000002-0000-0ff1-ce00-000000000000@contoso.com");
-    let document = store.auth_metadata(&oauth(), &Scope::Global, at, &options).expect("document");
+    let document =
+        certslot::AuthMetadata::publish(&store, &oauth(), &Scope::Global, at, &options).expect("document");
     assert_eq!(
         (document.id.as_str(), document.name.as_str(), document.realm.as_str(), document.issuer.as_str()),
         ("_70b34511-d105-4e2b-9675-39f53305bb01", "Exchange", "*", "00000002-0000-0ff1-ce00-000000000000@*")
@@ -718,7 +730,7 @@ fn bad_metadata_options_are_typed_errors() {
     let (a, b) = rsa_pair();
     let store = rolling_store(a, b, RollOptions::default());
     let metadata = |store: &Store, options: MetadataOptions| {
-        store.auth_metadata(&oauth(), &Scope::Global, T0, &options).map(|d| d.realm)
+        certslot::AuthMetadata::publish(store, &oauth(), &Scope::Global, T0, &options).map(|d| d.realm)
     };
     assert_eq!(metadata(&store, MetadataOptions::default()), Ok("contoso.com".to_owned()));
     assert_eq!(
@@ -765,12 +777,24 @@ fn bad_metadata_options_are_typed_errors() {
     // No realm anywhere: a store made without a SIP domain.
     let (keyless, cert_type) = keyless_store();
     assert_eq!(
-        keyless.auth_metadata(&cert_type, &Scope::Global, T0, &MetadataOptions::default()),
+        certslot::AuthMetadata::publish(
+            &keyless,
+            &cert_type,
+            &Scope::Global,
+            T0,
+            &MetadataOptions::default()
+        ),
         Err(MetadataError::NoRealm)
     );
     // Nothing published: no slot for the type.
     assert_eq!(
-        store.auth_metadata(&CertType::WebServicesInternal, &Scope::Global, T0, &MetadataOptions::default()),
+        certslot::AuthMetadata::publish(
+            &store,
+            &CertType::WebServicesInternal,
+            &Scope::Global,
+            T0,
+            &MetadataOptions::default()
+        ),
         Err(MetadataError::NoKeys {
             cert_type: CertType::WebServicesInternal,
             scope: Scope::Global,
@@ -778,5 +802,8 @@ fn bad_metadata_options_are_typed_errors() {
             skipped: 0
         })
     );
-    assert_eq!(store.jwks(&CertType::WebServicesInternal, &Scope::Global, T0), Jwks::default());
+    assert_eq!(
+        certslot::Jwks::publish(&store, &CertType::WebServicesInternal, &Scope::Global, T0),
+        Jwks::default()
+    );
 }

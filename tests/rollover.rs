@@ -49,7 +49,7 @@ fn certificate(at: OffsetDateTime, validity: Duration) -> Pfx {
 /// `validity` set as current at `scope`. Returns the store and the certificate's thumbprint.
 fn store_with(rollover: RolloverPolicy, validity: Duration, scope: &Scope) -> (Store, Thumbprint) {
     let mut store = Store::for_sip_domain("contoso.com").expect("domain");
-    let config = TypeConfig { rollover, ..store.type_config(&OAUTH) };
+    let config = store.type_config(&OAUTH).into_owned().rollover(rollover);
     store.configure_type(OAUTH, config).expect("valid configuration");
     store.add_site("redmond").expect("site");
     store.add_pool(POOL, "redmond").expect("pool");
@@ -59,8 +59,7 @@ fn store_with(rollover: RolloverPolicy, validity: Duration, scope: &Scope) -> (S
 }
 
 fn published(store: &Store, at: OffsetDateTime) -> Vec<(Thumbprint, KeyStatus)> {
-    store
-        .published_keys(&OAUTH, &Scope::Global, at)
+    certslot::published_keys(store, &OAUTH, &Scope::Global, at)
         .into_iter()
         .map(|k| (k.certificate.thumbprint(), k.status))
         .collect()
@@ -71,36 +70,39 @@ const FIVE_YEARS: Duration = Duration::days(1826);
 #[test]
 fn presets_carry_their_sources_defaults_and_pass_their_checks() {
     let exchange = RolloverPolicy::exchange();
-    assert_eq!(exchange.renew_before_rule(), RenewBefore::Expiry(Duration::days(60)));
-    assert_eq!(exchange.publish_ahead_span(), Duration::days(30));
-    assert_eq!(exchange.retain_previous_for(), Retention::UntilExpiry);
-    assert_eq!(exchange.certificate_lifetime_span(), FIVE_YEARS);
+    assert_eq!(exchange.get_renew_before(), RenewBefore::Expiry(Duration::days(60)));
+    assert_eq!(exchange.get_publish_ahead(), Duration::days(30));
+    assert_eq!(exchange.get_retain_previous(), Retention::UntilExpiry);
+    assert_eq!(exchange.get_certificate_lifetime(), FIVE_YEARS);
     let adfs = RolloverPolicy::adfs();
-    assert_eq!(adfs.renew_before_rule(), RenewBefore::Expiry(Duration::days(20)));
-    assert_eq!(adfs.publish_ahead_span(), Duration::days(5));
-    assert_eq!(adfs.critical_before_span(), Duration::days(2));
-    assert_eq!(adfs.certificate_lifetime_span(), Duration::days(365));
+    assert_eq!(adfs.get_renew_before(), RenewBefore::Expiry(Duration::days(20)));
+    assert_eq!(adfs.get_publish_ahead(), Duration::days(5));
+    assert_eq!(adfs.get_critical_before(), Duration::days(2));
+    assert_eq!(adfs.get_certificate_lifetime(), Duration::days(365));
     let duende = RolloverPolicy::duende();
-    assert_eq!(duende.publish_ahead_span(), Duration::days(14));
-    assert_eq!(duende.retain_previous_for(), Retention::For(Duration::days(14)));
+    assert_eq!(duende.get_publish_ahead(), Duration::days(14));
+    assert_eq!(duende.get_retain_previous(), Retention::For(Duration::days(14)));
     // 90 days from creation to retirement: 104-day certificates renewed 28 days before expiry.
-    assert_eq!(duende.certificate_lifetime_span(), Duration::days(104));
-    assert_eq!(duende.renew_before_rule(), RenewBefore::Expiry(Duration::days(28)));
+    assert_eq!(duende.get_certificate_lifetime(), Duration::days(104));
+    assert_eq!(duende.get_renew_before(), RenewBefore::Expiry(Duration::days(28)));
     let lync = RolloverPolicy::lync();
     assert_eq!(lync, RolloverPolicy::default());
-    assert_eq!(lync.publish_ahead_span(), Duration::hours(24));
-    assert_eq!(lync.token_lifetime_span(), Duration::hours(8));
-    assert_eq!(lync.retain_previous_for(), Retention::UntilExpiry);
+    assert_eq!(lync.get_publish_ahead(), Duration::hours(24));
+    assert_eq!(lync.get_token_lifetime(), Duration::hours(8));
+    assert_eq!(lync.get_retain_previous(), Retention::UntilExpiry);
     for preset in [lync, exchange, adfs, duende] {
         // The OAuthTokenIssuer lead time (24 h) and the A/V one (8 h) both fit every preset.
         assert_eq!(preset.check(Duration::hours(24)), Ok(()), "{preset:?}");
         assert_eq!(preset.check(Duration::hours(8)), Ok(()), "{preset:?}");
     }
-    assert_eq!(OAUTH.default_config(None).rollover, lync);
+    assert_eq!(TypeConfig::for_type(&OAUTH, None).get_rollover(), lync);
     // Types whose verifiers drop the previous certificate at the roll carry no token lifetime.
-    assert_eq!(CertType::Default.default_config(None).rollover.token_lifetime_span(), Duration::ZERO);
+    assert_eq!(
+        TypeConfig::for_type(&CertType::Default, None).get_rollover().get_token_lifetime(),
+        Duration::ZERO
+    );
     for t in CertType::builtin() {
-        assert_eq!(t.default_config(None).check(), Ok(()), "{t}");
+        assert_eq!(TypeConfig::for_type(&t, None).check(), Ok(()), "{t}");
     }
 }
 
@@ -156,7 +158,7 @@ fn policies_that_would_leave_a_gap_are_refused_with_the_values() {
         Err(RolloverError::Negative { field: "token_lifetime", value: -Duration::SECOND })
     );
     // A type whose verifiers drop the previous certificate cannot have living tokens.
-    let config = TypeConfig { rollover: duende, ..CertType::Default.default_config(None) };
+    let config = TypeConfig::for_type(&CertType::Default, None).rollover(duende);
     assert_eq!(
         config.check(),
         Err(RolloverError::PreviousNotAccepted { token_lifetime: Duration::hours(1) })
@@ -177,9 +179,9 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let not_after = T0 + FIVE_YEARS;
     let opens = not_after - Duration::days(60);
-    assert_eq!(store.plan(T0), []);
-    assert_eq!(store.plan(opens - NS), []);
-    assert_eq!(store.next_plan_due(), Some(opens));
+    assert_eq!(certslot::plan(&store, T0), []);
+    assert_eq!(certslot::plan(&store, opens - NS), []);
+    assert_eq!(certslot::next_plan_due(&store), Some(opens));
     store.advance(opens).expect("advance");
 
     let stored = store.certificate(&old).expect("stored").certificate.clone();
@@ -195,9 +197,9 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
         effective_at: opens + Duration::days(30),
         template: Some(std::sync::Arc::new(template)),
     };
-    assert_eq!(store.plan(opens), [renew]);
+    assert_eq!(certslot::plan(&store, opens), [renew]);
 
-    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
     let Renewal { thumbprint: new, effective_at, shortened, outcome } = renewal;
     assert_eq!((effective_at, shortened), (opens + Duration::days(30), false));
     assert_eq!(
@@ -211,7 +213,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     assert_eq!(published(&store, opens - NS), [(old, KeyStatus::Signing)]);
     assert_eq!(published(&store, opens), [(old, KeyStatus::Signing), (new, KeyStatus::Announced)]);
     assert_eq!(
-        store.plan(opens),
+        certslot::plan(&store, opens),
         [Action::Roll {
             cert_type: OAUTH,
             scope: Scope::Global,
@@ -221,7 +223,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
             waiting_for: vec![],
         }]
     );
-    assert_eq!(store.next_plan_due(), Some(effective_at));
+    assert_eq!(certslot::next_plan_due(&store), Some(effective_at));
 
     let rolled = store.advance(effective_at).expect("advance");
     assert_eq!(
@@ -236,9 +238,9 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
         }]
     );
     assert_eq!(published(&store, effective_at), [(new, KeyStatus::Signing), (old, KeyStatus::Retained)]);
-    assert_eq!(store.plan(effective_at), []);
+    assert_eq!(certslot::plan(&store, effective_at), []);
     // Exchange keeps the previous certificate until it expires.
-    assert_eq!(store.next_plan_due(), Some(not_after + NS));
+    assert_eq!(certslot::next_plan_due(&store), Some(not_after + NS));
     assert_eq!(published(&store, not_after), [(new, KeyStatus::Signing), (old, KeyStatus::Retained)]);
     let dropped = store.advance(not_after + NS).expect("advance");
     assert_eq!(
@@ -252,7 +254,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     );
     assert_eq!(published(&store, not_after + NS), [(new, KeyStatus::Signing)]);
     // The next renewal window is the new certificate's.
-    assert_eq!(store.next_plan_due(), Some(opens + FIVE_YEARS - Duration::days(60)));
+    assert_eq!(certslot::next_plan_due(&store), Some(opens + FIVE_YEARS - Duration::days(60)));
 }
 
 #[test]
@@ -260,7 +262,7 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let not_after = T0 + FIVE_YEARS;
     let late = not_after - Duration::days(20);
-    let actions = store.plan(late);
+    let actions = certslot::plan(&store, late);
     assert_eq!(
         actions.first(),
         Some(&Action::Critical {
@@ -275,13 +277,14 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     assert!(
         matches!(actions.get(1), Some(Action::Renew { effective_at, .. }) if *effective_at == not_after - Duration::DAY)
     );
-    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), late).expect("renew");
+    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), late).expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (not_after - Duration::DAY, true));
 
     // Past the critical threshold (2 days), the renewal takes effect at once.
     let (mut store, _) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let emergency = not_after - Duration::hours(12);
-    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), emergency).expect("renew");
+    let renewal =
+        certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), emergency).expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (emergency, true));
     let rolled = store.advance(emergency).expect("advance");
     assert!(
@@ -291,7 +294,7 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     // Expired: the plan says so first.
     let (store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     assert_eq!(
-        store.plan(not_after + NS).first(),
+        certslot::plan(&store, not_after + NS).first(),
         Some(&Action::Expired {
             cert_type: OAUTH,
             scope: Scope::Global,
@@ -336,18 +339,18 @@ fn refused_renewals_change_nothing() {
         assert_eq!(store.revision(), revision);
     };
     assert!(matches!(
-        store.renew(&OAUTH, &Scope::Global, &mut issuer(), T0),
+        certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), T0),
         Err(RenewError::NotDue { opens_at }) if opens_at == opens
     ));
     unchanged(&store);
     assert!(matches!(
-        store.renew(&CertType::Default, &Scope::Global, &mut issuer(), opens),
+        certslot::renew(&mut store, &CertType::Default, &Scope::Global, &mut issuer(), opens),
         Err(RenewError::NoCurrent { cert_type: CertType::Default, scope: Scope::Global })
     ));
-    let offline = store.renew(&OAUTH, &Scope::Global, &mut Offline, opens);
+    let offline = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut Offline, opens);
     assert!(matches!(&offline, Err(RenewError::Issuer(e)) if e.to_string() == "CA offline"), "{offline:?}");
     unchanged(&store);
-    let careless = store.renew(&OAUTH, &Scope::Global, &mut Careless, opens);
+    let careless = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut Careless, opens);
     let Err(RenewError::Slot(SlotError::PolicyViolations { cert_type, thumbprint, violations })) = careless
     else {
         panic!("{careless:?}")
@@ -357,13 +360,54 @@ fn refused_renewals_change_nothing() {
     assert_eq!(violations.len(), 1, "{violations:?}");
     unchanged(&store);
 
-    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
     assert!(matches!(
-        store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens),
+        certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens),
         Err(RenewError::AlreadyPending { thumbprint, effective_at })
             if thumbprint == renewal.thumbprint && effective_at == renewal.effective_at
     ));
     assert_ne!(renewal.thumbprint, old);
+}
+
+/// An issuer that answers with a PFX made beforehand.
+struct Fixed(Pfx);
+
+impl Issuer for Fixed {
+    type Error = std::io::Error;
+
+    fn issue(&mut self, _: &IssueRequest<'_>) -> Result<Pfx, std::io::Error> {
+        Ok(self.0.clone())
+    }
+}
+
+#[test]
+fn a_refused_renewal_takes_back_the_key_it_attached_to_a_held_certificate() {
+    let (mut store, _) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    // The store holds the issuer's certificate already, without its key; the issuer's answer
+    // carries that key, and the roll is refused (the certificate was valid for 30 days from T0,
+    // long past at the effective date).
+    let short = certificate(T0, Duration::days(30));
+    let leaf = short.leaf().expect("leaf").clone();
+    let held = store.add_certificate(leaf, None);
+    let saved = |store: &Store| {
+        let options = certslot::ExportOptions::default();
+        let password = certslot::Password::new("state");
+        // Which certificates have keys, and the keyless state: the sealed keys' salts differ.
+        let keyed: Vec<Thumbprint> =
+            store.certificates().filter(|s| s.key.is_some()).map(|s| s.certificate.thumbprint()).collect();
+        let sealed = store.to_json_with_keys(&password, &options, &mut rng()).expect("export");
+        (store.to_json(), keyed, sealed.matches("\"pfx\"").count())
+    };
+    let (before, revision) = (saved(&store), store.revision());
+    let opens = T0 + FIVE_YEARS - Duration::days(60);
+    let refused = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut Fixed(short), opens);
+    assert!(
+        matches!(refused, Err(RenewError::Slot(SlotError::NotValidAtEffective { thumbprint, .. })) if thumbprint == held),
+        "{refused:?}"
+    );
+    assert!(store.certificate(&held).expect("still held").key.is_none(), "the key stayed attached");
+    assert_eq!(saved(&store), before);
+    assert_eq!(store.revision(), revision);
 }
 
 #[test]
@@ -394,15 +438,15 @@ fn duende_retires_the_previous_key_after_its_retention() {
     let not_after = T0 + validity;
     let opens = not_after - Duration::days(28);
     store.advance(opens).expect("advance");
-    let renewal = store.renew(&OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
     let rolled_at = opens + Duration::days(14);
     assert_eq!(renewal.effective_at, rolled_at);
     store.advance(rolled_at).expect("roll");
     let retire = rolled_at + Duration::days(7);
-    assert_eq!(store.next_plan_due(), Some(retire));
+    assert_eq!(certslot::next_plan_due(&store), Some(retire));
     // A pure plan ahead of `advance` says the retirement is due.
     assert_eq!(
-        store.plan(retire),
+        certslot::plan(&store, retire),
         [Action::RetirePrevious { cert_type: OAUTH, scope: Scope::Global, thumbprint: old, at: retire }]
     );
     assert_eq!(
@@ -421,15 +465,14 @@ fn duende_retires_the_previous_key_after_its_retention() {
             reason: DropReason::Retired
         }]
     );
-    assert_eq!(store.plan(retire), []);
+    assert_eq!(certslot::plan(&store, retire), []);
 }
 
 #[test]
 fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     let scope = Scope::pool(POOL).expect("pool");
     let mut store = Store::for_sip_domain("contoso.com").expect("domain");
-    let config =
-        TypeConfig { rollover: RolloverPolicy::adfs(), require_staged: true, ..store.type_config(&OAUTH) };
+    let config = store.type_config(&OAUTH).into_owned().rollover(RolloverPolicy::adfs()).require_staged(true);
     store.configure_type(OAUTH, config).expect("valid configuration");
     store.add_site("redmond").expect("site");
     store.add_pool(POOL, "redmond").expect("pool");
@@ -441,7 +484,7 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     store.set(&[OAUTH], &scope, &old, T0, RollOptions::default()).expect("set");
     let not_after = T0 + validity;
     let opens = not_after - Duration::days(20);
-    let renewal = store.renew(&OAUTH, &scope, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::renew(&mut store, &OAUTH, &scope, &mut issuer(), opens).expect("renew");
     let (new, effective_at) = (renewal.thumbprint, renewal.effective_at);
     assert_eq!(effective_at, opens + Duration::days(5));
     let both = vec!["fe1.contoso.com".to_owned(), "fe2.contoso.com".to_owned()];
@@ -460,9 +503,9 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
         earliest_effective: effective_at,
         waiting_for: waiting.to_vec(),
     };
-    assert_eq!(store.plan(opens), [stage(&both), roll(&both)]);
+    assert_eq!(certslot::plan(&store, opens), [stage(&both), roll(&both)]);
     store.record_holdings("fe1.contoso.com", [old, new], opens).expect("report");
-    assert_eq!(store.plan(opens), [stage(&both[1..]), roll(&both[1..])]);
+    assert_eq!(certslot::plan(&store, opens), [stage(&both[1..]), roll(&both[1..])]);
     // fe2 never reports: the roll is blocked at its date, and critical once no roll can leave
     // the old certificate its day of lead time.
     let blocked = store.advance(effective_at).expect("advance");
@@ -471,7 +514,7 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     );
     let late = not_after - Duration::hours(12);
     assert_eq!(
-        store.plan(late),
+        certslot::plan(&store, late),
         [
             Action::Critical {
                 cert_type: OAUTH,
@@ -496,7 +539,7 @@ fn a_certificate_too_short_for_the_policy_is_critical_at_once() {
     let validity = Duration::hours(36);
     let (store, current) = store_with(RolloverPolicy::lync(), validity, &Scope::Global);
     let not_after = T0 + validity;
-    let actions = store.plan(T0);
+    let actions = certslot::plan(&store, T0);
     assert_eq!(
         actions.first(),
         Some(&Action::Critical {

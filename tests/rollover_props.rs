@@ -17,7 +17,6 @@ use certslot::rand_core::UnwrapErr;
 use certslot::{
     Action, CertType, Event, Policy, PrivateKey, RenewBefore, RequestTemplate, Retention, RollOptions,
     RolloverError, RolloverPolicy, Scope, SelfSignedIssuer, SelfSignedOptions, SlotError, Store, Thumbprint,
-    TypeConfig,
 };
 use getrandom::SysRng;
 use proptest::prelude::*;
@@ -147,12 +146,12 @@ fn per_mille_of(span: Duration, per_mille: i64) -> Duration {
 fn simulate(case: &Case) -> Result<i64, TestCaseError> {
     let (rollover, lead) = case.policy();
     let mut store = Store::for_sip_domain("contoso.com").expect("domain");
-    let config = TypeConfig {
-        lead_time: lead,
-        require_staged: case.require_staged,
-        rollover,
-        ..store.type_config(&OAUTH)
-    };
+    let config = store
+        .type_config(&OAUTH)
+        .into_owned()
+        .lead_time(lead)
+        .require_staged(case.require_staged)
+        .rollover(rollover);
     // 5. A policy that cannot keep the guarantees is refused, typed, before it is used.
     if let Err(e) = rollover.check(lead) {
         let typed = matches!(
@@ -179,14 +178,14 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
         store.add_server(server, POOL).expect("server");
     }
     let scope = Scope::pool(POOL).expect("pool");
-    let publish_ahead = rollover.publish_ahead_span();
-    let token_lifetime = rollover.token_lifetime_span();
+    let publish_ahead = rollover.get_publish_ahead();
+    let token_lifetime = rollover.get_token_lifetime();
     let delays: Vec<Duration> = case.delays.iter().map(|d| per_mille_of(publish_ahead, *d)).collect();
 
     let policy = Policy::oauth_token_issuer("contoso.com").expect("policy");
     let template = RequestTemplate::for_type(&OAUTH, POOL, "contoso.com").expect("template");
     let options =
-        SelfSignedOptions::default().validity(rollover.certificate_lifetime_span()).expect("validity");
+        SelfSignedOptions::default().validity(rollover.get_certificate_lifetime()).expect("validity");
     let first =
         template.self_signed(keys()[0].clone(), &policy, T0, options, &mut rng()).expect("certificate");
     let first = store.add_pfx(first).expect("add");
@@ -240,10 +239,11 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             }
             prop_assert!(!matches!(event, Event::CurrentExpired { .. }), "{event}");
         }
-        for action in store.plan(t) {
+        for action in certslot::plan(&store, t) {
             match action {
                 Action::Renew { cert_type, scope, .. } => {
-                    let renewal = store.renew(&cert_type, &scope, &mut issuer, t).expect("renewal");
+                    let renewal =
+                        certslot::renew(&mut store, &cert_type, &scope, &mut issuer, t).expect("renewal");
                     prop_assert!(!renewal.shortened, "a renewal on time was shortened at {t}");
                 }
                 Action::Critical { .. } | Action::Expired { .. } => {
@@ -255,8 +255,10 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
         // 1. A valid current certificate.
         let current = signer(&store).and_then(|c| store.certificate(&c)).map(|s| &s.certificate);
         prop_assert!(current.is_some_and(|c| c.is_valid_at(t)), "no valid current certificate at {t}");
-        let published: BTreeSet<Thumbprint> =
-            store.published_keys(&OAUTH, &scope, t).iter().map(|k| k.certificate.thumbprint()).collect();
+        let published: BTreeSet<Thumbprint> = certslot::published_keys(&store, &OAUTH, &scope, t)
+            .iter()
+            .map(|k| k.certificate.thumbprint())
+            .collect();
         for key in &published {
             first_published.entry(*key).or_insert(t);
         }
@@ -279,7 +281,7 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             .filter(|p| *p > t);
         // Wake up at each token's expiry too: its key must still be published then.
         let expiries = tokens.values().copied();
-        let next = [store.next_plan_due(), Some(t + step)]
+        let next = [certslot::next_plan_due(&store), Some(t + step)]
             .into_iter()
             .flatten()
             .chain(pickups)

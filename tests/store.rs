@@ -2,8 +2,8 @@
 //! with the exact events and values it must give.
 
 use certslot::{
-    CancelReason, CertType, Certificate, DriftOptions, DropReason, Event, ImportOptions, Password, Pfx, Role,
-    RollOptions, Scope, SlotError, Store, Thumbprint, Violation,
+    CancelReason, CertType, Certificate, DriftOptions, DropReason, Event, ImportOptions, NameError, Password,
+    Pfx, Role, RollOptions, Scope, SlotError, Store, Thumbprint, TypeConfig, Violation,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -128,8 +128,7 @@ fn roll_refusals_carry_the_values() {
     );
     // A certificate that outlives the current one cannot roll in after the current one's
     // lead time began.
-    let mut config = OAUTH.default_config(None);
-    config.require_private_key = false;
+    let config = TypeConfig::for_type(&OAUTH, None).require_private_key(false);
     store.configure_type(OAUTH, config).expect("valid configuration");
     let long = store
         .add_certificate(Certificate::from_der(include_bytes!("data/year9999.der")).expect("parses"), None);
@@ -188,8 +187,10 @@ fn policy_violations_are_hard_unless_asked() {
 fn several_types_at_once_are_all_or_nothing() {
     let (mut store, a, b) = store();
     // OAuthTokenIssuer requires 3072 bits here; Default does not.
-    let mut strict = OAUTH.default_config(None);
-    strict.policy = strict.policy.with_key(certslot::KeyRule::default().min_rsa_bits(3072).expect("valid"));
+    let strict = TypeConfig::for_type(&OAUTH, None);
+    let policy =
+        strict.get_policy().clone().with_key(certslot::KeyRule::default().min_rsa_bits(3072).expect("valid"));
+    let strict = strict.policy(policy);
     store.configure_type(OAUTH, strict).expect("valid configuration");
     let json_before = store.to_json();
     let result = store.set(&[CertType::Default, OAUTH], &Scope::Global, &a, T0, RollOptions::default());
@@ -208,7 +209,7 @@ fn several_types_at_once_are_all_or_nothing() {
         )
         .expect("set");
     assert_eq!(current(&store, &CertType::WebServicesInternal, &Scope::Global), Some(b));
-    store.configure_type(OAUTH, OAUTH.default_config(None)).expect("valid configuration");
+    store.configure_type(OAUTH, TypeConfig::for_type(&OAUTH, None)).expect("valid configuration");
     store
         .set_from(&[OAUTH], &Scope::Global, (&CertType::Default, &Scope::Global), T0, RollOptions::default())
         .expect("set from Default");
@@ -400,8 +401,7 @@ fn fleet_desired_drift_and_staged_promotion() {
     for fe in ["fe1.contoso.com", "fe2.contoso.com"] {
         store.add_server(fe, "pool01.contoso.com").expect("server");
     }
-    let mut config = OAUTH.default_config(None);
-    config.require_staged = true;
+    let config = TypeConfig::for_type(&OAUTH, None).require_staged(true);
     store.configure_type(OAUTH, config).expect("valid configuration");
     store.set(&[OAUTH], &Scope::Global, &a, T0, RollOptions::default()).expect("set");
     store.roll(&[OAUTH], &Scope::Global, &b, ROLL, T0, RollOptions::default()).expect("roll");
@@ -471,10 +471,10 @@ fn names_parse_case_insensitively() {
     assert_eq!("webservicesinternal".parse::<CertType>(), Ok(CertType::WebServicesInternal));
     assert_eq!(
         "bad name!".parse::<CertType>(),
-        Err(SlotError::InvalidName { kind: "certificate type", name: "bad name!".into() })
+        Err(NameError { kind: "certificate type", name: "bad name!".into() })
     );
     assert_eq!(CertType::builtin().count(), 20);
-    assert_eq!("site:".parse::<Scope>(), Err(SlotError::InvalidName { kind: "site", name: String::new() }));
+    assert_eq!("site:".parse::<Scope>(), Err(NameError { kind: "site", name: String::new() }));
 }
 
 #[test]
@@ -629,8 +629,7 @@ fn a_site_with_an_assignment_cannot_be_removed() {
 #[test]
 fn removing_the_server_a_roll_waits_for_lets_it_roll() {
     let (mut store, a, b) = fleet();
-    let mut config = OAUTH.default_config(None);
-    config.require_staged = true;
+    let config = TypeConfig::for_type(&OAUTH, None).require_staged(true);
     store.configure_type(OAUTH, config).expect("valid configuration");
     store.set(&[OAUTH], &Scope::Global, &a, T0, RollOptions::default()).expect("set");
     store.roll(&[OAUTH], &Scope::Global, &b, ROLL, T0, RollOptions::default()).expect("roll");

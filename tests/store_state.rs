@@ -56,11 +56,11 @@ fn format_1_state_loads_to_the_same_slots() {
     );
     // The configured type kept its settings and gets its default policy back.
     let config = store.type_config(&OAUTH);
-    assert_eq!(config.lead_time, Duration::hours(48));
-    assert!(config.require_staged && config.accept_previous && config.require_private_key);
+    assert_eq!(config.get_lead_time(), Duration::hours(48));
+    assert!(config.get_require_staged() && config.get_accept_previous() && config.get_require_private_key());
     assert_eq!(
-        config.policy,
-        OAUTH.default_config(Some(&SubjectRule::new("contoso.com").expect("domain"))).policy
+        config.get_policy(),
+        TypeConfig::for_type(&OAUTH, Some(&SubjectRule::new("contoso.com").expect("domain"))).get_policy()
     );
     // Holdings load as reported at the state's clock.
     let fe01 = store.holdings("fe01.contoso.com").expect("fe01 reported");
@@ -98,41 +98,46 @@ fn format_1_blocked_roll_is_saved_inline_in_format_2() {
 
 /// A configuration with every field away from the type's default.
 fn custom_config() -> TypeConfig {
-    TypeConfig {
-        policy: Policy::new()
-            .with_key(
-                KeyRule::default()
-                    .min_rsa_bits(3072)
-                    .and_then(|k| k.accept_rsa_pss(true))
-                    .and_then(|k| k.accept_ec(384))
-                    .and_then(|k| k.accept_eddsa(true))
-                    .and_then(|k| k.accept_rsa(false))
-                    .expect("valid key rule"),
-            )
-            .with_subject(SubjectRule::new("fabrikam.com").expect("domain"))
-            .with_validity(ValidityRule::default().min_remaining(Duration::days(14)))
-            .with_usage(
-                UsageRule::default().require_digital_signature(false).required_eku(Some(eku::CLIENT_AUTH)),
-            )
-            .with_warnings(
-                WarningRule::default()
-                    .weak_signature(false)
-                    .expiring_within(Some(Duration::days(60)))
-                    .unknown_critical(false)
-                    .ca_certificate(false),
-            ),
-        lead_time: Duration::hours(36),
-        accept_previous: true,
-        require_private_key: false,
-        require_staged: true,
-        rollover: RolloverPolicy::lync()
-            .renew_before(RenewBefore::LifetimeFraction { numerator: 2, denominator: 3 })
-            .publish_ahead(Duration::hours(48))
-            .retain_previous(Retention::For(Duration::days(3)))
-            .critical_before(Duration::hours(40))
-            .token_lifetime(Duration::hours(2))
-            .certificate_lifetime(Duration::days(400)),
-    }
+    TypeConfig::for_type(&OAUTH, None)
+        .policy(
+            Policy::new()
+                .with_key(
+                    KeyRule::default()
+                        .min_rsa_bits(3072)
+                        .and_then(|k| k.accept_rsa_pss(true))
+                        .and_then(|k| k.accept_ec(384))
+                        .and_then(|k| k.accept_eddsa(true))
+                        .and_then(|k| k.accept_rsa(false))
+                        .expect("valid key rule"),
+                )
+                .with_subject(SubjectRule::new("fabrikam.com").expect("domain"))
+                .with_validity(ValidityRule::default().min_remaining(Duration::days(14)))
+                .with_usage(
+                    UsageRule::default()
+                        .require_digital_signature(false)
+                        .required_eku(Some(eku::CLIENT_AUTH)),
+                )
+                .with_warnings(
+                    WarningRule::default()
+                        .weak_signature(false)
+                        .expiring_within(Some(Duration::days(60)))
+                        .unknown_critical(false)
+                        .ca_certificate(false),
+                ),
+        )
+        .lead_time(Duration::hours(36))
+        .accept_previous(true)
+        .require_private_key(false)
+        .require_staged(true)
+        .rollover(
+            RolloverPolicy::lync()
+                .renew_before(RenewBefore::LifetimeFraction { numerator: 2, denominator: 3 })
+                .publish_ahead(Duration::hours(48))
+                .retain_previous(Retention::For(Duration::days(3)))
+                .critical_before(Duration::hours(40))
+                .token_lifetime(Duration::hours(2))
+                .certificate_lifetime(Duration::days(400)),
+        )
 }
 
 #[test]
@@ -141,35 +146,35 @@ fn type_configuration_survives_a_round_trip() {
     let custom = CertType::custom("Fabrikam-Signing").expect("name");
     store.configure_type(custom.clone(), custom_config()).expect("valid configuration");
     // A policy with no rules at all, for another type.
-    let bare = TypeConfig { policy: Policy::new(), ..OAUTH.default_config(None) };
+    let bare = TypeConfig::for_type(&OAUTH, None).policy(Policy::new());
     store.configure_type(OAUTH, bare.clone()).expect("valid configuration");
     let defaults = store.type_config(&CertType::Default);
 
     let json = store.to_json();
     let loaded = Store::from_json(&json).expect("loads");
-    assert_eq!(loaded.type_config(&custom), custom_config());
-    assert_eq!(loaded.type_config(&OAUTH), bare);
+    assert_eq!(*loaded.type_config(&custom), custom_config());
+    assert_eq!(*loaded.type_config(&OAUTH), bare);
     assert_eq!(loaded.type_config(&CertType::Default), defaults);
     assert_eq!(loaded.to_json(), json);
     // Every field differs from the default, so a field that were not saved would show.
-    let default = custom.default_config(None);
+    let default = TypeConfig::for_type(&custom, None);
     let saved = custom_config();
-    assert_ne!(saved.policy.key_rule(), default.policy.key_rule());
-    assert_ne!(saved.policy.subject_rule(), default.policy.subject_rule());
-    assert_ne!(saved.policy.validity_rule(), default.policy.validity_rule());
-    assert_ne!(saved.policy.usage_rule(), default.policy.usage_rule());
-    assert_ne!(saved.policy.warning_rule(), default.policy.warning_rule());
-    assert_ne!(saved.lead_time, default.lead_time);
-    assert_ne!(saved.accept_previous, default.accept_previous);
-    assert_ne!(saved.require_private_key, default.require_private_key);
-    assert_ne!(saved.require_staged, default.require_staged);
-    let (rollover, default_rollover) = (saved.rollover, default.rollover);
-    assert_ne!(rollover.renew_before_rule(), default_rollover.renew_before_rule());
-    assert_ne!(rollover.publish_ahead_span(), default_rollover.publish_ahead_span());
-    assert_ne!(rollover.retain_previous_for(), default_rollover.retain_previous_for());
-    assert_ne!(rollover.critical_before_span(), default_rollover.critical_before_span());
-    assert_ne!(rollover.token_lifetime_span(), default_rollover.token_lifetime_span());
-    assert_ne!(rollover.certificate_lifetime_span(), default_rollover.certificate_lifetime_span());
+    assert_ne!(saved.get_policy().key_rule(), default.get_policy().key_rule());
+    assert_ne!(saved.get_policy().subject_rule(), default.get_policy().subject_rule());
+    assert_ne!(saved.get_policy().validity_rule(), default.get_policy().validity_rule());
+    assert_ne!(saved.get_policy().usage_rule(), default.get_policy().usage_rule());
+    assert_ne!(saved.get_policy().warning_rule(), default.get_policy().warning_rule());
+    assert_ne!(saved.get_lead_time(), default.get_lead_time());
+    assert_ne!(saved.get_accept_previous(), default.get_accept_previous());
+    assert_ne!(saved.get_require_private_key(), default.get_require_private_key());
+    assert_ne!(saved.get_require_staged(), default.get_require_staged());
+    let (rollover, default_rollover) = (saved.get_rollover(), default.get_rollover());
+    assert_ne!(rollover.get_renew_before(), default_rollover.get_renew_before());
+    assert_ne!(rollover.get_publish_ahead(), default_rollover.get_publish_ahead());
+    assert_ne!(rollover.get_retain_previous(), default_rollover.get_retain_previous());
+    assert_ne!(rollover.get_critical_before(), default_rollover.get_critical_before());
+    assert_ne!(rollover.get_token_lifetime(), default_rollover.get_token_lifetime());
+    assert_ne!(rollover.get_certificate_lifetime(), default_rollover.get_certificate_lifetime());
 }
 
 #[test]
@@ -202,7 +207,7 @@ fn a_saved_rollover_policy_that_would_leave_a_gap_is_a_typed_error() {
 #[test]
 fn states_saved_without_rollover_policies_load_with_the_default_fitted_to_their_lead_time() {
     let mut store = Store::new();
-    let config = TypeConfig { lead_time: Duration::hours(36), ..OAUTH.default_config(None) };
+    let config = TypeConfig::for_type(&OAUTH, None).lead_time(Duration::hours(36));
     // Lync's 24-hour publish-ahead is below a 36-hour lead time: refused as such ...
     assert_eq!(
         store.configure_type(OAUTH, config.clone()),
@@ -216,17 +221,17 @@ fn states_saved_without_rollover_policies_load_with_the_default_fitted_to_their_
     );
     // ... and fitted when it comes from a state that predates rollover policies.
     let fitted = RolloverPolicy::fitted(&OAUTH, Duration::hours(36), true);
-    assert_eq!(fitted.publish_ahead_span(), Duration::hours(36));
-    assert_eq!(fitted.critical_before_span(), Duration::hours(36));
-    assert_eq!(fitted.renew_before_rule(), RenewBefore::Expiry(Duration::weeks(6)));
-    store.configure_type(OAUTH, TypeConfig { rollover: fitted, ..config }).expect("fitted");
+    assert_eq!(fitted.get_publish_ahead(), Duration::hours(36));
+    assert_eq!(fitted.get_critical_before(), Duration::hours(36));
+    assert_eq!(fitted.get_renew_before(), RenewBefore::Expiry(Duration::weeks(6)));
+    store.configure_type(OAUTH, config.rollover(fitted)).expect("fitted");
     let json = store.to_json();
     let start = json.find("\"rollover\"").expect("saved");
     let end = start + json[start..].find('}').expect("closes") + 1;
     let without = format!("{}{}", json[..start].trim_end().trim_end_matches(','), &json[end..]);
     assert!(!without.contains("rollover"));
     let loaded = Store::from_json(&without).expect("loads");
-    assert_eq!(loaded.type_config(&OAUTH).rollover, fitted);
+    assert_eq!(loaded.type_config(&OAUTH).get_rollover(), fitted);
 }
 
 #[test]

@@ -45,8 +45,8 @@ const MAX_BAG_DEPTH: usize = 4;
 
 /// The outer PFX: the authenticated-safe octets (what the MAC covers) and the MAC.
 pub(crate) struct Outer {
-    pub auth_safe: Vec<u8>,
-    pub mac: Option<MacData>,
+    pub(super) auth_safe: Vec<u8>,
+    pub(super) mac: Option<MacData>,
 }
 
 /// Reads the outer PFX.
@@ -55,10 +55,10 @@ pub(crate) fn outer(input: &[u8], max_iterations: u32) -> Result<Outer, PfxError
     let pfx = tlv::read_single(&input, tag::SEQUENCE, "PFX")?;
     let mut fields = pfx.reader();
     let version = fields.read_expected(tag::INTEGER, "version")?;
-    match tlv::small_uint(version.value) {
+    match tlv::small_uint(version.value()) {
         Some(3) => {}
         Some(version) => return Err(PfxError::UnsupportedVersion { version }),
-        None => return Err(ParseError::Malformed { offset: version.offset, what: "version" }.into()),
+        None => return Err(ParseError::Malformed { offset: version.offset(), what: "version" }.into()),
     }
     let auth_safe = content_info_data(fields.read_expected(tag::SEQUENCE, "authSafe")?, "integrity mode")?;
     let mac = match fields.read_optional(tag::SEQUENCE, "macData")? {
@@ -79,12 +79,12 @@ fn content_info_data(ci: Tlv<'_>, context: &'static str) -> Result<Vec<u8>, PfxE
     let Some(explicit) = f.read_optional(0xA0, "content")? else { return Ok(Vec::new()) };
     let mut inner = explicit.reader();
     let octets = inner.read("Data")?;
-    if octets.tag != tag::OCTET_STRING && octets.tag != 0x24 {
+    if octets.tag() != tag::OCTET_STRING && octets.tag() != 0x24 {
         return Err(ParseError::UnexpectedTag {
-            offset: octets.offset,
+            offset: octets.offset(),
             what: "Data",
             expected: tag::OCTET_STRING,
-            found: octets.tag,
+            found: octets.tag(),
         }
         .into());
     }
@@ -151,8 +151,8 @@ fn encrypted_data(ed: Tlv<'_>, max_iterations: u32) -> Result<Part, PfxError> {
 /// The attributes certslot reads from a bag.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Attributes {
-    pub friendly_name: Option<String>,
-    pub local_key_id: Option<Vec<u8>>,
+    pub(super) friendly_name: Option<String>,
+    pub(super) local_key_id: Option<Vec<u8>>,
 }
 
 /// One bag, decoded as far as it can be without a key.
@@ -188,9 +188,9 @@ fn skip(out: &mut Vec<Bag>, bag_type: ObjectIdentifier, reason: &'static str) {
 
 /// A shrouded key bag, boxed to keep `Bag` small.
 pub(crate) struct Shrouded {
-    pub encryption: Encryption,
-    pub ciphertext: Vec<u8>,
-    pub attrs: Attributes,
+    pub(super) encryption: Encryption,
+    pub(super) ciphertext: Vec<u8>,
+    pub(super) attrs: Attributes,
 }
 
 /// Reads a SafeContents into `out`.
@@ -219,7 +219,7 @@ fn bags(
         };
         match bag_id {
             pkcs12::PKCS_12_KEY_BAG_OID => {
-                out.push(Bag::Key { pkcs8: Zeroizing::new(value.raw.to_vec()), attrs })
+                out.push(Bag::Key { pkcs8: Zeroizing::new(value.raw().to_vec()), attrs })
             }
             pkcs12::PKCS_12_PKCS8_KEY_BAG_OID => {
                 let mut e = value.expect(tag::SEQUENCE, "EncryptedPrivateKeyInfo")?.reader();
@@ -243,7 +243,7 @@ fn bags(
             pkcs12::PKCS_12_SAFE_CONTENTS_BAG_OID => {
                 if depth >= MAX_BAG_DEPTH {
                     return Err(ParseError::TooDeep {
-                        offset: value.offset,
+                        offset: value.offset(),
                         what: "safeContentsBag",
                         max: MAX_BAG_DEPTH,
                     }
@@ -272,11 +272,11 @@ fn attributes(set: Tlv<'_>) -> Result<Attributes, PfxError> {
         let values = f.read_expected(tag::SET, "attrValues")?;
         let first = values.reader().read("attrValue").ok();
         match (id, first) {
-            (FRIENDLY_NAME, Some(v)) if v.tag == tag::BMP_STRING => {
+            (FRIENDLY_NAME, Some(v)) if v.tag() == tag::BMP_STRING => {
                 out.friendly_name =
-                    crate::x509::name::decode_string(crate::x509::name::StringKind::Bmp, v.value);
+                    crate::x509::name::decode_string(crate::x509::name::StringKind::Bmp, v.value());
             }
-            (LOCAL_KEY_ID, Some(v)) if v.tag == tag::OCTET_STRING || v.tag == 0x24 => {
+            (LOCAL_KEY_ID, Some(v)) if v.tag() == tag::OCTET_STRING || v.tag() == 0x24 => {
                 out.local_key_id = Some(ber::octet_string(&v, "localKeyId")?.into_owned());
             }
             _ => {}

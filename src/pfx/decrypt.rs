@@ -151,7 +151,7 @@ impl fmt::Display for EncryptionAlgorithm {
 /// A parsed encryption algorithm with its parameters, ready to decrypt.
 #[derive(Clone)]
 pub(crate) struct Encryption {
-    pub algorithm: EncryptionAlgorithm,
+    pub(super) algorithm: EncryptionAlgorithm,
     params: Params,
 }
 
@@ -171,15 +171,15 @@ impl Encryption {
             let mut p = params.expect(tag::SEQUENCE, "pkcs-12PbeParams")?.reader();
             let salt = p.read_expected(tag::OCTET_STRING, "salt")?;
             let iterations = p.read_expected(tag::INTEGER, "iterations")?;
-            let iterations = tlv::small_uint(iterations.value)
+            let iterations = tlv::small_uint(iterations.value())
                 .filter(|n| *n > 0)
-                .ok_or(ParseError::Malformed { offset: iterations.offset, what: "iterations" })?;
+                .ok_or(ParseError::Malformed { offset: iterations.offset(), what: "iterations" })?;
             let iterations = u32::try_from(iterations).ok().filter(|n| *n <= max_iterations).ok_or(
                 PfxError::TooManyIterations { context: "PKCS #12 PBE", iterations, max: max_iterations },
             )?;
             return Ok(Self {
                 algorithm: EncryptionAlgorithm::Pbes1 { cipher: *cipher, iterations },
-                params: Params::Pbes1 { salt: salt.value.to_vec() },
+                params: Params::Pbes1 { salt: salt.value().to_vec() },
             });
         }
         if oid != PBES2 {
@@ -200,7 +200,7 @@ impl Encryption {
             max_iterations,
         )?;
         let scheme_oid = oid_of(&scheme.reader().read_expected(tag::OID, "encryptionScheme")?)?;
-        let parsed = pkcs5::pbes2::Parameters::from_der(params.raw)
+        let parsed = pkcs5::pbes2::Parameters::from_der(params.raw())
             .map_err(|_| PfxError::UnsupportedAlgorithm { context: "PBES2 encryption", oid: scheme_oid })?;
         use pkcs5::pbes2::EncryptionScheme as S;
         let cipher = match parsed.encryption {

@@ -50,7 +50,7 @@ pub(crate) fn read(der: &[u8], max_iterations: u32) -> Result<(Encryption, &[u8]
     let encryption = Encryption::parse(fields.read("encryptionAlgorithm")?, max_iterations)?;
     let data = fields.read_expected(tag::OCTET_STRING, "encryptedData")?;
     fields.finish("EncryptedPrivateKeyInfo")?;
-    Ok((encryption, data.value))
+    Ok((encryption, data.value()))
 }
 
 /// Decrypts `ciphertext`, trying each BMPString form of the password for PKCS #12 PBE; `None`

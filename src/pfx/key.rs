@@ -65,9 +65,9 @@ impl PrivateKey {
         let mut public_key = None;
         while !f.is_empty() {
             let item = f.read("attributes").map_err(|_| bad("attributes"))?;
-            if item.tag == 0x81 || item.tag == 0xA1 {
+            if item.tag() == 0x81 || item.tag() == 0xA1 {
                 // [1] IMPLICIT BIT STRING: the unused-bits octet, then the key.
-                public_key = item.value.split_first().map(|(_, k)| k.to_vec());
+                public_key = item.value().split_first().map(|(_, k)| k.to_vec());
             }
         }
         let mut alg_fields = alg.reader();
@@ -77,7 +77,7 @@ impl PrivateKey {
         let (algorithm, bits, public) = match oid {
             key::RSA_ENCRYPTION | key::RSASSA_PSS => {
                 let rsa =
-                    pkcs1::RsaPrivateKeyRef::from_der(private.value).map_err(|_| bad("RSAPrivateKey"))?;
+                    pkcs1::RsaPrivateKeyRef::from_der(private.value()).map_err(|_| bad("RSAPrivateKey"))?;
                 let n = tlv::unsigned_magnitude(rsa.modulus.as_bytes()).to_vec();
                 let e = tlv::unsigned_magnitude(rsa.public_exponent.as_bytes()).to_vec();
                 let algorithm =
@@ -85,9 +85,9 @@ impl PrivateKey {
                 (algorithm, Some(tlv::bit_length(&n)), PublicParts::Rsa { n, e })
             }
             key::EC_PUBLIC_KEY | key::EC_DH => {
-                let ec = sec1::EcPrivateKey::from_der(private.value).map_err(|_| bad("ECPrivateKey"))?;
+                let ec = sec1::EcPrivateKey::from_der(private.value()).map_err(|_| bad("ECPrivateKey"))?;
                 let curve_oid = match params {
-                    Some(p) if p.tag == tag::OID => ObjectIdentifier::from_bytes(p.value).ok(),
+                    Some(p) if p.tag() == tag::OID => ObjectIdentifier::from_bytes(p.value()).ok(),
                     _ => ec.parameters.and_then(|p| p.named_curve()),
                 };
                 let (curve, bits) = match curve_oid {
@@ -163,11 +163,11 @@ impl PrivateKey {
 /// The fields of a PKCS #8 structure that signing and public-key export need.
 pub(crate) struct Pkcs8Parts<'a> {
     /// `privateKeyAlgorithm`'s OID.
-    pub(crate) oid: ObjectIdentifier,
+    pub(super) oid: ObjectIdentifier,
     /// The whole `privateKeyAlgorithm` AlgorithmIdentifier, as encoded.
-    pub(crate) algorithm: &'a [u8],
+    pub(super) algorithm: &'a [u8],
     /// `privateKey`'s content: an RSAPrivateKey (RFC 8017 A.1.2), an ECPrivateKey (RFC 5915 3), ...
-    pub(crate) private_key: &'a [u8],
+    pub(super) private_key: &'a [u8],
 }
 
 impl PrivateKey {
@@ -180,7 +180,7 @@ impl PrivateKey {
         let alg = f.read_expected(tag::SEQUENCE, "privateKeyAlgorithm").ok()?;
         let private = f.read_expected(tag::OCTET_STRING, "privateKey").ok()?;
         let oid = oid_of(&alg.reader().read_expected(tag::OID, "algorithm").ok()?).ok()?;
-        Some(Pkcs8Parts { oid, algorithm: alg.raw, private_key: private.value })
+        Some(Pkcs8Parts { oid, algorithm: alg.raw(), private_key: private.value() })
     }
 
     /// The key's `SubjectPublicKeyInfo` DER

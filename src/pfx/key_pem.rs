@@ -63,9 +63,9 @@ impl PrivateKey {
         options: ImportOptions,
     ) -> Result<Self, KeyError> {
         let blocks = pem::blocks(text)?;
-        let mut keys = blocks.iter().filter(|b| KEY_LABELS.contains(&b.label.as_str()));
+        let mut keys = blocks.iter().filter(|b| KEY_LABELS.contains(&b.label()));
         let (Some(block), None) = (keys.next(), keys.next()) else {
-            let labels: Vec<String> = blocks.iter().map(|b| b.label.clone()).collect();
+            let labels: Vec<String> = blocks.iter().map(|b| b.label().to_owned()).collect();
             let key_labels: Vec<String> =
                 labels.iter().filter(|l| KEY_LABELS.contains(&l.as_str())).cloned().collect();
             return Err(if key_labels.is_empty() {
@@ -74,14 +74,14 @@ impl PrivateKey {
                 KeyError::SeveralPrivateKeys { labels: key_labels }
             });
         };
-        if let Some(dek_info) = legacy_encryption(&block.body) {
-            return Err(KeyError::LegacyPemEncryption { label: block.label.clone(), dek_info });
+        if let Some(dek_info) = legacy_encryption(block.body()) {
+            return Err(KeyError::LegacyPemEncryption { label: block.label().to_owned(), dek_info });
         }
-        let der = Zeroizing::new(pem::decode_body(&block.body)?);
-        match block.label.as_str() {
+        let der = Zeroizing::new(pem::decode_body(block.body())?);
+        match block.label() {
             "ENCRYPTED PRIVATE KEY" => {
                 let password =
-                    password.ok_or_else(|| KeyError::PasswordRequired { label: block.label.clone() })?;
+                    password.ok_or_else(|| KeyError::PasswordRequired { label: block.label().to_owned() })?;
                 Self::from_encrypted_pkcs8_der_with(&der, password, options)
             }
             "RSA PRIVATE KEY" => Self::from_pkcs1_der(&der),
@@ -128,7 +128,7 @@ impl PrivateKey {
         fields.read_expected(tag::OCTET_STRING, "privateKey").map_err(|_| bad("privateKey"))?;
         let parameters = fields.read_optional(0xA0, "parameters").map_err(|_| bad("parameters"))?;
         let parameters = parameters.ok_or(bad("ECParameters"))?;
-        let algorithm = seq(&[oid(&EC_PUBLIC_KEY), parameters.value.to_vec()]);
+        let algorithm = seq(&[oid(&EC_PUBLIC_KEY), parameters.value().to_vec()]);
         Self::from_pkcs8_der(&wrap(&algorithm, der)).map_err(bad_key)
     }
 }

@@ -76,7 +76,7 @@ impl fmt::Display for MacAlgorithm {
 
 /// A parsed `MacData`, ready to verify.
 pub(crate) struct MacData {
-    pub algorithm: MacAlgorithm,
+    pub(super) algorithm: MacAlgorithm,
     salt: Vec<u8>,
     expected: Vec<u8>,
     /// For PBMAC1: the key length PBKDF2 must produce.
@@ -84,9 +84,9 @@ pub(crate) struct MacData {
 }
 
 fn read_iterations(t: &Tlv<'_>, context: &'static str, max: u32) -> Result<u32, PfxError> {
-    let n = tlv::small_uint(t.value).ok_or(ParseError::Malformed { offset: t.offset, what: context })?;
+    let n = tlv::small_uint(t.value()).ok_or(ParseError::Malformed { offset: t.offset(), what: context })?;
     if n == 0 {
-        return Err(ParseError::Malformed { offset: t.offset, what: context }.into());
+        return Err(ParseError::Malformed { offset: t.offset(), what: context }.into());
     }
     u32::try_from(n).ok().filter(|n| *n <= max).ok_or(PfxError::TooManyIterations {
         context,
@@ -112,17 +112,17 @@ impl MacData {
         di.finish("DigestInfo")?;
         let mut alg_fields = alg.reader();
         let oid_tlv = alg_fields.read_expected(tag::OID, "digestAlgorithm")?;
-        let oid = ObjectIdentifier::from_bytes(oid_tlv.value)
-            .map_err(|_| ParseError::Malformed { offset: oid_tlv.offset, what: "digestAlgorithm" })?;
+        let oid = ObjectIdentifier::from_bytes(oid_tlv.value())
+            .map_err(|_| ParseError::Malformed { offset: oid_tlv.offset(), what: "digestAlgorithm" })?;
         if oid == PBMAC1 {
             let params = alg_fields.read_expected(tag::SEQUENCE, "PBMAC1-params")?;
-            return Self::parse_pbmac1(params, expected.value.to_vec(), max_iterations);
+            return Self::parse_pbmac1(params, expected.value().to_vec(), max_iterations);
         }
         let digest = Digest::from_oid(oid).ok_or(PfxError::UnsupportedAlgorithm { context: "MAC", oid })?;
         Ok(Self {
             algorithm: MacAlgorithm::Hmac { digest, iterations },
-            salt: salt.value.to_vec(),
-            expected: expected.value.to_vec(),
+            salt: salt.value().to_vec(),
+            expected: expected.value().to_vec(),
             key_len: 0,
         })
     }
@@ -187,8 +187,8 @@ impl MacData {
 }
 
 pub(crate) fn oid_of(t: &Tlv<'_>) -> Result<ObjectIdentifier, PfxError> {
-    ObjectIdentifier::from_bytes(t.value)
-        .map_err(|_| ParseError::Malformed { offset: t.offset, what: "algorithm" }.into())
+    ObjectIdentifier::from_bytes(t.value())
+        .map_err(|_| ParseError::Malformed { offset: t.offset(), what: "algorithm" }.into())
 }
 
 /// Reads PBKDF2-params: salt, iterations (checked against `max`), keyLength, PRF.
@@ -199,13 +199,13 @@ pub(crate) fn parse_pbkdf2_params(
 ) -> Result<(Vec<u8>, u32, Option<usize>, Digest), PfxError> {
     let mut f = t.reader();
     let salt = f.read(context)?;
-    if salt.tag != tag::OCTET_STRING {
+    if salt.tag() != tag::OCTET_STRING {
         return Err(PfxError::InvalidParameters { context: "PBKDF2 salt (otherSource)" });
     }
     let iterations = read_iterations(&f.read_expected(tag::INTEGER, "iterationCount")?, context, max)?;
     let key_len = match f.read_optional(tag::INTEGER, "keyLength")? {
         Some(k) => Some(
-            tlv::small_uint(k.value)
+            tlv::small_uint(k.value())
                 .and_then(|k| usize::try_from(k).ok())
                 .ok_or(PfxError::InvalidParameters { context: "PBKDF2 keyLength" })?,
         ),
@@ -219,7 +219,7 @@ pub(crate) fn parse_pbkdf2_params(
         None => Digest::Sha1,
     };
     f.finish("PBKDF2-params")?;
-    Ok((salt.value.to_vec(), iterations, key_len, prf))
+    Ok((salt.value().to_vec(), iterations, key_len, prf))
 }
 
 fn hmac_pkcs12(

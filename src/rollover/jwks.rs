@@ -12,8 +12,9 @@ use core::fmt;
 use base64ct::{Base64, Base64UrlUnpadded, Encoding as _};
 use time::OffsetDateTime;
 
-use crate::rollover::{KeyStatus, PublishedKey};
-use crate::store::{CertType, Scope, Store};
+use crate::policy::{CertType, Scope};
+use crate::rollover::keyset::{KeyStatus, PublishedKey, published_keys};
+use crate::store::Store;
 use crate::x509::{Certificate, Curve, FactError, KeyAlgorithm, Thumbprint};
 
 /// The JWS algorithm a published key signs with (`alg`,
@@ -157,13 +158,13 @@ pub struct SkippedKey {
     pub reason: SkipReason,
 }
 
-/// An RFC 7517 JSON Web Key Set of the keys verifiers must trust, made by [`Store::jwks`].
+/// An RFC 7517 JSON Web Key Set of the keys verifiers must trust, made by [`Jwks::publish`].
 ///
 /// Serialized as `{"keys":[...]}` only; [`Jwks::skipped`] is for the caller.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Jwks {
-    /// The keys, in [`Store::published_keys`] order: the signing key first.
+    /// The keys, in [`published_keys`] order: the signing key first.
     pub keys: Vec<Jwk>,
     /// The published keys that cannot be JWKs (not serialized). Verifiers will not learn them:
     /// a non-empty list deserves a warning in the caller's logs.
@@ -297,9 +298,9 @@ impl serde::Serialize for Jwks {
     }
 }
 
-impl Store {
+impl Jwks {
     /// The keys verifiers of `cert_type` at `scope` must trust at `at`, as an RFC 7517 JSON Web
-    /// Key Set: the keys of [`Store::published_keys`], in its order (the signing key first,
+    /// Key Set: the keys of [`published_keys`], in its order (the signing key first,
     /// then the announced one, then the retained previous one), each as a [`Jwk`] whose `kid` is
     /// its `x5t`. Keys that cannot be JWKs are left out and listed in [`Jwks::skipped`].
     ///
@@ -309,7 +310,7 @@ impl Store {
     /// ```
     /// use certslot::rand_core::UnwrapErr;
     /// use certslot::{CertType, KeyStatus, Policy, PrivateKey, RequestTemplate, RollOptions, Scope};
-    /// use certslot::{SelfSignedOptions, Store};
+    /// use certslot::{Jwks, SelfSignedOptions, Store};
     /// # use certslot::OffsetDateTime;
     /// # let mut rng = UnwrapErr(getrandom::SysRng);
     /// let at = OffsetDateTime::from_unix_timestamp(1_795_000_000)?;
@@ -324,7 +325,7 @@ impl Store {
     /// let options = RollOptions::default().ignore_policy(); // the type's default wants RSA
     /// store.set(&[CertType::OAuthTokenIssuer], &Scope::Global, &thumbprint, at, options)?;
     ///
-    /// let jwks = store.jwks(&CertType::OAuthTokenIssuer, &Scope::Global, at);
+    /// let jwks = Jwks::publish(&store, &CertType::OAuthTokenIssuer, &Scope::Global, at);
     /// let key = &jwks.keys[0];
     /// assert_eq!((key.kty(), key.alg.as_str(), key.status), ("EC", "ES256", KeyStatus::Signing));
     /// assert_eq!(key.kid, key.x5t);
@@ -332,8 +333,8 @@ impl Store {
     /// assert!(jwks.to_json().starts_with(r#"{"keys":[{"kty":"EC","use":"sig","alg":"ES256","kid":""#));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn jwks(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Jwks {
-        let published = self.published_keys(cert_type, scope, at);
+    pub fn publish(store: &Store, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Self {
+        let published = published_keys(store, cert_type, scope, at);
         let mut jwks = Jwks { keys: Vec::with_capacity(published.len()), skipped: Vec::new() };
         for key in &published {
             match Jwk::from_published(key) {

@@ -3,7 +3,8 @@
 
 use time::OffsetDateTime;
 
-use crate::store::{CertType, Scope, Store};
+use crate::policy::{CertType, Scope};
+use crate::store::Store;
 use crate::x509::{Certificate, MAX_CHAIN_LENGTH};
 
 /// Why a key is published.
@@ -31,62 +32,64 @@ pub struct PublishedKey<'a> {
     pub chain: Vec<&'a Certificate>,
 }
 
-impl Store {
-    /// The keys verifiers of `cert_type` at `scope` must trust at `at`, signing key first: the
-    /// current certificate; the pending one from `publish_ahead` before its effective date; the
-    /// previous one while the type accepts it and its retention lasts
-    /// ([`Retention`](crate::Retention)). A certificate past its `notAfter` is never published.
-    /// The slot is found as [`Store::resolve`] finds it (pool, then site, then global).
-    ///
-    /// A pure function of the state: a roll due by `at` that [`Store::advance`] has not applied
-    /// yet is still published as announced.
-    pub fn published_keys(
-        &self,
-        cert_type: &CertType,
-        scope: &Scope,
-        at: OffsetDateTime,
-    ) -> Vec<PublishedKey<'_>> {
-        let Some((_, slot)) = self.resolve(cert_type, scope) else { return Vec::new() };
-        let rollover = self.rollover_policy(cert_type);
-        let mut out = Vec::with_capacity(3);
-        let mut push = |thumbprint, status| {
-            if let Some(stored) = self.certificate(&thumbprint) {
-                let certificate = &stored.certificate;
-                if at <= certificate.not_after()
-                    && !out.iter().any(|k: &PublishedKey<'_>| k.certificate == certificate)
-                {
-                    out.push(PublishedKey { certificate, status, chain: self.chain_of(certificate) });
-                }
-            }
-        };
-        if let Some(current) = slot.current() {
-            push(current.thumbprint, KeyStatus::Signing);
-        }
-        if let Some(pending) = slot.pending() {
-            let announced = pending.effective_at.checked_sub(rollover.publish_ahead_span());
-            if announced.is_none_or(|a| at >= a) {
-                push(pending.thumbprint, KeyStatus::Announced);
+/// The keys verifiers of `cert_type` at `scope` must trust at `at`, signing key first: the
+/// current certificate; the pending one from `publish_ahead` before its effective date; the
+/// previous one while the type accepts it and its retention lasts
+/// ([`Retention`](crate::Retention)). A certificate past its `notAfter` is never published.
+/// The slot is found as [`Store::resolve`] finds it (pool, then site, then global).
+///
+/// A pure function of the state: a roll due by `at` that [`Store::advance`] has not applied
+/// yet is still published as announced.
+pub fn published_keys<'a>(
+    store: &'a Store,
+    cert_type: &CertType,
+    scope: &Scope,
+    at: OffsetDateTime,
+) -> Vec<PublishedKey<'a>> {
+    let Some((resolved, slot)) = store.resolve(cert_type, scope) else { return Vec::new() };
+    let config = store.type_config(cert_type);
+    let rollover = config.get_rollover();
+    let mut out = Vec::with_capacity(3);
+    let mut push = |thumbprint, status| {
+        if let Some(stored) = store.certificate(&thumbprint) {
+            let certificate = &stored.certificate;
+            if at <= certificate.not_after()
+                && !out.iter().any(|k: &PublishedKey<'_>| k.certificate == certificate)
+            {
+                out.push(PublishedKey { certificate, status, chain: chain_of(store, certificate) });
             }
         }
-        if let Some(previous) = slot.previous().filter(|_| self.previous_trusted_at(cert_type, &slot, at)) {
+    };
+    if let Some(current) = slot.current() {
+        push(current.thumbprint, KeyStatus::Signing);
+    }
+    if let Some(pending) = slot.pending() {
+        let announced = pending.effective_at.checked_sub(rollover.get_publish_ahead());
+        if announced.is_none_or(|a| at >= a) {
+            push(pending.thumbprint, KeyStatus::Announced);
+        }
+    }
+    if let Some(previous) = slot.previous() {
+        let retires = store.milestones(cert_type, &resolved).and_then(|m| m.previous_retires);
+        if config.get_accept_previous() && retires.is_some_and(|r| at < r) {
             push(previous.thumbprint, KeyStatus::Retained);
         }
-        out
     }
+    out
+}
 
-    /// The issuers of `certificate` the inventory holds, matched by name, nearest first.
-    fn chain_of(&self, certificate: &Certificate) -> Vec<&Certificate> {
-        let mut chain: Vec<&Certificate> = Vec::new();
-        let mut below = certificate;
-        while !below.is_self_issued() && chain.len() + 1 < MAX_CHAIN_LENGTH {
-            let issuer = below.issuer();
-            let Some(found) = self.find_by_subject(issuer.as_der()) else { break };
-            if found == certificate || chain.contains(&found) || found.is_self_issued() {
-                break;
-            }
-            chain.push(found);
-            below = found;
+/// The issuers of `certificate` the store holds, matched by name, nearest first.
+fn chain_of<'a>(store: &'a Store, certificate: &'a Certificate) -> Vec<&'a Certificate> {
+    let mut chain: Vec<&Certificate> = Vec::new();
+    let mut below = certificate;
+    while !below.is_self_issued() && chain.len() + 1 < MAX_CHAIN_LENGTH {
+        let issuer = below.issuer();
+        let Some(found) = store.certificates_with_subject(issuer.as_der()).next() else { break };
+        if found == certificate || chain.contains(&found) || found.is_self_issued() {
+            break;
         }
-        chain
+        chain.push(found);
+        below = found;
     }
+    chain
 }

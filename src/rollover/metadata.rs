@@ -9,9 +9,10 @@
 use sha1::{Digest as _, Sha1};
 use time::OffsetDateTime;
 
-use crate::rollover::KeyStatus;
-use crate::rollover::jwks::SkippedKey;
-use crate::store::{CertType, Scope, Store};
+use crate::policy::{CertType, Scope};
+use crate::rollover::jwks::{Jwks, SkippedKey};
+use crate::rollover::keyset::KeyStatus;
+use crate::store::Store;
 use crate::validate::HumanTime;
 use crate::x509::Thumbprint;
 
@@ -53,7 +54,7 @@ impl MetadataEndpoint {
     }
 }
 
-/// What [`Store::auth_metadata`] writes beside the keys.
+/// What [`AuthMetadata::publish`] writes beside the keys.
 ///
 /// The default is [`MetadataOptions::lync`]: `name` `Lync`, `serviceName`
 /// [`MetadataOptions::LYNC_SERVICE_NAME`], the realm of the store's SIP domain, `issuer`
@@ -191,7 +192,7 @@ impl MetadataOptions {
     }
 }
 
-/// Why [`Store::auth_metadata`] made no document.
+/// Why [`AuthMetadata::publish`] made no document.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MetadataError {
@@ -248,7 +249,7 @@ pub struct MetadataKey {
     pub thumbprint: Thumbprint,
 }
 
-/// A JSON authorization metadata document, made by [`Store::auth_metadata`]. Serialized with
+/// A JSON authorization metadata document, made by [`AuthMetadata::publish`]. Serialized with
 /// the members in the order Exchange writes them; [`AuthMetadata::skipped`] is not serialized.
 ///
 /// The members, their names (`keyinfo` and `keyvalue` in lowercase) and their order are those of
@@ -295,7 +296,7 @@ pub struct AuthMetadata {
     pub issuer: String,
     /// `allowedAudiences`.
     pub allowed_audiences: Vec<String>,
-    /// `keys`: the keys of [`Store::jwks`], in its order (the signing key first).
+    /// `keys`: the keys of [`Jwks::publish`], in its order (the signing key first).
     pub keys: Vec<MetadataKey>,
     /// `endpoints`.
     pub endpoints: Vec<MetadataEndpoint>,
@@ -342,27 +343,27 @@ impl serde::Serialize for MetadataKey {
     }
 }
 
-impl Store {
+impl AuthMetadata {
     /// The JSON authorization metadata document of `cert_type` at `scope` at `at`, the one
     /// Lync, Skype for Business, Exchange and SharePoint partners fetch at `/metadata/json/1`:
     /// the members of `options`, and as `keys` the same keys, in the same order, as
-    /// [`Store::jwks`] (the signing key, the announced one, the retained previous one).
+    /// [`Jwks::publish`] (the signing key, the announced one, the retained previous one).
     ///
     /// Serving it is the caller's job.
     ///
     /// # Errors
     /// [`MetadataError`]: no realm, an empty member or one with a character that does not
     /// belong, or no key to publish.
-    pub fn auth_metadata(
-        &self,
+    pub fn publish(
+        store: &Store,
         cert_type: &CertType,
         scope: &Scope,
         at: OffsetDateTime,
         options: &MetadataOptions,
     ) -> Result<AuthMetadata, MetadataError> {
-        let realm = match (&options.realm, &self.sip_domain) {
+        let realm = match (&options.realm, store.sip_domain()) {
             (Some(realm), _) => realm.clone(),
-            (None, Some(sip)) => sip.sip_domain().to_owned(),
+            (None, Some(sip)) => sip.to_owned(),
             (None, None) => return Err(MetadataError::NoRealm),
         };
         check("realm", &realm, Text::Part)?;
@@ -383,7 +384,7 @@ impl Store {
             check("usage", &endpoint.usage, Text::Token)?;
         }
 
-        let jwks = self.jwks(cert_type, scope, at);
+        let jwks = Jwks::publish(store, cert_type, scope, at);
         let keys: Vec<MetadataKey> = jwks
             .keys
             .into_iter()

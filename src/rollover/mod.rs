@@ -1,16 +1,13 @@
-//! Layer 6, unattended rollover: the planner that says what every slot needs and by when
-//! ([`Store::plan`](crate::Store::plan)), renewal through a caller's [`Issuer`]
-//! ([`Store::renew`](crate::Store::renew)), and the keys verifiers must trust
-//! ([`Store::published_keys`](crate::Store::published_keys)), published as an RFC 7517 JWK Set
-//! ([`Store::jwks`](crate::Store::jwks)) and as the authorization metadata document of Lync,
-//! Exchange and SharePoint ([`Store::auth_metadata`](crate::Store::auth_metadata)).
+//! Layer 7, unattended rollover and publication: the planner that says what every slot needs and
+//! by when ([`plan`]), renewal through a caller's [`Issuer`](crate::obtain::Issuer) ([`renew`]),
+//! and the keys verifiers must trust ([`published_keys`]), published as an RFC 7517 JWK Set
+//! ([`Jwks::publish`]) and as the authorization metadata document of Lync, Exchange and
+//! SharePoint ([`AuthMetadata::publish`]).
 //!
-//! Uses the layers below it: `x509` (certificates), `pfx` (keys, PFX files), `validate` (the
-//! policies a renewal must pass), `store` (slots, their schedule and rollover policies) and
-//! `issue` (request templates, self-signed certificates). The rollover policy itself is data of
-//! a type's configuration and lives in `store`, which keeps each slot's rollover milestones in a
-//! schedule of their own, so that the planner finds the slots that need something without a
-//! scan.
+//! Uses the layers below it, through their public API only: `x509` (certificates), `policy`
+//! (rollover policies and their milestones), `obtain` (request templates, the issuer) and
+//! `store` (slots, found through its index of milestones, and the one operation a renewal
+//! makes, [`Store::add_and_roll`](crate::Store::add_and_roll)).
 //!
 //! No I/O and no clock: every call takes its instant; the issuer is the caller's.
 
@@ -21,7 +18,7 @@ mod plan;
 mod renew;
 
 pub use self::jwks::{Jwk, JwkParams, Jwks, JwsAlgorithm, SkipReason, SkippedKey};
-pub use self::keyset::{KeyStatus, PublishedKey};
+pub use self::keyset::{KeyStatus, PublishedKey, published_keys};
 pub use self::metadata::{AuthMetadata, MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions};
-pub use self::plan::Action;
-pub use self::renew::{IssueRequest, Issuer, KeySpec, RenewError, Renewal, SelfSignedIssuer};
+pub use self::plan::{Action, next_plan_due, plan};
+pub use self::renew::{RenewError, Renewal, renew};

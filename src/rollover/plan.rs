@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::issue::RequestTemplate;
-use crate::store::{CertType, Milestones, RolloverPolicy, Scope, Store};
+use crate::obtain::RequestTemplate;
+use crate::policy::{CertType, Milestones, Scope};
+use crate::store::{Slot, Store};
 use crate::x509::{Certificate, Thumbprint};
 
 /// One thing the planner says must happen.
@@ -15,7 +16,7 @@ use crate::x509::{Certificate, Thumbprint};
 #[non_exhaustive]
 pub enum Action {
     /// The current certificate is inside its renewal window and no roll is pending: obtain the
-    /// next certificate ([`Store::renew`], or a CA and then [`Store::roll`] at `effective_at`).
+    /// next certificate ([`renew`](crate::rollover::renew), or a CA and then [`Store::add_and_roll`] at `effective_at`).
     Renew {
         /// The type.
         cert_type: CertType,
@@ -121,143 +122,114 @@ impl Action {
     }
 }
 
-/// The effective date of a renewal made at `at` (see [`Action::Renew`]), from the current
-/// certificate's milestones `m`.
-pub(crate) fn planned_effective(
-    rollover: &RolloverPolicy,
-    m: &Milestones,
-    at: OffsetDateTime,
-) -> OffsetDateTime {
-    if at >= m.critical_at {
-        return at;
+/// What must happen, by when, for every slot of `store` that needs something at `at`, in the
+/// order the needs arose. See [`Action`]. Costs O(k log n) for k slots with actions: slots are
+/// found through the store's index of rollover milestones ([`Store::slots_by_milestone`]), not
+/// by a scan.
+///
+/// The plan depends on time and on what servers report ([`Store::record_holdings`]); it changes
+/// with time next at [`next_plan_due`].
+pub fn plan(store: &Store, at: OffsetDateTime) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut templates: HashMap<Thumbprint, Option<Arc<RequestTemplate>>> = HashMap::new();
+    for (cert_type, scope, slot) in store.slots_by_milestone(at) {
+        slot_actions(store, cert_type, scope, &slot, at, &mut out, &mut templates);
     }
-    let announced = at.checked_add(rollover.publish_ahead_span()).unwrap_or(at);
-    announced.min(m.latest_effective).max(at)
+    out
 }
 
-impl Store {
-    /// What must happen, by when, for every slot that needs something at `at`, in the order the
-    /// needs arose. See [`Action`]. Costs O(k log n) for k slots with actions: slots are found
-    /// through the schedule of their rollover milestones, not by a scan.
-    ///
-    /// The plan depends on time and on what servers report ([`Store::record_holdings`]); it
-    /// changes with time next at [`Store::next_plan_due`].
-    pub fn plan(&self, at: OffsetDateTime) -> Vec<Action> {
-        let mut out = Vec::new();
-        let mut templates: HashMap<Thumbprint, Option<Arc<RequestTemplate>>> = HashMap::new();
-        for id in self.agenda.ids_until(at) {
-            self.slot_actions(id, at, &mut out, &mut templates);
+/// When the plan of `store` next changes with time: its next rollover milestone
+/// ([`Store::next_milestone`]) or its next time-triggered change ([`Store::next_due`]), whichever
+/// comes first. A driver calls [`Store::advance`] and [`plan`] then.
+pub fn next_plan_due(store: &Store) -> Option<OffsetDateTime> {
+    [store.next_due(), store.next_milestone()].into_iter().flatten().min()
+}
+
+fn slot_actions(
+    store: &Store,
+    cert_type: &CertType,
+    scope: &Scope,
+    slot: &Slot,
+    at: OffsetDateTime,
+    out: &mut Vec<Action>,
+    templates: &mut HashMap<Thumbprint, Option<Arc<RequestTemplate>>>,
+) {
+    let config = store.type_config(cert_type);
+    let rollover = config.get_rollover();
+    let cert = |t: Thumbprint| store.certificate(&t).map(|s| &s.certificate);
+    let current = slot.current().and_then(|c| Some((c, cert(c.thumbprint)?)));
+    let milestones = current
+        .and_then(|(_, c)| Milestones::of(&rollover, config.get_lead_time(), c.not_before(), c.not_after()));
+
+    if let (Some((assignment, current)), Some(m)) = (current, milestones) {
+        let expires_at = current.not_after();
+        if at > expires_at {
+            out.push(Action::Expired {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: assignment.thumbprint,
+                expired_at: expires_at,
+            });
+        } else if at > m.latest_effective || (slot.pending().is_none() && at >= m.renew_by) {
+            out.push(Action::Critical {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: assignment.thumbprint,
+                expires_at,
+                left: expires_at - at,
+                emergency_at: m.critical_at,
+            });
         }
-        out
+        if slot.pending().is_none() && at >= m.renew_at {
+            let template = templates
+                .entry(assignment.thumbprint)
+                .or_insert_with(|| RequestTemplate::renewal_of(current).ok().map(Arc::new))
+                .clone();
+            out.push(Action::Renew {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                current: assignment.thumbprint,
+                by: m.renew_by,
+                effective_at: m.planned_effective(&rollover, at),
+                template,
+            });
+        }
     }
-
-    /// When the plan next changes with time: the first rollover milestone of any slot after
-    /// the store's clock, or the next time-triggered change of [`Store::next_due`]. O(k + log n)
-    /// for k slots with actions. A driver calls [`Store::advance`] and [`Store::plan`] then.
-    pub fn next_plan_due(&self) -> Option<OffsetDateTime> {
-        let mut best = self.next_due();
-        let mut consider = |t: Option<OffsetDateTime>| {
-            if let Some(t) = t {
-                best = Some(best.map_or(t, |b| b.min(t)));
-            }
-        };
-        match self.clock() {
-            None => consider(self.agenda.first().map(|(t, _, _)| t)),
-            Some(clock) => {
-                consider(self.agenda.first_after(clock));
-                for id in self.agenda.ids_until(clock) {
-                    consider(self.milestones_of(id).into_iter().flatten().filter(|m| *m > clock).min());
-                }
-            }
-        }
-        best
-    }
-
-    fn slot_actions(
-        &self,
-        id: crate::store::SlotIndex,
-        at: OffsetDateTime,
-        out: &mut Vec<Action>,
-        templates: &mut HashMap<Thumbprint, Option<Arc<RequestTemplate>>>,
-    ) {
-        let Some(slot) = self.slot(id) else { return };
-        let (cert_type, scope) = self.names_of(id);
-        let rollover = self.rollover_policy(&cert_type);
-        let lead = self.lead_time(&cert_type);
-        let cert = |t: Thumbprint| self.certificate(&t).map(|s| &s.certificate);
-        let current = slot.current().and_then(|c| Some((c, cert(c.thumbprint)?)));
-        let milestones = current.and_then(|(_, c)| rollover.milestones(lead, c.not_before(), c.not_after()));
-
-        if let (Some((assignment, current)), Some(m)) = (current, milestones) {
-            let expires_at = current.not_after();
-            if at > expires_at {
-                out.push(Action::Expired {
-                    cert_type: cert_type.clone(),
-                    scope: scope.clone(),
-                    thumbprint: assignment.thumbprint,
-                    expired_at: expires_at,
-                });
-            } else if at > m.latest_effective || (slot.pending().is_none() && at >= m.renew_by) {
-                out.push(Action::Critical {
-                    cert_type: cert_type.clone(),
-                    scope: scope.clone(),
-                    thumbprint: assignment.thumbprint,
-                    expires_at,
-                    left: expires_at - at,
-                    emergency_at: m.critical_at,
-                });
-            }
-            if slot.pending().is_none() && at >= m.renew_at {
-                let template = templates
-                    .entry(assignment.thumbprint)
-                    .or_insert_with(|| RequestTemplate::renewal_of(current).ok().map(Arc::new))
-                    .clone();
-                out.push(Action::Renew {
-                    cert_type: cert_type.clone(),
-                    scope: scope.clone(),
-                    current: assignment.thumbprint,
-                    by: m.renew_by,
-                    effective_at: planned_effective(&rollover, &m, at),
-                    template,
-                });
-            }
-        }
-        if let Some(pending) = slot.pending() {
-            let announced = pending.effective_at.checked_sub(rollover.publish_ahead_span());
-            if announced.is_none_or(|a| at >= a) {
-                let lacking = self.servers_lacking(&cert_type, &scope, &pending.thumbprint);
-                let waiting_for =
-                    if self.requires_staging(&cert_type) { lacking.clone() } else { Vec::new() };
-                if !lacking.is_empty() {
-                    out.push(Action::Stage {
-                        cert_type: cert_type.clone(),
-                        scope: scope.clone(),
-                        thumbprint: pending.thumbprint,
-                        servers: lacking,
-                        by: pending.effective_at,
-                    });
-                }
-                let not_before = cert(pending.thumbprint).map(Certificate::not_before);
-                out.push(Action::Roll {
+    if let Some(pending) = slot.pending() {
+        let announced = pending.effective_at.checked_sub(rollover.get_publish_ahead());
+        if announced.is_none_or(|a| at >= a) {
+            let lacking = store.servers_lacking(cert_type, scope, &pending.thumbprint);
+            let waiting_for = if config.get_require_staged() { lacking.clone() } else { Vec::new() };
+            if !lacking.is_empty() {
+                out.push(Action::Stage {
                     cert_type: cert_type.clone(),
                     scope: scope.clone(),
                     thumbprint: pending.thumbprint,
-                    effective_at: pending.effective_at,
-                    earliest_effective: not_before
-                        .map_or(pending.effective_at, |nb| nb.max(pending.effective_at)),
-                    waiting_for,
+                    servers: lacking,
+                    by: pending.effective_at,
                 });
             }
+            let not_before = cert(pending.thumbprint).map(Certificate::not_before);
+            out.push(Action::Roll {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: pending.thumbprint,
+                effective_at: pending.effective_at,
+                earliest_effective: not_before
+                    .map_or(pending.effective_at, |nb| nb.max(pending.effective_at)),
+                waiting_for,
+            });
         }
-        if let Some(previous) = slot.previous() {
-            if let Some(retire) = self.previous_retires_at(&cert_type, &slot).filter(|r| at >= *r) {
-                out.push(Action::RetirePrevious {
-                    cert_type,
-                    scope,
-                    thumbprint: previous.thumbprint,
-                    at: retire,
-                });
-            }
+    }
+    if let Some(previous) = slot.previous() {
+        let retires = store.milestones(cert_type, scope).and_then(|m| m.previous_retires);
+        if let Some(retire) = retires.filter(|r| at >= *r) {
+            out.push(Action::RetirePrevious {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: previous.thumbprint,
+                at: retire,
+            });
         }
     }
 }

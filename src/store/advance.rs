@@ -22,25 +22,27 @@ impl Store {
     /// changes then.
     pub fn advance(&mut self, at: OffsetDateTime) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
-        let mut events = Vec::new();
-        while let Some((t, trigger, id)) = self.schedule.first() {
-            if t > at {
-                break;
+        self.atomically(|store| {
+            let mut events = Vec::new();
+            while let Some((t, trigger, id)) = store.slots.first_due() {
+                if t > at {
+                    break;
+                }
+                store.slots.pop_due();
+                store.fire(t, trigger, id, at, &mut events);
             }
-            self.schedule.pop_first();
-            self.fire(t, trigger, id, at, &mut events);
-        }
-        // Blocked rolls are checked again on every advance (the fleet may have caught up).
-        let blocked: Vec<SlotId> = self.blocked.keys().copied().collect();
-        for id in blocked {
-            self.try_promote(id, at, &mut events);
-        }
-        let moved = self.clock.is_none_or(|c| at > c);
-        self.tick(at);
-        if moved || !events.is_empty() {
-            self.revision += 1;
-        }
-        Ok(Outcome { events, revision: self.revision })
+            // Blocked rolls are checked again on every advance (the fleet may have caught up).
+            for id in store.slots.blocked_ids() {
+                store.try_promote(id, at, &mut events);
+            }
+            store.tick(at);
+            Ok::<_, SlotError>(events)
+        })
+    }
+
+    /// The next instant at which [`Store::advance`] has something to do (O(log n)).
+    pub fn next_due(&self) -> Option<OffsetDateTime> {
+        self.slots.first_due().map(|(t, _, _)| t)
     }
 
     /// Applies one schedule entry (already taken off the schedule). Every branch either changes
@@ -79,7 +81,7 @@ impl Store {
                     self.update(id, |s| s.warned.lead = true);
                     let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
                     let (cert_type, scope) = names(self);
-                    let lead_time = self.lead_time(&cert_type);
+                    let lead_time = self.configs.lead_time(&cert_type);
                     events.push(Event::CurrentExpiresSoon {
                         cert_type,
                         scope,
@@ -109,19 +111,19 @@ impl Store {
     fn try_promote(&mut self, id: SlotId, at: OffsetDateTime, events: &mut Vec<Event>) {
         let Some(before) = self.slot(id) else { return };
         let Some(pending) = before.pending else {
-            self.blocked.remove(&id);
+            self.slots.set_blocked(id, None);
             return;
         };
         if pending.effective_at > at {
             return;
         }
         let (cert_type, scope) = self.names_of(id);
-        if self.configs.get(&cert_type).is_some_and(|c| c.require_staged) {
+        if self.configs.requires_staged(&cert_type) {
             let missing = self.servers_lacking(&cert_type, &scope, &pending.thumbprint);
             if !missing.is_empty() {
                 let old = self.triggers(id);
-                let changed = self.blocked.get(&id) != Some(&missing);
-                self.blocked.insert(id, missing.clone());
+                let changed = self.slots.blocked(id) != Some(&missing);
+                self.slots.set_blocked(id, Some(missing.clone()));
                 self.reschedule(id, &old);
                 if changed {
                     events.push(Event::RollBlocked {
@@ -135,20 +137,18 @@ impl Store {
                 return;
             }
         }
-        let old = self.triggers(id);
         // A roll that waited for the fleet became current when it was finally applied.
-        let since = if self.blocked.remove(&id).is_some() { at } else { pending.effective_at };
-        let mut slot = before;
-        if let Some(current) = slot.current.take() {
-            slot.previous = Some(current);
-        } else if slot.previous.is_some_and(|p| p.thumbprint == pending.thumbprint) {
-            slot.previous = None;
-        }
-        slot.current = Some(Assignment { thumbprint: pending.thumbprint, since });
-        slot.pending = None;
-        slot.warned = Warned::default();
-        self.store_slot(id, &slot);
-        self.reschedule(id, &old);
+        let since = if self.slots.blocked(id).is_some() { at } else { pending.effective_at };
+        self.unblock_and_update(id, |slot| {
+            if let Some(current) = slot.current.take() {
+                slot.previous = Some(current);
+            } else if slot.previous.is_some_and(|p| p.thumbprint == pending.thumbprint) {
+                slot.previous = None;
+            }
+            slot.current = Some(Assignment { thumbprint: pending.thumbprint, since });
+            slot.pending = None;
+            slot.warned = Warned::default();
+        });
         if let Some(previous) = before.previous {
             let reason = match before.current {
                 Some(_) => Some(DropReason::Replaced),

@@ -3,18 +3,17 @@
 
 use time::{Duration, OffsetDateTime};
 
+use crate::policy::{CertType, Scope};
 use crate::store::Store;
-use crate::store::cert_type::CertType;
 use crate::store::error::SlotError;
 use crate::store::operations::RollOptions;
-use crate::store::scope::Scope;
 use crate::validate::Rule;
 use crate::x509::thumbprint::Thumbprint;
 
 impl Store {
     // ----- checks ----------------------------------------------------------------------------
 
-    pub(crate) fn check_type(
+    pub(super) fn check_type(
         &self,
         cert_type: &CertType,
         thumbprint: &Thumbprint,
@@ -23,11 +22,11 @@ impl Store {
     ) -> Result<(), SlotError> {
         let stored = self.stored(thumbprint)?;
         let config = self.type_config(cert_type);
-        if config.require_private_key && stored.key.is_none() {
+        if config.get_require_private_key() && stored.key.is_none() {
             return Err(SlotError::NoPrivateKey { cert_type: cert_type.clone(), thumbprint: *thumbprint });
         }
-        if !options.ignore_policy {
-            let report = config.policy.check(&stored.certificate, at);
+        if !options.get_ignore_policy() {
+            let report = config.get_policy().check(&stored.certificate, at);
             if !report.violations.is_empty() {
                 return Err(SlotError::PolicyViolations {
                     cert_type: cert_type.clone(),
@@ -39,7 +38,7 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn check_valid_at(
+    pub(super) fn check_valid_at(
         &self,
         thumbprint: &Thumbprint,
         effective_at: OffsetDateTime,
@@ -66,13 +65,14 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn check_not_current(
+    pub(super) fn check_not_current(
         &self,
         cert_type: &CertType,
         scope: &Scope,
         thumbprint: &Thumbprint,
     ) -> Result<(), SlotError> {
-        let current = self.slot_id(cert_type, scope).and_then(|id| self.slot(id)).and_then(|s| s.current);
+        let current =
+            self.slots.slot_id(cert_type, scope).and_then(|id| self.slot(id)).and_then(|s| s.current);
         if current.is_some_and(|c| c.thumbprint == *thumbprint) {
             return Err(SlotError::AlreadyCurrent {
                 cert_type: cert_type.clone(),
@@ -83,11 +83,11 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn check_scope(&self, scope: &Scope) -> Result<(), SlotError> {
+    pub(super) fn check_scope(&self, scope: &Scope) -> Result<(), SlotError> {
         match scope {
             Scope::Global => Ok(()),
-            Scope::Site(s) if self.topology.sites.contains(s) => Ok(()),
-            Scope::Pool(p) if self.topology.pools.contains_key(p) => Ok(()),
+            Scope::Site(s) if self.topology.has_site(s) => Ok(()),
+            Scope::Pool(p) if self.topology.site_of(p).is_some() => Ok(()),
             Scope::Site(s) => Err(SlotError::UnknownTopology { kind: "site", name: s.to_string() }),
             Scope::Pool(p) => Err(SlotError::UnknownTopology { kind: "pool", name: p.to_string() }),
         }

@@ -2,7 +2,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::store::{CertType, Scope};
+use crate::policy::{CertType, NameError, RolloverError, Scope};
 use crate::validate::{HumanTime, Violation};
 use crate::x509::Thumbprint;
 
@@ -25,7 +25,7 @@ pub enum SlotError {
         cert_type: CertType,
         /// Why.
         #[source]
-        source: crate::store::RolloverError,
+        source: RolloverError,
     },
     /// A roll's effective date leaves verifiers less than the type's publish-ahead time to
     /// learn the certificate ([`RolloverPolicy::publish_ahead`](crate::RolloverPolicy::publish_ahead)).
@@ -238,4 +238,10 @@ pub enum SlotError {
         /// The pools (of a site) or servers (of a pool) in it.
         members: Vec<String>,
     },
+}
+
+impl From<NameError> for SlotError {
+    fn from(e: NameError) -> Self {
+        Self::InvalidName { kind: e.kind, name: e.name }
+    }
 }

@@ -13,10 +13,9 @@ use std::collections::BTreeSet;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::policy::{CertType, Scope, normalize};
 use crate::store::Store;
-use crate::store::cert_type::CertType;
 use crate::store::error::SlotError;
-use crate::store::scope::{Scope, normalize};
 use crate::store::slot::Outcome;
 use crate::x509::thumbprint::Thumbprint;
 
@@ -121,19 +120,20 @@ impl Store {
     ) -> Result<Outcome, SlotError> {
         self.check_clock(at)?;
         let server = normalize("server", server)?;
-        if !self.topology.servers.contains_key(&server) {
-            return Err(SlotError::UnknownTopology { kind: "server", name: server.into() });
-        }
         let holdings = Holdings { thumbprints: thumbprints.into_iter().collect(), reported_at: at };
-        self.holdings.insert(server, holdings);
-        self.tick(at);
-        Ok(self.bump())
+        self.atomically(|store| {
+            if !store.topology.report(&server, holdings) {
+                return Err(SlotError::UnknownTopology { kind: "server", name: server.into() });
+            }
+            store.tick(at);
+            Ok(Vec::new())
+        })
     }
 
     /// What a server last reported holding, if it did.
     pub fn holdings(&self, server: &str) -> Option<&Holdings> {
         let server = normalize("server", server).ok()?;
-        self.holdings.get(&server)
+        self.topology.holdings(&server)
     }
 
     /// Every certificate type with at least one slot.
@@ -152,10 +152,14 @@ impl Store {
         let name = normalize("server", server)?;
         let pool = self
             .topology
-            .servers
-            .get(&name)
+            .pool_of(&name)
             .ok_or_else(|| SlotError::UnknownTopology { kind: "server", name: name.to_string() })?;
-        let scope = Scope::Pool(pool.clone());
+        Ok(self.desired_in_pool(pool, at))
+    }
+
+    /// What the servers of `pool` must hold at `at` (see [`Store::desired`]).
+    fn desired_in_pool(&self, pool: &str, at: OffsetDateTime) -> Vec<Desired> {
+        let scope = Scope::Pool(pool.into());
         let mut out = Vec::new();
         for cert_type in self.assigned_types() {
             let Some((scope, slot)) = self.resolve(&cert_type, &scope) else { continue };
@@ -168,7 +172,7 @@ impl Store {
             if let Some(previous) = slot.previous {
                 let valid =
                     self.certificate(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
-                if valid && self.previous_trusted_at(&cert_type, &slot, at) {
+                if valid && self.previous_trusted_at(&cert_type, &scope, at) {
                     push(previous.thumbprint, Role::Previous);
                 }
             }
@@ -177,7 +181,7 @@ impl Store {
             }
         }
         out.sort();
-        Ok(out)
+        out
     }
 
     /// How each server of the topology differs, at `at`, from what it should hold, according to
@@ -205,10 +209,10 @@ impl Store {
     /// ```
     pub fn drift(&self, at: OffsetDateTime, options: DriftOptions) -> Vec<ServerDrift> {
         let empty = BTreeSet::new();
-        let mut out = Vec::with_capacity(self.topology.servers.len());
-        for (server, pool) in &self.topology.servers {
-            let desired = self.desired(server, at).unwrap_or_default();
-            let report = self.holdings.get(server);
+        let mut out = Vec::with_capacity(self.topology.server_count());
+        for (server, pool) in self.topology.servers() {
+            let desired = self.desired_in_pool(pool, at);
+            let report = self.topology.holdings(server);
             let holding = report.map_or(&empty, |h| &h.thumbprints);
             let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
             let missing: Vec<Desired> =
@@ -234,22 +238,22 @@ impl Store {
     }
 
     /// The servers whose assignment for `cert_type` comes from the slot at `scope` and whose
-    /// recorded holdings lack `thumbprint`.
-    pub(crate) fn servers_lacking(
+    /// last report ([`Store::record_holdings`]) lacks `thumbprint`, in name order: where a
+    /// pending certificate still has to be staged.
+    pub fn servers_lacking(
         &self,
         cert_type: &CertType,
         scope: &Scope,
         thumbprint: &Thumbprint,
     ) -> Vec<String> {
         self.topology
-            .servers
-            .iter()
+            .servers()
             .filter(|(_, pool)| {
-                self.resolve(cert_type, &Scope::Pool((*pool).clone()))
+                self.resolve(cert_type, &Scope::Pool((*pool).into()))
                     .is_some_and(|(resolved, _)| resolved == *scope)
             })
             .filter(|(server, _)| {
-                !self.holdings.get(*server).is_some_and(|h| h.thumbprints.contains(thumbprint))
+                !self.topology.holdings(server).is_some_and(|h| h.thumbprints.contains(thumbprint))
             })
             .map(|(server, _)| server.to_string())
             .collect()

@@ -1,21 +1,28 @@
-//! Layer 4, the store: Lync's central certificate configuration. An inventory of certificates
-//! by thumbprint, a slot per certificate type and scope (current, previous, pending), the
-//! schedule of every time-triggered change, and the front-end topology with what each server
-//! reports holding.
+//! Layer 6, the store: Lync's central certificate configuration. An aggregate of four parts,
+//! each with private fields and its own invariants:
 //!
-//! Uses the layers below it: `x509` (certificates, thumbprints), `pfx` (private keys, PFX files
-//! for [`Store::add_pfx`] and saved keys) and `validate` (each type's policy). Its errors
-//! ([`SlotError`], [`LoadError`]) live here, beside the operations that raise them.
+//! - the inventory (`inventory`): certificates by thumbprint, with their private keys;
+//! - the slot table (`slot_table`, with `names`, `schedule` and `slot_set`): a slot per
+//!   certificate type and scope (current, previous, pending), the rolls blocked by the fleet,
+//!   and the schedules derived from the slots;
+//! - the topology (`topology`): sites, pools, front-end servers and what each reported holding;
+//! - the configurations (`configs`): each type's [`TypeConfig`] and the SIP domain.
 //!
-//! Every operation takes the instant it happens at; nothing reads a clock. A refused operation
-//! changes nothing: each checks everything it needs before it changes anything.
+//! Uses the layers below it: `x509` (certificates, thumbprints), `pfx` (private keys, PFX files),
+//! `validate` (each type's policy), `policy` (types, scopes, configurations, milestones) and
+//! `obtain` (the [`Issuer`](crate::obtain::Issuer) a renewal asks).
 //!
-//! The files, by concern: `cert_type` and `scope` name slots; `slot` holds a slot and the events
-//! its changes report; `names` interns type and scope names; `inventory` holds the certificates;
-//! `schedule` orders every time-triggered change; `checks` and `operations` are the cmdlets
-//! (set, roll, cancel, remove, roll back); `advance` applies what is due; `queries` answers
-//! `Get-CsCertificate` and who signs or verifies; `timeline` is the dry run; `topology` and
-//! `fleet` hold sites, pools, servers, their holdings and drift; `persist` saves the state.
+//! **One transaction mechanism.** Every operation that changes the store runs in
+//! [`Store::atomically`]: each part journals how to undo each change it makes, and a refused
+//! operation rolls every part back to the savepoint taken before it began, whatever it had
+//! changed by then. The revision moves when, and only when, an operation changed something.
+//!
+//! Every operation takes the instant it happens at; nothing reads a clock.
+//!
+//! The files, by concern: `operations` are the cmdlets (set, roll, cancel, remove, roll back)
+//! and `checks` what they check first; `advance` applies what is due; `queries` answers
+//! `Get-CsCertificate` and who signs or verifies; `timeline` is the dry run; `fleet` what each
+//! server must hold, its reports and drift; `persist` and `state` save and load the state.
 //!
 //! Scale: slots keep interned names and 4-byte certificate ids (68 bytes a slot), and
 //! time-triggered changes sit in one ordered index grouped by instant, so [`Store::next_due`] is
@@ -23,8 +30,9 @@
 //! slots.
 
 mod advance;
-mod cert_type;
+mod certificates;
 mod checks;
+mod configs;
 mod error;
 mod fleet;
 mod inventory;
@@ -33,59 +41,60 @@ mod operations;
 #[cfg(feature = "serde")]
 mod persist;
 mod queries;
-mod rollover;
 mod schedule;
-mod scope;
+mod sites;
 mod slot;
 mod slot_set;
+mod slot_table;
 #[cfg(feature = "serde")]
 mod state;
 mod timeline;
 mod topology;
 
-pub use self::cert_type::{CertType, TypeConfig};
 pub use self::error::SlotError;
 pub use self::fleet::{Desired, DriftOptions, Holdings, Role, ServerDrift};
 pub use self::inventory::StoredCertificate;
-pub(crate) use self::names::SlotId as SlotIndex;
 pub use self::operations::RollOptions;
 pub use self::queries::{CertView, SlotView};
-pub(crate) use self::rollover::Milestones;
-pub use self::rollover::{RenewBefore, Retention, RolloverError, RolloverPolicy};
-pub use self::scope::Scope;
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
 #[cfg(feature = "serde")]
 pub use self::state::{LoadError, STATE_FORMAT};
 pub use self::timeline::TimelineEntry;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
+use crate::policy::{CertType, Scope, SlotMilestones, TICK, TypeConfig};
+use crate::store::configs::Configs;
 use crate::store::inventory::Inventory;
-use crate::store::names::{Names, SlotId, TypeId};
-use crate::store::schedule::Schedule;
-use crate::store::slot::{Cell, SlotEntry, Warned};
+use crate::store::names::SlotId;
+use crate::store::schedule::{Trigger, Triggers};
+use crate::store::slot_table::{Cell, SlotEntry, SlotTable};
 use crate::store::topology::Topology;
 use crate::validate::{PolicyError, SubjectRule};
 use crate::x509::thumbprint::Thumbprint;
 
-/// Certificates, slots, schedule and topology. See the module documentation.
+/// Certificates, slots, schedule, topology and type configurations. See the module
+/// documentation.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
-    pub(crate) revision: u64,
-    pub(crate) clock: Option<OffsetDateTime>,
-    pub(crate) sip_domain: Option<SubjectRule>,
-    pub(crate) configs: BTreeMap<CertType, TypeConfig>,
-    pub(crate) inventory: Inventory,
-    pub(crate) names: Names,
-    pub(crate) slots: Vec<SlotEntry>,
-    pub(crate) schedule: Schedule,
-    /// The planner's agenda: each slot under its first rollover milestone.
-    pub(crate) agenda: Schedule,
-    pub(crate) blocked: BTreeMap<SlotId, Vec<String>>,
-    pub(crate) topology: Topology,
-    pub(crate) holdings: BTreeMap<Box<str>, Holdings>,
+    revision: u64,
+    clock: Option<OffsetDateTime>,
+    configs: Configs,
+    inventory: Inventory,
+    slots: SlotTable,
+    topology: Topology,
+}
+
+/// Where every part's journal stood when an operation began.
+#[derive(Clone, Copy, Debug)]
+struct Savepoint {
+    clock: Option<OffsetDateTime>,
+    configs: usize,
+    inventory: usize,
+    slots: usize,
+    topology: usize,
 }
 
 impl Store {
@@ -100,11 +109,11 @@ impl Store {
     /// # Errors
     /// [`PolicyError::InvalidSipDomain`] when the domain is not usable.
     pub fn for_sip_domain(sip_domain: &str) -> Result<Self, PolicyError> {
-        Ok(Self { sip_domain: Some(SubjectRule::new(sip_domain)?), ..Self::default() })
+        Ok(Self { configs: Configs::new(Some(SubjectRule::new(sip_domain)?)), ..Self::default() })
     }
 
-    /// The revision: incremented by every operation that changes the store, so callers can keep
-    /// the state in a database with compare-and-swap.
+    /// The revision: incremented by every operation that changes the store (and only by those),
+    /// so callers can keep the state in a database with compare-and-swap.
     pub fn revision(&self) -> u64 {
         self.revision
     }
@@ -114,12 +123,15 @@ impl Store {
         self.clock
     }
 
-    /// The configuration of a type: what [`Store::configure_type`] set, else the type's default.
-    pub fn type_config(&self, cert_type: &CertType) -> TypeConfig {
-        self.configs
-            .get(cert_type)
-            .cloned()
-            .unwrap_or_else(|| cert_type.default_config(self.sip_domain.as_ref()))
+    /// The SIP domain the store was made for ([`Store::for_sip_domain`]).
+    pub fn sip_domain(&self) -> Option<&str> {
+        self.configs.sip_domain().map(SubjectRule::sip_domain)
+    }
+
+    /// The configuration of a type: what [`Store::configure_type`] set, else the type's default
+    /// ([`TypeConfig::for_type`] with the store's SIP domain).
+    pub fn type_config(&self, cert_type: &CertType) -> Cow<'_, TypeConfig> {
+        self.configs.get(cert_type)
     }
 
     /// Sets the configuration of a type. Its slots' schedule is recomputed (lead-time warnings
@@ -131,58 +143,137 @@ impl Store {
         config
             .check()
             .map_err(|source| SlotError::InvalidRollover { cert_type: cert_type.clone(), source })?;
-        let affected: Vec<SlotId> = (0..self.slots.len())
-            .filter_map(|i| SlotId::try_from(i).ok())
-            .filter(|&id| self.entry(id).is_some_and(|e| self.names.cert_type(e.type_id) == Some(&cert_type)))
-            .collect();
-        let old: Vec<_> = affected.iter().map(|&id| (id, self.triggers(id))).collect();
-        self.configs.insert(cert_type, config);
-        for (id, old) in old {
-            self.reschedule(id, &old);
+        self.atomically(|store| {
+            let affected: Vec<SlotId> = store
+                .slots
+                .entries()
+                .filter(|(_, e)| store.slots.cert_type(e.type_id) == Some(&cert_type))
+                .map(|(id, _)| id)
+                .collect();
+            let old: Vec<(SlotId, Triggers)> = affected.iter().map(|&id| (id, store.triggers(id))).collect();
+            store.configs.set(cert_type, config);
+            for (id, old) in old {
+                store.reschedule(id, &old);
+            }
+            Ok(Vec::new())
+        })
+    }
+
+    /// The number of slots ever created.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The rollover milestones of the slot of `cert_type` at `scope` (its own, not a fallback's):
+    /// each instant at which what the slot needs changes. `None` without such a slot.
+    pub fn milestones(&self, cert_type: &CertType, scope: &Scope) -> Option<SlotMilestones> {
+        self.slots.slot_id(cert_type, scope).map(|id| self.milestones_of(id))
+    }
+
+    /// The slots whose first rollover milestone ([`Store::milestones`]) is at or before `until`,
+    /// in the order of those milestones: the slots that need something at `until`, found in
+    /// O(log n + k) through an index of milestones, without a scan.
+    pub fn slots_by_milestone(
+        &self,
+        until: OffsetDateTime,
+    ) -> impl Iterator<Item = (&CertType, &Scope, Slot)> {
+        self.slots.agenda_until(until).filter_map(|id| {
+            let entry = self.slots.entry(id)?;
+            let (cert_type, scope) = self.slots.names_of(entry)?;
+            Some((cert_type, scope, self.view_of(entry)))
+        })
+    }
+
+    /// The first rollover milestone of any slot after the store's clock (the first of all without
+    /// a clock): when the slots that need something next change. O(k + log n) for the k slots
+    /// whose first milestone has passed.
+    pub fn next_milestone(&self) -> Option<OffsetDateTime> {
+        let Some(clock) = self.clock else { return self.slots.agenda_first() };
+        let passed =
+            self.slots.agenda_until(clock).filter_map(|id| self.milestones_of(id).first_after(clock));
+        passed.chain(self.slots.agenda_first_after(clock)).min()
+    }
+
+    // ----- transactions ----------------------------------------------------------------------
+
+    fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            clock: self.clock,
+            configs: self.configs.mark(),
+            inventory: self.inventory.mark(),
+            slots: self.slots.mark(),
+            topology: self.topology.mark(),
         }
-        Ok(self.bump())
     }
 
-    pub(crate) fn bump(&mut self) -> Outcome {
-        self.revision += 1;
-        Outcome { events: Vec::new(), revision: self.revision }
+    /// Runs one operation all or nothing: when `operation` fails, every part is rolled back to
+    /// where it stood before; when it succeeds and changed anything, the revision moves on. The
+    /// events it returns come back with the new revision.
+    fn atomically<E>(
+        &mut self,
+        operation: impl FnOnce(&mut Self) -> Result<Vec<Event>, E>,
+    ) -> Result<Outcome, E> {
+        let (events, revision) = self.atomically_with(operation)?;
+        Ok(Outcome { events, revision })
     }
 
-    pub(crate) fn check_clock(&self, at: OffsetDateTime) -> Result<(), SlotError> {
+    /// [`Store::atomically`] for an operation with any result.
+    fn atomically_with<T, E>(
+        &mut self,
+        operation: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<(T, u64), E> {
+        let savepoint = self.savepoint();
+        match operation(self) {
+            Ok(value) => {
+                let changed = self.clock != savepoint.clock
+                    || self.configs.mark() > savepoint.configs
+                    || self.inventory.mark() > savepoint.inventory
+                    || self.slots.mark() > savepoint.slots
+                    || self.topology.mark() > savepoint.topology;
+                if changed {
+                    self.revision += 1;
+                }
+                self.configs.commit();
+                self.inventory.commit();
+                self.slots.commit();
+                self.topology.commit();
+                Ok((value, self.revision))
+            }
+            Err(e) => {
+                self.clock = savepoint.clock;
+                self.configs.rollback(savepoint.configs);
+                self.inventory.rollback(savepoint.inventory);
+                self.slots.rollback(savepoint.slots);
+                self.topology.rollback(savepoint.topology);
+                Err(e)
+            }
+        }
+    }
+
+    fn check_clock(&self, at: OffsetDateTime) -> Result<(), SlotError> {
         match self.clock {
             Some(last) if at < last => Err(SlotError::TimeWentBackwards { at, last }),
             _ => Ok(()),
         }
     }
 
-    pub(crate) fn tick(&mut self, at: OffsetDateTime) {
+    /// Moves the clock to `at` if it is later.
+    fn tick(&mut self, at: OffsetDateTime) {
         if self.clock.is_none_or(|c| at > c) {
             self.clock = Some(at);
         }
     }
 
-    pub(crate) fn finish(&mut self, at: OffsetDateTime, events: Vec<Event>) -> Outcome {
-        self.tick(at);
-        self.revision += 1;
-        Outcome { events, revision: self.revision }
-    }
-
     // ----- the slot table --------------------------------------------------------------------
 
-    pub(crate) fn entry(&self, id: SlotId) -> Option<&SlotEntry> {
-        self.slots.get(id as usize)
-    }
-
     /// The type and scope of a slot (cloned, for events and errors).
-    pub(crate) fn names_of(&self, id: SlotId) -> (CertType, Scope) {
-        let entry = self.entry(id);
-        let cert_type = entry.and_then(|e| self.names.cert_type(e.type_id)).cloned();
-        let scope = entry.and_then(|e| self.names.scope(e.scope_id)).cloned();
-        (cert_type.unwrap_or(CertType::Default), scope.unwrap_or(Scope::Global))
+    fn names_of(&self, id: SlotId) -> (CertType, Scope) {
+        let names = self.slots.entry(id).and_then(|e| self.slots.names_of(e));
+        names.map_or((CertType::Default, Scope::Global), |(t, s)| (t.clone(), s.clone()))
     }
 
     /// The caller's view of a stored slot.
-    pub(crate) fn view_of(&self, entry: &SlotEntry) -> Slot {
+    fn view_of(&self, entry: &SlotEntry) -> Slot {
         let thumbprint = |c: Cell| self.inventory.by_id(c.cert).map(|s| s.certificate.thumbprint());
         Slot {
             current: entry.current.and_then(|c| Some(Assignment { thumbprint: thumbprint(c)?, since: c.at })),
@@ -197,157 +288,122 @@ impl Store {
     }
 
     /// The caller's view of slot `id`.
-    pub(crate) fn slot(&self, id: SlotId) -> Option<Slot> {
-        self.entry(id).map(|e| self.view_of(e))
+    fn slot(&self, id: SlotId) -> Option<Slot> {
+        self.slots.entry(id).map(|e| self.view_of(e))
     }
 
-    /// Stores a slot's new contents (its certificates must be in the inventory); the caller keeps
-    /// the schedule in step (see `update`).
-    pub(crate) fn store_slot(&mut self, id: SlotId, slot: &Slot) {
+    /// The stored form of a slot view (its certificates must be in the inventory).
+    fn entry_of(&self, id: SlotId, slot: &Slot) -> Option<SlotEntry> {
         let cell = |thumbprint: Thumbprint, at: OffsetDateTime| {
             self.inventory.id(&thumbprint).map(|cert| Cell { cert, at })
         };
-        let current = slot.current.and_then(|a| cell(a.thumbprint, a.since));
-        let previous = slot.previous.and_then(|a| cell(a.thumbprint, a.since));
-        let pending = slot.pending.and_then(|p| cell(p.thumbprint, p.effective_at));
-        if let Some(entry) = self.slots.get_mut(id as usize) {
-            entry.current = current;
-            entry.previous = previous;
-            entry.pending = pending;
-            entry.warned = slot.warned;
+        let entry = self.slots.entry(id)?;
+        Some(SlotEntry {
+            current: slot.current.and_then(|a| cell(a.thumbprint, a.since)),
+            previous: slot.previous.and_then(|a| cell(a.thumbprint, a.since)),
+            pending: slot.pending.and_then(|p| cell(p.thumbprint, p.effective_at)),
+            warned: slot.warned,
+            ..*entry
+        })
+    }
+
+    /// Changes one slot, keeping its schedule in step. The slot's certificates must be in the
+    /// inventory (every operation checks that first).
+    fn update(&mut self, id: SlotId, change: impl FnOnce(&mut Slot)) {
+        let old = self.triggers(id);
+        self.update_from(id, &old, change);
+    }
+
+    /// Clears a slot's blocked roll, then changes the slot as [`Store::update`] does.
+    fn unblock_and_update(&mut self, id: SlotId, change: impl FnOnce(&mut Slot)) {
+        let old = self.triggers(id);
+        self.slots.set_blocked(id, None);
+        self.update_from(id, &old, change);
+    }
+
+    /// [`Store::update`], with the schedule entries the slot had before (`old`) computed by the
+    /// caller, before it changed what they depend on.
+    fn update_from(&mut self, id: SlotId, old: &Triggers, change: impl FnOnce(&mut Slot)) {
+        let Some(mut slot) = self.slot(id) else { return };
+        change(&mut slot);
+        let Some(entry) = self.entry_of(id, &slot) else { return };
+        let new = self.triggers_for(id, &entry);
+        self.slots.write(id, entry, old, &new);
+    }
+
+    /// Brings a slot's schedule entries from `old` (computed before a change of what they depend
+    /// on: the configuration, the blocked rolls) to what it implies now.
+    fn reschedule(&mut self, id: SlotId, old: &Triggers) {
+        let Some(entry) = self.slots.entry(id).copied() else { return };
+        let new = self.triggers_for(id, &entry);
+        self.slots.write(id, entry, old, &new);
+    }
+
+    /// The schedule entries slot `id` implies now.
+    fn triggers(&self, id: SlotId) -> Triggers {
+        match self.slots.entry(id) {
+            Some(entry) => self.triggers_for(id, entry),
+            None => [None; 5],
         }
     }
 
-    pub(crate) fn slot_id(&self, cert_type: &CertType, scope: &Scope) -> Option<SlotId> {
-        self.names.slot_id(cert_type, scope)
-    }
-
-    /// Whether slots for `cert_types` at `scope` can still be created, checked before an
-    /// operation changes anything.
-    pub(crate) fn check_room(&self, cert_types: &[CertType], scope: &Scope) -> Result<(), SlotError> {
-        self.names.check_room(cert_types, scope)?;
-        if self.slots.len() + cert_types.len() > SlotId::MAX as usize {
-            return Err(SlotError::CapacityExceeded { what: "slots", limit: SlotId::MAX as usize });
-        }
-        Ok(())
-    }
-
-    /// The slot of a type at a scope, created empty if new. `None` only past the capacity that
-    /// [`Store::check_room`] checks first.
-    pub(crate) fn slot_id_or_new(&mut self, cert_type: &CertType, scope: &Scope) -> Option<SlotId> {
-        if let Some(id) = self.slot_id(cert_type, scope) {
-            return Some(id);
-        }
-        let id = SlotId::try_from(self.slots.len()).ok().filter(|id| *id < SlotId::MAX)?;
-        let (type_id, scope_id) = self.names.intern(cert_type, scope)?;
-        self.slots.push(SlotEntry {
-            type_id,
-            warned: Warned::default(),
-            scope_id,
-            current: None,
-            previous: None,
-            pending: None,
-        });
-        self.names.add_slot(type_id, scope_id, id);
-        Some(id)
-    }
-
-    pub(crate) fn not_after(&self, thumbprint: &Thumbprint) -> Option<OffsetDateTime> {
-        self.inventory.get(thumbprint).map(|s| s.certificate.not_after())
-    }
-
-    /// The lead time of a type, without building its policy (the hot path of `advance`).
-    pub(crate) fn lead_time(&self, cert_type: &CertType) -> Duration {
-        match self.configs.get(cert_type) {
-            Some(config) => config.lead_time,
-            None => cert_type.default_lead_time(),
-        }
-    }
-
-    /// The rollover policy of a type, without building its policy.
-    pub(crate) fn rollover_policy(&self, cert_type: &CertType) -> RolloverPolicy {
-        self.configs.get(cert_type).map_or_else(|| cert_type.default_rollover(), |c| c.rollover)
-    }
-
-    /// When the previous certificate of `slot` (a slot of `cert_type`) stops being trusted: its
-    /// type's retention after the roll, or one nanosecond past its `notAfter`
-    /// ([`RolloverPolicy::retire_at`]). `None` without a previous certificate.
-    pub(crate) fn previous_retires_at(&self, cert_type: &CertType, slot: &Slot) -> Option<OffsetDateTime> {
-        let not_after = self.not_after(&slot.previous?.thumbprint)?;
-        self.rollover_policy(cert_type).retire_at(slot.current.map(|c| c.since), not_after)
-    }
-
-    /// Whether verifiers of `cert_type` still trust the previous certificate of `slot` at `at`:
-    /// the type accepts it and its retention lasts.
-    pub(crate) fn previous_trusted_at(&self, cert_type: &CertType, slot: &Slot, at: OffsetDateTime) -> bool {
-        self.accepts_previous(cert_type) && self.previous_retires_at(cert_type, slot).is_some_and(|r| at < r)
-    }
-
-    /// Whether a type gates its rolls on every server holding the certificate.
-    pub(crate) fn requires_staging(&self, cert_type: &CertType) -> bool {
-        self.configs.get(cert_type).is_some_and(|c| c.require_staged)
-    }
-
-    /// Whether verifiers of a type accept the previous certificate, without building its policy.
-    pub(crate) fn accepts_previous(&self, cert_type: &CertType) -> bool {
-        self.configs.get(cert_type).map_or_else(|| cert_type.default_accept_previous(), |c| c.accept_previous)
-    }
-
-    /// The rollover policy of an interned type, without building its policy (hot path).
-    pub(crate) fn rollover_of(&self, type_id: TypeId) -> RolloverPolicy {
-        match self.names.cert_type(type_id) {
-            Some(t) => match self.configs.get(t) {
-                Some(config) => config.rollover,
-                None => t.default_rollover(),
-            },
-            None => RolloverPolicy::lync(),
-        }
-    }
-
-    /// The rollover milestones of slot `id`, each an instant at which the planner's view of
-    /// the slot changes: with a current certificate and no roll pending, the renewal window, the
-    /// renewal deadline, the emergency roll and the expiry; with a roll pending, its
-    /// announcement, the last compliant roll and the expiry; and first, at index 0, the previous
-    /// certificate's retirement, which the schedule's `PreviousExpires` entry reads from there.
-    pub(crate) fn milestones_of(&self, id: SlotId) -> [Option<OffsetDateTime>; 5] {
-        let mut out = [None; 5];
-        let Some(entry) = self.entry(id) else { return out };
-        let rollover = self.rollover_of(entry.type_id);
-        let cert = |c: Option<Cell>| c.and_then(|c| self.inventory.by_id(c.cert)).map(|s| &s.certificate);
-        if let Some(previous) = cert(entry.previous) {
-            out[0] = rollover.retire_at(entry.current.map(|c| c.at), previous.not_after());
-        }
-        let announced = entry.pending.and_then(|p| p.at.checked_sub(rollover.publish_ahead_span()));
-        if let Some(current) = cert(entry.current) {
-            let not_after = current.not_after();
-            let lead = self.lead_time_of(entry.type_id);
-            let m = rollover.milestones(lead, current.not_before(), not_after);
-            out[1] = not_after.checked_add(schedule::TICK);
-            match (entry.pending, m) {
-                (None, Some(m)) => {
-                    out[2] = Some(m.renew_at);
-                    out[3] = Some(m.renew_by);
-                    out[4] = Some(m.critical_at);
-                }
-                (Some(_), m) => {
-                    out[2] = announced;
-                    out[3] = m.map(|m| m.latest_effective);
-                }
-                (None, None) => {}
+    /// The schedule entries slot `id` implies with `entry` as its contents.
+    fn triggers_for(&self, id: SlotId, entry: &SlotEntry) -> Triggers {
+        let mut out: Triggers = [None; 5];
+        let milestones = self.milestones_for(entry);
+        out[0] = milestones.previous_retires.map(|t| (t, Trigger::PreviousExpires));
+        if let Some(pending) = entry.pending {
+            if self.slots.blocked(id).is_none() {
+                out[1] = Some((pending.at, Trigger::RollDue));
             }
-        } else {
-            out[2] = announced;
         }
+        let not_after =
+            entry.current.and_then(|c| self.inventory.by_id(c.cert)).map(|s| s.certificate.not_after());
+        if let Some(not_after) = not_after {
+            let lead = self.lead_time_of(entry);
+            // No lead-time warning while a roll is pending; cancelling it brings the warning back.
+            if lead.is_positive() && !entry.warned.lead && entry.pending.is_none() {
+                out[2] = not_after.checked_sub(lead).map(|t| (t, Trigger::LeadWarning));
+            }
+            if !entry.warned.expired {
+                out[3] = not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires));
+            }
+        }
+        out[4] = milestones.first().map(|t| (t, Trigger::Agenda));
         out
     }
 
-    /// The lead time of an interned type.
-    pub(crate) fn lead_time_of(&self, type_id: TypeId) -> Duration {
-        self.names.cert_type(type_id).map_or(Duration::ZERO, |t| self.lead_time(t))
+    /// The lead time of a slot's type.
+    fn lead_time_of(&self, entry: &SlotEntry) -> time::Duration {
+        self.slots.cert_type(entry.type_id).map_or(time::Duration::ZERO, |t| self.configs.lead_time(t))
     }
 
-    /// The number of slots ever created.
-    pub fn slot_count(&self) -> usize {
-        self.slots.len()
+    /// The rollover milestones of slot `id`.
+    fn milestones_of(&self, id: SlotId) -> SlotMilestones {
+        self.slots.entry(id).map(|e| self.milestones_for(e)).unwrap_or_default()
+    }
+
+    /// The rollover milestones of a slot with `entry` as its contents.
+    fn milestones_for(&self, entry: &SlotEntry) -> SlotMilestones {
+        let Some(cert_type) = self.slots.cert_type(entry.type_id) else { return SlotMilestones::default() };
+        let cert = |c: Option<Cell>| c.and_then(|c| self.inventory.by_id(c.cert)).map(|s| &s.certificate);
+        SlotMilestones::of(
+            &self.configs.rollover(cert_type),
+            self.configs.lead_time(cert_type),
+            entry.current.and_then(|c| cert(Some(c)).map(|cert| (c.at, cert.not_before(), cert.not_after()))),
+            cert(entry.previous).map(|c| c.not_after()),
+            entry.pending.map(|p| p.at),
+        )
+    }
+
+    fn not_after(&self, thumbprint: &Thumbprint) -> Option<OffsetDateTime> {
+        self.inventory.get(thumbprint).map(|s| s.certificate.not_after())
+    }
+
+    /// Whether verifiers of `cert_type` still trust the previous certificate of the slot at
+    /// `scope` (`slot`) at `at`: the type accepts it and its retention lasts.
+    fn previous_trusted_at(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> bool {
+        self.configs.accepts_previous(cert_type)
+            && self.milestones(cert_type, scope).and_then(|m| m.previous_retires).is_some_and(|r| at < r)
     }
 }

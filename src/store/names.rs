@@ -7,16 +7,15 @@
 
 use std::collections::HashMap;
 
-use crate::store::cert_type::CertType;
+use crate::policy::{CertType, Scope};
 use crate::store::error::SlotError;
-use crate::store::scope::Scope;
 
 /// Index of a slot in the store's slot table.
-pub(crate) type SlotId = u32;
+pub(super) type SlotId = u32;
 /// Index of a type in [`Names`].
-pub(crate) type TypeId = u16;
+pub(super) type TypeId = u16;
 /// Index of a scope in [`Names`].
-pub(crate) type ScopeId = u32;
+pub(super) type ScopeId = u32;
 
 /// A scope and the slots it has, by type.
 #[derive(Clone, Debug)]
@@ -27,7 +26,7 @@ struct ScopeSlots {
 
 /// The interned names. Ids are never reused: a name keeps its id for the store's life.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Names {
+pub(super) struct Names {
     types: Vec<CertType>,
     type_ids: HashMap<CertType, TypeId>,
     scopes: Vec<ScopeSlots>,
@@ -35,27 +34,27 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    pub(crate) fn cert_type(&self, id: TypeId) -> Option<&CertType> {
+    pub(super) fn cert_type(&self, id: TypeId) -> Option<&CertType> {
         self.types.get(usize::from(id))
     }
 
-    pub(crate) fn scope(&self, id: ScopeId) -> Option<&Scope> {
+    pub(super) fn scope(&self, id: ScopeId) -> Option<&Scope> {
         self.scopes.get(id as usize).map(|s| &s.scope)
     }
 
-    pub(crate) fn type_id(&self, cert_type: &CertType) -> Option<TypeId> {
+    pub(super) fn type_id(&self, cert_type: &CertType) -> Option<TypeId> {
         self.type_ids.get(cert_type).copied()
     }
 
     /// The slot of a type at a scope, if it was ever created.
-    pub(crate) fn slot_id(&self, cert_type: &CertType, scope: &Scope) -> Option<SlotId> {
+    pub(super) fn slot_id(&self, cert_type: &CertType, scope: &Scope) -> Option<SlotId> {
         let type_id = self.type_id(cert_type)?;
         let scope = self.scopes.get(*self.scope_ids.get(scope)? as usize)?;
         scope.slots.iter().find(|(t, _)| *t == type_id).map(|(_, id)| *id)
     }
 
     /// The slots of a scope, by type id.
-    pub(crate) fn slots_at(&self, scope: &Scope) -> impl Iterator<Item = SlotId> + '_ {
+    pub(super) fn slots_at(&self, scope: &Scope) -> impl Iterator<Item = SlotId> + '_ {
         let scope = self.scope_ids.get(scope).and_then(|id| self.scopes.get(*id as usize));
         scope.into_iter().flat_map(|s| s.slots.iter().map(|(_, id)| *id))
     }
@@ -65,7 +64,7 @@ impl Names {
     ///
     /// # Errors
     /// [`SlotError::CapacityExceeded`] past 65,535 types or 4,294,967,295 scopes.
-    pub(crate) fn check_room(&self, cert_types: &[CertType], scope: &Scope) -> Result<(), SlotError> {
+    pub(super) fn check_room(&self, cert_types: &[CertType], scope: &Scope) -> Result<(), SlotError> {
         let new_types = cert_types.iter().filter(|t| !self.type_ids.contains_key(t)).count();
         if self.types.len() + new_types > usize::from(TypeId::MAX) {
             return Err(SlotError::CapacityExceeded {
@@ -82,7 +81,7 @@ impl Names {
 
     /// The ids of a type and a scope, interning them if new. `None` past the capacity, which
     /// [`Names::check_room`] rules out first.
-    pub(crate) fn intern(&mut self, cert_type: &CertType, scope: &Scope) -> Option<(TypeId, ScopeId)> {
+    pub(super) fn intern(&mut self, cert_type: &CertType, scope: &Scope) -> Option<(TypeId, ScopeId)> {
         let type_id = match self.type_ids.get(cert_type) {
             Some(id) => *id,
             None => {
@@ -105,12 +104,19 @@ impl Names {
     }
 
     /// Records that slot `id` is the slot of `type_id` at `scope_id`.
-    pub(crate) fn add_slot(&mut self, type_id: TypeId, scope_id: ScopeId, id: SlotId) {
+    pub(super) fn add_slot(&mut self, type_id: TypeId, scope_id: ScopeId, id: SlotId) {
         if let Some(scope) = self.scopes.get_mut(scope_id as usize) {
             // Exact growth: a scope has a handful of slots, and a million slots' spare capacity
             // would cost more than the reallocations.
             scope.slots.reserve_exact(1);
             scope.slots.push((type_id, id));
+        }
+    }
+
+    /// Undoes [`Names::add_slot`] (a rolled-back creation). The interned names stay.
+    pub(super) fn remove_slot(&mut self, type_id: TypeId, scope_id: ScopeId, id: SlotId) {
+        if let Some(scope) = self.scopes.get_mut(scope_id as usize) {
+            scope.slots.retain(|s| *s != (type_id, id));
         }
     }
 }

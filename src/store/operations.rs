@@ -5,18 +5,19 @@
 
 use time::{Duration, OffsetDateTime};
 
+use crate::pfx::Pfx;
+use crate::policy::{CertType, Scope};
 use crate::store::Store;
-use crate::store::cert_type::CertType;
 use crate::store::error::SlotError;
-use crate::store::scope::Scope;
-use crate::store::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Warned};
+use crate::store::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot, Warned};
 use crate::x509::thumbprint::Thumbprint;
 
 /// Options of [`Store::roll`] and [`Store::set`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RollOptions {
-    pub(crate) force_timing: bool,
-    pub(crate) ignore_policy: bool,
+    force_timing: bool,
+    ignore_policy: bool,
+    short_notice: bool,
 }
 
 impl RollOptions {
@@ -30,6 +31,29 @@ impl RollOptions {
     /// [`RollOptions::force`] on purpose.
     pub fn ignore_policy(self) -> Self {
         Self { ignore_policy: true, ..self }
+    }
+
+    /// For a late roll, as a renewal past its deadline needs: skips the publish-ahead notice and
+    /// the current certificate's last compliant date, and checks instead that the new
+    /// certificate stays valid for the type's hold after the effective date (the longer of lead
+    /// time and token lifetime, [`TypeConfig::hold`](crate::TypeConfig::hold)).
+    pub fn short_notice(self) -> Self {
+        Self { short_notice: true, ..self }
+    }
+
+    /// Whether the timing checks are skipped ([`RollOptions::force`]).
+    pub fn get_force(&self) -> bool {
+        self.force_timing
+    }
+
+    /// Whether the policy is skipped ([`RollOptions::ignore_policy`]).
+    pub fn get_ignore_policy(&self) -> bool {
+        self.ignore_policy
+    }
+
+    /// Whether a late roll is allowed ([`RollOptions::short_notice`]).
+    pub fn get_short_notice(&self) -> bool {
+        self.short_notice
     }
 }
 
@@ -53,7 +77,7 @@ impl Store {
         if distinct.is_empty() {
             return Err(SlotError::NoType);
         }
-        self.check_room(&distinct, scope)?;
+        self.slots.check_room(&distinct, scope)?;
         Ok(distinct)
     }
 
@@ -76,68 +100,70 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<Outcome, SlotError> {
-        let cert_types = &self.check_call(cert_types, scope, at)?;
-        if !options.force_timing {
-            self.check_valid_at(thumbprint, at, Duration::ZERO)?;
-        }
-        for t in cert_types {
-            self.check_type(t, thumbprint, at, options)?;
-            self.check_not_current(t, scope, thumbprint)?;
-        }
-        let mut events = Vec::new();
-        for cert_type in cert_types {
-            let Some(id) = self.slot_id_or_new(cert_type, scope) else { continue };
-            let before = self.slot(id).unwrap_or_default();
-            if let Some(p) = before.pending {
-                events.push(Event::RollCancelled {
-                    cert_type: cert_type.clone(),
-                    scope: scope.clone(),
-                    thumbprint: p.thumbprint,
-                    effective_at: p.effective_at,
-                    reason: CancelReason::Set,
-                });
+        self.atomically(|store| {
+            let cert_types = &store.check_call(cert_types, scope, at)?;
+            if !options.get_force() {
+                store.check_valid_at(thumbprint, at, Duration::ZERO)?;
             }
-            if let Some(current) = before.current {
-                if let Some(previous) = before.previous {
+            for t in cert_types {
+                store.check_type(t, thumbprint, at, options)?;
+                store.check_not_current(t, scope, thumbprint)?;
+            }
+            let mut events = Vec::new();
+            for cert_type in cert_types {
+                let Some(id) = store.slots.slot_id_or_new(cert_type, scope) else { continue };
+                let before = store.slot(id).unwrap_or_default();
+                if let Some(p) = before.pending {
+                    events.push(Event::RollCancelled {
+                        cert_type: cert_type.clone(),
+                        scope: scope.clone(),
+                        thumbprint: p.thumbprint,
+                        effective_at: p.effective_at,
+                        reason: CancelReason::Set,
+                    });
+                }
+                if let Some(current) = before.current {
+                    if let Some(previous) = before.previous {
+                        events.push(Event::PreviousDropped {
+                            cert_type: cert_type.clone(),
+                            scope: scope.clone(),
+                            thumbprint: previous.thumbprint,
+                            reason: DropReason::Replaced,
+                        });
+                    }
+                    events.push(Event::Displaced {
+                        cert_type: cert_type.clone(),
+                        scope: scope.clone(),
+                        thumbprint: current.thumbprint,
+                    });
+                } else if before.previous.is_some_and(|p| p.thumbprint == *thumbprint) {
                     events.push(Event::PreviousDropped {
                         cert_type: cert_type.clone(),
                         scope: scope.clone(),
-                        thumbprint: previous.thumbprint,
-                        reason: DropReason::Replaced,
+                        thumbprint: *thumbprint,
+                        reason: DropReason::BecameCurrent,
                     });
                 }
-                events.push(Event::Displaced {
-                    cert_type: cert_type.clone(),
-                    scope: scope.clone(),
-                    thumbprint: current.thumbprint,
+                store.unblock_and_update(id, |slot| {
+                    if let Some(current) = slot.current.take() {
+                        slot.previous = Some(current);
+                    } else if slot.previous.is_some_and(|p| p.thumbprint == *thumbprint) {
+                        slot.previous = None;
+                    }
+                    slot.pending = None;
+                    slot.current = Some(Assignment { thumbprint: *thumbprint, since: at });
+                    slot.warned = Warned::default();
                 });
-            } else if before.previous.is_some_and(|p| p.thumbprint == *thumbprint) {
-                events.push(Event::PreviousDropped {
+                events.push(Event::Set {
                     cert_type: cert_type.clone(),
                     scope: scope.clone(),
                     thumbprint: *thumbprint,
-                    reason: DropReason::BecameCurrent,
+                    at,
                 });
             }
-            self.blocked.remove(&id);
-            self.update(id, |slot| {
-                if let Some(current) = slot.current.take() {
-                    slot.previous = Some(current);
-                } else if slot.previous.is_some_and(|p| p.thumbprint == *thumbprint) {
-                    slot.previous = None;
-                }
-                slot.pending = None;
-                slot.current = Some(Assignment { thumbprint: *thumbprint, since: at });
-                slot.warned = Warned::default();
-            });
-            events.push(Event::Set {
-                cert_type: cert_type.clone(),
-                scope: scope.clone(),
-                thumbprint: *thumbprint,
-                at,
-            });
-        }
-        Ok(self.finish(at, events))
+            store.tick(at);
+            Ok(events)
+        })
     }
 
     /// Makes the current certificate of `source` (type and scope) current for `cert_types` too:
@@ -184,15 +210,208 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<Outcome, SlotError> {
+        self.atomically(|store| store.roll_events(cert_types, scope, thumbprint, effective_at, at, options))
+    }
+
+    /// Cancels the pending roll of a slot.
+    ///
+    /// # Errors
+    /// [`SlotError::NoPendingRoll`], or an `at` earlier than one the store has seen.
+    pub fn cancel_roll(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
+        self.atomically(|store| {
+            store.check_clock(at)?;
+            let no_pending =
+                || SlotError::NoPendingRoll { cert_type: cert_type.clone(), scope: scope.clone() };
+            let id = store.slots.slot_id(cert_type, scope).ok_or_else(no_pending)?;
+            let pending = store.slot(id).and_then(|s| s.pending).ok_or_else(no_pending)?;
+            store.unblock_and_update(id, |slot| slot.pending = None);
+            let event = Event::RollCancelled {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: pending.thumbprint,
+                effective_at: pending.effective_at,
+                reason: CancelReason::Requested,
+            };
+            store.tick(at);
+            Ok(vec![event])
+        })
+    }
+
+    /// Removes the current certificate of a slot (`Remove-CsCertificate`). The previous
+    /// certificate and a pending roll stay.
+    ///
+    /// # Errors
+    /// [`SlotError::NoCurrent`], or an `at` earlier than one the store has seen.
+    pub fn remove(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
+        self.atomically(|store| {
+            store.check_clock(at)?;
+            let none = || SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() };
+            let id = store.slots.slot_id(cert_type, scope).ok_or_else(none)?;
+            let current = store.slot(id).and_then(|s| s.current).ok_or_else(none)?;
+            store.update(id, |slot| {
+                slot.current = None;
+                slot.warned = Warned::default();
+            });
+            let event = Event::CurrentRemoved {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: current.thumbprint,
+            };
+            store.tick(at);
+            Ok(vec![event])
+        })
+    }
+
+    /// Removes the previous certificate of a slot (`Remove-CsCertificate -Previous`).
+    ///
+    /// # Errors
+    /// [`SlotError::NoPrevious`], or an `at` earlier than one the store has seen.
+    pub fn remove_previous(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
+        self.atomically(|store| {
+            store.check_clock(at)?;
+            let none = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
+            let id = store.slots.slot_id(cert_type, scope).ok_or_else(none)?;
+            let previous = store.slot(id).and_then(|s| s.previous).ok_or_else(none)?;
+            store.update(id, |slot| slot.previous = None);
+            let event = Event::PreviousDropped {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: previous.thumbprint,
+                reason: DropReason::Removed,
+            };
+            store.tick(at);
+            Ok(vec![event])
+        })
+    }
+
+    /// Makes the previous certificate current again while it is still valid, and the current
+    /// one previous.
+    ///
+    /// # Errors
+    /// [`SlotError::NoPrevious`], [`SlotError::NoCurrent`], [`SlotError::PreviousNotValid`], or
+    /// an `at` earlier than one the store has seen.
+    pub fn rollback(
+        &mut self,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
+        self.atomically(|store| {
+            store.check_clock(at)?;
+            let no_previous = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
+            let id = store.slots.slot_id(cert_type, scope).ok_or_else(no_previous)?;
+            let slot = store.slot(id).unwrap_or_default();
+            let previous = slot.previous.ok_or_else(no_previous)?;
+            let current = slot
+                .current
+                .ok_or_else(|| SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() })?;
+            let cert = &store.stored(&previous.thumbprint)?.certificate;
+            if !cert.is_valid_at(at) {
+                return Err(SlotError::PreviousNotValid {
+                    thumbprint: previous.thumbprint,
+                    at,
+                    not_before: cert.not_before(),
+                    not_after: cert.not_after(),
+                });
+            }
+            // A roll pending for the certificate rolled back to has nothing left to do.
+            let moot = slot.pending.filter(|p| p.thumbprint == previous.thumbprint);
+            let change = |slot: &mut Slot| {
+                slot.current = Some(Assignment { thumbprint: previous.thumbprint, since: at });
+                slot.previous = Some(current);
+                slot.warned = Warned::default();
+                if moot.is_some() {
+                    slot.pending = None;
+                }
+            };
+            match moot {
+                Some(_) => store.unblock_and_update(id, change),
+                None => store.update(id, change),
+            }
+            let mut events = Vec::new();
+            if let Some(p) = moot {
+                events.push(Event::RollCancelled {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: p.thumbprint,
+                    effective_at: p.effective_at,
+                    reason: CancelReason::RolledBack,
+                });
+            }
+            events.push(Event::RolledBack {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: previous.thumbprint,
+                displaced: current.thumbprint,
+            });
+            store.tick(at);
+            Ok(events)
+        })
+    }
+
+    /// Adds an issued PFX, as [`Store::add_pfx`] does, and schedules its roll, as
+    /// [`Store::roll`] does, in one operation: when the roll is refused, the PFX's certificates
+    /// and key are not added either. What a renewal does with its issuer's answer.
+    ///
+    /// # Errors
+    /// As [`Store::add_pfx`], then as [`Store::roll`].
+    pub fn add_and_roll(
+        &mut self,
+        pfx: Pfx,
+        cert_types: &[CertType],
+        scope: &Scope,
+        effective_at: OffsetDateTime,
+        at: OffsetDateTime,
+        options: RollOptions,
+    ) -> Result<(Thumbprint, Outcome), SlotError> {
+        let ((thumbprint, events), revision) = self.atomically_with(|store| {
+            let thumbprint = store.put_pfx(pfx)?;
+            let events = store.roll_events(cert_types, scope, &thumbprint, effective_at, at, options)?;
+            Ok::<_, SlotError>((thumbprint, events))
+        })?;
+        Ok((thumbprint, Outcome { events, revision }))
+    }
+
+    /// The body of [`Store::roll`].
+    fn roll_events(
+        &mut self,
+        cert_types: &[CertType],
+        scope: &Scope,
+        thumbprint: &Thumbprint,
+        effective_at: OffsetDateTime,
+        at: OffsetDateTime,
+        options: RollOptions,
+    ) -> Result<Vec<Event>, SlotError> {
         let cert_types = &self.check_call(cert_types, scope, at)?;
         self.stored(thumbprint)?;
-        let lead = cert_types.iter().map(|t| self.type_config(t).lead_time).max().unwrap_or(Duration::ZERO);
-        if !options.force_timing {
+        let lead = cert_types.iter().map(|t| self.configs.lead_time(t)).max().unwrap_or(Duration::ZERO);
+        if options.get_short_notice() && !options.get_force() {
+            if effective_at < at {
+                return Err(SlotError::EffectiveInPast { effective_at, at });
+            }
+            let hold = cert_types.iter().map(|t| self.configs.get(t).hold()).max().unwrap_or(Duration::ZERO);
+            self.check_valid_at(thumbprint, effective_at, hold)?;
+        } else if !options.get_force() {
             if effective_at < at {
                 return Err(SlotError::EffectiveInPast { effective_at, at });
             }
             for t in cert_types {
-                let publish_ahead = self.rollover_policy(t).publish_ahead_span();
+                let publish_ahead = self.configs.rollover(t).get_publish_ahead();
                 if effective_at - at < publish_ahead {
                     return Err(SlotError::TooLittleNotice {
                         cert_type: t.clone(),
@@ -204,7 +423,8 @@ impl Store {
             }
             self.check_valid_at(thumbprint, effective_at, lead)?;
             for t in cert_types {
-                let current = self.slot_id(t, scope).and_then(|id| self.slot(id)).and_then(|s| s.current);
+                let current =
+                    self.slots.slot_id(t, scope).and_then(|id| self.slot(id)).and_then(|s| s.current);
                 if let Some(current) = current {
                     if let Some(not_after) = self.not_after(&current.thumbprint) {
                         let latest = not_after
@@ -228,7 +448,7 @@ impl Store {
         }
         let mut events = Vec::new();
         for cert_type in cert_types {
-            let Some(id) = self.slot_id_or_new(cert_type, scope) else { continue };
+            let Some(id) = self.slots.slot_id_or_new(cert_type, scope) else { continue };
             if let Some(p) = self.slot(id).and_then(|s| s.pending) {
                 events.push(Event::RollCancelled {
                     cert_type: cert_type.clone(),
@@ -238,8 +458,7 @@ impl Store {
                     reason: CancelReason::Replaced,
                 });
             }
-            self.blocked.remove(&id);
-            self.update(id, |slot| {
+            self.unblock_and_update(id, |slot| {
                 slot.pending = Some(PendingRoll { thumbprint: *thumbprint, effective_at })
             });
             events.push(Event::RollScheduled {
@@ -249,144 +468,7 @@ impl Store {
                 effective_at,
             });
         }
-        Ok(self.finish(at, events))
-    }
-
-    /// Cancels the pending roll of a slot.
-    ///
-    /// # Errors
-    /// [`SlotError::NoPendingRoll`], or an `at` earlier than one the store has seen.
-    pub fn cancel_roll(
-        &mut self,
-        cert_type: &CertType,
-        scope: &Scope,
-        at: OffsetDateTime,
-    ) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        let no_pending = || SlotError::NoPendingRoll { cert_type: cert_type.clone(), scope: scope.clone() };
-        let id = self.slot_id(cert_type, scope).ok_or_else(no_pending)?;
-        let pending = self.slot(id).and_then(|s| s.pending).ok_or_else(no_pending)?;
-        self.blocked.remove(&id);
-        self.update(id, |slot| slot.pending = None);
-        let event = Event::RollCancelled {
-            cert_type: cert_type.clone(),
-            scope: scope.clone(),
-            thumbprint: pending.thumbprint,
-            effective_at: pending.effective_at,
-            reason: CancelReason::Requested,
-        };
-        Ok(self.finish(at, vec![event]))
-    }
-
-    /// Removes the current certificate of a slot (`Remove-CsCertificate`). The previous
-    /// certificate and a pending roll stay.
-    ///
-    /// # Errors
-    /// [`SlotError::NoCurrent`], or an `at` earlier than one the store has seen.
-    pub fn remove(
-        &mut self,
-        cert_type: &CertType,
-        scope: &Scope,
-        at: OffsetDateTime,
-    ) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        let none = || SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() };
-        let id = self.slot_id(cert_type, scope).ok_or_else(none)?;
-        let current = self.slot(id).and_then(|s| s.current).ok_or_else(none)?;
-        self.update(id, |slot| {
-            slot.current = None;
-            slot.warned = Warned::default();
-        });
-        let event = Event::CurrentRemoved {
-            cert_type: cert_type.clone(),
-            scope: scope.clone(),
-            thumbprint: current.thumbprint,
-        };
-        Ok(self.finish(at, vec![event]))
-    }
-
-    /// Removes the previous certificate of a slot (`Remove-CsCertificate -Previous`).
-    ///
-    /// # Errors
-    /// [`SlotError::NoPrevious`], or an `at` earlier than one the store has seen.
-    pub fn remove_previous(
-        &mut self,
-        cert_type: &CertType,
-        scope: &Scope,
-        at: OffsetDateTime,
-    ) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        let none = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
-        let id = self.slot_id(cert_type, scope).ok_or_else(none)?;
-        let previous = self.slot(id).and_then(|s| s.previous).ok_or_else(none)?;
-        self.update(id, |slot| slot.previous = None);
-        let event = Event::PreviousDropped {
-            cert_type: cert_type.clone(),
-            scope: scope.clone(),
-            thumbprint: previous.thumbprint,
-            reason: DropReason::Removed,
-        };
-        Ok(self.finish(at, vec![event]))
-    }
-
-    /// Makes the previous certificate current again while it is still valid, and the current
-    /// one previous.
-    ///
-    /// # Errors
-    /// [`SlotError::NoPrevious`], [`SlotError::NoCurrent`], [`SlotError::PreviousNotValid`], or
-    /// an `at` earlier than one the store has seen.
-    pub fn rollback(
-        &mut self,
-        cert_type: &CertType,
-        scope: &Scope,
-        at: OffsetDateTime,
-    ) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        let no_previous = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
-        let id = self.slot_id(cert_type, scope).ok_or_else(no_previous)?;
-        let slot = self.slot(id).unwrap_or_default();
-        let previous = slot.previous.ok_or_else(no_previous)?;
-        let current = slot
-            .current
-            .ok_or_else(|| SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() })?;
-        let cert = &self.stored(&previous.thumbprint)?.certificate;
-        if !cert.is_valid_at(at) {
-            return Err(SlotError::PreviousNotValid {
-                thumbprint: previous.thumbprint,
-                at,
-                not_before: cert.not_before(),
-                not_after: cert.not_after(),
-            });
-        }
-        // A roll pending for the certificate rolled back to has nothing left to do.
-        let moot = slot.pending.filter(|p| p.thumbprint == previous.thumbprint);
-        if moot.is_some() {
-            self.blocked.remove(&id);
-        }
-        self.update(id, |slot| {
-            slot.current = Some(Assignment { thumbprint: previous.thumbprint, since: at });
-            slot.previous = Some(current);
-            slot.warned = Warned::default();
-            if moot.is_some() {
-                slot.pending = None;
-            }
-        });
-        let mut events = Vec::new();
-        if let Some(p) = moot {
-            events.push(Event::RollCancelled {
-                cert_type: cert_type.clone(),
-                scope: scope.clone(),
-                thumbprint: p.thumbprint,
-                effective_at: p.effective_at,
-                reason: CancelReason::RolledBack,
-            });
-        }
-        events.push(Event::RolledBack {
-            cert_type: cert_type.clone(),
-            scope: scope.clone(),
-            thumbprint: previous.thumbprint,
-            displaced: current.thumbprint,
-        });
-        Ok(self.finish(at, events))
+        self.tick(at);
+        Ok(events)
     }
 }

@@ -18,11 +18,9 @@
 use std::collections::BTreeSet;
 
 use crate::pfx::{ExportError, ExportOptions, ImportOptions, Password, Pfx, PfxError};
-use crate::store::cert_type::{CertType, TypeConfig};
+use crate::policy::{CertType, RolloverPolicy, Scope, TypeConfig, normalize};
+use crate::store::configs::Configs;
 use crate::store::fleet::Holdings;
-use crate::store::names::SlotId;
-use crate::store::rollover::RolloverPolicy;
-use crate::store::scope::{Scope, normalize};
 use crate::store::slot::{Assignment, PendingRoll, Slot, Warned};
 use crate::store::state::{
     Format, HoldingState, KeyState, LoadError, STATE_FORMAT, SlotState, State, StateV1, TypeState,
@@ -39,10 +37,11 @@ impl Store {
     fn state(&self) -> State {
         let mut certificates: Vec<&StoredCertificate> = self.inventory.values().collect();
         certificates.sort_by_key(|s| s.certificate.thumbprint());
-        let slots = (0..self.slots.len())
-            .filter_map(|i| SlotId::try_from(i).ok())
-            .filter_map(|id| {
-                let slot = self.slot(id)?;
+        let slots = self
+            .slots
+            .entries()
+            .filter_map(|(id, entry)| {
+                let slot = self.view_of(entry);
                 // A slot emptied by removals, perhaps at a scope since removed, is not state.
                 if slot.is_empty() {
                     return None;
@@ -56,7 +55,7 @@ impl Store {
                     pending: slot.pending.map(|p| (p.thumbprint.to_string(), instant(p.effective_at))),
                     warned_lead: slot.warned.lead,
                     warned_expired: slot.warned.expired,
-                    blocked_by: self.blocked.get(&id).cloned().unwrap_or_default(),
+                    blocked_by: self.slots.blocked(id).cloned().unwrap_or_default(),
                 })
             })
             .collect();
@@ -64,29 +63,29 @@ impl Store {
             format: STATE_FORMAT,
             revision: self.revision,
             clock: self.clock.map(instant),
-            sip_domain: self.sip_domain.as_ref().map(|s| s.sip_domain().to_owned()),
+            sip_domain: self.configs.sip_domain().map(|s| s.sip_domain().to_owned()),
             types: self
                 .configs
-                .iter()
+                .configured()
                 .map(|(t, c)| TypeState {
                     cert_type: t.to_string(),
-                    lead_time_seconds: seconds(c.lead_time),
-                    accept_previous: c.accept_previous,
-                    require_private_key: c.require_private_key,
-                    require_staged: c.require_staged,
-                    policy: policy_state(&c.policy),
-                    rollover: Some(rollover_state(&c.rollover)),
+                    lead_time_seconds: seconds(c.get_lead_time()),
+                    accept_previous: c.get_accept_previous(),
+                    require_private_key: c.get_require_private_key(),
+                    require_staged: c.get_require_staged(),
+                    policy: policy_state(c.get_policy()),
+                    rollover: Some(rollover_state(&c.get_rollover())),
                 })
                 .collect(),
             certificates: certificates.iter().map(|s| base64_encode(s.certificate.der())).collect(),
             keys: Vec::new(),
             slots,
-            sites: self.topology.sites.iter().map(|s| s.to_string()).collect(),
-            pools: self.topology.pools.iter().map(|(p, s)| (p.to_string(), s.to_string())).collect(),
-            servers: self.topology.servers.iter().map(|(s, p)| (s.to_string(), p.to_string())).collect(),
+            sites: self.topology.sites().map(ToOwned::to_owned).collect(),
+            pools: self.topology.pools().map(|(p, s)| (p.to_owned(), s.to_owned())).collect(),
+            servers: self.topology.servers().map(|(s, p)| (s.to_owned(), p.to_owned())).collect(),
             holdings: self
-                .holdings
-                .iter()
+                .topology
+                .reports()
                 .map(|(s, h)| HoldingState {
                     server: s.to_string(),
                     reported_at: instant(h.reported_at),
@@ -156,14 +155,19 @@ impl Store {
     }
 
     fn build(state: State, password: Option<&Password>) -> Result<Self, LoadError> {
-        let mut store = Store { revision: state.revision, ..Store::default() };
-        store.clock = state.clock.as_deref().map(|c| parse_instant("clock", c)).transpose()?;
-        if let Some(domain) = &state.sip_domain {
-            store.sip_domain = Some(
+        let sip_domain = match &state.sip_domain {
+            Some(domain) => Some(
                 SubjectRule::new(domain)
                     .map_err(|_| LoadError::BadName { kind: "SIP domain", value: domain.clone() })?,
-            );
-        }
+            ),
+            None => None,
+        };
+        let mut store = Store {
+            revision: state.revision,
+            clock: state.clock.as_deref().map(|c| parse_instant("clock", c)).transpose()?,
+            configs: Configs::new(sip_domain),
+            ..Store::default()
+        };
         for t in &state.types {
             let cert_type: CertType =
                 t.cert_type.parse().map_err(name_error("certificate type", &t.cert_type))?;
@@ -172,31 +176,32 @@ impl Store {
                 Some(r) => build_rollover(r)?,
                 None => RolloverPolicy::fitted(&cert_type, lead_time, t.accept_previous),
             };
-            let config = TypeConfig {
-                policy: build_policy(&cert_type, &t.policy)?,
-                lead_time,
-                accept_previous: t.accept_previous,
-                require_private_key: t.require_private_key,
-                require_staged: t.require_staged,
-                rollover,
-            };
+            let config = TypeConfig::for_type(&cert_type, None)
+                .policy(build_policy(&cert_type, &t.policy)?)
+                .lead_time(lead_time)
+                .accept_previous(t.accept_previous)
+                .require_private_key(t.require_private_key)
+                .require_staged(t.require_staged)
+                .rollover(rollover);
             config
                 .check()
                 .map_err(|source| LoadError::BadRollover { cert_type: cert_type.clone(), source })?;
-            if store.configs.insert(cert_type.clone(), config).is_some() {
+            if store.configs.configured().any(|(c, _)| *c == cert_type) {
                 return Err(LoadError::BadName {
                     kind: "type configured twice",
                     value: cert_type.to_string(),
                 });
             }
+            store.configs.set(cert_type, config);
         }
         store.load_certificates(&state, password)?;
         store.load_topology(&state)?;
         store.load_slots(&state)?;
-        for id in 0..store.slots.len() {
-            let id = SlotId::try_from(id).unwrap_or(SlotId::MAX);
-            store.reschedule(id, &[None; 5]);
-        }
+        // What was built is the state as loaded, not changes to it.
+        store.configs.commit();
+        store.inventory.commit();
+        store.slots.commit();
+        store.topology.commit();
         Ok(store)
     }
 
@@ -205,8 +210,10 @@ impl Store {
             let der = base64_decode(b64).map_err(|source| LoadError::BadCertificate { index, source })?;
             let certificate =
                 Certificate::from_der(&der).map_err(|source| LoadError::BadCertificate { index, source })?;
-            if !self.inventory.contains(&certificate.thumbprint()) {
-                self.inventory.insert(StoredCertificate { certificate, key: None });
+            if !self.inventory.contains(&certificate.thumbprint())
+                && self.inventory.put(certificate, None).is_none()
+            {
+                return Err(LoadError::BadName { kind: "certificate count", value: index.to_string() });
             }
         }
         let Some(password) = password else { return Ok(()) };
@@ -217,51 +224,52 @@ impl Store {
             let pfx = Pfx::import(&bytes, password, ImportOptions::default())
                 .map_err(|source| LoadError::Key { thumbprint, source })?;
             let (leaf, key, _) = pfx.into_parts();
-            let stored = self.inventory.get_mut(&thumbprint).ok_or_else(|| {
-                LoadError::DanglingThumbprint { context: "a private key".into(), thumbprint }
+            let stored = self.inventory.get(&thumbprint).ok_or_else(|| LoadError::DanglingThumbprint {
+                context: "a private key".into(),
+                thumbprint,
             })?;
-            if leaf.as_ref() != Some(&stored.certificate) {
+            let Some(leaf) = leaf.filter(|leaf| *leaf == stored.certificate) else {
                 return Err(LoadError::Key {
                     thumbprint,
                     source: PfxError::KeyMismatch { thumbprints: vec![thumbprint] },
                 });
-            }
-            stored.key = key;
+            };
+            self.inventory.put(leaf, key);
         }
         Ok(())
     }
 
     fn load_topology(&mut self, state: &State) -> Result<(), LoadError> {
         for site in &state.sites {
-            self.topology.sites.insert(normalize("site", site).map_err(name_error("site", site))?);
+            self.topology.add_site(normalize("site", site).map_err(name_error("site", site))?);
         }
         for (pool, site) in &state.pools {
             let pool_name = normalize("pool", pool).map_err(name_error("pool", pool))?;
             let site_name = normalize("site", site).map_err(name_error("site", site))?;
-            if !self.topology.sites.contains(&site_name) {
+            if !self.topology.has_site(&site_name) {
                 return Err(LoadError::UnknownTopology {
                     context: format!("pool {pool}"),
                     kind: "site",
                     name: site.clone(),
                 });
             }
-            self.topology.pools.insert(pool_name, site_name);
+            self.topology.add_pool(pool_name, site_name);
         }
         for (server, pool) in &state.servers {
             let server_name = normalize("server", server).map_err(name_error("server", server))?;
             let pool_name = normalize("pool", pool).map_err(name_error("pool", pool))?;
-            if !self.topology.pools.contains_key(&pool_name) {
+            if self.topology.site_of(&pool_name).is_none() {
                 return Err(LoadError::UnknownTopology {
                     context: format!("server {server}"),
                     kind: "pool",
                     name: pool.clone(),
                 });
             }
-            self.topology.servers.insert(server_name, pool_name);
+            self.topology.add_server(server_name, pool_name);
         }
         for h in &state.holdings {
             let name = normalize("server", &h.server).map_err(name_error("server", &h.server))?;
-            if !self.topology.servers.contains_key(&name) {
+            if self.topology.pool_of(&name).is_none() {
                 return Err(LoadError::UnknownTopology {
                     context: "holdings".into(),
                     kind: "server",
@@ -277,7 +285,7 @@ impl Store {
                     value: h.reported_at.clone(),
                 });
             }
-            self.holdings.insert(name, Holdings { thumbprints, reported_at });
+            self.topology.report(&name, Holdings { thumbprints, reported_at });
         }
         Ok(())
     }
@@ -290,10 +298,10 @@ impl Store {
             let scope: Scope = s.scope.parse().map_err(name_error("scope", &s.scope))?;
             let context = format!("{cert_type} at {scope}");
             match &scope {
-                Scope::Site(site) if !self.topology.sites.contains(site) => {
+                Scope::Site(site) if !self.topology.has_site(site) => {
                     return Err(LoadError::UnknownTopology { context, kind: "site", name: site.to_string() });
                 }
-                Scope::Pool(pool) if !self.topology.pools.contains_key(pool) => {
+                Scope::Pool(pool) if self.topology.site_of(pool).is_none() => {
                     return Err(LoadError::UnknownTopology { context, kind: "pool", name: pool.to_string() });
                 }
                 _ => {}
@@ -344,7 +352,7 @@ impl Store {
             if !s.blocked_by.is_empty() && pending.is_none() {
                 return Err(impossible("a roll is blocked but none is pending"));
             }
-            let Some(id) = self.slot_id_or_new(&cert_type, &scope) else {
+            let Some(id) = self.slots.slot_id_or_new(&cert_type, &scope) else {
                 return Err(LoadError::BadName { kind: "slot count", value: self.slots.len().to_string() });
             };
             let slot = Slot {
@@ -353,10 +361,10 @@ impl Store {
                 pending,
                 warned: Warned { lead: s.warned_lead, expired: s.warned_expired },
             };
-            self.store_slot(id, &slot);
             if !s.blocked_by.is_empty() {
-                self.blocked.insert(id, s.blocked_by.clone());
+                self.slots.set_blocked(id, Some(s.blocked_by.clone()));
             }
+            self.update_from(id, &[None; 5], |stored| *stored = slot);
         }
         Ok(())
     }

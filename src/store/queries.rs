@@ -3,11 +3,10 @@
 
 use time::OffsetDateTime;
 
+use crate::policy::{CertType, Scope};
 use crate::store::Store;
-use crate::store::cert_type::CertType;
 use crate::store::inventory::StoredCertificate;
 use crate::store::names::SlotId;
-use crate::store::scope::Scope;
 use crate::store::slot::Slot;
 use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::Thumbprint;
@@ -53,16 +52,22 @@ impl Store {
         Some((scope, self.slot(id)?))
     }
 
+    /// The slot of a type at a scope itself, without falling back; `None` when it was never
+    /// created.
+    pub fn slot_at(&self, cert_type: &CertType, scope: &Scope) -> Option<Slot> {
+        self.slots.slot_id(cert_type, scope).and_then(|id| self.slot(id))
+    }
+
     /// The slot [`Store::resolve`] finds, by id.
-    pub(crate) fn resolve_id(&self, cert_type: &CertType, scope: &Scope) -> Option<(Scope, SlotId)> {
+    fn resolve_id(&self, cert_type: &CertType, scope: &Scope) -> Option<(Scope, SlotId)> {
         let site = match scope {
-            Scope::Pool(pool) => self.topology.pools.get(pool).map(|site| Scope::Site(site.clone())),
+            Scope::Pool(pool) => self.topology.site_of(pool).map(|site| Scope::Site(site.into())),
             _ => None,
         };
         let global = (*scope != Scope::Global).then_some(Scope::Global);
         [Some(scope.clone()), site, global].into_iter().flatten().find_map(|s| {
-            let id = self.slot_id(cert_type, &s)?;
-            let entry = self.entry(id)?;
+            let id = self.slots.slot_id(cert_type, &s)?;
+            let entry = self.slots.entry(id)?;
             (entry.current.is_some() || entry.pending.is_some()).then_some((s, id))
         })
     }
@@ -94,8 +99,9 @@ impl Store {
 
     /// Every slot with its type and scope, in creation order.
     pub fn slots(&self) -> impl Iterator<Item = (&CertType, &Scope, Slot)> {
-        self.slots.iter().filter_map(|e| {
-            Some((self.names.cert_type(e.type_id)?, self.names.scope(e.scope_id)?, self.view_of(e)))
+        self.slots.entries().filter_map(|(_, e)| {
+            let (cert_type, scope) = self.slots.names_of(e)?;
+            Some((cert_type, scope, self.view_of(e)))
         })
     }
 
@@ -120,8 +126,8 @@ impl Store {
         scope: &Scope,
         at: OffsetDateTime,
     ) -> Vec<&Certificate> {
-        let Some((_, slot)) = self.resolve(cert_type, scope) else { return Vec::new() };
-        let retained = slot.previous.filter(|_| self.previous_trusted_at(cert_type, &slot, at));
+        let Some((resolved, slot)) = self.resolve(cert_type, scope) else { return Vec::new() };
+        let retained = slot.previous.filter(|_| self.previous_trusted_at(cert_type, &resolved, at));
         [slot.current, retained]
             .into_iter()
             .flatten()

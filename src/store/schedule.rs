@@ -1,6 +1,6 @@
 //! The schedule: every time-triggered change of every slot (a due roll, a previous certificate
 //! that expires, the lead-time warning and the expiry of a current certificate), in the order
-//! [`Store::advance`](crate::Store::advance) applies them.
+//! [`Store::advance`](crate::Store::advance) applies them. Part of the slot table.
 //!
 //! Entries are grouped by instant and trigger: the slots that share a certificate share its
 //! expiry, so a million slots holding one certificate cost one group of slot ids, a few bytes
@@ -9,21 +9,15 @@
 
 use std::collections::BTreeMap;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use crate::store::Store;
 use crate::store::names::SlotId;
-use crate::store::slot::Slot;
 use crate::store::slot_set::SlotSet;
-
-/// One nanosecond: a certificate is valid through its `notAfter`, so it is past it one
-/// nanosecond later.
-pub(crate) const TICK: Duration = Duration::nanoseconds(1);
 
 /// What a schedule entry triggers. The order is the order of application at one instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
-pub(crate) enum Trigger {
+pub(super) enum Trigger {
     PreviousExpires,
     RollDue,
     LeadWarning,
@@ -35,7 +29,7 @@ pub(crate) enum Trigger {
 /// The schedule, ordered by instant, then trigger, then slot id: the slots of one (instant,
 /// trigger) in one [`SlotSet`].
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Schedule(BTreeMap<u128, SlotSet>);
+pub(super) struct Schedule(BTreeMap<u128, SlotSet>);
 
 /// Seconds added to Unix time so that every representable instant (years -9999 to 9999) is
 /// non-negative in 41 bits.
@@ -61,7 +55,7 @@ impl Schedule {
         Some((t, trigger))
     }
 
-    pub(crate) fn insert(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
+    pub(super) fn insert(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
         let key = Self::key(t, trigger);
         match self.0.get_mut(&key) {
             None => {
@@ -71,7 +65,7 @@ impl Schedule {
         }
     }
 
-    pub(crate) fn remove(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
+    pub(super) fn remove(&mut self, t: OffsetDateTime, trigger: Trigger, id: SlotId) {
         let key = Self::key(t, trigger);
         let empty = self.0.get_mut(&key).is_some_and(|ids| ids.remove(id));
         if empty {
@@ -80,20 +74,20 @@ impl Schedule {
     }
 
     /// The earliest entry.
-    pub(crate) fn first(&self) -> Option<(OffsetDateTime, Trigger, SlotId)> {
+    pub(super) fn first(&self) -> Option<(OffsetDateTime, Trigger, SlotId)> {
         let (key, ids) = self.0.first_key_value()?;
         let id = ids.first()?;
         Self::unkey(*key).map(|(t, trigger)| (t, trigger, id))
     }
 
     /// The slots of every entry at or before `t`, in order (O(log n + k)).
-    pub(crate) fn ids_until(&self, t: OffsetDateTime) -> impl Iterator<Item = SlotId> + '_ {
+    pub(super) fn ids_until(&self, t: OffsetDateTime) -> impl Iterator<Item = SlotId> + '_ {
         let end = Self::key(t, Trigger::Agenda) | 0x7FFF_FFFF;
         self.0.range(..=end).flat_map(|(_, ids)| ids.iter())
     }
 
     /// The first instant strictly after `t` with an entry (O(log n)).
-    pub(crate) fn first_after(&self, t: OffsetDateTime) -> Option<OffsetDateTime> {
+    pub(super) fn first_after(&self, t: OffsetDateTime) -> Option<OffsetDateTime> {
         let start = Self::key(t, Trigger::Agenda) | 0x7FFF_FFFF;
         self.0
             .range((core::ops::Bound::Excluded(start), core::ops::Bound::Unbounded))
@@ -103,7 +97,8 @@ impl Schedule {
     }
 
     /// Removes the earliest entry.
-    pub(crate) fn pop_first(&mut self) {
+    #[cfg(test)]
+    pub(super) fn pop_first(&mut self) {
         if let Some((t, trigger, id)) = self.first() {
             self.remove(t, trigger, id);
         }
@@ -113,82 +108,14 @@ impl Schedule {
 /// The schedule entries one slot implies, by position: previous expiry (or retirement), due
 /// roll, lead-time warning, expiry; and last, in the planner's agenda, the slot's first rollover
 /// milestone.
-pub(crate) type Triggers = [Option<(OffsetDateTime, Trigger)>; 5];
-
-impl Store {
-    /// The schedule entries a slot's state implies.
-    pub(crate) fn triggers(&self, id: SlotId) -> Triggers {
-        let mut out: Triggers = [None; 5];
-        let Some(entry) = self.entry(id) else { return out };
-        let not_after = |cell: Option<crate::store::slot::Cell>| {
-            cell.and_then(|c| self.inventory.by_id(c.cert)).map(|s| s.certificate.not_after())
-        };
-        // The rollover milestones: the first is the previous certificate's retirement (`checked_*`
-        // inside: a certificate valid to the end of year 9999 never expires here).
-        let milestones = self.milestones_of(id);
-        out[0] = milestones[0].map(|t| (t, Trigger::PreviousExpires));
-        if let Some(pending) = entry.pending {
-            if !self.blocked.contains_key(&id) {
-                out[1] = Some((pending.at, Trigger::RollDue));
-            }
-        }
-        if let Some(not_after) = not_after(entry.current) {
-            let lead = self.lead_time_of(entry.type_id);
-            // No lead-time warning while a roll is pending; cancelling it brings the warning back.
-            if lead.is_positive() && !entry.warned.lead && entry.pending.is_none() {
-                out[2] = not_after.checked_sub(lead).map(|t| (t, Trigger::LeadWarning));
-            }
-            if !entry.warned.expired {
-                out[3] = not_after.checked_add(TICK).map(|t| (t, Trigger::CurrentExpires));
-            }
-        }
-        out[4] = milestones.into_iter().flatten().min().map(|t| (t, Trigger::Agenda));
-        out
-    }
-
-    /// Brings a slot's schedule entries from `old` (computed before the change) to its current
-    /// ones, touching only the entries that changed.
-    pub(crate) fn reschedule(&mut self, id: SlotId, old: &Triggers) {
-        let new = self.triggers(id);
-        for (before, after) in old.iter().zip(new.iter()) {
-            if before != after {
-                if let Some((t, trigger)) = before {
-                    match trigger {
-                        Trigger::Agenda => self.agenda.remove(*t, *trigger, id),
-                        _ => self.schedule.remove(*t, *trigger, id),
-                    }
-                }
-                if let Some((t, trigger)) = after {
-                    match trigger {
-                        Trigger::Agenda => self.agenda.insert(*t, *trigger, id),
-                        _ => self.schedule.insert(*t, *trigger, id),
-                    }
-                }
-            }
-        }
-    }
-
-    /// Changes one slot, keeping its schedule in step. The slot's certificates must be in the
-    /// inventory (every operation checks that first).
-    pub(crate) fn update(&mut self, id: SlotId, change: impl FnOnce(&mut Slot)) {
-        let old = self.triggers(id);
-        let Some(mut slot) = self.slot(id) else { return };
-        change(&mut slot);
-        self.store_slot(id, &slot);
-        self.reschedule(id, &old);
-    }
-
-    /// The next instant at which [`Store::advance`] has something to do (O(log n)).
-    pub fn next_due(&self) -> Option<OffsetDateTime> {
-        self.schedule.first().map(|(t, _, _)| t)
-    }
-}
+pub(super) type Triggers = [Option<(OffsetDateTime, Trigger)>; 5];
 
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::policy::TICK;
 
     #[test]
     fn groups_keep_instant_trigger_and_id_order() {

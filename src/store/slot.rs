@@ -5,10 +5,7 @@ use core::fmt;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::store::cert_type::CertType;
-use crate::store::inventory::CertId;
-use crate::store::names::{ScopeId, TypeId};
-use crate::store::scope::Scope;
+use crate::policy::{CertType, Scope};
 use crate::x509::thumbprint::Thumbprint;
 
 /// A certificate's place in a slot: which certificate, and since when it holds the place.
@@ -35,47 +32,20 @@ pub struct PendingRoll {
 /// `Set-CsCertificate -Roll -EffectiveDate`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Slot {
-    pub(crate) current: Option<Assignment>,
-    pub(crate) previous: Option<Assignment>,
-    pub(crate) pending: Option<PendingRoll>,
+    pub(super) current: Option<Assignment>,
+    pub(super) previous: Option<Assignment>,
+    pub(super) pending: Option<PendingRoll>,
     /// Which warnings about the current certificate have been reported (reset when it changes).
-    pub(crate) warned: Warned,
+    pub(super) warned: Warned,
 }
 
 /// The warnings about a current certificate that have been reported.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Warned {
+pub(super) struct Warned {
     /// `CurrentExpiresSoon`.
-    pub lead: bool,
+    pub(super) lead: bool,
     /// `CurrentExpired`.
-    pub expired: bool,
-}
-
-/// A certificate's place in a slot as the store keeps it: the certificate's inventory id and
-/// the instant (when it became current, or for a pending roll when it becomes current).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Cell {
-    pub cert: CertId,
-    pub at: OffsetDateTime,
-}
-
-/// A slot as the store keeps it, 68 bytes: type and scope as interned ids, certificates as
-/// inventory ids. [`Slot`] is the view callers get.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct SlotEntry {
-    pub type_id: TypeId,
-    pub warned: Warned,
-    pub scope_id: ScopeId,
-    pub current: Option<Cell>,
-    pub previous: Option<Cell>,
-    pub pending: Option<Cell>,
-}
-
-impl SlotEntry {
-    /// True when certificate `id` is current, previous or pending here.
-    pub(crate) fn references(&self, id: CertId) -> bool {
-        [self.current, self.previous, self.pending].iter().flatten().any(|c| c.cert == id)
-    }
+    pub(super) expired: bool,
 }
 
 impl Slot {
@@ -273,7 +243,7 @@ pub enum Event {
 
 impl Event {
     /// The type and scope of the slot the event happened to.
-    pub(crate) fn slot_names(&self) -> (&CertType, &Scope) {
+    pub(super) fn slot_names(&self) -> (&CertType, &Scope) {
         match self {
             Self::Set { cert_type, scope, .. }
             | Self::Displaced { cert_type, scope, .. }

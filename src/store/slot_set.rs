@@ -19,7 +19,7 @@ const SPARSE_RATIO: usize = 256;
 
 /// A set of slot ids, iterated in increasing order.
 #[derive(Clone, Debug)]
-pub(crate) enum SlotSet {
+pub(super) enum SlotSet {
     One(SlotId),
     Sparse(BTreeSet<SlotId>),
     Dense(Bitmap),
@@ -28,7 +28,7 @@ pub(crate) enum SlotSet {
 /// Bits over slot ids; `low` is a word at or below the first set bit, so that finding the first
 /// id does not rescan the words emptied before it.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Bitmap {
+pub(super) struct Bitmap {
     words: Vec<u64>,
     len: usize,
     low: usize,
@@ -86,7 +86,7 @@ impl Bitmap {
 
 impl SlotSet {
     /// Adds `id`.
-    pub(crate) fn insert(&mut self, id: SlotId) {
+    pub(super) fn insert(&mut self, id: SlotId) {
         match self {
             Self::One(other) if *other == id => {}
             Self::One(other) => *self = Self::Sparse(BTreeSet::from([*other, id])),
@@ -108,7 +108,7 @@ impl SlotSet {
     }
 
     /// Removes `id`; true when the set is empty after.
-    pub(crate) fn remove(&mut self, id: SlotId) -> bool {
+    pub(super) fn remove(&mut self, id: SlotId) -> bool {
         match self {
             Self::One(other) => *other == id,
             Self::Sparse(ids) => {
@@ -129,7 +129,7 @@ impl SlotSet {
     }
 
     /// The smallest id.
-    pub(crate) fn first(&self) -> Option<SlotId> {
+    pub(super) fn first(&self) -> Option<SlotId> {
         match self {
             Self::One(id) => Some(*id),
             Self::Sparse(ids) => ids.first().copied(),
@@ -138,7 +138,7 @@ impl SlotSet {
     }
 
     /// Every id, in increasing order.
-    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = SlotId> + '_> {
+    pub(super) fn iter(&self) -> Box<dyn Iterator<Item = SlotId> + '_> {
         match self {
             Self::One(id) => Box::new(core::iter::once(*id)),
             Self::Sparse(ids) => Box::new(ids.iter().copied()),

@@ -12,10 +12,9 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::pfx::PfxError;
-use crate::store::cert_type::CertType;
-use crate::store::error::SlotError;
-use crate::store::rollover::{RenewBefore, Retention, RolloverError, RolloverPolicy};
-use crate::store::scope::Scope;
+use crate::policy::{
+    CertType, NameError, RenewBefore, Retention, RolloverError, RolloverPolicy, Scope, TypeConfig,
+};
 use crate::validate::{KeyRule, Policy, PolicyError, SubjectRule, UsageRule, ValidityRule, WarningRule};
 use crate::x509::{ParseError, Thumbprint};
 
@@ -23,7 +22,7 @@ use crate::x509::{ParseError, Thumbprint};
 pub const STATE_FORMAT: u32 = 2;
 
 /// The oldest state format read.
-pub(crate) const OLDEST_FORMAT: u32 = 1;
+pub(super) const OLDEST_FORMAT: u32 = 1;
 
 /// Why a state file could not be loaded. Nothing is built from a state that fails any check.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -136,75 +135,75 @@ pub enum LoadError {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct State {
-    pub(crate) format: u32,
-    pub(crate) revision: u64,
-    pub(crate) clock: Option<String>,
-    pub(crate) sip_domain: Option<String>,
-    pub(crate) types: Vec<TypeState>,
-    pub(crate) certificates: Vec<String>,
+pub(super) struct State {
+    pub(super) format: u32,
+    pub(super) revision: u64,
+    pub(super) clock: Option<String>,
+    pub(super) sip_domain: Option<String>,
+    pub(super) types: Vec<TypeState>,
+    pub(super) certificates: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) keys: Vec<KeyState>,
-    pub(crate) slots: Vec<SlotState>,
-    pub(crate) sites: Vec<String>,
-    pub(crate) pools: Vec<(String, String)>,
-    pub(crate) servers: Vec<(String, String)>,
-    pub(crate) holdings: Vec<HoldingState>,
+    pub(super) keys: Vec<KeyState>,
+    pub(super) slots: Vec<SlotState>,
+    pub(super) sites: Vec<String>,
+    pub(super) pools: Vec<(String, String)>,
+    pub(super) servers: Vec<(String, String)>,
+    pub(super) holdings: Vec<HoldingState>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TypeState {
-    pub(crate) cert_type: String,
-    pub(crate) lead_time_seconds: i64,
-    pub(crate) accept_previous: bool,
-    pub(crate) require_private_key: bool,
-    pub(crate) require_staged: bool,
-    pub(crate) policy: PolicyState,
+pub(super) struct TypeState {
+    pub(super) cert_type: String,
+    pub(super) lead_time_seconds: i64,
+    pub(super) accept_previous: bool,
+    pub(super) require_private_key: bool,
+    pub(super) require_staged: bool,
+    pub(super) policy: PolicyState,
     /// Absent from states written before rollover policies: the type's default, fitted to its
     /// lead time ([`RolloverPolicy::fitted`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) rollover: Option<RolloverState>,
+    pub(super) rollover: Option<RolloverState>,
 }
 
 /// A [`RolloverPolicy`], spans in whole seconds.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RolloverState {
+pub(super) struct RolloverState {
     /// Renew this long before expiry, or (when absent) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) renew_before_seconds: Option<i64>,
+    pub(super) renew_before_seconds: Option<i64>,
     /// ... once this fraction of the lifetime has passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) renew_at_fraction: Option<(u16, u16)>,
-    pub(crate) publish_ahead_seconds: i64,
+    pub(super) renew_at_fraction: Option<(u16, u16)>,
+    pub(super) publish_ahead_seconds: i64,
     /// `null`: until the previous certificate expires.
-    pub(crate) retain_previous_seconds: Option<i64>,
-    pub(crate) critical_before_seconds: i64,
-    pub(crate) token_lifetime_seconds: i64,
-    pub(crate) certificate_lifetime_seconds: i64,
+    pub(super) retain_previous_seconds: Option<i64>,
+    pub(super) critical_before_seconds: i64,
+    pub(super) token_lifetime_seconds: i64,
+    pub(super) certificate_lifetime_seconds: i64,
 }
 
-pub(crate) fn rollover_state(policy: &RolloverPolicy) -> RolloverState {
-    let (renew_before_seconds, renew_at_fraction) = match policy.renew_before_rule() {
+pub(super) fn rollover_state(policy: &RolloverPolicy) -> RolloverState {
+    let (renew_before_seconds, renew_at_fraction) = match policy.get_renew_before() {
         RenewBefore::Expiry(d) => (Some(seconds(d)), None),
         RenewBefore::LifetimeFraction { numerator, denominator } => (None, Some((numerator, denominator))),
     };
     RolloverState {
         renew_before_seconds,
         renew_at_fraction,
-        publish_ahead_seconds: seconds(policy.publish_ahead_span()),
-        retain_previous_seconds: match policy.retain_previous_for() {
+        publish_ahead_seconds: seconds(policy.get_publish_ahead()),
+        retain_previous_seconds: match policy.get_retain_previous() {
             Retention::For(d) => Some(seconds(d)),
             Retention::UntilExpiry => None,
         },
-        critical_before_seconds: seconds(policy.critical_before_span()),
-        token_lifetime_seconds: seconds(policy.token_lifetime_span()),
-        certificate_lifetime_seconds: seconds(policy.certificate_lifetime_span()),
+        critical_before_seconds: seconds(policy.get_critical_before()),
+        token_lifetime_seconds: seconds(policy.get_token_lifetime()),
+        certificate_lifetime_seconds: seconds(policy.get_certificate_lifetime()),
     }
 }
 
-pub(crate) fn build_rollover(state: &RolloverState) -> Result<RolloverPolicy, LoadError> {
+pub(super) fn build_rollover(state: &RolloverState) -> Result<RolloverPolicy, LoadError> {
     let renew_before = match (state.renew_before_seconds, state.renew_at_fraction) {
         (Some(s), None) => RenewBefore::Expiry(parse_seconds("renew before", s)?),
         (None, Some((numerator, denominator))) => RenewBefore::LifetimeFraction { numerator, denominator },
@@ -231,128 +230,128 @@ pub(crate) fn build_rollover(state: &RolloverState) -> Result<RolloverPolicy, Lo
 /// A [`Policy`]: each rule, or `null` where the policy has none.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PolicyState {
-    pub(crate) key: Option<KeyRuleState>,
-    pub(crate) subject: Option<String>,
-    pub(crate) validity: Option<ValidityRuleState>,
-    pub(crate) usage: Option<UsageRuleState>,
-    pub(crate) warnings: Option<WarningRuleState>,
+pub(super) struct PolicyState {
+    pub(super) key: Option<KeyRuleState>,
+    pub(super) subject: Option<String>,
+    pub(super) validity: Option<ValidityRuleState>,
+    pub(super) usage: Option<UsageRuleState>,
+    pub(super) warnings: Option<WarningRuleState>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct KeyRuleState {
-    pub(crate) min_rsa_bits: u32,
-    pub(crate) rsa: bool,
-    pub(crate) rsa_pss: bool,
-    pub(crate) ec_min_bits: Option<u32>,
-    pub(crate) eddsa: bool,
+pub(super) struct KeyRuleState {
+    pub(super) min_rsa_bits: u32,
+    pub(super) rsa: bool,
+    pub(super) rsa_pss: bool,
+    pub(super) ec_min_bits: Option<u32>,
+    pub(super) eddsa: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ValidityRuleState {
-    pub(crate) min_remaining_seconds: Option<i64>,
+pub(super) struct ValidityRuleState {
+    pub(super) min_remaining_seconds: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct UsageRuleState {
-    pub(crate) digital_signature: bool,
-    pub(crate) required_eku: Option<String>,
+pub(super) struct UsageRuleState {
+    pub(super) digital_signature: bool,
+    pub(super) required_eku: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct WarningRuleState {
-    pub(crate) weak_signature: bool,
-    pub(crate) expiring_within_seconds: Option<i64>,
-    pub(crate) unknown_critical: bool,
-    pub(crate) ca_certificate: bool,
+pub(super) struct WarningRuleState {
+    pub(super) weak_signature: bool,
+    pub(super) expiring_within_seconds: Option<i64>,
+    pub(super) unknown_critical: bool,
+    pub(super) ca_certificate: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct KeyState {
-    pub(crate) thumbprint: String,
-    pub(crate) pfx: String,
+pub(super) struct KeyState {
+    pub(super) thumbprint: String,
+    pub(super) pfx: String,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SlotState {
-    pub(crate) cert_type: String,
-    pub(crate) scope: String,
-    pub(crate) current: Option<(String, String)>,
-    pub(crate) previous: Option<(String, String)>,
-    pub(crate) pending: Option<(String, String)>,
-    pub(crate) warned_lead: bool,
-    pub(crate) warned_expired: bool,
+pub(super) struct SlotState {
+    pub(super) cert_type: String,
+    pub(super) scope: String,
+    pub(super) current: Option<(String, String)>,
+    pub(super) previous: Option<(String, String)>,
+    pub(super) pending: Option<(String, String)>,
+    pub(super) warned_lead: bool,
+    pub(super) warned_expired: bool,
     /// The servers a due roll waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) blocked_by: Vec<String>,
+    pub(super) blocked_by: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct HoldingState {
-    pub(crate) server: String,
-    pub(crate) reported_at: String,
-    pub(crate) thumbprints: Vec<String>,
+pub(super) struct HoldingState {
+    pub(super) server: String,
+    pub(super) reported_at: String,
+    pub(super) thumbprints: Vec<String>,
 }
 
 // ----- format 1 (read only) ----------------------------------------------------------------------
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct StateV1 {
-    pub(crate) format: u32,
-    pub(crate) revision: u64,
-    pub(crate) clock: Option<String>,
-    pub(crate) sip_domain: Option<String>,
-    pub(crate) types: Vec<TypeStateV1>,
-    pub(crate) certificates: Vec<String>,
+pub(super) struct StateV1 {
+    pub(super) format: u32,
+    pub(super) revision: u64,
+    pub(super) clock: Option<String>,
+    pub(super) sip_domain: Option<String>,
+    pub(super) types: Vec<TypeStateV1>,
+    pub(super) certificates: Vec<String>,
     #[serde(default)]
-    pub(crate) keys: Vec<KeyState>,
-    pub(crate) slots: Vec<SlotStateV1>,
-    pub(crate) sites: Vec<String>,
-    pub(crate) pools: Vec<(String, String)>,
-    pub(crate) servers: Vec<(String, String)>,
-    pub(crate) holdings: Vec<(String, Vec<String>)>,
-    pub(crate) blocked: Vec<(usize, Vec<String>)>,
+    pub(super) keys: Vec<KeyState>,
+    pub(super) slots: Vec<SlotStateV1>,
+    pub(super) sites: Vec<String>,
+    pub(super) pools: Vec<(String, String)>,
+    pub(super) servers: Vec<(String, String)>,
+    pub(super) holdings: Vec<(String, Vec<String>)>,
+    pub(super) blocked: Vec<(usize, Vec<String>)>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TypeStateV1 {
-    pub(crate) cert_type: String,
-    pub(crate) lead_time_seconds: i64,
-    pub(crate) accept_previous: bool,
-    pub(crate) require_private_key: bool,
-    pub(crate) require_staged: bool,
+pub(super) struct TypeStateV1 {
+    pub(super) cert_type: String,
+    pub(super) lead_time_seconds: i64,
+    pub(super) accept_previous: bool,
+    pub(super) require_private_key: bool,
+    pub(super) require_staged: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SlotStateV1 {
-    pub(crate) cert_type: String,
-    pub(crate) scope: String,
-    pub(crate) current: Option<(String, String)>,
-    pub(crate) previous: Option<(String, String)>,
-    pub(crate) pending: Option<(String, String)>,
-    pub(crate) warned_lead: bool,
-    pub(crate) warned_expired: bool,
+pub(super) struct SlotStateV1 {
+    pub(super) cert_type: String,
+    pub(super) scope: String,
+    pub(super) current: Option<(String, String)>,
+    pub(super) previous: Option<(String, String)>,
+    pub(super) pending: Option<(String, String)>,
+    pub(super) warned_lead: bool,
+    pub(super) warned_expired: bool,
 }
 
 /// Just the format number, read first to choose the shape.
 #[derive(Deserialize)]
-pub(crate) struct Format {
-    pub(crate) format: u32,
+pub(super) struct Format {
+    pub(super) format: u32,
 }
 
 impl StateV1 {
     /// The same state in format 2 (see the module documentation for what format 1 lacked).
-    pub(crate) fn upgrade(self) -> Result<State, LoadError> {
+    pub(super) fn upgrade(self) -> Result<State, LoadError> {
         let sip_domain = self
             .sip_domain
             .as_deref()
@@ -367,7 +366,7 @@ impl StateV1 {
             .map(|t| {
                 let cert_type: CertType =
                     t.cert_type.parse().map_err(name_error("certificate type", &t.cert_type))?;
-                let policy = policy_state(&cert_type.default_config(sip_domain.as_ref()).policy);
+                let policy = policy_state(TypeConfig::for_type(&cert_type, sip_domain.as_ref()).get_policy());
                 Ok(TypeState {
                     cert_type: t.cert_type,
                     lead_time_seconds: t.lead_time_seconds,
@@ -434,30 +433,30 @@ impl StateV1 {
 
 // ----- conversions -------------------------------------------------------------------------------
 
-pub(crate) fn instant(t: OffsetDateTime) -> String {
+pub(super) fn instant(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-pub(crate) fn parse_instant(field: &'static str, value: &str) -> Result<OffsetDateTime, LoadError> {
+pub(super) fn parse_instant(field: &'static str, value: &str) -> Result<OffsetDateTime, LoadError> {
     OffsetDateTime::parse(value, &Rfc3339)
         .map_err(|_| LoadError::BadInstant { field, value: value.to_owned() })
 }
 
-pub(crate) fn parse_thumbprint(value: &str) -> Result<Thumbprint, LoadError> {
+pub(super) fn parse_thumbprint(value: &str) -> Result<Thumbprint, LoadError> {
     value.parse().map_err(|_| LoadError::BadName { kind: "thumbprint", value: value.to_owned() })
 }
 
-pub(crate) fn name_error(kind: &'static str, value: &str) -> impl FnOnce(SlotError) -> LoadError {
+pub(super) fn name_error(kind: &'static str, value: &str) -> impl FnOnce(NameError) -> LoadError {
     let value = value.to_owned();
     move |_| LoadError::BadName { kind, value }
 }
 
 /// Durations are kept in whole seconds, from zero to a hundred years.
-pub(crate) fn seconds(d: Duration) -> i64 {
+pub(super) fn seconds(d: Duration) -> i64 {
     d.whole_seconds()
 }
 
-pub(crate) fn parse_seconds(kind: &'static str, s: i64) -> Result<Duration, LoadError> {
+pub(super) fn parse_seconds(kind: &'static str, s: i64) -> Result<Duration, LoadError> {
     if (0..=100 * 366 * 86_400).contains(&s) {
         Ok(Duration::seconds(s))
     } else {
@@ -465,7 +464,7 @@ pub(crate) fn parse_seconds(kind: &'static str, s: i64) -> Result<Duration, Load
     }
 }
 
-pub(crate) fn policy_state(policy: &Policy) -> PolicyState {
+pub(super) fn policy_state(policy: &Policy) -> PolicyState {
     PolicyState {
         key: policy.key_rule().map(|k| KeyRuleState {
             min_rsa_bits: k.rsa_min_bits(),
@@ -491,7 +490,7 @@ pub(crate) fn policy_state(policy: &Policy) -> PolicyState {
     }
 }
 
-pub(crate) fn build_policy(cert_type: &CertType, state: &PolicyState) -> Result<Policy, LoadError> {
+pub(super) fn build_policy(cert_type: &CertType, state: &PolicyState) -> Result<Policy, LoadError> {
     let bad = |source| LoadError::BadPolicy { cert_type: cert_type.clone(), source };
     let mut policy = Policy::new();
     if let Some(k) = &state.key {

@@ -3,12 +3,10 @@
 
 use time::OffsetDateTime;
 
+use crate::policy::{CertType, Scope};
 use crate::store::Store;
-use crate::store::cert_type::CertType;
-use crate::store::inventory::StoredCertificate;
 use crate::store::names::SlotId;
 use crate::store::schedule::Trigger;
-use crate::store::scope::Scope;
 use crate::store::slot::{Event, Slot};
 
 /// One change of a dry run ([`Store::timeline`], [`Store::timeline_all`]).
@@ -33,7 +31,7 @@ impl Store {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Vec<TimelineEntry> {
-        match self.slot_id(cert_type, scope) {
+        match self.slots.slot_id(cert_type, scope) {
             Some(id) => self.simulate([id], from, to),
             None => Vec::new(),
         }
@@ -77,7 +75,7 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn timeline_all(&self, from: OffsetDateTime, to: OffsetDateTime) -> Vec<TimelineEntry> {
-        let ids = (0..self.slots.len()).filter_map(|i| SlotId::try_from(i).ok());
+        let ids = self.slots.entries().map(|(id, _)| id);
         self.simulate(ids, from, to)
     }
 
@@ -89,45 +87,38 @@ impl Store {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Vec<TimelineEntry> {
-        let mut sim = Self {
-            configs: self.configs.clone(),
-            sip_domain: self.sip_domain.clone(),
-            clock: Some(from),
-            ..Self::default()
-        };
+        let mut sim = Self { configs: self.configs.clone(), clock: Some(from), ..Self::default() };
         for id in ids {
-            let Some(slot) = self.slot(id) else { continue };
-            if slot.is_empty() {
-                continue;
-            }
+            let Some(slot) = self.slot(id).filter(|s| !s.is_empty()) else { continue };
             let thumbprints = [
                 slot.current.map(|a| a.thumbprint),
                 slot.previous.map(|a| a.thumbprint),
                 slot.pending.map(|p| p.thumbprint),
             ];
             for thumbprint in thumbprints.into_iter().flatten() {
-                if let (false, Some(stored)) =
-                    (sim.inventory.contains(&thumbprint), self.inventory.get(&thumbprint))
-                {
-                    sim.inventory
-                        .insert(StoredCertificate { certificate: stored.certificate.clone(), key: None });
+                if let Some(stored) = self.inventory.get(&thumbprint) {
+                    sim.inventory.put(stored.certificate.clone(), None);
                 }
             }
             let (cert_type, scope) = self.names_of(id);
-            let Some(sim_id) = sim.slot_id_or_new(&cert_type, &scope) else { continue };
-            sim.store_slot(sim_id, &slot);
-            for (t, trigger) in sim.triggers(sim_id).into_iter().flatten() {
-                if t > from && trigger != Trigger::Agenda {
-                    sim.schedule.insert(t, trigger, sim_id);
+            let Some(sim_id) = sim.slots.slot_id_or_new(&cert_type, &scope) else { continue };
+            let Some(entry) = sim.entry_of(sim_id, &slot) else { continue };
+            // Only what comes after `from`; the planner's agenda plays no part.
+            let mut triggers = sim.triggers_for(sim_id, &entry);
+            for trigger in &mut triggers {
+                if trigger.is_some_and(|(t, kind)| t <= from || kind == Trigger::Agenda) {
+                    *trigger = None;
                 }
             }
+            sim.slots.write(sim_id, entry, &[None; 5], &triggers);
         }
         let mut out = Vec::new();
         while let Some(t) = sim.next_due().filter(|t| *t <= to) {
             let Ok(outcome) = sim.advance(t) else { break };
             for event in outcome.events {
                 let (cert_type, scope) = event.slot_names();
-                let slot = sim.slot_id(cert_type, scope).and_then(|id| sim.slot(id)).unwrap_or_default();
+                let slot =
+                    sim.slots.slot_id(cert_type, scope).and_then(|id| sim.slot(id)).unwrap_or_default();
                 out.push(TimelineEntry { at: t, event, slot });
             }
         }

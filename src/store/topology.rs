@@ -1,153 +1,189 @@
 //! The front-end topology, as Lync's topology builder defines it: sites, pools (by FQDN) in
-//! sites, front-end servers (by FQDN) in pools. Scopes name sites and pools; servers hold
-//! certificates. Decommissioning removes servers, then pools, then sites; a scope that still has
-//! an assignment, or members, cannot be removed.
+//! sites, front-end servers (by FQDN) in pools, and what each server last reported holding.
+//!
+//! Invariant: every pool's site is a site, every server's pool is a pool, and only servers have
+//! holdings. Names are normalised (lowercase) by the caller. Every change is journaled, so that a
+//! refused operation rolls back to a savepoint.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::store::Store;
-use crate::store::error::SlotError;
-use crate::store::scope::{Scope, normalize};
-use crate::store::slot::Outcome;
+use crate::store::fleet::Holdings;
 
-/// The front-end topology: sites, pools in sites, servers in pools.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Topology {
-    pub sites: BTreeSet<Box<str>>,
-    pub pools: BTreeMap<Box<str>, Box<str>>,
-    pub servers: BTreeMap<Box<str>, Box<str>>,
+/// How to undo one change.
+#[derive(Clone, Debug)]
+enum Undo {
+    SiteAdded(Box<str>),
+    SiteRemoved(Box<str>),
+    PoolAdded(Box<str>),
+    PoolRemoved(Box<str>, Box<str>),
+    ServerAdded(Box<str>),
+    ServerRemoved(Box<str>, Box<str>, Option<Holdings>),
+    Reported(Box<str>, Option<Holdings>),
 }
 
-impl Store {
-    /// Adds a site.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`] for an unusable name.
-    pub fn add_site(&mut self, site: &str) -> Result<Outcome, SlotError> {
-        let site = normalize("site", site)?;
-        self.topology.sites.insert(site);
-        Ok(self.bump())
+/// Sites, pools in sites, servers in pools, and the servers' reports. See the module
+/// documentation.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Topology {
+    sites: BTreeSet<Box<str>>,
+    pools: BTreeMap<Box<str>, Box<str>>,
+    servers: BTreeMap<Box<str>, Box<str>>,
+    holdings: BTreeMap<Box<str>, Holdings>,
+    log: Vec<Undo>,
+}
+
+impl Topology {
+    pub(super) fn has_site(&self, site: &str) -> bool {
+        self.sites.contains(site)
     }
 
-    /// Adds a pool (by FQDN) to a site.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown site, or
-    /// [`SlotError::AlreadyExists`] for a pool already in another site.
-    pub fn add_pool(&mut self, pool: &str, site: &str) -> Result<Outcome, SlotError> {
-        let pool = normalize("pool", pool)?;
-        let site = normalize("site", site)?;
-        if !self.topology.sites.contains(&site) {
-            return Err(SlotError::UnknownTopology { kind: "site", name: site.into() });
-        }
-        if self.topology.pools.get(&pool).is_some_and(|s| *s != site) {
-            return Err(SlotError::AlreadyExists { kind: "pool", name: pool.into() });
-        }
-        self.topology.pools.insert(pool, site);
-        Ok(self.bump())
+    /// The site of a pool.
+    pub(super) fn site_of(&self, pool: &str) -> Option<&str> {
+        self.pools.get(pool).map(AsRef::as_ref)
     }
 
-    /// Adds a front-end server (by FQDN) to a pool.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown pool, or
-    /// [`SlotError::AlreadyExists`] for a server already in another pool.
-    pub fn add_server(&mut self, server: &str, pool: &str) -> Result<Outcome, SlotError> {
-        let server = normalize("server", server)?;
-        let pool = normalize("pool", pool)?;
-        if !self.topology.pools.contains_key(&pool) {
-            return Err(SlotError::UnknownTopology { kind: "pool", name: pool.into() });
-        }
-        if self.topology.servers.get(&server).is_some_and(|p| *p != pool) {
-            return Err(SlotError::AlreadyExists { kind: "server", name: server.into() });
-        }
-        self.topology.servers.insert(server, pool);
-        Ok(self.bump())
+    /// The pool of a server.
+    pub(super) fn pool_of(&self, server: &str) -> Option<&str> {
+        self.servers.get(server).map(AsRef::as_ref)
     }
 
-    /// The servers, with their pools, in name order.
-    pub fn servers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.topology.servers.iter().map(|(s, p)| (s.as_ref(), p.as_ref()))
+    pub(super) fn sites(&self) -> impl Iterator<Item = &str> {
+        self.sites.iter().map(AsRef::as_ref)
     }
 
-    /// The pools, with their sites, in name order.
-    pub fn pools(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.topology.pools.iter().map(|(p, s)| (p.as_ref(), s.as_ref()))
+    /// The pools with their sites, in name order.
+    pub(super) fn pools(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pools.iter().map(|(p, s)| (p.as_ref(), s.as_ref()))
     }
 
-    /// The sites, in name order.
-    pub fn sites(&self) -> impl Iterator<Item = &str> {
-        self.topology.sites.iter().map(AsRef::as_ref)
+    /// The servers with their pools, in name order.
+    pub(super) fn servers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.servers.iter().map(|(s, p)| (s.as_ref(), p.as_ref()))
     }
 
-    /// Removes a front-end server (decommissioning): it leaves the topology with what it
-    /// reported holding. A roll waiting for it is checked again at the next
-    /// [`Store::advance`].
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`], or [`SlotError::UnknownTopology`] for an unknown server.
-    pub fn remove_server(&mut self, server: &str) -> Result<Outcome, SlotError> {
-        let server = normalize("server", server)?;
-        if self.topology.servers.remove(&server).is_none() {
-            return Err(SlotError::UnknownTopology { kind: "server", name: server.into() });
+    pub(super) fn server_count(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// What a server last reported.
+    pub(super) fn holdings(&self, server: &str) -> Option<&Holdings> {
+        self.holdings.get(server)
+    }
+
+    /// Every report, by server.
+    #[cfg_attr(not(feature = "serde"), expect(dead_code, reason = "read by the saved state only"))]
+    pub(super) fn reports(&self) -> impl Iterator<Item = (&str, &Holdings)> {
+        self.holdings.iter().map(|(s, h)| (s.as_ref(), h))
+    }
+
+    /// Adds a site (nothing when it is there).
+    pub(super) fn add_site(&mut self, site: Box<str>) {
+        if self.sites.insert(site.clone()) {
+            self.log.push(Undo::SiteAdded(site));
         }
-        self.holdings.remove(&server);
-        Ok(self.bump())
     }
 
-    /// Removes a pool, once it has no servers and no slot assigned at its scope.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown pool,
-    /// [`SlotError::HasMembers`] while servers are in it, [`SlotError::ScopeInUse`] while a
-    /// slot at its scope holds a certificate.
-    pub fn remove_pool(&mut self, pool: &str) -> Result<Outcome, SlotError> {
-        let pool = normalize("pool", pool)?;
-        if !self.topology.pools.contains_key(&pool) {
-            return Err(SlotError::UnknownTopology { kind: "pool", name: pool.into() });
+    /// Adds a pool to a site that exists (nothing when it is there); the caller checked that
+    /// it is in no other site.
+    pub(super) fn add_pool(&mut self, pool: Box<str>, site: Box<str>) {
+        if self.sites.contains(&site) && !self.pools.contains_key(&pool) {
+            self.pools.insert(pool.clone(), site);
+            self.log.push(Undo::PoolAdded(pool));
         }
-        let members: Vec<String> =
-            self.topology.servers.iter().filter(|(_, p)| **p == pool).map(|(s, _)| s.to_string()).collect();
-        if !members.is_empty() {
-            return Err(SlotError::HasMembers { kind: "pool", name: pool.into(), members });
-        }
-        self.check_unassigned(&Scope::Pool(pool.clone()))?;
-        self.topology.pools.remove(&pool);
-        Ok(self.bump())
     }
 
-    /// Removes a site, once it has no pools and no slot assigned at its scope.
-    ///
-    /// # Errors
-    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown site,
-    /// [`SlotError::HasMembers`] while pools are in it, [`SlotError::ScopeInUse`] while a slot
-    /// at its scope holds a certificate.
-    pub fn remove_site(&mut self, site: &str) -> Result<Outcome, SlotError> {
-        let site = normalize("site", site)?;
-        if !self.topology.sites.contains(&site) {
-            return Err(SlotError::UnknownTopology { kind: "site", name: site.into() });
+    /// Adds a server to a pool that exists (nothing when it is there); the caller checked that
+    /// it is in no other pool.
+    pub(super) fn add_server(&mut self, server: Box<str>, pool: Box<str>) {
+        if self.pools.contains_key(&pool) && !self.servers.contains_key(&server) {
+            self.servers.insert(server.clone(), pool);
+            self.log.push(Undo::ServerAdded(server));
         }
-        let members: Vec<String> =
-            self.topology.pools.iter().filter(|(_, s)| **s == site).map(|(p, _)| p.to_string()).collect();
-        if !members.is_empty() {
-            return Err(SlotError::HasMembers { kind: "site", name: site.into(), members });
-        }
-        self.check_unassigned(&Scope::Site(site.clone()))?;
-        self.topology.sites.remove(&site);
-        Ok(self.bump())
     }
 
-    /// Refuses a scope where a slot holds a current, previous or pending certificate.
-    fn check_unassigned(&self, scope: &Scope) -> Result<(), SlotError> {
-        for id in self.names.slots_at(scope) {
-            if self
-                .entry(id)
-                .is_some_and(|e| e.current.is_some() || e.previous.is_some() || e.pending.is_some())
-            {
-                let (cert_type, scope) = self.names_of(id);
-                return Err(SlotError::ScopeInUse { cert_type, scope });
+    /// Removes a server and its report. False when there is no such server.
+    pub(super) fn remove_server(&mut self, server: &str) -> bool {
+        let Some((name, pool)) = self.servers.remove_entry(server) else { return false };
+        let report = self.holdings.remove(server);
+        self.log.push(Undo::ServerRemoved(name, pool, report));
+        true
+    }
+
+    /// Removes a pool without servers. False when there is no such pool or it has servers.
+    pub(super) fn remove_pool(&mut self, pool: &str) -> bool {
+        if self.servers.values().any(|p| **p == *pool) {
+            return false;
+        }
+        let Some((name, site)) = self.pools.remove_entry(pool) else { return false };
+        self.log.push(Undo::PoolRemoved(name, site));
+        true
+    }
+
+    /// Removes a site without pools. False when there is no such site or it has pools.
+    pub(super) fn remove_site(&mut self, site: &str) -> bool {
+        if self.pools.values().any(|s| **s == *site) {
+            return false;
+        }
+        let Some(name) = self.sites.take(site) else { return false };
+        self.log.push(Undo::SiteRemoved(name));
+        true
+    }
+
+    /// Records a server's report, replacing its last one. False for an unknown server.
+    pub(super) fn report(&mut self, server: &str, holdings: Holdings) -> bool {
+        let Some((name, _)) = self.servers.get_key_value(server) else { return false };
+        let name = name.clone();
+        if self.holdings.get(server) == Some(&holdings) {
+            return true;
+        }
+        let before = self.holdings.insert(name.clone(), holdings);
+        self.log.push(Undo::Reported(name, before));
+        true
+    }
+
+    /// A savepoint: the length of the journal.
+    pub(super) fn mark(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Forgets the journal (the outermost operation succeeded).
+    pub(super) fn commit(&mut self) {
+        self.log.clear();
+    }
+
+    /// Undoes every change after savepoint `mark`, latest first.
+    pub(super) fn rollback(&mut self, mark: usize) {
+        while self.log.len() > mark {
+            let Some(undo) = self.log.pop() else { break };
+            match undo {
+                Undo::SiteAdded(site) => {
+                    self.sites.remove(&site);
+                }
+                Undo::SiteRemoved(site) => {
+                    self.sites.insert(site);
+                }
+                Undo::PoolAdded(pool) => {
+                    self.pools.remove(&pool);
+                }
+                Undo::PoolRemoved(pool, site) => {
+                    self.pools.insert(pool, site);
+                }
+                Undo::ServerAdded(server) => {
+                    self.servers.remove(&server);
+                }
+                Undo::ServerRemoved(server, pool, report) => {
+                    if let Some(report) = report {
+                        self.holdings.insert(server.clone(), report);
+                    }
+                    self.servers.insert(server, pool);
+                }
+                Undo::Reported(server, before) => {
+                    match before {
+                        Some(h) => self.holdings.insert(server, h),
+                        None => self.holdings.remove(&server),
+                    };
+                }
             }
         }
-        Ok(())
     }
 }

@@ -54,10 +54,10 @@ pub mod eku {
 /// One extension of a certificate, borrowed from it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Extension<'a> {
-    pub(crate) oid: &'a [u8],
-    pub(crate) critical: bool,
-    pub(crate) value: &'a [u8],
-    pub(crate) value_offset: usize,
+    pub(super) oid: &'a [u8],
+    pub(super) critical: bool,
+    pub(super) value: &'a [u8],
+    pub(super) value_offset: usize,
 }
 
 impl<'a> Extension<'a> {

@@ -11,11 +11,23 @@ pub(crate) const CERTIFICATE_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICA
 
 /// One `-----BEGIN label-----` ... `-----END label-----` block.
 pub(crate) struct Block<'a> {
-    pub(crate) label: String,
+    pub(super) label: String,
     /// 1-based line of the BEGIN line.
-    pub(crate) line: usize,
+    pub(super) line: usize,
     /// The lines between BEGIN and END, each with its 1-based line number.
-    pub(crate) body: Vec<(usize, &'a [u8])>,
+    pub(super) body: Vec<(usize, &'a [u8])>,
+}
+
+impl<'a> Block<'a> {
+    /// The label of the BEGIN line (`CERTIFICATE`, `PRIVATE KEY`, ...).
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The lines between BEGIN and END, each with its 1-based line number.
+    pub(crate) fn body(&self) -> &[(usize, &'a [u8])] {
+        &self.body
+    }
 }
 
 fn trim(line: &[u8]) -> &[u8] {

@@ -33,16 +33,36 @@ pub(crate) mod tag {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tlv<'a> {
     /// The identifier octet (certslot reads only low tag numbers, < 31).
-    pub tag: u8,
+    pub(super) tag: u8,
     /// The content octets.
-    pub value: &'a [u8],
+    pub(super) value: &'a [u8],
     /// The whole item: identifier, length and content.
-    pub raw: &'a [u8],
+    pub(super) raw: &'a [u8],
     /// Offset of the identifier octet from the start of the outermost input.
-    pub offset: usize,
+    pub(super) offset: usize,
 }
 
 impl<'a> Tlv<'a> {
+    /// The identifier octet (certslot reads only low tag numbers, < 31).
+    pub fn tag(&self) -> u8 {
+        self.tag
+    }
+
+    /// The content octets.
+    pub fn value(&self) -> &'a [u8] {
+        self.value
+    }
+
+    /// The whole item: identifier, length and content.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Offset of the identifier octet from the start of the outermost input.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
     /// Offset of the first content octet from the start of the outermost input.
     pub fn value_offset(&self) -> usize {
         self.offset + (self.raw.len() - self.value.len())

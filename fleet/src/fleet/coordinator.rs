@@ -97,20 +97,22 @@ pub fn step(
         return Ok(Step { at, recorded, events, renewed, alerts, next_due: store.next_due() });
     }
     let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
-    for action in store.plan(at) {
+    for action in certslot::plan(store, at) {
         match &action {
-            Action::Renew { cert_type, scope, .. } => match store.renew(cert_type, scope, &mut issuer, at) {
-                Ok(renewal) => {
-                    renewed.push((renewal.thumbprint, renewal.effective_at));
-                    events.extend(renewal.outcome.events);
+            Action::Renew { cert_type, scope, .. } => {
+                match certslot::renew(store, cert_type, scope, &mut issuer, at) {
+                    Ok(renewal) => {
+                        renewed.push((renewal.thumbprint, renewal.effective_at));
+                        events.extend(renewal.outcome.events);
+                    }
+                    Err(e) => alerts.push(format!("{cert_type} at {scope}: renewal refused: {e}")),
                 }
-                Err(e) => alerts.push(format!("{cert_type} at {scope}: renewal refused: {e}")),
-            },
+            }
             Action::Critical { .. } | Action::Expired { .. } => alerts.push(action.to_string()),
             _ => {}
         }
     }
-    Ok(Step { at, recorded, events, renewed, alerts, next_due: store.next_plan_due() })
+    Ok(Step { at, recorded, events, renewed, alerts, next_due: certslot::next_plan_due(store) })
 }
 
 /// The coordinator. See the module documentation.

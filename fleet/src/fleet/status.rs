@@ -95,7 +95,7 @@ pub fn waiting_rolls(store: &Store, at: OffsetDateTime) -> Vec<WaitingRoll> {
         .slots()
         .filter_map(|(cert_type, scope, slot)| {
             let pending = slot.pending().filter(|p| p.effective_at <= at)?;
-            let waiting_for = if store.type_config(cert_type).require_staged {
+            let waiting_for = if store.type_config(cert_type).get_require_staged() {
                 store
                     .servers()
                     .filter(|(_, pool)| {

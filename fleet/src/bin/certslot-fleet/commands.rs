@@ -36,8 +36,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
         Command::Init { sip_domain, staged } => ctx.init(&sip_domain, &staged).await,
         Command::Configure { cert_type, staged } => {
             ctx.write(|s| {
-                let mut config: TypeConfig = s.type_config(&cert_type);
-                config.require_staged = staged;
+                let config: TypeConfig = s.type_config(&cert_type).into_owned().require_staged(staged);
                 s.configure_type(cert_type.clone(), config)
             })
             .await
@@ -194,8 +193,7 @@ impl Context {
     async fn init(&self, sip_domain: &str, staged: &[CertType]) -> Result<Report, Failure> {
         let mut store = Store::for_sip_domain(sip_domain).map_err(|e| Failure::failed("refused", e))?;
         for cert_type in staged {
-            let mut config = store.type_config(cert_type);
-            config.require_staged = true;
+            let config = store.type_config(cert_type).into_owned().require_staged(true);
             store.configure_type(cert_type.clone(), config).map_err(|e| Failure::failed("refused", e))?;
         }
         let loaded = self.writer()?.create(&store).await.map_err(Failure::store)?;
@@ -256,7 +254,7 @@ impl Context {
                     };
                     return Err(ImportRefusal::Slot(SlotError::UnknownTopology { kind, name }));
                 }
-                let report = s.type_config(cert_type).policy.check(&leaf, clock.instant_for(s));
+                let report = s.type_config(cert_type).get_policy().check(&leaf, clock.instant_for(s));
                 if !report.violations.is_empty() && !ignore_policy {
                     return Err(ImportRefusal::Policy { cert_type: cert_type.clone(), report });
                 }
@@ -448,8 +446,8 @@ impl Context {
     async fn plan(&self, clock: Clock) -> Result<Report, Failure> {
         let store = self.read().await?;
         let at = clock.instant_for(&store);
-        let actions = store.plan(at);
-        let next = store.next_plan_due();
+        let actions = certslot::plan(&store, at);
+        let next = certslot::next_plan_due(&store);
         let mut text: String = actions.iter().map(|a| format!("{a}\n")).collect();
         if actions.is_empty() {
             text = format!("nothing to do at {}\n", human(at));
@@ -473,7 +471,7 @@ impl Context {
             .writer()?
             .update(|s| {
                 let at = clock.instant_for(s);
-                s.renew(&cert_type, &slot.scope, &mut issuer, at)
+                certslot::renew(s, &cert_type, &slot.scope, &mut issuer, at)
             })
             .await
             .map_err(Failure::update)?;
@@ -501,7 +499,7 @@ impl Context {
     async fn jwks(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
         let store = self.read().await?;
         let cert_type = slot.one_type();
-        let jwks = store.jwks(&cert_type, &slot.scope, clock.instant_for(&store));
+        let jwks = certslot::Jwks::publish(&store, &cert_type, &slot.scope, clock.instant_for(&store));
         let document = jwks.to_json();
         let json = serde_json::from_str(&document).unwrap_or(Value::Null);
         Ok(Report { text: document + "\n", json })
@@ -511,10 +509,15 @@ impl Context {
         let store = self.read().await?;
         let cert_type = slot.one_type();
         let options = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
-        let document = store
-            .auth_metadata(&cert_type, &slot.scope, clock.instant_for(&store), &options)
-            .map_err(|e| Failure::failed("refused", e))?
-            .to_json();
+        let document = certslot::AuthMetadata::publish(
+            &store,
+            &cert_type,
+            &slot.scope,
+            clock.instant_for(&store),
+            &options,
+        )
+        .map_err(|e| Failure::failed("refused", e))?
+        .to_json();
         let json = serde_json::from_str(&document).unwrap_or(Value::Null);
         Ok(Report { text: document + "\n", json })
     }

@@ -1,10 +1,12 @@
 //! Layer 5, obtaining certificates: the front half of the lifecycle, before a certificate is
 //! imported. A [`RequestTemplate`] says what to ask for (subject, DNS names, key usage), with
 //! presets for a certificate type at a pool; it is checked against the type's policy before
-//! anything is signed.
+//! anything is signed. From it come PKCS #10 requests ([`CertificateRequest`]) whose answer
+//! [`complete_request`] pairs with the pending key, and self-signed certificates. An [`Issuer`]
+//! is where a renewal gets its next certificate; [`SelfSignedIssuer`] is the one certslot ships.
 //!
-//! Uses every layer below it: `x509` (reading what it builds, to check it), `pfx` (private keys),
-//! `validate` (the policies) and `store` (certificate types and their configuration). Its error,
+//! Uses the layers below it: `x509` (reading what it builds, to check it), `pfx` (private keys,
+//! PFX files), `validate` (the policies) and `policy` (certificate types and scopes). Its error,
 //! [`RequestError`], lives here.
 //!
 //! Like the rest of certslot it does no I/O and reads no clock: the caller passes the instant and,
@@ -12,6 +14,7 @@
 
 mod complete;
 mod error;
+mod issuer;
 mod provisional;
 mod request;
 mod selfsigned;
@@ -19,6 +22,7 @@ mod template;
 
 pub use self::complete::complete_request;
 pub use self::error::RequestError;
+pub use self::issuer::{IssueRequest, Issuer, KeySpec, SelfSignedIssuer};
 pub use self::request::CertificateRequest;
 pub use self::selfsigned::SelfSignedOptions;
 pub use self::template::RequestTemplate;

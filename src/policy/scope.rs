@@ -3,7 +3,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::store::SlotError;
+use crate::policy::error::NameError;
 
 /// Where a certificate assignment applies. A lookup for a pool falls back to its site, then to
 /// global.
@@ -31,14 +31,14 @@ pub enum Scope {
 
 /// Checks and lowercases a site, pool or server name: 1 to 253 characters, ASCII letters,
 /// digits, `-`, `_` and `.`.
-pub(crate) fn normalize(kind: &'static str, name: &str) -> Result<Box<str>, SlotError> {
+pub(crate) fn normalize(kind: &'static str, name: &str) -> Result<Box<str>, NameError> {
     let valid = !name.is_empty()
         && name.len() <= 253
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if valid {
         Ok(name.to_ascii_lowercase().into_boxed_str())
     } else {
-        Err(SlotError::InvalidName { kind, name: name.to_owned() })
+        Err(NameError { kind, name: name.to_owned() })
     }
 }
 
@@ -46,9 +46,9 @@ impl Scope {
     /// A site scope.
     ///
     /// # Errors
-    /// [`SlotError::InvalidName`] for a name that is empty, longer than 253 characters, or holds
+    /// [`NameError`] for a name that is empty, longer than 253 characters, or holds
     /// other characters than ASCII letters, digits, `-`, `_` and `.`.
-    pub fn site(name: &str) -> Result<Self, SlotError> {
+    pub fn site(name: &str) -> Result<Self, NameError> {
         normalize("site", name).map(Self::Site)
     }
 
@@ -56,7 +56,7 @@ impl Scope {
     ///
     /// # Errors
     /// As [`Scope::site`].
-    pub fn pool(fqdn: &str) -> Result<Self, SlotError> {
+    pub fn pool(fqdn: &str) -> Result<Self, NameError> {
         normalize("pool", fqdn).map(Self::Pool)
     }
 }
@@ -72,14 +72,14 @@ impl fmt::Display for Scope {
 }
 
 impl FromStr for Scope {
-    type Err = SlotError;
+    type Err = NameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("global") {
             return Ok(Self::Global);
         }
-        let invalid = || SlotError::InvalidName { kind: "scope", name: s.to_owned() };
+        let invalid = || NameError { kind: "scope", name: s.to_owned() };
         let (kind, rest) = s.split_once(':').ok_or_else(invalid)?;
         if kind.eq_ignore_ascii_case("site") {
             Self::site(rest)

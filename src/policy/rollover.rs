@@ -2,10 +2,12 @@
 //! about it before it signs, how long the previous one stays trusted, and when an emergency roll
 //! happens anyway. Part of [`TypeConfig`](crate::TypeConfig), saved with the state.
 //!
-//! The instants a slot's certificates imply ([`Milestones`]) are computed here, once, for the
-//! schedule, the planner and the renewal: the planner in `rollover/` only reads them.
+//! The instants a policy implies for one certificate are in `milestones`.
 
-use time::{Duration, OffsetDateTime};
+use time::Duration;
+
+use crate::policy::cert_type::CertType;
+use crate::policy::error::RolloverError;
 
 /// When the next certificate must be obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,7 +50,7 @@ pub enum Retention {
 /// let policy = RolloverPolicy::duende()
 ///     .publish_ahead(Duration::days(7))
 ///     .renew_before(RenewBefore::LifetimeFraction { numerator: 2, denominator: 3 });
-/// assert_eq!(policy.retain_previous_for(), Retention::For(Duration::days(14)));
+/// assert_eq!(policy.get_retain_previous(), Retention::For(Duration::days(14)));
 /// policy.check(Duration::hours(24))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -138,14 +140,24 @@ impl RolloverPolicy {
         }
     }
 
-    /// The type's default ([`CertType::default_rollover`](crate::CertType::default_rollover))
+    /// The default of a type: [`RolloverPolicy::lync`], with a token lifetime of zero for the
+    /// types whose verifiers drop the previous certificate at the roll
+    /// ([`CertType::default_accept_previous`]).
+    pub fn for_type(cert_type: &CertType) -> Self {
+        match cert_type.default_accept_previous() {
+            true => Self::lync(),
+            false => Self::lync().token_lifetime(Duration::ZERO),
+        }
+    }
+
+    /// The type's default ([`RolloverPolicy::for_type`])
     /// stretched to fit a lead time and previous-certificate rule it was not made for: the
     /// token lifetime is zero where verifiers drop the previous certificate, publish-ahead is at
     /// least the lead time, the critical threshold at least the lead time and the token
     /// lifetime, the renewal window wide enough for both. What states saved before rollover
     /// policies load with.
-    pub fn fitted(cert_type: &crate::store::CertType, lead_time: Duration, accept_previous: bool) -> Self {
-        let mut policy = cert_type.default_rollover();
+    pub fn fitted(cert_type: &CertType, lead_time: Duration, accept_previous: bool) -> Self {
+        let mut policy = Self::for_type(cert_type);
         if !accept_previous {
             policy.token_lifetime = Duration::ZERO;
         }
@@ -193,32 +205,32 @@ impl RolloverPolicy {
     }
 
     /// When the next certificate must be obtained.
-    pub const fn renew_before_rule(&self) -> RenewBefore {
+    pub const fn get_renew_before(&self) -> RenewBefore {
         self.renew_before
     }
 
     /// How long verifiers are told about the next certificate before it signs.
-    pub const fn publish_ahead_span(&self) -> Duration {
+    pub const fn get_publish_ahead(&self) -> Duration {
         self.publish_ahead
     }
 
     /// How long the previous certificate stays trusted after a roll.
-    pub const fn retain_previous_for(&self) -> Retention {
+    pub const fn get_retain_previous(&self) -> Retention {
         self.retain_previous
     }
 
     /// How long before expiry an emergency roll happens.
-    pub const fn critical_before_span(&self) -> Duration {
+    pub const fn get_critical_before(&self) -> Duration {
         self.critical_before
     }
 
     /// The longest token lifetime.
-    pub const fn token_lifetime_span(&self) -> Duration {
+    pub const fn get_token_lifetime(&self) -> Duration {
         self.token_lifetime
     }
 
     /// The validity asked for renewed certificates.
-    pub const fn certificate_lifetime_span(&self) -> Duration {
+    pub const fn get_certificate_lifetime(&self) -> Duration {
         self.certificate_lifetime
     }
 
@@ -229,7 +241,7 @@ impl RolloverPolicy {
     }
 
     /// Checks that the policy can keep its promises for a type with `lead_time` and
-    /// certificates of [`RolloverPolicy::certificate_lifetime_span`]: a certificate renewed when
+    /// certificates of [`RolloverPolicy::get_certificate_lifetime`]: a certificate renewed when
     /// its window opens can be announced `publish_ahead` before it signs and roll in while the
     /// current one is still valid for the lead time and the token lifetime; the previous
     /// certificate is kept at least a token lifetime; the emergency roll comes after the last
@@ -304,145 +316,10 @@ impl RolloverPolicy {
         }
         Ok(())
     }
-
-    /// The instants one slot's current certificate implies under this policy. `None` for
-    /// instants outside the representable range.
-    pub(crate) fn milestones(
-        &self,
-        lead_time: Duration,
-        not_before: OffsetDateTime,
-        not_after: OffsetDateTime,
-    ) -> Option<Milestones> {
-        let hold = self.hold(lead_time);
-        let latest_effective = not_after.checked_sub(hold)?;
-        let renew_by = latest_effective.checked_sub(self.publish_ahead)?;
-        let renew_at = match self.renew_before {
-            RenewBefore::Expiry(before) => not_after.checked_sub(before)?,
-            RenewBefore::LifetimeFraction { numerator, denominator } => {
-                let lifetime = (not_after - not_before).max(Duration::ZERO);
-                not_before.checked_add(fraction_of(lifetime, numerator, denominator))?
-            }
-        };
-        Some(Milestones {
-            renew_at: renew_at.min(renew_by),
-            renew_by,
-            latest_effective,
-            critical_at: not_after.checked_sub(self.critical_before)?,
-        })
-    }
-
-    /// When a previous certificate stops being trusted: `retain_previous` after the roll that
-    /// displaced it (`rolled_at`, the current certificate's `since`), or one nanosecond past its
-    /// `notAfter`, whichever is first.
-    pub(crate) fn retire_at(
-        &self,
-        rolled_at: Option<OffsetDateTime>,
-        not_after: OffsetDateTime,
-    ) -> Option<OffsetDateTime> {
-        let expiry = not_after.checked_add(Duration::nanoseconds(1));
-        match (self.retain_previous, rolled_at) {
-            (Retention::For(retain), Some(rolled)) => match (rolled.checked_add(retain), expiry) {
-                (Some(r), Some(e)) => Some(r.min(e)),
-                (r, e) => r.or(e),
-            },
-            _ => expiry,
-        }
-    }
 }
 
 /// `span × numerator / denominator`, rounded down to the nanosecond.
-fn fraction_of(span: Duration, numerator: u16, denominator: u16) -> Duration {
+pub(crate) fn fraction_of(span: Duration, numerator: u16, denominator: u16) -> Duration {
     let nanos = span.whole_nanoseconds() * i128::from(numerator) / i128::from(denominator.max(1));
     Duration::nanoseconds(i64::try_from(nanos).unwrap_or(i64::MAX))
-}
-
-/// The instants a current certificate implies (see [`RolloverPolicy::milestones`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Milestones {
-    /// The renewal window opens (never later than `renew_by`).
-    pub renew_at: OffsetDateTime,
-    /// The last instant a renewal can still be announced `publish_ahead` before it rolls in.
-    pub renew_by: OffsetDateTime,
-    /// The last instant a roll can take effect with the current certificate still valid for the
-    /// lead time and the token lifetime.
-    pub latest_effective: OffsetDateTime,
-    /// The emergency roll.
-    pub critical_at: OffsetDateTime,
-}
-
-/// Why a rollover policy cannot be used for a type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RolloverError {
-    /// A span that must not be negative (or, for the certificate lifetime, must be positive).
-    #[error("{field} must not be negative (or zero, for a lifetime): {value}")]
-    Negative {
-        /// The field.
-        field: &'static str,
-        /// Its value.
-        value: Duration,
-    },
-    /// Verifiers would be told about a certificate later than the lead time before it signs.
-    #[error("publish-ahead {publish_ahead} is shorter than the lead time {lead_time}")]
-    PublishAheadBelowLeadTime {
-        /// The publish-ahead time.
-        publish_ahead: Duration,
-        /// The type's lead time.
-        lead_time: Duration,
-    },
-    /// Renewed certificates would be inside their renewal window from the start.
-    #[error(
-        "certificates valid for {certificate_lifetime} would be renewed {renew_before} before expiry, at once"
-    )]
-    LifetimeTooShort {
-        /// The certificate lifetime.
-        certificate_lifetime: Duration,
-        /// The renewal window.
-        renew_before: Duration,
-    },
-    /// A lifetime fraction that is not strictly between 0 and 1.
-    #[error("the renewal fraction {numerator}/{denominator} is not between 0 and 1")]
-    BadFraction {
-        /// The numerator.
-        numerator: u16,
-        /// The denominator.
-        denominator: u16,
-    },
-    /// The renewal window opens too late to announce the next certificate and roll it in while
-    /// the current one is still valid for the lead time and the token lifetime.
-    #[error(
-        "the renewal window ({renew_window} before expiry) is shorter than publish-ahead plus the \
-         longer of lead time and token lifetime ({needed})"
-    )]
-    RenewTooLate {
-        /// How long before expiry the window opens (for renewed certificates).
-        renew_window: Duration,
-        /// What the window needs.
-        needed: Duration,
-    },
-    /// The previous certificate would be dropped while tokens it signed are still alive.
-    #[error("retention {retain} is shorter than the token lifetime {token_lifetime}")]
-    RetentionBelowTokenLifetime {
-        /// The retention.
-        retain: Duration,
-        /// The token lifetime.
-        token_lifetime: Duration,
-    },
-    /// The emergency roll would come before the last compliant roll, or leave tokens or the
-    /// lead time without a valid previous certificate.
-    #[error("critical threshold {critical_before} is outside {min} to {max} before expiry")]
-    CriticalOutOfRange {
-        /// The critical threshold.
-        critical_before: Duration,
-        /// The shortest allowed: the longer of lead time and token lifetime.
-        min: Duration,
-        /// The longest allowed: publish-ahead plus that.
-        max: Duration,
-    },
-    /// Verifiers drop the previous certificate at once, so tokens signed before a roll would fail.
-    #[error("verifiers do not accept the previous certificate, yet tokens live {token_lifetime}")]
-    PreviousNotAccepted {
-        /// The token lifetime.
-        token_lifetime: Duration,
-    },
 }

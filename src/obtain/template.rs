@@ -11,8 +11,8 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 use x509_cert::name::Name as X509Name;
 
-use crate::issue::error::RequestError;
-use crate::store::CertType;
+use crate::obtain::error::RequestError;
+use crate::policy::CertType;
 use crate::x509::Certificate;
 use crate::x509::ext::{self as ext_oid, KeyUsageBit, eku};
 

@@ -21,9 +21,9 @@ use time::{Duration, OffsetDateTime};
 use x509_cert::builder::Builder as _;
 use x509_cert::request::RequestBuilder;
 
-use crate::issue::error::RequestError;
-use crate::issue::provisional::{self, encoding};
-use crate::issue::template::RequestTemplate;
+use crate::obtain::error::RequestError;
+use crate::obtain::provisional::{self, encoding};
+use crate::obtain::template::RequestTemplate;
 use crate::pfx::{PrivateKey, SignatureBytes};
 use crate::validate::Policy;
 

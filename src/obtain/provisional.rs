@@ -14,8 +14,8 @@ use x509_cert::certificate::TbsCertificate;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 
-use crate::issue::error::RequestError;
-use crate::issue::template::RequestTemplate;
+use crate::obtain::error::RequestError;
+use crate::obtain::template::RequestTemplate;
 use crate::validate::{Policy, Rule};
 use crate::x509::Certificate;
 
@@ -41,8 +41,8 @@ pub(crate) fn x509_time(t: OffsetDateTime) -> Result<Time, RequestError> {
 /// The profile of the certificates certslot makes itself: self-issued, with exactly the
 /// extensions given (x509-cert's builder adds none of its own).
 pub(crate) struct SelfIssued {
-    pub subject: x509_cert::name::Name,
-    pub extensions: Vec<x509_cert::ext::Extension>,
+    pub(super) subject: x509_cert::name::Name,
+    pub(super) extensions: Vec<x509_cert::ext::Extension>,
 }
 
 impl BuilderProfile for SelfIssued {
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn the_provisional_certificate_carries_what_the_template_asks_for() {
         let template =
-            RequestTemplate::for_type(&crate::store::CertType::Default, "pool01.contoso.com", "contoso.com")
+            RequestTemplate::for_type(&crate::policy::CertType::Default, "pool01.contoso.com", "contoso.com")
                 .unwrap();
         let at = datetime!(2026-11-29 10:20:30.5 UTC);
         let cert = provisional(&template, &spki(RSA2048), at, Duration::days(730)).unwrap();
@@ -199,7 +199,7 @@ mod tests {
         let codes: Vec<&str> = violations.iter().map(Violation::code).collect();
         assert_eq!(codes, ["key-too-small", "subject-mismatch"]);
         let good = RequestTemplate::for_type(
-            &crate::store::CertType::OAuthTokenIssuer,
+            &crate::policy::CertType::OAuthTokenIssuer,
             "pool01.contoso.com",
             "contoso.com",
         )

@@ -15,9 +15,9 @@ use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, SubjectKeyI
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
-use crate::issue::error::RequestError;
-use crate::issue::provisional::{self, SelfIssued, encoding, x509_time};
-use crate::issue::template::{RequestTemplate, extension};
+use crate::obtain::error::RequestError;
+use crate::obtain::provisional::{self, SelfIssued, encoding, x509_time};
+use crate::obtain::template::{RequestTemplate, extension};
 use crate::pfx::{Pfx, PrivateKey, SignatureBytes};
 use crate::validate::Policy;
 use crate::x509::Certificate;

@@ -6,7 +6,7 @@
 //! leaf; the others are put in path order behind it by issuer name and signature
 //! ([`Chain::order`]), each signature checked; certificates off the path are left out.
 
-use crate::issue::error::RequestError;
+use crate::obtain::error::RequestError;
 use crate::pfx::{Pfx, PrivateKey};
 use crate::x509::{Certificate, Chain};
 

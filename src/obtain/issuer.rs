@@ -1,0 +1,123 @@
+//! Issuers: where renewed certificates come from. The [`Issuer`] trait a renewal asks, what it
+//! asks for ([`IssueRequest`], [`KeySpec`]), and the issuer certslot ships,
+//! [`SelfSignedIssuer`] (what Exchange and AD FS do for their own signing certificates).
+
+use time::{Duration, OffsetDateTime};
+
+use crate::obtain::error::RequestError;
+use crate::obtain::selfsigned::SelfSignedOptions;
+use crate::obtain::template::RequestTemplate;
+use crate::pfx::{Pfx, PrivateKey};
+use crate::policy::{CertType, Scope};
+use crate::validate::Policy;
+use crate::x509::{Curve, KeyAlgorithm};
+
+/// The key a renewal asks for: the current certificate's algorithm and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeySpec {
+    /// RSA with this modulus size.
+    Rsa {
+        /// Bits.
+        bits: u32,
+    },
+    /// ECDSA on this curve.
+    Ec(Curve),
+}
+
+impl KeySpec {
+    /// Whether `key` is of this kind.
+    pub fn matches(&self, key: &PrivateKey) -> bool {
+        match (self, key.algorithm()) {
+            (Self::Rsa { bits }, KeyAlgorithm::Rsa) => key.bits() == Some(*bits),
+            (Self::Ec(curve), KeyAlgorithm::Ec(c)) => *curve == c,
+            _ => false,
+        }
+    }
+}
+
+/// What a renewal asks an [`Issuer`] for.
+#[derive(Clone, Copy, Debug)]
+pub struct IssueRequest<'a> {
+    /// The type.
+    pub cert_type: &'a CertType,
+    /// The scope.
+    pub scope: &'a Scope,
+    /// Subject, DNS names and usages, as the current certificate has them.
+    pub template: &'a RequestTemplate,
+    /// The key to make (or take) for it.
+    pub key: KeySpec,
+    /// The type's policy, which the certificate will have to pass at `effective_at`.
+    pub policy: &'a Policy,
+    /// The validity asked for ([`RolloverPolicy::get_certificate_lifetime`](crate::RolloverPolicy::get_certificate_lifetime)).
+    pub validity: Duration,
+    /// The instant of the renewal.
+    pub at: OffsetDateTime,
+    /// When the certificate will roll in.
+    pub effective_at: OffsetDateTime,
+}
+
+/// Where renewed certificates come from: "here is a request template and the key to make; give
+/// me a [`Pfx`] with the certificate and its private key". The caller implements it for its CA
+/// (or HSM); [`SelfSignedIssuer`] ships with certslot. A CA that answers later does not fit a
+/// synchronous call: take the plan's `Renew` action, obtain the
+/// certificate, and [`Store::add_and_roll`](crate::Store::add_and_roll) it at the action's `effective_at`.
+pub trait Issuer {
+    /// Why issuing failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Issues a certificate for `request`.
+    ///
+    /// # Errors
+    /// The issuer's own.
+    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Pfx, Self::Error>;
+}
+
+/// Self-signed renewals, as Exchange and AD FS make for themselves: a fresh key of the asked
+/// kind (or a spare one given with [`SelfSignedIssuer::with_keys`]) and
+/// [`RequestTemplate::self_signed`] with the asked validity.
+pub struct SelfSignedIssuer<R> {
+    rng: R,
+    spare: Vec<PrivateKey>,
+}
+
+impl<R> core::fmt::Debug for SelfSignedIssuer<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SelfSignedIssuer").field("spare_keys", &self.spare.len()).finish_non_exhaustive()
+    }
+}
+
+impl<R: rand_core::CryptoRng> SelfSignedIssuer<R> {
+    /// An issuer drawing keys and serials from `rng`.
+    pub fn new(rng: R) -> Self {
+        Self { rng, spare: Vec::new() }
+    }
+
+    /// Keys made beforehand (in an HSM's export, or a test's pool), used first, in order, when
+    /// they are of the kind asked for.
+    pub fn with_keys(mut self, keys: impl IntoIterator<Item = PrivateKey>) -> Self {
+        self.spare.extend(keys);
+        self
+    }
+
+    /// How many spare keys are left.
+    pub fn spare_keys(&self) -> usize {
+        self.spare.len()
+    }
+}
+
+impl<R: rand_core::CryptoRng> Issuer for SelfSignedIssuer<R> {
+    type Error = RequestError;
+
+    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Pfx, RequestError> {
+        let key = match self.spare.iter().position(|k| request.key.matches(k)) {
+            Some(i) => self.spare.remove(i),
+            None => match request.key {
+                KeySpec::Rsa { bits } => PrivateKey::generate_rsa(bits, &mut self.rng)?,
+                KeySpec::Ec(curve) => PrivateKey::generate_ec(curve, &mut self.rng)?,
+            },
+        };
+        let options = SelfSignedOptions::default().validity(request.validity)?;
+        request.template.self_signed(key, request.policy, request.at, options, &mut self.rng)
+    }
+}

@@ -1,0 +1,102 @@
+//! The types' configurations: what [`Store::configure_type`](crate::Store::configure_type) set,
+//! and the SIP domain the default configurations name. A type nobody configured has its default
+//! ([`TypeConfig::for_type`]).
+//!
+//! Invariant: every configuration held passes [`TypeConfig::check`] (the caller checks before
+//! [`Configs::set`]). Every change is journaled, so that a refused operation rolls back to a
+//! savepoint.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use time::Duration;
+
+use crate::policy::{CertType, RolloverPolicy, TypeConfig};
+use crate::validate::SubjectRule;
+
+/// The configured types and the SIP domain. See the module documentation.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Configs {
+    sip_domain: Option<SubjectRule>,
+    types: BTreeMap<CertType, TypeConfig>,
+    log: Vec<(CertType, Option<TypeConfig>)>,
+}
+
+impl Configs {
+    pub(super) fn new(sip_domain: Option<SubjectRule>) -> Self {
+        Self { sip_domain, ..Self::default() }
+    }
+
+    pub(super) fn sip_domain(&self) -> Option<&SubjectRule> {
+        self.sip_domain.as_ref()
+    }
+
+    /// The configured types, in type order.
+    #[cfg_attr(not(feature = "serde"), expect(dead_code, reason = "read by the saved state only"))]
+    pub(super) fn configured(&self) -> impl Iterator<Item = (&CertType, &TypeConfig)> {
+        self.types.iter()
+    }
+
+    /// The configuration of a type: the one set, else its default.
+    pub(super) fn get(&self, cert_type: &CertType) -> Cow<'_, TypeConfig> {
+        match self.types.get(cert_type) {
+            Some(config) => Cow::Borrowed(config),
+            None => Cow::Owned(TypeConfig::for_type(cert_type, self.sip_domain.as_ref())),
+        }
+    }
+
+    /// The lead time of a type, without building its default policy (the hot path of `advance`).
+    pub(super) fn lead_time(&self, cert_type: &CertType) -> Duration {
+        self.types.get(cert_type).map_or_else(|| cert_type.default_lead_time(), TypeConfig::get_lead_time)
+    }
+
+    /// The rollover policy of a type, without building its default policy.
+    pub(super) fn rollover(&self, cert_type: &CertType) -> RolloverPolicy {
+        self.types
+            .get(cert_type)
+            .map_or_else(|| RolloverPolicy::for_type(cert_type), TypeConfig::get_rollover)
+    }
+
+    /// Whether verifiers of a type accept the previous certificate, without building its policy.
+    pub(super) fn accepts_previous(&self, cert_type: &CertType) -> bool {
+        self.types
+            .get(cert_type)
+            .map_or_else(|| cert_type.default_accept_previous(), TypeConfig::get_accept_previous)
+    }
+
+    /// Whether a type gates its rolls on every server holding the certificate.
+    pub(super) fn requires_staged(&self, cert_type: &CertType) -> bool {
+        self.types.get(cert_type).is_some_and(TypeConfig::get_require_staged)
+    }
+
+    /// Sets a type's configuration (checked by the caller). False when it was already so.
+    pub(super) fn set(&mut self, cert_type: CertType, config: TypeConfig) -> bool {
+        if self.types.get(&cert_type) == Some(&config) {
+            return false;
+        }
+        let before = self.types.insert(cert_type.clone(), config);
+        self.log.push((cert_type, before));
+        true
+    }
+
+    /// A savepoint: the length of the journal.
+    pub(super) fn mark(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Forgets the journal (the outermost operation succeeded).
+    pub(super) fn commit(&mut self) {
+        self.log.clear();
+    }
+
+    /// Undoes every change after savepoint `mark`, latest first.
+    pub(super) fn rollback(&mut self, mark: usize) {
+        while self.log.len() > mark {
+            let Some((cert_type, before)) = self.log.pop() else { break };
+            match before {
+                Some(config) => self.types.insert(cert_type, config),
+                None => self.types.remove(&cert_type),
+            };
+        }
+    }
+}
