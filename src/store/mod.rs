@@ -401,7 +401,7 @@ impl Store {
     }
 
     /// Whether verifiers of `cert_type` still trust the previous certificate of the slot at
-    /// `scope` (`slot`) at `at`: the type accepts it and its retention lasts.
+    /// `scope` at `at`: the type accepts it and its retention lasts.
     fn previous_trusted_at(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> bool {
         self.configs.accepts_previous(cert_type)
             && self.milestones(cert_type, scope).and_then(|m| m.previous_retires).is_some_and(|r| at < r)
