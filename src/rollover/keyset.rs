@@ -47,8 +47,7 @@ pub fn published_keys<'a>(
     at: OffsetDateTime,
 ) -> Vec<PublishedKey<'a>> {
     let Some((resolved, slot)) = store.resolve(cert_type, scope) else { return Vec::new() };
-    let config = store.type_config(cert_type);
-    let rollover = config.get_rollover();
+    let rollover = store.type_config(cert_type).get_rollover();
     let mut out = Vec::with_capacity(3);
     let mut push = |thumbprint, status| {
         if let Some(stored) = store.certificate(&thumbprint) {
@@ -69,11 +68,8 @@ pub fn published_keys<'a>(
             push(pending.thumbprint, KeyStatus::Announced);
         }
     }
-    if let Some(previous) = slot.previous() {
-        let retires = store.milestones(cert_type, &resolved).and_then(|m| m.previous_retires);
-        if config.get_accept_previous() && retires.is_some_and(|r| at < r) {
-            push(previous.thumbprint, KeyStatus::Retained);
-        }
+    if let Some(previous) = slot.previous().filter(|_| store.previous_trusted_at(cert_type, &resolved, at)) {
+        push(previous.thumbprint, KeyStatus::Retained);
     }
     out
 }

@@ -21,8 +21,7 @@ impl Store {
     /// [`SlotError::TimeWentBackwards`] for an `at` earlier than one the store has seen; nothing
     /// changes then.
     pub fn advance(&mut self, at: OffsetDateTime) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        self.atomically(|store| {
+        self.atomically_at(at, |store| {
             let mut events = Vec::new();
             while let Some((t, trigger, id)) = store.slots.first_due() {
                 if t > at {
@@ -35,8 +34,7 @@ impl Store {
             for id in store.slots.blocked_ids() {
                 store.try_promote(id, at, &mut events);
             }
-            store.tick(at);
-            Ok::<_, SlotError>(events)
+            Ok(events)
         })
     }
 

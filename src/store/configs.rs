@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use time::Duration;
 
 use crate::policy::{CertType, RolloverPolicy, TypeConfig};
+use crate::store::journal::{Journal, Journaled};
 use crate::validate::SubjectRule;
 
 /// The configured types and the SIP domain. See the module documentation.
@@ -19,7 +20,7 @@ use crate::validate::SubjectRule;
 pub(super) struct Configs {
     sip_domain: Option<SubjectRule>,
     types: BTreeMap<CertType, TypeConfig>,
-    log: Vec<(CertType, Option<TypeConfig>)>,
+    log: Journal<(CertType, Option<TypeConfig>)>,
 }
 
 impl Configs {
@@ -75,28 +76,26 @@ impl Configs {
             return false;
         }
         let before = self.types.insert(cert_type.clone(), config);
-        self.log.push((cert_type, before));
+        self.log.record((cert_type, before));
         true
     }
+}
 
-    /// A savepoint: the length of the journal.
-    pub(super) fn mark(&self) -> usize {
-        self.log.len()
+impl Journaled for Configs {
+    type Undo = (CertType, Option<TypeConfig>);
+
+    fn journal(&self) -> &Journal<(CertType, Option<TypeConfig>)> {
+        &self.log
     }
 
-    /// Forgets the journal (the outermost operation succeeded).
-    pub(super) fn commit(&mut self) {
-        self.log.clear();
+    fn journal_mut(&mut self) -> &mut Journal<(CertType, Option<TypeConfig>)> {
+        &mut self.log
     }
 
-    /// Undoes every change after savepoint `mark`, latest first.
-    pub(super) fn rollback(&mut self, mark: usize) {
-        while self.log.len() > mark {
-            let Some((cert_type, before)) = self.log.pop() else { break };
-            match before {
-                Some(config) => self.types.insert(cert_type, config),
-                None => self.types.remove(&cert_type),
-            };
-        }
+    fn undo(&mut self, (cert_type, before): (CertType, Option<TypeConfig>)) {
+        match before {
+            Some(config) => self.types.insert(cert_type, config),
+            None => self.types.remove(&cert_type),
+        };
     }
 }

@@ -118,14 +118,12 @@ impl Store {
         thumbprints: impl IntoIterator<Item = Thumbprint>,
         at: OffsetDateTime,
     ) -> Result<Outcome, SlotError> {
-        self.check_clock(at)?;
-        let server = normalize("server", server)?;
         let holdings = Holdings { thumbprints: thumbprints.into_iter().collect(), reported_at: at };
-        self.atomically(|store| {
+        self.atomically_at(at, |store| {
+            let server = normalize("server", server)?;
             if !store.topology.report(&server, holdings) {
                 return Err(SlotError::UnknownTopology { kind: "server", name: server.into() });
             }
-            store.tick(at);
             Ok(Vec::new())
         })
     }

@@ -6,6 +6,7 @@
 //! a savepoint with the same ids as before (slots refer to certificates by id).
 
 use crate::pfx::PrivateKey;
+use crate::store::journal::{Journal, Journaled};
 use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::{DigestMap, Thumbprint};
 
@@ -23,7 +24,7 @@ pub(super) type CertId = u32;
 
 /// How to undo one change.
 #[derive(Clone, Debug)]
-enum Undo {
+pub(super) enum Undo {
     /// A certificate went into cell `id`, which was on the free list when `reused`.
     Inserted { id: CertId, reused: bool },
     /// A key was attached to the certificate of cell `id`, which had none.
@@ -38,7 +39,7 @@ pub(super) struct Inventory {
     certs: Vec<Option<StoredCertificate>>,
     free: Vec<CertId>,
     ids: DigestMap<CertId>,
-    log: Vec<Undo>,
+    log: Journal<Undo>,
 }
 
 impl Inventory {
@@ -82,7 +83,7 @@ impl Inventory {
             if let (Some(key), Some(Some(stored))) = (key, self.certs.get_mut(id as usize)) {
                 if stored.key.is_none() {
                     stored.key = Some(key);
-                    self.log.push(Undo::KeyAttached { id });
+                    self.log.record(Undo::KeyAttached { id });
                 }
             }
             return Some(id);
@@ -103,7 +104,7 @@ impl Inventory {
             }
         };
         self.ids.insert(thumbprint, id);
-        self.log.push(Undo::Inserted { id, reused });
+        self.log.record(Undo::Inserted { id, reused });
         Some(id)
     }
 
@@ -112,47 +113,45 @@ impl Inventory {
         let id = self.ids.remove(thumbprint)?;
         let stored = self.certs.get_mut(id as usize).and_then(Option::take)?;
         self.free.push(id);
-        self.log.push(Undo::Removed { id, stored: Box::new(stored.clone()) });
+        self.log.record(Undo::Removed { id, stored: Box::new(stored.clone()) });
         Some(stored)
     }
+}
 
-    /// A savepoint: the length of the journal.
-    pub(super) fn mark(&self) -> usize {
-        self.log.len()
+impl Journaled for Inventory {
+    type Undo = Undo;
+
+    fn journal(&self) -> &Journal<Undo> {
+        &self.log
     }
 
-    /// Forgets the journal (the outermost operation succeeded).
-    pub(super) fn commit(&mut self) {
-        self.log.clear();
+    fn journal_mut(&mut self) -> &mut Journal<Undo> {
+        &mut self.log
     }
 
-    /// Undoes every change after savepoint `mark`, latest first.
-    pub(super) fn rollback(&mut self, mark: usize) {
-        while self.log.len() > mark {
-            let Some(undo) = self.log.pop() else { break };
-            match undo {
-                Undo::Inserted { id, reused } => {
-                    let cell = self.certs.get_mut(id as usize).and_then(Option::take);
-                    if let Some(stored) = cell {
-                        self.ids.remove(&stored.certificate.thumbprint());
-                    }
-                    if reused {
-                        self.free.push(id);
-                    } else {
-                        self.certs.pop();
-                    }
+    fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Inserted { id, reused } => {
+                let cell = self.certs.get_mut(id as usize).and_then(Option::take);
+                if let Some(stored) = cell {
+                    self.ids.remove(&stored.certificate.thumbprint());
                 }
-                Undo::KeyAttached { id } => {
-                    if let Some(Some(stored)) = self.certs.get_mut(id as usize) {
-                        stored.key = None;
-                    }
+                if reused {
+                    self.free.push(id);
+                } else {
+                    self.certs.pop();
                 }
-                Undo::Removed { id, stored } => {
-                    self.free.retain(|f| *f != id);
-                    self.ids.insert(stored.certificate.thumbprint(), id);
-                    if let Some(cell) = self.certs.get_mut(id as usize) {
-                        *cell = Some(*stored);
-                    }
+            }
+            Undo::KeyAttached { id } => {
+                if let Some(Some(stored)) = self.certs.get_mut(id as usize) {
+                    stored.key = None;
+                }
+            }
+            Undo::Removed { id, stored } => {
+                self.free.retain(|f| *f != id);
+                self.ids.insert(stored.certificate.thumbprint(), id);
+                if let Some(cell) = self.certs.get_mut(id as usize) {
+                    *cell = Some(*stored);
                 }
             }
         }

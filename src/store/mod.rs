@@ -36,6 +36,7 @@ mod configs;
 mod error;
 mod fleet;
 mod inventory;
+mod journal;
 mod names;
 mod operations;
 #[cfg(feature = "serde")]
@@ -68,6 +69,7 @@ use time::OffsetDateTime;
 use crate::policy::{CertType, Scope, SlotMilestones, TICK, TypeConfig};
 use crate::store::configs::Configs;
 use crate::store::inventory::Inventory;
+use crate::store::journal::Journaled as _;
 use crate::store::names::SlotId;
 use crate::store::schedule::{Trigger, Triggers};
 use crate::store::slot_table::{Cell, SlotEntry, SlotTable};
@@ -233,10 +235,7 @@ impl Store {
                 if changed {
                     self.revision += 1;
                 }
-                self.configs.commit();
-                self.inventory.commit();
-                self.slots.commit();
-                self.topology.commit();
+                self.commit();
                 Ok((value, self.revision))
             }
             Err(e) => {
@@ -248,6 +247,40 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// [`Store::atomically`] for an operation at `at`: refused with
+    /// [`SlotError::TimeWentBackwards`] for an `at` earlier than one the store has seen, and
+    /// moving the clock to `at` when it succeeds.
+    fn atomically_at(
+        &mut self,
+        at: OffsetDateTime,
+        operation: impl FnOnce(&mut Self) -> Result<Vec<Event>, SlotError>,
+    ) -> Result<Outcome, SlotError> {
+        let (events, revision) = self.atomically_with_at(at, operation)?;
+        Ok(Outcome { events, revision })
+    }
+
+    /// [`Store::atomically_at`] for an operation with any result.
+    fn atomically_with_at<T>(
+        &mut self,
+        at: OffsetDateTime,
+        operation: impl FnOnce(&mut Self) -> Result<T, SlotError>,
+    ) -> Result<(T, u64), SlotError> {
+        self.atomically_with(|store| {
+            store.check_clock(at)?;
+            let value = operation(store)?;
+            store.tick(at);
+            Ok(value)
+        })
+    }
+
+    /// Forgets every part's journal: what they hold now is the state.
+    fn commit(&mut self) {
+        self.configs.commit();
+        self.inventory.commit();
+        self.slots.commit();
+        self.topology.commit();
     }
 
     fn check_clock(&self, at: OffsetDateTime) -> Result<(), SlotError> {
@@ -401,8 +434,10 @@ impl Store {
     }
 
     /// Whether verifiers of `cert_type` still trust the previous certificate of the slot at
-    /// `scope` at `at`: the type accepts it and its retention lasts.
-    fn previous_trusted_at(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> bool {
+    /// `scope` (the slot's own scope, as [`Store::resolve`] returns it) at `at`: the type accepts
+    /// the previous certificate ([`TypeConfig::accept_previous`]) and its retention lasts
+    /// ([`SlotMilestones::previous_retires`]).
+    pub fn previous_trusted_at(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> bool {
         self.configs.accepts_previous(cert_type)
             && self.milestones(cert_type, scope).and_then(|m| m.previous_retires).is_some_and(|r| at < r)
     }

@@ -58,15 +58,9 @@ impl RollOptions {
 }
 
 impl Store {
-    /// The checks every multi-type call starts with: the instant, the scope, at least one type
+    /// The checks every multi-type call starts with (after the instant): the scope, at least one type
     /// (each kept once, in the order given) and room for new slots.
-    fn check_call(
-        &self,
-        cert_types: &[CertType],
-        scope: &Scope,
-        at: OffsetDateTime,
-    ) -> Result<Vec<CertType>, SlotError> {
-        self.check_clock(at)?;
+    fn check_call(&self, cert_types: &[CertType], scope: &Scope) -> Result<Vec<CertType>, SlotError> {
         self.check_scope(scope)?;
         let mut distinct: Vec<CertType> = Vec::with_capacity(cert_types.len());
         for t in cert_types {
@@ -100,8 +94,8 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<Outcome, SlotError> {
-        self.atomically(|store| {
-            let cert_types = &store.check_call(cert_types, scope, at)?;
+        self.atomically_at(at, |store| {
+            let cert_types = &store.check_call(cert_types, scope)?;
             if !options.get_force() {
                 store.check_valid_at(thumbprint, at, Duration::ZERO)?;
             }
@@ -161,7 +155,6 @@ impl Store {
                     at,
                 });
             }
-            store.tick(at);
             Ok(events)
         })
     }
@@ -210,7 +203,9 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<Outcome, SlotError> {
-        self.atomically(|store| store.roll_events(cert_types, scope, thumbprint, effective_at, at, options))
+        self.atomically_at(at, |store| {
+            store.roll_events(cert_types, scope, thumbprint, effective_at, at, options)
+        })
     }
 
     /// Cancels the pending roll of a slot.
@@ -223,8 +218,7 @@ impl Store {
         scope: &Scope,
         at: OffsetDateTime,
     ) -> Result<Outcome, SlotError> {
-        self.atomically(|store| {
-            store.check_clock(at)?;
+        self.atomically_at(at, |store| {
             let no_pending =
                 || SlotError::NoPendingRoll { cert_type: cert_type.clone(), scope: scope.clone() };
             let id = store.slots.slot_id(cert_type, scope).ok_or_else(no_pending)?;
@@ -237,7 +231,6 @@ impl Store {
                 effective_at: pending.effective_at,
                 reason: CancelReason::Requested,
             };
-            store.tick(at);
             Ok(vec![event])
         })
     }
@@ -253,8 +246,7 @@ impl Store {
         scope: &Scope,
         at: OffsetDateTime,
     ) -> Result<Outcome, SlotError> {
-        self.atomically(|store| {
-            store.check_clock(at)?;
+        self.atomically_at(at, |store| {
             let none = || SlotError::NoCurrent { cert_type: cert_type.clone(), scope: scope.clone() };
             let id = store.slots.slot_id(cert_type, scope).ok_or_else(none)?;
             let current = store.slot(id).and_then(|s| s.current).ok_or_else(none)?;
@@ -267,7 +259,6 @@ impl Store {
                 scope: scope.clone(),
                 thumbprint: current.thumbprint,
             };
-            store.tick(at);
             Ok(vec![event])
         })
     }
@@ -282,8 +273,7 @@ impl Store {
         scope: &Scope,
         at: OffsetDateTime,
     ) -> Result<Outcome, SlotError> {
-        self.atomically(|store| {
-            store.check_clock(at)?;
+        self.atomically_at(at, |store| {
             let none = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
             let id = store.slots.slot_id(cert_type, scope).ok_or_else(none)?;
             let previous = store.slot(id).and_then(|s| s.previous).ok_or_else(none)?;
@@ -294,7 +284,6 @@ impl Store {
                 thumbprint: previous.thumbprint,
                 reason: DropReason::Removed,
             };
-            store.tick(at);
             Ok(vec![event])
         })
     }
@@ -311,8 +300,7 @@ impl Store {
         scope: &Scope,
         at: OffsetDateTime,
     ) -> Result<Outcome, SlotError> {
-        self.atomically(|store| {
-            store.check_clock(at)?;
+        self.atomically_at(at, |store| {
             let no_previous = || SlotError::NoPrevious { cert_type: cert_type.clone(), scope: scope.clone() };
             let id = store.slots.slot_id(cert_type, scope).ok_or_else(no_previous)?;
             let slot = store.slot(id).unwrap_or_default();
@@ -359,7 +347,6 @@ impl Store {
                 thumbprint: previous.thumbprint,
                 displaced: current.thumbprint,
             });
-            store.tick(at);
             Ok(events)
         })
     }
@@ -379,10 +366,10 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<(Thumbprint, Outcome), SlotError> {
-        let ((thumbprint, events), revision) = self.atomically_with(|store| {
+        let ((thumbprint, events), revision) = self.atomically_with_at(at, |store| {
             let thumbprint = store.put_pfx(pfx)?;
             let events = store.roll_events(cert_types, scope, &thumbprint, effective_at, at, options)?;
-            Ok::<_, SlotError>((thumbprint, events))
+            Ok((thumbprint, events))
         })?;
         Ok((thumbprint, Outcome { events, revision }))
     }
@@ -397,7 +384,7 @@ impl Store {
         at: OffsetDateTime,
         options: RollOptions,
     ) -> Result<Vec<Event>, SlotError> {
-        let cert_types = &self.check_call(cert_types, scope, at)?;
+        let cert_types = &self.check_call(cert_types, scope)?;
         self.stored(thumbprint)?;
         let lead = cert_types.iter().map(|t| self.configs.lead_time(t)).max().unwrap_or(Duration::ZERO);
         if options.get_short_notice() && !options.get_force() {
@@ -468,7 +455,6 @@ impl Store {
                 effective_at,
             });
         }
-        self.tick(at);
         Ok(events)
     }
 }

@@ -198,10 +198,7 @@ impl Store {
         store.load_topology(&state)?;
         store.load_slots(&state)?;
         // What was built is the state as loaded, not changes to it.
-        store.configs.commit();
-        store.inventory.commit();
-        store.slots.commit();
-        store.topology.commit();
+        store.commit();
         Ok(store)
     }
 

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::policy::{CertType, Scope};
 use crate::store::error::SlotError;
 use crate::store::inventory::CertId;
+use crate::store::journal::{Journal, Journaled};
 use crate::store::names::{Names, ScopeId, SlotId, TypeId};
 use crate::store::schedule::{Schedule, Trigger, Triggers};
 use crate::store::slot::Warned;
@@ -57,7 +58,7 @@ impl SlotEntry {
     clippy::large_enum_variant,
     reason = "nearly every entry is a write; boxing it would cost an allocation per change on advance's path"
 )]
-enum Undo {
+pub(super) enum Undo {
     /// A slot was created (the last one).
     Created { id: SlotId },
     /// A slot was written: its entry and schedule entries before, and its schedule entries after.
@@ -76,7 +77,7 @@ pub(super) struct SlotTable {
     schedule: Schedule,
     agenda: Schedule,
     blocked: BTreeMap<SlotId, Vec<String>>,
-    log: Vec<Undo>,
+    log: Journal<Undo>,
 }
 
 impl SlotTable {
@@ -139,7 +140,7 @@ impl SlotTable {
             pending: None,
         });
         self.names.add_slot(type_id, scope_id, id);
-        self.log.push(Undo::Created { id });
+        self.log.record(Undo::Created { id });
         Some(id)
     }
 
@@ -152,7 +153,7 @@ impl SlotTable {
         }
         let before = core::mem::replace(cell, entry);
         self.move_entries(id, old, new);
-        self.log.push(Undo::Written { id, before, old: *old, new: *new });
+        self.log.record(Undo::Written { id, before, old: *old, new: *new });
     }
 
     fn move_entries(&mut self, id: SlotId, old: &Triggers, new: &Triggers) {
@@ -195,7 +196,7 @@ impl SlotTable {
             Some(servers) => self.blocked.insert(id, servers),
             None => self.blocked.remove(&id),
         };
-        self.log.push(Undo::Blocked { id, before });
+        self.log.record(Undo::Blocked { id, before });
     }
 
     /// The next time-triggered change.
@@ -207,7 +208,7 @@ impl SlotTable {
     pub(super) fn pop_due(&mut self) {
         if let Some((t, trigger, id)) = self.schedule.first() {
             self.schedule.remove(t, trigger, id);
-            self.log.push(Undo::Popped { t, trigger, id });
+            self.log.record(Undo::Popped { t, trigger, id });
         }
     }
 
@@ -225,41 +226,39 @@ impl SlotTable {
     pub(super) fn agenda_first_after(&self, t: OffsetDateTime) -> Option<OffsetDateTime> {
         self.agenda.first_after(t)
     }
+}
 
-    /// A savepoint: the length of the journal.
-    pub(super) fn mark(&self) -> usize {
-        self.log.len()
+impl Journaled for SlotTable {
+    type Undo = Undo;
+
+    fn journal(&self) -> &Journal<Undo> {
+        &self.log
     }
 
-    /// Forgets the journal (the outermost operation succeeded).
-    pub(super) fn commit(&mut self) {
-        self.log.clear();
+    fn journal_mut(&mut self) -> &mut Journal<Undo> {
+        &mut self.log
     }
 
-    /// Undoes every change after savepoint `mark`, latest first.
-    pub(super) fn rollback(&mut self, mark: usize) {
-        while self.log.len() > mark {
-            let Some(undo) = self.log.pop() else { break };
-            match undo {
-                Undo::Created { id } => {
-                    if let Some(entry) = self.entries.pop() {
-                        self.names.remove_slot(entry.type_id, entry.scope_id, id);
-                    }
+    fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Created { id } => {
+                if let Some(entry) = self.entries.pop() {
+                    self.names.remove_slot(entry.type_id, entry.scope_id, id);
                 }
-                Undo::Written { id, before, old, new } => {
-                    if let Some(cell) = self.entries.get_mut(id as usize) {
-                        *cell = before;
-                    }
-                    self.move_entries(id, &new, &old);
-                }
-                Undo::Blocked { id, before } => {
-                    match before {
-                        Some(servers) => self.blocked.insert(id, servers),
-                        None => self.blocked.remove(&id),
-                    };
-                }
-                Undo::Popped { t, trigger, id } => self.schedule_of(trigger).insert(t, trigger, id),
             }
+            Undo::Written { id, before, old, new } => {
+                if let Some(cell) = self.entries.get_mut(id as usize) {
+                    *cell = before;
+                }
+                self.move_entries(id, &new, &old);
+            }
+            Undo::Blocked { id, before } => {
+                match before {
+                    Some(servers) => self.blocked.insert(id, servers),
+                    None => self.blocked.remove(&id),
+                };
+            }
+            Undo::Popped { t, trigger, id } => self.schedule_of(trigger).insert(t, trigger, id),
         }
     }
 }

@@ -8,10 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::store::fleet::Holdings;
+use crate::store::journal::{Journal, Journaled};
 
 /// How to undo one change.
 #[derive(Clone, Debug)]
-enum Undo {
+pub(super) enum Undo {
     SiteAdded(Box<str>),
     SiteRemoved(Box<str>),
     PoolAdded(Box<str>),
@@ -29,7 +30,7 @@ pub(super) struct Topology {
     pools: BTreeMap<Box<str>, Box<str>>,
     servers: BTreeMap<Box<str>, Box<str>>,
     holdings: BTreeMap<Box<str>, Holdings>,
-    log: Vec<Undo>,
+    log: Journal<Undo>,
 }
 
 impl Topology {
@@ -79,7 +80,7 @@ impl Topology {
     /// Adds a site (nothing when it is there).
     pub(super) fn add_site(&mut self, site: Box<str>) {
         if self.sites.insert(site.clone()) {
-            self.log.push(Undo::SiteAdded(site));
+            self.log.record(Undo::SiteAdded(site));
         }
     }
 
@@ -88,7 +89,7 @@ impl Topology {
     pub(super) fn add_pool(&mut self, pool: Box<str>, site: Box<str>) {
         if self.sites.contains(&site) && !self.pools.contains_key(&pool) {
             self.pools.insert(pool.clone(), site);
-            self.log.push(Undo::PoolAdded(pool));
+            self.log.record(Undo::PoolAdded(pool));
         }
     }
 
@@ -97,7 +98,7 @@ impl Topology {
     pub(super) fn add_server(&mut self, server: Box<str>, pool: Box<str>) {
         if self.pools.contains_key(&pool) && !self.servers.contains_key(&server) {
             self.servers.insert(server.clone(), pool);
-            self.log.push(Undo::ServerAdded(server));
+            self.log.record(Undo::ServerAdded(server));
         }
     }
 
@@ -105,7 +106,7 @@ impl Topology {
     pub(super) fn remove_server(&mut self, server: &str) -> bool {
         let Some((name, pool)) = self.servers.remove_entry(server) else { return false };
         let report = self.holdings.remove(server);
-        self.log.push(Undo::ServerRemoved(name, pool, report));
+        self.log.record(Undo::ServerRemoved(name, pool, report));
         true
     }
 
@@ -115,7 +116,7 @@ impl Topology {
             return false;
         }
         let Some((name, site)) = self.pools.remove_entry(pool) else { return false };
-        self.log.push(Undo::PoolRemoved(name, site));
+        self.log.record(Undo::PoolRemoved(name, site));
         true
     }
 
@@ -125,7 +126,7 @@ impl Topology {
             return false;
         }
         let Some(name) = self.sites.take(site) else { return false };
-        self.log.push(Undo::SiteRemoved(name));
+        self.log.record(Undo::SiteRemoved(name));
         true
     }
 
@@ -137,52 +138,50 @@ impl Topology {
             return true;
         }
         let before = self.holdings.insert(name.clone(), holdings);
-        self.log.push(Undo::Reported(name, before));
+        self.log.record(Undo::Reported(name, before));
         true
     }
+}
 
-    /// A savepoint: the length of the journal.
-    pub(super) fn mark(&self) -> usize {
-        self.log.len()
+impl Journaled for Topology {
+    type Undo = Undo;
+
+    fn journal(&self) -> &Journal<Undo> {
+        &self.log
     }
 
-    /// Forgets the journal (the outermost operation succeeded).
-    pub(super) fn commit(&mut self) {
-        self.log.clear();
+    fn journal_mut(&mut self) -> &mut Journal<Undo> {
+        &mut self.log
     }
 
-    /// Undoes every change after savepoint `mark`, latest first.
-    pub(super) fn rollback(&mut self, mark: usize) {
-        while self.log.len() > mark {
-            let Some(undo) = self.log.pop() else { break };
-            match undo {
-                Undo::SiteAdded(site) => {
-                    self.sites.remove(&site);
+    fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::SiteAdded(site) => {
+                self.sites.remove(&site);
+            }
+            Undo::SiteRemoved(site) => {
+                self.sites.insert(site);
+            }
+            Undo::PoolAdded(pool) => {
+                self.pools.remove(&pool);
+            }
+            Undo::PoolRemoved(pool, site) => {
+                self.pools.insert(pool, site);
+            }
+            Undo::ServerAdded(server) => {
+                self.servers.remove(&server);
+            }
+            Undo::ServerRemoved(server, pool, report) => {
+                if let Some(report) = report {
+                    self.holdings.insert(server.clone(), report);
                 }
-                Undo::SiteRemoved(site) => {
-                    self.sites.insert(site);
-                }
-                Undo::PoolAdded(pool) => {
-                    self.pools.remove(&pool);
-                }
-                Undo::PoolRemoved(pool, site) => {
-                    self.pools.insert(pool, site);
-                }
-                Undo::ServerAdded(server) => {
-                    self.servers.remove(&server);
-                }
-                Undo::ServerRemoved(server, pool, report) => {
-                    if let Some(report) = report {
-                        self.holdings.insert(server.clone(), report);
-                    }
-                    self.servers.insert(server, pool);
-                }
-                Undo::Reported(server, before) => {
-                    match before {
-                        Some(h) => self.holdings.insert(server, h),
-                        None => self.holdings.remove(&server),
-                    };
-                }
+                self.servers.insert(server, pool);
+            }
+            Undo::Reported(server, before) => {
+                match before {
+                    Some(h) => self.holdings.insert(server, h),
+                    None => self.holdings.remove(&server),
+                };
             }
         }
     }
