@@ -17,9 +17,9 @@ pub use crate::issue::{
     CertificateRequest, RequestError, RequestTemplate, SelfSignedOptions, complete_request,
 };
 pub use crate::pfx::{
-    Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError,
-    MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey,
-    Protection, SkippedBag,
+    EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError, MacAlgorithm,
+    Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey, Protection,
+    SkippedBag,
 };
 pub use crate::rollover::{
     Action, AuthMetadata, IssueRequest, Issuer, Jwk, JwkParams, Jwks, JwsAlgorithm, KeySpec, KeyStatus,

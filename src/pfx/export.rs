@@ -9,12 +9,12 @@ use crate::pfx::ExportError;
 use crate::pfx::Pfx;
 use crate::pfx::decode::{FRIENDLY_NAME, ID_DATA, ID_ENCRYPTED_DATA, LOCAL_KEY_ID, X509_CERTIFICATE};
 use crate::pfx::decrypt::Encryption;
-use crate::pfx::digest::Digest;
 use crate::pfx::encode::{bmp_string, explicit, int, oct, oid, seq, set_of, tlv};
 use crate::pfx::epki;
 use crate::pfx::kdf::Password;
 use crate::pfx::key::PrivateKey;
 use crate::pfx::mac;
+use crate::x509::algorithm::HashAlgorithm;
 use crate::x509::cert::Certificate;
 
 /// The algorithms of an exported PFX.
@@ -151,8 +151,8 @@ impl Pfx {
 
         let auth_safe = seq(&[certs_ci, key_ci]);
         let digest = match options.profile {
-            ExportProfile::Aes256Sha256 => Digest::Sha256,
-            ExportProfile::Legacy3DesSha1 => Digest::Sha1,
+            ExportProfile::Aes256Sha256 => HashAlgorithm::Sha256,
+            ExportProfile::Legacy3DesSha1 => HashAlgorithm::Sha1,
         };
         let mut mac_salt = [0u8; 16];
         rng.fill_bytes(&mut mac_salt);

@@ -43,7 +43,6 @@ use const_oid::ObjectIdentifier;
 use zeroize::Zeroizing;
 
 pub use self::decrypt::{EncryptionAlgorithm, Pbes1Cipher, Pbes2Cipher};
-pub use self::digest::Digest;
 pub use self::error::{ExportError, KeyError, PasswordCheck, PfxError};
 pub use self::export::{ExportOptions, ExportProfile};
 pub use self::kdf::Password;
