@@ -15,7 +15,10 @@ use core::fmt;
 use cipher::block_padding::Pkcs7;
 use cipher::{BlockModeDecrypt, BlockModeEncrypt as _, InnerIvInit, KeyInit, KeyIvInit, StreamCipher};
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5911;
 use der::Decode as _;
+// `id-PBES2` (RFC 8018 A.4) is the `pkcs5` crate's: const-oid's db lacks it.
+use pkcs5::pbes2::PBES2_OID;
 use zeroize::Zeroizing;
 
 use crate::pfx::PfxError;
@@ -25,9 +28,6 @@ use crate::pfx::mac::{self, oid_of};
 use crate::x509::ParseError;
 use crate::x509::algorithm::HashAlgorithm;
 use crate::x509::tlv::{self, Tlv, tag};
-
-/// `pbes2` (RFC 8018 A.4).
-pub(crate) const PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
 
 /// A PKCS #12 PBE cipher (RFC 7292 appendix C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,7 +58,7 @@ const PBES1_TABLE: [(ObjectIdentifier, Pbes1Cipher, usize, usize); 6] = [
 
 impl Pbes1Cipher {
     fn entry(self) -> (ObjectIdentifier, usize, usize) {
-        PBES1_TABLE.iter().find(|e| e.1 == self).map_or((PBES2, 0, 0), |e| (e.0, e.2, e.3))
+        PBES1_TABLE.iter().find(|e| e.1 == self).map_or((PBES2_OID, 0, 0), |e| (e.0, e.2, e.3))
     }
 
     /// The algorithm's OID.
@@ -183,7 +183,7 @@ impl Encryption {
                 params: Params::Pbes1 { salt: salt.value.to_vec() },
             });
         }
-        if oid != PBES2 {
+        if oid != PBES2_OID {
             return Err(PfxError::UnsupportedAlgorithm { context: "encryption", oid });
         }
         // PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, encryptionScheme AlgorithmIdentifier }
@@ -192,7 +192,7 @@ impl Encryption {
         let scheme = p.read_expected(tag::SEQUENCE, "encryptionScheme")?;
         let mut kdf_fields = kdf.reader();
         let kdf_oid = oid_of(&kdf_fields.read_expected(tag::OID, "keyDerivationFunc")?)?;
-        if kdf_oid != mac::PBKDF2 {
+        if kdf_oid != rfc5911::ID_PBKDF_2 {
             return Err(PfxError::UnsupportedAlgorithm { context: "PBES2 key derivation", oid: kdf_oid });
         }
         let (_, iterations, _, prf) = mac::parse_pbkdf2_params(
@@ -304,7 +304,7 @@ impl Encryption {
             }
             (Params::Pbes2(params), _) => {
                 let params = der::Encode::to_der(params.as_ref()).ok()?;
-                Some(seq(&[oid(&PBES2), params]))
+                Some(seq(&[oid(&PBES2_OID), params]))
             }
             _ => None,
         }

@@ -15,6 +15,7 @@
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5911;
 use hmac::{KeyInit, Mac};
 use zeroize::Zeroizing;
 
@@ -25,10 +26,9 @@ use crate::x509::ParseError;
 use crate::x509::algorithm::HashAlgorithm;
 use crate::x509::tlv::{self, Tlv, tag};
 
-/// `id-PBMAC1` (RFC 8018 A.5).
+/// `id-PBMAC1` (RFC 8018 A.5): not in const-oid's db nor the `pkcs5` crate.
 const PBMAC1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.14");
-/// `id-PBKDF2` (RFC 8018 A.2).
-pub(crate) const PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");
+
 /// How a PFX's integrity is protected.
 ///
 /// `Display` writes what an admin checks: `SHA-256 MAC, 2048 iterations`,
@@ -146,7 +146,7 @@ impl MacData {
         let scheme = p.read_expected(tag::SEQUENCE, "messageAuthScheme")?;
         let mut kdf = kdf.reader();
         let kdf_oid = oid_of(&kdf.read_expected(tag::OID, "keyDerivationFunc")?)?;
-        if kdf_oid != PBKDF2 {
+        if kdf_oid != rfc5911::ID_PBKDF_2 {
             return Err(PfxError::UnsupportedAlgorithm { context: "PBMAC1 key derivation", oid: kdf_oid });
         }
         let pbkdf2 = kdf.read_expected(tag::SEQUENCE, "PBKDF2-params")?;

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use const_oid::ObjectIdentifier;
 use time::OffsetDateTime;
 
-use crate::x509::algorithm::SignatureAlgorithm;
+use crate::x509::algorithm::{NO_OID, SignatureAlgorithm};
 use crate::x509::ext::{self, BasicConstraints, Extension, GeneralName, KeyUsage};
 use crate::x509::key::{self, PublicKeyInfo};
 use crate::x509::name::Name;
@@ -312,9 +312,7 @@ impl Certificate {
         let raw = self.span(&self.inner.signature_algorithm);
         Reader::new(raw)
             .read("signatureAlgorithm")
-            .map_or(SignatureAlgorithm::Other(ObjectIdentifier::new_unwrap("0.0")), |alg| {
-                SignatureAlgorithm::from_identifier(&alg)
-            })
+            .map_or(SignatureAlgorithm::Other(NO_OID), |alg| SignatureAlgorithm::from_identifier(&alg))
     }
 
     /// The OID of `Certificate.signatureAlgorithm`.
@@ -325,7 +323,7 @@ impl Certificate {
             .and_then(|alg| alg.reader().read("algorithm"))
             .ok()
             .and_then(|oid| ObjectIdentifier::from_bytes(oid.value).ok())
-            .unwrap_or(ObjectIdentifier::new_unwrap("0.0"))
+            .unwrap_or(NO_OID)
     }
 
     /// True when `TBSCertificate.signature` equals `Certificate.signatureAlgorithm`, as RFC 5280
