@@ -241,9 +241,7 @@ impl Certificate {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_pem(&self) -> String {
-        // The DER is at most what a PEM encoder takes: `encode_string` fails only on lengths that
-        // overflow, which a parsed certificate cannot have.
-        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &self.inner.der).unwrap_or_default()
+        pem::encode("CERTIFICATE", &self.inner.der)
     }
 
     /// The SHA-1 thumbprint of the DER, as Windows and Lync show it.
