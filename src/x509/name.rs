@@ -138,6 +138,15 @@ impl<'a> Name<'a> {
         Ok(Self { raw: tlv.raw, content: tlv.value })
     }
 
+    /// Reads a DER `Name` that fills `der` exactly (a name another crate encoded, to be written
+    /// in RFC 4514 form by this file's formatter).
+    pub(crate) fn from_der(der: &'a [u8]) -> Result<Self, ParseError> {
+        let mut reader = Reader::new(der);
+        let name = Self::parse(reader.read("Name")?, "Name")?;
+        reader.finish("Name")?;
+        Ok(name)
+    }
+
     /// Wraps a Name whose structure [`Name::parse`] has already checked; anything else reads as
     /// the empty name.
     pub(crate) fn from_checked(raw: &'a [u8]) -> Self {
@@ -500,6 +509,18 @@ mod tests {
         let bad_oid =
             tlv(tag::SEQUENCE, &[tlv(tag::OID, &[0x55, 0x84]), tlv(tag::UTF8_STRING, b"x")].concat());
         assert_eq!(rfc4514(&[vec![bad_oid]]), "error: AttributeType at offset 6 is malformed");
+    }
+
+    #[test]
+    fn from_der_reads_one_whole_name() {
+        let der = tlv(tag::SEQUENCE, &tlv(tag::SET, &atv(&attr::COMMON_NAME, tag::UTF8_STRING, b"a")));
+        assert_eq!(Name::from_der(&der).map(|n| n.to_string()), Ok("CN=a".to_owned()));
+        let mut trailing = der.clone();
+        trailing.push(0);
+        assert_eq!(
+            Name::from_der(&trailing).map(|n| n.to_string()),
+            Err(ParseError::TrailingData { offset: der.len(), what: "Name", len: 1 })
+        );
     }
 
     #[test]
