@@ -19,9 +19,9 @@ pub use crate::obtain::{
     SelfSignedOptions, complete_request,
 };
 pub use crate::pfx::{
-    Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError,
-    MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey,
-    Protection, SkippedBag,
+    EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, KeyError, MacAlgorithm,
+    Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Pkcs8Options, PrivateKey, Protection,
+    SkippedBag,
 };
 pub use crate::policy::{
     CertType, Milestones, NameError, RenewBefore, Retention, RolloverError, RolloverPolicy, Scope,

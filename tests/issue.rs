@@ -195,6 +195,22 @@ fn self_signed_ec_certificates_verify_with_openssl() {
     );
 }
 
+#[test]
+fn a_template_writes_its_subject_as_the_certificate_made_from_it_reads() {
+    // One RFC 4514 formatter (certslot's): attributes without a short name are dotted OIDs in both.
+    let template =
+        RequestTemplate::new("CN=sts.contoso.com,serialNumber=42,emailAddress=admin@contoso.com,O=Contoso")
+            .expect("subject");
+    assert_eq!(
+        template.subject(),
+        "CN=sts.contoso.com,2.5.4.5=42,1.2.840.113549.1.9.1=admin@contoso.com,O=Contoso"
+    );
+    let policy = Policy::new().with_key(certslot::KeyRule::default().accept_ec(256).expect("rule"));
+    let key = PrivateKey::generate_ec(Curve::P256, &mut rng()).expect("key");
+    let pfx = template.self_signed(key, &policy, AT, SelfSignedOptions::default(), &mut rng()).expect("made");
+    assert_eq!(pfx.leaf().map(|c| c.subject().to_string()).as_deref(), Some(template.subject()));
+}
+
 // ----- completing a request ---------------------------------------------------------------------
 
 const CA_ISSUING: &str = "tests/data/request/ca-issuing.pem";

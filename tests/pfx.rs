@@ -4,7 +4,7 @@
 mod common;
 
 use certslot::{
-    Digest, EncryptionAlgorithm, ImportOptions, MacAlgorithm, Password, PasswordCheck, Pbes1Cipher,
+    EncryptionAlgorithm, HashAlgorithm, ImportOptions, MacAlgorithm, Password, PasswordCheck, Pbes1Cipher,
     Pbes2Cipher, Pfx, PfxError, Sha256Fingerprint,
 };
 use common::pfx::FIXTURES;
@@ -44,9 +44,9 @@ fn scheme(alg: &EncryptionAlgorithm) -> (String, u64) {
         }
         EncryptionAlgorithm::Pbes2 { cipher, prf, iterations } => {
             let prf = match prf {
-                Digest::Sha1 => "SHA1",
-                Digest::Sha256 => "SHA256",
-                Digest::Sha512 => "SHA512",
+                HashAlgorithm::Sha1 => "SHA1",
+                HashAlgorithm::Sha256 => "SHA256",
+                HashAlgorithm::Sha512 => "SHA512",
                 other => panic!("unexpected {other:?}"),
             };
             let cipher = match cipher {
@@ -62,21 +62,21 @@ fn scheme(alg: &EncryptionAlgorithm) -> (String, u64) {
     }
 }
 
-fn digest_name(d: &Digest) -> &'static str {
+fn digest_name(d: &HashAlgorithm) -> &'static str {
     match d {
-        Digest::Sha1 => "sha1",
-        Digest::Sha224 => "sha224",
-        Digest::Sha256 => "sha256",
-        Digest::Sha384 => "sha384",
-        Digest::Sha512 => "sha512",
-        Digest::Sha512_224 => "sha512-224",
-        Digest::Sha512_256 => "sha512-256",
-        Digest::Sha3_224 => "sha3-224",
-        Digest::Sha3_256 => "sha3-256",
-        Digest::Sha3_384 => "sha3-384",
-        Digest::Sha3_512 => "sha3-512",
-        Digest::Blake2b512 => "blake2b512",
-        Digest::Blake2s256 => "blake2s256",
+        HashAlgorithm::Sha1 => "sha1",
+        HashAlgorithm::Sha224 => "sha224",
+        HashAlgorithm::Sha256 => "sha256",
+        HashAlgorithm::Sha384 => "sha384",
+        HashAlgorithm::Sha512 => "sha512",
+        HashAlgorithm::Sha512_224 => "sha512-224",
+        HashAlgorithm::Sha512_256 => "sha512-256",
+        HashAlgorithm::Sha3_224 => "sha3-224",
+        HashAlgorithm::Sha3_256 => "sha3-256",
+        HashAlgorithm::Sha3_384 => "sha3-384",
+        HashAlgorithm::Sha3_512 => "sha3-512",
+        HashAlgorithm::Blake2b512 => "blake2b512",
+        HashAlgorithm::Blake2s256 => "blake2s256",
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -208,13 +208,13 @@ fn truncations_and_bit_flips_end_in_typed_errors() {
 }
 
 /// The MACs `openssl pkcs12 -export -macalg` writes beyond SHA-1 and SHA-2, by fixture.
-const SHA3_AND_BLAKE2_MACS: [(&str, Digest, &str); 6] = [
-    ("openssl3-mac-sha3-224.pfx", Digest::Sha3_224, "SHA3-224"),
-    ("openssl3-mac-sha3-256.pfx", Digest::Sha3_256, "SHA3-256"),
-    ("openssl3-mac-sha3-384.pfx", Digest::Sha3_384, "SHA3-384"),
-    ("openssl3-mac-sha3-512.pfx", Digest::Sha3_512, "SHA3-512"),
-    ("openssl3-mac-blake2b512.pfx", Digest::Blake2b512, "BLAKE2b-512"),
-    ("openssl3-mac-blake2s256.pfx", Digest::Blake2s256, "BLAKE2s-256"),
+const SHA3_AND_BLAKE2_MACS: [(&str, HashAlgorithm, &str); 6] = [
+    ("openssl3-mac-sha3-224.pfx", HashAlgorithm::Sha3_224, "SHA3-224"),
+    ("openssl3-mac-sha3-256.pfx", HashAlgorithm::Sha3_256, "SHA3-256"),
+    ("openssl3-mac-sha3-384.pfx", HashAlgorithm::Sha3_384, "SHA3-384"),
+    ("openssl3-mac-sha3-512.pfx", HashAlgorithm::Sha3_512, "SHA3-512"),
+    ("openssl3-mac-blake2b512.pfx", HashAlgorithm::Blake2b512, "BLAKE2b-512"),
+    ("openssl3-mac-blake2s256.pfx", HashAlgorithm::Blake2s256, "BLAKE2s-256"),
 ];
 
 #[test]

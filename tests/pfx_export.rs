@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    Digest, EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, ImportOptions, MacAlgorithm,
-    Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Thumbprint,
+    EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, HashAlgorithm, ImportOptions,
+    MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Thumbprint,
 };
 use getrandom::SysRng;
 
@@ -94,11 +94,17 @@ fn modern_export_round_trips_through_certslot_openssl_and_python() {
         back.private_key().map(|k| k.pkcs8_der().to_vec()),
         source.private_key().map(|k| k.pkcs8_der().to_vec())
     );
-    let aes =
-        EncryptionAlgorithm::Pbes2 { cipher: Pbes2Cipher::Aes256Cbc, prf: Digest::Sha256, iterations: 2048 };
+    let aes = EncryptionAlgorithm::Pbes2 {
+        cipher: Pbes2Cipher::Aes256Cbc,
+        prf: HashAlgorithm::Sha256,
+        iterations: 2048,
+    };
     assert_eq!(back.protection().key, Some(aes));
     assert_eq!(back.protection().certificates, vec![aes]);
-    assert_eq!(back.protection().mac, Some(MacAlgorithm::Hmac { digest: Digest::Sha256, iterations: 2048 }));
+    assert_eq!(
+        back.protection().mac,
+        Some(MacAlgorithm::Hmac { digest: HashAlgorithm::Sha256, iterations: 2048 })
+    );
     assert_eq!(back.friendly_name(back.leaf().expect("leaf")), Some("Contoso OAuth"));
     assert_eq!(back.key_friendly_name(), Some("Contoso OAuth"));
 
@@ -128,7 +134,10 @@ fn legacy_export_is_3des_with_a_sha1_mac() {
     let tdes = EncryptionAlgorithm::Pbes1 { cipher: Pbes1Cipher::TripleDes3Key, iterations: 2000 };
     assert_eq!(back.protection().key, Some(tdes));
     assert_eq!(back.protection().certificates, vec![tdes]);
-    assert_eq!(back.protection().mac, Some(MacAlgorithm::Hmac { digest: Digest::Sha1, iterations: 2000 }));
+    assert_eq!(
+        back.protection().mac,
+        Some(MacAlgorithm::Hmac { digest: HashAlgorithm::Sha1, iterations: 2000 })
+    );
     openssl(&bytes, &["-info", "-noout", "-passin", "pass:pässwörd🔑"]);
     let leaf = source.leaf().expect("leaf").thumbprint();
     assert_eq!(python(&bytes, "pässwörd🔑"), format!("{leaf} 2048 0 Lync"));
@@ -172,7 +181,11 @@ fn pbmac1_rfc_9579_vector_verifies() {
     );
     assert_eq!(
         pfx.protection().mac,
-        Some(MacAlgorithm::Pbmac1 { digest: Digest::Sha256, prf: Digest::Sha256, iterations: 2048 })
+        Some(MacAlgorithm::Pbmac1 {
+            digest: HashAlgorithm::Sha256,
+            prf: HashAlgorithm::Sha256,
+            iterations: 2048
+        })
     );
     assert_eq!(
         Pfx::import(RFC9579_A1, &Password::new("12345"), ImportOptions::default()).map(|_| ()),

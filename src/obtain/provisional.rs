@@ -21,7 +21,7 @@ use crate::x509::Certificate;
 
 /// `sha256WithRSAEncryption`, named as the placeholder signature algorithm (nothing is signed).
 const PLACEHOLDER_SIGNATURE: const_oid::ObjectIdentifier =
-    const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+    const_oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION;
 
 /// An instant as an X.509 `Time`: UTCTime through 2049, GeneralizedTime from 2050 and before 1950
 /// (RFC 5280 4.1.2.5), to the whole second.

@@ -85,8 +85,7 @@ impl CertificateRequest {
 
     /// The request, PEM (`CERTIFICATE REQUEST`, RFC 7468 7).
     pub fn to_pem(&self) -> String {
-        der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &self.der)
-            .unwrap_or_default()
+        crate::x509::pem::encode("CERTIFICATE REQUEST", &self.der)
     }
 
     /// The template it was made from.

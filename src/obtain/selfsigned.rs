@@ -26,10 +26,10 @@ use crate::x509::key::PublicKeyInfo;
 
 /// Authority key identifier (RFC 5280 4.2.1.1).
 const AUTHORITY_KEY_IDENTIFIER: const_oid::ObjectIdentifier =
-    const_oid::ObjectIdentifier::new_unwrap("2.5.29.35");
+    const_oid::db::rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER;
 /// Subject key identifier (RFC 5280 4.2.1.2).
 const SUBJECT_KEY_IDENTIFIER: const_oid::ObjectIdentifier =
-    const_oid::ObjectIdentifier::new_unwrap("2.5.29.14");
+    const_oid::db::rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER;
 
 /// How long a self-signed certificate is valid, and how far its start is set back.
 ///

@@ -15,6 +15,7 @@ use crate::obtain::error::RequestError;
 use crate::policy::CertType;
 use crate::x509::Certificate;
 use crate::x509::ext::{self as ext_oid, KeyUsageBit, eku};
+use crate::x509::name::Name;
 
 /// What a certificate request (or a self-signed certificate) asks for.
 ///
@@ -64,8 +65,11 @@ impl RequestTemplate {
         if name.common_name().ok().flatten().is_some_and(|cn| cn.value().chars().count() > MAX_COMMON_NAME) {
             return Err(invalid("its common name is longer than 64 characters"));
         }
+        // Written by certslot's one RFC 4514 formatter (`x509::name`), as certificates' names are.
+        let der = der::Encode::to_der(&name).map_err(|_| invalid("it does not encode"))?;
+        let subject = Name::from_der(&der).map_err(|_| invalid("it does not encode"))?.to_string();
         Ok(Self {
-            subject: name.to_string(),
+            subject,
             dns_names: Vec::new(),
             key_usage: vec![KeyUsageBit::DigitalSignature],
             extended_key_usage: Vec::new(),

@@ -20,6 +20,7 @@
 //! Every layer may be BER; see `crate::x509::ber`.
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::{rfc2985, rfc5911};
 use zeroize::Zeroizing;
 
 use crate::pfx::PfxError;
@@ -28,17 +29,6 @@ use crate::pfx::mac::{MacData, oid_of};
 use crate::x509::ParseError;
 use crate::x509::ber;
 use crate::x509::tlv::{self, Reader, Tlv, tag};
-
-/// `id-data` (RFC 5652 4).
-pub(crate) const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
-/// `id-encryptedData` (RFC 5652 8).
-pub(crate) const ID_ENCRYPTED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.6");
-/// PKCS #9 `friendlyName` (RFC 2985 5.5.1).
-pub(crate) const FRIENDLY_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.20");
-/// PKCS #9 `localKeyId` (RFC 2985 5.5.2).
-pub(crate) const LOCAL_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.21");
-/// `x509Certificate` cert type (RFC 7292 4.2.3).
-pub(crate) const X509_CERTIFICATE: ObjectIdentifier = pkcs12::PKCS_12_X509_CERT_OID;
 
 /// How deep `safeContentsBag`s may nest.
 const MAX_BAG_DEPTH: usize = 4;
@@ -73,7 +63,7 @@ pub(crate) fn outer(input: &[u8], max_iterations: u32) -> Result<Outer, PfxError
 fn content_info_data(ci: Tlv<'_>, context: &'static str) -> Result<Vec<u8>, PfxError> {
     let mut f = ci.reader();
     let content_type = oid_of(&f.read_expected(tag::OID, "contentType")?)?;
-    if content_type != ID_DATA {
+    if content_type != rfc5911::ID_DATA {
         return Err(PfxError::UnsupportedAlgorithm { context, oid: content_type });
     }
     let Some(explicit) = f.read_optional(0xA0, "content")? else { return Ok(Vec::new()) };
@@ -109,9 +99,9 @@ pub(crate) fn parts(auth_safe: &[u8], max_iterations: u32) -> Result<Vec<Part>, 
         let ci = items.read_expected(tag::SEQUENCE, "ContentInfo")?;
         let mut f = ci.reader();
         let content_type = oid_of(&f.read_expected(tag::OID, "contentType")?)?;
-        if content_type == ID_DATA {
+        if content_type == rfc5911::ID_DATA {
             out.push(Part::Plain(content_info_data(ci, "content")?));
-        } else if content_type == ID_ENCRYPTED_DATA {
+        } else if content_type == rfc5911::ID_ENCRYPTED_DATA {
             let explicit = f.read_expected(0xA0, "content")?;
             out.push(encrypted_data(
                 explicit.reader().read_expected(tag::SEQUENCE, "EncryptedData")?,
@@ -232,7 +222,7 @@ fn bags(
                 let mut c = value.expect(tag::SEQUENCE, "CertBag")?.reader();
                 let cert_id = oid_of(&c.read_expected(tag::OID, "certId")?)?;
                 let cert_value = c.read_expected(0xA0, "certValue")?;
-                if cert_id == X509_CERTIFICATE {
+                if cert_id == pkcs12::PKCS_12_X509_CERT_OID {
                     let octets = cert_value.reader().read("certValue")?;
                     let der = ber::octet_string(&octets, "certValue")?.into_owned();
                     out.push(Bag::Cert { der, attrs });
@@ -272,11 +262,11 @@ fn attributes(set: Tlv<'_>) -> Result<Attributes, PfxError> {
         let values = f.read_expected(tag::SET, "attrValues")?;
         let first = values.reader().read("attrValue").ok();
         match (id, first) {
-            (FRIENDLY_NAME, Some(v)) if v.tag() == tag::BMP_STRING => {
+            (rfc2985::PKCS_9_AT_FRIENDLY_NAME, Some(v)) if v.tag() == tag::BMP_STRING => {
                 out.friendly_name =
                     crate::x509::name::decode_string(crate::x509::name::StringKind::Bmp, v.value());
             }
-            (LOCAL_KEY_ID, Some(v)) if v.tag() == tag::OCTET_STRING || v.tag() == 0x24 => {
+            (rfc2985::PKCS_9_AT_LOCAL_KEY_ID, Some(v)) if v.tag() == tag::OCTET_STRING || v.tag() == 0x24 => {
                 out.local_key_id = Some(ber::octet_string(&v, "localKeyId")?.into_owned());
             }
             _ => {}

@@ -15,18 +15,19 @@ use core::fmt;
 use cipher::block_padding::Pkcs7;
 use cipher::{BlockModeDecrypt, BlockModeEncrypt as _, InnerIvInit, KeyInit, KeyIvInit, StreamCipher};
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5911;
 use der::Decode as _;
+// `id-PBES2` (RFC 8018 A.4) is the `pkcs5` crate's: const-oid's db lacks it.
+use pkcs5::pbes2::PBES2_OID;
 use zeroize::Zeroizing;
 
 use crate::pfx::PfxError;
-use crate::pfx::digest::Digest;
+use crate::pfx::digest::output_len;
 use crate::pfx::kdf::{self, Password, Purpose};
 use crate::pfx::mac::{self, oid_of};
 use crate::x509::ParseError;
+use crate::x509::algorithm::HashAlgorithm;
 use crate::x509::tlv::{self, Tlv, tag};
-
-/// `pbes2` (RFC 8018 A.4).
-pub(crate) const PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
 
 /// A PKCS #12 PBE cipher (RFC 7292 appendix C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,7 +58,7 @@ const PBES1_TABLE: [(ObjectIdentifier, Pbes1Cipher, usize, usize); 6] = [
 
 impl Pbes1Cipher {
     fn entry(self) -> (ObjectIdentifier, usize, usize) {
-        PBES1_TABLE.iter().find(|e| e.1 == self).map_or((PBES2, 0, 0), |e| (e.0, e.2, e.3))
+        PBES1_TABLE.iter().find(|e| e.1 == self).map_or((PBES2_OID, 0, 0), |e| (e.0, e.2, e.3))
     }
 
     /// The algorithm's OID.
@@ -128,7 +129,7 @@ pub enum EncryptionAlgorithm {
         /// The cipher.
         cipher: Pbes2Cipher,
         /// PBKDF2's HMAC hash.
-        prf: Digest,
+        prf: HashAlgorithm,
         /// PBKDF2 iterations.
         iterations: u32,
     },
@@ -182,7 +183,7 @@ impl Encryption {
                 params: Params::Pbes1 { salt: salt.value().to_vec() },
             });
         }
-        if oid != PBES2 {
+        if oid != PBES2_OID {
             return Err(PfxError::UnsupportedAlgorithm { context: "encryption", oid });
         }
         // PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, encryptionScheme AlgorithmIdentifier }
@@ -191,7 +192,7 @@ impl Encryption {
         let scheme = p.read_expected(tag::SEQUENCE, "encryptionScheme")?;
         let mut kdf_fields = kdf.reader();
         let kdf_oid = oid_of(&kdf_fields.read_expected(tag::OID, "keyDerivationFunc")?)?;
-        if kdf_oid != mac::PBKDF2 {
+        if kdf_oid != rfc5911::ID_PBKDF_2 {
             return Err(PfxError::UnsupportedAlgorithm { context: "PBES2 key derivation", oid: kdf_oid });
         }
         let (_, iterations, _, prf) = mac::parse_pbkdf2_params(
@@ -238,7 +239,7 @@ impl Encryption {
     pub(crate) fn cost(&self) -> u64 {
         match (&self.params, self.algorithm) {
             (Params::Pbes2(params), EncryptionAlgorithm::Pbes2 { prf, iterations, .. }) => {
-                let blocks = params.encryption.key_size().div_ceil(prf.output_len()) as u64;
+                let blocks = params.encryption.key_size().div_ceil(output_len(prf)) as u64;
                 2 * blocks * u64::from(iterations)
             }
             _ => self.work(),
@@ -261,8 +262,8 @@ impl Encryption {
         let len = match (&self.params, self.algorithm) {
             (Params::Pbes1 { salt }, EncryptionAlgorithm::Pbes1 { cipher, iterations }) => {
                 let (_, key_len, iv_len) = cipher.entry();
-                let key = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Key, iterations, key_len);
-                let iv = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Iv, iterations, iv_len);
+                let key = kdf::derive_with(HashAlgorithm::Sha1, bmp, salt, Purpose::Key, iterations, key_len);
+                let iv = kdf::derive_with(HashAlgorithm::Sha1, bmp, salt, Purpose::Iv, iterations, iv_len);
                 pbes1_decrypt(cipher, &key, &iv, &mut buf)?
             }
             (Params::Pbes2(params), EncryptionAlgorithm::Pbes2 { prf, iterations, .. }) => {
@@ -284,8 +285,8 @@ impl Encryption {
                 Params::Pbes1 { salt },
                 EncryptionAlgorithm::Pbes1 { cipher: Pbes1Cipher::TripleDes3Key, iterations },
             ) => {
-                let key = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Key, iterations, 24);
-                let iv = kdf::derive_with(Digest::Sha1, bmp, salt, Purpose::Iv, iterations, 8);
+                let key = kdf::derive_with(HashAlgorithm::Sha1, bmp, salt, Purpose::Key, iterations, 24);
+                let iv = kdf::derive_with(HashAlgorithm::Sha1, bmp, salt, Purpose::Iv, iterations, 8);
                 let enc = cbc::Encryptor::<des::TdesEde3>::new_from_slices(&key, &iv).ok()?;
                 Some(enc.encrypt_padded_vec::<Pkcs7>(plaintext))
             }
@@ -303,7 +304,7 @@ impl Encryption {
             }
             (Params::Pbes2(params), _) => {
                 let params = der::Encode::to_der(params.as_ref()).ok()?;
-                Some(seq(&[oid(&PBES2), params]))
+                Some(seq(&[oid(&PBES2_OID), params]))
             }
             _ => None,
         }
@@ -319,7 +320,7 @@ impl Encryption {
         Some(Self {
             algorithm: EncryptionAlgorithm::Pbes2 {
                 cipher: Pbes2Cipher::Aes256Cbc,
-                prf: Digest::Sha256,
+                prf: HashAlgorithm::Sha256,
                 iterations,
             },
             params: Params::Pbes2(Box::new(params)),
@@ -339,13 +340,13 @@ impl Encryption {
 /// `Some(Some(len))` decrypted, `Some(None)` wrong padding, `None` when another path must run it.
 fn pbes2_decrypt(
     params: &pkcs5::pbes2::Parameters,
-    prf: Digest,
+    prf: HashAlgorithm,
     iterations: u32,
     password: &[u8],
     buf: &mut [u8],
 ) -> Option<Option<usize>> {
     use pkcs5::pbes2::EncryptionScheme as S;
-    if !matches!(prf, Digest::Sha1 | Digest::Sha256) {
+    if !matches!(prf, HashAlgorithm::Sha1 | HashAlgorithm::Sha256) {
         return None;
     }
     let salt = params.kdf.pbkdf2()?.salt.as_bytes();

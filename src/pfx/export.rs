@@ -5,16 +5,17 @@
 //! Data holding the shrouded key bag; leaf and key share a `localKeyId` (the leaf's SHA-1
 //! thumbprint) and the friendly name; an HMAC over the AuthenticatedSafe with the RFC 7292 KDF.
 
+use const_oid::db::{rfc2985, rfc5911};
+
 use crate::pfx::ExportError;
 use crate::pfx::Pfx;
-use crate::pfx::decode::{FRIENDLY_NAME, ID_DATA, ID_ENCRYPTED_DATA, LOCAL_KEY_ID, X509_CERTIFICATE};
 use crate::pfx::decrypt::Encryption;
-use crate::pfx::digest::Digest;
 use crate::pfx::encode::{bmp_string, explicit, int, oct, oid, seq, set_of, tlv};
 use crate::pfx::epki;
 use crate::pfx::kdf::Password;
 use crate::pfx::key::PrivateKey;
 use crate::pfx::mac;
+use crate::x509::algorithm::HashAlgorithm;
 use crate::x509::cert::Certificate;
 
 /// The algorithms of an exported PFX.
@@ -117,15 +118,15 @@ impl Pfx {
 
         // Attributes shared by the leaf and the key (RFC 7292 4.2: SET OF PKCS12Attribute).
         let local_key_id = leaf.thumbprint().as_bytes().to_vec();
-        let mut attrs = vec![seq(&[oid(&LOCAL_KEY_ID), set_of(&[oct(&local_key_id)])])];
+        let mut attrs = vec![seq(&[oid(&rfc2985::PKCS_9_AT_LOCAL_KEY_ID), set_of(&[oct(&local_key_id)])])];
         if let Some(name) = &options.friendly_name {
-            attrs.push(seq(&[oid(&FRIENDLY_NAME), set_of(&[bmp_string(name)])]));
+            attrs.push(seq(&[oid(&rfc2985::PKCS_9_AT_FRIENDLY_NAME), set_of(&[bmp_string(name)])]));
         }
         let attrs = set_of(&attrs);
 
         // Certificates: an EncryptedData over SafeContents of CertBags.
         let cert_bag = |cert: &Certificate, with_attrs: bool| {
-            let bag_value = seq(&[oid(&X509_CERTIFICATE), explicit(0, &oct(cert.der()))]);
+            let bag_value = seq(&[oid(&pkcs12::PKCS_12_X509_CERT_OID), explicit(0, &oct(cert.der()))]);
             let mut fields = vec![oid(&pkcs12::PKCS_12_CERT_BAG_OID), explicit(0, &bag_value)];
             if with_attrs {
                 fields.push(attrs.clone());
@@ -139,20 +140,20 @@ impl Pfx {
         let ciphertext =
             cert_encryption.encrypt(password, &bmp, &cert_contents).ok_or(ExportError::Encryption)?;
         let cert_alg = cert_encryption.algorithm_identifier().ok_or(ExportError::Encryption)?;
-        let encrypted_data = seq(&[int(0), seq(&[oid(&ID_DATA), cert_alg, tlv(0x80, &ciphertext)])]);
-        let certs_ci = seq(&[oid(&ID_ENCRYPTED_DATA), explicit(0, &encrypted_data)]);
+        let encrypted_data = seq(&[int(0), seq(&[oid(&rfc5911::ID_DATA), cert_alg, tlv(0x80, &ciphertext)])]);
+        let certs_ci = seq(&[oid(&rfc5911::ID_ENCRYPTED_DATA), explicit(0, &encrypted_data)]);
 
         // The key: a Data over SafeContents with one pkcs8ShroudedKeyBag.
         let key_encryption = encryption(rng).ok_or(ExportError::Encryption)?;
         let epki =
             epki::write(&key_encryption, password, &bmp, key.pkcs8_der()).ok_or(ExportError::Encryption)?;
         let key_bag = seq(&[oid(&pkcs12::PKCS_12_PKCS8_KEY_BAG_OID), explicit(0, &epki), attrs.clone()]);
-        let key_ci = seq(&[oid(&ID_DATA), explicit(0, &oct(&seq(&[key_bag])))]);
+        let key_ci = seq(&[oid(&rfc5911::ID_DATA), explicit(0, &oct(&seq(&[key_bag])))]);
 
         let auth_safe = seq(&[certs_ci, key_ci]);
         let digest = match options.profile {
-            ExportProfile::Aes256Sha256 => Digest::Sha256,
-            ExportProfile::Legacy3DesSha1 => Digest::Sha1,
+            ExportProfile::Aes256Sha256 => HashAlgorithm::Sha256,
+            ExportProfile::Legacy3DesSha1 => HashAlgorithm::Sha1,
         };
         let mut mac_salt = [0u8; 16];
         rng.fill_bytes(&mut mac_salt);
@@ -162,6 +163,6 @@ impl Pfx {
             oct(&mac_salt),
             int(u64::from(iterations)),
         ]);
-        Ok(seq(&[int(3), seq(&[oid(&ID_DATA), explicit(0, &oct(&auth_safe))]), mac_data]))
+        Ok(seq(&[int(3), seq(&[oid(&rfc5911::ID_DATA), explicit(0, &oct(&auth_safe))]), mac_data]))
     }
 }

@@ -11,6 +11,8 @@ use core::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::x509::algorithm::HashAlgorithm;
+
 /// A PFX password. Zeroized on drop; `Debug` prints `[redacted]`.
 ///
 /// ```
@@ -95,14 +97,13 @@ pub(crate) enum Purpose {
 /// 128 octets for SHA-1 and SHA-2, the rate for SHA-3 (144, 136, 104, 72 octets for SHA3-224 to
 /// SHA3-512), 128 for BLAKE2b and 64 for BLAKE2s.
 pub(crate) fn derive_with(
-    digest: crate::pfx::digest::Digest,
+    digest: HashAlgorithm,
     bmp_password: &[u8],
     salt: &[u8],
     purpose: Purpose,
     iterations: u32,
     len: usize,
 ) -> Zeroizing<Vec<u8>> {
-    use crate::pfx::digest::Digest;
     use crate::pfx::fast::{Sha1Block, Sha256Block, pkcs12_kdf};
     let id = match purpose {
         Purpose::Key => 1,
@@ -110,19 +111,26 @@ pub(crate) fn derive_with(
         Purpose::Mac => 3,
     };
     match digest {
-        Digest::Sha1 => pkcs12_kdf::<Sha1Block>(bmp_password, salt, id, iterations, len),
-        Digest::Sha256 => pkcs12_kdf::<Sha256Block>(bmp_password, salt, id, iterations, len),
-        Digest::Sha224 => derive::<sha2::Sha224>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha384 => derive::<sha2::Sha384>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha512 => derive::<sha2::Sha512>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha512_224 => derive::<sha2::Sha512_224>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha512_256 => derive::<sha2::Sha512_256>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha3_224 => derive::<sha3::Sha3_224>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha3_256 => derive::<sha3::Sha3_256>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha3_384 => derive::<sha3::Sha3_384>(bmp_password, salt, purpose, iterations, len),
-        Digest::Sha3_512 => derive::<sha3::Sha3_512>(bmp_password, salt, purpose, iterations, len),
-        Digest::Blake2b512 => derive::<blake2::Blake2b512>(bmp_password, salt, purpose, iterations, len),
-        Digest::Blake2s256 => derive::<blake2::Blake2s256>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha1 => pkcs12_kdf::<Sha1Block>(bmp_password, salt, id, iterations, len),
+        HashAlgorithm::Sha256 => pkcs12_kdf::<Sha256Block>(bmp_password, salt, id, iterations, len),
+        HashAlgorithm::Sha224 => derive::<sha2::Sha224>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha384 => derive::<sha2::Sha384>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha512 => derive::<sha2::Sha512>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha512_224 => derive::<sha2::Sha512_224>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha512_256 => derive::<sha2::Sha512_256>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha3_224 => derive::<sha3::Sha3_224>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha3_256 => derive::<sha3::Sha3_256>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha3_384 => derive::<sha3::Sha3_384>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Sha3_512 => derive::<sha3::Sha3_512>(bmp_password, salt, purpose, iterations, len),
+        HashAlgorithm::Blake2b512 => {
+            derive::<blake2::Blake2b512>(bmp_password, salt, purpose, iterations, len)
+        }
+        HashAlgorithm::Blake2s256 => {
+            derive::<blake2::Blake2s256>(bmp_password, salt, purpose, iterations, len)
+        }
+        // No PFX algorithm holds a hash pfx does not run (see `digest::with_hash`); a zeroed key
+        // makes its decryption or MAC fail.
+        HashAlgorithm::Md2 | HashAlgorithm::Md5 | HashAlgorithm::Other(_) => Zeroizing::new(vec![0; len]),
     }
 }
 
@@ -184,7 +192,7 @@ mod tests {
         // takes it from EVP_MD_block_size.
         let bmp = Password::new("smeg").bmp_forms();
         let salt = [0x0A, 0x58, 0xCF, 0x64, 0x53, 0x0D, 0x82, 0x3F];
-        let sha3 = derive_with(crate::pfx::digest::Digest::Sha3_256, &bmp[0], &salt, Purpose::Key, 2, 72);
+        let sha3 = derive_with(HashAlgorithm::Sha3_256, &bmp[0], &salt, Purpose::Key, 2, 72);
         assert_eq!(
             sha3.as_slice(),
             &[
@@ -195,8 +203,7 @@ mod tests {
                 0x60, 0xE0, 0x7E, 0xA9, 0x05, 0xF2, 0x46, 0x10, 0x05, 0xBD, 0x37, 0xA7
             ]
         );
-        let blake2s =
-            derive_with(crate::pfx::digest::Digest::Blake2s256, &bmp[0], &salt, Purpose::Key, 2, 72);
+        let blake2s = derive_with(HashAlgorithm::Blake2s256, &bmp[0], &salt, Purpose::Key, 2, 72);
         assert_eq!(
             blake2s.as_slice(),
             &[

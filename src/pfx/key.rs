@@ -19,6 +19,7 @@
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::{rfc5912, rfc8410};
 use der::Decode as _;
 use zeroize::Zeroizing;
 
@@ -26,7 +27,7 @@ use crate::pfx::encode::{bit_string, seq, uint};
 use crate::pfx::mac::oid_of;
 use crate::pfx::{KeyError, PfxError};
 use crate::x509::cert::Certificate;
-use crate::x509::key::{self, Curve, KeyAlgorithm};
+use crate::x509::key::{Curve, KeyAlgorithm};
 use crate::x509::tlv::{self, tag};
 
 /// A private key, as PKCS #8 DER. Zeroized on drop; `Debug` shows the algorithm and size only.
@@ -75,16 +76,16 @@ impl PrivateKey {
             .map_err(|_| bad("algorithm"))?;
         let params = if alg_fields.is_empty() { None } else { alg_fields.read("parameters").ok() };
         let (algorithm, bits, public) = match oid {
-            key::RSA_ENCRYPTION | key::RSASSA_PSS => {
+            rfc5912::RSA_ENCRYPTION | rfc5912::ID_RSASSA_PSS => {
                 let rsa =
                     pkcs1::RsaPrivateKeyRef::from_der(private.value()).map_err(|_| bad("RSAPrivateKey"))?;
                 let n = tlv::unsigned_magnitude(rsa.modulus.as_bytes()).to_vec();
                 let e = tlv::unsigned_magnitude(rsa.public_exponent.as_bytes()).to_vec();
                 let algorithm =
-                    if oid == key::RSA_ENCRYPTION { KeyAlgorithm::Rsa } else { KeyAlgorithm::RsaPss };
+                    if oid == rfc5912::RSA_ENCRYPTION { KeyAlgorithm::Rsa } else { KeyAlgorithm::RsaPss };
                 (algorithm, Some(tlv::bit_length(&n)), PublicParts::Rsa { n, e })
             }
-            key::EC_PUBLIC_KEY | key::EC_DH => {
+            rfc5912::ID_EC_PUBLIC_KEY | rfc5912::ID_EC_DH => {
                 let ec = sec1::EcPrivateKey::from_der(private.value()).map_err(|_| bad("ECPrivateKey"))?;
                 let curve_oid = match params {
                     Some(p) if p.tag() == tag::OID => ObjectIdentifier::from_bytes(p.value()).ok(),
@@ -118,11 +119,11 @@ impl PrivateKey {
                 let point = ec.public_key.map(<[u8]>::to_vec).or(public_key);
                 (KeyAlgorithm::Ec(curve), bits, PublicParts::Raw(point))
             }
-            key::ED25519 => (KeyAlgorithm::Ed25519, Some(256), PublicParts::Raw(public_key)),
-            key::ED448 => (KeyAlgorithm::Ed448, Some(456), PublicParts::Raw(public_key)),
-            key::X25519 => (KeyAlgorithm::X25519, Some(256), PublicParts::Raw(public_key)),
-            key::X448 => (KeyAlgorithm::X448, Some(448), PublicParts::Raw(public_key)),
-            key::DSA => (KeyAlgorithm::Dsa, None, PublicParts::Raw(None)),
+            rfc8410::ID_ED_25519 => (KeyAlgorithm::Ed25519, Some(256), PublicParts::Raw(public_key)),
+            rfc8410::ID_ED_448 => (KeyAlgorithm::Ed448, Some(456), PublicParts::Raw(public_key)),
+            rfc8410::ID_X_25519 => (KeyAlgorithm::X25519, Some(256), PublicParts::Raw(public_key)),
+            rfc8410::ID_X_448 => (KeyAlgorithm::X448, Some(448), PublicParts::Raw(public_key)),
+            rfc5912::ID_DSA => (KeyAlgorithm::Dsa, None, PublicParts::Raw(None)),
             other => (KeyAlgorithm::Other(other), None, PublicParts::Raw(public_key)),
         };
         Ok(Self { pkcs8: Zeroizing::new(der.to_vec()), algorithm, bits, public })

@@ -13,13 +13,13 @@
 //! traditional PEM encryption (`Proc-Type: 4,ENCRYPTED`, an MD5-based key derivation) is refused
 //! with a typed error that says how to convert the file.
 
+use const_oid::db::rfc5912;
 use zeroize::Zeroizing;
 
 use crate::pfx::encode::{oid, seq, tlv, write_header};
 use crate::pfx::kdf::Password;
 use crate::pfx::key::PrivateKey;
 use crate::pfx::{ImportOptions, KeyError, PfxError};
-use crate::x509::key::{EC_PUBLIC_KEY, RSA_ENCRYPTION};
 use crate::x509::pem;
 use crate::x509::tlv::{self, tag};
 
@@ -100,7 +100,7 @@ impl PrivateKey {
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
         tlv::read_single(der, tag::SEQUENCE, "RSAPrivateKey")
             .map_err(|_| KeyError::BadPrivateKey { what: "RSAPrivateKey" })?;
-        let algorithm = seq(&[oid(&RSA_ENCRYPTION), tlv(tag::NULL, &[])]);
+        let algorithm = seq(&[oid(&rfc5912::RSA_ENCRYPTION), tlv(tag::NULL, &[])]);
         Self::from_pkcs8_der(&wrap(&algorithm, der)).map_err(bad_key)
     }
 
@@ -128,7 +128,7 @@ impl PrivateKey {
         fields.read_expected(tag::OCTET_STRING, "privateKey").map_err(|_| bad("privateKey"))?;
         let parameters = fields.read_optional(0xA0, "parameters").map_err(|_| bad("parameters"))?;
         let parameters = parameters.ok_or(bad("ECParameters"))?;
-        let algorithm = seq(&[oid(&EC_PUBLIC_KEY), parameters.value().to_vec()]);
+        let algorithm = seq(&[oid(&rfc5912::ID_EC_PUBLIC_KEY), parameters.value().to_vec()]);
         Self::from_pkcs8_der(&wrap(&algorithm, der)).map_err(bad_key)
     }
 }

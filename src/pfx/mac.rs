@@ -15,19 +15,20 @@
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5911;
 use hmac::{KeyInit, Mac};
 use zeroize::Zeroizing;
 
 use crate::pfx::PfxError;
-use crate::pfx::digest::{Digest, HmacHash, pbkdf2, with_digest};
+use crate::pfx::digest::{HmacHash, hmac_hash, mac_hash, output_len, pbkdf2, with_hash};
 use crate::pfx::kdf::{self, Purpose};
 use crate::x509::ParseError;
+use crate::x509::algorithm::HashAlgorithm;
 use crate::x509::tlv::{self, Tlv, tag};
 
-/// `id-PBMAC1` (RFC 8018 A.5).
+/// `id-PBMAC1` (RFC 8018 A.5): not in const-oid's db nor the `pkcs5` crate.
 const PBMAC1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.14");
-/// `id-PBKDF2` (RFC 8018 A.2).
-pub(crate) const PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");
+
 /// How a PFX's integrity is protected.
 ///
 /// `Display` writes what an admin checks: `SHA-256 MAC, 2048 iterations`,
@@ -35,20 +36,21 @@ pub(crate) const PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MacAlgorithm {
-    /// HMAC with a key from the RFC 7292 appendix B KDF over the same hash: any [`Digest`]
-    /// (SHA-1, SHA-2, and the SHA-3 and BLAKE2 hashes OpenSSL's `-macalg` offers).
+    /// HMAC with a key from the RFC 7292 appendix B KDF over the same hash: SHA-1, SHA-2, and
+    /// the SHA-3 and BLAKE2 hashes OpenSSL's `-macalg` offers (never MD2, MD5 or
+    /// [`HashAlgorithm::Other`]).
     Hmac {
         /// The hash of both.
-        digest: Digest,
+        digest: HashAlgorithm,
         /// KDF iterations.
         iterations: u32,
     },
     /// PBMAC1 (RFC 9579): HMAC with a key from PBKDF2.
     Pbmac1 {
         /// The HMAC's hash.
-        digest: Digest,
+        digest: HashAlgorithm,
         /// PBKDF2's HMAC hash.
-        prf: Digest,
+        prf: HashAlgorithm,
         /// PBKDF2 iterations.
         iterations: u32,
     },
@@ -118,7 +120,7 @@ impl MacData {
             let params = alg_fields.read_expected(tag::SEQUENCE, "PBMAC1-params")?;
             return Self::parse_pbmac1(params, expected.value().to_vec(), max_iterations);
         }
-        let digest = Digest::from_oid(oid).ok_or(PfxError::UnsupportedAlgorithm { context: "MAC", oid })?;
+        let digest = mac_hash(oid).ok_or(PfxError::UnsupportedAlgorithm { context: "MAC", oid })?;
         Ok(Self {
             algorithm: MacAlgorithm::Hmac { digest, iterations },
             salt: salt.value().to_vec(),
@@ -144,14 +146,14 @@ impl MacData {
         let scheme = p.read_expected(tag::SEQUENCE, "messageAuthScheme")?;
         let mut kdf = kdf.reader();
         let kdf_oid = oid_of(&kdf.read_expected(tag::OID, "keyDerivationFunc")?)?;
-        if kdf_oid != PBKDF2 {
+        if kdf_oid != rfc5911::ID_PBKDF_2 {
             return Err(PfxError::UnsupportedAlgorithm { context: "PBMAC1 key derivation", oid: kdf_oid });
         }
         let pbkdf2 = kdf.read_expected(tag::SEQUENCE, "PBKDF2-params")?;
         let (salt, iterations, key_len, prf) = parse_pbkdf2_params(pbkdf2, "PBMAC1", max_iterations)?;
         let key_len = key_len.ok_or(PfxError::InvalidParameters { context: "PBMAC1 (keyLength missing)" })?;
         let mac_oid = oid_of(&scheme.reader().read_expected(tag::OID, "messageAuthScheme")?)?;
-        let digest = Digest::from_hmac_oid(mac_oid)
+        let digest = hmac_hash(mac_oid)
             .ok_or(PfxError::UnsupportedAlgorithm { context: "PBMAC1 MAC", oid: mac_oid })?;
         if key_len == 0 || key_len > 512 {
             return Err(PfxError::InvalidParameters { context: "PBMAC1 keyLength" });
@@ -165,7 +167,7 @@ impl MacData {
         match self.algorithm {
             MacAlgorithm::Hmac { iterations, .. } => u64::from(iterations) * forms as u64,
             MacAlgorithm::Pbmac1 { prf, iterations, .. } => {
-                2 * self.key_len.div_ceil(prf.output_len()) as u64 * u64::from(iterations)
+                2 * self.key_len.div_ceil(output_len(prf)) as u64 * u64::from(iterations)
             }
         }
     }
@@ -196,7 +198,7 @@ pub(crate) fn parse_pbkdf2_params(
     t: Tlv<'_>,
     context: &'static str,
     max: u32,
-) -> Result<(Vec<u8>, u32, Option<usize>, Digest), PfxError> {
+) -> Result<(Vec<u8>, u32, Option<usize>, HashAlgorithm), PfxError> {
     let mut f = t.reader();
     let salt = f.read(context)?;
     if salt.tag() != tag::OCTET_STRING {
@@ -214,29 +216,29 @@ pub(crate) fn parse_pbkdf2_params(
     let prf = match f.read_optional(tag::SEQUENCE, "prf")? {
         Some(prf) => {
             let oid = oid_of(&prf.reader().read_expected(tag::OID, "prf")?)?;
-            Digest::from_hmac_oid(oid).ok_or(PfxError::UnsupportedAlgorithm { context: "PBKDF2 PRF", oid })?
+            hmac_hash(oid).ok_or(PfxError::UnsupportedAlgorithm { context: "PBKDF2 PRF", oid })?
         }
-        None => Digest::Sha1,
+        None => HashAlgorithm::Sha1,
     };
     f.finish("PBKDF2-params")?;
     Ok((salt.value().to_vec(), iterations, key_len, prf))
 }
 
 fn hmac_pkcs12(
-    digest: Digest,
+    digest: HashAlgorithm,
     bmp: &[u8],
     salt: &[u8],
     iterations: u32,
     data: &[u8],
     expected: &[u8],
 ) -> bool {
-    let key = kdf::derive_with(digest, bmp, salt, Purpose::Mac, iterations, digest.output_len());
+    let key = kdf::derive_with(digest, bmp, salt, Purpose::Mac, iterations, output_len(digest));
     hmac_verify(digest, &key, data, expected)
 }
 
 /// Computes the RFC 7292 MAC (for export).
 pub(crate) fn compute_pkcs12(
-    digest: Digest,
+    digest: HashAlgorithm,
     bmp: &[u8],
     salt: &[u8],
     iterations: u32,
@@ -251,15 +253,15 @@ pub(crate) fn compute_pkcs12(
             Err(_) => Vec::new(),
         }
     }
-    let key = kdf::derive_with(digest, bmp, salt, Purpose::Mac, iterations, digest.output_len());
-    with_digest!(digest, run(&key, data))
+    let key = kdf::derive_with(digest, bmp, salt, Purpose::Mac, iterations, output_len(digest));
+    with_hash!(digest, run(&key, data), else Vec::new())
 }
 
-fn hmac_verify(digest: Digest, key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+fn hmac_verify(digest: HashAlgorithm, key: &[u8], data: &[u8], expected: &[u8]) -> bool {
     fn run<D: HmacHash>(key: &[u8], data: &[u8], expected: &[u8]) -> bool {
         let Ok(mut mac) = <D::Hmac as KeyInit>::new_from_slice(key) else { return false };
         mac.update(data);
         mac.verify_slice(expected).is_ok()
     }
-    with_digest!(digest, run(key, data, expected))
+    with_hash!(digest, run(key, data, expected), else false)
 }

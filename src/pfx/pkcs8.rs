@@ -173,24 +173,10 @@ impl PrivateKey {
     }
 }
 
-/// PEM text (RFC 7468 2): the label's boundaries around Base64 lines of 64 characters, LF line
-/// ends. Allocated once at its final size, so no copy of the secret is left behind in freed memory.
+/// PEM text (RFC 7468 2) of a secret: [`pem::encode`]'s string, allocated once at its final
+/// size, zeroized on drop.
 pub(crate) fn pem_text(label: &str, der: &[u8]) -> Zeroizing<String> {
-    let lines = der.len().div_ceil(48);
-    let body = der.len().div_ceil(3) * 4 + lines;
-    let len = "-----BEGIN -----\n".len() + "-----END -----\n".len() + 2 * label.len() + body;
-    let mut out = Zeroizing::new(String::with_capacity(len));
-    out.push_str("-----BEGIN ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    for chunk in der.chunks(48) {
-        out.push_str(&Zeroizing::new(pem::base64_encode(chunk)));
-        out.push('\n');
-    }
-    out.push_str("-----END ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    out
+    Zeroizing::new(pem::encode(label, der))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! (the `rsa` crate's arithmetic is constant-time) and with blinding through `RandomizedSigner`
 //! (`Builder::build_with_rng`).
 
+use const_oid::db::rfc5912;
 use der::asn1::BitString;
 use signature::rand_core::TryCryptoRng;
 use signature::{Keypair, RandomizedSigner, SignatureEncoding as _, Signer};
@@ -22,7 +23,7 @@ use spki::{
 
 use crate::pfx::KeyError;
 use crate::pfx::key::PrivateKey;
-use crate::x509::key::{self, Curve, KeyAlgorithm};
+use crate::x509::key::{Curve, KeyAlgorithm};
 
 /// A private key ready to sign, one variant per algorithm certslot signs with.
 #[derive(Clone)]
@@ -63,12 +64,12 @@ impl PrivateKey {
                     .map_err(|_| KeyError::BadPrivateKey { what: "RSAPrivateKey" })?;
                 Ok(SigningKey::Rsa(rsa::pkcs1v15::SigningKey::new(rsa)))
             }
-            KeyAlgorithm::Ec(Curve::P256) if parts.oid == key::EC_PUBLIC_KEY => {
+            KeyAlgorithm::Ec(Curve::P256) if parts.oid == rfc5912::ID_EC_PUBLIC_KEY => {
                 let secret = p256::SecretKey::from_sec1_der(parts.private_key)
                     .map_err(|_| KeyError::BadPrivateKey { what: "ECPrivateKey" })?;
                 Ok(SigningKey::P256(secret.into()))
             }
-            KeyAlgorithm::Ec(Curve::P384) if parts.oid == key::EC_PUBLIC_KEY => {
+            KeyAlgorithm::Ec(Curve::P384) if parts.oid == rfc5912::ID_EC_PUBLIC_KEY => {
                 let secret = p384::SecretKey::from_sec1_der(parts.private_key)
                     .map_err(|_| KeyError::BadPrivateKey { what: "ECPrivateKey" })?;
                 Ok(SigningKey::P384(secret.into()))
@@ -164,6 +165,7 @@ mod tests {
     use std::str::FromStr as _;
     use std::time::Duration;
 
+    use const_oid::ObjectIdentifier;
     use der::asn1::UtcTime;
     use der::{Decode as _, Encode as _};
     use rand_core::UnwrapErr;
@@ -178,10 +180,6 @@ mod tests {
 
     use super::*;
     use crate::pfx::kdf::Password;
-
-    const SHA256_WITH_RSA: &str = "1.2.840.113549.1.1.11";
-    const ECDSA_WITH_SHA256: &str = "1.2.840.10045.4.3.2";
-    const ECDSA_WITH_SHA384: &str = "1.2.840.10045.4.3.3";
 
     fn fixture(name: &str) -> PrivateKey {
         let path = format!("{}/tests/data/keys/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -218,18 +216,18 @@ mod tests {
     }
 
     /// The signed bytes, the signature algorithm's OID and the signature of a certificate or request.
-    fn parts_of_certificate(cert: &x509_cert::Certificate) -> (Vec<u8>, String, Vec<u8>) {
+    fn parts_of_certificate(cert: &x509_cert::Certificate) -> (Vec<u8>, ObjectIdentifier, Vec<u8>) {
         let tbs = cert.tbs_certificate().to_der().expect("der");
         let signature = cert.signature().raw_bytes().to_vec();
-        (tbs, cert.signature_algorithm().oid.to_string(), signature)
+        (tbs, cert.signature_algorithm().oid, signature)
     }
 
-    fn parts_of_request(req: &CertReq) -> (Vec<u8>, String, Vec<u8>) {
+    fn parts_of_request(req: &CertReq) -> (Vec<u8>, ObjectIdentifier, Vec<u8>) {
         let info = req.info.to_der().expect("der");
-        (info, req.algorithm.oid.to_string(), req.signature.raw_bytes().to_vec())
+        (info, req.algorithm.oid, req.signature.raw_bytes().to_vec())
     }
 
-    fn verifies<V, Sig>(key: &V, (message, _, signature): &(Vec<u8>, String, Vec<u8>)) -> bool
+    fn verifies<V, Sig>(key: &V, (message, _, signature): &(Vec<u8>, ObjectIdentifier, Vec<u8>)) -> bool
     where
         V: Verifier<Sig>,
         Sig: for<'a> TryFrom<&'a [u8]>,
@@ -274,9 +272,17 @@ mod tests {
     fn each_variant_signs_certificates_and_requests_through_the_builder() {
         let mut rng = UnwrapErr(getrandom::SysRng);
         let keys = [
-            ("rsa", PrivateKey::generate_rsa(2048, &mut rng).expect("generates"), SHA256_WITH_RSA),
-            ("p256", PrivateKey::generate_ec(Curve::P256, &mut rng).expect("generates"), ECDSA_WITH_SHA256),
-            ("p384", fixture("openssl-ec-p384-genpkey-aes256.pem"), ECDSA_WITH_SHA384),
+            (
+                "rsa",
+                PrivateKey::generate_rsa(2048, &mut rng).expect("generates"),
+                rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
+            ),
+            (
+                "p256",
+                PrivateKey::generate_ec(Curve::P256, &mut rng).expect("generates"),
+                rfc5912::ECDSA_WITH_SHA_256,
+            ),
+            ("p384", fixture("openssl-ec-p384-genpkey-aes256.pem"), rfc5912::ECDSA_WITH_SHA_384),
         ];
         for (name, key, algorithm) in keys {
             let spki_der = key.public_key_der().expect("public key");

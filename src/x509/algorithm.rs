@@ -1,12 +1,23 @@
-//! Signature algorithms (RFC 3279, RFC 4055, RFC 5758, RFC 8410).
+//! Hash and signature algorithms (RFC 3279, RFC 4055, RFC 5758, RFC 8410), named by their OIDs
+//! from `const-oid`'s database. The one hash enum of certslot lives here, at the lowest layer:
+//! certificate signatures and PFX MACs and key derivations (`pfx`) all name their hash with it.
 
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::{rfc5912, rfc7693, rfc8410, rfc9688};
 
 use crate::x509::tlv::{self, Tlv, tag};
 
-/// A hash function used by a signature algorithm.
+/// A hash function: of a signature algorithm, a PFX integrity MAC or a key derivation.
+///
+/// Signatures name MD2 to SHA-512 (RFC 3279, RFC 4055, RFC 5758); a PFX MAC (RFC 7292 4) may use
+/// any hash but MD2 and MD5: SHA-1, SHA-2, and the SHA-3 and BLAKE2 hashes that
+/// `openssl pkcs12 -export -macalg` also offers. PBKDF2 (PBES2, PBMAC1) names its PRF by HMAC
+/// (`hmacWithSHA256`, RFC 8018 B.1.2) over one of them.
+///
+/// `Display` writes the hash's name: `SHA-256`, `SHA-512/224`, `SHA3-256`, `BLAKE2b-512`, or the
+/// dotted OID of a hash certslot does not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HashAlgorithm {
@@ -24,14 +35,74 @@ pub enum HashAlgorithm {
     Sha384,
     /// SHA-512.
     Sha512,
+    /// SHA-512/224.
+    Sha512_224,
+    /// SHA-512/256.
+    Sha512_256,
+    /// SHA3-224 (FIPS 202).
+    Sha3_224,
+    /// SHA3-256 (FIPS 202).
+    Sha3_256,
+    /// SHA3-384 (FIPS 202).
+    Sha3_384,
+    /// SHA3-512 (FIPS 202).
+    Sha3_512,
+    /// BLAKE2b with a 64-octet output (RFC 7693).
+    Blake2b512,
+    /// BLAKE2s with a 32-octet output (RFC 7693).
+    Blake2s256,
     /// A hash certslot does not know.
     Other(ObjectIdentifier),
 }
+
+/// `id-sha512-224` (NIST's CSOR register): const-oid's db lacks it.
+const ID_SHA512_224: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.5");
+/// `id-sha512-256` (NIST's CSOR register): const-oid's db lacks it.
+const ID_SHA512_256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.6");
+
+/// Every hash certslot knows, by the OID of its `AlgorithmIdentifier` (RFC 5754 3 for SHA-2,
+/// RFC 9688 2 for SHA-3, RFC 7693 4 for BLAKE2), with its output length in octets.
+const HASHES: [(ObjectIdentifier, HashAlgorithm, usize); 15] = [
+    (rfc5912::ID_MD_2, HashAlgorithm::Md2, 16),
+    (rfc5912::ID_MD_5, HashAlgorithm::Md5, 16),
+    (rfc5912::ID_SHA_1, HashAlgorithm::Sha1, 20),
+    (rfc5912::ID_SHA_224, HashAlgorithm::Sha224, 28),
+    (rfc5912::ID_SHA_256, HashAlgorithm::Sha256, 32),
+    (rfc5912::ID_SHA_384, HashAlgorithm::Sha384, 48),
+    (rfc5912::ID_SHA_512, HashAlgorithm::Sha512, 64),
+    (ID_SHA512_224, HashAlgorithm::Sha512_224, 28),
+    (ID_SHA512_256, HashAlgorithm::Sha512_256, 32),
+    (rfc9688::ID_SHA_3_224, HashAlgorithm::Sha3_224, 28),
+    (rfc9688::ID_SHA_3_256, HashAlgorithm::Sha3_256, 32),
+    (rfc9688::ID_SHA_3_384, HashAlgorithm::Sha3_384, 48),
+    (rfc9688::ID_SHA_3_512, HashAlgorithm::Sha3_512, 64),
+    (rfc7693::ID_BLAKE_2_B_512, HashAlgorithm::Blake2b512, 64),
+    (rfc7693::ID_BLAKE_2_S_256, HashAlgorithm::Blake2s256, 32),
+];
 
 impl HashAlgorithm {
     /// True for MD2, MD5 and SHA-1, whose collisions make certificate signatures forgeable.
     pub fn is_weak(&self) -> bool {
         matches!(self, Self::Md2 | Self::Md5 | Self::Sha1)
+    }
+
+    /// The hash an `AlgorithmIdentifier` OID names ([`HashAlgorithm::Other`] for one certslot
+    /// does not know).
+    pub(crate) fn from_oid(oid: ObjectIdentifier) -> Self {
+        HASHES.iter().find(|(o, _, _)| *o == oid).map_or(Self::Other(oid), |(_, h, _)| *h)
+    }
+
+    /// The hash's OID.
+    pub(crate) fn oid(self) -> ObjectIdentifier {
+        match self {
+            Self::Other(oid) => oid,
+            known => HASHES.iter().find(|(_, h, _)| *h == known).map_or(NO_OID, |(o, _, _)| *o),
+        }
+    }
+
+    /// The length of the hash's output in octets; `None` for a hash certslot does not know.
+    pub(crate) fn output_len(self) -> Option<usize> {
+        HASHES.iter().find(|(_, h, _)| *h == self).map(|(_, _, len)| *len)
     }
 }
 
@@ -45,6 +116,14 @@ impl fmt::Display for HashAlgorithm {
             Self::Sha256 => "SHA-256",
             Self::Sha384 => "SHA-384",
             Self::Sha512 => "SHA-512",
+            Self::Sha512_224 => "SHA-512/224",
+            Self::Sha512_256 => "SHA-512/256",
+            Self::Sha3_224 => "SHA3-224",
+            Self::Sha3_256 => "SHA3-256",
+            Self::Sha3_384 => "SHA3-384",
+            Self::Sha3_512 => "SHA3-512",
+            Self::Blake2b512 => "BLAKE2b-512",
+            Self::Blake2s256 => "BLAKE2s-256",
             Self::Other(oid) => return write!(f, "{oid}"),
         })
     }
@@ -70,47 +149,39 @@ pub enum SignatureAlgorithm {
     Other(ObjectIdentifier),
 }
 
-const fn oid(s: &str) -> ObjectIdentifier {
-    ObjectIdentifier::new_unwrap(s)
-}
+/// Stands for an OID that could not be read: `0.0` names no algorithm.
+pub(crate) const NO_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.0");
 
-const RSA_PSS: ObjectIdentifier = oid("1.2.840.113549.1.1.10");
+/// `ecdsa-with-SHA1` (RFC 3279 2.2.3): const-oid's db lacks it.
+const ECDSA_WITH_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.1");
+/// OIW's `sha1WithRSASignature`, which old Windows CAs wrote: const-oid's db lacks it.
+const OIW_SHA1_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.29");
 
 const TABLE: [(ObjectIdentifier, SignatureAlgorithm); 19] = {
     use HashAlgorithm::*;
     use SignatureAlgorithm::*;
     [
-        (oid("1.2.840.113549.1.1.2"), RsaPkcs1(Md2)),
-        (oid("1.2.840.113549.1.1.4"), RsaPkcs1(Md5)),
-        (oid("1.2.840.113549.1.1.5"), RsaPkcs1(Sha1)),
-        (oid("1.3.14.3.2.29"), RsaPkcs1(Sha1)),
-        (oid("1.2.840.113549.1.1.14"), RsaPkcs1(Sha224)),
-        (oid("1.2.840.113549.1.1.11"), RsaPkcs1(Sha256)),
-        (oid("1.2.840.113549.1.1.12"), RsaPkcs1(Sha384)),
-        (oid("1.2.840.113549.1.1.13"), RsaPkcs1(Sha512)),
-        (oid("1.2.840.10045.4.1"), Ecdsa(Sha1)),
-        (oid("1.2.840.10045.4.3.1"), Ecdsa(Sha224)),
-        (oid("1.2.840.10045.4.3.2"), Ecdsa(Sha256)),
-        (oid("1.2.840.10045.4.3.3"), Ecdsa(Sha384)),
-        (oid("1.2.840.10045.4.3.4"), Ecdsa(Sha512)),
-        (oid("1.2.840.10040.4.3"), Dsa(Sha1)),
-        (oid("2.16.840.1.101.3.4.3.1"), Dsa(Sha224)),
-        (oid("2.16.840.1.101.3.4.3.2"), Dsa(Sha256)),
-        (oid("1.3.101.112"), Ed25519),
-        (oid("1.3.101.113"), Ed448),
-        (oid("1.2.840.113549.1.1.10"), RsaPss(Sha1)),
+        (rfc5912::MD_2_WITH_RSA_ENCRYPTION, RsaPkcs1(Md2)),
+        (rfc5912::MD_5_WITH_RSA_ENCRYPTION, RsaPkcs1(Md5)),
+        (rfc5912::SHA_1_WITH_RSA_ENCRYPTION, RsaPkcs1(Sha1)),
+        (OIW_SHA1_WITH_RSA, RsaPkcs1(Sha1)),
+        (rfc5912::SHA_224_WITH_RSA_ENCRYPTION, RsaPkcs1(Sha224)),
+        (rfc5912::SHA_256_WITH_RSA_ENCRYPTION, RsaPkcs1(Sha256)),
+        (rfc5912::SHA_384_WITH_RSA_ENCRYPTION, RsaPkcs1(Sha384)),
+        (rfc5912::SHA_512_WITH_RSA_ENCRYPTION, RsaPkcs1(Sha512)),
+        (ECDSA_WITH_SHA1, Ecdsa(Sha1)),
+        (rfc5912::ECDSA_WITH_SHA_224, Ecdsa(Sha224)),
+        (rfc5912::ECDSA_WITH_SHA_256, Ecdsa(Sha256)),
+        (rfc5912::ECDSA_WITH_SHA_384, Ecdsa(Sha384)),
+        (rfc5912::ECDSA_WITH_SHA_512, Ecdsa(Sha512)),
+        (rfc5912::DSA_WITH_SHA_1, Dsa(Sha1)),
+        (rfc5912::DSA_WITH_SHA_224, Dsa(Sha224)),
+        (rfc5912::DSA_WITH_SHA_256, Dsa(Sha256)),
+        (rfc8410::ID_ED_25519, Ed25519),
+        (rfc8410::ID_ED_448, Ed448),
+        (rfc5912::ID_RSASSA_PSS, RsaPss(Sha1)),
     ]
 };
-
-const HASHES: [(ObjectIdentifier, HashAlgorithm); 7] = [
-    (oid("1.2.840.113549.2.2"), HashAlgorithm::Md2),
-    (oid("1.2.840.113549.2.5"), HashAlgorithm::Md5),
-    (oid("1.3.14.3.2.26"), HashAlgorithm::Sha1),
-    (oid("2.16.840.1.101.3.4.2.4"), HashAlgorithm::Sha224),
-    (oid("2.16.840.1.101.3.4.2.1"), HashAlgorithm::Sha256),
-    (oid("2.16.840.1.101.3.4.2.2"), HashAlgorithm::Sha384),
-    (oid("2.16.840.1.101.3.4.2.3"), HashAlgorithm::Sha512),
-];
 
 impl SignatureAlgorithm {
     /// Reads an `AlgorithmIdentifier` whose OID the certificate parser has checked.
@@ -118,9 +189,9 @@ impl SignatureAlgorithm {
         let mut fields = alg.reader();
         let Some(id) = fields.read("algorithm").ok().and_then(|t| ObjectIdentifier::from_bytes(t.value).ok())
         else {
-            return Self::Other(oid("0.0"));
+            return Self::Other(NO_OID);
         };
-        if id == RSA_PSS {
+        if id == rfc5912::ID_RSASSA_PSS {
             return Self::RsaPss(fields.read("parameters").ok().map_or(HashAlgorithm::Sha1, pss_hash));
         }
         TABLE.iter().find(|(o, _)| *o == id).map_or(Self::Other(id), |(_, alg)| *alg)
@@ -140,14 +211,8 @@ impl SignatureAlgorithm {
     }
 }
 
-/// The hash an `AlgorithmIdentifier` OID names ([`HashAlgorithm::Other`] for one certslot does
-/// not know).
-pub(crate) fn hash_of(id: ObjectIdentifier) -> HashAlgorithm {
-    HASHES.iter().find(|(o, _)| *o == id).map_or(HashAlgorithm::Other(id), |(_, h)| *h)
-}
-
 /// `id-mgf1` (RFC 8017 B.2.1), the only mask generation function in use.
-pub(crate) const MGF1: ObjectIdentifier = oid("1.2.840.113549.1.1.8");
+pub(crate) const MGF1: ObjectIdentifier = rfc5912::ID_MGF_1;
 
 /// The parameters of an RSASSA-PSS signature or key.
 ///
@@ -271,7 +336,7 @@ fn hash_identifier(alg: &Tlv<'_>) -> Option<HashAlgorithm> {
         fields.read_expected(tag::NULL, "parameters").ok()?;
     }
     fields.finish("HashAlgorithm").ok()?;
-    Some(hash_of(id))
+    Some(HashAlgorithm::from_oid(id))
 }
 
 /// A non-negative `[n] EXPLICIT INTEGER` that fits in a `u64`.
@@ -298,10 +363,7 @@ fn pss_hash(params: Tlv<'_>) -> HashAlgorithm {
         .and_then(|alg| alg.reader().read_expected(tag::OID, "algorithm"))
         .ok()
         .and_then(|t| ObjectIdentifier::from_bytes(t.value).ok());
-    match hash_oid {
-        Some(h) => HASHES.iter().find(|(o, _)| *o == h).map_or(HashAlgorithm::Other(h), |(_, h)| *h),
-        None => HashAlgorithm::Other(oid("0.0")),
-    }
+    HashAlgorithm::from_oid(hash_oid.unwrap_or(NO_OID))
 }
 
 impl fmt::Display for SignatureAlgorithm {

@@ -40,6 +40,7 @@
 use std::borrow::Cow;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5911;
 use der::Decode as _;
 
 use crate::x509::ParseError;
@@ -48,9 +49,6 @@ use crate::x509::cert::Certificate;
 use crate::x509::format::FileFormat;
 use crate::x509::pem;
 use crate::x509::tlv::{self, Tlv, tag};
-
-/// `id-signedData` (RFC 5652 5.1).
-pub(crate) const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 
 /// PEM labels of a PKCS #7 / CMS structure: `PKCS7` (OpenSSL, Windows, Python `cryptography`),
 /// `CMS` (RFC 7468 9) and `PKCS #7 SIGNED DATA` (RFC 7468 appendix A).
@@ -107,7 +105,7 @@ pub enum BundleError {
     },
     /// A PKCS #7 whose content is not SignedData (RFC 5652 5): enveloped or plain data holds no
     /// certificate bundle.
-    #[error("the PKCS #7 content type is {content_type}, not signedData ({ID_SIGNED_DATA})")]
+    #[error("the PKCS #7 content type is {content_type}, not signedData ({})", rfc5911::ID_SIGNED_DATA)]
     NotSignedData {
         /// The `contentType` found.
         content_type: ObjectIdentifier,
@@ -283,7 +281,7 @@ fn read_pkcs7(input: &[u8]) -> Result<Vec<Certificate>, BundleError> {
     // RFC 5652 3: ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT ANY }.
     let info = tlv::read_single(&der, tag::SEQUENCE, "ContentInfo")?;
     let decoded = cms::content_info::ContentInfo::from_der(info.raw).map_err(invalid("ContentInfo", 0))?;
-    if decoded.content_type != ID_SIGNED_DATA {
+    if decoded.content_type != rfc5911::ID_SIGNED_DATA {
         return Err(BundleError::NotSignedData { content_type: decoded.content_type });
     }
     let mut fields = info.reader();

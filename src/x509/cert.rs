@@ -27,11 +27,12 @@ use std::sync::Arc;
 use const_oid::ObjectIdentifier;
 use time::OffsetDateTime;
 
-use crate::x509::algorithm::SignatureAlgorithm;
+use crate::x509::algorithm::{NO_OID, SignatureAlgorithm};
 use crate::x509::ext::{self, BasicConstraints, Extension, GeneralName, KeyUsage};
 use crate::x509::key::{self, PublicKeyInfo};
 use crate::x509::name::Name;
 use crate::x509::pem;
+use crate::x509::serial::SerialNumber;
 use crate::x509::thumbprint::{Sha256Fingerprint, Thumbprint};
 use crate::x509::time::parse_time;
 use crate::x509::tlv::{self, Reader, tag};
@@ -82,70 +83,6 @@ pub enum Version {
     V2,
     /// Version 3.
     V3,
-}
-
-/// A certificate's serial number, borrowed from it (RFC 5280 4.1.2.2).
-///
-/// RFC 5280 requires a positive integer of at most 20 octets; real certificates also carry zero,
-/// negative and longer serials, which are kept as encoded. `Display` writes the form of
-/// `openssl x509 -serial`: uppercase hex octets of the magnitude, `-` before a negative one, `00`
-/// for zero.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SerialNumber<'a> {
-    content: &'a [u8],
-}
-
-impl<'a> SerialNumber<'a> {
-    /// The INTEGER's content octets (big-endian two's complement), as encoded.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.content
-    }
-
-    /// True for a negative serial, which RFC 5280 forbids and some old CAs issued.
-    pub fn is_negative(&self) -> bool {
-        self.content.first().is_some_and(|&b| b & 0x80 != 0)
-    }
-
-    /// True for a zero serial.
-    pub fn is_zero(&self) -> bool {
-        self.content.iter().all(|&b| b == 0)
-    }
-
-    /// The magnitude as big-endian octets without leading zeros (empty for zero).
-    pub fn magnitude(&self) -> Vec<u8> {
-        if !self.is_negative() {
-            return tlv::unsigned_magnitude(self.content).to_vec();
-        }
-        // Two's complement negation: invert every bit, then add one.
-        let mut out: Vec<u8> = self.content.iter().map(|b| !b).collect();
-        for byte in out.iter_mut().rev() {
-            let (sum, carry) = byte.overflowing_add(1);
-            *byte = sum;
-            if !carry {
-                break;
-            }
-        }
-        tlv::unsigned_magnitude(&out).to_vec()
-    }
-}
-
-impl fmt::Display for SerialNumber<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let magnitude = self.magnitude();
-        if self.is_negative() {
-            f.write_str("-")?;
-        }
-        if magnitude.is_empty() {
-            return f.write_str("00");
-        }
-        magnitude.iter().try_for_each(|b| write!(f, "{b:02X}"))
-    }
-}
-
-impl fmt::Debug for SerialNumber<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SerialNumber({self})")
-    }
 }
 
 impl Certificate {
@@ -241,9 +178,7 @@ impl Certificate {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_pem(&self) -> String {
-        // The DER is at most what a PEM encoder takes: `encode_string` fails only on lengths that
-        // overflow, which a parsed certificate cannot have.
-        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &self.inner.der).unwrap_or_default()
+        pem::encode("CERTIFICATE", &self.inner.der)
     }
 
     /// The SHA-1 thumbprint of the DER, as Windows and Lync show it.
@@ -263,7 +198,7 @@ impl Certificate {
 
     /// The serial number.
     pub fn serial(&self) -> SerialNumber<'_> {
-        SerialNumber { content: self.span(&self.inner.serial) }
+        SerialNumber::new(self.span(&self.inner.serial))
     }
 
     /// The subject.
@@ -312,9 +247,7 @@ impl Certificate {
         let raw = self.span(&self.inner.signature_algorithm);
         Reader::new(raw)
             .read("signatureAlgorithm")
-            .map_or(SignatureAlgorithm::Other(ObjectIdentifier::new_unwrap("0.0")), |alg| {
-                SignatureAlgorithm::from_identifier(&alg)
-            })
+            .map_or(SignatureAlgorithm::Other(NO_OID), |alg| SignatureAlgorithm::from_identifier(&alg))
     }
 
     /// The OID of `Certificate.signatureAlgorithm`.
@@ -325,7 +258,7 @@ impl Certificate {
             .and_then(|alg| alg.reader().read("algorithm"))
             .ok()
             .and_then(|oid| ObjectIdentifier::from_bytes(oid.value).ok())
-            .unwrap_or(ObjectIdentifier::new_unwrap("0.0"))
+            .unwrap_or(NO_OID)
     }
 
     /// True when `TBSCertificate.signature` equals `Certificate.signatureAlgorithm`, as RFC 5280

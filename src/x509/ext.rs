@@ -17,38 +17,42 @@ use core::fmt;
 use core::net::IpAddr;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5280;
 use der::Decode as _;
 
+use crate::x509::algorithm::NO_OID;
 use crate::x509::name::{Name, StringKind, decode_string};
 use crate::x509::tlv::{self, Reader, Tlv, tag};
 
+// The extensions this file reads, named after them; their OIDs are const-oid's.
 /// `id-ce-keyUsage` (RFC 5280 4.2.1.3).
-pub const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+pub const KEY_USAGE: ObjectIdentifier = rfc5280::ID_CE_KEY_USAGE;
 /// `id-ce-subjectAltName` (RFC 5280 4.2.1.6).
-pub const SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+pub const SUBJECT_ALT_NAME: ObjectIdentifier = rfc5280::ID_CE_SUBJECT_ALT_NAME;
 /// `id-ce-basicConstraints` (RFC 5280 4.2.1.9).
-pub const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+pub const BASIC_CONSTRAINTS: ObjectIdentifier = rfc5280::ID_CE_BASIC_CONSTRAINTS;
 /// `id-ce-extKeyUsage` (RFC 5280 4.2.1.12).
-pub const EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+pub const EXT_KEY_USAGE: ObjectIdentifier = rfc5280::ID_CE_EXT_KEY_USAGE;
 
 /// Extended key usage purposes (RFC 5280 4.2.1.12).
 pub mod eku {
     use const_oid::ObjectIdentifier;
+    use const_oid::db::rfc5280;
 
     /// `anyExtendedKeyUsage` (2.5.29.37.0).
-    pub const ANY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
+    pub const ANY: ObjectIdentifier = rfc5280::ANY_EXTENDED_KEY_USAGE;
     /// `id-kp-serverAuth`: TLS server authentication.
-    pub const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+    pub const SERVER_AUTH: ObjectIdentifier = rfc5280::ID_KP_SERVER_AUTH;
     /// `id-kp-clientAuth`: TLS client authentication.
-    pub const CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+    pub const CLIENT_AUTH: ObjectIdentifier = rfc5280::ID_KP_CLIENT_AUTH;
     /// `id-kp-codeSigning`.
-    pub const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    pub const CODE_SIGNING: ObjectIdentifier = rfc5280::ID_KP_CODE_SIGNING;
     /// `id-kp-emailProtection`.
-    pub const EMAIL_PROTECTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");
+    pub const EMAIL_PROTECTION: ObjectIdentifier = rfc5280::ID_KP_EMAIL_PROTECTION;
     /// `id-kp-timeStamping`.
-    pub const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+    pub const TIME_STAMPING: ObjectIdentifier = rfc5280::ID_KP_TIME_STAMPING;
     /// `id-kp-OCSPSigning`.
-    pub const OCSP_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9");
+    pub const OCSP_SIGNING: ObjectIdentifier = rfc5280::ID_KP_OCSP_SIGNING;
 }
 
 /// One extension of a certificate, borrowed from it.
@@ -89,7 +93,7 @@ impl<'a> Extension<'a> {
     /// The extension's OID.
     pub fn oid(&self) -> ObjectIdentifier {
         // Checked when the certificate was parsed.
-        ObjectIdentifier::from_bytes(self.oid).unwrap_or(ObjectIdentifier::new_unwrap("0.0"))
+        ObjectIdentifier::from_bytes(self.oid).unwrap_or(NO_OID)
     }
 
     /// The `critical` flag.

@@ -10,31 +10,15 @@
 use core::fmt;
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::{rfc5639, rfc5912, rfc8410};
 use der::Decode as _;
 
 use crate::x509::FactError;
 use crate::x509::tlv::{self, Reader, tag};
 
-/// `rsaEncryption` (RFC 8017 appendix C).
-pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-/// `id-RSASSA-PSS` (RFC 4055 section 3.1), as a key algorithm.
-pub const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
-/// `id-ecPublicKey` (RFC 5480 section 2.1.1).
-pub const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// `id-ecDH` (RFC 5480 section 2.1.2).
-pub const EC_DH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.1.12");
-/// `id-Ed25519` (RFC 8410 section 3).
-pub const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-/// `id-Ed448` (RFC 8410 section 3).
-pub const ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
-/// `id-X25519` (RFC 8410 section 3).
-pub const X25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.110");
-/// `id-X448` (RFC 8410 section 3).
-pub const X448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.111");
-/// `id-dsa` (RFC 3279 section 2.3.2).
-pub const DSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10040.4.1");
-
+/// `prime-field` (X9.62, RFC 3279 2.3.5), an explicit curve's field type: not in const-oid's db.
 const PRIME_FIELD: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.1.1");
+/// `characteristic-two-field` (X9.62, RFC 3279 2.3.5): not in const-oid's db.
 const CHARACTERISTIC_TWO_FIELD: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.1.2");
 
 /// An elliptic curve named by OID (RFC 5480 section 2.1.1.1) or given by explicit parameters.
@@ -70,17 +54,24 @@ pub enum Curve {
     Implicit,
 }
 
+/// `secp192r1` (X9.62 `prime192v1`, RFC 3279 2.3.5): const-oid's db lacks it.
+const SECP192R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.1");
+/// `secp256k1` (SEC 2 A.2.1): const-oid's db lacks it.
+const SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
+/// SM2's curve (GB/T 32918.5): const-oid's db lacks it.
+const SM2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.301");
+
 const CURVES: [(ObjectIdentifier, Curve, u32); 10] = [
-    (ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.1"), Curve::P192, 192),
-    (ObjectIdentifier::new_unwrap("1.3.132.0.33"), Curve::P224, 224),
-    (ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7"), Curve::P256, 256),
-    (ObjectIdentifier::new_unwrap("1.3.132.0.34"), Curve::P384, 384),
-    (ObjectIdentifier::new_unwrap("1.3.132.0.35"), Curve::P521, 521),
-    (ObjectIdentifier::new_unwrap("1.3.132.0.10"), Curve::Secp256k1, 256),
-    (ObjectIdentifier::new_unwrap("1.3.36.3.3.2.8.1.1.7"), Curve::BrainpoolP256r1, 256),
-    (ObjectIdentifier::new_unwrap("1.3.36.3.3.2.8.1.1.11"), Curve::BrainpoolP384r1, 384),
-    (ObjectIdentifier::new_unwrap("1.3.36.3.3.2.8.1.1.13"), Curve::BrainpoolP512r1, 512),
-    (ObjectIdentifier::new_unwrap("1.2.156.10197.1.301"), Curve::Sm2, 256),
+    (SECP192R1, Curve::P192, 192),
+    (rfc5912::SECP_224_R_1, Curve::P224, 224),
+    (rfc5912::SECP_256_R_1, Curve::P256, 256),
+    (rfc5912::SECP_384_R_1, Curve::P384, 384),
+    (rfc5912::SECP_521_R_1, Curve::P521, 521),
+    (SECP256K1, Curve::Secp256k1, 256),
+    (rfc5639::BRAINPOOL_P_256_R_1, Curve::BrainpoolP256r1, 256),
+    (rfc5639::BRAINPOOL_P_384_R_1, Curve::BrainpoolP384r1, 384),
+    (rfc5639::BRAINPOOL_P_512_R_1, Curve::BrainpoolP512r1, 512),
+    (SM2, Curve::Sm2, 256),
 ];
 
 impl Curve {
@@ -187,8 +178,9 @@ impl<'a> PublicKeyInfo<'a> {
         let (oid, params, key) = split_spki(spki).ok_or_else(|| malformed(&"unknown"))?;
         let mut rsa = None;
         let (algorithm, bits) = match oid {
-            RSA_ENCRYPTION | RSASSA_PSS => {
-                let algorithm = if oid == RSA_ENCRYPTION { KeyAlgorithm::Rsa } else { KeyAlgorithm::RsaPss };
+            rfc5912::RSA_ENCRYPTION | rfc5912::ID_RSASSA_PSS => {
+                let algorithm =
+                    if oid == rfc5912::RSA_ENCRYPTION { KeyAlgorithm::Rsa } else { KeyAlgorithm::RsaPss };
                 // RFC 8017 A.1.1: RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }.
                 // pkcs1 reads any modulus size; the rsa crate would refuse < 1024 or > 8192 bits.
                 let parsed = pkcs1::RsaPublicKeyRef::from_der(key).map_err(|_| malformed(&algorithm))?;
@@ -196,15 +188,15 @@ impl<'a> PublicKeyInfo<'a> {
                 rsa = Some((modulus, parsed.public_exponent.as_bytes()));
                 (algorithm, Some(tlv::bit_length(modulus)))
             }
-            EC_PUBLIC_KEY | EC_DH => {
+            rfc5912::ID_EC_PUBLIC_KEY | rfc5912::ID_EC_DH => {
                 let (curve, bits) = ec_curve(params).ok_or_else(|| malformed(&"ec"))?;
                 (KeyAlgorithm::Ec(curve), bits)
             }
-            ED25519 => (KeyAlgorithm::Ed25519, Some(256)),
-            ED448 => (KeyAlgorithm::Ed448, Some(456)),
-            X25519 => (KeyAlgorithm::X25519, Some(256)),
-            X448 => (KeyAlgorithm::X448, Some(448)),
-            DSA => (KeyAlgorithm::Dsa, dsa_bits(params).map_err(|()| malformed(&"dsa"))?),
+            rfc8410::ID_ED_25519 => (KeyAlgorithm::Ed25519, Some(256)),
+            rfc8410::ID_ED_448 => (KeyAlgorithm::Ed448, Some(456)),
+            rfc8410::ID_X_25519 => (KeyAlgorithm::X25519, Some(256)),
+            rfc8410::ID_X_448 => (KeyAlgorithm::X448, Some(448)),
+            rfc5912::ID_DSA => (KeyAlgorithm::Dsa, dsa_bits(params).map_err(|()| malformed(&"dsa"))?),
             other => (KeyAlgorithm::Other(other), None),
         };
         Ok(Self { algorithm, bits, spki, key, rsa })

@@ -7,9 +7,10 @@
 //!
 //! The files follow the data: [`tlv`](self::tlv) walks DER items with byte offsets,
 //! [`ber`](self::ber) rewrites BER (indefinite lengths) to DER for it, [`pem`](self::pem) turns
-//! text into DER blocks, [`cert`](self::cert) reads the certificate structure (RFC 5280 4.1) and
+//! text into DER blocks and DER into PEM (all Base64 through `base64ct`), [`cert`](self::cert) reads the certificate structure (RFC 5280 4.1) and
 //! hands its parts to [`name`](self::name), [`ext`](self::ext), [`key`](self::key),
-//! [`algorithm`](self::algorithm) and [`time`](self::time); [`thumbprint`](self::thumbprint)
+//! [`serial`](self::serial), [`algorithm`](self::algorithm) (the one hash enum, and signature
+//! algorithms) and [`time`](self::time); [`thumbprint`](self::thumbprint)
 //! hashes the DER as Windows shows it; [`format`](self::format) tells a file's format from its
 //! first bytes. [`verify`](self::verify) checks a signature with an issuer's key,
 //! [`bundle`](self::bundle) reads a CA's answer (PKCS #7 included) into certificates, and
@@ -29,6 +30,7 @@ pub(crate) mod format;
 pub(crate) mod key;
 pub(crate) mod name;
 pub(crate) mod pem;
+pub(crate) mod serial;
 pub(crate) mod thumbprint;
 pub(crate) mod time;
 pub(crate) mod tlv;
@@ -36,12 +38,13 @@ pub(crate) mod verify;
 
 pub use self::algorithm::{HashAlgorithm, PssParameters, SignatureAlgorithm};
 pub use self::bundle::BundleError;
-pub use self::cert::{Certificate, SerialNumber, Version};
+pub use self::cert::{Certificate, Version};
 pub use self::chain::{Chain, ChainEnd, ChainError, MAX_CHAIN_LENGTH};
 pub use self::error::{FactError, ParseError, ThumbprintError};
 pub use self::ext::{BasicConstraints, Extension, GeneralName, KeyUsage, KeyUsageBit, eku};
 pub use self::format::FileFormat;
 pub use self::key::{Curve, KeyAlgorithm, PublicKeyInfo};
 pub use self::name::{Attribute, Name, Rdn, StringKind, attr};
+pub use self::serial::SerialNumber;
 pub use self::thumbprint::{Sha256Fingerprint, Thumbprint};
 pub use self::verify::{SignatureCheck, VerifyError};

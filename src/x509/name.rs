@@ -69,34 +69,35 @@ pub enum StringKind {
     Numeric,
 }
 
-/// Attribute type OIDs that certslot names (RFC 4519, RFC 5280 appendix A).
+/// Attribute type OIDs that certslot names (RFC 4519, RFC 5280 appendix A), from const-oid's db.
 pub mod attr {
     use const_oid::ObjectIdentifier;
+    use const_oid::db::{rfc2985, rfc4519};
 
     /// `commonName` (2.5.4.3), `CN`.
-    pub const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+    pub const COMMON_NAME: ObjectIdentifier = rfc4519::COMMON_NAME;
     /// `surname` (2.5.4.4).
-    pub const SURNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.4");
+    pub const SURNAME: ObjectIdentifier = rfc4519::SURNAME;
     /// `serialNumber` (2.5.4.5).
-    pub const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
+    pub const SERIAL_NUMBER: ObjectIdentifier = rfc4519::SERIAL_NUMBER;
     /// `countryName` (2.5.4.6), `C`.
-    pub const COUNTRY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
+    pub const COUNTRY: ObjectIdentifier = rfc4519::COUNTRY_NAME;
     /// `localityName` (2.5.4.7), `L`.
-    pub const LOCALITY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.7");
+    pub const LOCALITY: ObjectIdentifier = rfc4519::LOCALITY_NAME;
     /// `stateOrProvinceName` (2.5.4.8), `ST`.
-    pub const STATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.8");
+    pub const STATE: ObjectIdentifier = rfc4519::ST;
     /// `streetAddress` (2.5.4.9), `STREET`.
-    pub const STREET: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.9");
+    pub const STREET: ObjectIdentifier = rfc4519::STREET;
     /// `organizationName` (2.5.4.10), `O`.
-    pub const ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
+    pub const ORGANIZATION: ObjectIdentifier = rfc4519::ORGANIZATION_NAME;
     /// `organizationalUnitName` (2.5.4.11), `OU`.
-    pub const ORGANIZATIONAL_UNIT: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.11");
+    pub const ORGANIZATIONAL_UNIT: ObjectIdentifier = rfc4519::ORGANIZATIONAL_UNIT_NAME;
     /// `domainComponent` (0.9.2342.19200300.100.1.25), `DC`.
-    pub const DOMAIN_COMPONENT: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.25");
+    pub const DOMAIN_COMPONENT: ObjectIdentifier = rfc4519::DOMAIN_COMPONENT;
     /// `userId` (0.9.2342.19200300.100.1.1), `UID`.
-    pub const USER_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.1");
+    pub const USER_ID: ObjectIdentifier = rfc4519::USER_ID;
     /// PKCS #9 `emailAddress` (1.2.840.113549.1.9.1), deprecated in names by RFC 5280.
-    pub const EMAIL_ADDRESS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1");
+    pub const EMAIL_ADDRESS: ObjectIdentifier = rfc2985::PKCS_9_AT_EMAIL_ADDRESS;
 }
 
 /// The short names RFC 4514 section 3 requires an implementation to recognise.
@@ -135,6 +136,15 @@ impl<'a> Name<'a> {
             }
         }
         Ok(Self { raw: tlv.raw, content: tlv.value })
+    }
+
+    /// Reads a DER `Name` that fills `der` exactly (a name another crate encoded, to be written
+    /// in RFC 4514 form by this file's formatter).
+    pub(crate) fn from_der(der: &'a [u8]) -> Result<Self, ParseError> {
+        let mut reader = Reader::new(der);
+        let name = Self::parse(reader.read("Name")?, "Name")?;
+        reader.finish("Name")?;
+        Ok(name)
     }
 
     /// Wraps a Name whose structure [`Name::parse`] has already checked; anything else reads as
@@ -499,6 +509,18 @@ mod tests {
         let bad_oid =
             tlv(tag::SEQUENCE, &[tlv(tag::OID, &[0x55, 0x84]), tlv(tag::UTF8_STRING, b"x")].concat());
         assert_eq!(rfc4514(&[vec![bad_oid]]), "error: AttributeType at offset 6 is malformed");
+    }
+
+    #[test]
+    fn from_der_reads_one_whole_name() {
+        let der = tlv(tag::SEQUENCE, &tlv(tag::SET, &atv(&attr::COMMON_NAME, tag::UTF8_STRING, b"a")));
+        assert_eq!(Name::from_der(&der).map(|n| n.to_string()), Ok("CN=a".to_owned()));
+        let mut trailing = der.clone();
+        trailing.push(0);
+        assert_eq!(
+            Name::from_der(&trailing).map(|n| n.to_string()),
+            Err(ParseError::TrailingData { offset: der.len(), what: "Name", len: 1 })
+        );
     }
 
     #[test]

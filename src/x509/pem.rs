@@ -1,8 +1,15 @@
-//! A lenient PEM reader (RFC 7468 with the leniency of the tools admins use).
+//! PEM and Base64: a lenient PEM reader (RFC 7468 with the leniency of the tools admins use), the
+//! PEM writer, and the Base64 of the saved store state. All Base64 goes through `base64ct`, the
+//! crate's one Base64 implementation (`rollover` uses it directly for base64url).
 //!
-//! Written by hand rather than with `pem-rfc7468`, which by design refuses what real files hold:
-//! text before and between blocks, RFC 1421 headers, lines of any length, CRLF, and the old labels
-//! `X509 CERTIFICATE` and `TRUSTED CERTIFICATE`.
+//! The framing is read by hand rather than with `pem-rfc7468` (`der::pem`), which by design
+//! refuses what real files hold: text before and between blocks, RFC 1421 headers, lines of any
+//! length, CRLF, trailing whitespace, and the old labels `X509 CERTIFICATE` and
+//! `TRUSTED CERTIFICATE`. This file strips that framing and hands the Base64 characters to
+//! `base64ct`, keeping the line and column of each character for errors.
+
+use base64ct::{Base64, Base64Unpadded, Encoding as _};
+use zeroize::Zeroizing;
 
 use crate::x509::ParseError;
 
@@ -88,40 +95,52 @@ pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>, ParseError> {
     decode_body(&[(1, text.as_bytes())])
 }
 
-/// Encodes Base64 with padding, on one line.
+/// Encodes Base64 with padding, on one line (RFC 4648 4): the saved store state.
+#[cfg(any(feature = "serde", test))]
 pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let index = ((n >> (18 - 6 * i)) & 0x3F) as usize;
-                out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'A')));
-            } else {
-                out.push('=');
-            }
+    Base64::encode_string(bytes)
+}
+
+/// Octets of DER in one line of PEM: 64 Base64 characters (RFC 7468 2).
+const PEM_LINE_OCTETS: usize = 48;
+
+/// PEM text (RFC 7468 2): the label's boundaries around Base64 lines of 64 characters, LF line
+/// ends, no line for empty DER. The string is allocated once at its final size and each line is
+/// encoded straight into it, so a secret (a private key) leaves no copy behind in freed memory.
+pub(crate) fn encode(label: &str, der: &[u8]) -> String {
+    let lines = der.len().div_ceil(PEM_LINE_OCTETS);
+    let body = der.len().div_ceil(3) * 4 + lines;
+    let len = "-----BEGIN -----\n".len() + "-----END -----\n".len() + 2 * label.len() + body;
+    let mut out = String::with_capacity(len);
+    out.push_str("-----BEGIN ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    let mut line = Zeroizing::new([0u8; 4 * PEM_LINE_OCTETS / 3]);
+    for chunk in der.chunks(PEM_LINE_OCTETS) {
+        // A chunk of at most 48 octets always fits the 64-character buffer.
+        if let Ok(text) = Base64::encode(chunk, line.as_mut_slice()) {
+            out.push_str(text);
         }
+        out.push('\n');
     }
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
     out
 }
 
 /// Decodes a block's Base64 body, skipping RFC 1421 headers (`Name: value` lines, their
-/// indented continuations, and the blank line after them).
+/// indented continuations, and the blank line after them), spaces, tabs and CRs, and accepting
+/// the final padding or its absence. An error names the line and column of the offending
+/// character: one outside the alphabet, data after padding, or the last character of a body that
+/// is not whole octets (a dangling character, non-zero bits past the last octet).
 pub(crate) fn decode_body(body: &[(usize, &[u8])]) -> Result<Vec<u8>, ParseError> {
-    let mut out = Vec::with_capacity(body.iter().map(|(_, l)| l.len()).sum::<usize>() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
+    // The Base64 characters alone; zeroized, as they may encode a private key.
+    let mut text = Zeroizing::new(Vec::with_capacity(body.iter().map(|(_, l)| l.len()).sum::<usize>()));
     let mut padding = false;
-    let mut seen_data = false;
     let mut last = (0, 0);
     for &(number, line) in body {
-        let is_header = !seen_data
+        let is_header = text.is_empty()
             && (line.contains(&b':')
                 || line.first().is_some_and(|b| b.is_ascii_whitespace()) && !trim(line).is_empty());
         if is_header {
@@ -129,36 +148,22 @@ pub(crate) fn decode_body(body: &[(usize, &[u8])]) -> Result<Vec<u8>, ParseError
         }
         for (col, &c) in line.iter().enumerate() {
             let column = col + 1;
-            let value = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' => {
-                    padding = true;
-                    continue;
+            match c {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' if !padding => {
+                    text.push(c);
+                    last = (number, column);
                 }
-                b' ' | b'\t' | b'\r' => continue,
+                b'=' => padding = true,
+                b' ' | b'\t' | b'\r' => {}
                 _ => return Err(ParseError::PemBase64 { line: number, column }),
-            };
-            if padding {
-                return Err(ParseError::PemBase64 { line: number, column });
-            }
-            seen_data = true;
-            last = (number, column);
-            acc = (acc << 6) | u32::from(value);
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push(((acc >> bits) & 0xFF) as u8);
             }
         }
     }
-    // A final quantum of one character (6 bits) cannot encode an octet; leftover bits must be 0.
-    if bits >= 6 || acc & ((1 << bits) - 1) != 0 {
-        return Err(ParseError::PemBase64 { line: last.0, column: last.1 });
-    }
+    let mut out = vec![0u8; text.len() * 3 / 4];
+    let len = Base64Unpadded::decode(text.as_slice(), &mut out)
+        .map_err(|_| ParseError::PemBase64 { line: last.0, column: last.1 })?
+        .len();
+    out.truncate(len);
     Ok(out)
 }
 

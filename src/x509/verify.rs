@@ -26,7 +26,7 @@ use rsa::{BoxedUint, Pkcs1v15Sign, Pss};
 use signature::hazmat::PrehashVerifier as _;
 
 use crate::x509::FactError;
-use crate::x509::algorithm::{HashAlgorithm, PssParameters, SignatureAlgorithm};
+use crate::x509::algorithm::{HashAlgorithm, NO_OID, PssParameters, SignatureAlgorithm};
 use crate::x509::cert::Certificate;
 use crate::x509::key::{self, Curve, KeyAlgorithm, PublicKeyInfo};
 use crate::x509::thumbprint::Thumbprint;
@@ -360,7 +360,7 @@ fn oid_of(alg: &[u8]) -> ObjectIdentifier {
         .and_then(|alg| alg.reader().read_expected(tag::OID, "algorithm"))
         .ok()
         .and_then(|oid| ObjectIdentifier::from_bytes(oid.value).ok())
-        .unwrap_or(ObjectIdentifier::new_unwrap("0.0"))
+        .unwrap_or(NO_OID)
 }
 
 /// The parameters of an AlgorithmIdentifier, if any.
@@ -491,11 +491,7 @@ mod tests {
 
     fn params(hash: HashAlgorithm, salt: u64) -> PssParameters {
         // RSASSA-PSS-params with the hash as [0] and MGF1 over it as [1], salt as [2].
-        let (hash_oid, _) = match hash {
-            HashAlgorithm::Sha256 => ("2.16.840.1.101.3.4.2.1", ()),
-            _ => ("2.16.840.1.101.3.4.2.2", ()),
-        };
-        let oid = ObjectIdentifier::new_unwrap(hash_oid);
+        let oid = hash.oid();
         let mut alg = vec![0x30, (oid.as_bytes().len() + 2) as u8, 0x06, oid.as_bytes().len() as u8];
         alg.extend_from_slice(oid.as_bytes());
         let mut mgf = vec![0x06, MGF1.as_bytes().len() as u8];
