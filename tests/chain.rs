@@ -82,7 +82,7 @@ fn every_bundle_orders_as_recorded() {
         }
         ordered += 1;
     }
-    assert_eq!(ordered, 14);
+    assert_eq!(ordered, 15);
 }
 
 #[test]
