@@ -608,6 +608,113 @@ fn x5c_holds_the_leaf_then_its_issuers_and_openssl_verifies_that_chain() {
     );
 }
 
+/// The certificates of `tests/data/chains/gen_chains.py`'s renewed issuing CA: a root, the CA
+/// before its renewal (key 1) and after it (key 2, same subject), a leaf of each, and a leaf of
+/// the renewed CA without an authority key identifier.
+const RENEWAL: [(&str, &[u8]); 6] = [
+    ("renewal-root", include_bytes!("data/chains/renewal-root.der")),
+    ("renewal-ca-old", include_bytes!("data/chains/renewal-ca-old.der")),
+    ("renewal-ca", include_bytes!("data/chains/renewal-ca.der")),
+    ("renewal-leaf", include_bytes!("data/chains/renewal-leaf.der")),
+    ("renewal-leaf-old", include_bytes!("data/chains/renewal-leaf-old.der")),
+    ("renewal-leaf-no-aki", include_bytes!("data/chains/renewal-leaf-no-aki.der")),
+];
+
+fn renewal(name: &str) -> Certificate {
+    let der = RENEWAL.iter().find(|(n, _)| *n == name).map(|(_, der)| *der).expect("fixture");
+    Certificate::from_der(der).expect(name)
+}
+
+/// The SHA-1 `gen_chains.py` recorded for a fixture with `openssl x509 -fingerprint`.
+fn recorded_sha1(name: &str) -> String {
+    let expected: Value =
+        serde_json::from_str(include_str!("data/chains/expected.json")).expect("expected.json");
+    expected["certificates"][name]["sha1"].as_str().expect("sha1 recorded").to_owned()
+}
+
+/// Python `cryptography`'s reading of `x5c` arrays, one a line: the SHA-1 of each entry, then
+/// for each entry after the first whether its key verifies the one before it
+/// (`verify_directly_issued_by`: the issuer name and the signature), `ok` or the exception.
+const X5C_CHAIN: &str = r#"
+import base64, hashlib, json, sys
+from cryptography import x509
+for x5c in json.load(sys.stdin):
+    ders = [base64.b64decode(c, validate=True) for c in x5c]
+    certs = [x509.load_der_x509_certificate(d) for d in ders]
+    out = [hashlib.sha1(d).hexdigest().upper() for d in ders]
+    for below, issuer in zip(certs, certs[1:]):
+        try:
+            below.verify_directly_issued_by(issuer)
+            out.append("ok")
+        except Exception as e:
+            out.append(type(e).__name__)
+    print(" ".join(out))
+"#;
+
+/// The `x5c` of `leaf`'s JWK in a store that holds `issuers`, added in that order, then `leaf`.
+fn x5c_with(leaf: &str, issuers: &[&str]) -> Vec<String> {
+    let (mut store, cert_type) = keyless_store();
+    for name in issuers {
+        store.add_certificate(renewal(name), None);
+    }
+    let thumbprint = store.add_certificate(renewal(leaf), None);
+    let at = datetime!(2027-01-01 00:00 UTC);
+    store
+        .set(std::slice::from_ref(&cert_type), &Scope::Global, &thumbprint, at, RollOptions::default())
+        .expect("set");
+    let jwks = store.jwks(&cert_type, &Scope::Global, at);
+    assert_eq!(jwks.keys.len(), 1, "{leaf}");
+    jwks.keys[0].x5c.clone()
+}
+
+#[test]
+fn x5c_names_the_renewed_ca_that_issued_the_leaf_not_the_old_one_with_the_same_name() {
+    let root = "renewal-root";
+    let (old, new) = ("renewal-ca-old", "renewal-ca");
+    assert_eq!(renewal(old).subject(), renewal(new).subject(), "one name, two keys");
+    let sha1 = |name: &str| recorded_sha1(name);
+    // (leaf, the CA that issued it), with the old CA added before and after the renewed one.
+    let cases = [
+        ("renewal-leaf", new, [root, old, new]),
+        ("renewal-leaf", new, [root, new, old]),
+        ("renewal-leaf-old", old, [root, old, new]),
+        ("renewal-leaf-old", old, [root, new, old]),
+        // No authority key identifier: the signature alone picks the renewed CA.
+        ("renewal-leaf-no-aki", new, [root, old, new]),
+        ("renewal-leaf-no-aki", new, [root, new, old]),
+    ];
+    let mut arrays = Vec::new();
+    for (leaf, issuer, order) in cases {
+        let x5c = x5c_with(leaf, &order);
+        let named: Vec<&str> = x5c
+            .iter()
+            .map(|entry| RENEWAL.iter().find(|(_, der)| b64std(der) == *entry).map_or("?", |(n, _)| *n))
+            .collect();
+        // The root is self-signed: verifiers have it, it is not sent.
+        assert_eq!(named, [leaf, issuer], "{order:?}");
+        assert_eq!(x5c, [b64std(renewal(leaf).der()), b64std(renewal(issuer).der())], "{leaf} {order:?}");
+        arrays.push(x5c);
+    }
+    // What the first certificate of the inventory with the leaf's issuer name gave before: the
+    // old CA above the renewed CA's leaf.
+    arrays.push(vec![b64std(renewal("renewal-leaf").der()), b64std(renewal(old).der())]);
+    let input = serde_json::to_string(&arrays).expect("JSON");
+    let lines: Vec<String> = python(X5C_CHAIN, &[], input.as_bytes()).lines().map(str::to_owned).collect();
+    let line = |leaf: &str, issuer: &str, verdict: &str| format!("{} {} {verdict}", sha1(leaf), sha1(issuer));
+    assert_eq!(
+        lines,
+        [
+            line("renewal-leaf", new, "ok"),
+            line("renewal-leaf", new, "ok"),
+            line("renewal-leaf-old", old, "ok"),
+            line("renewal-leaf-old", old, "ok"),
+            line("renewal-leaf-no-aki", new, "ok"),
+            line("renewal-leaf-no-aki", new, "ok"),
+            line("renewal-leaf", old, "InvalidSignature"),
+        ]
+    );
+}
+
 // ----- the JSON --------------------------------------------------------------------------------
 
 #[test]

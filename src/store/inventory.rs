@@ -50,10 +50,10 @@ impl Inventory {
         self.ids.contains_key(thumbprint)
     }
 
-    /// A certificate whose subject is `name` (DER), if any (a scan: the inventory holds a
-    /// store's few issuers).
-    pub(crate) fn by_subject(&self, name: &[u8]) -> Option<&Certificate> {
-        self.certs.iter().flatten().map(|s| &s.certificate).find(|c| c.subject().as_der() == name)
+    /// Every certificate whose subject is `name` (DER), in id order (a scan: the inventory holds
+    /// a store's few issuers). A CA renewed with a new key has several.
+    pub(crate) fn by_subject<'a>(&'a self, name: &[u8]) -> impl Iterator<Item = &'a Certificate> {
+        self.certs.iter().flatten().map(|s| &s.certificate).filter(move |c| c.subject().as_der() == name)
     }
 
     /// Every certificate, in no particular order (for the saved state).
@@ -147,8 +147,10 @@ impl Store {
         Ok(thumbprint)
     }
 
-    /// A certificate of the inventory whose subject is the DER name `name`.
-    pub(crate) fn find_by_subject(&self, name: &[u8]) -> Option<&Certificate> {
+    /// The certificates of the inventory whose subject is the DER name `name`: the candidates
+    /// for the issuer of a certificate with that issuer name
+    /// ([`Certificate::issuer_among`] picks the one that issued it).
+    pub(crate) fn find_by_subject<'a>(&'a self, name: &[u8]) -> impl Iterator<Item = &'a Certificate> {
         self.inventory.by_subject(name)
     }
 
