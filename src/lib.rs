@@ -22,9 +22,9 @@ pub use crate::pfx::{
     Protection, SkippedBag,
 };
 pub use crate::rollover::{
-    Action, AuthMetadata, IssueRequest, Issuer, Jwk, JwkParams, Jwks, JwsAlgorithm, KeySpec, KeyStatus,
-    MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions, PublishedKey, RenewError, Renewal,
-    SelfSignedIssuer, SkipReason, SkippedKey,
+    Action, AuthMetadata, IssueRequest, Issuer, Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId,
+    KeySpec, KeyStatus, MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions, PublishedKey,
+    RenewError, Renewal, SelfSignedIssuer, SkipReason, SkippedKey,
 };
 pub use crate::store::{
     Assignment, CancelReason, CertType, CertView, Desired, DriftOptions, DropReason, Event, Holdings,

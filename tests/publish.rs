@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, Certificate, Curve, ExportOptions, Jwk, JwkParams, Jwks, JwsAlgorithm, KeyAlgorithm, KeyRule,
-    KeyStatus, MetadataEndpoint, MetadataError, MetadataOptions, Password, Pfx, Policy, PrivateKey,
-    PublishedKey, RequestTemplate, Retention, RollOptions, RolloverPolicy, Scope, SelfSignedOptions,
-    SkipReason, Store, TypeConfig,
+    CertType, Certificate, Curve, ExportOptions, Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm,
+    KeyAlgorithm, KeyId, KeyRule, KeyStatus, MetadataEndpoint, MetadataError, MetadataOptions, Password, Pfx,
+    Policy, PrivateKey, PublishedKey, RequestTemplate, Retention, RollOptions, RolloverPolicy, Scope,
+    SelfSignedOptions, SkipReason, Store, TypeConfig,
 };
 use getrandom::SysRng;
 use serde_json::Value;
@@ -126,7 +126,10 @@ fn after_equals(line: &str) -> &str {
 // ----- PyJWT across a roll ----------------------------------------------------------------------
 
 /// Signs tokens with PyJWT: each job names a PFX file, its password and the algorithm; `kid` and
-/// `x5t` are computed here from the PFX's certificate, as a signer does. One token a line.
+/// `x5t` are computed here from the PFX's certificate, as a signer does: `kid` the `x5t` value
+/// (as Microsoft Entra ID and AD FS sign), or with `"kid": "thumbprint"` the SHA-1 in uppercase
+/// hex (as Duende IdentityServer signs with an `X509SecurityKey`, `x5t` still base64url). One
+/// token a line.
 const SIGN: &str = r#"
 import base64, hashlib, json, sys
 import jwt
@@ -134,10 +137,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 out = []
 for job in json.load(sys.stdin):
     key, cert, _ = pkcs12.load_key_and_certificates(open(job["pfx"], "rb").read(), job["password"].encode())
-    x5t = base64.urlsafe_b64encode(hashlib.sha1(cert.public_bytes(Encoding.DER)).digest()).rstrip(b"=").decode()
+    sha1 = hashlib.sha1(cert.public_bytes(Encoding.DER)).digest()
+    x5t = base64.urlsafe_b64encode(sha1).rstrip(b"=").decode()
+    kid = sha1.hex().upper() if job.get("kid") == "thumbprint" else x5t
     claims = {"iss": job["iss"], "aud": job["aud"], "sub": job["sub"], "iat": job["iat"], "nbf": job["iat"],
               "exp": job["iat"] + job["lifetime"]}
-    out.append(jwt.encode(claims, key, algorithm=job["alg"], headers={"kid": x5t, "x5t": x5t}))
+    out.append(jwt.encode(claims, key, algorithm=job["alg"], headers={"kid": kid, "x5t": x5t}))
 print("\n".join(out))
 "#;
 
@@ -199,6 +204,11 @@ impl<'a> Signer<'a> {
 
     /// Queues a token signed with `pfx`'s key at `iat`, living 8 hours (Lync's token lifetime).
     fn sign(&mut self, pfx: &Pfx, alg: &str, sub: &str, iat: OffsetDateTime) {
+        self.sign_with_kid(pfx, alg, sub, iat, "x5t");
+    }
+
+    /// As [`Signer::sign`], the token's `kid` header in the form `kid` (`x5t` or `thumbprint`).
+    fn sign_with_kid(&mut self, pfx: &Pfx, alg: &str, sub: &str, iat: OffsetDateTime, kid: &str) {
         let bytes = Pfx::export(
             leaf(pfx),
             pfx.private_key().expect("key"),
@@ -211,7 +221,7 @@ impl<'a> Signer<'a> {
         let path = self.dir.write(&format!("{sub}.pfx"), &bytes);
         self.jobs.push(serde_json::json!({
             "pfx": path, "password": PASSWORD, "alg": alg, "sub": sub, "iss": ISSUER, "aud": AUDIENCE,
-            "iat": iat.unix_timestamp(), "lifetime": Duration::hours(8).whole_seconds(),
+            "iat": iat.unix_timestamp(), "lifetime": Duration::hours(8).whole_seconds(), "kid": kid,
         }));
     }
 
@@ -308,6 +318,71 @@ fn pyjwt_verifies_tokens_across_a_roll_and_refuses_the_retired_key() {
             "jwt.exceptions.InvalidSignatureError",
         ]
     );
+}
+
+/// The `kid` and `x5t` headers of tokens, as PyJWT reads them: `kid x5t`, one token a line.
+const HEADERS: &str = r#"
+import sys
+import jwt
+for token in sys.stdin.read().split():
+    header = jwt.get_unverified_header(token)
+    print(header["kid"], header["x5t"])
+"#;
+
+#[test]
+fn pyjwt_finds_keys_by_a_hex_thumbprint_kid_as_duende_identityserver_publishes_them() {
+    let dir = TempDir::new("pyjwt-kid");
+    let (a, b) = rsa_pair();
+    let store = rolling_store(a, b, RollOptions::default());
+    let at = EFFECTIVE - Duration::hours(1); // the current key and the announced next one
+    let options = JwksOptions::default().key_id(KeyId::Thumbprint);
+    assert_eq!(JwksOptions::default().key_id_value(), KeyId::X5t);
+    let by_thumbprint = store.jwks_with(&oauth(), &Scope::Global, at, options);
+    let by_x5t = store.jwks(&oauth(), &Scope::Global, at);
+
+    // The kids: each certificate's SHA-1 in uppercase hex, as OpenSSL prints its fingerprint
+    // (without the colons) and Windows its thumbprint.
+    let fingerprint = |pfx: &Pfx| {
+        let path = dir.write("cert.pem", leaf(pfx).to_pem().as_bytes());
+        after_equals(&openssl(&["x509", "-in", &path, "-noout", "-fingerprint", "-sha1"])).replace(':', "")
+    };
+    let (hex_a, hex_b) = (fingerprint(a), fingerprint(b));
+    assert_eq!((hex_a.len(), hex_a.to_uppercase() == hex_a), (40, true));
+    assert_eq!(
+        kids(&by_thumbprint),
+        [(hex_a.clone(), KeyStatus::Signing), (hex_b.clone(), KeyStatus::Announced)]
+    );
+    assert_eq!(by_thumbprint.keys[0].kid, leaf(a).thumbprint().to_string());
+    assert_eq!(by_thumbprint.key(&hex_b).map(|k| k.thumbprint), Some(leaf(b).thumbprint()));
+    // Only the kid differs from the default set: x5t stays base64url.
+    let (x5t_a, x5t_b) = (b64url(leaf(a).thumbprint().as_bytes()), b64url(leaf(b).thumbprint().as_bytes()));
+    assert_eq!(kids(&by_x5t), [(x5t_a.clone(), KeyStatus::Signing), (x5t_b.clone(), KeyStatus::Announced)]);
+    let mut renamed: Value = serde_json::from_str(&by_x5t.to_json()).expect("JSON");
+    for (key, kid) in renamed["keys"].as_array_mut().expect("keys").iter_mut().zip([&hex_a, &hex_b]) {
+        assert_eq!(key["kid"], key["x5t"]);
+        key["kid"] = Value::String(kid.clone());
+    }
+    assert_eq!(serde_json::from_str::<Value>(&by_thumbprint.to_json()).expect("JSON"), renamed);
+
+    let mut signer = Signer::new(&dir);
+    signer.sign_with_kid(a, "RS256", "a-hex", at, "thumbprint");
+    signer.sign_with_kid(b, "RS256", "b-hex", at, "thumbprint");
+    signer.sign(a, "RS256", "a-x5t", at);
+    let tokens = signer.tokens();
+    let headers = python(HEADERS, &[], tokens.join("\n").as_bytes());
+    assert_eq!(
+        headers.lines().collect::<Vec<_>>(),
+        [format!("{hex_a} {x5t_a}"), format!("{hex_b} {x5t_b}"), format!("{x5t_a} {x5t_a}")]
+    );
+    let verdicts = verify(&[
+        (&by_thumbprint, &tokens[0], at, "kid"),
+        (&by_thumbprint, &tokens[1], at, "kid"),
+        (&by_x5t, &tokens[2], at, "kid"),
+        // A set and a signer that disagree on the form: PyJWKSet[kid] finds no key.
+        (&by_x5t, &tokens[0], at, "kid"),
+        (&by_thumbprint, &tokens[2], at, "kid"),
+    ]);
+    assert_eq!(verdicts, ["ok a-hex", "ok b-hex", "ok a-x5t", "builtins.KeyError", "builtins.KeyError"]);
 }
 
 #[test]

@@ -20,7 +20,7 @@ mod metadata;
 mod plan;
 mod renew;
 
-pub use self::jwks::{Jwk, JwkParams, Jwks, JwsAlgorithm, SkipReason, SkippedKey};
+pub use self::jwks::{Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId, SkipReason, SkippedKey};
 pub use self::keyset::{KeyStatus, PublishedKey};
 pub use self::metadata::{AuthMetadata, MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions};
 pub use self::plan::Action;
