@@ -23,8 +23,8 @@ pub use crate::pfx::{
 };
 pub use crate::rollover::{
     Action, AuthMetadata, IssueRequest, Issuer, Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId,
-    KeySpec, KeyStatus, MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions, PublishedKey,
-    RenewError, Renewal, SelfSignedIssuer, SkipReason, SkippedKey,
+    KeySpec, KeyStatus, MetadataEndpoint, MetadataError, MetadataForm, MetadataKey, MetadataOptions,
+    PublishedKey, RenewError, Renewal, SelfSignedIssuer, SkipReason, SkippedKey,
 };
 pub use crate::store::{
     Assignment, CancelReason, CertType, CertView, Desired, DriftOptions, DropReason, Event, Holdings,

@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use certslot::rand_core::UnwrapErr;
 use certslot::{
     CertType, Certificate, Curve, ExportOptions, Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm,
-    KeyAlgorithm, KeyId, KeyRule, KeyStatus, MetadataEndpoint, MetadataError, MetadataOptions, Password, Pfx,
-    Policy, PrivateKey, PublishedKey, RequestTemplate, Retention, RollOptions, RolloverPolicy, Scope,
-    SelfSignedOptions, SkipReason, Store, TypeConfig,
+    KeyAlgorithm, KeyId, KeyRule, KeyStatus, MetadataEndpoint, MetadataError, MetadataForm, MetadataOptions,
+    Password, Pfx, Policy, PrivateKey, PublishedKey, RequestTemplate, Retention, RollOptions, RolloverPolicy,
+    Scope, SelfSignedOptions, SkipReason, Store, TypeConfig,
 };
 use getrandom::SysRng;
 use serde_json::Value;
@@ -893,6 +893,138 @@ fn the_auth_metadata_document_is_exchanges_shape_with_the_jwks_keys() {
     );
     assert!(document.endpoints.is_empty());
     assert!(document.to_json().ends_with(r#""endpoints":[]}"#));
+}
+
+/// A store whose documents are the same on every run: the fixtures `rsa2048` (set on
+/// 2027-01-01) and `rsa3072` (rolling in on 2027-01-03), both issued by `intermediate-ca`, which
+/// the store holds too; the instant is inside `rsa3072`'s publish-ahead window (24 hours).
+fn fixed_store() -> (Store, CertType, OffsetDateTime) {
+    let (mut store, cert_type) = keyless_store();
+    let types = std::slice::from_ref(&cert_type);
+    store.add_certificate(
+        Certificate::from_der(include_bytes!("data/intermediate-ca.der")).expect("CA"),
+        None,
+    );
+    let a =
+        store.add_certificate(Certificate::from_der(include_bytes!("data/rsa2048.der")).expect("a"), None);
+    let b =
+        store.add_certificate(Certificate::from_der(include_bytes!("data/rsa3072.der")).expect("b"), None);
+    let set_at = datetime!(2027-01-01 00:00 UTC);
+    store.set(types, &Scope::Global, &a, set_at, RollOptions::default()).expect("set");
+    let effective = datetime!(2027-01-03 00:00 UTC);
+    store.roll(types, &Scope::Global, &b, effective, set_at, RollOptions::default()).expect("roll");
+    (store, cert_type, datetime!(2027-01-02 12:00 UTC))
+}
+
+/// Python's reading of a metadata document as SharePoint add-ins' `TokenHelper.cs` reads it
+/// (`AcsMetadataParser`): the certificate of the first key's `keyValue.value` (its SHA-1) and
+/// the `location` of the endpoint whose `protocol` is `OAuth2`.
+const TOKEN_HELPER: &str = r#"
+import base64, hashlib, json, sys
+from cryptography import x509
+doc = json.load(sys.stdin)
+der = base64.b64decode(doc["keys"][0]["keyValue"]["value"], validate=True)
+x509.load_der_x509_certificate(der)
+print(hashlib.sha1(der).hexdigest().upper(), next(e["location"] for e in doc["endpoints"] if e["protocol"] == "OAuth2"))
+"#;
+
+#[test]
+fn the_metadata_document_in_exchanges_and_sharepoints_forms_for_a_fixed_store() {
+    let (store, cert_type, at) = fixed_store();
+    let exchange_options = MetadataOptions::exchange()
+        .realm("contoso.com")
+        .endpoint(MetadataEndpoint::metadata("https://mail.contoso.com/autodiscover/metadata/json/1"));
+    assert_eq!(exchange_options.form_value(), MetadataForm::Exchange);
+    let sharepoint_options = exchange_options.clone().form(MetadataForm::SharePoint);
+    let exchange =
+        store.auth_metadata(&cert_type, &Scope::Global, at, &exchange_options).expect("Exchange's");
+    let sharepoint =
+        store.auth_metadata(&cert_type, &Scope::Global, at, &sharepoint_options).expect("SharePoint's");
+    let (a, b) = (b64std(include_bytes!("data/rsa2048.der")), b64std(include_bytes!("data/rsa3072.der")));
+
+    assert_eq!(
+        exchange.to_json(),
+        format!(
+            concat!(
+                r#"{{"id":"_d1a1d215-7125-5e89-a13c-2010a9f38b5c","version":"1.0","name":"Exchange","realm":"contoso.com","#,
+                r#""serviceName":"00000002-0000-0ff1-ce00-000000000000","#,
+                r#""issuer":"00000002-0000-0ff1-ce00-000000000000@contoso.com","#,
+                r#""allowedAudiences":["00000002-0000-0ff1-ce00-000000000000@contoso.com"],"keys":["#,
+                r#"{{"usage":"signing","keyinfo":{{"x5t":"XEeev8Ewqie0Nh63LGusSAusLp4"}},"keyvalue":{{"type":"x509Certificate","value":"{a}"}}}},"#,
+                r#"{{"usage":"signing","keyinfo":{{"x5t":"reGPvrtN66DuX_6xogDo6KvNaC8"}},"keyvalue":{{"type":"x509Certificate","value":"{b}"}}}}],"#,
+                r#""endpoints":[{{"location":"https://mail.contoso.com/autodiscover/metadata/json/1","protocol":"OAuth2","usage":"metadata"}}]}}"#
+            ),
+            a = a,
+            b = b
+        )
+    );
+    assert_eq!(
+        sharepoint.to_json(),
+        format!(
+            concat!(
+                r#"{{"id":"_d1a1d215-7125-5e89-a13c-2010a9f38b5c","version":"1.0","name":"Exchange","realm":"contoso.com","#,
+                r#""serviceName":"00000002-0000-0ff1-ce00-000000000000","#,
+                r#""issuer":"00000002-0000-0ff1-ce00-000000000000@contoso.com","#,
+                r#""allowedAudiences":["00000002-0000-0ff1-ce00-000000000000@contoso.com"],"keys":["#,
+                r#"{{"usage":"Signing","keyValue":{{"type":"x509Certificate","value":"{a}"}}}},"#,
+                r#"{{"usage":"Signing","keyValue":{{"type":"x509Certificate","value":"{b}"}}}}],"#,
+                r#""endpoints":[{{"location":"https://mail.contoso.com/autodiscover/metadata/json/1","protocol":"OAuth2","usage":"metadata"}}]}}"#
+            ),
+            a = a,
+            b = b
+        )
+    );
+    // The same keys, in the same order, with what the caller needs beside them.
+    let facts = |d: &certslot::AuthMetadata| {
+        d.keys.iter().map(|k| (k.x5t.clone(), k.thumbprint.to_string(), k.status, k.form)).collect::<Vec<_>>()
+    };
+    let fixture = |x5t: &str, sha1: &str, status, form| (x5t.to_owned(), sha1.to_owned(), status, form);
+    assert_eq!(
+        facts(&exchange),
+        [
+            fixture(
+                "XEeev8Ewqie0Nh63LGusSAusLp4",
+                "5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E",
+                KeyStatus::Signing,
+                MetadataForm::Exchange
+            ),
+            fixture(
+                "reGPvrtN66DuX_6xogDo6KvNaC8",
+                "ADE18FBEBB4DEBA0EE5FFEB1A200E8E8ABCD682F",
+                KeyStatus::Announced,
+                MetadataForm::Exchange
+            ),
+        ]
+    );
+    assert_eq!(
+        facts(&sharepoint),
+        [
+            fixture(
+                "XEeev8Ewqie0Nh63LGusSAusLp4",
+                "5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E",
+                KeyStatus::Signing,
+                MetadataForm::SharePoint
+            ),
+            fixture(
+                "reGPvrtN66DuX_6xogDo6KvNaC8",
+                "ADE18FBEBB4DEBA0EE5FFEB1A200E8E8ABCD682F",
+                KeyStatus::Announced,
+                MetadataForm::SharePoint
+            ),
+        ]
+    );
+    assert_eq!(sharepoint.key("reGPvrtN66DuX_6xogDo6KvNaC8").map(|k| k.status), Some(KeyStatus::Announced));
+    // The x5ts are the SHA-1s `gen_certs.py` recorded with OpenSSL.
+    let recorded: Value = serde_json::from_str(include_str!("data/expected.json")).expect("expected.json");
+    assert_eq!(
+        [&recorded["rsa2048"]["sha1"], &recorded["rsa3072"]["sha1"]],
+        ["5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E", "ADE18FBEBB4DEBA0EE5FFEB1A200E8E8ABCD682F"]
+    );
+    // Read as TokenHelper.cs reads SharePoint's and ACS's documents.
+    assert_eq!(
+        python(TOKEN_HELPER, &[], sharepoint.to_json().as_bytes()),
+        "5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E https://mail.contoso.com/autodiscover/metadata/json/1"
+    );
 }
 
 #[test]

@@ -22,6 +22,8 @@ mod renew;
 
 pub use self::jwks::{Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId, SkipReason, SkippedKey};
 pub use self::keyset::{KeyStatus, PublishedKey};
-pub use self::metadata::{AuthMetadata, MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions};
+pub use self::metadata::{
+    AuthMetadata, MetadataEndpoint, MetadataError, MetadataForm, MetadataKey, MetadataOptions,
+};
 pub use self::plan::Action;
 pub use self::renew::{IssueRequest, Issuer, KeySpec, RenewError, Renewal, SelfSignedIssuer};
