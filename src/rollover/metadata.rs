@@ -69,8 +69,8 @@ pub enum MetadataForm {
     #[default]
     Exchange,
     /// SharePoint's and ACS's: `usage` `Signing` and the certificate in `keyValue`
-    /// (camelCase), no `keyinfo`. What the `AcsMetadataParser` of SharePoint's add-in
-    /// `TokenHelper.cs` reads (`keyValue.value`), and SharePoint itself.
+    /// (camelCase), no `keyinfo`, as SharePoint Server and ACS serve their documents; what the
+    /// `AcsMetadataParser` of SharePoint add-ins' `TokenHelper.cs` reads (`keyValue.value`).
     SharePoint,
 }
 
