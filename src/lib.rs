@@ -28,9 +28,9 @@ pub use crate::policy::{
     SlotMilestones, TypeConfig,
 };
 pub use crate::rollover::{
-    Action, AuthMetadata, Jwk, JwkParams, Jwks, JwsAlgorithm, KeyStatus, MetadataEndpoint, MetadataError,
-    MetadataKey, MetadataOptions, PublishedKey, RenewError, Renewal, SkipReason, SkippedKey, next_plan_due,
-    plan, published_keys, renew,
+    Action, AuthMetadata, Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId, KeyStatus,
+    MetadataEndpoint, MetadataError, MetadataForm, MetadataKey, MetadataOptions, PublishedKey, RenewError,
+    Renewal, SkipReason, SkippedKey, next_plan_due, plan, published_keys, renew,
 };
 pub use crate::store::{
     Assignment, CancelReason, CertView, Desired, DriftOptions, DropReason, Event, Holdings, Outcome,

@@ -32,7 +32,7 @@ fn every_bundle_reads_to_the_certificates_the_tools_recorded() {
         }
         read += 1;
     }
-    assert_eq!(read, 13);
+    assert_eq!(read, 14);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `Chain::order`: a CA's bundle put in path order by name and signature, on the bundles of
-//! `tests/data/chains/gen_chains.py`.
+//! `Chain::order`: a CA's bundle put in path order by name, key identifier and signature, on the
+//! bundles of `tests/data/chains/gen_chains.py`.
 
 mod common;
 
@@ -82,7 +82,7 @@ fn every_bundle_orders_as_recorded() {
         }
         ordered += 1;
     }
-    assert_eq!(ordered, 14);
+    assert_eq!(ordered, 15);
 }
 
 #[test]
@@ -216,4 +216,104 @@ fn cross_signed_cas_end_in_a_loop_whatever_the_leaf() {
         assert_eq!(chain.end(), ChainEnd::Loop { index: back }, "{leaf}");
         assert_eq!(chain.end().to_string(), format!("ends where its issuer is certificate {back} again"));
     }
+}
+
+/// Uppercase hex, as `gen_chains.py` records key identifiers.
+fn hex(octets: &[u8]) -> String {
+    octets.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[test]
+fn key_identifiers_read_as_cryptography_recorded() {
+    let expected = chains::expected();
+    let mut with_authority_key = 0;
+    for (name, e) in expected["certificates"].as_object().expect("object") {
+        let c = chains::cert(name);
+        let read = (
+            c.subject_key_identifier().expect(name).map(hex),
+            c.authority_key_identifier().expect(name).map(hex),
+        );
+        let recorded = (
+            e["subject_key_identifier"].as_str().map(str::to_owned),
+            e["authority_key_identifier"].as_str().map(str::to_owned),
+        );
+        assert_eq!(read, recorded, "{name}");
+        with_authority_key += usize::from(read.1.is_some());
+    }
+    assert_eq!(with_authority_key, 26, "of 32");
+    let (old, new) = (chains::cert("renewal-ca-old"), chains::cert("renewal-ca"));
+    assert_eq!(old.subject(), new.subject());
+    assert_ne!(old.subject_key_identifier(), new.subject_key_identifier());
+    assert_eq!(
+        chains::cert("renewal-leaf").authority_key_identifier().expect("reads"),
+        new.subject_key_identifier().expect("reads")
+    );
+}
+
+#[test]
+fn a_ca_renewed_with_a_new_key_is_told_from_its_old_certificate() {
+    let [root, old, new] = ["renewal-root", "renewal-ca-old", "renewal-ca"].map(chains::cert);
+    for (leaf, issuer) in [("renewal-leaf", &new), ("renewal-leaf-old", &old), ("renewal-leaf-no-aki", &new)]
+    {
+        let other = if issuer == &new { &old } else { &new };
+        // The other CA first and last: the order of the bundle does not matter.
+        for bundle in [[other, issuer, &root], [&root, issuer, other]] {
+            let bundle: Vec<Certificate> = bundle.into_iter().cloned().collect();
+            let chain = Chain::order(&chains::cert(leaf), &bundle).unwrap_or_else(|e| panic!("{leaf}: {e}"));
+            assert_eq!(
+                thumbprints(chain.certificates()),
+                [sha1(leaf), issuer.thumbprint(), sha1("renewal-root")],
+                "{leaf}"
+            );
+            assert_eq!(thumbprints(chain.unused()), [other.thumbprint()], "{leaf}");
+            assert_eq!(chain.end(), ChainEnd::SelfSigned, "{leaf}");
+        }
+    }
+
+    // The old CA alone: its key identifier says it is not the issuer, its signature is not
+    // checked.
+    let leaf = chains::cert("renewal-leaf");
+    let err = Chain::order(&leaf, &[old.clone(), root.clone()]);
+    let key_identifier = |c: &Certificate, authority: bool| {
+        let id = if authority { c.authority_key_identifier() } else { c.subject_key_identifier() };
+        id.expect("reads").expect("present").to_vec()
+    };
+    let mismatch = VerifyError::KeyIdentifierMismatch {
+        certificate: leaf.thumbprint(),
+        authority_key_identifier: key_identifier(&leaf, true),
+        issuer: old.thumbprint(),
+        subject_key_identifier: key_identifier(&old, false),
+    };
+    assert_eq!(
+        err,
+        Err(ChainError::Signature {
+            position: 0,
+            certificate: leaf.thumbprint(),
+            issuer: old.thumbprint(),
+            source: Box::new(mismatch.clone()),
+        })
+    );
+    let expected = chains::expected();
+    let recorded = |name: &str, field: &str| {
+        expected["certificates"][name][field].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(
+        mismatch.to_string(),
+        format!(
+            "the authority key identifier {} of certificate {} is not the subject key identifier {} of {}",
+            recorded("renewal-leaf", "authority_key_identifier"),
+            sha1("renewal-leaf"),
+            recorded("renewal-ca-old", "subject_key_identifier"),
+            sha1("renewal-ca-old")
+        )
+    );
+    // Without an authority key identifier, the old CA's key is tried and fails.
+    let no_aki = chains::cert("renewal-leaf-no-aki");
+    assert!(
+        matches!(
+            Chain::order(&no_aki, &[old.clone(), root.clone()]),
+            Err(ChainError::Signature { position: 0, source, .. }) if matches!(*source, VerifyError::BadSignature { .. })
+        ),
+        "the signature decides"
+    );
 }

@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, Certificate, Curve, ExportOptions, Jwk, JwkParams, Jwks, JwsAlgorithm, KeyAlgorithm, KeyRule,
-    KeyStatus, MetadataEndpoint, MetadataError, MetadataOptions, Password, Pfx, Policy, PrivateKey,
-    PublishedKey, RequestTemplate, Retention, RollOptions, RolloverPolicy, Scope, SelfSignedOptions,
-    SkipReason, Store, TypeConfig,
+    CertType, Certificate, Curve, ExportOptions, Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm,
+    KeyAlgorithm, KeyId, KeyRule, KeyStatus, MetadataEndpoint, MetadataError, MetadataForm, MetadataOptions,
+    Password, Pfx, Policy, PrivateKey, PublishedKey, RequestTemplate, Retention, RollOptions, RolloverPolicy,
+    Scope, SelfSignedOptions, SkipReason, Store, TypeConfig,
 };
 use getrandom::SysRng;
 use serde_json::Value;
@@ -126,7 +126,10 @@ fn after_equals(line: &str) -> &str {
 // ----- PyJWT across a roll ----------------------------------------------------------------------
 
 /// Signs tokens with PyJWT: each job names a PFX file, its password and the algorithm; `kid` and
-/// `x5t` are computed here from the PFX's certificate, as a signer does. One token a line.
+/// `x5t` are computed here from the PFX's certificate, as a signer does: `kid` the `x5t` value
+/// (as Microsoft Entra ID and AD FS sign), or with `"kid": "thumbprint"` the SHA-1 in uppercase
+/// hex (as Duende IdentityServer signs with an `X509SecurityKey`, `x5t` still base64url). One
+/// token a line.
 const SIGN: &str = r#"
 import base64, hashlib, json, sys
 import jwt
@@ -134,10 +137,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 out = []
 for job in json.load(sys.stdin):
     key, cert, _ = pkcs12.load_key_and_certificates(open(job["pfx"], "rb").read(), job["password"].encode())
-    x5t = base64.urlsafe_b64encode(hashlib.sha1(cert.public_bytes(Encoding.DER)).digest()).rstrip(b"=").decode()
+    sha1 = hashlib.sha1(cert.public_bytes(Encoding.DER)).digest()
+    x5t = base64.urlsafe_b64encode(sha1).rstrip(b"=").decode()
+    kid = sha1.hex().upper() if job.get("kid") == "thumbprint" else x5t
     claims = {"iss": job["iss"], "aud": job["aud"], "sub": job["sub"], "iat": job["iat"], "nbf": job["iat"],
               "exp": job["iat"] + job["lifetime"]}
-    out.append(jwt.encode(claims, key, algorithm=job["alg"], headers={"kid": x5t, "x5t": x5t}))
+    out.append(jwt.encode(claims, key, algorithm=job["alg"], headers={"kid": kid, "x5t": x5t}))
 print("\n".join(out))
 "#;
 
@@ -199,6 +204,11 @@ impl<'a> Signer<'a> {
 
     /// Queues a token signed with `pfx`'s key at `iat`, living 8 hours (Lync's token lifetime).
     fn sign(&mut self, pfx: &Pfx, alg: &str, sub: &str, iat: OffsetDateTime) {
+        self.sign_with_kid(pfx, alg, sub, iat, "x5t");
+    }
+
+    /// As [`Signer::sign`], the token's `kid` header in the form `kid` (`x5t` or `thumbprint`).
+    fn sign_with_kid(&mut self, pfx: &Pfx, alg: &str, sub: &str, iat: OffsetDateTime, kid: &str) {
         let bytes = Pfx::export(
             leaf(pfx),
             pfx.private_key().expect("key"),
@@ -211,7 +221,7 @@ impl<'a> Signer<'a> {
         let path = self.dir.write(&format!("{sub}.pfx"), &bytes);
         self.jobs.push(serde_json::json!({
             "pfx": path, "password": PASSWORD, "alg": alg, "sub": sub, "iss": ISSUER, "aud": AUDIENCE,
-            "iat": iat.unix_timestamp(), "lifetime": Duration::hours(8).whole_seconds(),
+            "iat": iat.unix_timestamp(), "lifetime": Duration::hours(8).whole_seconds(), "kid": kid,
         }));
     }
 
@@ -315,6 +325,71 @@ fn pyjwt_verifies_tokens_across_a_roll_and_refuses_the_retired_key() {
             "jwt.exceptions.InvalidSignatureError",
         ]
     );
+}
+
+/// The `kid` and `x5t` headers of tokens, as PyJWT reads them: `kid x5t`, one token a line.
+const HEADERS: &str = r#"
+import sys
+import jwt
+for token in sys.stdin.read().split():
+    header = jwt.get_unverified_header(token)
+    print(header["kid"], header["x5t"])
+"#;
+
+#[test]
+fn pyjwt_finds_keys_by_a_hex_thumbprint_kid_as_duende_identityserver_publishes_them() {
+    let dir = TempDir::new("pyjwt-kid");
+    let (a, b) = rsa_pair();
+    let store = rolling_store(a, b, RollOptions::default());
+    let at = EFFECTIVE - Duration::hours(1); // the current key and the announced next one
+    let options = JwksOptions::default().key_id(KeyId::Thumbprint);
+    assert_eq!(JwksOptions::default().key_id_value(), KeyId::X5t);
+    let by_thumbprint = certslot::Jwks::publish_with(&store, &oauth(), &Scope::Global, at, options);
+    let by_x5t = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at);
+
+    // The kids: each certificate's SHA-1 in uppercase hex, as OpenSSL prints its fingerprint
+    // (without the colons) and Windows its thumbprint.
+    let fingerprint = |pfx: &Pfx| {
+        let path = dir.write("cert.pem", leaf(pfx).to_pem().as_bytes());
+        after_equals(&openssl(&["x509", "-in", &path, "-noout", "-fingerprint", "-sha1"])).replace(':', "")
+    };
+    let (hex_a, hex_b) = (fingerprint(a), fingerprint(b));
+    assert_eq!((hex_a.len(), hex_a.to_uppercase() == hex_a), (40, true));
+    assert_eq!(
+        kids(&by_thumbprint),
+        [(hex_a.clone(), KeyStatus::Signing), (hex_b.clone(), KeyStatus::Announced)]
+    );
+    assert_eq!(by_thumbprint.keys[0].kid, leaf(a).thumbprint().to_string());
+    assert_eq!(by_thumbprint.key(&hex_b).map(|k| k.thumbprint), Some(leaf(b).thumbprint()));
+    // Only the kid differs from the default set: x5t stays base64url.
+    let (x5t_a, x5t_b) = (b64url(leaf(a).thumbprint().as_bytes()), b64url(leaf(b).thumbprint().as_bytes()));
+    assert_eq!(kids(&by_x5t), [(x5t_a.clone(), KeyStatus::Signing), (x5t_b.clone(), KeyStatus::Announced)]);
+    let mut renamed: Value = serde_json::from_str(&by_x5t.to_json()).expect("JSON");
+    for (key, kid) in renamed["keys"].as_array_mut().expect("keys").iter_mut().zip([&hex_a, &hex_b]) {
+        assert_eq!(key["kid"], key["x5t"]);
+        key["kid"] = Value::String(kid.clone());
+    }
+    assert_eq!(serde_json::from_str::<Value>(&by_thumbprint.to_json()).expect("JSON"), renamed);
+
+    let mut signer = Signer::new(&dir);
+    signer.sign_with_kid(a, "RS256", "a-hex", at, "thumbprint");
+    signer.sign_with_kid(b, "RS256", "b-hex", at, "thumbprint");
+    signer.sign(a, "RS256", "a-x5t", at);
+    let tokens = signer.tokens();
+    let headers = python(HEADERS, &[], tokens.join("\n").as_bytes());
+    assert_eq!(
+        headers.lines().collect::<Vec<_>>(),
+        [format!("{hex_a} {x5t_a}"), format!("{hex_b} {x5t_b}"), format!("{x5t_a} {x5t_a}")]
+    );
+    let verdicts = verify(&[
+        (&by_thumbprint, &tokens[0], at, "kid"),
+        (&by_thumbprint, &tokens[1], at, "kid"),
+        (&by_x5t, &tokens[2], at, "kid"),
+        // A set and a signer that disagree on the form: PyJWKSet[kid] finds no key.
+        (&by_x5t, &tokens[0], at, "kid"),
+        (&by_thumbprint, &tokens[2], at, "kid"),
+    ]);
+    assert_eq!(verdicts, ["ok a-hex", "ok b-hex", "ok a-x5t", "builtins.KeyError", "builtins.KeyError"]);
 }
 
 #[test]
@@ -618,6 +693,113 @@ fn x5c_holds_the_leaf_then_its_issuers_and_openssl_verifies_that_chain() {
     );
 }
 
+/// The certificates of `tests/data/chains/gen_chains.py`'s renewed issuing CA: a root, the CA
+/// before its renewal (key 1) and after it (key 2, same subject), a leaf of each, and a leaf of
+/// the renewed CA without an authority key identifier.
+const RENEWAL: [(&str, &[u8]); 6] = [
+    ("renewal-root", include_bytes!("data/chains/renewal-root.der")),
+    ("renewal-ca-old", include_bytes!("data/chains/renewal-ca-old.der")),
+    ("renewal-ca", include_bytes!("data/chains/renewal-ca.der")),
+    ("renewal-leaf", include_bytes!("data/chains/renewal-leaf.der")),
+    ("renewal-leaf-old", include_bytes!("data/chains/renewal-leaf-old.der")),
+    ("renewal-leaf-no-aki", include_bytes!("data/chains/renewal-leaf-no-aki.der")),
+];
+
+fn renewal(name: &str) -> Certificate {
+    let der = RENEWAL.iter().find(|(n, _)| *n == name).map(|(_, der)| *der).expect("fixture");
+    Certificate::from_der(der).expect(name)
+}
+
+/// The SHA-1 `gen_chains.py` recorded for a fixture with `openssl x509 -fingerprint`.
+fn recorded_sha1(name: &str) -> String {
+    let expected: Value =
+        serde_json::from_str(include_str!("data/chains/expected.json")).expect("expected.json");
+    expected["certificates"][name]["sha1"].as_str().expect("sha1 recorded").to_owned()
+}
+
+/// Python `cryptography`'s reading of `x5c` arrays, one a line: the SHA-1 of each entry, then
+/// for each entry after the first whether its key verifies the one before it
+/// (`verify_directly_issued_by`: the issuer name and the signature), `ok` or the exception.
+const X5C_CHAIN: &str = r#"
+import base64, hashlib, json, sys
+from cryptography import x509
+for x5c in json.load(sys.stdin):
+    ders = [base64.b64decode(c, validate=True) for c in x5c]
+    certs = [x509.load_der_x509_certificate(d) for d in ders]
+    out = [hashlib.sha1(d).hexdigest().upper() for d in ders]
+    for below, issuer in zip(certs, certs[1:]):
+        try:
+            below.verify_directly_issued_by(issuer)
+            out.append("ok")
+        except Exception as e:
+            out.append(type(e).__name__)
+    print(" ".join(out))
+"#;
+
+/// The `x5c` of `leaf`'s JWK in a store that holds `issuers`, added in that order, then `leaf`.
+fn x5c_with(leaf: &str, issuers: &[&str]) -> Vec<String> {
+    let (mut store, cert_type) = keyless_store();
+    for name in issuers {
+        store.add_certificate(renewal(name), None);
+    }
+    let thumbprint = store.add_certificate(renewal(leaf), None);
+    let at = datetime!(2027-01-01 00:00 UTC);
+    store
+        .set(std::slice::from_ref(&cert_type), &Scope::Global, &thumbprint, at, RollOptions::default())
+        .expect("set");
+    let jwks = certslot::Jwks::publish(&store, &cert_type, &Scope::Global, at);
+    assert_eq!(jwks.keys.len(), 1, "{leaf}");
+    jwks.keys[0].x5c.clone()
+}
+
+#[test]
+fn x5c_names_the_renewed_ca_that_issued_the_leaf_not_the_old_one_with_the_same_name() {
+    let root = "renewal-root";
+    let (old, new) = ("renewal-ca-old", "renewal-ca");
+    assert_eq!(renewal(old).subject(), renewal(new).subject(), "one name, two keys");
+    let sha1 = |name: &str| recorded_sha1(name);
+    // (leaf, the CA that issued it), with the old CA added before and after the renewed one.
+    let cases = [
+        ("renewal-leaf", new, [root, old, new]),
+        ("renewal-leaf", new, [root, new, old]),
+        ("renewal-leaf-old", old, [root, old, new]),
+        ("renewal-leaf-old", old, [root, new, old]),
+        // No authority key identifier: the signature alone picks the renewed CA.
+        ("renewal-leaf-no-aki", new, [root, old, new]),
+        ("renewal-leaf-no-aki", new, [root, new, old]),
+    ];
+    let mut arrays = Vec::new();
+    for (leaf, issuer, order) in cases {
+        let x5c = x5c_with(leaf, &order);
+        let named: Vec<&str> = x5c
+            .iter()
+            .map(|entry| RENEWAL.iter().find(|(_, der)| b64std(der) == *entry).map_or("?", |(n, _)| *n))
+            .collect();
+        // The root is self-signed: verifiers have it, it is not sent.
+        assert_eq!(named, [leaf, issuer], "{order:?}");
+        assert_eq!(x5c, [b64std(renewal(leaf).der()), b64std(renewal(issuer).der())], "{leaf} {order:?}");
+        arrays.push(x5c);
+    }
+    // What the first certificate of the inventory with the leaf's issuer name gave before: the
+    // old CA above the renewed CA's leaf.
+    arrays.push(vec![b64std(renewal("renewal-leaf").der()), b64std(renewal(old).der())]);
+    let input = serde_json::to_string(&arrays).expect("JSON");
+    let lines: Vec<String> = python(X5C_CHAIN, &[], input.as_bytes()).lines().map(str::to_owned).collect();
+    let line = |leaf: &str, issuer: &str, verdict: &str| format!("{} {} {verdict}", sha1(leaf), sha1(issuer));
+    assert_eq!(
+        lines,
+        [
+            line("renewal-leaf", new, "ok"),
+            line("renewal-leaf", new, "ok"),
+            line("renewal-leaf-old", old, "ok"),
+            line("renewal-leaf-old", old, "ok"),
+            line("renewal-leaf-no-aki", new, "ok"),
+            line("renewal-leaf-no-aki", new, "ok"),
+            line("renewal-leaf", old, "InvalidSignature"),
+        ]
+    );
+}
+
 // ----- the JSON --------------------------------------------------------------------------------
 
 #[test]
@@ -723,6 +905,139 @@ fn the_auth_metadata_document_is_exchanges_shape_with_the_jwks_keys() {
     );
     assert!(document.endpoints.is_empty());
     assert!(document.to_json().ends_with(r#""endpoints":[]}"#));
+}
+
+/// A store whose documents are the same on every run: the fixtures `rsa2048` (set on
+/// 2027-01-01) and `rsa3072` (rolling in on 2027-01-03), both issued by `intermediate-ca`, which
+/// the store holds too; the instant is inside `rsa3072`'s publish-ahead window (24 hours).
+fn fixed_store() -> (Store, CertType, OffsetDateTime) {
+    let (mut store, cert_type) = keyless_store();
+    let types = std::slice::from_ref(&cert_type);
+    store.add_certificate(
+        Certificate::from_der(include_bytes!("data/intermediate-ca.der")).expect("CA"),
+        None,
+    );
+    let a =
+        store.add_certificate(Certificate::from_der(include_bytes!("data/rsa2048.der")).expect("a"), None);
+    let b =
+        store.add_certificate(Certificate::from_der(include_bytes!("data/rsa3072.der")).expect("b"), None);
+    let set_at = datetime!(2027-01-01 00:00 UTC);
+    store.set(types, &Scope::Global, &a, set_at, RollOptions::default()).expect("set");
+    let effective = datetime!(2027-01-03 00:00 UTC);
+    store.roll(types, &Scope::Global, &b, effective, set_at, RollOptions::default()).expect("roll");
+    (store, cert_type, datetime!(2027-01-02 12:00 UTC))
+}
+
+/// Python's reading of a metadata document as SharePoint add-ins' `TokenHelper.cs` reads it
+/// (`AcsMetadataParser`): the certificate of the first key's `keyValue.value` (its SHA-1) and
+/// the `location` of the endpoint whose `protocol` is `OAuth2`.
+const TOKEN_HELPER: &str = r#"
+import base64, hashlib, json, sys
+from cryptography import x509
+doc = json.load(sys.stdin)
+der = base64.b64decode(doc["keys"][0]["keyValue"]["value"], validate=True)
+x509.load_der_x509_certificate(der)
+print(hashlib.sha1(der).hexdigest().upper(), next(e["location"] for e in doc["endpoints"] if e["protocol"] == "OAuth2"))
+"#;
+
+#[test]
+fn the_metadata_document_in_exchanges_and_sharepoints_forms_for_a_fixed_store() {
+    let (store, cert_type, at) = fixed_store();
+    let exchange_options = MetadataOptions::exchange()
+        .realm("contoso.com")
+        .endpoint(MetadataEndpoint::metadata("https://mail.contoso.com/autodiscover/metadata/json/1"));
+    assert_eq!(exchange_options.form_value(), MetadataForm::Exchange);
+    let sharepoint_options = exchange_options.clone().form(MetadataForm::SharePoint);
+    let exchange = certslot::AuthMetadata::publish(&store, &cert_type, &Scope::Global, at, &exchange_options)
+        .expect("Exchange's");
+    let sharepoint =
+        certslot::AuthMetadata::publish(&store, &cert_type, &Scope::Global, at, &sharepoint_options)
+            .expect("SharePoint's");
+    let (a, b) = (b64std(include_bytes!("data/rsa2048.der")), b64std(include_bytes!("data/rsa3072.der")));
+
+    assert_eq!(
+        exchange.to_json(),
+        format!(
+            concat!(
+                r#"{{"id":"_d1a1d215-7125-5e89-a13c-2010a9f38b5c","version":"1.0","name":"Exchange","realm":"contoso.com","#,
+                r#""serviceName":"00000002-0000-0ff1-ce00-000000000000","#,
+                r#""issuer":"00000002-0000-0ff1-ce00-000000000000@contoso.com","#,
+                r#""allowedAudiences":["00000002-0000-0ff1-ce00-000000000000@contoso.com"],"keys":["#,
+                r#"{{"usage":"signing","keyinfo":{{"x5t":"XEeev8Ewqie0Nh63LGusSAusLp4"}},"keyvalue":{{"type":"x509Certificate","value":"{a}"}}}},"#,
+                r#"{{"usage":"signing","keyinfo":{{"x5t":"reGPvrtN66DuX_6xogDo6KvNaC8"}},"keyvalue":{{"type":"x509Certificate","value":"{b}"}}}}],"#,
+                r#""endpoints":[{{"location":"https://mail.contoso.com/autodiscover/metadata/json/1","protocol":"OAuth2","usage":"metadata"}}]}}"#
+            ),
+            a = a,
+            b = b
+        )
+    );
+    assert_eq!(
+        sharepoint.to_json(),
+        format!(
+            concat!(
+                r#"{{"id":"_d1a1d215-7125-5e89-a13c-2010a9f38b5c","version":"1.0","name":"Exchange","realm":"contoso.com","#,
+                r#""serviceName":"00000002-0000-0ff1-ce00-000000000000","#,
+                r#""issuer":"00000002-0000-0ff1-ce00-000000000000@contoso.com","#,
+                r#""allowedAudiences":["00000002-0000-0ff1-ce00-000000000000@contoso.com"],"keys":["#,
+                r#"{{"usage":"Signing","keyValue":{{"type":"x509Certificate","value":"{a}"}}}},"#,
+                r#"{{"usage":"Signing","keyValue":{{"type":"x509Certificate","value":"{b}"}}}}],"#,
+                r#""endpoints":[{{"location":"https://mail.contoso.com/autodiscover/metadata/json/1","protocol":"OAuth2","usage":"metadata"}}]}}"#
+            ),
+            a = a,
+            b = b
+        )
+    );
+    // The same keys, in the same order, with what the caller needs beside them.
+    let facts = |d: &certslot::AuthMetadata| {
+        d.keys.iter().map(|k| (k.x5t.clone(), k.thumbprint.to_string(), k.status, k.form)).collect::<Vec<_>>()
+    };
+    let fixture = |x5t: &str, sha1: &str, status, form| (x5t.to_owned(), sha1.to_owned(), status, form);
+    assert_eq!(
+        facts(&exchange),
+        [
+            fixture(
+                "XEeev8Ewqie0Nh63LGusSAusLp4",
+                "5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E",
+                KeyStatus::Signing,
+                MetadataForm::Exchange
+            ),
+            fixture(
+                "reGPvrtN66DuX_6xogDo6KvNaC8",
+                "ADE18FBEBB4DEBA0EE5FFEB1A200E8E8ABCD682F",
+                KeyStatus::Announced,
+                MetadataForm::Exchange
+            ),
+        ]
+    );
+    assert_eq!(
+        facts(&sharepoint),
+        [
+            fixture(
+                "XEeev8Ewqie0Nh63LGusSAusLp4",
+                "5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E",
+                KeyStatus::Signing,
+                MetadataForm::SharePoint
+            ),
+            fixture(
+                "reGPvrtN66DuX_6xogDo6KvNaC8",
+                "ADE18FBEBB4DEBA0EE5FFEB1A200E8E8ABCD682F",
+                KeyStatus::Announced,
+                MetadataForm::SharePoint
+            ),
+        ]
+    );
+    assert_eq!(sharepoint.key("reGPvrtN66DuX_6xogDo6KvNaC8").map(|k| k.status), Some(KeyStatus::Announced));
+    // The x5ts are the SHA-1s `gen_certs.py` recorded with OpenSSL.
+    let recorded: Value = serde_json::from_str(include_str!("data/expected.json")).expect("expected.json");
+    assert_eq!(
+        [&recorded["rsa2048"]["sha1"], &recorded["rsa3072"]["sha1"]],
+        ["5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E", "ADE18FBEBB4DEBA0EE5FFEB1A200E8E8ABCD682F"]
+    );
+    // Read as TokenHelper.cs reads SharePoint's and ACS's documents.
+    assert_eq!(
+        python(TOKEN_HELPER, &[], sharepoint.to_json().as_bytes()),
+        "5C479EBFC130AA27B4361EB72C6BAC480BAC2E9E https://mail.contoso.com/autodiscover/metadata/json/1"
+    );
 }
 
 #[test]

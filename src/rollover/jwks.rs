@@ -1,11 +1,15 @@
 //! The published keys as an RFC 7517 JSON Web Key Set: what OAuth and OpenID Connect verifiers
-//! (Microsoft Entra, Duende IdentityServer, PyJWT, `jsonwebtoken`, ...) fetch from a `jwks_uri`.
+//! (Microsoft Entra, AD FS, Duende IdentityServer, PyJWT, `jsonwebtoken`, ...) fetch from a
+//! `jwks_uri`.
 //!
 //! ```text
 //! { "keys": [ { "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "<x5t>", "x5t": "...",
 //!               "x5t#S256": "...", "n": "...", "e": "AQAB", "x5c": ["MIIC..."] } ] }
 //! ```
 //! ([RFC 7517 5](https://datatracker.ietf.org/doc/html/rfc7517#section-5))
+//!
+//! RFC 7517 leaves the `kid` value to the publisher; verifiers look a token's `kid` header up
+//! in the set, so the set must use the form the signer puts in its tokens ([`KeyId`]).
 
 use core::fmt;
 
@@ -45,6 +49,74 @@ impl JwsAlgorithm {
 impl fmt::Display for JwsAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a published key's `kid` is
+/// ([RFC 7517 4.5](https://datatracker.ietf.org/doc/html/rfc7517#section-4.5): "The structure
+/// of the "kid" value is unspecified"). Both forms are the certificate's SHA-1 digest; they
+/// differ in how it is written, and a verifier that looks a token's `kid` header up in the set
+/// (PyJWT's `PyJWKSet[kid]`, `jsonwebtoken`, Microsoft.IdentityModel) finds the key only if the
+/// signer wrote the same form.
+///
+/// | Form | Example | Who publishes and signs with it |
+/// |---|---|---|
+/// | [`KeyId::X5t`] | `nOo3ZDrODXEK1jKWhXslHR_KXEg` | Microsoft Entra ID, AD FS: `kid` and `x5t` are the same value |
+/// | [`KeyId::Thumbprint`] | `9CEA37643ACE0D710AD63296857B251D1FCA5C48` | Duende IdentityServer (and IdentityServer4), .NET `X509SecurityKey.KeyId` |
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyId {
+    /// The `x5t` value: base64url, without padding, of the SHA-1 digest of the certificate's
+    /// DER (27 characters). Microsoft Entra ID and AD FS publish their signing certificates so
+    /// (the `kid` and `x5t` members of their JWKS hold the same value) and put both headers in
+    /// their tokens. The default.
+    #[default]
+    X5t,
+    /// The SHA-1 thumbprint in uppercase hex (40 digits, [`Thumbprint`]'s `Display`, Windows'
+    /// `X509Certificate2.Thumbprint`): .NET's `X509SecurityKey` takes it as its `KeyId`, so
+    /// Duende IdentityServer publishes an X.509 signing credential with it as `kid` (its `x5t`
+    /// member stays base64url) and writes it in its tokens' `kid` header.
+    Thumbprint,
+}
+
+impl KeyId {
+    /// The `kid` of the certificate whose SHA-1 thumbprint is `thumbprint`.
+    pub fn of(self, thumbprint: &Thumbprint) -> String {
+        match self {
+            Self::X5t => base64url(thumbprint.as_bytes()),
+            Self::Thumbprint => thumbprint.to_string(),
+        }
+    }
+}
+
+/// How [`Jwks::publish_with`] and [`Jwk::from_published_with`] write the keys.
+///
+/// The default writes `kid` = `x5t` ([`KeyId::X5t`]), what Microsoft Entra ID and AD FS
+/// publish; [`JwksOptions::key_id`] chooses the form the verifiers' signers use.
+///
+/// ```
+/// use certslot::{JwksOptions, KeyId};
+///
+/// let options = JwksOptions::default().key_id(KeyId::Thumbprint);
+/// assert_eq!(options.key_id_value(), KeyId::Thumbprint);
+/// assert_eq!(JwksOptions::default().key_id_value(), KeyId::X5t);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct JwksOptions {
+    key_id: KeyId,
+}
+
+impl JwksOptions {
+    /// The form of every key's `kid` (default [`KeyId::X5t`]).
+    #[must_use]
+    pub const fn key_id(self, key_id: KeyId) -> Self {
+        Self { key_id }
+    }
+
+    /// The form of `kid` set.
+    pub const fn key_id_value(self) -> KeyId {
+        self.key_id
     }
 }
 
@@ -94,9 +166,10 @@ impl JwkParams {
 pub struct Jwk {
     /// `alg`: the algorithm verifiers must use with the key.
     pub alg: JwsAlgorithm,
-    /// `kid` ([RFC 7517 4.5](https://datatracker.ietf.org/doc/html/rfc7517#section-4.5)): the
-    /// same value as `x5t`, as Microsoft Entra and Duende IdentityServer publish it, so that a
-    /// token's `kid` and `x5t` headers both find the key.
+    /// `kid` ([RFC 7517 4.5](https://datatracker.ietf.org/doc/html/rfc7517#section-4.5)): by
+    /// default the same value as `x5t`, as Microsoft Entra ID and AD FS publish it, so that a
+    /// token's `kid` and `x5t` headers both find the key; the uppercase hex SHA-1 thumbprint
+    /// with [`KeyId::Thumbprint`], as Duende IdentityServer publishes it ([`JwksOptions`]).
     pub kid: String,
     /// `x5t` ([RFC 7517 4.8](https://datatracker.ietf.org/doc/html/rfc7517#section-4.8)):
     /// base64url, without padding, of the SHA-1 digest of the certificate's DER.
@@ -172,12 +245,21 @@ pub struct Jwks {
 }
 
 impl Jwk {
-    /// The JWK of one published key.
+    /// The JWK of one published key, with the default [`JwksOptions`] (`kid` = `x5t`).
     ///
     /// # Errors
     /// The [`SkipReason`] when the key cannot be published as a JWK: an algorithm or curve with
     /// no JWS algorithm here, or a key that is not valid.
     pub fn from_published(key: &PublishedKey<'_>) -> Result<Self, SkipReason> {
+        Self::from_published_with(key, JwksOptions::default())
+    }
+
+    /// The JWK of one published key, its `kid` as `options` say.
+    ///
+    /// # Errors
+    /// The [`SkipReason`] when the key cannot be published as a JWK: an algorithm or curve with
+    /// no JWS algorithm here, or a key that is not valid.
+    pub fn from_published_with(key: &PublishedKey<'_>, options: JwksOptions) -> Result<Self, SkipReason> {
         let certificate = key.certificate;
         let public_key = certificate.public_key()?;
         let algorithm = public_key.algorithm();
@@ -213,7 +295,7 @@ impl Jwk {
         x5c.extend(key.chain.iter().map(|c| base64(c)));
         Ok(Self {
             alg,
-            kid: x5t.clone(),
+            kid: options.key_id.of(&thumbprint),
             x5t,
             x5t_s256: base64url(certificate.sha256_fingerprint().as_bytes()),
             x5c,
@@ -302,7 +384,9 @@ impl Jwks {
     /// The keys verifiers of `cert_type` at `scope` must trust at `at`, as an RFC 7517 JSON Web
     /// Key Set: the keys of [`published_keys`], in its order (the signing key first,
     /// then the announced one, then the retained previous one), each as a [`Jwk`] whose `kid` is
-    /// its `x5t`. Keys that cannot be JWKs are left out and listed in [`Jwks::skipped`].
+    /// its `x5t` (as Microsoft Entra ID and AD FS publish; [`Jwks::publish_with`] writes the hex
+    /// thumbprint Duende IdentityServer uses). Keys that cannot be JWKs are left out and listed
+    /// in [`Jwks::skipped`].
     ///
     /// Serving the set (at a `jwks_uri`, with caching headers shorter than the type's
     /// publish-ahead time) is the caller's job.
@@ -334,10 +418,43 @@ impl Jwks {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn publish(store: &Store, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Self {
+        Self::publish_with(store, cert_type, scope, at, JwksOptions::default())
+    }
+
+    /// [`Jwks::publish`], its keys written as `options` say: the form of `kid` ([`KeyId`]) the
+    /// verifiers' signers put in their tokens.
+    ///
+    /// ```
+    /// use certslot::{CertType, Certificate, Jwks, JwksOptions, KeyId, Policy, RollOptions, Scope, Store};
+    /// use certslot::{OffsetDateTime, TypeConfig};
+    ///
+    /// let leaf = Certificate::from_der(include_bytes!("../../tests/data/rsa2048.der"))?;
+    /// let mut store = Store::new();
+    /// let token_signing = CertType::custom("TokenSigning")?;
+    /// let config = TypeConfig::for_type(&token_signing, None).policy(Policy::new()).require_private_key(false);
+    /// store.configure_type(token_signing.clone(), config)?;
+    /// let thumbprint = store.add_certificate(leaf, None);
+    /// let at = OffsetDateTime::from_unix_timestamp(1_798_761_600)?; // 2027-01-01
+    /// store.set(&[token_signing.clone()], &Scope::Global, &thumbprint, at, RollOptions::default())?;
+    ///
+    /// let options = JwksOptions::default().key_id(KeyId::Thumbprint);
+    /// let jwks = Jwks::publish_with(&store, &token_signing, &Scope::Global, at, options);
+    /// assert_eq!(jwks.keys[0].kid, thumbprint.to_string()); // 40 uppercase hex digits
+    /// assert_eq!(jwks.keys[0].kid.len(), 40);
+    /// assert_eq!(jwks.keys[0].x5t.len(), 27); // x5t stays base64url
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn publish_with(
+        store: &Store,
+        cert_type: &CertType,
+        scope: &Scope,
+        at: OffsetDateTime,
+        options: JwksOptions,
+    ) -> Self {
         let published = published_keys(store, cert_type, scope, at);
         let mut jwks = Jwks { keys: Vec::with_capacity(published.len()), skipped: Vec::new() };
         for key in &published {
-            match Jwk::from_published(key) {
+            match Jwk::from_published_with(key, options) {
                 Ok(jwk) => jwks.keys.push(jwk),
                 Err(reason) => jwks.skipped.push(SkippedKey {
                     thumbprint: key.certificate.thumbprint(),

@@ -26,9 +26,14 @@ pub struct PublishedKey<'a> {
     pub certificate: &'a Certificate,
     /// Why it is published.
     pub status: KeyStatus,
-    /// The certificates above it that the store holds, issuer first, up to (and without) a
-    /// self-issued root or [`MAX_CHAIN_LENGTH`] certificates in all. Empty for a self-signed
-    /// certificate.
+    /// The certificates above it that the store holds, issuer first, each the one that issued
+    /// the certificate before it (RFC 7517 4.7: "each subsequent certificate being the one used
+    /// to certify the previous one"), up to (and without) a self-issued root or
+    /// [`MAX_CHAIN_LENGTH`] certificates in all. Among certificates with the issuer's name (a CA
+    /// renewed with a new key beside its old certificate), the issuer is the one whose subject
+    /// key identifier is the authority key identifier and whose key verifies the signature; the
+    /// chain stops where no certificate of the store issued the one before. Empty for a
+    /// self-signed certificate.
     pub chain: Vec<&'a Certificate>,
 }
 
@@ -74,14 +79,18 @@ pub fn published_keys<'a>(
     out
 }
 
-/// The issuers of `certificate` the store holds, matched by name, nearest first.
+/// The issuers of `certificate` the store holds, nearest first: at each step the certificate
+/// with the issuer name that issued the one below ([`Certificate::issuer_among`]: key
+/// identifiers, then the signature).
 fn chain_of<'a>(store: &'a Store, certificate: &'a Certificate) -> Vec<&'a Certificate> {
     let mut chain: Vec<&Certificate> = Vec::new();
     let mut below = certificate;
     while !below.is_self_issued() && chain.len() + 1 < MAX_CHAIN_LENGTH {
         let issuer = below.issuer();
-        let Some(found) = store.certificates_with_subject(issuer.as_der()).next() else { break };
-        if found == certificate || chain.contains(&found) || found.is_self_issued() {
+        // Self-issued roots are never sent: they are not candidates (nor checked).
+        let candidates = store.certificates_with_subject(issuer.as_der()).filter(|c| !c.is_self_issued());
+        let Some(found) = below.issuer_among(candidates).issuer() else { break };
+        if found == certificate || chain.contains(&found) {
             break;
         }
         chain.push(found);

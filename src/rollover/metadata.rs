@@ -4,7 +4,8 @@
 //! SharePoint at `/_layouts/15/metadata/json/1`) to learn a partner application's signing
 //! certificates.
 //!
-//! The document's shape and its source are on [`AuthMetadata`].
+//! The document's shapes and their sources are on [`AuthMetadata`]; [`MetadataForm`] chooses
+//! how its `keys` are written.
 
 use sha1::{Digest as _, Sha1};
 use time::OffsetDateTime;
@@ -33,7 +34,7 @@ impl MetadataEndpoint {
 
     /// The document's own address, as Exchange lists it: protocol `OAuth2`, usage `metadata`
     /// (`https://mail.contoso.com/autodiscover/metadata/json/1`,
-    /// `https://pool01.contoso.com/metadata/json/1`).
+    /// `https://pool01.contoso.com/metadata/json/1`). Add it with [`MetadataOptions::endpoint`].
     pub fn metadata(location: &str) -> Self {
         Self::new(location, "OAuth2", "metadata")
     }
@@ -54,22 +55,49 @@ impl MetadataEndpoint {
     }
 }
 
-/// What [`AuthMetadata::publish`] writes beside the keys.
+/// How the document writes each of its `keys` ([`MetadataOptions::form`]); the other members
+/// are the same in both forms. [`AuthMetadata`] quotes the documents each form follows.
+///
+/// | Form | A key |
+/// |---|---|
+/// | [`MetadataForm::Exchange`] | `{"usage":"signing","keyinfo":{"x5t":"<x5t>"},"keyvalue":{"type":"x509Certificate","value":"<DER in Base64>"}}` |
+/// | [`MetadataForm::SharePoint`] | `{"usage":"Signing","keyValue":{"type":"x509Certificate","value":"<DER in Base64>"}}` |
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetadataForm {
+    /// Exchange's: `usage` `signing`, the key's `x5t` in `keyinfo`, the certificate in
+    /// `keyvalue` (both in lowercase). Lync, Skype for Business and Exchange read it. The default.
+    #[default]
+    Exchange,
+    /// SharePoint's and ACS's: `usage` `Signing` and the certificate in `keyValue`
+    /// (camelCase), no `keyinfo`, as SharePoint Server and ACS serve their documents; what the
+    /// `AcsMetadataParser` of SharePoint add-ins' `TokenHelper.cs` reads (`keyValue.value`).
+    SharePoint,
+}
+
+/// What [`AuthMetadata::publish`] writes beside the keys, and how.
 ///
 /// The default is [`MetadataOptions::lync`]: `name` `Lync`, `serviceName`
 /// [`MetadataOptions::LYNC_SERVICE_NAME`], the realm of the store's SIP domain, `issuer`
-/// `serviceName@realm`, `allowedAudiences` the issuer alone, no `endpoints`, and an `id` derived
-/// from the service name and realm (see [`MetadataOptions::id`]). Built with by-value setters;
-/// checked when the document is made ([`MetadataError`]).
+/// `serviceName@realm`, `allowedAudiences` the issuer alone, no `endpoints`, an `id` derived
+/// from the service name and realm (see [`MetadataOptions::id`]), and the keys in Exchange's
+/// form ([`MetadataForm::Exchange`]). Built with by-value setters; checked when the document is
+/// made ([`MetadataError`]).
+///
+/// `endpoints` lists what [`MetadataOptions::endpoint`] adds, in that order: the document's own
+/// address as Exchange lists it is [`MetadataEndpoint::metadata`].
 ///
 /// ```
-/// use certslot::{MetadataEndpoint, MetadataOptions};
+/// use certslot::{MetadataEndpoint, MetadataForm, MetadataOptions};
 ///
 /// let options = MetadataOptions::exchange()
 ///     .realm("contoso.com")
 ///     .endpoint(MetadataEndpoint::metadata("https://mail.contoso.com/autodiscover/metadata/json/1"));
 /// assert_eq!(options.service_name_value(), "00000002-0000-0ff1-ce00-000000000000");
 /// assert_eq!(options.issuer_for("contoso.com"), "00000002-0000-0ff1-ce00-000000000000@contoso.com");
+/// assert_eq!(options.endpoints_value()[0].usage(), "metadata");
+/// assert_eq!(options.form_value(), MetadataForm::Exchange);
+/// assert_eq!(options.form(MetadataForm::SharePoint).form_value(), MetadataForm::SharePoint);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MetadataOptions {
@@ -80,6 +108,7 @@ pub struct MetadataOptions {
     issuer: Option<String>,
     audiences: Vec<String>,
     endpoints: Vec<MetadataEndpoint>,
+    form: MetadataForm,
 }
 
 impl Default for MetadataOptions {
@@ -107,6 +136,7 @@ impl MetadataOptions {
             issuer: None,
             audiences: Vec::new(),
             endpoints: Vec::new(),
+            form: MetadataForm::Exchange,
         }
     }
 
@@ -160,10 +190,16 @@ impl MetadataOptions {
         self
     }
 
-    /// Adds an entry to `endpoints`. Without any, the list is empty.
+    /// Adds an entry to `endpoints`, after those added before. Without any, the list is empty;
+    /// Exchange lists the document's own address ([`MetadataEndpoint::metadata`]).
     pub fn endpoint(mut self, endpoint: MetadataEndpoint) -> Self {
         self.endpoints.push(endpoint);
         self
+    }
+
+    /// How the keys are written (default [`MetadataForm::Exchange`]).
+    pub fn form(self, form: MetadataForm) -> Self {
+        Self { form, ..self }
     }
 
     /// The `name`.
@@ -179,6 +215,16 @@ impl MetadataOptions {
     /// The `serviceName`.
     pub fn service_name_value(&self) -> &str {
         &self.service_name
+    }
+
+    /// The `endpoints` added, in order.
+    pub fn endpoints_value(&self) -> &[MetadataEndpoint] {
+        &self.endpoints
+    }
+
+    /// How the keys are written.
+    pub fn form_value(&self) -> MetadataForm {
+        self.form
     }
 
     /// The `issuer` the document has for `realm`: the one set, else `serviceName@realm`.
@@ -232,17 +278,22 @@ pub enum MetadataError {
     },
 }
 
-/// One entry of the document's `keys`: serialized as `{"usage":"signing","keyinfo":{"x5t":...},
-/// "keyvalue":{"type":"x509Certificate","value":...}}`; [`MetadataKey::status`] and
-/// [`MetadataKey::thumbprint`] are for the caller and are not serialized.
+/// One entry of the document's `keys`, serialized in its [`MetadataForm`]: Exchange's
+/// `{"usage":"signing","keyinfo":{"x5t":...},"keyvalue":{"type":"x509Certificate","value":...}}`
+/// or SharePoint's `{"usage":"Signing","keyValue":{"type":"x509Certificate","value":...}}`;
+/// [`MetadataKey::status`], [`MetadataKey::thumbprint`] and [`MetadataKey::form`] are for the
+/// caller and are not serialized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MetadataKey {
-    /// `keyinfo.x5t`: base64url, without padding, of the SHA-1 digest of the certificate's DER
-    /// (the JWKS `kid` and `x5t` of the same key).
+    /// The `x5t`: base64url, without padding, of the SHA-1 digest of the certificate's DER (the
+    /// JWKS `x5t` of the same key). Written as `keyinfo.x5t` in Exchange's form only.
     pub x5t: String,
-    /// `keyvalue.value`: the certificate's DER in standard Base64, with padding.
+    /// `keyvalue.value` (Exchange) or `keyValue.value` (SharePoint): the certificate's DER in
+    /// standard Base64, with padding.
     pub certificate: String,
+    /// How the key is written (not serialized).
+    pub form: MetadataForm,
     /// Why the key is published (not serialized).
     pub status: KeyStatus,
     /// The certificate's SHA-1 thumbprint (not serialized).
@@ -250,7 +301,10 @@ pub struct MetadataKey {
 }
 
 /// A JSON authorization metadata document, made by [`AuthMetadata::publish`]. Serialized with
-/// the members in the order Exchange writes them; [`AuthMetadata::skipped`] is not serialized.
+/// the members in the order Exchange writes them, the keys in the [`MetadataForm`] of the
+/// options; [`AuthMetadata::skipped`] is not serialized.
+///
+/// # Exchange's form ([`MetadataForm::Exchange`], the default)
 ///
 /// The members, their names (`keyinfo` and `keyvalue` in lowercase) and their order are those of
 /// the document Exchange serves, as Microsoft documents it in
@@ -275,8 +329,43 @@ pub struct MetadataKey {
 /// ```
 ///
 /// Verifiers pick the key whose `keyinfo.x5t` is the token's `x5t` header; `keyvalue.value` is
-/// the certificate's DER in standard Base64. (SharePoint Server's own document is shorter, with
-/// `keyValue`, `"usage": "Signing"` and no `keyinfo`; certslot writes Exchange's form.)
+/// the certificate's DER in standard Base64.
+///
+/// # SharePoint's and ACS's form ([`MetadataForm::SharePoint`])
+///
+/// SharePoint Server serves its own document at `/_layouts/15/metadata/json/1`, shorter and with
+/// the members in alphabetical order; its keys have `keyValue` in camelCase, `"usage":
+/// "Signing"` and no `keyinfo`. As a SharePoint Server Subscription Edition farm (build
+/// 16.0.0.19725) answered in Rapid7's 2026 analysis of a SharePoint authentication bypass:
+///
+/// ```text
+/// {"issuer":"00000003-0000-0ff1-ce00-000000000000@af90cc03-4a26-45e9-906a-609cebcebbde",
+///  "keys":[{"keyValue":{"type":"x509certificate","value":"MIIEhzCCAm+gAwIBAgIQbgEQ..."},
+///           "usage":"Signing"}],
+///  "name":"00000003-0000-0ff1-ce00-000000000000",
+///  "serviceName":"00000003-0000-0ff1-ce00-000000000000"}
+/// ```
+///
+/// The Access Control Service's document (`https://accounts.accesscontrol.windows.net/metadata/json/1`)
+/// writes its keys with `keyValue` too, as `"usage":"signing"` and `"type":"x509Certificate"`,
+/// and lists its token endpoints:
+///
+/// ```text
+/// {"keys":[{"usage":"signing","keyValue":{"type":"x509Certificate","value":"MIIC/TCCAeWg..."}}, ...],
+///  "endpoints":[{"location":"https://accounts.accesscontrol.windows.net/tokens/OAuth/2",
+///                "protocol":"OAuth2","usage":"issuance"}, ...], ...}
+/// ```
+///
+/// The reader of both, the `AcsMetadataParser` of the `TokenHelper.cs` that Visual Studio adds
+/// to SharePoint add-ins, declares `JsonKey { usage, keyValue: JsonKeyValue { type, value } }`
+/// and `JsonEndpoint { location, protocol, usage }`, takes the certificate from the first key's
+/// `keyValue.value` and the token endpoint from the endpoint whose `protocol` is `OAuth2`; it
+/// reads neither `usage` nor `type`, and skips the members it does not declare.
+///
+/// certslot's SharePoint form writes each key as
+/// `{"usage":"Signing","keyValue":{"type":"x509Certificate","value":"MIIC..."}}`: `usage` as
+/// SharePoint writes it, `type` as ACS and Exchange write it (SharePoint writes
+/// `x509certificate`); the other members are those of Exchange's form, in its order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
@@ -315,7 +404,7 @@ impl AuthMetadata {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The key whose `keyinfo.x5t` is `x5t`.
+    /// The key whose `x5t` is `x5t` (`keyinfo.x5t` in Exchange's form).
     pub fn key(&self, x5t: &str) -> Option<&MetadataKey> {
         self.keys.iter().find(|k| k.x5t == x5t)
     }
@@ -335,11 +424,22 @@ impl serde::Serialize for MetadataKey {
             kind: &'a str,
             value: &'a str,
         }
-        let mut s = serializer.serialize_struct("MetadataKey", 3)?;
-        s.serialize_field("usage", "signing")?;
-        s.serialize_field("keyinfo", &KeyInfo { x5t: &self.x5t })?;
-        s.serialize_field("keyvalue", &KeyValue { kind: "x509Certificate", value: &self.certificate })?;
-        s.end()
+        let key_value = KeyValue { kind: "x509Certificate", value: &self.certificate };
+        match self.form {
+            MetadataForm::Exchange => {
+                let mut s = serializer.serialize_struct("MetadataKey", 3)?;
+                s.serialize_field("usage", "signing")?;
+                s.serialize_field("keyinfo", &KeyInfo { x5t: &self.x5t })?;
+                s.serialize_field("keyvalue", &key_value)?;
+                s.end()
+            }
+            MetadataForm::SharePoint => {
+                let mut s = serializer.serialize_struct("MetadataKey", 2)?;
+                s.serialize_field("usage", "Signing")?;
+                s.serialize_field("keyValue", &key_value)?;
+                s.end()
+            }
+        }
     }
 }
 
@@ -347,7 +447,8 @@ impl AuthMetadata {
     /// The JSON authorization metadata document of `cert_type` at `scope` at `at`, the one
     /// Lync, Skype for Business, Exchange and SharePoint partners fetch at `/metadata/json/1`:
     /// the members of `options`, and as `keys` the same keys, in the same order, as
-    /// [`Jwks::publish`] (the signing key, the announced one, the retained previous one).
+    /// [`Jwks::publish`] (the signing key, the announced one, the retained previous one), in
+    /// Exchange's or SharePoint's form ([`MetadataOptions::form`]).
     ///
     /// Serving it is the caller's job.
     ///
@@ -393,6 +494,7 @@ impl AuthMetadata {
                 Some(MetadataKey {
                     x5t: jwk.x5t,
                     certificate,
+                    form: options.form,
                     status: jwk.status,
                     thumbprint: jwk.thumbprint,
                 })

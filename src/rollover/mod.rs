@@ -17,8 +17,10 @@ mod metadata;
 mod plan;
 mod renew;
 
-pub use self::jwks::{Jwk, JwkParams, Jwks, JwsAlgorithm, SkipReason, SkippedKey};
+pub use self::jwks::{Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId, SkipReason, SkippedKey};
 pub use self::keyset::{KeyStatus, PublishedKey, published_keys};
-pub use self::metadata::{AuthMetadata, MetadataEndpoint, MetadataError, MetadataKey, MetadataOptions};
+pub use self::metadata::{
+    AuthMetadata, MetadataEndpoint, MetadataError, MetadataForm, MetadataKey, MetadataOptions,
+};
 pub use self::plan::{Action, next_plan_due, plan};
 pub use self::renew::{RenewError, Renewal, renew};

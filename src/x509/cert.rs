@@ -360,6 +360,37 @@ impl Certificate {
         self.decoded(&ext::BASIC_CONSTRAINTS, ext::decode_basic_constraints)
     }
 
+    /// The subject key identifier (RFC 5280 4.2.1.2), `None` when the extension is absent: the
+    /// octets CAs put in the `keyIdentifier` of the certificates this one issues (usually the
+    /// SHA-1 of the public key, as `openssl x509 -text` shows under "Subject Key Identifier").
+    ///
+    /// # Errors
+    /// [`FactError`] when the extension is malformed or duplicated.
+    pub fn subject_key_identifier(&self) -> Result<Option<&[u8]>, FactError> {
+        let oid = ext::SUBJECT_KEY_IDENTIFIER;
+        match self.extension(&oid)? {
+            None => Ok(None),
+            Some(e) => ext::decode_subject_key_identifier(e.value)
+                .map(Some)
+                .ok_or(FactError::MalformedExtension { extension: oid, offset: e.value_offset }),
+        }
+    }
+
+    /// The `keyIdentifier` of the authority key identifier (RFC 5280 4.2.1.1): the subject key
+    /// identifier of the CA certificate whose key signed this one. `None` when the extension is
+    /// absent or names the issuer by name and serial number only.
+    ///
+    /// # Errors
+    /// [`FactError`] when the extension is malformed or duplicated.
+    pub fn authority_key_identifier(&self) -> Result<Option<&[u8]>, FactError> {
+        let oid = ext::AUTHORITY_KEY_IDENTIFIER;
+        match self.extension(&oid)? {
+            None => Ok(None),
+            Some(e) => ext::decode_authority_key_identifier(e.value)
+                .ok_or(FactError::MalformedExtension { extension: oid, offset: e.value_offset }),
+        }
+    }
+
     /// The subject alternative names in encoded order, `None` when the extension is absent.
     ///
     /// # Errors

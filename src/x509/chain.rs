@@ -1,5 +1,10 @@
 //! Putting a CA's bundle in order: the leaf, then the certificate that issued it, and so on up
-//! to a self-signed root, each link checked by name and by signature.
+//! to a self-signed root, each link checked by name, key identifier and signature.
+//!
+//! Which of several certificates issued another is decided in one place,
+//! [`Certificate::issuer_among`], for every chain certslot assembles: a CA's answer
+//! ([`Chain::order`]) and the `x5c` of a published key (the store's inventory offers every
+//! certificate with the issuer's name).
 //!
 //! RFC 5280 6.1 (path validation) asks more of a path than this: a trust anchor, validity at an
 //! instant, basic constraints, key usage, name constraints, policies, revocation. None of that
@@ -87,9 +92,11 @@ impl fmt::Display for ChainEnd {
 #[non_exhaustive]
 pub enum ChainError {
     /// A certificate on the path names an issuer that some certificates of the bundle have as
-    /// their subject, but none of their keys verifies its signature (or the signature cannot be
-    /// checked): a broken or forged signature, or an algorithm certslot does not verify. The
-    /// error is the first candidate's.
+    /// their subject, but none of them issued it: their subject key identifier is not the
+    /// certificate's authority key identifier, or their key does not verify its signature (or
+    /// the signature cannot be checked): a broken or forged signature, an algorithm certslot
+    /// does not verify, a CA's certificate from before its renewal with a new key alone in the
+    /// bundle. The error is the first candidate's.
     #[error("certificate {position} of the chain ({certificate}) is not signed by {issuer}: {source}")]
     Signature {
         /// The certificate's position on the path (0 for the leaf).
@@ -111,26 +118,103 @@ pub enum ChainError {
     },
 }
 
+/// What [`Certificate::issuer_among`] found: the issuer, else why the first candidate with
+/// the issuer's name was not it.
+#[derive(Debug)]
+pub(crate) struct IssuerSearch<'c> {
+    /// The candidate that issued the certificate, and the check of its signature.
+    issuer: Option<(&'c Certificate, SignatureCheck)>,
+    /// The first candidate with the issuer's name that did not issue it, and why (before the
+    /// issuer, if one was found).
+    first_miss: Option<(&'c Certificate, VerifyError)>,
+}
+
+impl<'c> IssuerSearch<'c> {
+    /// The candidate that issued the certificate, if one did.
+    pub(crate) fn issuer(&self) -> Option<&'c Certificate> {
+        self.issuer.as_ref().map(|(issuer, _)| *issuer)
+    }
+}
+
+impl Certificate {
+    /// Which of `candidates` issued this certificate, tried in their order:
+    ///
+    /// 1. its subject is this certificate's issuer name (the same DER, as CAs copy it; RFC 5280
+    ///    6.1.3 (a)(4));
+    /// 2. when this certificate has an authority key identifier and the candidate a subject key
+    ///    identifier, they are the same octets (RFC 5280 4.2.1.1 and 4.2.1.2; OpenSSL's
+    ///    `X509_check_akid` refuses a candidate the same way): a CA renewed with a new key keeps
+    ///    its name, and only the identifier of the key tells its two certificates apart;
+    /// 3. its key verifies this certificate's signature ([`Certificate::verify_signed_by`]),
+    ///    which decides when identifiers are missing or unreadable.
+    ///
+    /// The first candidate that passes all three is the issuer. When several do (a CA renewed
+    /// with the same key), that is the first in `candidates`' order.
+    pub(crate) fn issuer_among<'c>(
+        &self,
+        candidates: impl IntoIterator<Item = &'c Certificate>,
+    ) -> IssuerSearch<'c> {
+        let issuer_name = self.issuer();
+        // An unreadable identifier is no identifier: the signature decides.
+        let authority_key = self.authority_key_identifier().ok().flatten();
+        let mut first_miss = None;
+        for candidate in candidates {
+            if candidate.subject().as_der() != issuer_name.as_der() {
+                continue;
+            }
+            let subject_key = candidate.subject_key_identifier().ok().flatten();
+            if let (Some(authority_key), Some(subject_key)) = (authority_key, subject_key) {
+                if authority_key != subject_key {
+                    first_miss.get_or_insert_with(|| {
+                        (
+                            candidate,
+                            VerifyError::KeyIdentifierMismatch {
+                                certificate: self.thumbprint(),
+                                authority_key_identifier: authority_key.to_vec(),
+                                issuer: candidate.thumbprint(),
+                                subject_key_identifier: subject_key.to_vec(),
+                            },
+                        )
+                    });
+                    continue;
+                }
+            }
+            match self.verify_signed_by(candidate) {
+                Ok(check) => return IssuerSearch { issuer: Some((candidate, check)), first_miss },
+                Err(e) => {
+                    first_miss.get_or_insert((candidate, e));
+                }
+            }
+        }
+        IssuerSearch { issuer: None, first_miss }
+    }
+}
+
 impl Chain {
-    /// Orders `others` behind `leaf`: the certificate whose subject is the leaf's issuer name
-    /// and whose key verifies the leaf's signature
-    /// ([`Certificate::verify_signed_by`]), then that certificate's issuer, and so on. The
-    /// path stops at a self-signed root, where the bundle holds no issuer, or where the issuer is
-    /// already on the path (a loop of cross-signed CAs: it never goes round); see [`ChainEnd`].
+    /// Orders `others` behind `leaf`: the certificate that issued the leaf (the leaf's issuer
+    /// name, the same key identifier when both carry one, a key that verifies the leaf's
+    /// signature: [`Certificate::verify_signed_by`]), then that certificate's issuer,
+    /// and so on. The path stops at a self-signed root, where the bundle holds no issuer, or
+    /// where the issuer is already on the path (a loop of cross-signed CAs: it never goes
+    /// round); see [`ChainEnd`].
     ///
     /// Names match when their DER is the same, as CAs copy them (RFC 5280 7.1's comparison
-    /// rules are not applied). When several certificates have the issuer's name (a re-keyed CA
-    /// beside the old one), the first whose key verifies the signature is taken. `others` may
-    /// hold the leaf itself: copies of certificates on the path are dropped; the certificates
-    /// that are not on the path are kept in [`Chain::unused`], in their order in `others`.
+    /// rules are not applied). When several certificates have the issuer's name (a CA renewed
+    /// with a new key beside its old certificate), the one whose subject key identifier is the
+    /// certificate's authority key identifier and whose key verifies the signature is taken.
+    /// `others` may hold the leaf itself: copies of certificates on the path are dropped; the
+    /// certificates that are not on the path are kept in [`Chain::unused`], in their order in
+    /// `others`.
     ///
-    /// Only names and signatures are checked: not validity, basic constraints, key usage,
-    /// revocation, nor whether the root is trusted.
+    /// Only names, key identifiers and signatures are checked: not validity, basic
+    /// constraints, key usage, revocation, nor whether the root is trusted.
     ///
     /// # Errors
     /// [`ChainError::Signature`] when certificates with the issuer's name are in the bundle but
-    /// none verifies the signature (a broken signature names the certificate; a self-issued
-    /// certificate whose self-signature is bad is one too);
+    /// none issued the certificate: their key identifier is another
+    /// ([`VerifyError::KeyIdentifierMismatch`]) or their key does not verify the signature (a
+    /// broken signature names the certificate; a self-issued certificate whose self-signature
+    /// is bad is one too);
     /// [`ChainError::TooLong`] past [`MAX_CHAIN_LENGTH`] certificates.
     pub fn order(leaf: &Certificate, others: &[Certificate]) -> Result<Self, ChainError> {
         let mut path = vec![leaf.clone()];
@@ -140,8 +224,6 @@ impl Chain {
         let end = loop {
             let position = path.len() - 1;
             let Some(current) = path.last().cloned() else { break ChainEnd::IssuerNotFound };
-            let issuer_name = current.issuer();
-            let names_issuer = |c: &Certificate| c.subject().as_der() == issuer_name.as_der();
             let mut first_failure: Option<(Thumbprint, VerifyError)> = None;
             let mut fail = |candidate: &Certificate, e: VerifyError| {
                 first_failure.get_or_insert((candidate.thumbprint(), e));
@@ -162,24 +244,15 @@ impl Chain {
                 }
             }
             // An issuer from the bundle extends the path.
-            let mut next = None;
-            for (i, candidate) in others.iter().enumerate() {
-                if !available.get(i).copied().unwrap_or(false) || !names_issuer(candidate) {
-                    continue;
-                }
-                match current.verify_signed_by(candidate) {
-                    Ok(check) => {
-                        next = Some((i, check));
-                        break;
-                    }
-                    Err(e) => fail(candidate, e),
-                }
+            let free = others.iter().zip(&available).filter(|(_, free)| **free).map(|(c, _)| c);
+            let next = current.issuer_among(free);
+            if let Some((candidate, e)) = next.first_miss {
+                fail(candidate, e);
             }
-            if let Some((i, check)) = next {
+            if let Some((issuer, check)) = next.issuer {
                 if path.len() >= MAX_CHAIN_LENGTH {
                     return Err(ChainError::TooLong { max: MAX_CHAIN_LENGTH });
                 }
-                let Some(issuer) = others.get(i) else { break ChainEnd::IssuerNotFound };
                 // Copies of the issuer elsewhere in the bundle are the same certificate.
                 for (slot, other) in available.iter_mut().zip(others) {
                     if other == issuer {
@@ -191,20 +264,13 @@ impl Chain {
                 continue;
             }
             // An issuer already on the path closes a loop.
-            let mut back = None;
-            for (index, candidate) in path.iter().enumerate().take(position) {
-                if !names_issuer(candidate) {
-                    continue;
-                }
-                match current.verify_signed_by(candidate) {
-                    Ok(check) => {
-                        back = Some((index, check));
-                        break;
-                    }
-                    Err(e) => fail(candidate, e),
-                }
+            let back = current.issuer_among(path.iter().take(position));
+            if let Some((candidate, e)) = back.first_miss {
+                fail(candidate, e);
             }
-            if let Some((index, check)) = back {
+            if let Some((issuer, check)) = back.issuer {
+                // The path holds no copies: the issuer's position is its index.
+                let index = path.iter().position(|c| c == issuer).unwrap_or(position);
                 checks.push(check);
                 break ChainEnd::Loop { index };
             }

@@ -11,7 +11,9 @@
 //! Key usage, basic constraints and subject alternative names are read by hand: real
 //! certificates encode `cA FALSE` explicitly, pad key-usage bit strings with zero octets, and put
 //! x400Address or unsorted directory names in their SANs, which `x509-cert`'s strict DER types
-//! refuse. Extended key usage is decoded with `x509-cert`.
+//! refuse. The key identifiers are read by hand too: only the `keyIdentifier` of an authority
+//! key identifier is needed, and its `authorityCertIssuer` holds the same general names.
+//! Extended key usage is decoded with `x509-cert`.
 
 use core::fmt;
 use core::net::IpAddr;
@@ -25,12 +27,16 @@ use crate::x509::name::{Name, StringKind, decode_string};
 use crate::x509::tlv::{self, Reader, Tlv, tag};
 
 // The extensions this file reads, named after them; their OIDs are const-oid's.
+/// `id-ce-subjectKeyIdentifier` (RFC 5280 4.2.1.2).
+pub const SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = rfc5280::ID_CE_SUBJECT_KEY_IDENTIFIER;
 /// `id-ce-keyUsage` (RFC 5280 4.2.1.3).
 pub const KEY_USAGE: ObjectIdentifier = rfc5280::ID_CE_KEY_USAGE;
 /// `id-ce-subjectAltName` (RFC 5280 4.2.1.6).
 pub const SUBJECT_ALT_NAME: ObjectIdentifier = rfc5280::ID_CE_SUBJECT_ALT_NAME;
 /// `id-ce-basicConstraints` (RFC 5280 4.2.1.9).
 pub const BASIC_CONSTRAINTS: ObjectIdentifier = rfc5280::ID_CE_BASIC_CONSTRAINTS;
+/// `id-ce-authorityKeyIdentifier` (RFC 5280 4.2.1.1).
+pub const AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER;
 /// `id-ce-extKeyUsage` (RFC 5280 4.2.1.12).
 pub const EXT_KEY_USAGE: ObjectIdentifier = rfc5280::ID_CE_EXT_KEY_USAGE;
 
@@ -401,6 +407,40 @@ pub(crate) fn decode_basic_constraints(value: &[u8]) -> Option<BasicConstraints>
     BasicConstraints::decode(value)
 }
 
+/// Reads a subject key identifier
+/// ([RFC 5280 4.2.1.2](https://datatracker.ietf.org/doc/html/rfc5280#section-4.2.1.2)):
+///
+/// ```text
+/// SubjectKeyIdentifier ::= KeyIdentifier
+/// KeyIdentifier ::= OCTET STRING
+/// ```
+pub(crate) fn decode_subject_key_identifier(value: &[u8]) -> Option<&[u8]> {
+    tlv::read_single(value, tag::OCTET_STRING, "SubjectKeyIdentifier").ok().map(|ki| ki.value)
+}
+
+/// Reads the `keyIdentifier` of an authority key identifier
+/// ([RFC 5280 4.2.1.1](https://datatracker.ietf.org/doc/html/rfc5280#section-4.2.1.1)),
+/// `Some(None)` when the extension carries only the issuer's name and serial number:
+///
+/// ```text
+/// AuthorityKeyIdentifier ::= SEQUENCE {
+///     keyIdentifier             [0] KeyIdentifier           OPTIONAL,
+///     authorityCertIssuer       [1] GeneralNames            OPTIONAL,
+///     authorityCertSerialNumber [2] CertificateSerialNumber OPTIONAL  }
+/// ```
+///
+/// The fields are IMPLICIT (RFC 5280 Appendix A.2): `[0]` is a primitive OCTET STRING's
+/// content, `[1]` the constructed GeneralNames (not read), `[2]` the INTEGER's content.
+pub(crate) fn decode_authority_key_identifier(value: &[u8]) -> Option<Option<&[u8]>> {
+    let seq = tlv::read_single(value, tag::SEQUENCE, "AuthorityKeyIdentifier").ok()?;
+    let mut fields = seq.reader();
+    let key_identifier = fields.read_optional(0x80, "keyIdentifier").ok()?;
+    fields.read_optional(0xA1, "authorityCertIssuer").ok()?;
+    fields.read_optional(0x82, "authorityCertSerialNumber").ok()?;
+    fields.finish("AuthorityKeyIdentifier").ok()?;
+    Some(key_identifier.map(|ki| ki.value))
+}
+
 /// Reads `ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId` with `x509-cert`.
 pub(crate) fn decode_eku(value: &[u8]) -> Option<Vec<ObjectIdentifier>> {
     x509_cert::ext::pkix::ExtendedKeyUsage::from_der(value).ok().map(|eku| eku.0)
@@ -433,6 +473,25 @@ mod tests {
             Some(BasicConstraints { ca: false, path_len: Some(3) })
         );
         assert_eq!(BasicConstraints::decode(&[0x30, 0x03, 0x02, 0x01, 0xFF]), None);
+    }
+
+    #[test]
+    fn key_identifiers_read_as_encoded() {
+        assert_eq!(decode_subject_key_identifier(&[0x04, 0x02, 0xAB, 0xCD]), Some(&[0xAB, 0xCD][..]));
+        assert_eq!(decode_subject_key_identifier(&[0x30, 0x00]), None);
+        assert_eq!(decode_subject_key_identifier(&[0x04, 0x01, 0x00, 0x00]), None, "trailing octet");
+        // keyIdentifier alone, as CAs write it.
+        assert_eq!(decode_authority_key_identifier(&[0x30, 0x03, 0x80, 0x01, 0x07]), Some(Some(&[0x07][..])));
+        // All three fields: the issuer's names (here an empty GeneralNames) are skipped unread.
+        let all = [0x30, 0x0A, 0x80, 0x02, 0x01, 0x02, 0xA1, 0x00, 0x82, 0x02, 0x0C, 0x02];
+        assert_eq!(decode_authority_key_identifier(&all), Some(Some(&[0x01, 0x02][..])));
+        // Name and serial only: no key identifier.
+        assert_eq!(decode_authority_key_identifier(&[0x30, 0x05, 0xA1, 0x00, 0x82, 0x01, 0x01]), Some(None));
+        assert_eq!(decode_authority_key_identifier(&[0x30, 0x00]), Some(None));
+        // Out of order, an unknown field, not a SEQUENCE.
+        assert_eq!(decode_authority_key_identifier(&[0x30, 0x05, 0x82, 0x01, 0x01, 0x80, 0x00]), None);
+        assert_eq!(decode_authority_key_identifier(&[0x30, 0x02, 0x83, 0x00]), None);
+        assert_eq!(decode_authority_key_identifier(&[0x04, 0x01, 0x07]), None);
     }
 
     #[test]

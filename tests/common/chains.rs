@@ -38,6 +38,12 @@ pub const CERTIFICATES: &[(&str, &[u8])] = files!(".der";
     "cross-a",
     "cross-b",
     "cross-leaf",
+    "renewal-root",
+    "renewal-ca-old",
+    "renewal-ca",
+    "renewal-leaf",
+    "renewal-leaf-old",
+    "renewal-leaf-no-aki",
 );
 
 /// (file name, bytes) of every file of `expected.json`'s `bundles`.
@@ -60,6 +66,7 @@ pub const BUNDLES: &[(&str, &[u8])] = files!("";
     "crl-only.p7b",
     "cms-signed.p7b",
     "long-chain.pem",
+    "renewed-ca.pem",
 );
 
 /// The values `gen_chains.py` recorded.

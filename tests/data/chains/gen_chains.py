@@ -19,19 +19,25 @@ What is made:
   (SHA-1, SHA-256, SHA-384, SHA-512), leaves whose signature bits are flipped, a leaf whose
   outer signatureAlgorithm differs from its TBSCertificate's, a re-keyed intermediate with
   the same name as the intermediate, and two CAs cross-signed into a loop;
+* an issuing CA renewed with a new key under the same name, as AD CS renews a CA: a root,
+  the old and the renewed issuing CA, a leaf of each, and a leaf of the renewed CA without an
+  authority key identifier (these six have fresh keys of their own, so the script adds them
+  without --force when none of them exists yet);
 * bundles of the RSA leaf, intermediate and root as a CA returns them: a PEM chain, a
   shuffled PEM chain, PKCS #7 certs-only files from `openssl crl2pkcs7` (DER and PEM) and
   from Python's `pkcs7.serialize_certificates` (DER and PEM), BER re-encodings with
   indefinite lengths (and a constructed eContent), the PKCS #7 in a CERTIFICATE PEM block;
   bundles for chain ordering (a broken intermediate signature, a cross-signed loop, a
-  re-keyed intermediate beside the real one); a .p7b of certificates `x509-cert` refuses;
+  re-keyed intermediate beside the real one, the old CA before the renewed one); a .p7b of
+  certificates `x509-cert` refuses;
   and PKCS #7 files that hold no certificate or are not signedData.
 
 Everything that goes into the certificates is fixed here (names, serials, dates,
 extensions, salt lengths) except the keys, which are freshly random on each full run
 and exist only in a temporary directory, so thumbprints change whenever the fixtures are
 regenerated.  `expected.json` records, from the tools: each certificate's SHA-1 and SHA-256
-(`openssl x509 -fingerprint`), its signature algorithm (cryptography) and RSA-PSS
+(`openssl x509 -fingerprint`), its subject and authority key identifiers (cryptography),
+its signature algorithm (cryptography) and RSA-PSS
 parameters (`openssl x509 -text`), its key (`openssl x509 -text`), which fixture's key
 signed it and whether `openssl verify` and cryptography's `verify_directly_issued_by`
 accept that signature; each bundle's certificates in file order (walked by this script
@@ -39,8 +45,10 @@ and checked against `openssl pkcs7 -print_certs` / `openssl storeutl` and crypto
 PKCS #7 and PEM loaders), and the chain certslot must recover from it.
 
 Without --force no file is rewritten: when expected.json exists the script makes only the
-bundle files of BUNDLES that are missing and need no private key (they are made from the
-certificates already here), records them in expected.json and rewrites README.md.
+certificate groups of FRESH none of whose files exist (from fresh keys) and the bundle files
+of BUNDLES that are missing and need no private key (they are made from the certificates
+already here), records them in expected.json (with the key identifiers of entries recorded
+before they were), and rewrites README.md.
 """
 
 from __future__ import annotations
@@ -87,6 +95,12 @@ EC256_ROOT = contoso("Contoso Chain Test ECC P-256 CA")
 EC384_ROOT = contoso("Contoso Chain Test ECC P-384 CA")
 CROSS_A = contoso("Contoso Cross CA A")
 CROSS_B = contoso("Contoso Cross CA B")
+RENEWAL_ROOT = contoso("Contoso Renewal Test Root CA")
+RENEWAL_CA = contoso("Contoso Renewal Test Issuing CA")
+# The renewed CA's certificate starts later than the old one's, as after an AD CS renewal; both
+# are valid at VERIFY_AT.
+RENEWED_NOT_BEFORE = dt.datetime(2026, 7, 1, tzinfo=dt.timezone.utc)
+RENEWED_NOT_AFTER = dt.datetime(2036, 7, 1, tzinfo=dt.timezone.utc)
 ECONTENT = b"certslot"  # the eContent of ber-constructed.p7b, in 3-octet chunks
 CMS_MESSAGE = b"certslot test message\n"
 LONG_CHAIN_CAS = 17  # CAs in long-chain.pem; with the leaf, 18 certificates
@@ -118,10 +132,11 @@ CRYPTO = "python cryptography x509.CertificateBuilder"
 
 def build(subject: x509.Name, pub, serial: int, issuer_name: x509.Name, issuer_key, *,
           ca: bool, issuer_pub=None, path_len: int | None = None, hash_alg=None,
-          pss: padding.PSS | None = None) -> bytes:
+          pss: padding.PSS | None = None, not_before: dt.datetime = NOT_BEFORE,
+          not_after: dt.datetime = NOT_AFTER) -> bytes:
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
          .public_key(pub).serial_number(serial)
-         .not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+         .not_valid_before(not_before).not_valid_after(not_after)
          .add_extension(x509.BasicConstraints(ca=ca, path_length=path_len), critical=True))
     if ca:
         b = b.add_extension(ku_ext(["keyCertSign", "cRLSign"]), critical=True)
@@ -326,6 +341,52 @@ class Hierarchy:
                                      ca=False, issuer_pub=a.public_key()),
                  "cross-a", "ok", f"{CRYPTO}, RSA 2048, signed by key A",
                  "Leaf issued by Cross CA A.")
+        for group in FRESH:
+            self.make_fresh(group)
+
+    def make_fresh(self, group: str) -> None:
+        """Makes one group of FRESH, from keys of its own."""
+        {"renewal": self.make_renewal}[group]()
+
+    def make_renewal(self) -> None:
+        """An issuing CA renewed with a new key under the same name (AD CS `certutil -renewCert
+        ReuseKeys` not given), the old certificate kept beside the new one."""
+        root = rsa.generate_private_key(65537, 2048)
+        self.key_file("renewal-root", root)
+        self.add("renewal-root", build(RENEWAL_ROOT, root.public_key(), 0x0E01, RENEWAL_ROOT, root,
+                                       ca=True),
+                 "renewal-root", "ok", f"{CRYPTO}, RSA 2048, self-signed, sha256WithRSAEncryption",
+                 "Root CA above the renewed issuing CA.")
+        old, new = rsa.generate_private_key(65537, 2048), rsa.generate_private_key(65537, 2048)
+        self.key_file("renewal-ca-old", old)
+        self.key_file("renewal-ca", new)
+        self.add("renewal-ca-old",
+                 build(RENEWAL_CA, old.public_key(), 0x0E02, RENEWAL_ROOT, root, ca=True,
+                       issuer_pub=root.public_key(), path_len=0),
+                 "renewal-root", "ok", f"{CRYPTO}, RSA 2048 (key 1), signed by renewal-root",
+                 "The issuing CA before its renewal (key 1).")
+        self.add("renewal-ca",
+                 build(RENEWAL_CA, new.public_key(), 0x0E03, RENEWAL_ROOT, root, ca=True,
+                       issuer_pub=root.public_key(), path_len=0, not_before=RENEWED_NOT_BEFORE,
+                       not_after=RENEWED_NOT_AFTER),
+                 "renewal-root", "ok",
+                 f"{CRYPTO}, RSA 2048 (key 2), signed by renewal-root, valid 2026-07-01 to "
+                 "2036-07-01",
+                 "The same issuing CA renewed with a new key (key 2): same subject as "
+                 "renewal-ca-old, another subject key identifier.")
+        for name, serial, key, issuer, aki, notes in (
+                ("renewal-leaf", 0x0E10, new, "renewal-ca", True,
+                 "Leaf issued by the renewed CA; its authority key identifier is key 2's."),
+                ("renewal-leaf-old", 0x0E11, old, "renewal-ca-old", True,
+                 "Leaf issued by the CA before its renewal (key 1)."),
+                ("renewal-leaf-no-aki", 0x0E12, new, "renewal-ca", False,
+                 "Leaf issued by the renewed CA without an authority key identifier: only its "
+                 "signature tells the two CAs apart.")):
+            leaf = rsa.generate_private_key(65537, 2048)
+            self.add(name, build(LEAF_NAME, leaf.public_key(), serial, RENEWAL_CA, key, ca=False,
+                                 issuer_pub=key.public_key() if aki else None),
+                     issuer, "ok", f"{CRYPTO}, RSA 2048, signed by {issuer}"
+                     + ("" if aki else ", no authorityKeyIdentifier"), notes)
 
 
 # --------------------------------------------------------------------------
@@ -534,6 +595,14 @@ def make_bundles(tmp: Path, certs: dict, keys: dict | None, only: set[str] | Non
             "Two intermediates with rsa-leaf's issuer name; only rsa-intermediate's key signed "
             "it, so the re-keyed one is left out of the path.", leaf="rsa-leaf", chain=CHAIN,
             unused=["rsa-intermediate-rekeyed"], end="self-signed")
+    if want("renewed-ca.pem"):
+        names = ["renewal-leaf", "renewal-ca-old", "renewal-ca", "renewal-root"]
+        put("renewed-ca.pem", pem_of(names, certs),
+            "gen_chains.py: the PEM of " + ", ".join(names) + " concatenated",
+            "An issuing CA renewed with a new key under the same name, the old certificate "
+            "first: the leaf's authority key identifier and signature pick the renewed one.",
+            leaf="renewal-leaf", chain=["renewal-leaf", "renewal-ca", "renewal-root"],
+            unused=["renewal-ca-old"], end="self-signed")
     if want("lenient.p7b"):
         src = tmp / "lenient-in.pem"
         src.write_bytes((HERE.parent / "strings.pem").read_bytes()
@@ -606,8 +675,12 @@ BUNDLES = ["chain.pem", "chain-shuffled.pem", "openssl.p7b", "openssl-p7b.pem", 
            "python-p7b.pem", "ber-indefinite.p7b", "ber-constructed.p7b",
            "certificate-label.pem", "chain-bad-intermediate.pem", "cross.pem",
            "renewed-intermediate.pem", "lenient.p7b", "not-signed-data.p7b", "empty.p7b",
-           "crl-only.p7b", "cms-signed.p7b", "long-chain.pem"]
+           "crl-only.p7b", "cms-signed.p7b", "long-chain.pem", "renewed-ca.pem"]
 NEEDS_KEYS = {"crl-only.p7b", "cms-signed.p7b"}
+# Certificate groups made from fresh keys of their own (Hierarchy.make_fresh): added without
+# --force when none of their files exists.
+FRESH = {"renewal": ["renewal-root", "renewal-ca-old", "renewal-ca", "renewal-leaf",
+                     "renewal-leaf-old", "renewal-leaf-no-aki"]}
 
 # --------------------------------------------------------------------------
 # Recording
@@ -642,6 +715,22 @@ def key_facts(text: str) -> dict:
     return {"key_algorithm": {"rsaEncryption": "rsa", "rsassaPss": "rsa-pss",
                               "id-ecPublicKey": "ec"}[alg],
             "key_bits": bits, "curve": curve.group(1) if curve else None}
+
+
+def key_identifiers(der: bytes) -> dict:
+    """The subjectKeyIdentifier and the keyIdentifier of the authorityKeyIdentifier, in
+    uppercase hex (cryptography), null when absent."""
+    c = x509.load_der_x509_certificate(der)
+
+    def ext(cls):
+        try:
+            return c.extensions.get_extension_for_class(cls).value
+        except x509.ExtensionNotFound:
+            return None
+    ski, aki = ext(x509.SubjectKeyIdentifier), ext(x509.AuthorityKeyIdentifier)
+    return {"subject_key_identifier": ski.digest.hex().upper() if ski else None,
+            "authority_key_identifier": (aki.key_identifier.hex().upper()
+                                         if aki and aki.key_identifier else None)}
 
 
 def openssl_verdict(work: Path, cert: Path, issuer: Path) -> tuple[bool, str]:
@@ -699,6 +788,7 @@ def record_certificate(work: Path, name: str, der: bytes, meta: dict, certs: dic
         "signature_hash": h.name if h else None,
         "pss": pss_params(text),
         **key_facts(text),
+        **key_identifiers(der),
         "verdict": meta["verdict"],
         "openssl_verifies": ok_ossl,
         "openssl_verify_output": msg_ossl,
@@ -811,10 +901,11 @@ def readme(expected: dict) -> str:
         "```",
         "",
         "Without `--force` the script rewrites no file: it only makes the bundle files that are",
-        "missing and need no private key, from the certificates here. Keys are random and exist",
-        "only in a temporary directory while the script runs, so every full run changes",
-        "thumbprints; names, serials, dates (2026-01-01 to 2036-01-01), extensions and PSS",
-        "parameters are fixed in the script.",
+        "missing and need no private key, from the certificates here, and the certificate groups",
+        "made from keys of their own (`FRESH`: the renewed CA) none of whose files exists. Keys",
+        "are random and exist only in a temporary directory while the script runs, so every full",
+        "run changes thumbprints; names, serials, dates (2026-01-01 to 2036-01-01, the renewed CA",
+        "2026-07-01 to 2036-07-01), extensions and PSS parameters are fixed in the script.",
         "",
         f"Last generated with {ver} and Python cryptography {cryptography.__version__}.",
         "",
@@ -824,7 +915,9 @@ def readme(expected: dict) -> str:
         "  -fingerprint`), `subject`/`issuer` (RFC 4514), `issuer_fixture` (whose key signed it),",
         "  `signature_algorithm` and `tbs_signature_algorithm` (OIDs), `signature_hash`",
         "  (cryptography), `pss` (from `openssl x509 -text`), the certificate's own key",
-        "  (`key_algorithm`, `key_bits`, `curve`), `verdict` (`ok`, `bad-signature`,",
+        "  (`key_algorithm`, `key_bits`, `curve`), `subject_key_identifier` and",
+        "  `authority_key_identifier` (its keyIdentifier; uppercase hex from cryptography, null",
+        "  when absent), `verdict` (`ok`, `bad-signature`,",
         "  `algorithm-mismatch`: what a verifier must say for the pair certificate/issuer),",
         "  `openssl_verifies` (`openssl verify -partial_chain -check_ss_sig -auth_level 0",
         "  -attime 2027-01-01 -CAfile ISSUER`) and `python_verifies`",
@@ -907,11 +1000,19 @@ def add_missing(exp: Path) -> int:
     expected = json.loads(exp.read_text())
     missing = [f for f in BUNDLES if not (HERE / f).exists() and f not in expected["bundles"]]
     half = [f for f in BUNDLES if (HERE / f).exists() != (f in expected["bundles"])]
+
+    def present(n: str) -> bool:
+        return (HERE / f"{n}.der").exists() or n in expected["certificates"]
+    fresh = [g for g, names in FRESH.items() if not any(present(n) for n in names)]
+    half += [g for g, names in FRESH.items() if g not in fresh and not all(
+        (HERE / f"{n}.der").exists() and n in expected["certificates"] for n in names)]
     if half:
         print(f"{', '.join(half)}: file or expected.json entry exists without the other; "
               "use --force", file=sys.stderr)
         return 1
-    if not missing:
+    certs = {n: (HERE / e["der_file"]).read_bytes() for n, e in expected["certificates"].items()}
+    stale = [n for n, e in expected["certificates"].items() if "subject_key_identifier" not in e]
+    if not missing and not fresh and not stale:
         print("every fixture exists: nothing to do (--force regenerates them all)")
         return 0
     keyed = [f for f in missing if f in NEEDS_KEYS]
@@ -919,18 +1020,35 @@ def add_missing(exp: Path) -> int:
         print(f"{', '.join(keyed)} need the private keys, which are not kept: use --force",
               file=sys.stderr)
         return 1
-    certs = {n: (HERE / e["der_file"]).read_bytes() for n, e in expected["certificates"].items()}
     with tempfile.TemporaryDirectory(prefix="certslot-chains-") as t:
         tmp = Path(t)
-        made = make_bundles(tmp, certs, None, set(missing))
         problems: list[str] = []
+        stage = tmp / "out"
+        stage.mkdir()
+        # Entries recorded before key identifiers were: add them, from the files here.
+        for n in stale:
+            expected["certificates"][n].update(key_identifiers(certs[n]))
+        entries = dict(expected["certificates"])
+        if fresh:
+            h = Hierarchy(tmp)
+            for g in fresh:
+                h.make_fresh(g)
+            work = tmp / "work"
+            work.mkdir()
+            for n, der in h.certs.items():
+                entries[n] = record_certificate(work, n, der, h.meta[n], h.certs, problems)
+                (stage / f"{n}.der").write_bytes(der)
+                (stage / f"{n}.pem").write_text(der_to_pem(der))
+            certs.update(h.certs)
+        made = make_bundles(tmp, certs, None, set(missing))
         table = by_sha1_table(certs)
-        new = {f: record_bundle(tmp / "out" / f, made[f], table, problems) for f in missing}
+        new = {f: record_bundle(stage / f, made[f], table, problems) for f in missing}
         bundles = {f: new[f] if f in new else expected["bundles"][f] for f in BUNDLES
                    if f in new or f in expected["bundles"]}
-        stage = tmp / "out"
-        write_out(stage, {"certificates": expected["certificates"], "bundles": bundles})
-    print(f"added {', '.join(missing)}")
+        write_out(stage, {"certificates": entries, "bundles": bundles})
+    added = [n for g in fresh for n in FRESH[g]] + missing
+    print(f"added {', '.join(added) or 'nothing'}"
+          + (f"; key identifiers recorded for {len(stale)} certificates" if stale else ""))
     for p in problems:
         print("  CROSS-CHECK FAILED: " + p, file=sys.stderr)
     return 1 if problems else 0
