@@ -33,8 +33,8 @@ use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, CertificateRequest, ExportOptions, OffsetDateTime, Password, Pfx, Policy, PrivateKey,
-    RequestTemplate, SelfSignedOptions,
+    CertType, ExportOptions, OffsetDateTime, Password, Pfx, Policy, PrivateKey, RequestTemplate,
+    obtain::{CertificateRequest, SelfSignedOptions},
 };
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use getrandom::SysRng;
@@ -173,7 +173,7 @@ mod peer {
 /// each group do the same work.
 #[cfg(feature = "bench-peers")]
 fn same_work() {
-    use certslot::{Certificate, Rule as _};
+    use certslot::{Certificate, validate::Rule as _};
 
     let mut rng = UnwrapErr(SysRng);
     let (template, policy) = (template(), policy());

@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
-use certslot::{Curve, PrivateKey};
+use certslot::{PrivateKey, x509::Curve};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use getrandom::SysRng;
 

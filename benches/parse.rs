@@ -8,7 +8,7 @@
 
 use std::hint::black_box;
 
-use certslot::{Certificate, Policy, Rule};
+use certslot::{Certificate, Policy, validate::Rule};
 use criterion::{Criterion, criterion_group, criterion_main};
 use time::macros::datetime;
 

@@ -18,8 +18,9 @@ use std::hint::black_box;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, KeyStatus, MetadataEndpoint, MetadataOptions, OffsetDateTime, Policy, PrivateKey,
-    RequestTemplate, RollOptions, Scope, SelfSignedOptions, Store,
+    CertType, OffsetDateTime, Policy, PrivateKey, RequestTemplate, RollOptions, Scope, Store,
+    obtain::SelfSignedOptions,
+    publish::{KeyStatus, MetadataEndpoint, MetadataOptions},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use getrandom::SysRng;
@@ -56,7 +57,7 @@ fn store() -> Store {
     store.advance(FIRST_ROLL).expect("advance");
     let second_at = FIRST_ROLL + Duration::HOUR;
     store.roll(&oauth, &global, &thumbprints[2], SECOND_ROLL, second_at, options).expect("second roll");
-    let statuses: Vec<_> = certslot::Jwks::publish(&store, &CertType::OAuthTokenIssuer, &global, AT)
+    let statuses: Vec<_> = certslot::publish::Jwks::publish(&store, &CertType::OAuthTokenIssuer, &global, AT)
         .keys
         .iter()
         .map(|k| (k.thumbprint, k.status))
@@ -77,18 +78,21 @@ fn publish(c: &mut Criterion) {
     let (oauth, global) = (CertType::OAuthTokenIssuer, Scope::Global);
     let options = MetadataOptions::lync()
         .endpoint(MetadataEndpoint::metadata("https://pool01.contoso.com/metadata/json/1"));
-    let jwks = certslot::Jwks::publish(&store, &oauth, &global, AT);
-    let document = certslot::AuthMetadata::publish(&store, &oauth, &global, AT, &options).expect("document");
+    let jwks = certslot::publish::Jwks::publish(&store, &oauth, &global, AT);
+    let document =
+        certslot::publish::AuthMetadata::publish(&store, &oauth, &global, AT, &options).expect("document");
     eprintln!("publish: JWKS {} bytes, metadata {} bytes", jwks.to_json().len(), document.to_json().len());
 
     let mut group = c.benchmark_group("publish");
     group.bench_function("jwks", |b| {
-        b.iter(|| certslot::Jwks::publish(&store, black_box(&oauth), black_box(&global), black_box(AT)))
+        b.iter(|| {
+            certslot::publish::Jwks::publish(&store, black_box(&oauth), black_box(&global), black_box(AT))
+        })
     });
     group.bench_function("jwks-to-json", |b| b.iter(|| black_box(&jwks).to_json()));
     group.bench_function("auth-metadata", |b| {
         b.iter(|| {
-            certslot::AuthMetadata::publish(
+            certslot::publish::AuthMetadata::publish(
                 &store,
                 black_box(&oauth),
                 black_box(&global),

@@ -31,8 +31,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, Event, ImportOptions, Password, Pfx, PrivateKey, RequestTemplate, RollOptions, Scope,
-    SelfSignedOptions, Slot, Store, Thumbprint,
+    CertType, Event, ImportOptions, Password, Pfx, PrivateKey, RequestTemplate, RollOptions, Scope, Store,
+    Thumbprint, obtain::SelfSignedOptions, store::Slot,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use getrandom::SysRng;
@@ -354,20 +354,20 @@ fn store_1m(c: &mut Criterion) {
         let f = fixture.get_or_insert_with(Fixture::build);
         let at = f.now;
         b.iter(|| {
-            let actions = certslot::plan(black_box(&f.store), black_box(at));
+            let actions = certslot::rollover::plan(black_box(&f.store), black_box(at));
             assert!(actions.is_empty());
             actions
         })
     });
     group.bench_function("next_plan_due", |b| {
         let f = fixture.get_or_insert_with(Fixture::build);
-        b.iter(|| certslot::next_plan_due(black_box(&f.store)))
+        b.iter(|| certslot::rollover::next_plan_due(black_box(&f.store)))
     });
     group.bench_function("plan-1000-renewals-due", |b| {
         let f = fixture.get_or_insert_with(Fixture::build);
         let due = f.short_lived_batch();
         b.iter(|| {
-            let actions = certslot::plan(black_box(&f.store), black_box(due));
+            let actions = certslot::rollover::plan(black_box(&f.store), black_box(due));
             assert_eq!(actions.len(), BATCH);
             actions
         })

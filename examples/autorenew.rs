@@ -23,8 +23,12 @@ use std::process::ExitCode;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    Action, CertType, Event, KeyStatus, Policy, PrivateKey, RenewBefore, RequestTemplate, Retention,
-    RollOptions, RolloverPolicy, Scope, SelfSignedIssuer, SelfSignedOptions, Store, Thumbprint,
+    CertType, Event, Policy, PrivateKey, RequestTemplate, RollOptions, RolloverPolicy, Scope, Store,
+    Thumbprint,
+    obtain::{SelfSignedIssuer, SelfSignedOptions},
+    policy::{RenewBefore, Retention},
+    publish::KeyStatus,
+    rollover::Action,
 };
 use getrandom::SysRng;
 use time::format_description::well_known::Rfc3339;
@@ -301,11 +305,11 @@ fn run(args: &Args) -> Result<bool, String> {
                 other => println!("{}  event    {other}", day(t)),
             }
         }
-        for action in certslot::plan(&store, t) {
+        for action in certslot::rollover::plan(&store, t) {
             match &action {
                 Action::Renew { cert_type, scope, .. } => {
                     println!("{}  plan     {action}", day(t));
-                    let renewal = certslot::renew(&mut store, cert_type, scope, &mut issuer, t)
+                    let renewal = certslot::rollover::renew(&mut store, cert_type, scope, &mut issuer, t)
                         .map_err(|e| e.to_string())?;
                     println!(
                         "{}  renewed  {} made; rolls in at {}{}",
@@ -333,10 +337,11 @@ fn run(args: &Args) -> Result<bool, String> {
                 seen[i].entry(d.thumbprint).or_insert(t);
             }
         }
-        let in_order: Vec<(Thumbprint, KeyStatus)> = certslot::published_keys(&store, &OAUTH, &scope, t)
-            .iter()
-            .map(|k| (k.certificate.thumbprint(), k.status))
-            .collect();
+        let in_order: Vec<(Thumbprint, KeyStatus)> =
+            certslot::publish::published_keys(&store, &OAUTH, &scope, t)
+                .iter()
+                .map(|k| (k.certificate.thumbprint(), k.status))
+                .collect();
         let published: BTreeMap<Thumbprint, KeyStatus> = in_order.iter().copied().collect();
         for key in published.keys() {
             checks.published.entry(*key).or_insert(t);
@@ -364,7 +369,7 @@ fn run(args: &Args) -> Result<bool, String> {
             .iter()
             .zip(SERVERS)
             .flat_map(|(firsts, (_, delay))| firsts.values().map(move |s| *s + delay));
-        let next = [certslot::next_plan_due(&store)]
+        let next = [certslot::rollover::next_plan_due(&store)]
             .into_iter()
             .flatten()
             .chain(pickups)

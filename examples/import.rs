@@ -21,7 +21,10 @@ mod facts;
 
 use std::process::ExitCode;
 
-use certslot::{HumanTime, ImportOptions, Password, Pfx, Policy, Rule};
+use certslot::{
+    ImportOptions, Password, Pfx, Policy,
+    validate::{HumanTime, Rule},
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

@@ -36,7 +36,11 @@ mod cli;
 
 use std::process::ExitCode;
 
-use certslot::{Certificate, FileFormat, GeneralName, ImportOptions, Password, Pfx, Policy, Rule};
+use certslot::{
+    Certificate, ImportOptions, Password, Pfx, Policy,
+    validate::Rule,
+    x509::{FileFormat, GeneralName},
+};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -107,7 +111,7 @@ fn rfc3339(t: OffsetDateTime) -> Result<String, String> {
 /// The facts of one certificate, as the contract names them.
 fn certificate_facts(leaf: &Certificate, out: &mut Map<String, Value>) -> Result<(), String> {
     let mut unreadable = Vec::new();
-    let mut note = |e: certslot::FactError| unreadable.push(Value::String(e.to_string()));
+    let mut note = |e: certslot::x509::FactError| unreadable.push(Value::String(e.to_string()));
     let (key_algorithm, key_bits, curve) = match leaf.public_key() {
         Ok(k) => (json!(k.algorithm().to_string()), json!(k.bits()), json!(k.curve().map(|c| c.to_string()))),
         Err(e) => {

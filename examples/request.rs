@@ -29,8 +29,11 @@ use std::process::ExitCode;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, CertificateRequest, Curve, ExportOptions, HumanTime, Password, Pfx, Pkcs8Options, PrivateKey,
-    RequestTemplate, Rule, SelfSignedOptions, Store, TypeConfig,
+    CertType, ExportOptions, Password, Pfx, PrivateKey, RequestTemplate, Store, TypeConfig,
+    obtain::{CertificateRequest, SelfSignedOptions},
+    pfx::Pkcs8Options,
+    validate::{HumanTime, Rule},
+    x509::Curve,
 };
 use getrandom::SysRng;
 use time::format_description::well_known::Rfc3339;
@@ -269,8 +272,8 @@ fn complete(args: &Args, at: OffsetDateTime) -> Result<bool, String> {
     let key =
         PrivateKey::from_pem(&key_text, Some(&password(args)?)).map_err(|e| format!("{key_path}: {e}"))?;
     println!("Request-CsCertificate -Complete with {response_path}");
-    let pfx =
-        certslot::complete_request(key, &response, None).map_err(|e| format!("{response_path}: {e}"))?;
+    let pfx = certslot::obtain::complete_request(key, &response, None)
+        .map_err(|e| format!("{response_path}: {e}"))?;
     finish(args, &pfx, &cert_type, &config, at)
 }
 

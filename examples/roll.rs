@@ -25,7 +25,8 @@ mod cli;
 use std::process::ExitCode;
 
 use certslot::{
-    CertType, DriftOptions, Event, ImportOptions, Password, Pfx, Policy, RollOptions, Rule, Scope, Store,
+    CertType, Event, ImportOptions, Password, Pfx, Policy, RollOptions, Scope, Store, store::DriftOptions,
+    validate::Rule,
 };
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -86,9 +87,9 @@ fn instant(text: &str) -> Result<OffsetDateTime, String> {
 }
 
 /// An instant for people: whole seconds, `just after` one for an instant past it (the store's
-/// "one nanosecond after notAfter"); see [`certslot::HumanTime`].
-fn when(t: OffsetDateTime) -> certslot::HumanTime {
-    certslot::HumanTime(t)
+/// "one nanosecond after notAfter"); see [`certslot::validate::HumanTime`].
+fn when(t: OffsetDateTime) -> certslot::validate::HumanTime {
+    certslot::validate::HumanTime(t)
 }
 
 /// Reads the command line (and the password variable it names).

@@ -3,7 +3,10 @@
 
 mod common;
 
-use certslot::{BundleError, Certificate, FileFormat, ObjectIdentifier, ParseError, Thumbprint};
+use certslot::{
+    Certificate, ParseError, Thumbprint,
+    x509::{BundleError, FileFormat, ObjectIdentifier},
+};
 use common::chains;
 use der::{Decode as _, Encode as _};
 use serde_json::Value;

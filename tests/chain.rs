@@ -4,7 +4,8 @@
 mod common;
 
 use certslot::{
-    Certificate, Chain, ChainEnd, ChainError, HashAlgorithm, SignatureAlgorithm, Thumbprint, VerifyError,
+    Certificate, Thumbprint,
+    x509::{Chain, ChainEnd, ChainError, HashAlgorithm, SignatureAlgorithm, VerifyError},
 };
 use common::chains;
 use serde_json::Value;

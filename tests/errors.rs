@@ -2,7 +2,10 @@
 
 mod common;
 
-use certslot::{Certificate, FactError, ObjectIdentifier, ParseError};
+use certslot::{
+    Certificate, ParseError,
+    x509::{FactError, ObjectIdentifier},
+};
 use common::der;
 
 #[test]

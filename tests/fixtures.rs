@@ -2,7 +2,10 @@
 
 mod common;
 
-use certslot::{Certificate, FactError, GeneralName, KeyUsage, ObjectIdentifier, Version};
+use certslot::{
+    Certificate,
+    x509::{FactError, GeneralName, KeyUsage, ObjectIdentifier, Version},
+};
 use common::{FIXTURES, cert, expected, strings};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use certslot::{Certificate, ImportOptions, ParseError, Password, Pfx, PfxError, Policy, Rule};
+use certslot::{Certificate, ImportOptions, ParseError, Password, Pfx, PfxError, Policy, validate::Rule};
 
 /// Counts live and peak heap bytes.
 struct Counting;
@@ -129,8 +129,8 @@ fn a_megabyte_of_tiny_bags_is_read() {
     let pfx = result.expect("a PFX of unknown bags reads");
     assert_eq!(
         pfx.skipped(),
-        [certslot::SkippedBag {
-            bag_type: certslot::ObjectIdentifier::new_unwrap("1.2.3.4"),
+        [certslot::pfx::SkippedBag {
+            bag_type: certslot::x509::ObjectIdentifier::new_unwrap("1.2.3.4"),
             reason: "unknown bag type",
             count
         }]
@@ -216,8 +216,8 @@ fn a_bundle_of_a_thousand_certificates_is_read_and_ordered() {
     let input = p7b_around(&certificates);
     let (result, elapsed, peak) = measure(|| {
         let certs = Certificate::from_bundle(&input)?;
-        let chain = certslot::Chain::order(&certs[0], &certs).map_err(|e| e.to_string());
-        Ok::<_, certslot::BundleError>((
+        let chain = certslot::x509::Chain::order(&certs[0], &certs).map_err(|e| e.to_string());
+        Ok::<_, certslot::x509::BundleError>((
             certs.len(),
             chain.map(|c| (c.certificates().len(), c.unused().len())),
         ))
@@ -239,7 +239,10 @@ fn a_p7b_claiming_four_gigabytes_allocates_nothing() {
     input.splice(at + 1..at + 4, [0x84, 0xFF, 0xFF, 0xFF, 0xF0]);
     let (result, elapsed, peak) = measure(|| Certificate::from_bundle(&input));
     assert!(
-        matches!(result, Err(certslot::BundleError::Malformed { source: ParseError::Truncated { .. } })),
+        matches!(
+            result,
+            Err(certslot::x509::BundleError::Malformed { source: ParseError::Truncated { .. } })
+        ),
         "{result:?}"
     );
     assert!(elapsed < LIMIT, "{elapsed:?}");
@@ -257,7 +260,7 @@ fn deeply_nested_ber_bundles_are_refused() {
     // Two SEQUENCEs in a row look like a certificate, which DER forbids to be indefinite.
     assert_eq!(
         result,
-        Err(certslot::BundleError::Certificate {
+        Err(certslot::x509::BundleError::Certificate {
             index: 0,
             offset: 0,
             source: ParseError::IndefiniteLength { offset: 0, what: "Certificate" }
@@ -271,7 +274,7 @@ fn deeply_nested_ber_bundles_are_refused() {
     assert!(
         matches!(
             result,
-            Err(certslot::BundleError::Malformed { source: ParseError::TooDeep { max: 32, .. } })
+            Err(certslot::x509::BundleError::Malformed { source: ParseError::TooDeep { max: 32, .. } })
         ),
         "{result:?}"
     );

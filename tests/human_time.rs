@@ -2,7 +2,10 @@
 //! instant a fraction of a second past it; the same in every `Display` of violations, warnings
 //! and store events.
 
-use certslot::{CertType, Event, HumanTime, Scope, Thumbprint, Violation, Warning};
+use certslot::{
+    CertType, Event, Scope, Thumbprint,
+    validate::{HumanTime, Violation, Warning},
+};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 

@@ -6,8 +6,11 @@ mod tools;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, CertificateRequest, Curve, ExportOptions, ImportOptions, KeyAlgorithm, Password, Pfx, Policy,
-    PrivateKey, RequestError, RequestTemplate, RollOptions, Rule, Scope, SelfSignedOptions, Store, Violation,
+    CertType, ExportOptions, ImportOptions, Password, Pfx, Policy, PrivateKey, RequestError, RequestTemplate,
+    RollOptions, Scope, Store,
+    obtain::{CertificateRequest, SelfSignedOptions},
+    validate::{Rule, Violation},
+    x509::{Curve, KeyAlgorithm},
 };
 use getrandom::SysRng;
 use time::macros::datetime;
@@ -49,7 +52,8 @@ fn requests_verify_with_openssl_and_python() {
         ("p384", PrivateKey::generate_ec(Curve::P384, &mut rng()).expect("P-384 key"), "sha384 384"),
     ];
     // EC keys are not token issuers by default: accept them for this test.
-    let ec_policy = policy.clone().with_key(certslot::KeyRule::default().accept_ec(256).expect("rule"));
+    let ec_policy =
+        policy.clone().with_key(certslot::validate::KeyRule::default().accept_ec(256).expect("rule"));
     for (name, key, hash_and_bits) in keys {
         let policy = if key.algorithm() == KeyAlgorithm::Rsa { &policy } else { &ec_policy };
         let request = CertificateRequest::new(&oauth_template(), &key, policy, AT, &mut rng()).expect(name);
@@ -169,7 +173,7 @@ fn self_signed_certificates_verify_with_openssl_and_pass_the_policy() {
 #[test]
 fn self_signed_ec_certificates_verify_with_openssl() {
     let dir = TempDir::new("self-signed-ec");
-    let policy = Policy::new().with_key(certslot::KeyRule::default().accept_ec(256).expect("rule"));
+    let policy = Policy::new().with_key(certslot::validate::KeyRule::default().accept_ec(256).expect("rule"));
     let template = RequestTemplate::new("CN=sts.contoso.com,O=Contoso")
         .expect("subject")
         .dns_name("sts.contoso.com")
@@ -205,7 +209,7 @@ fn a_template_writes_its_subject_as_the_certificate_made_from_it_reads() {
         template.subject(),
         "CN=sts.contoso.com,2.5.4.5=42,1.2.840.113549.1.9.1=admin@contoso.com,O=Contoso"
     );
-    let policy = Policy::new().with_key(certslot::KeyRule::default().accept_ec(256).expect("rule"));
+    let policy = Policy::new().with_key(certslot::validate::KeyRule::default().accept_ec(256).expect("rule"));
     let key = PrivateKey::generate_ec(Curve::P256, &mut rng()).expect("key");
     let pfx = template.self_signed(key, &policy, AT, SelfSignedOptions::default(), &mut rng()).expect("made");
     assert_eq!(pfx.leaf().map(|c| c.subject().to_string()).as_deref(), Some(template.subject()));
@@ -247,7 +251,7 @@ fn the_fixture_answers_complete_in_every_form() {
         ("answer-python-p7b.pem", include_bytes!("data/request/answer-python-p7b.pem"), 3),
     ];
     for (name, bytes, count) in answers {
-        let pfx = certslot::complete_request(pending_key(), bytes, Some("OAuth 2027")).expect(name);
+        let pfx = certslot::obtain::complete_request(pending_key(), bytes, Some("OAuth 2027")).expect(name);
         assert_eq!(thumbprints(&pfx), chain[..count], "{name}");
         assert_eq!(pfx.leaf().map(|c| c.thumbprint().to_string()), Some(chain[0].clone()), "{name}");
         assert_eq!(pfx.friendly_name(pfx.leaf().expect("leaf")), Some("OAuth 2027"), "{name}");
@@ -268,7 +272,7 @@ fn the_fixture_answers_complete_in_every_form() {
 fn an_answer_for_another_key_a_truncated_p7b_and_a_broken_chain_are_typed_errors() {
     let other = include_bytes!("data/request/answer-other-key.pem");
     assert_eq!(
-        certslot::complete_request(pending_key(), other, None).map(|p| thumbprints(&p)),
+        certslot::obtain::complete_request(pending_key(), other, None).map(|p| thumbprints(&p)),
         Err(RequestError::NoMatchingCertificate {
             thumbprints: vec![
                 expected()["other_key_sha1"].as_str().expect("sha1").parse().expect("thumbprint")
@@ -276,7 +280,7 @@ fn an_answer_for_another_key_a_truncated_p7b_and_a_broken_chain_are_typed_errors
         })
     );
     let p7b = include_bytes!("data/request/answer.p7b");
-    let truncated = certslot::complete_request(pending_key(), &p7b[..p7b.len() - 100], None);
+    let truncated = certslot::obtain::complete_request(pending_key(), &p7b[..p7b.len() - 100], None);
     assert!(matches!(truncated, Err(RequestError::Response(_))), "{truncated:?}");
     // The issuing CA's signature, its last octet flipped.
     let chain =
@@ -289,8 +293,9 @@ fn an_answer_for_another_key_a_truncated_p7b_and_a_broken_chain_are_typed_errors
         .iter()
         .map(|der| certslot::Certificate::from_der(der).expect("a flipped signature still parses").to_pem())
         .collect();
-    let err = certslot::complete_request(pending_key(), pem.as_bytes(), None).expect_err("broken");
-    let RequestError::Chain(certslot::ChainError::Signature { position, certificate, .. }) = &err else {
+    let err = certslot::obtain::complete_request(pending_key(), pem.as_bytes(), None).expect_err("broken");
+    let RequestError::Chain(certslot::x509::ChainError::Signature { position, certificate, .. }) = &err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(
@@ -368,7 +373,7 @@ fn a_certslot_request_signed_by_an_openssl_ca_completes_into_a_pfx_the_tools_rea
     let root = certslot::Certificate::from_bundle(&std::fs::read(CA_ROOT).expect("root")).expect("root");
     let path = [ca[0].thumbprint().to_string(), root[0].thumbprint().to_string()];
     for (form, answer, chain_len) in forms {
-        let pfx = certslot::complete_request(key.clone(), &answer, None).expect(form);
+        let pfx = certslot::obtain::complete_request(key.clone(), &answer, None).expect(form);
         let leaf = pfx.leaf().expect("leaf");
         assert_eq!(leaf.subject().to_string(), "CN=pool01.contoso.com", "{form}");
         assert_eq!(

@@ -7,7 +7,9 @@ mod tools;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    Curve, ImportOptions, KeyAlgorithm, KeyError, Password, PasswordCheck, Pfx, Pkcs8Options, PrivateKey,
+    ImportOptions, Password, Pfx, PrivateKey,
+    pfx::{KeyError, PasswordCheck, Pkcs8Options},
+    x509::{Curve, KeyAlgorithm},
 };
 use getrandom::SysRng;
 use serde_json::Value;

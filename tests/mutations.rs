@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use certslot::{Certificate, Chain, ImportOptions, KeyError, Password, Pfx, PfxError, PrivateKey};
+use certslot::{Certificate, ImportOptions, Password, Pfx, PfxError, PrivateKey, pfx::KeyError, x509::Chain};
 
 macro_rules! files {
     ($dir:literal; $($name:literal),* $(,)?) => {

@@ -4,8 +4,9 @@
 mod common;
 
 use certslot::{
-    EncryptionAlgorithm, HashAlgorithm, ImportOptions, MacAlgorithm, Password, PasswordCheck, Pbes1Cipher,
-    Pbes2Cipher, Pfx, PfxError, Sha256Fingerprint,
+    ImportOptions, Password, Pfx, PfxError,
+    pfx::{EncryptionAlgorithm, MacAlgorithm, PasswordCheck, Pbes1Cipher, Pbes2Cipher},
+    x509::{HashAlgorithm, Sha256Fingerprint},
 };
 use common::pfx::FIXTURES;
 use serde_json::Value;

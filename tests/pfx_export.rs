@@ -6,8 +6,12 @@ use std::process::{Command, Stdio};
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    EncryptionAlgorithm, ExportError, ExportOptions, ExportProfile, HashAlgorithm, ImportOptions,
-    MacAlgorithm, Password, PasswordCheck, Pbes1Cipher, Pbes2Cipher, Pfx, PfxError, Thumbprint,
+    ExportOptions, ImportOptions, Password, Pfx, PfxError, Thumbprint,
+    pfx::{
+        EncryptionAlgorithm, ExportError, ExportProfile, MacAlgorithm, PasswordCheck, Pbes1Cipher,
+        Pbes2Cipher,
+    },
+    x509::HashAlgorithm,
 };
 use getrandom::SysRng;
 

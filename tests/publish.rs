@@ -10,10 +10,16 @@ use std::sync::OnceLock;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    CertType, Certificate, Curve, ExportOptions, Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm,
-    KeyAlgorithm, KeyId, KeyRule, KeyStatus, MetadataEndpoint, MetadataError, MetadataForm, MetadataOptions,
-    Password, Pfx, Policy, PrivateKey, PublishedKey, RequestTemplate, Retention, RollOptions, RolloverPolicy,
-    Scope, SelfSignedOptions, SkipReason, Store, TypeConfig,
+    CertType, Certificate, ExportOptions, Password, Pfx, Policy, PrivateKey, RequestTemplate, RollOptions,
+    RolloverPolicy, Scope, Store, TypeConfig,
+    obtain::SelfSignedOptions,
+    policy::Retention,
+    publish::{
+        Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId, KeyStatus, MetadataEndpoint, MetadataError,
+        MetadataForm, MetadataOptions, PublishedKey, SkipReason,
+    },
+    validate::KeyRule,
+    x509::{Curve, KeyAlgorithm},
 };
 use getrandom::SysRng;
 use serde_json::Value;
@@ -252,11 +258,11 @@ fn pyjwt_verifies_tokens_across_a_roll_and_refuses_the_retired_key() {
     let global = Scope::Global;
 
     // Before the publish-ahead window: the current key alone.
-    let before = certslot::Jwks::publish(&store, &oauth(), &global, T0 + Duration::days(1));
+    let before = certslot::publish::Jwks::publish(&store, &oauth(), &global, T0 + Duration::days(1));
     assert_eq!(kids(&before), [(kid_a.clone(), KeyStatus::Signing)]);
     // Inside it (from EFFECTIVE - 24 h): the next key is announced.
     assert_eq!(
-        certslot::Jwks::publish(
+        certslot::publish::Jwks::publish(
             &store,
             &oauth(),
             &global,
@@ -267,23 +273,23 @@ fn pyjwt_verifies_tokens_across_a_roll_and_refuses_the_retired_key() {
         1
     );
     let during_at = EFFECTIVE - Duration::hours(23);
-    let during = certslot::Jwks::publish(&store, &oauth(), &global, during_at);
+    let during = certslot::publish::Jwks::publish(&store, &oauth(), &global, during_at);
     assert_eq!(kids(&during), [(kid_a.clone(), KeyStatus::Signing), (kid_b.clone(), KeyStatus::Announced)]);
     assert!(during.skipped.is_empty());
 
     // The roll happens.
     store.advance(EFFECTIVE).expect("advance");
     let after_at = EFFECTIVE + Duration::hours(1);
-    let after = certslot::Jwks::publish(&store, &oauth(), &global, after_at);
+    let after = certslot::publish::Jwks::publish(&store, &oauth(), &global, after_at);
     assert_eq!(kids(&after), [(kid_b.clone(), KeyStatus::Signing), (kid_a.clone(), KeyStatus::Retained)]);
 
     // Lync keeps the previous certificate until it expires (10 days after T0): then it is gone.
     let a_expires = leaf(a).not_after();
     assert_eq!(a_expires, T0 + Duration::days(10));
-    assert_eq!(certslot::Jwks::publish(&store, &oauth(), &global, a_expires).keys.len(), 2);
+    assert_eq!(certslot::publish::Jwks::publish(&store, &oauth(), &global, a_expires).keys.len(), 2);
     let retired_at = a_expires + Duration::SECOND;
     store.advance(retired_at).expect("advance");
-    let retired = certslot::Jwks::publish(&store, &oauth(), &global, retired_at);
+    let retired = certslot::publish::Jwks::publish(&store, &oauth(), &global, retired_at);
     assert_eq!(kids(&retired), [(kid_b.clone(), KeyStatus::Signing)]);
 
     let mut signer = Signer::new(&dir);
@@ -344,8 +350,8 @@ fn pyjwt_finds_keys_by_a_hex_thumbprint_kid_as_duende_identityserver_publishes_t
     let at = EFFECTIVE - Duration::hours(1); // the current key and the announced next one
     let options = JwksOptions::default().key_id(KeyId::Thumbprint);
     assert_eq!(JwksOptions::default().key_id_value(), KeyId::X5t);
-    let by_thumbprint = certslot::Jwks::publish_with(&store, &oauth(), &Scope::Global, at, options);
-    let by_x5t = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at);
+    let by_thumbprint = certslot::publish::Jwks::publish_with(&store, &oauth(), &Scope::Global, at, options);
+    let by_x5t = certslot::publish::Jwks::publish(&store, &oauth(), &Scope::Global, at);
 
     // The kids: each certificate's SHA-1 in uppercase hex, as OpenSSL prints its fingerprint
     // (without the colons) and Windows its thumbprint.
@@ -400,7 +406,7 @@ fn pyjwt_verifies_es256_and_es384_keys() {
     // The type's default policy asks for RSA.
     let store = rolling_store(&p256, &p384, RollOptions::default().ignore_policy());
     let at = EFFECTIVE - Duration::hours(1);
-    let jwks = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at);
+    let jwks = certslot::publish::Jwks::publish(&store, &oauth(), &Scope::Global, at);
     assert_eq!(
         jwks.keys.iter().map(|k| (k.kty(), k.alg, k.status)).collect::<Vec<_>>(),
         [("EC", JwsAlgorithm::Es256, KeyStatus::Signing), ("EC", JwsAlgorithm::Es384, KeyStatus::Announced)]
@@ -435,7 +441,7 @@ fn a_retention_shorter_than_the_certificate_drops_the_previous_key_when_it_ends(
     store.roll(&[oauth()], &Scope::Global, &b_id, EFFECTIVE, T0, RollOptions::default()).expect("roll");
     store.advance(EFFECTIVE).expect("advance");
     let statuses = |at| {
-        certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at)
+        certslot::publish::Jwks::publish(&store, &oauth(), &Scope::Global, at)
             .keys
             .iter()
             .map(|k| (k.thumbprint, k.status))
@@ -615,7 +621,7 @@ fn keys_without_a_jws_algorithm_are_skipped_and_reported() {
     store
         .set(std::slice::from_ref(&cert_type), &Scope::Global, &thumbprint, at, RollOptions::default())
         .expect("set");
-    let jwks = certslot::Jwks::publish(&store, &cert_type, &Scope::Global, at);
+    let jwks = certslot::publish::Jwks::publish(&store, &cert_type, &Scope::Global, at);
     assert!(jwks.keys.is_empty());
     assert_eq!(jwks.to_json(), r#"{"keys":[]}"#);
     assert_eq!(jwks.skipped.len(), 1);
@@ -624,7 +630,7 @@ fn keys_without_a_jws_algorithm_are_skipped_and_reported() {
         (thumbprint, KeyStatus::Signing, &SkipReason::Algorithm { algorithm: KeyAlgorithm::Ed25519 })
     );
     assert_eq!(jwks.skipped[0].reason.to_string(), "no JWS algorithm is published for ed25519 keys");
-    let err = certslot::AuthMetadata::publish(
+    let err = certslot::publish::AuthMetadata::publish(
         &store,
         &cert_type,
         &Scope::Global,
@@ -660,7 +666,7 @@ fn x5c_holds_the_leaf_then_its_issuers_and_openssl_verifies_that_chain() {
     store
         .set(std::slice::from_ref(&cert_type), &Scope::Global, &thumbprint, at, RollOptions::default())
         .expect("set");
-    let jwks = certslot::Jwks::publish(&store, &cert_type, &Scope::Global, at);
+    let jwks = certslot::publish::Jwks::publish(&store, &cert_type, &Scope::Global, at);
     assert_eq!(jwks.keys.len(), 1);
     // The self-signed root is not sent: verifiers have it, or must not trust it from here.
     assert_eq!(jwks.keys[0].x5c, [b64std(leaf.der()), b64std(issuing.der())]);
@@ -747,7 +753,7 @@ fn x5c_with(leaf: &str, issuers: &[&str]) -> Vec<String> {
     store
         .set(std::slice::from_ref(&cert_type), &Scope::Global, &thumbprint, at, RollOptions::default())
         .expect("set");
-    let jwks = certslot::Jwks::publish(&store, &cert_type, &Scope::Global, at);
+    let jwks = certslot::publish::Jwks::publish(&store, &cert_type, &Scope::Global, at);
     assert_eq!(jwks.keys.len(), 1, "{leaf}");
     jwks.keys[0].x5c.clone()
 }
@@ -806,7 +812,8 @@ fn x5c_names_the_renewed_ca_that_issued_the_leaf_not_the_old_one_with_the_same_n
 fn the_jwks_json_has_the_registered_members_in_order_and_nothing_else() {
     let (a, b) = rsa_pair();
     let store = rolling_store(a, b, RollOptions::default());
-    let jwks = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, EFFECTIVE - Duration::hours(1));
+    let jwks =
+        certslot::publish::Jwks::publish(&store, &oauth(), &Scope::Global, EFFECTIVE - Duration::hours(1));
     assert_eq!(jwks.keys.len(), 2);
     let entries: Vec<String> = jwks
         .keys
@@ -836,9 +843,9 @@ fn the_auth_metadata_document_is_exchanges_shape_with_the_jwks_keys() {
     let at = EFFECTIVE + Duration::hours(1);
     let options = MetadataOptions::lync()
         .endpoint(MetadataEndpoint::metadata("https://pool01.contoso.com/metadata/json/1"));
-    let document =
-        certslot::AuthMetadata::publish(&store, &oauth(), &Scope::Global, at, &options).expect("document");
-    let jwks = certslot::Jwks::publish(&store, &oauth(), &Scope::Global, at);
+    let document = certslot::publish::AuthMetadata::publish(&store, &oauth(), &Scope::Global, at, &options)
+        .expect("document");
+    let jwks = certslot::publish::Jwks::publish(&store, &oauth(), &Scope::Global, at);
 
     // The id: `_` and the UUID v5 of serviceName@realm in the URL namespace, as Python computes it.
     let id = python(
@@ -893,8 +900,8 @@ fn the_auth_metadata_document_is_exchanges_shape_with_the_jwks_keys() {
         .id("_70b34511-d105-4e2b-9675-39f53305bb01")
         .audience("00000002-0000-0ff1-ce00-000000000000@*")
         .audience("00000002-0000-0ff1-ce00-000000000000@contoso.com");
-    let document =
-        certslot::AuthMetadata::publish(&store, &oauth(), &Scope::Global, at, &options).expect("document");
+    let document = certslot::publish::AuthMetadata::publish(&store, &oauth(), &Scope::Global, at, &options)
+        .expect("document");
     assert_eq!(
         (document.id.as_str(), document.name.as_str(), document.realm.as_str(), document.issuer.as_str()),
         ("_70b34511-d105-4e2b-9675-39f53305bb01", "Exchange", "*", "00000002-0000-0ff1-ce00-000000000000@*")
@@ -948,10 +955,11 @@ fn the_metadata_document_in_exchanges_and_sharepoints_forms_for_a_fixed_store() 
         .endpoint(MetadataEndpoint::metadata("https://mail.contoso.com/autodiscover/metadata/json/1"));
     assert_eq!(exchange_options.form_value(), MetadataForm::Exchange);
     let sharepoint_options = exchange_options.clone().form(MetadataForm::SharePoint);
-    let exchange = certslot::AuthMetadata::publish(&store, &cert_type, &Scope::Global, at, &exchange_options)
-        .expect("Exchange's");
+    let exchange =
+        certslot::publish::AuthMetadata::publish(&store, &cert_type, &Scope::Global, at, &exchange_options)
+            .expect("Exchange's");
     let sharepoint =
-        certslot::AuthMetadata::publish(&store, &cert_type, &Scope::Global, at, &sharepoint_options)
+        certslot::publish::AuthMetadata::publish(&store, &cert_type, &Scope::Global, at, &sharepoint_options)
             .expect("SharePoint's");
     let (a, b) = (b64std(include_bytes!("data/rsa2048.der")), b64std(include_bytes!("data/rsa3072.der")));
 
@@ -988,7 +996,7 @@ fn the_metadata_document_in_exchanges_and_sharepoints_forms_for_a_fixed_store() 
         )
     );
     // The same keys, in the same order, with what the caller needs beside them.
-    let facts = |d: &certslot::AuthMetadata| {
+    let facts = |d: &certslot::publish::AuthMetadata| {
         d.keys.iter().map(|k| (k.x5t.clone(), k.thumbprint.to_string(), k.status, k.form)).collect::<Vec<_>>()
     };
     let fixture = |x5t: &str, sha1: &str, status, form| (x5t.to_owned(), sha1.to_owned(), status, form);
@@ -1045,7 +1053,8 @@ fn bad_metadata_options_are_typed_errors() {
     let (a, b) = rsa_pair();
     let store = rolling_store(a, b, RollOptions::default());
     let metadata = |store: &Store, options: MetadataOptions| {
-        certslot::AuthMetadata::publish(store, &oauth(), &Scope::Global, T0, &options).map(|d| d.realm)
+        certslot::publish::AuthMetadata::publish(store, &oauth(), &Scope::Global, T0, &options)
+            .map(|d| d.realm)
     };
     assert_eq!(metadata(&store, MetadataOptions::default()), Ok("contoso.com".to_owned()));
     assert_eq!(
@@ -1092,7 +1101,7 @@ fn bad_metadata_options_are_typed_errors() {
     // No realm anywhere: a store made without a SIP domain.
     let (keyless, cert_type) = keyless_store();
     assert_eq!(
-        certslot::AuthMetadata::publish(
+        certslot::publish::AuthMetadata::publish(
             &keyless,
             &cert_type,
             &Scope::Global,
@@ -1103,7 +1112,7 @@ fn bad_metadata_options_are_typed_errors() {
     );
     // Nothing published: no slot for the type.
     assert_eq!(
-        certslot::AuthMetadata::publish(
+        certslot::publish::AuthMetadata::publish(
             &store,
             &CertType::WebServicesInternal,
             &Scope::Global,
@@ -1118,7 +1127,7 @@ fn bad_metadata_options_are_typed_errors() {
         })
     );
     assert_eq!(
-        certslot::Jwks::publish(&store, &CertType::WebServicesInternal, &Scope::Global, T0),
+        certslot::publish::Jwks::publish(&store, &CertType::WebServicesInternal, &Scope::Global, T0),
         Jwks::default()
     );
 }

@@ -6,9 +6,13 @@ use std::sync::OnceLock;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    Action, CertType, DropReason, Event, IssueRequest, Issuer, KeyStatus, Pfx, Policy, PrivateKey,
-    RenewBefore, RenewError, Renewal, RequestTemplate, Retention, RollOptions, RolloverError, RolloverPolicy,
-    Scope, SelfSignedIssuer, SelfSignedOptions, SlotError, Store, Thumbprint, TypeConfig,
+    CertType, Event, Pfx, Policy, PrivateKey, RequestTemplate, RollOptions, RolloverPolicy, Scope, SlotError,
+    Store, Thumbprint, TypeConfig,
+    obtain::{IssueRequest, Issuer, SelfSignedIssuer, SelfSignedOptions},
+    policy::{RenewBefore, Retention, RolloverError},
+    publish::KeyStatus,
+    rollover::{Action, RenewError, Renewal},
+    store::DropReason,
 };
 use getrandom::SysRng;
 use time::macros::datetime;
@@ -59,7 +63,7 @@ fn store_with(rollover: RolloverPolicy, validity: Duration, scope: &Scope) -> (S
 }
 
 fn published(store: &Store, at: OffsetDateTime) -> Vec<(Thumbprint, KeyStatus)> {
-    certslot::published_keys(store, &OAUTH, &Scope::Global, at)
+    certslot::publish::published_keys(store, &OAUTH, &Scope::Global, at)
         .into_iter()
         .map(|k| (k.certificate.thumbprint(), k.status))
         .collect()
@@ -179,9 +183,9 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let not_after = T0 + FIVE_YEARS;
     let opens = not_after - Duration::days(60);
-    assert_eq!(certslot::plan(&store, T0), []);
-    assert_eq!(certslot::plan(&store, opens - NS), []);
-    assert_eq!(certslot::next_plan_due(&store), Some(opens));
+    assert_eq!(certslot::rollover::plan(&store, T0), []);
+    assert_eq!(certslot::rollover::plan(&store, opens - NS), []);
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(opens));
     store.advance(opens).expect("advance");
 
     let stored = store.certificate(&old).expect("stored").certificate.clone();
@@ -197,9 +201,10 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
         effective_at: opens + Duration::days(30),
         template: Some(std::sync::Arc::new(template)),
     };
-    assert_eq!(certslot::plan(&store, opens), [renew]);
+    assert_eq!(certslot::rollover::plan(&store, opens), [renew]);
 
-    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal =
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
     let Renewal { thumbprint: new, effective_at, shortened, outcome } = renewal;
     assert_eq!((effective_at, shortened), (opens + Duration::days(30), false));
     assert_eq!(
@@ -213,7 +218,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     assert_eq!(published(&store, opens - NS), [(old, KeyStatus::Signing)]);
     assert_eq!(published(&store, opens), [(old, KeyStatus::Signing), (new, KeyStatus::Announced)]);
     assert_eq!(
-        certslot::plan(&store, opens),
+        certslot::rollover::plan(&store, opens),
         [Action::Roll {
             cert_type: OAUTH,
             scope: Scope::Global,
@@ -223,7 +228,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
             waiting_for: vec![],
         }]
     );
-    assert_eq!(certslot::next_plan_due(&store), Some(effective_at));
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(effective_at));
 
     let rolled = store.advance(effective_at).expect("advance");
     assert_eq!(
@@ -238,9 +243,9 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
         }]
     );
     assert_eq!(published(&store, effective_at), [(new, KeyStatus::Signing), (old, KeyStatus::Retained)]);
-    assert_eq!(certslot::plan(&store, effective_at), []);
+    assert_eq!(certslot::rollover::plan(&store, effective_at), []);
     // Exchange keeps the previous certificate until it expires.
-    assert_eq!(certslot::next_plan_due(&store), Some(not_after + NS));
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(not_after + NS));
     assert_eq!(published(&store, not_after), [(new, KeyStatus::Signing), (old, KeyStatus::Retained)]);
     let dropped = store.advance(not_after + NS).expect("advance");
     assert_eq!(
@@ -254,7 +259,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     );
     assert_eq!(published(&store, not_after + NS), [(new, KeyStatus::Signing)]);
     // The next renewal window is the new certificate's.
-    assert_eq!(certslot::next_plan_due(&store), Some(opens + FIVE_YEARS - Duration::days(60)));
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(opens + FIVE_YEARS - Duration::days(60)));
 }
 
 #[test]
@@ -262,7 +267,7 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let not_after = T0 + FIVE_YEARS;
     let late = not_after - Duration::days(20);
-    let actions = certslot::plan(&store, late);
+    let actions = certslot::rollover::plan(&store, late);
     assert_eq!(
         actions.first(),
         Some(&Action::Critical {
@@ -277,14 +282,15 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     assert!(
         matches!(actions.get(1), Some(Action::Renew { effective_at, .. }) if *effective_at == not_after - Duration::DAY)
     );
-    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), late).expect("renew");
+    let renewal =
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), late).expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (not_after - Duration::DAY, true));
 
     // Past the critical threshold (2 days), the renewal takes effect at once.
     let (mut store, _) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let emergency = not_after - Duration::hours(12);
-    let renewal =
-        certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), emergency).expect("renew");
+    let renewal = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), emergency)
+        .expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (emergency, true));
     let rolled = store.advance(emergency).expect("advance");
     assert!(
@@ -294,7 +300,7 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     // Expired: the plan says so first.
     let (store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     assert_eq!(
-        certslot::plan(&store, not_after + NS).first(),
+        certslot::rollover::plan(&store, not_after + NS).first(),
         Some(&Action::Expired {
             cert_type: OAUTH,
             scope: Scope::Global,
@@ -339,18 +345,18 @@ fn refused_renewals_change_nothing() {
         assert_eq!(store.revision(), revision);
     };
     assert!(matches!(
-        certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), T0),
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), T0),
         Err(RenewError::NotDue { opens_at }) if opens_at == opens
     ));
     unchanged(&store);
     assert!(matches!(
-        certslot::renew(&mut store, &CertType::Default, &Scope::Global, &mut issuer(), opens),
+        certslot::rollover::renew(&mut store, &CertType::Default, &Scope::Global, &mut issuer(), opens),
         Err(RenewError::NoCurrent { cert_type: CertType::Default, scope: Scope::Global })
     ));
-    let offline = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut Offline, opens);
+    let offline = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut Offline, opens);
     assert!(matches!(&offline, Err(RenewError::Issuer(e)) if e.to_string() == "CA offline"), "{offline:?}");
     unchanged(&store);
-    let careless = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut Careless, opens);
+    let careless = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut Careless, opens);
     let Err(RenewError::Slot(SlotError::PolicyViolations { cert_type, thumbprint, violations })) = careless
     else {
         panic!("{careless:?}")
@@ -360,9 +366,10 @@ fn refused_renewals_change_nothing() {
     assert_eq!(violations.len(), 1, "{violations:?}");
     unchanged(&store);
 
-    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal =
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
     assert!(matches!(
-        certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens),
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens),
         Err(RenewError::AlreadyPending { thumbprint, effective_at })
             if thumbprint == renewal.thumbprint && effective_at == renewal.effective_at
     ));
@@ -400,7 +407,7 @@ fn a_refused_renewal_takes_back_the_key_it_attached_to_a_held_certificate() {
     };
     let (before, revision) = (saved(&store), store.revision());
     let opens = T0 + FIVE_YEARS - Duration::days(60);
-    let refused = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut Fixed(short), opens);
+    let refused = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut Fixed(short), opens);
     assert!(
         matches!(refused, Err(RenewError::Slot(SlotError::NotValidAtEffective { thumbprint, .. })) if thumbprint == held),
         "{refused:?}"
@@ -438,15 +445,16 @@ fn duende_retires_the_previous_key_after_its_retention() {
     let not_after = T0 + validity;
     let opens = not_after - Duration::days(28);
     store.advance(opens).expect("advance");
-    let renewal = certslot::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal =
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
     let rolled_at = opens + Duration::days(14);
     assert_eq!(renewal.effective_at, rolled_at);
     store.advance(rolled_at).expect("roll");
     let retire = rolled_at + Duration::days(7);
-    assert_eq!(certslot::next_plan_due(&store), Some(retire));
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(retire));
     // A pure plan ahead of `advance` says the retirement is due.
     assert_eq!(
-        certslot::plan(&store, retire),
+        certslot::rollover::plan(&store, retire),
         [Action::RetirePrevious { cert_type: OAUTH, scope: Scope::Global, thumbprint: old, at: retire }]
     );
     assert_eq!(
@@ -465,7 +473,7 @@ fn duende_retires_the_previous_key_after_its_retention() {
             reason: DropReason::Retired
         }]
     );
-    assert_eq!(certslot::plan(&store, retire), []);
+    assert_eq!(certslot::rollover::plan(&store, retire), []);
 }
 
 #[test]
@@ -484,7 +492,7 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     store.set(&[OAUTH], &scope, &old, T0, RollOptions::default()).expect("set");
     let not_after = T0 + validity;
     let opens = not_after - Duration::days(20);
-    let renewal = certslot::renew(&mut store, &OAUTH, &scope, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::rollover::renew(&mut store, &OAUTH, &scope, &mut issuer(), opens).expect("renew");
     let (new, effective_at) = (renewal.thumbprint, renewal.effective_at);
     assert_eq!(effective_at, opens + Duration::days(5));
     let both = vec!["fe1.contoso.com".to_owned(), "fe2.contoso.com".to_owned()];
@@ -503,9 +511,9 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
         earliest_effective: effective_at,
         waiting_for: waiting.to_vec(),
     };
-    assert_eq!(certslot::plan(&store, opens), [stage(&both), roll(&both)]);
+    assert_eq!(certslot::rollover::plan(&store, opens), [stage(&both), roll(&both)]);
     store.record_holdings("fe1.contoso.com", [old, new], opens).expect("report");
-    assert_eq!(certslot::plan(&store, opens), [stage(&both[1..]), roll(&both[1..])]);
+    assert_eq!(certslot::rollover::plan(&store, opens), [stage(&both[1..]), roll(&both[1..])]);
     // fe2 never reports: the roll is blocked at its date, and critical once no roll can leave
     // the old certificate its day of lead time.
     let blocked = store.advance(effective_at).expect("advance");
@@ -514,7 +522,7 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     );
     let late = not_after - Duration::hours(12);
     assert_eq!(
-        certslot::plan(&store, late),
+        certslot::rollover::plan(&store, late),
         [
             Action::Critical {
                 cert_type: OAUTH,
@@ -539,7 +547,7 @@ fn a_certificate_too_short_for_the_policy_is_critical_at_once() {
     let validity = Duration::hours(36);
     let (store, current) = store_with(RolloverPolicy::lync(), validity, &Scope::Global);
     let not_after = T0 + validity;
-    let actions = certslot::plan(&store, T0);
+    let actions = certslot::rollover::plan(&store, T0);
     assert_eq!(
         actions.first(),
         Some(&Action::Critical {

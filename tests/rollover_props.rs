@@ -15,8 +15,11 @@ use std::sync::OnceLock;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    Action, CertType, Event, Policy, PrivateKey, RenewBefore, RequestTemplate, Retention, RollOptions,
-    RolloverError, RolloverPolicy, Scope, SelfSignedIssuer, SelfSignedOptions, SlotError, Store, Thumbprint,
+    CertType, Event, Policy, PrivateKey, RequestTemplate, RollOptions, RolloverPolicy, Scope, SlotError,
+    Store, Thumbprint,
+    obtain::{SelfSignedIssuer, SelfSignedOptions},
+    policy::{RenewBefore, Retention, RolloverError},
+    rollover::Action,
 };
 use getrandom::SysRng;
 use proptest::prelude::*;
@@ -239,11 +242,11 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             }
             prop_assert!(!matches!(event, Event::CurrentExpired { .. }), "{event}");
         }
-        for action in certslot::plan(&store, t) {
+        for action in certslot::rollover::plan(&store, t) {
             match action {
                 Action::Renew { cert_type, scope, .. } => {
-                    let renewal =
-                        certslot::renew(&mut store, &cert_type, &scope, &mut issuer, t).expect("renewal");
+                    let renewal = certslot::rollover::renew(&mut store, &cert_type, &scope, &mut issuer, t)
+                        .expect("renewal");
                     prop_assert!(!renewal.shortened, "a renewal on time was shortened at {t}");
                 }
                 Action::Critical { .. } | Action::Expired { .. } => {
@@ -255,7 +258,7 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
         // 1. A valid current certificate.
         let current = signer(&store).and_then(|c| store.certificate(&c)).map(|s| &s.certificate);
         prop_assert!(current.is_some_and(|c| c.is_valid_at(t)), "no valid current certificate at {t}");
-        let published: BTreeSet<Thumbprint> = certslot::published_keys(&store, &OAUTH, &scope, t)
+        let published: BTreeSet<Thumbprint> = certslot::publish::published_keys(&store, &OAUTH, &scope, t)
             .iter()
             .map(|k| k.certificate.thumbprint())
             .collect();
@@ -281,7 +284,7 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             .filter(|p| *p > t);
         // Wake up at each token's expiry too: its key must still be published then.
         let expiries = tokens.values().copied();
-        let next = [certslot::next_plan_due(&store), Some(t + step)]
+        let next = [certslot::rollover::next_plan_due(&store), Some(t + step)]
             .into_iter()
             .flatten()
             .chain(pickups)

@@ -2,8 +2,11 @@
 //! with the exact events and values it must give.
 
 use certslot::{
-    CancelReason, CertType, Certificate, DriftOptions, DropReason, Event, ImportOptions, NameError, Password,
-    Pfx, Role, RollOptions, Scope, SlotError, Store, Thumbprint, TypeConfig, Violation,
+    CertType, Certificate, Event, ImportOptions, Password, Pfx, RollOptions, Scope, SlotError, Store,
+    Thumbprint, TypeConfig,
+    policy::NameError,
+    store::{CancelReason, DriftOptions, DropReason, Role},
+    validate::Violation,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -162,7 +165,7 @@ fn policy_violations_are_hard_unless_asked() {
             cert_type: OAUTH,
             thumbprint: small,
             violations: vec![Violation::KeyTooSmall {
-                algorithm: certslot::KeyAlgorithm::Rsa,
+                algorithm: certslot::x509::KeyAlgorithm::Rsa,
                 bits: 1024,
                 min_bits: 2048
             }]
@@ -188,8 +191,10 @@ fn several_types_at_once_are_all_or_nothing() {
     let (mut store, a, b) = store();
     // OAuthTokenIssuer requires 3072 bits here; Default does not.
     let strict = TypeConfig::for_type(&OAUTH, None);
-    let policy =
-        strict.get_policy().clone().with_key(certslot::KeyRule::default().min_rsa_bits(3072).expect("valid"));
+    let policy = strict
+        .get_policy()
+        .clone()
+        .with_key(certslot::validate::KeyRule::default().min_rsa_bits(3072).expect("valid"));
     let strict = strict.policy(policy);
     store.configure_type(OAUTH, strict).expect("valid configuration");
     let json_before = store.to_json();

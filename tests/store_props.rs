@@ -25,8 +25,9 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use certslot::{
-    CertType, Certificate, Event, ExportOptions, ImportOptions, Outcome, Password, PendingRoll, Pfx,
-    RollOptions, Scope, Slot, SlotError, Store, Thumbprint, TypeConfig,
+    CertType, Certificate, Event, ExportOptions, ImportOptions, Outcome, Password, Pfx, RollOptions, Scope,
+    SlotError, Store, Thumbprint, TypeConfig,
+    store::{PendingRoll, Slot},
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

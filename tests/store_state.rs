@@ -4,9 +4,12 @@
 use std::collections::BTreeSet;
 
 use certslot::{
-    CertType, DriftOptions, Event, ImportOptions, KeyRule, LoadError, Password, Pfx, Policy, PolicyError,
-    RenewBefore, Retention, RollOptions, RolloverError, RolloverPolicy, STATE_FORMAT, Scope, SlotError,
-    Store, SubjectRule, Thumbprint, TypeConfig, UsageRule, ValidityRule, WarningRule, eku,
+    CertType, Event, ImportOptions, LoadError, Password, Pfx, Policy, PolicyError, RollOptions,
+    RolloverPolicy, Scope, SlotError, Store, Thumbprint, TypeConfig,
+    policy::{RenewBefore, Retention, RolloverError},
+    store::{DriftOptions, STATE_FORMAT},
+    validate::{KeyRule, SubjectRule, UsageRule, ValidityRule, WarningRule},
+    x509::eku,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

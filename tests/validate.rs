@@ -3,9 +3,15 @@
 mod common;
 
 use certslot::{
-    AcceptedKeys, Curve, FactError, HashAlgorithm, KeyAlgorithm, KeyRule, KeyUsage, KeyUsageBit,
-    ObjectIdentifier, Policy, Report, Rule, SignatureAlgorithm, SubjectRule, UsageRule, ValidityRule,
-    Violation, Warning, WarningRule, eku,
+    Policy,
+    validate::{
+        AcceptedKeys, KeyRule, Report, Rule, SubjectRule, UsageRule, ValidityRule, Violation, Warning,
+        WarningRule,
+    },
+    x509::{
+        Curve, FactError, HashAlgorithm, KeyAlgorithm, KeyUsage, KeyUsageBit, ObjectIdentifier,
+        SignatureAlgorithm, eku,
+    },
 };
 use common::cert;
 use time::macros::datetime;

@@ -5,7 +5,8 @@
 mod common;
 
 use certslot::{
-    Curve, HashAlgorithm, KeyAlgorithm, ObjectIdentifier, SignatureAlgorithm, Thumbprint, VerifyError,
+    Thumbprint,
+    x509::{Curve, HashAlgorithm, KeyAlgorithm, ObjectIdentifier, SignatureAlgorithm, VerifyError},
 };
 use common::chains;
 use serde_json::Value;

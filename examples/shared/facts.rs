@@ -1,6 +1,9 @@
 //! What the examples print about a certificate and a policy check, the way `import` shows it.
 
-use certslot::{Certificate, HumanTime, Report};
+use certslot::{
+    Certificate,
+    validate::{HumanTime, Report},
+};
 
 /// The facts an admin looks at, one per line.
 pub fn summary(cert: &Certificate) -> String {

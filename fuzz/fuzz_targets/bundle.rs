@@ -4,7 +4,7 @@
 
 mod common;
 
-use certslot::{Certificate, Chain};
+use certslot::{Certificate, x509::Chain};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,5 +11,5 @@ fuzz_target!(|data: &[u8]| {
             common::exercise(cert);
         }
     }
-    let _ = certslot::FileFormat::detect(data);
+    let _ = certslot::x509::FileFormat::detect(data);
 });

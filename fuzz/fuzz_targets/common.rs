@@ -1,6 +1,6 @@
 // Shared by the certificate targets: read every fact and run the token-issuer policy, so a fuzz
 // input reaches every lazily decoded part of a certificate.
-use certslot::{Certificate, Policy, Rule};
+use certslot::{Certificate, Policy, validate::Rule};
 
 pub fn exercise(cert: &Certificate) {
     let _ = cert.subject().to_string();

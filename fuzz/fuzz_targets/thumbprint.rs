@@ -1,7 +1,7 @@
 #![no_main]
 //! Thumbprint parsing from pasted text: `FromStr` and `Display` round-trip.
 
-use certslot::{Sha256Fingerprint, Thumbprint};
+use certslot::{Thumbprint, x509::Sha256Fingerprint};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

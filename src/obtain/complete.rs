@@ -16,7 +16,7 @@ use crate::x509::{Certificate, Chain};
 /// the certificate and key.
 ///
 /// ```
-/// use certslot::{ImportOptions, Password, PrivateKey, complete_request};
+/// use certslot::{ImportOptions, Password, PrivateKey, obtain::complete_request};
 ///
 /// let password = Password::new("P@ssw0rd");
 /// let key = PrivateKey::from_pem(include_bytes!("../../tests/data/request/pending.p8"), Some(&password))?;

@@ -20,7 +20,7 @@ use crate::x509::name::Name;
 /// What a certificate request (or a self-signed certificate) asks for.
 ///
 /// ```
-/// use certslot::{CertType, KeyUsageBit, RequestTemplate, eku};
+/// use certslot::{CertType, RequestTemplate, x509::{KeyUsageBit, eku}};
 ///
 /// let template = RequestTemplate::new("CN=sts.contoso.com,O=Contoso,C=US")?
 ///     .dns_name("sts.contoso.com")?

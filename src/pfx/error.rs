@@ -177,7 +177,7 @@ pub enum KeyError {
         /// The key size asked for.
         bits: u32,
     },
-    /// A PKCS #8 encryption iteration count outside the range [`crate::Pkcs8Options`] accepts.
+    /// A PKCS #8 encryption iteration count outside the range [`crate::pfx::Pkcs8Options`] accepts.
     #[error("iteration count {iterations} is outside {min}..={max}")]
     InvalidIterations {
         /// The count asked for.

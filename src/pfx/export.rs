@@ -34,7 +34,7 @@ pub enum ExportProfile {
 /// Options of [`Pfx::export`].
 ///
 /// ```
-/// use certslot::{ExportOptions, ExportProfile};
+/// use certslot::{ExportOptions, pfx::ExportProfile};
 ///
 /// let options = ExportOptions::default().profile(ExportProfile::Legacy3DesSha1).iterations(2000)?;
 /// assert_eq!(options.iteration_count(), 2000);

@@ -134,7 +134,7 @@ impl PrivateKey {
         self.algorithm
     }
 
-    /// The key's size in bits, as [`crate::PublicKeyInfo::bits`] counts it.
+    /// The key's size in bits, as [`crate::x509::PublicKeyInfo::bits`] counts it.
     pub fn bits(&self) -> Option<u32> {
         self.bits
     }

@@ -33,7 +33,7 @@ impl PrivateKey {
     /// ignored for an unencrypted key.
     ///
     /// ```
-    /// use certslot::{KeyAlgorithm, PrivateKey};
+    /// use certslot::{PrivateKey, x509::KeyAlgorithm};
     ///
     /// let text = include_bytes!("../../tests/data/keys/openssl-rsa2048-pkcs1.pem");
     /// let key = PrivateKey::from_pem(text, None)?;

@@ -24,7 +24,7 @@ impl PrivateKey {
     /// (a 2048-bit key takes a fraction of a second in a release build, most of the time).
     ///
     /// ```
-    /// use certslot::{KeyAlgorithm, PrivateKey, rand_core::UnwrapErr};
+    /// use certslot::{PrivateKey, rand_core::UnwrapErr, x509::KeyAlgorithm};
     ///
     /// let key = PrivateKey::generate_rsa(2048, &mut UnwrapErr(getrandom::SysRng))?;
     /// assert_eq!((key.algorithm(), key.bits()), (KeyAlgorithm::Rsa, Some(2048)));
@@ -49,7 +49,7 @@ impl PrivateKey {
     /// point, so [`PrivateKey::matches`] can pair the key with its certificate.
     ///
     /// ```
-    /// use certslot::{Curve, KeyAlgorithm, PrivateKey, rand_core::UnwrapErr};
+    /// use certslot::{PrivateKey, rand_core::UnwrapErr, x509::{Curve, KeyAlgorithm}};
     ///
     /// let key = PrivateKey::generate_ec(Curve::P384, &mut UnwrapErr(getrandom::SysRng))?;
     /// assert_eq!((key.algorithm(), key.bits()), (KeyAlgorithm::Ec(Curve::P384), Some(384)));

@@ -6,7 +6,7 @@
 //! [`Protection`], [`SkippedBag`]); the files follow the data: `import` runs an import,
 //! `decode` reads the PFX, authenticated safe and bags (BER rewritten to DER by `x509::ber`),
 //! `mac` checks the integrity MAC, `decrypt` the encrypted parts, over `kdf`, `digest` (HMAC and
-//! PBKDF2 over `x509`'s [`HashAlgorithm`](crate::HashAlgorithm)) and `fast` (the key
+//! PBKDF2 over `x509`'s [`HashAlgorithm`](crate::x509::HashAlgorithm)) and `fast` (the key
 //! derivations), which `parallel` runs on several threads; `key` reads and pairs the private
 //! key, `encode` and `export` write a PFX.
 //!

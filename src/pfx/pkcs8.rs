@@ -35,7 +35,7 @@ use crate::x509::pem;
 /// current recommendation for PBKDF2-HMAC-SHA256, about a quarter of a second on one core.
 ///
 /// ```
-/// use certslot::Pkcs8Options;
+/// use certslot::pfx::Pkcs8Options;
 ///
 /// assert_eq!(Pkcs8Options::default().iteration_count(), 600_000);
 /// let fast = Pkcs8Options::default().iterations(10_000)?;
@@ -97,10 +97,10 @@ impl PrivateKey {
     /// leaves the encoding open; OpenSSL and Python `cryptography` use the octets as given).
     ///
     /// ```
-    /// use certslot::{Password, Pkcs8Options, PrivateKey, rand_core::UnwrapErr};
+    /// use certslot::{Password, PrivateKey, pfx::Pkcs8Options, rand_core::UnwrapErr};
     /// # let mut rng = UnwrapErr(getrandom::SysRng);
     ///
-    /// let key = PrivateKey::generate_ec(certslot::Curve::P256, &mut rng)?;
+    /// let key = PrivateKey::generate_ec(certslot::x509::Curve::P256, &mut rng)?;
     /// let options = Pkcs8Options::default().iterations(2048)?;
     /// let der = key.to_encrypted_pkcs8_der(&Password::new("P@ssw0rd"), options, &mut rng)?;
     /// let back = PrivateKey::from_encrypted_pkcs8_der(&der, &Password::new("P@ssw0rd"))?;

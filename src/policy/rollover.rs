@@ -44,7 +44,7 @@ pub enum Retention {
 /// ([`RolloverPolicy::check`]), so that no policy that would leave a gap is ever used.
 ///
 /// ```
-/// use certslot::{RenewBefore, Retention, RolloverPolicy};
+/// use certslot::{RolloverPolicy, policy::{RenewBefore, Retention}};
 /// use certslot::Duration;
 ///
 /// let policy = RolloverPolicy::duende()

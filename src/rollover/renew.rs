@@ -35,7 +35,7 @@ pub enum RenewError<E: std::error::Error + 'static> {
         scope: Scope,
     },
     /// A roll is pending already.
-    #[error("a roll of {thumbprint} is pending already (effective {})", crate::HumanTime(*effective_at))]
+    #[error("a roll of {thumbprint} is pending already (effective {})", crate::validate::HumanTime(*effective_at))]
     AlreadyPending {
         /// The pending certificate.
         thumbprint: Thumbprint,
@@ -43,7 +43,7 @@ pub enum RenewError<E: std::error::Error + 'static> {
         effective_at: OffsetDateTime,
     },
     /// The renewal window has not opened.
-    #[error("the renewal window opens at {}", crate::HumanTime(*opens_at))]
+    #[error("the renewal window opens at {}", crate::validate::HumanTime(*opens_at))]
     NotDue {
         /// When it opens.
         opens_at: OffsetDateTime,

@@ -13,7 +13,7 @@ use crate::store::slot::{Assignment, DropReason, Event, Outcome, Warned};
 impl Store {
     /// Applies everything due by `at`: due rolls (pending becomes current, current becomes
     /// previous), previous certificates past their `notAfter` or their type's retention
-    /// ([`Retention`](crate::Retention)) dropped, and the warnings of
+    /// ([`Retention`](crate::policy::Retention)) dropped, and the warnings of
     /// current certificates that expired or entered their lead time with no roll pending.
     /// Idempotent for the same `at`; costs O(k log n) for k due changes.
     ///

@@ -141,7 +141,7 @@ impl Store {
 
     /// What a server must hold at `at`: for each type, the current certificate of the slot that
     /// applies to its pool, the previous one while verifiers accept it, it is valid and its
-    /// retention lasts ([`Retention`](crate::Retention)), and the
+    /// retention lasts ([`Retention`](crate::policy::Retention)), and the
     /// pending one, staged ahead of its effective date. Sorted by type, then role.
     ///
     /// # Errors
@@ -188,7 +188,7 @@ impl Store {
     /// [`DriftOptions::max_report_age`] is flagged as outdated.
     ///
     /// ```
-    /// use certslot::{DriftOptions, Store};
+    /// use certslot::{Store, store::DriftOptions};
     /// use time::{Duration, macros::datetime};
     ///
     /// let mut store = Store::new();

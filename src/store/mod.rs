@@ -13,7 +13,7 @@
 //! `obtain` (the [`Issuer`](crate::obtain::Issuer) a renewal asks).
 //!
 //! **One transaction mechanism.** Every operation that changes the store runs in
-//! [`Store::atomically`]: each part journals how to undo each change it makes, and a refused
+//! `Store::atomically`: each part journals how to undo each change it makes, and a refused
 //! operation rolls every part back to the savepoint taken before it began, whatever it had
 //! changed by then. The revision moves when, and only when, an operation changed something.
 //!

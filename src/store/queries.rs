@@ -118,7 +118,7 @@ impl Store {
     }
 
     /// The certificates verifiers accept: the current one, then the previous one when the type
-    /// accepts it and its retention lasts ([`Retention`](crate::Retention)), each only if valid
+    /// accepts it and its retention lasts ([`Retention`](crate::policy::Retention)), each only if valid
     /// at `at`.
     pub fn verification_certs(
         &self,

@@ -99,7 +99,7 @@ pub enum DropReason {
     Replaced,
     /// It expired.
     Expired,
-    /// Its type's retention after the roll ended ([`Retention::For`](crate::Retention::For)).
+    /// Its type's retention after the roll ended ([`Retention::For`](crate::policy::Retention::For)).
     Retired,
     /// The caller removed it (`Remove-CsCertificate -Previous`).
     Removed,

@@ -29,7 +29,7 @@ pub(super) struct Cell {
 }
 
 /// A slot as the store keeps it: type and scope as interned ids, certificates as inventory ids.
-/// [`Slot`](crate::Slot) is the view callers get.
+/// [`Slot`](crate::store::Slot) is the view callers get.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct SlotEntry {
     pub(super) type_id: TypeId,

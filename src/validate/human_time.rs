@@ -18,8 +18,8 @@ use time::{OffsetDateTime, UtcOffset};
 /// The store schedules what happens when a certificate expires one nanosecond after its
 /// `notAfter` (RFC 5280 4.1.2.5: the certificate is still valid at `notAfter` itself); those
 /// instants read `just after 2036-01-01T00:00:00Z` instead of `2036-01-01T00:00:00.000000001Z`.
-/// Every instant in the `Display` of [`Violation`](crate::Violation),
-/// [`Warning`](crate::Warning) and [`Event`](crate::Event) is written this way, and so are the
+/// Every instant in the `Display` of [`Violation`](crate::validate::Violation),
+/// [`Warning`](crate::validate::Warning) and [`Event`](crate::Event) is written this way, and so are the
 /// instants the `roll` and `import` examples print. Output for machines keeps full precision:
 /// the store's JSON state and the `inspect` example's JSON carry RFC 3339 with the fraction.
 ///
@@ -27,7 +27,7 @@ use time::{OffsetDateTime, UtcOffset};
 /// `9999-12-31T23:30:00-01:00`, with the same rule for fractions.
 ///
 /// ```
-/// use certslot::HumanTime;
+/// use certslot::validate::HumanTime;
 /// use time::macros::datetime;
 ///
 /// let not_after = datetime!(2036-01-01 0:00 UTC);

@@ -47,7 +47,7 @@ impl fmt::Display for AcceptedKeys {
 /// Lync Server requires of the OAuthTokenIssuer certificate.
 ///
 /// ```
-/// use certslot::KeyRule;
+/// use certslot::validate::KeyRule;
 ///
 /// let rule = KeyRule::default().min_rsa_bits(3072)?.accept_ec(256)?;
 /// assert_eq!(rule.accepted().ec_min_bits, Some(256));

@@ -105,7 +105,7 @@ impl Rule for WarningRule {
 /// Rules combined: every rule runs and every violation is reported, not only the first.
 ///
 /// ```
-/// use certslot::{KeyRule, Policy, ValidityRule};
+/// use certslot::{Policy, validate::{KeyRule, ValidityRule}};
 /// use time::Duration;
 ///
 /// let token_issuer = Policy::oauth_token_issuer("contoso.com")?;

@@ -19,7 +19,7 @@ use crate::x509::Certificate;
 /// `sub.contoso.com`; `*.com` matches nothing.
 ///
 /// ```
-/// use certslot::SubjectRule;
+/// use certslot::validate::SubjectRule;
 ///
 /// let rule = SubjectRule::new("Bücher.Example.")?;
 /// assert_eq!(rule.sip_domain(), "xn--bcher-kva.example");

@@ -16,7 +16,7 @@ use crate::x509::ext::eku;
 ///   `anyExtendedKeyUsage` (RFC 5280 4.2.1.12); an absent extension allows every purpose.
 ///
 /// ```
-/// use certslot::{UsageRule, eku};
+/// use certslot::{validate::UsageRule, x509::eku};
 ///
 /// let rule = UsageRule::default().required_eku(Some(eku::CLIENT_AUTH));
 /// assert_eq!(rule.eku(), Some(eku::CLIENT_AUTH));

@@ -9,7 +9,7 @@ use crate::x509::Certificate;
 /// and, optionally, that the certificate stays valid for a minimum time after `at`.
 ///
 /// ```
-/// use certslot::ValidityRule;
+/// use certslot::validate::ValidityRule;
 /// use time::Duration;
 ///
 /// let rule = ValidityRule::default().min_remaining(Duration::days(7));

@@ -190,7 +190,7 @@ impl Certificate {
     ///
     /// The certificates come in the order the file holds them, which is not always the chain's:
     /// a DER `SET OF` is sorted by encoding, and CAs send chains root first as often as leaf
-    /// first. [`Chain::order`](crate::Chain::order) puts them in order.
+    /// first. [`Chain::order`](crate::x509::Chain::order) puts them in order.
     ///
     /// ```
     /// use certslot::Certificate;

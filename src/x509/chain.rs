@@ -26,7 +26,7 @@ pub const MAX_CHAIN_LENGTH: usize = 16;
 /// A bundle's certificates in path order, leaf first, each signed by the next.
 ///
 /// ```
-/// use certslot::{Certificate, Chain, ChainEnd};
+/// use certslot::{Certificate, x509::{Chain, ChainEnd}};
 ///
 /// // A CA's answer, root first: the leaf is found by the caller (the certificate whose key
 /// // is the pending request's).

@@ -26,7 +26,7 @@ impl FileFormat {
     /// `.p7b` and `.p7c` PKCS #7 (in DER, BER or PEM; PEM text is [`FileFormat::Pem`]).
     ///
     /// ```
-    /// use certslot::FileFormat;
+    /// use certslot::x509::FileFormat;
     ///
     /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/rsa2048.der")), FileFormat::Der);
     /// assert_eq!(FileFormat::detect(include_bytes!("../../tests/data/chain.pem")), FileFormat::Pem);

@@ -5,16 +5,16 @@
 //!
 //! Uses no other layer of certslot: every other layer sits on this one.
 //!
-//! The files follow the data: [`tlv`](self::tlv) walks DER items with byte offsets,
-//! [`ber`](self::ber) rewrites BER (indefinite lengths) to DER for it, [`pem`](self::pem) turns
-//! text into DER blocks and DER into PEM (all Base64 through `base64ct`), [`cert`](self::cert) reads the certificate structure (RFC 5280 4.1) and
-//! hands its parts to [`name`](self::name), [`ext`](self::ext), [`key`](self::key),
-//! [`serial`](self::serial), [`algorithm`](self::algorithm) (the one hash enum, and signature
-//! algorithms) and [`time`](self::time); [`thumbprint`](self::thumbprint)
-//! hashes the DER as Windows shows it; [`format`](self::format) tells a file's format from its
-//! first bytes. [`verify`](self::verify) checks a signature with an issuer's key,
-//! [`bundle`](self::bundle) reads a CA's answer (PKCS #7 included) into certificates, and
-//! [`chain`](self::chain) orders them by name and signature. [`error`](self::error) holds the
+//! The files follow the data: `tlv` walks DER items with byte offsets,
+//! `ber` rewrites BER (indefinite lengths) to DER for it, `pem` turns
+//! text into DER blocks and DER into PEM (all Base64 through `base64ct`), `cert` reads the certificate structure (RFC 5280 4.1) and
+//! hands its parts to `name`, `ext`, `key`,
+//! `serial`, `algorithm` (the one hash enum, and signature
+//! algorithms) and `time`; `thumbprint`
+//! hashes the DER as Windows shows it; `format` tells a file's format from its
+//! first bytes. `verify` checks a signature with an issuer's key,
+//! `bundle` reads a CA's answer (PKCS #7 included) into certificates, and
+//! `chain` orders them by name and signature. `error` holds the
 //! errors the files share; `verify`, `bundle` and `chain` keep theirs beside the code that raises
 //! them. Each layer keeps its own error enums, so that a layer's errors never depend on a layer
 //! above it.
@@ -48,3 +48,5 @@ pub use self::name::{Attribute, Name, Rdn, StringKind, attr};
 pub use self::serial::SerialNumber;
 pub use self::thumbprint::{Sha256Fingerprint, Thumbprint};
 pub use self::verify::{SignatureCheck, VerifyError};
+/// Re-exported so callers can name OIDs without adding `const-oid` themselves.
+pub use const_oid::ObjectIdentifier;

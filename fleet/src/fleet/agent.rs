@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
-use certslot::{Desired, ExportOptions, Password, Pfx, Store, Thumbprint};
+use certslot::{ExportOptions, Password, Pfx, Store, Thumbprint, store::Desired};
 use etcd_client::{EventType, PutOptions, WatchOptions, WatchResponse, WatchStream};
 use tokio::time::Instant;
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use certslot::{ExportError, ImportOptions, Password, Pfx, Thumbprint};
+use certslot::{ImportOptions, Password, Pfx, Thumbprint, pfx::ExportError};
 
 /// Why the certificate directory could not be read or changed.
 #[derive(Debug, thiserror::Error)]

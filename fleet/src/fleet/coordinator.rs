@@ -22,7 +22,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
-use certslot::{Action, Event, OffsetDateTime, SelfSignedIssuer, SlotError, Store, Thumbprint};
+use certslot::{
+    Event, OffsetDateTime, SlotError, Store, Thumbprint, obtain::SelfSignedIssuer, rollover::Action,
+};
 use etcd_client::{EventType, WatchOptions, WatchResponse, WatchStream};
 use getrandom::SysRng;
 use tokio::time::Instant;
@@ -97,10 +99,10 @@ pub fn step(
         return Ok(Step { at, recorded, events, renewed, alerts, next_due: store.next_due() });
     }
     let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
-    for action in certslot::plan(store, at) {
+    for action in certslot::rollover::plan(store, at) {
         match &action {
             Action::Renew { cert_type, scope, .. } => {
-                match certslot::renew(store, cert_type, scope, &mut issuer, at) {
+                match certslot::rollover::renew(store, cert_type, scope, &mut issuer, at) {
                     Ok(renewal) => {
                         renewed.push((renewal.thumbprint, renewal.effective_at));
                         events.extend(renewal.outcome.events);
@@ -112,7 +114,7 @@ pub fn step(
             _ => {}
         }
     }
-    Ok(Step { at, recorded, events, renewed, alerts, next_due: certslot::next_plan_due(store) })
+    Ok(Step { at, recorded, events, renewed, alerts, next_due: certslot::rollover::next_plan_due(store) })
 }
 
 /// The coordinator. See the module documentation.
@@ -168,7 +170,7 @@ impl fmt::Display for CoordinatorEvent {
             }
             Self::Following { leader } => write!(f, "following {leader}"),
             Self::Stepped(step) => {
-                write!(f, "step at {}", certslot::HumanTime(step.at))?;
+                write!(f, "step at {}", certslot::validate::HumanTime(step.at))?;
                 for (server, held) in &step.recorded {
                     let held: Vec<String> = held.iter().map(ToString::to_string).collect();
                     write!(f, "; recorded {server} holding [{}]", held.join(", "))?;
@@ -177,7 +179,11 @@ impl fmt::Display for CoordinatorEvent {
                     write!(f, "; {event}")?;
                 }
                 for (thumbprint, effective_at) in &step.renewed {
-                    write!(f, "; renewed: {thumbprint} rolls in at {}", certslot::HumanTime(*effective_at))?;
+                    write!(
+                        f,
+                        "; renewed: {thumbprint} rolls in at {}",
+                        certslot::validate::HumanTime(*effective_at)
+                    )?;
                 }
                 for alert in &step.alerts {
                     write!(f, "; ALERT {alert}")?;

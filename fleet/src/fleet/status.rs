@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use certslot::{CertType, Desired, OffsetDateTime, Scope, Store, Thumbprint};
+use certslot::{CertType, OffsetDateTime, Scope, Store, Thumbprint, store::Desired};
 
 use crate::fleet::report::{HoldingsReport, LiveReport};
 

@@ -51,7 +51,7 @@ impl SealedKeys {
 
 /// The certificates of `store` whose private keys it holds, from its keyless JSON.
 fn keyed(store: &Store, json: &str) -> Result<BTreeSet<Thumbprint>, StateError> {
-    let unreadable = || StateError::Export { source: certslot::ExportError::Encryption };
+    let unreadable = || StateError::Export { source: certslot::pfx::ExportError::Encryption };
     let certificates: CertificatesOnly = serde_json::from_str(json).map_err(|_| unreadable())?;
     let mut out = BTreeSet::new();
     for b64 in &certificates.certificates {
@@ -81,8 +81,9 @@ pub(crate) fn encode(
         return Ok((json.into_bytes(), sealed));
     }
     // `to_json` leaves `keys` out when there are none; put them in before the closing brace.
-    let body =
-        json.strip_suffix('}').ok_or(StateError::Export { source: certslot::ExportError::Encryption })?;
+    let body = json
+        .strip_suffix('}')
+        .ok_or(StateError::Export { source: certslot::pfx::ExportError::Encryption })?;
     let value = format!("{body},\"keys\":{}}}", sealed.json);
     Ok((value.into_bytes(), sealed))
 }
@@ -99,9 +100,9 @@ fn seal(store: &Store, keyed: &BTreeSet<Thumbprint>, password: &Password) -> Res
         .to_json_with_keys(password, &ExportOptions::default(), &mut UnwrapErr(getrandom::SysRng))
         .map_err(|source| StateError::Export { source })?;
     let keys: KeysOnly = serde_json::from_str(&json)
-        .map_err(|_| StateError::Export { source: certslot::ExportError::Encryption })?;
+        .map_err(|_| StateError::Export { source: certslot::pfx::ExportError::Encryption })?;
     let json = serde_json::to_string(&keys.keys)
-        .map_err(|_| StateError::Export { source: certslot::ExportError::Encryption })?;
+        .map_err(|_| StateError::Export { source: certslot::pfx::ExportError::Encryption })?;
     Ok(SealedKeys { thumbprints: keyed.clone(), json: json.into() })
 }
 

@@ -4,7 +4,7 @@
 //! password); [`StoreError`] adds etcd being unreachable, for reads; [`UpdateError`] adds the
 //! operation's own refusal, contention and lost leadership, for updates.
 
-use certslot::{ExportError, LoadError};
+use certslot::{LoadError, pfx::ExportError};
 
 use crate::etcd::EtcdError;
 

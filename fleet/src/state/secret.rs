@@ -145,8 +145,9 @@ mod tests {
     /// Whether a key sealed with `a` opens with `b`.
     fn opens_with(a: &Password, b: &Password) -> bool {
         use certslot::rand_core::UnwrapErr;
-        use certslot::{CertType, ExportOptions, PrivateKey, RequestTemplate, SelfSignedOptions};
-        let key = PrivateKey::generate_ec(certslot::Curve::P256, &mut UnwrapErr(getrandom::SysRng)).unwrap();
+        use certslot::{CertType, ExportOptions, PrivateKey, RequestTemplate, obtain::SelfSignedOptions};
+        let key =
+            PrivateKey::generate_ec(certslot::x509::Curve::P256, &mut UnwrapErr(getrandom::SysRng)).unwrap();
         let template =
             RequestTemplate::for_type(&CertType::Default, "pool01.contoso.com", "contoso.com").unwrap();
         let policy = certslot::Policy::new();

@@ -7,8 +7,11 @@ use std::fmt;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{
-    Action, CertType, ImportOptions, MetadataOptions, OffsetDateTime, Outcome, Pfx, Report as PolicyReport,
-    RollOptions, Rule as _, Scope, SelfSignedIssuer, SlotError, Store, TypeConfig,
+    CertType, ImportOptions, OffsetDateTime, Outcome, Pfx, RollOptions, Scope, SlotError, Store, TypeConfig,
+    obtain::SelfSignedIssuer,
+    publish::MetadataOptions,
+    rollover::Action,
+    validate::{Report as PolicyReport, Rule as _},
 };
 use certslot_etcd::{
     Agent, AgentEvent, Clock, Cluster, ConnectOptions, Connection, Coordinator, CoordinatorEvent, EtcdStore,
@@ -446,8 +449,8 @@ impl Context {
     async fn plan(&self, clock: Clock) -> Result<Report, Failure> {
         let store = self.read().await?;
         let at = clock.instant_for(&store);
-        let actions = certslot::plan(&store, at);
-        let next = certslot::next_plan_due(&store);
+        let actions = certslot::rollover::plan(&store, at);
+        let next = certslot::rollover::next_plan_due(&store);
         let mut text: String = actions.iter().map(|a| format!("{a}\n")).collect();
         if actions.is_empty() {
             text = format!("nothing to do at {}\n", human(at));
@@ -471,7 +474,7 @@ impl Context {
             .writer()?
             .update(|s| {
                 let at = clock.instant_for(s);
-                certslot::renew(s, &cert_type, &slot.scope, &mut issuer, at)
+                certslot::rollover::renew(s, &cert_type, &slot.scope, &mut issuer, at)
             })
             .await
             .map_err(Failure::update)?;
@@ -499,7 +502,8 @@ impl Context {
     async fn jwks(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
         let store = self.read().await?;
         let cert_type = slot.one_type();
-        let jwks = certslot::Jwks::publish(&store, &cert_type, &slot.scope, clock.instant_for(&store));
+        let jwks =
+            certslot::publish::Jwks::publish(&store, &cert_type, &slot.scope, clock.instant_for(&store));
         let document = jwks.to_json();
         let json = serde_json::from_str(&document).unwrap_or(Value::Null);
         Ok(Report { text: document + "\n", json })
@@ -509,7 +513,7 @@ impl Context {
         let store = self.read().await?;
         let cert_type = slot.one_type();
         let options = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
-        let document = certslot::AuthMetadata::publish(
+        let document = certslot::publish::AuthMetadata::publish(
             &store,
             &cert_type,
             &slot.scope,

@@ -2,7 +2,11 @@
 //! and JSON for scripts (instants in RFC 3339 with full precision), and failures with their exit
 //! code and a stable kind.
 
-use certslot::{CertView, Desired, Event, HumanTime, OffsetDateTime, SlotView, Thumbprint};
+use certslot::{
+    Event, OffsetDateTime, Thumbprint,
+    store::{CertView, Desired, SlotView},
+    validate::HumanTime,
+};
 use certslot_etcd::{StateError, UpdateError};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;

@@ -11,8 +11,8 @@ use sha1::{Digest as _, Sha1};
 use time::OffsetDateTime;
 
 use crate::policy::{CertType, Scope};
-use crate::rollover::jwks::{Jwks, SkippedKey};
-use crate::rollover::keyset::KeyStatus;
+use crate::publish::jwks::{Jwks, SkippedKey};
+use crate::publish::keyset::KeyStatus;
 use crate::store::Store;
 use crate::validate::HumanTime;
 use crate::x509::Thumbprint;
@@ -88,7 +88,7 @@ pub enum MetadataForm {
 /// address as Exchange lists it is [`MetadataEndpoint::metadata`].
 ///
 /// ```
-/// use certslot::{MetadataEndpoint, MetadataForm, MetadataOptions};
+/// use certslot::publish::{MetadataEndpoint, MetadataForm, MetadataOptions};
 ///
 /// let options = MetadataOptions::exchange()
 ///     .realm("contoso.com")
@@ -273,7 +273,7 @@ pub enum MetadataError {
         scope: Scope,
         /// The instant.
         at: OffsetDateTime,
-        /// How many published keys could not be written (see [`SkipReason`](crate::SkipReason)).
+        /// How many published keys could not be written (see [`SkipReason`](crate::publish::SkipReason)).
         skipped: usize,
     },
 }
@@ -389,7 +389,7 @@ pub struct AuthMetadata {
     pub keys: Vec<MetadataKey>,
     /// `endpoints`.
     pub endpoints: Vec<MetadataEndpoint>,
-    /// The published keys that cannot be published here, as in [`Jwks::skipped`](crate::Jwks::skipped)
+    /// The published keys that cannot be published here, as in [`Jwks::skipped`](crate::publish::Jwks::skipped)
     /// (not serialized).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub skipped: Vec<SkippedKey>,

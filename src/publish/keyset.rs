@@ -40,7 +40,7 @@ pub struct PublishedKey<'a> {
 /// The keys verifiers of `cert_type` at `scope` must trust at `at`, signing key first: the
 /// current certificate; the pending one from `publish_ahead` before its effective date; the
 /// previous one while the type accepts it and its retention lasts
-/// ([`Retention`](crate::Retention)). A certificate past its `notAfter` is never published.
+/// ([`Retention`](crate::policy::Retention)). A certificate past its `notAfter` is never published.
 /// The slot is found as [`Store::resolve`] finds it (pool, then site, then global).
 ///
 /// A pure function of the state: a roll due by `at` that [`Store::advance`] has not applied

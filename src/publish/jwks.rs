@@ -17,7 +17,7 @@ use base64ct::{Base64, Base64UrlUnpadded, Encoding as _};
 use time::OffsetDateTime;
 
 use crate::policy::{CertType, Scope};
-use crate::rollover::keyset::{KeyStatus, PublishedKey, published_keys};
+use crate::publish::keyset::{KeyStatus, PublishedKey, published_keys};
 use crate::store::Store;
 use crate::x509::{Certificate, Curve, FactError, KeyAlgorithm, Thumbprint};
 
@@ -95,7 +95,7 @@ impl KeyId {
 /// publish; [`JwksOptions::key_id`] chooses the form the verifiers' signers use.
 ///
 /// ```
-/// use certslot::{JwksOptions, KeyId};
+/// use certslot::publish::{JwksOptions, KeyId};
 ///
 /// let options = JwksOptions::default().key_id(KeyId::Thumbprint);
 /// assert_eq!(options.key_id_value(), KeyId::Thumbprint);
@@ -393,15 +393,15 @@ impl Jwks {
     ///
     /// ```
     /// use certslot::rand_core::UnwrapErr;
-    /// use certslot::{CertType, KeyStatus, Policy, PrivateKey, RequestTemplate, RollOptions, Scope};
-    /// use certslot::{Jwks, SelfSignedOptions, Store};
+    /// use certslot::{CertType, Policy, PrivateKey, RequestTemplate, RollOptions, Scope, publish::KeyStatus};
+    /// use certslot::{Store, obtain::SelfSignedOptions, publish::Jwks};
     /// # use certslot::OffsetDateTime;
     /// # let mut rng = UnwrapErr(getrandom::SysRng);
     /// let at = OffsetDateTime::from_unix_timestamp(1_795_000_000)?;
     /// let template = RequestTemplate::for_type(&CertType::OAuthTokenIssuer, "pool01.contoso.com", "contoso.com")?;
     /// let policy = Policy::oauth_token_issuer("contoso.com")?;
-    /// let key = PrivateKey::generate_ec(certslot::Curve::P256, &mut rng)?;
-    /// let policy = policy.with_key(certslot::KeyRule::default().accept_ec(256)?);
+    /// let key = PrivateKey::generate_ec(certslot::x509::Curve::P256, &mut rng)?;
+    /// let policy = policy.with_key(certslot::validate::KeyRule::default().accept_ec(256)?);
     /// let pfx = template.self_signed(key, &policy, at, SelfSignedOptions::default(), &mut rng)?;
     ///
     /// let mut store = Store::for_sip_domain("contoso.com")?;
@@ -425,7 +425,7 @@ impl Jwks {
     /// verifiers' signers put in their tokens.
     ///
     /// ```
-    /// use certslot::{CertType, Certificate, Jwks, JwksOptions, KeyId, Policy, RollOptions, Scope, Store};
+    /// use certslot::{Certificate, CertType, Policy, RollOptions, Scope, Store, publish::{Jwks, JwksOptions, KeyId}};
     /// use certslot::{OffsetDateTime, TypeConfig};
     ///
     /// let leaf = Certificate::from_der(include_bytes!("../../tests/data/rsa2048.der"))?;
