@@ -38,6 +38,7 @@ const SUBJECT_KEY_IDENTIFIER: const_oid::ObjectIdentifier =
 /// ceiling some verifiers apply), backdated by 5 minutes, so that a verifier whose clock runs a
 /// little behind the issuer's does not see a certificate from the future.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct SelfSignedOptions {
     validity: Duration,
     backdate: Duration,

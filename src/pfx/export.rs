@@ -41,6 +41,7 @@ pub enum ExportProfile {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ExportOptions {
     profile: ExportProfile,
     iterations: u32,

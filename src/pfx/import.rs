@@ -24,6 +24,7 @@ use crate::x509::thumbprint::Thumbprint;
 /// assert_eq!(inspect.max_iterations_limit(), 1_000_000);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ImportOptions {
     max_iterations: u32,
     max_total_iterations: u64,

@@ -44,6 +44,7 @@ use crate::x509::pem;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Pkcs8Options {
     iterations: u32,
 }

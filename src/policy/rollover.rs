@@ -55,6 +55,7 @@ pub enum Retention {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct RolloverPolicy {
     renew_before: RenewBefore,
     publish_ahead: Duration,

@@ -100,6 +100,7 @@ pub enum MetadataForm {
 /// assert_eq!(options.form(MetadataForm::SharePoint).form_value(), MetadataForm::SharePoint);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct MetadataOptions {
     id: Option<String>,
     name: String,

@@ -57,6 +57,7 @@ pub struct Holdings {
 ///
 /// Default: every report counts, however old.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct DriftOptions {
     max_report_age: Option<Duration>,
 }

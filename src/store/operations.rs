@@ -14,6 +14,7 @@ use crate::x509::thumbprint::Thumbprint;
 
 /// Options of [`Store::roll`] and [`Store::set`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct RollOptions {
     force_timing: bool,
     ignore_policy: bool,

@@ -55,6 +55,7 @@ impl fmt::Display for AcceptedKeys {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct KeyRule {
     min_rsa_bits: u32,
     accepted: AcceptedKeys,

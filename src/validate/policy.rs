@@ -11,6 +11,7 @@ use crate::x509::Certificate;
 /// Default: weak signature hashes, expiry within 30 days of the instant checked, critical
 /// extensions certslot does not interpret, and CA certificates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct WarningRule {
     weak_signature: bool,
     expiring_within: Option<Duration>,
@@ -118,6 +119,7 @@ impl Rule for WarningRule {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     key: Option<KeyRule>,
     subject: Option<SubjectRule>,

@@ -22,6 +22,7 @@ use crate::x509::ext::eku;
 /// assert_eq!(rule.eku(), Some(eku::CLIENT_AUTH));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct UsageRule {
     digital_signature: bool,
     required_eku: Option<ObjectIdentifier>,

@@ -16,6 +16,7 @@ use crate::x509::Certificate;
 /// assert_eq!(rule.remaining(), Some(Duration::days(7)));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ValidityRule {
     min_remaining: Option<Duration>,
 }
