@@ -26,6 +26,11 @@ pub use crate::store::{Event, Outcome, RollOptions, SlotError, Store};
 pub use crate::validate::{Policy, PolicyError};
 pub use crate::x509::{Certificate, ParseError, Thumbprint};
 
+/// The examples of `docs/guide.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;
+
 /// Re-exported: every operation takes its instant as an [`OffsetDateTime`], and spans as
 /// [`Duration`]s.
 pub use ::time::{Duration, OffsetDateTime};
