@@ -245,7 +245,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut checks = Checks::default();
     let mut snapshots: Vec<(OffsetDateTime, BTreeMap<Thumbprint, KeyStatus>)> = Vec::new();
     let mut seen: Vec<BTreeMap<Thumbprint, OffsetDateTime>> = vec![BTreeMap::new(); SERVERS.len()];
-    let stored = store.certificate(&first).map(|s| s.certificate.not_after()).unwrap_or(start);
+    let stored = store.inventory().get(&first).map(|s| s.certificate.not_after()).unwrap_or(start);
     println!("{}  set      {} as current (expires {})", day(start), labels.of(first), day(stored));
     let signer =
         |store: &Store| store.resolve(&OAUTH, &scope).and_then(|(_, s)| s.current()).map(|c| c.thumbprint);
@@ -281,9 +281,9 @@ fn run(args: &Args) -> Result<bool, String> {
                     if let Some(n) = notice {
                         checks.shortest_notice = Some(checks.shortest_notice.map_or(n, |s| s.min(n)));
                     }
-                    let unstaged = SERVERS
-                        .iter()
-                        .any(|(s, _)| !store.holdings(s).is_some_and(|h| h.thumbprints.contains(thumbprint)));
+                    let unstaged = SERVERS.iter().any(|(s, _)| {
+                        !store.topology().holdings(s).is_some_and(|h| h.thumbprints.contains(thumbprint))
+                    });
                     if unstaged {
                         checks.unstaged_rolls.push(*thumbprint);
                     }
@@ -327,7 +327,10 @@ fn run(args: &Args) -> Result<bool, String> {
                 _ => {}
             }
         }
-        if signer(&store).and_then(|c| store.certificate(&c)).is_none_or(|s| !s.certificate.is_valid_at(t)) {
+        if signer(&store)
+            .and_then(|c| store.inventory().get(&c))
+            .is_none_or(|s| !s.certificate.is_valid_at(t))
+        {
             checks.no_current.push(t);
         }
         // The agents see new assignments (a renewal's pending certificate) at once; they pick

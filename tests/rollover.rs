@@ -188,7 +188,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     assert_eq!(certslot::rollover::next_plan_due(&store), Some(opens));
     store.advance(opens).expect("advance");
 
-    let stored = store.certificate(&old).expect("stored").certificate.clone();
+    let stored = store.inventory().get(&old).expect("stored").certificate.clone();
     let template = RequestTemplate::renewal_of(&stored).expect("template");
     assert_eq!(template.subject(), "CN=pool01.contoso.com");
     assert_eq!(template.dns_names(), ["pool01.contoso.com", "contoso.com"]);
@@ -211,7 +211,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
         outcome.events,
         [Event::RollScheduled { cert_type: OAUTH, scope: Scope::Global, thumbprint: new, effective_at }]
     );
-    let fresh = &store.certificate(&new).expect("added").certificate;
+    let fresh = &store.inventory().get(&new).expect("added").certificate;
     assert_eq!((fresh.not_before(), fresh.not_after()), (opens - Duration::minutes(5), opens + FIVE_YEARS));
     assert_eq!(fresh.subject().to_string(), "CN=pool01.contoso.com");
     // Announced from the renewal on, signing from the roll.
@@ -362,7 +362,7 @@ fn refused_renewals_change_nothing() {
         panic!("{careless:?}")
     };
     assert_eq!(cert_type, OAUTH);
-    assert!(store.certificate(&thumbprint).is_none(), "the refused certificate stayed");
+    assert!(store.inventory().get(&thumbprint).is_none(), "the refused certificate stayed");
     assert_eq!(violations.len(), 1, "{violations:?}");
     unchanged(&store);
 
@@ -400,8 +400,12 @@ fn a_refused_renewal_takes_back_the_key_it_attached_to_a_held_certificate() {
         let options = certslot::ExportOptions::default();
         let password = certslot::Password::new("state");
         // Which certificates have keys, and the keyless state: the sealed keys' salts differ.
-        let keyed: Vec<Thumbprint> =
-            store.certificates().filter(|s| s.key.is_some()).map(|s| s.certificate.thumbprint()).collect();
+        let keyed: Vec<Thumbprint> = store
+            .inventory()
+            .iter()
+            .filter(|s| s.key.is_some())
+            .map(|s| s.certificate.thumbprint())
+            .collect();
         let sealed = store.to_json_with_keys(&password, &options, &mut rng()).expect("export");
         (store.to_json(), keyed, sealed.matches("\"pfx\"").count())
     };
@@ -412,7 +416,7 @@ fn a_refused_renewal_takes_back_the_key_it_attached_to_a_held_certificate() {
         matches!(refused, Err(RenewError::Slot(SlotError::NotValidAtEffective { thumbprint, .. })) if thumbprint == held),
         "{refused:?}"
     );
-    assert!(store.certificate(&held).expect("still held").key.is_none(), "the key stayed attached");
+    assert!(store.inventory().get(&held).expect("still held").key.is_none(), "the key stayed attached");
     assert_eq!(saved(&store), before);
     assert_eq!(store.revision(), revision);
 }

@@ -234,8 +234,10 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
                 // 4. Staged everywhere first.
                 if case.require_staged {
                     for server in &servers {
-                        let holds =
-                            store.holdings(server).is_some_and(|h| h.thumbprints.contains(thumbprint));
+                        let holds = store
+                            .topology()
+                            .holdings(server)
+                            .is_some_and(|h| h.thumbprints.contains(thumbprint));
                         prop_assert!(holds, "{thumbprint} rolled in before {server} held it");
                     }
                 }
@@ -256,7 +258,7 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             }
         }
         // 1. A valid current certificate.
-        let current = signer(&store).and_then(|c| store.certificate(&c)).map(|s| &s.certificate);
+        let current = signer(&store).and_then(|c| store.inventory().get(&c)).map(|s| &s.certificate);
         prop_assert!(current.is_some_and(|c| c.is_valid_at(t)), "no valid current certificate at {t}");
         let published: BTreeSet<Thumbprint> = certslot::publish::published_keys(&store, &OAUTH, &scope, t)
             .iter()

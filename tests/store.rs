@@ -496,7 +496,7 @@ fn state_round_trips_through_json_and_rejects_tampering() {
     assert_eq!(loaded.revision(), store.revision());
     assert_eq!(loaded.next_due(), Some(ROLL));
     assert!(!json.contains("PRIVATE"), "no keys unless asked");
-    assert!(loaded.certificate(&a).is_some_and(|s| s.key.is_none()));
+    assert!(loaded.inventory().get(&a).is_some_and(|s| s.key.is_none()));
 
     // With keys, in password-protected PFX form.
     let password = Password::new("state-secret");
@@ -508,7 +508,7 @@ fn state_round_trips_through_json_and_rejects_tampering() {
         )
         .expect("exports");
     let loaded = Store::from_json_with_keys(&with_keys, &password).expect("loads with keys");
-    assert!(loaded.certificate(&a).is_some_and(|s| s.key.is_some()));
+    assert!(loaded.inventory().get(&a).is_some_and(|s| s.key.is_some()));
     assert!(matches!(
         Store::from_json_with_keys(&with_keys, &Password::new("wrong")),
         Err(certslot::LoadError::Key { source: certslot::PfxError::WrongPassword { .. }, .. })
@@ -545,7 +545,7 @@ fn add_pfx_refuses_files_without_key_or_leaf_and_adds_nothing() {
     // A PFX with a chain: the leaf with its key, the CA certificates without.
     let chain = pfx(include_bytes!("data/pfx/openssl3-chain.pfx"));
     let leaf = store.add_pfx(chain).expect("leaf and key");
-    assert!(store.certificate(&leaf).is_some_and(|s| s.key.is_some()));
+    assert!(store.inventory().get(&leaf).is_some_and(|s| s.key.is_some()));
 }
 
 /// A store with site redmond, pool01 (fe1, fe2) and pool02 (fe3).
@@ -586,8 +586,11 @@ fn decommissioning_removes_servers_then_pools_then_sites() {
     let revision = store.revision();
     store.remove_server("FE3.contoso.com").expect("server removed");
     assert_eq!(store.revision(), revision + 1);
-    assert!(store.holdings("fe3.contoso.com").is_none(), "its report leaves with it");
-    assert_eq!(store.servers().map(|(s, _)| s).collect::<Vec<_>>(), ["fe1.contoso.com", "fe2.contoso.com"]);
+    assert!(store.topology().holdings("fe3.contoso.com").is_none(), "its report leaves with it");
+    assert_eq!(
+        store.topology().servers().map(|(s, _)| s).collect::<Vec<_>>(),
+        ["fe1.contoso.com", "fe2.contoso.com"]
+    );
     assert_eq!(
         store.remove_server("fe3.contoso.com").map(|o| o.events),
         Err(SlotError::UnknownTopology { kind: "server", name: "fe3.contoso.com".into() })
@@ -602,7 +605,7 @@ fn decommissioning_removes_servers_then_pools_then_sites() {
     store.remove(&CertType::Default, &pool02, T0).expect("current removed");
     store.remove_previous(&CertType::Default, &pool02, T0).expect_err("no previous");
     store.remove_pool("pool02.contoso.com").expect("pool removed");
-    assert_eq!(store.pools().collect::<Vec<_>>(), [("pool01.contoso.com", "redmond")]);
+    assert_eq!(store.topology().pools().collect::<Vec<_>>(), [("pool01.contoso.com", "redmond")]);
     // The emptied slot of the removed pool is not state.
     let reloaded = Store::from_json(&store.to_json()).expect("loads");
     assert_eq!(reloaded.to_json(), store.to_json());
@@ -612,7 +615,7 @@ fn decommissioning_removes_servers_then_pools_then_sites() {
     }
     store.remove_pool("pool01.contoso.com").expect("pool");
     store.remove_site("redmond").expect("site");
-    assert_eq!(store.sites().count(), 0);
+    assert_eq!(store.topology().sites().count(), 0);
     assert_eq!(
         store.remove_site("redmond").map(|o| o.events),
         Err(SlotError::UnknownTopology { kind: "site", name: "redmond".into() })
@@ -713,7 +716,7 @@ fn thousands_of_slots_sharing_a_certificate_roll_and_expire_together() {
     assert_eq!(scopes, pools.iter().step_by(2).collect::<Vec<_>>());
     // `a` and `b` expire together (2036-01-01): 1,500 previous certificates dropped (Default
     // types drop their previous certificate at expiry) and 3,000 current ones reported expired.
-    let expiry = store.certificate(&a).expect("a").certificate.not_after() + Duration::nanoseconds(1);
+    let expiry = store.inventory().get(&a).expect("a").certificate.not_after() + Duration::nanoseconds(1);
     let expired = store.advance(expiry).expect("advance");
     let dropped = expired.events.iter().filter(|e| matches!(e, Event::PreviousDropped { .. })).count();
     let warned = expired.events.iter().filter(|e| matches!(e, Event::CurrentExpired { .. })).count();

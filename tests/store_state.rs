@@ -66,7 +66,7 @@ fn format_1_state_loads_to_the_same_slots() {
         TypeConfig::for_type(&OAUTH, Some(&SubjectRule::new("contoso.com").expect("domain"))).get_policy()
     );
     // Holdings load as reported at the state's clock.
-    let fe01 = store.holdings("fe01.contoso.com").expect("fe01 reported");
+    let fe01 = store.topology().holdings("fe01.contoso.com").expect("fe01 reported");
     assert_eq!(fe01.thumbprints, BTreeSet::from([a, b]));
     assert_eq!(fe01.reported_at, clock);
     // The roll is still blocked: nothing is due until the current certificates expire, and the
@@ -284,7 +284,7 @@ fn holdings_keep_their_report_instant() {
     let reported = datetime!(2026-11-25 9:05:30.25 UTC);
     store.record_holdings("fe01.contoso.com", [a], reported).expect("record");
     let loaded = Store::from_json(&store.to_json()).expect("loads");
-    let holdings = loaded.holdings("fe01.contoso.com").expect("reported");
+    let holdings = loaded.topology().holdings("fe01.contoso.com").expect("reported");
     assert_eq!(holdings.reported_at, reported);
     let drift = loaded
         .drift(reported + Duration::hours(1), DriftOptions::default().max_report_age(Duration::minutes(30)));

@@ -148,5 +148,5 @@ fn a_write_whose_answer_is_lost_applies_exactly_once() {
 
     let stored = rt.block_on(direct.load()).unwrap().store;
     assert_eq!(stored.revision(), start + 3);
-    assert_eq!(stored.sites().collect::<Vec<_>>(), ["answer-lost", "first", "request-lost"]);
+    assert_eq!(stored.topology().sites().collect::<Vec<_>>(), ["answer-lost", "first", "request-lost"]);
 }

@@ -380,7 +380,7 @@ fn after_an_etcd_restart_admins_and_agents_converge_and_nothing_applies_twice() 
     assert_eq!(revisions, (start + 1..=start + 100).collect::<Vec<_>>());
     let admins_state = rt.block_on(async { store_for(&endpoint, "admins").await.load().await.unwrap() });
     assert_eq!(admins_state.store.revision(), start + 100);
-    let sites: BTreeSet<String> = admins_state.store.sites().map(str::to_owned).collect();
+    let sites: BTreeSet<String> = admins_state.store.topology().sites().map(str::to_owned).collect();
     let expected: BTreeSet<String> =
         (0..4).flat_map(|c| (0..25).map(move |i| format!("site-{c}-{i}"))).collect();
     assert_eq!(sites, expected);
@@ -561,7 +561,8 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
     );
     let current = Guard::new(election_key, second_term);
     rt.block_on(store.update_guarded(&current, |s| s.add_site("allowed"))).unwrap();
-    let sites: Vec<String> = rt.block_on(store.load()).unwrap().store.sites().map(str::to_owned).collect();
+    let sites: Vec<String> =
+        rt.block_on(store.load()).unwrap().store.topology().sites().map(str::to_owned).collect();
     assert_eq!(sites, ["allowed", "redmond"]);
 }
 

@@ -55,7 +55,7 @@ pub fn published_keys<'a>(
     let rollover = store.type_config(cert_type).get_rollover();
     let mut out = Vec::with_capacity(3);
     let mut push = |thumbprint, status| {
-        if let Some(stored) = store.certificate(&thumbprint) {
+        if let Some(stored) = store.inventory().get(&thumbprint) {
             let certificate = &stored.certificate;
             if at <= certificate.not_after()
                 && !out.iter().any(|k: &PublishedKey<'_>| k.certificate == certificate)
@@ -88,7 +88,7 @@ fn chain_of<'a>(store: &'a Store, certificate: &'a Certificate) -> Vec<&'a Certi
     while !below.is_self_issued() && chain.len() + 1 < MAX_CHAIN_LENGTH {
         let issuer = below.issuer();
         // Self-issued roots are never sent: they are not candidates (nor checked).
-        let candidates = store.certificates_with_subject(issuer.as_der()).filter(|c| !c.is_self_issued());
+        let candidates = store.inventory().with_subject(issuer.as_der()).filter(|c| !c.is_self_issued());
         let Some(found) = below.issuer_among(candidates).issuer() else { break };
         if found == certificate || chain.contains(&found) {
             break;

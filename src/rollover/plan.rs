@@ -156,7 +156,7 @@ fn slot_actions(
 ) {
     let config = store.type_config(cert_type);
     let rollover = config.get_rollover();
-    let cert = |t: Thumbprint| store.certificate(&t).map(|s| &s.certificate);
+    let cert = |t: Thumbprint| store.inventory().get(&t).map(|s| &s.certificate);
     let current = slot.current().and_then(|c| Some((c, cert(c.thumbprint)?)));
     let milestones = current
         .and_then(|(_, c)| Milestones::of(&rollover, config.get_lead_time(), c.not_before(), c.not_after()));

@@ -101,7 +101,8 @@ pub fn renew<I: Issuer>(
     }
     let current = slot.current().ok_or_else(no_current)?;
     let certificate = &store
-        .certificate(&current.thumbprint)
+        .inventory()
+        .get(&current.thumbprint)
         .ok_or(SlotError::UnknownCertificate { thumbprint: current.thumbprint })?
         .certificate;
     let config = store.type_config(cert_type).into_owned();

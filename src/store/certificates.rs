@@ -52,25 +52,6 @@ impl Store {
         Ok(thumbprint)
     }
 
-    /// A certificate of the inventory.
-    pub fn certificate(&self, thumbprint: &Thumbprint) -> Option<&StoredCertificate> {
-        self.inventory.get(thumbprint)
-    }
-
-    /// Every certificate of the inventory, in no particular order.
-    pub fn certificates(&self) -> impl Iterator<Item = &StoredCertificate> {
-        self.inventory.values()
-    }
-
-    /// The certificates of the inventory whose subject is the DER name `name`: the candidates
-    /// for the issuer of a certificate whose issuer is `name`.
-    pub fn certificates_with_subject<'a>(
-        &'a self,
-        name: &'a [u8],
-    ) -> impl Iterator<Item = &'a Certificate> + 'a {
-        self.inventory.with_subject(name)
-    }
-
     /// Removes a certificate from the inventory.
     ///
     /// # Errors

@@ -129,12 +129,6 @@ impl Store {
         })
     }
 
-    /// What a server last reported holding, if it did.
-    pub fn holdings(&self, server: &str) -> Option<&Holdings> {
-        let server = normalize("server", server).ok()?;
-        self.topology.holdings(&server)
-    }
-
     /// Every certificate type with at least one slot.
     fn assigned_types(&self) -> BTreeSet<CertType> {
         self.slots().map(|(t, _, _)| t.clone()).collect()
@@ -170,7 +164,7 @@ impl Store {
             }
             if let Some(previous) = slot.previous {
                 let valid =
-                    self.certificate(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
+                    self.inventory().get(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
                 if valid && self.previous_trusted_at(&cert_type, &scope, at) {
                     push(previous.thumbprint, Role::Previous);
                 }
@@ -216,8 +210,10 @@ impl Store {
             let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
             let missing: Vec<Desired> =
                 desired.into_iter().filter(|d| !holding.contains(&d.thumbprint)).collect();
-            let (stale, unexpected): (Vec<Thumbprint>, Vec<Thumbprint>) =
-                holding.iter().filter(|t| !wanted.contains(t)).partition(|t| self.certificate(t).is_some());
+            let (stale, unexpected): (Vec<Thumbprint>, Vec<Thumbprint>) = holding
+                .iter()
+                .filter(|t| !wanted.contains(t))
+                .partition(|t| self.inventory().get(t).is_some());
             let reported_at = report.map(|h| h.reported_at);
             let outdated_report = match (reported_at, options.max_report_age) {
                 (Some(reported), Some(max)) => at - reported > max,

@@ -33,9 +33,12 @@ pub(super) enum Undo {
     Removed { id: CertId, stored: Box<StoredCertificate> },
 }
 
-/// The certificates, by id and by thumbprint. See the module documentation.
+/// Every certificate a [`Store`](crate::Store) knows, with the private keys it holds: the
+/// store's inventory, read through [`Store::inventory`](crate::Store::inventory). Certificates
+/// enter it with [`Store::add_pfx`](crate::Store::add_pfx) and
+/// [`Store::add_certificate`](crate::Store::add_certificate).
 #[derive(Clone, Debug, Default)]
-pub(super) struct Inventory {
+pub struct Inventory {
     certs: Vec<Option<StoredCertificate>>,
     free: Vec<CertId>,
     ids: DigestMap<CertId>,
@@ -51,22 +54,25 @@ impl Inventory {
         self.certs.get(id as usize).and_then(Option::as_ref)
     }
 
-    pub(super) fn get(&self, thumbprint: &Thumbprint) -> Option<&StoredCertificate> {
+    /// The certificate with this thumbprint, with its key when the store holds it.
+    pub fn get(&self, thumbprint: &Thumbprint) -> Option<&StoredCertificate> {
         self.id(thumbprint).and_then(|id| self.by_id(id))
     }
 
-    pub(super) fn contains(&self, thumbprint: &Thumbprint) -> bool {
+    /// Whether the inventory holds this certificate.
+    pub fn contains(&self, thumbprint: &Thumbprint) -> bool {
         self.ids.contains_key(thumbprint)
     }
 
-    /// The certificates whose subject is `name` (DER), in id order (a scan: the inventory holds
-    /// a store's few issuers beside its leaves).
-    pub(super) fn with_subject<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a Certificate> + 'a {
+    /// The certificates whose subject is the DER name `name`, in the order they entered (a scan:
+    /// the inventory holds a store's few issuers beside its leaves): the candidates for the
+    /// issuer of a certificate whose issuer is `name`.
+    pub fn with_subject<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a Certificate> + 'a {
         self.certs.iter().flatten().map(|s| &s.certificate).filter(move |c| c.subject().as_der() == name)
     }
 
     /// Every certificate, in no particular order.
-    pub(super) fn values(&self) -> impl Iterator<Item = &StoredCertificate> {
+    pub fn iter(&self) -> impl Iterator<Item = &StoredCertificate> {
         self.certs.iter().flatten()
     }
 

@@ -54,13 +54,14 @@ mod topology;
 
 pub use self::error::SlotError;
 pub use self::fleet::{Desired, DriftOptions, Holdings, Role, ServerDrift};
-pub use self::inventory::StoredCertificate;
+pub use self::inventory::{Inventory, StoredCertificate};
 pub use self::operations::RollOptions;
 pub use self::queries::{CertView, SlotView};
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
 #[cfg(feature = "serde")]
 pub use self::state::{LoadError, STATE_FORMAT};
 pub use self::timeline::TimelineEntry;
+pub use self::topology::Topology;
 
 use std::borrow::Cow;
 
@@ -68,12 +69,10 @@ use time::OffsetDateTime;
 
 use crate::policy::{CertType, Scope, SlotMilestones, TICK, TypeConfig};
 use crate::store::configs::Configs;
-use crate::store::inventory::Inventory;
 use crate::store::journal::Journaled as _;
 use crate::store::names::SlotId;
 use crate::store::schedule::{Trigger, Triggers};
 use crate::store::slot_table::{Cell, SlotEntry, SlotTable};
-use crate::store::topology::Topology;
 use crate::validate::{PolicyError, SubjectRule};
 use crate::x509::thumbprint::Thumbprint;
 
@@ -123,6 +122,16 @@ impl Store {
     /// The latest instant an operation gave the store.
     pub fn clock(&self) -> Option<OffsetDateTime> {
         self.clock
+    }
+
+    /// The certificates the store knows, with the private keys it holds.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// The front-end topology: sites, pools, servers and what each server last reported.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
     }
 
     /// The SIP domain the store was made for ([`Store::for_sip_domain`]).

@@ -35,7 +35,7 @@ use crate::x509::pem::{base64_decode, base64_encode};
 
 impl Store {
     fn state(&self) -> State {
-        let mut certificates: Vec<&StoredCertificate> = self.inventory.values().collect();
+        let mut certificates: Vec<&StoredCertificate> = self.inventory.iter().collect();
         certificates.sort_by_key(|s| s.certificate.thumbprint());
         let slots = self
             .slots
@@ -112,8 +112,7 @@ impl Store {
         rng: &mut impl rand_core::CryptoRng,
     ) -> Result<String, ExportError> {
         let mut state = self.state();
-        let mut stored: Vec<&StoredCertificate> =
-            self.inventory.values().filter(|s| s.key.is_some()).collect();
+        let mut stored: Vec<&StoredCertificate> = self.inventory.iter().filter(|s| s.key.is_some()).collect();
         stored.sort_by_key(|s| s.certificate.thumbprint());
         for s in stored {
             if let Some(key) = &s.key {

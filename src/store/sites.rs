@@ -61,21 +61,6 @@ impl Store {
         })
     }
 
-    /// The servers, with their pools, in name order.
-    pub fn servers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.topology.servers()
-    }
-
-    /// The pools, with their sites, in name order.
-    pub fn pools(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.topology.pools()
-    }
-
-    /// The sites, in name order.
-    pub fn sites(&self) -> impl Iterator<Item = &str> {
-        self.topology.sites()
-    }
-
     /// Removes a front-end server (decommissioning): it leaves the topology with what it
     /// reported holding. A roll waiting for it is checked again at the next
     /// [`Store::advance`].

@@ -5,10 +5,19 @@
 //! holdings. Names are normalised (lowercase) by the caller. Every change is journaled, so that a
 //! refused operation rolls back to a savepoint.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::store::fleet::Holdings;
 use crate::store::journal::{Journal, Journaled};
+
+/// A name in lowercase, as the topology keeps names, without copying one that already is.
+fn lower(name: &str) -> Cow<'_, str> {
+    match name.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => Cow::Owned(name.to_ascii_lowercase()),
+        false => Cow::Borrowed(name),
+    }
+}
 
 /// How to undo one change.
 #[derive(Clone, Debug)]
@@ -22,10 +31,14 @@ pub(super) enum Undo {
     Reported(Box<str>, Option<Holdings>),
 }
 
-/// Sites, pools in sites, servers in pools, and the servers' reports. See the module
-/// documentation.
+/// The front-end topology of a [`Store`](crate::Store): sites, pools (by FQDN) in sites, servers
+/// (by FQDN) in pools, and what each server last reported holding. Read through
+/// [`Store::topology`](crate::Store::topology); changed with
+/// [`Store::add_site`](crate::Store::add_site) and its siblings and
+/// [`Store::record_holdings`](crate::Store::record_holdings). Names are kept in lowercase;
+/// lookups take any case.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Topology {
+pub struct Topology {
     sites: BTreeSet<Box<str>>,
     pools: BTreeMap<Box<str>, Box<str>>,
     servers: BTreeMap<Box<str>, Box<str>>,
@@ -34,31 +47,33 @@ pub(super) struct Topology {
 }
 
 impl Topology {
-    pub(super) fn has_site(&self, site: &str) -> bool {
-        self.sites.contains(site)
+    /// Whether the site exists.
+    pub fn has_site(&self, site: &str) -> bool {
+        self.sites.contains(lower(site).as_ref())
     }
 
-    /// The site of a pool.
-    pub(super) fn site_of(&self, pool: &str) -> Option<&str> {
-        self.pools.get(pool).map(AsRef::as_ref)
+    /// The site of a pool, if the pool exists.
+    pub fn site_of(&self, pool: &str) -> Option<&str> {
+        self.pools.get(lower(pool).as_ref()).map(AsRef::as_ref)
     }
 
-    /// The pool of a server.
-    pub(super) fn pool_of(&self, server: &str) -> Option<&str> {
-        self.servers.get(server).map(AsRef::as_ref)
+    /// The pool of a server, if the server exists.
+    pub fn pool_of(&self, server: &str) -> Option<&str> {
+        self.servers.get(lower(server).as_ref()).map(AsRef::as_ref)
     }
 
-    pub(super) fn sites(&self) -> impl Iterator<Item = &str> {
+    /// The sites, in name order.
+    pub fn sites(&self) -> impl Iterator<Item = &str> {
         self.sites.iter().map(AsRef::as_ref)
     }
 
     /// The pools with their sites, in name order.
-    pub(super) fn pools(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn pools(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pools.iter().map(|(p, s)| (p.as_ref(), s.as_ref()))
     }
 
     /// The servers with their pools, in name order.
-    pub(super) fn servers(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn servers(&self) -> impl Iterator<Item = (&str, &str)> {
         self.servers.iter().map(|(s, p)| (s.as_ref(), p.as_ref()))
     }
 
@@ -66,14 +81,13 @@ impl Topology {
         self.servers.len()
     }
 
-    /// What a server last reported.
-    pub(super) fn holdings(&self, server: &str) -> Option<&Holdings> {
-        self.holdings.get(server)
+    /// What a server last reported holding, if it did.
+    pub fn holdings(&self, server: &str) -> Option<&Holdings> {
+        self.holdings.get(lower(server).as_ref())
     }
 
-    /// Every report, by server.
-    #[cfg_attr(not(feature = "serde"), expect(dead_code, reason = "read by the saved state only"))]
-    pub(super) fn reports(&self) -> impl Iterator<Item = (&str, &Holdings)> {
+    /// Every server's last report, in server name order.
+    pub fn reports(&self) -> impl Iterator<Item = (&str, &Holdings)> {
         self.holdings.iter().map(|(s, h)| (s.as_ref(), h))
     }
 

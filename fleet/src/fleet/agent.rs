@@ -484,7 +484,8 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
     }
 
     fn write(&self, store: &Store, desired: &[Desired], thumbprint: &Thumbprint) -> Result<(), CertDirError> {
-        let stored = store.certificate(thumbprint).ok_or(CertDirError::NoKey { thumbprint: *thumbprint })?;
+        let stored =
+            store.inventory().get(thumbprint).ok_or(CertDirError::NoKey { thumbprint: *thumbprint })?;
         let key = stored.key.as_ref().ok_or(CertDirError::NoKey { thumbprint: *thumbprint })?;
         // The friendly name Windows shows: the types the certificate serves here.
         let uses: Vec<String> = desired

@@ -76,8 +76,9 @@ pub fn step(
     live.sort_by_key(|r| r.reported_at);
     let mut recorded = Vec::new();
     for report in live {
-        let known = store.servers().any(|(server, _)| server == report.server);
-        let same = store.holdings(&report.server).is_some_and(|h| h.thumbprints == report.thumbprints);
+        let known = store.topology().servers().any(|(server, _)| server == report.server);
+        let same =
+            store.topology().holdings(&report.server).is_some_and(|h| h.thumbprints == report.thumbprints);
         if !known || same {
             continue;
         }

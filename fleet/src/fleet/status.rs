@@ -65,6 +65,7 @@ pub struct WaitingRoll {
 pub fn fleet_status(store: &Store, reports: &[LiveReport], at: OffsetDateTime) -> Vec<ServerStatus> {
     let empty = BTreeSet::new();
     store
+        .topology()
         .servers()
         .map(|(server, pool)| {
             let desired = store.desired(server, at).unwrap_or_default();
@@ -73,13 +74,15 @@ pub fn fleet_status(store: &Store, reports: &[LiveReport], at: OffsetDateTime) -
             let holding = report.as_ref().map_or(&empty, |r| &r.thumbprints);
             let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
             let missing = desired.into_iter().filter(|d| !holding.contains(&d.thumbprint)).collect();
-            let (stale, unexpected) =
-                holding.iter().filter(|t| !wanted.contains(t)).partition(|t| store.certificate(t).is_some());
+            let (stale, unexpected) = holding
+                .iter()
+                .filter(|t| !wanted.contains(t))
+                .partition(|t| store.inventory().get(t).is_some());
             ServerStatus {
                 server: server.to_owned(),
                 pool: pool.to_owned(),
                 report,
-                recorded_at: store.holdings(server).map(|h| h.reported_at),
+                recorded_at: store.topology().holdings(server).map(|h| h.reported_at),
                 missing,
                 stale,
                 unexpected,
@@ -97,6 +100,7 @@ pub fn waiting_rolls(store: &Store, at: OffsetDateTime) -> Vec<WaitingRoll> {
             let pending = slot.pending().filter(|p| p.effective_at <= at)?;
             let waiting_for = if store.type_config(cert_type).get_require_staged() {
                 store
+                    .topology()
                     .servers()
                     .filter(|(_, pool)| {
                         Scope::pool(pool)
@@ -105,7 +109,10 @@ pub fn waiting_rolls(store: &Store, at: OffsetDateTime) -> Vec<WaitingRoll> {
                             .is_some_and(|(resolved, _)| resolved == *scope)
                     })
                     .filter(|(server, _)| {
-                        !store.holdings(server).is_some_and(|h| h.thumbprints.contains(&pending.thumbprint))
+                        !store
+                            .topology()
+                            .holdings(server)
+                            .is_some_and(|h| h.thumbprints.contains(&pending.thumbprint))
                     })
                     .map(|(server, _)| server.to_owned())
                     .collect()

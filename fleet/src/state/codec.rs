@@ -57,7 +57,7 @@ fn keyed(store: &Store, json: &str) -> Result<BTreeSet<Thumbprint>, StateError> 
     for b64 in &certificates.certificates {
         let pem = format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n");
         let thumbprint = Certificate::from_pem(pem.as_bytes()).map_err(|_| unreadable())?.thumbprint();
-        if store.certificate(&thumbprint).is_some_and(|s| s.key.is_some()) {
+        if store.inventory().get(&thumbprint).is_some_and(|s| s.key.is_some()) {
             out.insert(thumbprint);
         }
     }
@@ -92,7 +92,7 @@ pub(crate) fn encode(
 fn seal(store: &Store, keyed: &BTreeSet<Thumbprint>, password: &Password) -> Result<SealedKeys, StateError> {
     let mut keys_only = Store::new();
     for thumbprint in keyed {
-        if let Some(stored) = store.certificate(thumbprint) {
+        if let Some(stored) = store.inventory().get(thumbprint) {
             keys_only.add_certificate(stored.certificate.clone(), stored.key.clone());
         }
     }
@@ -186,14 +186,15 @@ mod tests {
         assert_eq!(again, sealed);
         let loaded = decode("k", &second, Some(&password)).unwrap();
         assert_eq!(loaded.to_json(), store.to_json());
-        assert!(loaded.certificate(&a).unwrap().key.is_some());
+        assert!(loaded.inventory().get(&a).unwrap().key.is_some());
         // A new key: sealed afresh, both keys load.
         let b = store.add_pfx(sample("openssl3-rsa2048-next.pfx")).unwrap();
         let (third, resealed) = encode(&store, &password, Some(&sealed)).unwrap();
         assert_eq!(resealed.thumbprints, [a, b].into());
         let loaded = decode("k", &third, Some(&password)).unwrap();
         assert!(
-            loaded.certificate(&a).unwrap().key.is_some() && loaded.certificate(&b).unwrap().key.is_some()
+            loaded.inventory().get(&a).unwrap().key.is_some()
+                && loaded.inventory().get(&b).unwrap().key.is_some()
         );
         // Another password's keys do not open.
         assert!(matches!(

@@ -246,8 +246,8 @@ impl Context {
             .update(|s| {
                 let known = match scope {
                     Scope::Global => true,
-                    Scope::Site(site) => s.sites().any(|x| x == site.as_ref()),
-                    Scope::Pool(pool) => s.pools().any(|(x, _)| x == pool.as_ref()),
+                    Scope::Site(site) => s.topology().sites().any(|x| x == site.as_ref()),
+                    Scope::Pool(pool) => s.topology().pools().any(|(x, _)| x == pool.as_ref()),
                 };
                 if !known {
                     let (kind, name) = match scope {
@@ -529,11 +529,11 @@ impl Context {
     async fn topology(&self) -> Result<Report, Failure> {
         let store = self.read().await?;
         let mut text = String::new();
-        for site in store.sites() {
+        for site in store.topology().sites() {
             text += &format!("site {site}\n");
-            for (pool, _) in store.pools().filter(|(_, s)| *s == site) {
+            for (pool, _) in store.topology().pools().filter(|(_, s)| *s == site) {
                 text += &format!("  pool {pool}\n");
-                for (server, _) in store.servers().filter(|(_, p)| *p == pool) {
+                for (server, _) in store.topology().servers().filter(|(_, p)| *p == pool) {
                     text += &format!("    server {server}\n");
                 }
             }
@@ -544,9 +544,9 @@ impl Context {
         Ok(Report {
             text,
             json: json!({
-                "sites": store.sites().collect::<Vec<_>>(),
-                "pools": store.pools().map(|(p, s)| json!({"pool": p, "site": s})).collect::<Vec<_>>(),
-                "servers": store.servers().map(|(s, p)| json!({"server": s, "pool": p})).collect::<Vec<_>>(),
+                "sites": store.topology().sites().collect::<Vec<_>>(),
+                "pools": store.topology().pools().map(|(p, s)| json!({"pool": p, "site": s})).collect::<Vec<_>>(),
+                "servers": store.topology().servers().map(|(s, p)| json!({"server": s, "pool": p})).collect::<Vec<_>>(),
             }),
         })
     }
