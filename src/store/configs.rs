@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use time::Duration;
 
@@ -20,6 +21,9 @@ use crate::validate::SubjectRule;
 pub(super) struct Configs {
     sip_domain: Option<SubjectRule>,
     types: BTreeMap<CertType, TypeConfig>,
+    /// The defaults of the built-in types for this SIP domain, made the first time one is asked
+    /// for: the planner and publication read a type's configuration for every slot they visit.
+    defaults: OnceLock<Vec<(CertType, TypeConfig)>>,
     log: Journal<(CertType, Option<TypeConfig>)>,
 }
 
@@ -40,8 +44,16 @@ impl Configs {
 
     /// The configuration of a type: the one set, else its default.
     pub(super) fn get(&self, cert_type: &CertType) -> Cow<'_, TypeConfig> {
-        match self.types.get(cert_type) {
-            Some(config) => Cow::Borrowed(config),
+        if let Some(config) = self.types.get(cert_type) {
+            return Cow::Borrowed(config);
+        }
+        let defaults = self.defaults.get_or_init(|| {
+            CertType::builtin()
+                .map(|t| (t.clone(), TypeConfig::for_type(&t, self.sip_domain.as_ref())))
+                .collect()
+        });
+        match defaults.iter().find(|(t, _)| t == cert_type) {
+            Some((_, config)) => Cow::Borrowed(config),
             None => Cow::Owned(TypeConfig::for_type(cert_type, self.sip_domain.as_ref())),
         }
     }
