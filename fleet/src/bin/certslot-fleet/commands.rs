@@ -500,7 +500,7 @@ impl Context {
         let store = self.read().await?;
         let cert_type = slot.one_type();
         let jwks = certslot::Jwks::publish(&store, &cert_type, &slot.scope, clock.instant_for(&store));
-        let document = jwks.to_json();
+        let document = jwks.to_json().map_err(|e| Failure::failed("json", e))?;
         let json = serde_json::from_str(&document).unwrap_or(Value::Null);
         Ok(Report { text: document + "\n", json })
     }
@@ -517,7 +517,8 @@ impl Context {
             &options,
         )
         .map_err(|e| Failure::failed("refused", e))?
-        .to_json();
+        .to_json()
+        .map_err(|e| Failure::failed("json", e))?;
         let json = serde_json::from_str(&document).unwrap_or(Value::Null);
         Ok(Report { text: document + "\n", json })
     }
