@@ -38,7 +38,7 @@ pub use crate::store::{
     TimelineEntry,
 };
 #[cfg(feature = "serde")]
-pub use crate::store::{LoadError, STATE_FORMAT};
+pub use crate::store::{LoadError, STATE_FORMAT, SaveError, SavedState, SealedKey};
 pub use crate::validate::{
     AcceptedKeys, HumanTime, KeyRule, Policy, PolicyError, Report, Rule, SubjectRule, UsageRule,
     ValidityRule, Violation, Warning, WarningRule,

@@ -265,7 +265,7 @@ fn concurrent_admins_lose_no_update_and_apply_none_twice() {
     }
     let stored = rt.block_on(async { store_for(&etcd.endpoint(), "lost").await.load().await.unwrap() });
     assert_eq!(stored.store.revision(), start + n);
-    assert_eq!(stored.store.to_json(), replay.to_json());
+    assert_eq!(stored.store.to_json().unwrap(), replay.to_json().unwrap());
 }
 
 /// Scenario 3, an agent killed: its lease expires, `drift` shows it unreported, and a staged
