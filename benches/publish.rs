@@ -81,7 +81,11 @@ fn publish(c: &mut Criterion) {
     let jwks = certslot::publish::Jwks::publish(&store, &oauth, &global, AT);
     let document =
         certslot::publish::AuthMetadata::publish(&store, &oauth, &global, AT, &options).expect("document");
-    eprintln!("publish: JWKS {} bytes, metadata {} bytes", jwks.to_json().len(), document.to_json().len());
+    eprintln!(
+        "publish: JWKS {} bytes, metadata {} bytes",
+        jwks.to_json().expect("JSON").len(),
+        document.to_json().expect("JSON").len()
+    );
 
     let mut group = c.benchmark_group("publish");
     group.bench_function("jwks", |b| {

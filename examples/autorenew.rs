@@ -387,7 +387,8 @@ fn run(args: &Args) -> Result<bool, String> {
 
     chart(&snapshots, &mut labels, start, end);
     if let Some(path) = &args.state {
-        std::fs::write(path, store.to_json()).map_err(|e| format!("cannot write {path}: {e}"))?;
+        let json = store.to_json().map_err(|e| format!("cannot write {path}: {e}"))?;
+        std::fs::write(path, json).map_err(|e| format!("cannot write {path}: {e}"))?;
         println!("\nstate written to {path} (revision {})", store.revision());
     }
     Ok(report(&checks, &rollover))

@@ -489,7 +489,7 @@ fn run(ops: &[Op], inv: Inv) -> Result<usize, String> {
             };
         }
         let (json, revision, clock, next_due) =
-            (store.to_json(), store.revision(), store.clock(), store.next_due());
+            (store.to_json().unwrap(), store.revision(), store.clock(), store.next_due());
         let saved = if on(Inv::Revision) { saved_state(&store) } else { String::new() };
         let before = slots(&store);
         let result = op.apply(&mut store);
@@ -504,7 +504,11 @@ fn run(ops: &[Op], inv: Inv) -> Result<usize, String> {
         let outcome = match result {
             Err(err) => {
                 check!(Inv::Refused, store.revision() == revision, "refused ({err}) but the revision moved");
-                check!(Inv::Refused, store.to_json() == json, "refused ({err}) but the state changed");
+                check!(
+                    Inv::Refused,
+                    store.to_json().unwrap() == json,
+                    "refused ({err}) but the state changed"
+                );
                 check!(Inv::Refused, store.next_due() == next_due, "refused ({err}) but next_due changed");
                 check!(Inv::Revision, store.revision() == revision, "refused ({err}) but the revision moved");
                 check!(
@@ -635,7 +639,7 @@ fn run(ops: &[Op], inv: Inv) -> Result<usize, String> {
                 );
                 check!(
                     Inv::Revision,
-                    changed || store.to_json() == json,
+                    changed || store.to_json().unwrap() == json,
                     "advance changed the state but not the revision"
                 );
                 let (next, now) = (store.next_due(), store.clock());
@@ -659,25 +663,25 @@ fn run(ops: &[Op], inv: Inv) -> Result<usize, String> {
 
         // 5. advance is idempotent.
         if let (Op::Advance { at }, true) = (op, on(Inv::Idempotent)) {
-            let (json, revision) = (store.to_json(), store.revision());
+            let (json, revision) = (store.to_json().unwrap(), store.revision());
             let again = store.advance(at.0).map_err(|e| format!("second advance refused: {e}"))?;
             check!(Inv::Idempotent, again.events.is_empty(), "a second advance reported {:#?}", again.events);
             check!(Inv::Idempotent, again.revision == revision, "a second advance moved the revision");
-            check!(Inv::Idempotent, store.to_json() == json, "a second advance changed the state");
+            check!(Inv::Idempotent, store.to_json().unwrap() == json, "a second advance changed the state");
         }
 
         // 7. The state round-trips through JSON (every few steps and at the end), and the
         // reloaded store, whose schedule is rebuilt from the state, has the same next_due.
         if (on(Inv::RoundTrip) || on(Inv::Schedule)) && (i % 4 == 3 || i + 1 == ops.len()) {
-            let json = store.to_json();
+            let json = store.to_json().unwrap();
             match Store::from_json(&json) {
                 Err(err) => check!(Inv::RoundTrip, false, "from_json refused the state: {err:?}\n{json}"),
                 Ok(loaded) => {
                     check!(
                         Inv::RoundTrip,
-                        loaded.to_json() == json,
+                        loaded.to_json().unwrap() == json,
                         "the reloaded state differs:\n{}",
-                        loaded.to_json()
+                        loaded.to_json().unwrap()
                     );
                     let (theirs, ours) = (loaded.next_due(), store.next_due());
                     check!(
@@ -819,10 +823,14 @@ fn refused_operations_leave_the_json_identical() {
         (Op::Rollback { ty: CertType::OAuthTokenIssuer, scope: Scope::Global, at: at(t) }, "NoPrevious"),
     ];
     for (op, expected) in refused {
-        let (json, revision) = (store.to_json(), store.revision());
+        let (json, revision) = (store.to_json().unwrap(), store.revision());
         let err = op.apply(&mut store).expect_err(&format!("{op:?} must be refused"));
         assert!(format!("{err:?}").starts_with(expected), "{op:?}: {err:?}, expected {expected}");
-        assert_eq!((store.to_json(), store.revision()), (json, revision), "{op:?} changed the store");
+        assert_eq!(
+            (store.to_json().unwrap(), store.revision()),
+            (json, revision),
+            "{op:?} changed the store"
+        );
     }
     assert_eq!(store.slot_count(), 1, "the refused multi-type set created a slot");
 }
@@ -905,10 +913,10 @@ fn advancing_twice_to_the_same_instant_changes_nothing() {
     let end = NOT_AFTER + Duration::DAY;
     let mut store =
         store_after(&[set(Cert::Rsa2048, t), roll(Cert::Rsa2048Next, t + Duration::DAY, t), advance(end)]);
-    let (json, revision) = (store.to_json(), store.revision());
+    let (json, revision) = (store.to_json().unwrap(), store.revision());
     let again = store.advance(end).unwrap();
     assert_eq!((again.events, again.revision), (vec![], revision));
-    assert_eq!(store.to_json(), json);
+    assert_eq!(store.to_json().unwrap(), json);
 }
 
 #[test]
@@ -957,9 +965,9 @@ fn state_with_slots_pending_rolls_and_topology_round_trips() {
         Op::AddServer { server: "fe01.contoso.com", pool: "pool01.contoso.com" },
         Op::RecordHoldings { server: "fe01.contoso.com", certs: vec![Cert::Rsa2048], at: at(t) },
     ]);
-    let json = store.to_json();
+    let json = store.to_json().unwrap();
     let loaded = Store::from_json(&json).unwrap();
-    assert_eq!(loaded.to_json(), json);
+    assert_eq!(loaded.to_json().unwrap(), json);
     assert_eq!(loaded.next_due(), store.next_due());
 }
 
@@ -1016,6 +1024,6 @@ fn reloaded_store_has_the_same_next_due_after_a_lead_warning_skipped_for_a_pendi
         advance(NOT_AFTER - Duration::hours(8)),
     ];
     let store = store_after(&ops);
-    let loaded = Store::from_json(&store.to_json()).unwrap();
+    let loaded = Store::from_json(&store.to_json().unwrap()).unwrap();
     assert_eq!(loaded.next_due(), store.next_due(), "loaded clock {:?}", loaded.clock());
 }

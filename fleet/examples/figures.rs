@@ -239,7 +239,7 @@ async fn run() {
         }
     }
     assert_eq!(store.slot_count(), 10_000);
-    let pretty = store.to_json().len();
+    let pretty = store.to_json().unwrap().len();
     let big = etcd_store(&endpoint, "big").await;
     let start = Instant::now();
     big.create(&store).await.unwrap();

@@ -9,7 +9,7 @@
 //!   (each write carries a receipt, so a lost answer is settled without applying twice). A
 //!   corrupt or foreign value is a typed [`StateError`] and is never overwritten. Private keys
 //!   live only inside the password-protected PFX files certslot writes into its state
-//!   ([`certslot::Store::to_json_with_keys`]); the password comes from an environment variable
+//!   ([`certslot::Store::to_state_with_keys`]); the password comes from an environment variable
 //!   or a file ([`PasswordSource`]).
 //! - [`Agent`]: one per front-end; writes what its server must hold into a directory (PFX with
 //!   key, mode 0600, written atomically), removes what it no longer must, and reports its

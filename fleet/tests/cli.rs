@@ -50,6 +50,8 @@ fn usage_errors_exit_2_with_the_usage() {
             "error: tomorrow: not an RFC 3339 instant",
         ),
         (&["agent", "--dir", "/tmp/x"][..], "error: --server is required"),
+        (&["rollback", "--type", "OAuthTokenIssuer,Default"][..], "error: --type takes one type here"),
+        (&["jwks"][..], "error: --type is required"),
         (&["get", "--cluster", "a/b"][..], "error: invalid cluster name \"a/b\""),
         (&["configure", "--type", "Default", "--staged", "maybe"][..], "error: --staged takes yes or no"),
         (

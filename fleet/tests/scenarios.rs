@@ -265,7 +265,7 @@ fn concurrent_admins_lose_no_update_and_apply_none_twice() {
     }
     let stored = rt.block_on(async { store_for(&etcd.endpoint(), "lost").await.load().await.unwrap() });
     assert_eq!(stored.store.revision(), start + n);
-    assert_eq!(stored.store.to_json(), replay.to_json());
+    assert_eq!(stored.store.to_json().unwrap(), replay.to_json().unwrap());
 }
 
 /// Scenario 3, an agent killed: its lease expires, `drift` shows it unreported, and a staged
@@ -630,13 +630,17 @@ fn each_admin_command_is_one_update_and_a_refusal_writes_nothing() {
         "--now",
         &at(0),
     ]);
-    assert_eq!(set["events"][0]["event"], "set");
-    assert_eq!(set["events"][0]["at"], at(0));
+    // certslot's own Event JSON: tagged by `event`, snake_case, RFC 3339 instants.
+    assert_eq!(
+        set["events"][0],
+        serde_json::json!({"event": "set", "cert_type": "OAuthTokenIssuer", "scope": "global",
+                           "thumbprint": CERT_A, "at": at(0)})
+    );
     let roll = ["roll", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_B, "--ignore-policy"];
     let rolled = write(&[&roll[..], &["--effective-date", "2027-07-01T00:00:00Z", "--now", &at(1)]].concat());
-    assert_eq!(rolled["events"][0]["event"], "roll-scheduled");
+    assert_eq!(rolled["events"][0]["event"], "roll_scheduled");
     let cancelled = write(&["cancel-roll", "--type", "OAuthTokenIssuer", "--now", &at(2)]);
-    assert_eq!(cancelled["events"][0]["reason"], "Requested");
+    assert_eq!(cancelled["events"][0]["reason"], "requested");
     let out = fleet.cli(&["cancel-roll", "--type", "OAuthTokenIssuer", "--now", &at(3)]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -646,11 +650,20 @@ fn each_admin_command_is_one_update_and_a_refusal_writes_nothing() {
     write(&[&roll[..], &["--effective-date", &at(5), "--now", &at(3), "--force"]].concat());
     // Due, staged, and fe01 has not reported: `advance` leaves it blocked.
     let advanced = write(&["advance", "--now", &at(6)]);
-    assert_eq!(advanced["events"][0]["event"], "roll-blocked");
-    assert_eq!(advanced["events"][0]["waiting_for"], serde_json::json!(["fe01.contoso.com"]));
+    assert_eq!(advanced["events"][0]["event"], "roll_blocked");
+    assert_eq!(advanced["events"][0]["servers"], serde_json::json!(["fe01.contoso.com"]));
     let drift = fleet.json(&["drift", "--now", &at(6)]);
     assert_eq!(drift["servers"][0]["reported"], false);
+    assert_eq!(drift["servers"][0]["holding"], serde_json::Value::Null);
+    let roles: Vec<&str> = drift["servers"][0]["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["current", "pending"], "unreported: everything it must hold is missing");
     assert_eq!(drift["waiting_rolls"][0]["waiting_for"], serde_json::json!(["fe01.contoso.com"]));
+    assert_eq!(drift["waiting_rolls"][0]["cert_type"], "OAuthTokenIssuer");
     write(&["configure", "--type", "OAuthTokenIssuer", "--staged", "no"]);
     let advanced = write(&["advance", "--now", &at(7)]);
     assert_eq!(advanced["events"][0]["event"], "rolled");
@@ -667,7 +680,9 @@ fn each_admin_command_is_one_update_and_a_refusal_writes_nothing() {
         .iter()
         .map(|e| e["event"]["event"].as_str().unwrap())
         .collect();
-    assert_eq!(events, ["current-expires-soon", "current-expired"]);
+    assert_eq!(events, ["current_expires_soon", "current_expired"]);
+    assert_eq!(timeline["entries"][0]["event"]["lead_time_seconds"], 86_400);
+    assert_eq!(timeline["entries"][1]["slot"]["current"]["thumbprint"], CERT_A);
 
     // Reads need no password; writes do.
     let read = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))

@@ -18,7 +18,12 @@ use crate::policy::error::NameError;
 /// assert_eq!("Fabrikam-Signing".parse::<CertType>()?.to_string(), "Fabrikam-Signing");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// JSON (feature `serde`): a string in Lync's spelling, as `Display` writes it
+/// (`"OAuthTokenIssuer"`, `"iPadAPNService"`, `"Fabrikam-Signing"`); read as `FromStr` reads it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(into = "String", try_from = "String"))]
 #[non_exhaustive]
 pub enum CertType {
     /// `AccessEdgeExternal`.
@@ -144,5 +149,21 @@ impl FromStr for CertType {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::custom(s.trim())
+    }
+}
+
+impl From<CertType> for String {
+    /// Lync's spelling (`Display`).
+    fn from(cert_type: CertType) -> Self {
+        cert_type.to_string()
+    }
+}
+
+impl TryFrom<String> for CertType {
+    type Error = NameError;
+
+    /// As `FromStr`.
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
     }
 }

@@ -19,7 +19,12 @@ use crate::policy::error::NameError;
 /// assert_eq!("service:Registrar:Pool01.Contoso.com".parse::<Scope>()?.to_string(), "pool:pool01.contoso.com");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// JSON (feature `serde`): the text form as `Display` writes it, a string: `"global"`,
+/// `"site:redmond"`, `"pool:pool01.contoso.com"`; read as `FromStr` reads it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(into = "String", try_from = "String"))]
 pub enum Scope {
     /// Every server.
     Global,
@@ -92,5 +97,21 @@ impl FromStr for Scope {
         } else {
             Err(invalid())
         }
+    }
+}
+
+impl From<Scope> for String {
+    /// The text form (`Display`).
+    fn from(scope: Scope) -> Self {
+        scope.to_string()
+    }
+}
+
+impl TryFrom<String> for Scope {
+    type Error = NameError;
+
+    /// As `FromStr`.
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
     }
 }

@@ -23,15 +23,21 @@ use crate::x509::{Certificate, Curve, FactError, KeyAlgorithm, Thumbprint};
 
 /// The JWS algorithm a published key signs with (`alg`,
 /// [RFC 7518 3.1](https://datatracker.ietf.org/doc/html/rfc7518#section-3.1)).
+///
+/// JSON (feature `serde`): the `alg` value, `"RS256"`, `"ES256"` or `"ES384"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum JwsAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256, for RSA keys: what Lync, Exchange, SharePoint, AD FS and
     /// Microsoft Entra sign their tokens with.
+    #[cfg_attr(feature = "serde", serde(rename = "RS256"))]
     Rs256,
     /// ECDSA on P-256 with SHA-256.
+    #[cfg_attr(feature = "serde", serde(rename = "ES256"))]
     Es256,
     /// ECDSA on P-384 with SHA-384.
+    #[cfg_attr(feature = "serde", serde(rename = "ES384"))]
     Es384,
 }
 
@@ -158,9 +164,15 @@ impl JwkParams {
 
 /// One key of a [`Jwks`]: a certificate's public key as an RFC 7517 JSON Web Key.
 ///
-/// Serialized with `kty`, `use` (always `sig`), `alg`, `kid`, `x5t`, `x5t#S256`, `n` and `e` or
-/// `crv`, `x` and `y`, then `x5c`; [`Jwk::status`] and [`Jwk::thumbprint`] are for the caller and
-/// are not serialized (JWKS consumers expect only registered members).
+/// Serialized (feature `serde`) with `kty`, `use` (always `sig`), `alg`, `kid`, `x5t`,
+/// `x5t#S256`, `n` and `e` or `crv`, `x` and `y`, then `x5c`; [`Jwk::status`] and
+/// [`Jwk::thumbprint`] are for the caller and are not serialized (JWKS consumers expect only
+/// registered members):
+///
+/// ```text
+/// {"kty":"RSA","use":"sig","alg":"RS256","kid":"<x5t>","x5t":"<x5t>","x5t#S256":"<base64url>",
+///  "n":"<base64url>","e":"AQAB","x5c":["<DER in Base64>", ...]}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Jwk {
@@ -235,12 +247,14 @@ pub struct SkippedKey {
 ///
 /// Serialized as `{"keys":[...]}` only; [`Jwks::skipped`] is for the caller.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Jwks {
     /// The keys, in [`published_keys`] order: the signing key first.
     pub keys: Vec<Jwk>,
     /// The published keys that cannot be JWKs (not serialized). Verifiers will not learn them:
     /// a non-empty list deserves a warning in the caller's logs.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub skipped: Vec<SkippedKey>,
 }
 
@@ -328,55 +342,65 @@ impl Jwks {
     }
 
     /// The set as compact JSON (no whitespace), ready to serve as `application/json` at a
-    /// `jwks_uri`. For other layouts, serialize the [`Jwks`] with serde.
+    /// `jwks_uri`: `{"keys":[...]}` (see [`Jwk`]). For other layouts, serialize the [`Jwks`]
+    /// with serde.
+    ///
+    /// # Errors
+    /// serde_json's error, returned rather than hidden; a set of members that are all strings
+    /// does not make it fail.
     #[cfg(feature = "serde")]
-    pub fn to_json(&self) -> String {
-        // Every member is a string: serializing cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 }
 
+/// A [`Jwk`]'s members in JSON: `kty`, `use`, `alg`, `kid`, `x5t`, `x5t#S256`, the key's own
+/// members, `x5c`, the order of RFC 7517's examples. `kty` and `use` are not fields of
+/// [`Jwk`] (they follow from its key), so the shape is derived on this borrowed view.
 #[cfg(feature = "serde")]
-impl serde::Serialize for JwsAlgorithm {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
+#[derive(serde::Serialize)]
+struct JwkMembers<'a> {
+    kty: &'static str,
+    #[serde(rename = "use")]
+    key_use: &'static str,
+    alg: JwsAlgorithm,
+    kid: &'a str,
+    x5t: &'a str,
+    #[serde(rename = "x5t#S256")]
+    x5t_s256: &'a str,
+    #[serde(flatten)]
+    params: KeyMembers<'a>,
+    x5c: &'a [String],
+}
+
+/// The members that carry the key: `n` and `e`, or `crv`, `x` and `y`.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum KeyMembers<'a> {
+    Rsa { n: &'a str, e: &'a str },
+    Ec { crv: String, x: &'a str, y: &'a str },
 }
 
 #[cfg(feature = "serde")]
 impl serde::Serialize for Jwk {
+    /// As `JwkMembers` (derived): the members in the order of RFC 7517's examples.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct as _;
-        let mut s = serializer.serialize_struct("Jwk", 9)?;
-        s.serialize_field("kty", self.kty())?;
-        s.serialize_field("use", self.key_use())?;
-        s.serialize_field("alg", &self.alg)?;
-        s.serialize_field("kid", &self.kid)?;
-        s.serialize_field("x5t", &self.x5t)?;
-        s.serialize_field("x5t#S256", &self.x5t_s256)?;
-        match &self.params {
-            JwkParams::Rsa { n, e } => {
-                s.serialize_field("n", n)?;
-                s.serialize_field("e", e)?;
-            }
-            JwkParams::Ec { curve, x, y } => {
-                s.serialize_field("crv", &curve.to_string())?;
-                s.serialize_field("x", x)?;
-                s.serialize_field("y", y)?;
-            }
-        }
-        s.serialize_field("x5c", &self.x5c)?;
-        s.end()
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Jwks {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct as _;
-        let mut s = serializer.serialize_struct("Jwks", 1)?;
-        s.serialize_field("keys", &self.keys)?;
-        s.end()
+        let params = match &self.params {
+            JwkParams::Rsa { n, e } => KeyMembers::Rsa { n, e },
+            JwkParams::Ec { curve, x, y } => KeyMembers::Ec { crv: curve.to_string(), x, y },
+        };
+        let members = JwkMembers {
+            kty: self.kty(),
+            key_use: self.key_use(),
+            alg: self.alg,
+            kid: &self.kid,
+            x5t: &self.x5t,
+            x5t_s256: &self.x5t_s256,
+            params,
+            x5c: &self.x5c,
+        };
+        serde::Serialize::serialize(&members, serializer)
     }
 }
 
@@ -414,7 +438,7 @@ impl Jwks {
     /// assert_eq!((key.kty(), key.alg.as_str(), key.status), ("EC", "ES256", KeyStatus::Signing));
     /// assert_eq!(key.kid, key.x5t);
     /// assert_eq!(key.thumbprint, thumbprint);
-    /// assert!(jwks.to_json().starts_with(r#"{"keys":[{"kty":"EC","use":"sig","alg":"ES256","kid":""#));
+    /// assert!(jwks.to_json()?.starts_with(r#"{"keys":[{"kty":"EC","use":"sig","alg":"ES256","kid":""#));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn publish(store: &Store, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> Self {

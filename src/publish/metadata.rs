@@ -399,10 +399,13 @@ pub struct AuthMetadata {
 impl AuthMetadata {
     /// The document as compact JSON (no whitespace), ready to serve as `application/json`. For
     /// other layouts, serialize the [`AuthMetadata`] with serde.
+    ///
+    /// # Errors
+    /// serde_json's error, returned rather than hidden; a document of members that are all
+    /// strings does not make it fail.
     #[cfg(feature = "serde")]
-    pub fn to_json(&self) -> String {
-        // Every member is a string: serializing cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 
     /// The key whose `x5t` is `x5t` (`keyinfo.x5t` in Exchange's form).
@@ -411,36 +414,55 @@ impl AuthMetadata {
     }
 }
 
+/// A [`MetadataKey`] in JSON, in its [`MetadataForm`]: `usage`, `keyinfo` and `keyvalue`
+/// (Exchange), or `usage` and `keyValue` (SharePoint). The members are constants and the
+/// form's, not fields of [`MetadataKey`], so the shape is derived on this borrowed view.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum KeyMembers<'a> {
+    Exchange {
+        usage: &'static str,
+        keyinfo: KeyInfo<'a>,
+        keyvalue: KeyValue<'a>,
+    },
+    SharePoint {
+        usage: &'static str,
+        #[serde(rename = "keyValue")]
+        key_value: KeyValue<'a>,
+    },
+}
+
+/// `keyinfo`: `{"x5t": "<x5t>"}`.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize)]
+struct KeyInfo<'a> {
+    x5t: &'a str,
+}
+
+/// `keyvalue` / `keyValue`: `{"type": "x509Certificate", "value": "<DER in Base64>"}`.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize)]
+struct KeyValue<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: &'a str,
+}
+
 #[cfg(feature = "serde")]
 impl serde::Serialize for MetadataKey {
+    /// As `KeyMembers` (derived): the members of the key's form.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct as _;
-        #[derive(serde::Serialize)]
-        struct KeyInfo<'a> {
-            x5t: &'a str,
-        }
-        #[derive(serde::Serialize)]
-        struct KeyValue<'a> {
-            #[serde(rename = "type")]
-            kind: &'a str,
-            value: &'a str,
-        }
         let key_value = KeyValue { kind: "x509Certificate", value: &self.certificate };
-        match self.form {
-            MetadataForm::Exchange => {
-                let mut s = serializer.serialize_struct("MetadataKey", 3)?;
-                s.serialize_field("usage", "signing")?;
-                s.serialize_field("keyinfo", &KeyInfo { x5t: &self.x5t })?;
-                s.serialize_field("keyvalue", &key_value)?;
-                s.end()
-            }
-            MetadataForm::SharePoint => {
-                let mut s = serializer.serialize_struct("MetadataKey", 2)?;
-                s.serialize_field("usage", "Signing")?;
-                s.serialize_field("keyValue", &key_value)?;
-                s.end()
-            }
-        }
+        let members = match self.form {
+            MetadataForm::Exchange => KeyMembers::Exchange {
+                usage: "signing",
+                keyinfo: KeyInfo { x5t: &self.x5t },
+                keyvalue: key_value,
+            },
+            MetadataForm::SharePoint => KeyMembers::SharePoint { usage: "Signing", key_value },
+        };
+        serde::Serialize::serialize(&members, serializer)
     }
 }
 

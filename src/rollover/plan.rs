@@ -12,7 +12,25 @@ use crate::store::{Slot, Store};
 use crate::x509::{Certificate, Thumbprint};
 
 /// One thing the planner says must happen.
+///
+/// JSON (feature `serde`, written only): an object tagged by `action`, the variant's name in
+/// snake_case (`renew`, `stage`, `roll`, `retire_previous`, `critical`, `expired`), then the
+/// variant's fields by their names; instants as RFC 3339 strings, `left` as `left_seconds`
+/// (whole seconds). A renewal's `template` is what a CA is asked for, its subject and DNS names
+/// (`null` when the subject cannot be signed); the rest of the template (key usage, extended key
+/// usage) is the current certificate's and stays with the [`RequestTemplate`]:
+///
+/// ```text
+/// {"action": "renew", "cert_type": "OAuthTokenIssuer", "scope": "global",
+///  "current": "3BF702B601477250F70E61E287798983087DA4AB",
+///  "by": "2035-12-27T00:00:00Z", "effective_at": "2035-11-26T00:00:00Z",
+///  "template": {"subject": "CN=pool01.contoso.com", "dns_names": ["pool01.contoso.com", "contoso.com"]}}
+/// {"action": "critical", "cert_type": "OAuthTokenIssuer", "scope": "global", "thumbprint": "3BF7...",
+///  "expires_at": "2036-01-01T00:00:00Z", "left_seconds": 86400, "emergency_at": "2035-12-31T00:00:00Z"}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "action", rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Action {
     /// The current certificate is inside its renewal window and no roll is pending: obtain the
@@ -26,15 +44,18 @@ pub enum Action {
         current: Thumbprint,
         /// The last instant a renewal can still be announced `publish_ahead` before it rolls in
         /// with the current certificate valid for the lead time and the token lifetime after.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         by: OffsetDateTime,
         /// The effective date a renewal made now gets: `publish_ahead` from now, shortened to the
         /// last compliant roll when less time is left, and now itself past the critical
         /// threshold.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         effective_at: OffsetDateTime,
         /// What to ask for: the current certificate's subject, DNS names, key usage and
         /// extended key usage. `None` when its subject cannot be written as an RFC 4514 name
         /// that certslot would sign (an empty subject, say). Shared by the actions of the slots
-        /// that hold the same certificate.
+        /// that hold the same certificate. JSON: its subject and DNS names.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "template_json"))]
         template: Option<Arc<RequestTemplate>>,
     },
     /// Servers of the scope lack the pending certificate (announced already): their agents must
@@ -49,6 +70,7 @@ pub enum Action {
         /// The servers that have not reported holding it.
         servers: Vec<String>,
         /// The roll's effective date.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         by: OffsetDateTime,
     },
     /// A roll is pending and announced: it takes effect at `earliest_effective`, once
@@ -61,9 +83,11 @@ pub enum Action {
         /// The pending certificate.
         thumbprint: Thumbprint,
         /// The effective date it was scheduled for.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         effective_at: OffsetDateTime,
         /// The first instant that satisfies the schedule, publish-ahead and the certificate's
         /// own `notBefore`.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         earliest_effective: OffsetDateTime,
         /// The servers the type's staging gate waits for (empty without the gate).
         waiting_for: Vec<String>,
@@ -77,6 +101,7 @@ pub enum Action {
         /// The previous certificate.
         thumbprint: Thumbprint,
         /// When its retention ended.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         at: OffsetDateTime,
     },
     /// No compliant roll can take effect any more before the current certificate expires:
@@ -89,10 +114,13 @@ pub enum Action {
         /// The current certificate.
         thumbprint: Thumbprint,
         /// Its `notAfter`.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         expires_at: OffsetDateTime,
-        /// How long it has left.
+        /// How long it has left (JSON: `left_seconds`).
+        #[cfg_attr(feature = "serde", serde(rename = "left_seconds", with = "crate::x509::time::seconds"))]
         left: Duration,
         /// The critical threshold: from then on a renewal rolls in at once.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         emergency_at: OffsetDateTime,
     },
     /// The current certificate has expired: nothing signs.
@@ -104,6 +132,7 @@ pub enum Action {
         /// The certificate.
         thumbprint: Thumbprint,
         /// Its `notAfter`.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         expired_at: OffsetDateTime,
     },
 }
@@ -120,6 +149,21 @@ impl Action {
             | Self::Expired { cert_type, scope, .. } => (cert_type, scope),
         }
     }
+}
+
+/// A renewal's template in JSON: what a CA is asked for, its subject and DNS names.
+#[cfg(feature = "serde")]
+fn template_json<S: serde::Serializer>(
+    template: &Option<Arc<RequestTemplate>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Template<'a> {
+        subject: &'a str,
+        dns_names: &'a [String],
+    }
+    let template = template.as_deref().map(|t| Template { subject: t.subject(), dns_names: t.dns_names() });
+    serde::Serialize::serialize(&template, serializer)
 }
 
 /// What must happen, by when, for every slot of `store` that needs something at `at`, in the

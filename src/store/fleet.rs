@@ -20,7 +20,11 @@ use crate::store::slot::Outcome;
 use crate::x509::thumbprint::Thumbprint;
 
 /// Why a server must hold a certificate.
+///
+/// JSON (feature `serde`): `"current"`, `"previous"` or `"pending"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Role {
     /// The current certificate: the server signs with it.
@@ -32,7 +36,15 @@ pub enum Role {
 }
 
 /// One certificate a server must hold.
+///
+/// JSON (feature `serde`):
+///
+/// ```text
+/// {"cert_type": "OAuthTokenIssuer", "scope": "global",
+///  "thumbprint": "3BF702B601477250F70E61E287798983087DA4AB", "role": "current"}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Desired {
     /// The type.
     pub cert_type: CertType,
@@ -45,11 +57,16 @@ pub struct Desired {
 }
 
 /// What a server last reported holding, and when.
+///
+/// JSON (feature `serde`): `{"thumbprints": ["3BF7...", "4DDB..."], "reported_at": "2026-11-25T09:00:00Z"}`,
+/// the thumbprints in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Holdings {
     /// The thumbprints in its certificate store.
     pub thumbprints: BTreeSet<Thumbprint>,
     /// The instant of the report.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub reported_at: OffsetDateTime,
 }
 
@@ -77,13 +94,26 @@ impl DriftOptions {
 }
 
 /// How one server differs from what it should hold.
+///
+/// JSON (feature `serde`): the fields by their names, `reported_at` an RFC 3339 string or
+/// `null`, `missing` a list of [`Desired`], `stale` and `unexpected` lists of thumbprints:
+///
+/// ```text
+/// {"server": "fe01.contoso.com", "pool": "pool01.contoso.com",
+///  "reported_at": "2026-11-25T09:00:00Z", "outdated_report": false,
+///  "missing": [{"cert_type": "OAuthTokenIssuer", "scope": "global",
+///               "thumbprint": "4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F", "role": "pending"}],
+///  "stale": [], "unexpected": []}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ServerDrift {
     /// The server.
     pub server: String,
     /// Its pool.
     pub pool: String,
     /// When it last reported; `None` when it never did (everything desired is then missing).
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
     pub reported_at: Option<OffsetDateTime>,
     /// True when its last report is older than [`DriftOptions::max_report_age`].
     pub outdated_report: bool,
@@ -201,11 +231,50 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn drift(&self, at: OffsetDateTime, options: DriftOptions) -> Vec<ServerDrift> {
+        self.drift_against(at, options, |server| self.topology.holdings(server))
+    }
+
+    /// [`Store::drift`] against reports kept elsewhere: `reports` says what each server of the
+    /// topology (by its lowercase name) holds and since when, `None` for a server that has not
+    /// reported. For a view of the fleet that trusts only live reports (an agent's report that
+    /// expires with the agent) rather than the last ones recorded in the store.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    ///
+    /// use certslot::{Store, store::{DriftOptions, Holdings}};
+    /// use time::macros::datetime;
+    ///
+    /// let mut store = Store::new();
+    /// store.add_site("redmond")?;
+    /// store.add_pool("pool01.contoso.com", "redmond")?;
+    /// store.add_server("fe01.contoso.com", "pool01.contoso.com")?;
+    /// store.add_server("fe02.contoso.com", "pool01.contoso.com")?;
+    /// // The store recorded fe01's report, but only fe02's agent is alive.
+    /// store.record_holdings("fe01.contoso.com", [], datetime!(2026-11-25 9:00 UTC))?;
+    /// let live = BTreeMap::from([(
+    ///     "fe02.contoso.com",
+    ///     Holdings { thumbprints: Default::default(), reported_at: datetime!(2026-11-25 9:10 UTC) },
+    /// )]);
+    ///
+    /// let at = datetime!(2026-11-25 9:30 UTC);
+    /// let drift = store.drift_against(at, DriftOptions::default(), |server| live.get(server));
+    /// assert_eq!(drift[0].reported_at, None);
+    /// assert_eq!(drift[1].reported_at, Some(datetime!(2026-11-25 9:10 UTC)));
+    /// assert!(drift[1].is_clean());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn drift_against<'r>(
+        &self,
+        at: OffsetDateTime,
+        options: DriftOptions,
+        reports: impl Fn(&str) -> Option<&'r Holdings>,
+    ) -> Vec<ServerDrift> {
         let empty = BTreeSet::new();
         let mut out = Vec::with_capacity(self.topology.server_count());
         for (server, pool) in self.topology.servers() {
             let desired = self.desired_in_pool(pool, at);
-            let report = self.topology.holdings(server);
+            let report = reports(server);
             let holding = report.map_or(&empty, |h| &h.thumbprints);
             let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
             let missing: Vec<Desired> =

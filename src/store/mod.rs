@@ -59,7 +59,7 @@ pub use self::operations::RollOptions;
 pub use self::queries::{CertView, SlotView};
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
 #[cfg(feature = "serde")]
-pub use self::state::{LoadError, STATE_FORMAT};
+pub use self::state::{LoadError, STATE_FORMAT, SaveError, SavedState, SealedKey};
 pub use self::timeline::TimelineEntry;
 pub use self::topology::Topology;
 

@@ -1,11 +1,13 @@
-//! The store's state as JSON (feature `serde`), for keeping it in etcd, Consul or a database
-//! with compare-and-swap on [`Store::revision`].
+//! The store's state as a value ([`SavedState`]) and as JSON (feature `serde`), for keeping it
+//! in etcd, Consul or a database with compare-and-swap on [`Store::revision`].
 //!
 //! The state holds the certificates' DER, the slots (with the servers a blocked roll waits for),
 //! the topology, what each server last reported holding and when, every type's configuration
 //! (policy rules, lead time, accept-previous, require-key, staging gate) and the revision. Private
 //! keys are left out unless the caller asks for them, and then only inside password-protected PFX
-//! files ([`Store::to_json_with_keys`]).
+//! files ([`Store::to_state_with_keys`], [`Store::to_json_with_keys`]); sealing them costs far
+//! more than the rest, so [`SavedState::with_keys`] lets a writer put in the keys it sealed for an
+//! earlier state while they are the same ([`Store::sealed_keys`]).
 //!
 //! Format 2 is written. Format 1 (certslot 0.1.0) is still read: it kept no policies (a
 //! configured type gets its default policy for the SIP domain back), no instants of the servers'
@@ -17,13 +19,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::pfx::{ExportError, ExportOptions, ImportOptions, Password, Pfx, PfxError};
+use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx, PfxError};
 use crate::policy::{CertType, RolloverPolicy, Scope, TypeConfig, normalize};
 use crate::store::configs::Configs;
 use crate::store::fleet::Holdings;
 use crate::store::slot::{Assignment, PendingRoll, Slot, Warned};
 use crate::store::state::{
-    Format, HoldingState, KeyState, LoadError, STATE_FORMAT, SlotState, State, StateV1, TypeState,
+    HoldingState, LoadError, STATE_FORMAT, SaveError, SavedState, SealedKey, SlotState, State, TypeState,
     build_policy, build_rollover, instant, name_error, parse_instant, parse_seconds, parse_thumbprint,
     policy_state, rollover_state, seconds,
 };
@@ -34,35 +36,58 @@ use crate::x509::cert::Certificate;
 use crate::x509::pem::{base64_decode, base64_encode};
 
 impl Store {
-    fn state(&self) -> State {
+    /// The state as a value, without private keys: what [`Store::to_json`] writes.
+    /// Deterministic: the same store gives the same state.
+    ///
+    /// # Errors
+    /// [`SaveError::Instant`] for an instant (the clock, a slot's dates, a report's) that RFC 3339
+    /// cannot write.
+    pub fn to_state(&self) -> Result<SavedState, SaveError> {
         let mut certificates: Vec<&StoredCertificate> = self.inventory.iter().collect();
         certificates.sort_by_key(|s| s.certificate.thumbprint());
-        let slots = self
-            .slots
-            .entries()
-            .filter_map(|(id, entry)| {
-                let slot = self.view_of(entry);
-                // A slot emptied by removals, perhaps at a scope since removed, is not state.
-                if slot.is_empty() {
-                    return None;
-                }
-                let (cert_type, scope) = self.names_of(id);
-                Some(SlotState {
-                    cert_type: cert_type.to_string(),
-                    scope: scope.to_string(),
-                    current: slot.current.map(|a| (a.thumbprint.to_string(), instant(a.since))),
-                    previous: slot.previous.map(|a| (a.thumbprint.to_string(), instant(a.since))),
-                    pending: slot.pending.map(|p| (p.thumbprint.to_string(), instant(p.effective_at))),
-                    warned_lead: slot.warned.lead,
-                    warned_expired: slot.warned.expired,
-                    blocked_by: self.slots.blocked(id).cloned().unwrap_or_default(),
+        let mut slots = Vec::new();
+        for (id, entry) in self.slots.entries() {
+            let slot = self.view_of(entry);
+            // A slot emptied by removals, perhaps at a scope since removed, is not state.
+            if slot.is_empty() {
+                continue;
+            }
+            let (cert_type, scope) = self.names_of(id);
+            let place = |field, thumbprint: Thumbprint, at| {
+                Ok::<_, SaveError>((thumbprint.to_string(), instant(field, at)?))
+            };
+            slots.push(SlotState {
+                cert_type: cert_type.to_string(),
+                scope: scope.to_string(),
+                current: slot.current.map(|a| place("current.since", a.thumbprint, a.since)).transpose()?,
+                previous: slot
+                    .previous
+                    .map(|a| place("previous.since", a.thumbprint, a.since))
+                    .transpose()?,
+                pending: slot
+                    .pending
+                    .map(|p| place("pending.effective_at", p.thumbprint, p.effective_at))
+                    .transpose()?,
+                warned_lead: slot.warned.lead,
+                warned_expired: slot.warned.expired,
+                blocked_by: self.slots.blocked(id).cloned().unwrap_or_default(),
+            });
+        }
+        let holdings = self
+            .topology
+            .reports()
+            .map(|(s, h)| {
+                Ok(HoldingState {
+                    server: s.to_string(),
+                    reported_at: instant("holdings.reported_at", h.reported_at)?,
+                    thumbprints: h.thumbprints.iter().map(ToString::to_string).collect(),
                 })
             })
-            .collect();
-        State {
+            .collect::<Result<_, SaveError>>()?;
+        Ok(SavedState(State {
             format: STATE_FORMAT,
             revision: self.revision,
-            clock: self.clock.map(instant),
+            clock: self.clock.map(|c| instant("clock", c)).transpose()?,
             sip_domain: self.configs.sip_domain().map(|s| s.sip_domain().to_owned()),
             types: self
                 .configs
@@ -83,47 +108,73 @@ impl Store {
             sites: self.topology.sites().map(ToOwned::to_owned).collect(),
             pools: self.topology.pools().map(|(p, s)| (p.to_owned(), s.to_owned())).collect(),
             servers: self.topology.servers().map(|(s, p)| (s.to_owned(), p.to_owned())).collect(),
-            holdings: self
-                .topology
-                .reports()
-                .map(|(s, h)| HoldingState {
-                    server: s.to_string(),
-                    reported_at: instant(h.reported_at),
-                    thumbprints: h.thumbprints.iter().map(ToString::to_string).collect(),
-                })
-                .collect(),
-        }
+            holdings,
+        }))
     }
 
-    /// The state as JSON, without private keys. Deterministic: the same store gives the same text.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&self.state()).unwrap_or_default()
+    /// Every private key the store holds, each sealed in a PFX of its certificate protected by
+    /// `password` (salts and IVs from `rng`), in thumbprint order: the keys of
+    /// [`Store::to_state_with_keys`], for [`SavedState::with_keys`].
+    ///
+    /// # Errors
+    /// [`SaveError::Key`] when a key cannot be exported.
+    pub fn sealed_keys(
+        &self,
+        password: &Password,
+        options: &ExportOptions,
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<Vec<SealedKey>, SaveError> {
+        let mut stored: Vec<&StoredCertificate> = self.inventory.iter().filter(|s| s.key.is_some()).collect();
+        stored.sort_by_key(|s| s.certificate.thumbprint());
+        let mut keys = Vec::with_capacity(stored.len());
+        for s in stored {
+            if let Some(key) = &s.key {
+                let thumbprint = s.certificate.thumbprint();
+                let pfx = Pfx::export(&s.certificate, key, &[], password, options, rng)
+                    .map_err(|source| SaveError::Key { thumbprint, source })?;
+                keys.push(SealedKey::new(thumbprint, pfx));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The state as a value with every private key the store holds, each sealed in a PFX
+    /// protected by `password` (salts and IVs from `rng`): what [`Store::to_json_with_keys`]
+    /// writes.
+    ///
+    /// # Errors
+    /// As [`Store::to_state`], and [`SaveError::Key`] when a key cannot be exported.
+    pub fn to_state_with_keys(
+        &self,
+        password: &Password,
+        options: &ExportOptions,
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<SavedState, SaveError> {
+        let state = self.to_state()?;
+        Ok(state.with_keys(self.sealed_keys(password, options, rng)?))
+    }
+
+    /// The state as JSON, without private keys ([`Store::to_state`], pretty-printed).
+    /// Deterministic: the same store gives the same text.
+    ///
+    /// # Errors
+    /// As [`Store::to_state`].
+    pub fn to_json(&self) -> Result<String, SaveError> {
+        pretty(&self.to_state()?)
     }
 
     /// The state as JSON with every private key the store holds, each in a PFX protected by
-    /// `password` (salts and IVs from `rng`).
+    /// `password` (salts and IVs from `rng`): [`Store::to_state_with_keys`], pretty-printed.
     ///
     /// # Errors
-    /// [`ExportError`] when a key cannot be exported.
+    /// As [`Store::to_state_with_keys`].
     pub fn to_json_with_keys(
         &self,
         password: &Password,
         options: &ExportOptions,
         rng: &mut impl rand_core::CryptoRng,
-    ) -> Result<String, ExportError> {
-        let mut state = self.state();
-        let mut stored: Vec<&StoredCertificate> = self.inventory.iter().filter(|s| s.key.is_some()).collect();
-        stored.sort_by_key(|s| s.certificate.thumbprint());
-        for s in stored {
-            if let Some(key) = &s.key {
-                let pfx = Pfx::export(&s.certificate, key, &[], password, options, rng)?;
-                state.keys.push(KeyState {
-                    thumbprint: s.certificate.thumbprint().to_string(),
-                    pfx: base64_encode(&pfx),
-                });
-            }
-        }
-        Ok(serde_json::to_string_pretty(&state).unwrap_or_default())
+    ) -> Result<String, SaveError> {
+        pretty(&self.to_state_with_keys(password, options, rng)?)
     }
 
     /// Loads a state written by [`Store::to_json`] (keys in it are ignored), in format 2 or 1.
@@ -132,7 +183,7 @@ impl Store {
     /// [`LoadError`]: malformed JSON, an unsupported format, bad certificates, names or policies,
     /// dangling references, impossible slots.
     pub fn from_json(json: &str) -> Result<Self, LoadError> {
-        Self::load(json, None)
+        Self::build(&SavedState::from_json(json)?.0, None)
     }
 
     /// Loads a state written by [`Store::to_json_with_keys`], importing the keys with `password`.
@@ -140,20 +191,28 @@ impl Store {
     /// # Errors
     /// As [`Store::from_json`], and [`LoadError::Key`] for a key that does not import.
     pub fn from_json_with_keys(json: &str, password: &Password) -> Result<Self, LoadError> {
-        Self::load(json, Some(password))
+        Self::build(&SavedState::from_json(json)?.0, Some(password))
     }
 
-    fn load(json: &str, password: Option<&Password>) -> Result<Self, LoadError> {
-        let json_error = |e: serde_json::Error| LoadError::Json(e.to_string());
-        let state = match serde_json::from_str::<Format>(json).map_err(json_error)?.format {
-            STATE_FORMAT => serde_json::from_str::<State>(json).map_err(json_error)?,
-            1 => serde_json::from_str::<StateV1>(json).map_err(json_error)?.upgrade()?,
-            format => return Err(LoadError::UnsupportedFormat { format }),
-        };
-        Self::build(state, password)
+    /// Loads a state value (keys in it are ignored).
+    ///
+    /// # Errors
+    /// [`LoadError`]: bad certificates, names or policies, dangling references, impossible slots.
+    pub fn from_state(state: &SavedState) -> Result<Self, LoadError> {
+        Self::build(&state.0, None)
     }
 
-    fn build(state: State, password: Option<&Password>) -> Result<Self, LoadError> {
+    /// Loads a state value with its sealed private keys, importing them with `password`.
+    ///
+    /// # Errors
+    /// As [`Store::from_state`], and [`LoadError::Key`] for a key that does not import (or does
+    /// not hold its certificate), [`LoadError::DanglingThumbprint`] for a key of a certificate the
+    /// state does not hold.
+    pub fn from_state_with_keys(state: &SavedState, password: &Password) -> Result<Self, LoadError> {
+        Self::build(&state.0, Some(password))
+    }
+
+    fn build(state: &State, password: Option<&Password>) -> Result<Self, LoadError> {
         let sip_domain = match &state.sip_domain {
             Some(domain) => Some(
                 SubjectRule::new(domain)
@@ -193,9 +252,9 @@ impl Store {
             }
             store.configs.set(cert_type, config);
         }
-        store.load_certificates(&state, password)?;
-        store.load_topology(&state)?;
-        store.load_slots(&state)?;
+        store.load_certificates(state, password)?;
+        store.load_topology(state)?;
+        store.load_slots(state)?;
         // What was built is the state as loaded, not changes to it.
         store.commit();
         Ok(store)
@@ -214,10 +273,8 @@ impl Store {
         }
         let Some(password) = password else { return Ok(()) };
         for k in &state.keys {
-            let thumbprint = parse_thumbprint(&k.thumbprint)?;
-            let bytes = base64_decode(&k.pfx)
-                .map_err(|e| LoadError::Key { thumbprint, source: PfxError::Corrupt(e) })?;
-            let pfx = Pfx::import(&bytes, password, ImportOptions::default())
+            let thumbprint = k.thumbprint();
+            let pfx = Pfx::import(k.pfx(), password, ImportOptions::default())
                 .map_err(|source| LoadError::Key { thumbprint, source })?;
             let (leaf, key, _) = pfx.into_parts();
             let stored = self.inventory.get(&thumbprint).ok_or_else(|| LoadError::DanglingThumbprint {
@@ -364,4 +421,10 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The state as pretty-printed JSON (two-space indents), the layout [`Store::to_json`] has
+/// always written.
+fn pretty(state: &SavedState) -> Result<String, SaveError> {
+    serde_json::to_string_pretty(state).map_err(|e| SaveError::Json(e.to_string()))
 }

@@ -12,7 +12,15 @@ use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::Thumbprint;
 
 /// A slot as `Get-CsCertificate` shows it.
+///
+/// JSON (feature `serde`): the fields by their names, each certificate a [`CertView`] or `null`:
+///
+/// ```text
+/// {"cert_type": "OAuthTokenIssuer", "scope": "global",
+///  "current": {"thumbprint": "3BF7...", ...}, "previous": null, "pending": null}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SlotView {
     /// The type.
     pub cert_type: CertType,
@@ -27,7 +35,17 @@ pub struct SlotView {
 }
 
 /// One certificate of a [`SlotView`].
+///
+/// JSON (feature `serde`): the fields by their names, instants as RFC 3339 strings:
+///
+/// ```text
+/// {"thumbprint": "3BF702B601477250F70E61E287798983087DA4AB",
+///  "subject": "CN=pool01.contoso.com", "issuer": "CN=Contoso Issuing CA",
+///  "not_before": "2025-11-25T00:00:00Z", "not_after": "2027-11-25T00:00:00Z",
+///  "effective_at": "2026-11-25T09:00:00Z"}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CertView {
     /// The thumbprint.
     pub thumbprint: Thumbprint,
@@ -36,10 +54,13 @@ pub struct CertView {
     /// The issuer (RFC 4514).
     pub issuer: String,
     /// `notBefore`.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub not_before: OffsetDateTime,
     /// `notAfter`.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub not_after: OffsetDateTime,
     /// When it became (or becomes) current.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub effective_at: OffsetDateTime,
 }
 

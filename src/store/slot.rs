@@ -9,33 +9,49 @@ use crate::policy::{CertType, Scope};
 use crate::x509::thumbprint::Thumbprint;
 
 /// A certificate's place in a slot: which certificate, and since when it holds the place.
+///
+/// JSON (feature `serde`):
+/// `{"thumbprint": "3BF702B601477250F70E61E287798983087DA4AB", "since": "2026-11-25T09:00:00Z"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Assignment {
     /// The certificate.
     pub thumbprint: Thumbprint,
     /// When it became current (for a previous certificate: when it became current, before it
     /// was displaced).
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub since: OffsetDateTime,
 }
 
 /// A roll scheduled for later.
+///
+/// JSON (feature `serde`):
+/// `{"thumbprint": "4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F", "effective_at": "2027-07-01T00:00:00Z"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PendingRoll {
     /// The certificate that will become current.
     pub thumbprint: Thumbprint,
     /// When it becomes current.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub effective_at: OffsetDateTime,
 }
 
 /// The current, previous and pending certificate of one type at one scope. Lync keeps two
 /// copies of each type, current and previous; the pending one is the roll scheduled with
 /// `Set-CsCertificate -Roll -EffectiveDate`.
+///
+/// JSON (feature `serde`, written only: a slot comes from a store): each place an
+/// [`Assignment`] or a [`PendingRoll`], or `null`:
+/// `{"current": {"thumbprint": "3BF7...", "since": "..."}, "previous": null, "pending": null}`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Slot {
     pub(super) current: Option<Assignment>,
     pub(super) previous: Option<Assignment>,
     pub(super) pending: Option<PendingRoll>,
     /// Which warnings about the current certificate have been reported (reset when it changes).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub(super) warned: Warned,
 }
 
@@ -78,7 +94,11 @@ impl Slot {
 }
 
 /// Why a pending roll was cancelled.
+///
+/// JSON (feature `serde`): `"set"`, `"replaced"`, `"requested"` or `"rolled_back"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CancelReason {
     /// A certificate was set immediately.
@@ -92,7 +112,12 @@ pub enum CancelReason {
 }
 
 /// Why a previous certificate left its slot.
+///
+/// JSON (feature `serde`): `"replaced"`, `"expired"`, `"retired"`, `"removed"` or
+/// `"became_current"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum DropReason {
     /// Another certificate became previous.
@@ -108,7 +133,25 @@ pub enum DropReason {
 }
 
 /// What an operation or the passing of time did, with the values involved.
+///
+/// JSON (feature `serde`): an object tagged by `event`, the variant's name in snake_case
+/// (`set`, `displaced`, `previous_dropped`, `roll_scheduled`, `roll_cancelled`, `rolled`,
+/// `roll_blocked`, `current_removed`, `rolled_back`, `current_expired`,
+/// `current_expires_soon`), then the variant's fields by their names; instants as RFC 3339
+/// strings, thumbprints, types and scopes as strings, reasons in snake_case, and the lead time
+/// as `lead_time_seconds`, whole seconds:
+///
+/// ```text
+/// {"event": "rolled", "cert_type": "OAuthTokenIssuer", "scope": "global",
+///  "thumbprint": "4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F",
+///  "previous": "3BF702B601477250F70E61E287798983087DA4AB",
+///  "effective_at": "2027-07-01T00:00:00Z", "applied_at": "2027-07-01T00:00:00Z"}
+/// {"event": "current_expires_soon", "cert_type": "OAuthTokenIssuer", "scope": "global",
+///  "thumbprint": "3BF7...", "not_after": "2035-12-31T23:59:59Z", "lead_time_seconds": 86400}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "event", rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Event {
     /// A certificate became current at once (`Set-CsCertificate`).
@@ -120,6 +163,7 @@ pub enum Event {
         /// The new current certificate.
         thumbprint: Thumbprint,
         /// When.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         at: OffsetDateTime,
     },
     /// The current certificate became the previous one.
@@ -151,6 +195,7 @@ pub enum Event {
         /// The certificate that will become current.
         thumbprint: Thumbprint,
         /// When.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         effective_at: OffsetDateTime,
     },
     /// A scheduled roll was cancelled.
@@ -162,6 +207,7 @@ pub enum Event {
         /// The certificate that would have become current.
         thumbprint: Thumbprint,
         /// When it would have.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         effective_at: OffsetDateTime,
         /// Why it was cancelled.
         reason: CancelReason,
@@ -177,8 +223,10 @@ pub enum Event {
         /// The certificate that became previous, if there was a current one.
         previous: Option<Thumbprint>,
         /// The roll's effective date.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         effective_at: OffsetDateTime,
         /// The instant `advance` applied it (later than the effective date when blocked).
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         applied_at: OffsetDateTime,
     },
     /// A due roll waits because servers of the scope do not hold the pending certificate yet.
@@ -190,6 +238,7 @@ pub enum Event {
         /// The pending certificate.
         thumbprint: Thumbprint,
         /// The roll's effective date.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         effective_at: OffsetDateTime,
         /// The servers that lack it.
         servers: Vec<String>,
@@ -223,6 +272,7 @@ pub enum Event {
         /// The certificate.
         thumbprint: Thumbprint,
         /// Its `notAfter`.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         not_after: OffsetDateTime,
     },
     /// Warning: the current certificate expires within the type's lead time and no roll is
@@ -235,8 +285,13 @@ pub enum Event {
         /// The certificate.
         thumbprint: Thumbprint,
         /// Its `notAfter`.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         not_after: OffsetDateTime,
-        /// The lead time.
+        /// The lead time (JSON: `lead_time_seconds`).
+        #[cfg_attr(
+            feature = "serde",
+            serde(rename = "lead_time_seconds", with = "crate::x509::time::seconds")
+        )]
         lead_time: Duration,
     },
 }
@@ -321,7 +376,10 @@ impl fmt::Display for Event {
 }
 
 /// What a successful mutating operation did.
+///
+/// JSON (feature `serde`): `{"events": [<Event>, ...], "revision": 7}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Outcome {
     /// Every event, in the order it happened.
     pub events: Vec<Event>,

@@ -1,9 +1,11 @@
-//! The saved state (feature `serde`): its format numbers, why a state cannot be loaded
-//! ([`LoadError`]), and its shapes: format 2, written and read, and format 1 (certslot
-//! 0.1.0), read and upgraded to format 2. One struct per JSON object; policies as their rules'
+//! The saved state (feature `serde`): the state as a value ([`SavedState`], with its
+//! [`SealedKey`]s), its format numbers, why a state cannot be written ([`SaveError`]) or loaded
+//! ([`LoadError`]), and its shapes: format 2, written and read, and format 1 (certslot 0.1.0),
+//! read and upgraded to format 2. One struct per JSON object; policies as their rules'
 //! settings, rebuilt through the rules' own checked setters so that an impossible saved policy is
 //! a typed error.
 
+use core::fmt;
 use std::collections::BTreeMap;
 
 use const_oid::ObjectIdentifier;
@@ -11,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::pfx::PfxError;
+use crate::pfx::{ExportError, PfxError};
 use crate::policy::{
     CertType, NameError, RenewBefore, Retention, RolloverError, RolloverPolicy, Scope, TypeConfig,
 };
 use crate::validate::{KeyRule, Policy, PolicyError, SubjectRule, UsageRule, ValidityRule, WarningRule};
+use crate::x509::pem::{base64_decode, base64_encode};
 use crate::x509::{ParseError, Thumbprint};
 
 /// The version of the state format written.
@@ -131,9 +134,193 @@ pub enum LoadError {
     },
 }
 
+/// Why a store's state could not be written. Nothing is written then, not even in part.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaveError {
+    /// An instant of the state that RFC 3339 cannot write: a year before 0000 or after 9999,
+    /// or a UTC offset with seconds (a local mean time). The store took it from a caller.
+    #[error("{field} {at} cannot be written as an RFC 3339 instant")]
+    Instant {
+        /// The field (`clock`, `current.since`, `pending.effective_at`, ...).
+        field: &'static str,
+        /// The instant.
+        at: OffsetDateTime,
+    },
+    /// A private key could not be sealed in its PFX.
+    #[error("private key of {thumbprint}: {source}")]
+    Key {
+        /// The certificate it belongs to.
+        thumbprint: Thumbprint,
+        /// Why.
+        #[source]
+        source: ExportError,
+    },
+    /// serde_json refused to write the state (its message). A state holds only strings, numbers
+    /// and booleans once its instants are written, so this is not expected; it is returned
+    /// rather than an empty text.
+    #[error("the state could not be written as JSON: {0}")]
+    Json(String),
+}
+
+/// A store's state as a value (feature `serde`): what [`Store::to_state`](crate::Store::to_state)
+/// makes and [`Store::from_state`](crate::Store::from_state) loads, in format 2
+/// ([`STATE_FORMAT`]), with the private keys sealed in password-protected PFX files when they
+/// were asked for ([`SavedState::keys`]).
+///
+/// JSON: what [`Store::to_json`](crate::Store::to_json) writes (pretty) or
+/// `serde_json::to_vec` (compact), the same members either way:
+///
+/// ```text
+/// {"format": 2, "revision": 7, "clock": "2026-11-25T09:00:00Z", "sip_domain": "contoso.com",
+///  "types": [...], "certificates": ["<DER in Base64>", ...],
+///  "keys": [{"thumbprint": "3BF7...", "pfx": "<PFX in Base64>"}],
+///  "slots": [...], "sites": [...], "pools": [...], "servers": [...], "holdings": [...]}
+/// ```
+///
+/// `keys` is left out when there are none. Reading (`Deserialize`, [`SavedState::from_json`])
+/// takes format 2 and format 1, which it upgrades; the state's contents (certificates, names,
+/// references, policies, key passwords) are checked when a store is loaded from it.
+///
+/// ```
+/// use certslot::{Store, store::SavedState};
+///
+/// let mut store = Store::for_sip_domain("contoso.com")?;
+/// store.add_site("redmond")?;
+/// let state = store.to_state()?;
+/// assert_eq!(state.revision(), 1);
+/// assert!(state.keys().is_empty());
+///
+/// // Compact JSON, read back as a value and as a store.
+/// let bytes = serde_json::to_vec(&state)?;
+/// let read: SavedState = serde_json::from_slice(&bytes)?;
+/// assert_eq!(read, state);
+/// assert_eq!(Store::from_state(&read)?.to_json()?, store.to_json()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "serde_json::Value")]
+pub struct SavedState(pub(super) State);
+
+/// One private key of a [`SavedState`]: the PFX that seals it (its certificate and key,
+/// protected by the state's password), and the thumbprint of its certificate.
+///
+/// JSON: `{"thumbprint": "3BF702B601477250F70E61E287798983087DA4AB", "pfx": "<PFX in Base64>"}`,
+/// the PFX in standard Base64 with padding.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedKey {
+    thumbprint: Thumbprint,
+    #[serde(with = "pfx_base64")]
+    pfx: Vec<u8>,
+}
+
+impl SealedKey {
+    /// The key of the certificate `thumbprint`, sealed in `pfx` (the bytes of a PFX file).
+    /// Whether the PFX opens and holds that certificate is checked when a store loads it.
+    pub fn new(thumbprint: Thumbprint, pfx: Vec<u8>) -> Self {
+        Self { thumbprint, pfx }
+    }
+
+    /// The certificate the key belongs to.
+    pub fn thumbprint(&self) -> Thumbprint {
+        self.thumbprint
+    }
+
+    /// The PFX file's bytes.
+    pub fn pfx(&self) -> &[u8] {
+        &self.pfx
+    }
+}
+
+impl fmt::Debug for SealedKey {
+    /// The thumbprint and the PFX's size, not its bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedKey")
+            .field("thumbprint", &self.thumbprint)
+            .field("pfx_bytes", &self.pfx.len())
+            .finish()
+    }
+}
+
+/// A PFX in the state: standard Base64 with padding.
+mod pfx_base64 {
+    use super::{base64_decode, base64_encode};
+
+    pub(super) fn serialize<S: serde::Serializer>(pfx: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64_encode(pfx))
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        base64_decode(&text).map_err(|e| serde::de::Error::custom(format_args!("pfx: {e}")))
+    }
+}
+
+impl SavedState {
+    /// Reads a state written by [`Store::to_json`](crate::Store::to_json) or
+    /// [`Store::to_json_with_keys`](crate::Store::to_json_with_keys), or as `serde_json` writes a
+    /// [`SavedState`], in format 2 or 1 (upgraded to 2). Only the JSON's shape is checked here;
+    /// [`Store::from_state`](crate::Store::from_state) checks the rest.
+    ///
+    /// # Errors
+    /// [`LoadError::Json`] (with serde_json's line and column) for text that is not a state's
+    /// JSON, [`LoadError::UnsupportedFormat`], and what upgrading format 1 finds wrong.
+    pub fn from_json(json: &str) -> Result<Self, LoadError> {
+        let json_error = |e: serde_json::Error| LoadError::Json(e.to_string());
+        let state = match serde_json::from_str::<Format>(json).map_err(json_error)?.format {
+            STATE_FORMAT => serde_json::from_str::<State>(json).map_err(json_error)?,
+            1 => serde_json::from_str::<StateV1>(json).map_err(json_error)?.upgrade()?,
+            format => return Err(LoadError::UnsupportedFormat { format }),
+        };
+        Ok(Self(state))
+    }
+
+    /// The store's revision when the state was made.
+    pub fn revision(&self) -> u64 {
+        self.0.revision
+    }
+
+    /// The sealed private keys, in thumbprint order; empty when the state was made without
+    /// them ([`Store::to_state`](crate::Store::to_state)).
+    pub fn keys(&self) -> &[SealedKey] {
+        &self.0.keys
+    }
+
+    /// The same state with `keys` as its sealed private keys (replacing any it had), kept in
+    /// thumbprint order, one a certificate (the last given wins): a state made without keys
+    /// gets the keys sealed for an earlier state of the same store, so that nothing is sealed
+    /// again while the keys stay the same. A key of a certificate the state does not hold, or
+    /// one the password does not open, is refused when a store is loaded with keys
+    /// ([`Store::from_state_with_keys`](crate::Store::from_state_with_keys)).
+    #[must_use]
+    pub fn with_keys(self, keys: impl IntoIterator<Item = SealedKey>) -> Self {
+        let keys: BTreeMap<Thumbprint, SealedKey> = keys.into_iter().map(|k| (k.thumbprint, k)).collect();
+        Self(State { keys: keys.into_values().collect(), ..self.0 })
+    }
+}
+
+impl TryFrom<serde_json::Value> for SavedState {
+    type Error = LoadError;
+
+    /// As [`SavedState::from_json`], from parsed JSON (serde_json's messages then carry no line
+    /// and column): what `Deserialize` does.
+    fn try_from(value: serde_json::Value) -> Result<Self, LoadError> {
+        let json_error = |e: serde_json::Error| LoadError::Json(e.to_string());
+        let state = match Format::deserialize(&value).map_err(json_error)?.format {
+            STATE_FORMAT => State::deserialize(value).map_err(json_error)?,
+            1 => StateV1::deserialize(value).map_err(json_error)?.upgrade()?,
+            format => return Err(LoadError::UnsupportedFormat { format }),
+        };
+        Ok(Self(state))
+    }
+}
+
 // ----- format 2 ----------------------------------------------------------------------------------
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct State {
     pub(super) format: u32,
@@ -143,7 +330,7 @@ pub(super) struct State {
     pub(super) types: Vec<TypeState>,
     pub(super) certificates: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) keys: Vec<KeyState>,
+    pub(super) keys: Vec<SealedKey>,
     pub(super) slots: Vec<SlotState>,
     pub(super) sites: Vec<String>,
     pub(super) pools: Vec<(String, String)>,
@@ -151,7 +338,7 @@ pub(super) struct State {
     pub(super) holdings: Vec<HoldingState>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TypeState {
     pub(super) cert_type: String,
@@ -167,7 +354,7 @@ pub(super) struct TypeState {
 }
 
 /// A [`RolloverPolicy`], spans in whole seconds.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RolloverState {
     /// Renew this long before expiry, or (when absent) ...
@@ -228,7 +415,7 @@ pub(super) fn build_rollover(state: &RolloverState) -> Result<RolloverPolicy, Lo
 }
 
 /// A [`Policy`]: each rule, or `null` where the policy has none.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PolicyState {
     pub(super) key: Option<KeyRuleState>,
@@ -238,7 +425,7 @@ pub(super) struct PolicyState {
     pub(super) warnings: Option<WarningRuleState>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct KeyRuleState {
     pub(super) min_rsa_bits: u32,
@@ -248,20 +435,20 @@ pub(super) struct KeyRuleState {
     pub(super) eddsa: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ValidityRuleState {
     pub(super) min_remaining_seconds: Option<i64>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UsageRuleState {
     pub(super) digital_signature: bool,
     pub(super) required_eku: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WarningRuleState {
     pub(super) weak_signature: bool,
@@ -270,14 +457,7 @@ pub(super) struct WarningRuleState {
     pub(super) ca_certificate: bool,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct KeyState {
-    pub(super) thumbprint: String,
-    pub(super) pfx: String,
-}
-
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SlotState {
     pub(super) cert_type: String,
@@ -292,7 +472,7 @@ pub(super) struct SlotState {
     pub(super) blocked_by: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HoldingState {
     pub(super) server: String,
@@ -312,7 +492,7 @@ pub(super) struct StateV1 {
     pub(super) types: Vec<TypeStateV1>,
     pub(super) certificates: Vec<String>,
     #[serde(default)]
-    pub(super) keys: Vec<KeyState>,
+    pub(super) keys: Vec<SealedKey>,
     pub(super) slots: Vec<SlotStateV1>,
     pub(super) sites: Vec<String>,
     pub(super) pools: Vec<(String, String)>,
@@ -345,8 +525,8 @@ pub(super) struct SlotStateV1 {
 
 /// Just the format number, read first to choose the shape.
 #[derive(Deserialize)]
-pub(super) struct Format {
-    pub(super) format: u32,
+struct Format {
+    format: u32,
 }
 
 impl StateV1 {
@@ -433,8 +613,9 @@ impl StateV1 {
 
 // ----- conversions -------------------------------------------------------------------------------
 
-pub(super) fn instant(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+/// An instant of the state, `field` of it, in RFC 3339.
+pub(super) fn instant(field: &'static str, at: OffsetDateTime) -> Result<String, SaveError> {
+    at.format(&Rfc3339).map_err(|_| SaveError::Instant { field, at })
 }
 
 pub(super) fn parse_instant(field: &'static str, value: &str) -> Result<OffsetDateTime, LoadError> {

@@ -10,9 +10,21 @@ use crate::store::schedule::Trigger;
 use crate::store::slot::{Event, Slot};
 
 /// One change of a dry run ([`Store::timeline`], [`Store::timeline_all`]).
+///
+/// JSON (feature `serde`, written only): the instant, the [`Event`] (tagged by `event`) and
+/// the [`Slot`] after it:
+///
+/// ```text
+/// {"at": "2027-07-01T00:00:00Z",
+///  "event": {"event": "rolled", "cert_type": "OAuthTokenIssuer", "scope": "global", ...},
+///  "slot": {"current": {"thumbprint": "4DDB...", "since": "2027-07-01T00:00:00Z"},
+///           "previous": {"thumbprint": "3BF7...", "since": "2026-11-25T09:00:00Z"}, "pending": null}}
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TimelineEntry {
     /// When it happens.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub at: OffsetDateTime,
     /// What happens (the event names the type and scope of its slot).
     pub event: Event,

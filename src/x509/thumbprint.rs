@@ -24,7 +24,12 @@ use crate::x509::ThumbprintError;
 /// assert_eq!(t.to_string().parse::<Thumbprint>()?, t);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// JSON (feature `serde`): a string of the 40 uppercase hex digits `Display` writes,
+/// `"3B7E0551084F21AA9C480E10732B0F9C6DD43166"`; read as leniently as `FromStr`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(into = "String", try_from = "String"))]
 pub struct Thumbprint([u8; 20]);
 
 /// The SHA-256 digest of a certificate's DER encoding.
@@ -146,6 +151,22 @@ macro_rules! digest_text {
 
 digest_text!(Thumbprint, 20);
 digest_text!(Sha256Fingerprint, 32);
+
+impl From<Thumbprint> for String {
+    /// The 40 uppercase hex digits (`Display`).
+    fn from(thumbprint: Thumbprint) -> Self {
+        thumbprint.to_string()
+    }
+}
+
+impl TryFrom<String> for Thumbprint {
+    type Error = ThumbprintError;
+
+    /// As `FromStr`.
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
 
 #[cfg(test)]
 mod tests {

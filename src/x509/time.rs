@@ -1,4 +1,5 @@
-//! UTCTime and GeneralizedTime, as certificates carry them (RFC 5280 4.1.2.5).
+//! UTCTime and GeneralizedTime, as certificates carry them (RFC 5280 4.1.2.5); and (feature
+//! `serde`) how every layer writes a duration in JSON ([`seconds`]).
 //!
 //! Written by hand: `der`'s `DateTime` starts in 1970, but real certificates carry `notBefore`
 //! dates from 1950 on (UTCTime) and earlier (GeneralizedTime).
@@ -100,6 +101,27 @@ fn two_digits(text: &[u8], at: usize) -> Option<u8> {
     match text.get(at..at + 2)? {
         [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some((a - b'0') * 10 + (b - b'0')),
         _ => None,
+    }
+}
+
+/// A duration in JSON (feature `serde`): whole seconds, a number (`86400` for a day), truncated
+/// toward zero; `#[serde(with = "crate::x509::time::seconds")]`. Instants are RFC 3339 strings,
+/// through `time::serde::rfc3339`.
+#[cfg(feature = "serde")]
+pub(crate) mod seconds {
+    use time::Duration;
+
+    pub(crate) fn serialize<S: serde::Serializer>(
+        duration: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(duration.whole_seconds())
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        <i64 as serde::Deserialize>::deserialize(deserializer).map(Duration::seconds)
     }
 }
 

@@ -3,32 +3,49 @@
 //!
 //! certslot's own [`Store::drift`] compares against the holdings recorded in the store (what the
 //! staging gate reads), which keep a dead server's last report. Here a server counts as reported
-//! only while its agent's lease-backed key exists; a server whose key is gone is unreported.
+//! only while its agent's lease-backed key exists; a server whose key is gone is unreported. The
+//! comparison itself is certslot's ([`Store::drift_against`], given the live reports).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use certslot::{CertType, OffsetDateTime, Scope, Store, Thumbprint, store::Desired};
+use certslot::{
+    CertType, OffsetDateTime, Scope, Store, Thumbprint,
+    store::{DriftOptions, Holdings, ServerDrift},
+};
+use serde::Serialize;
 
 use crate::fleet::report::{HoldingsReport, LiveReport};
 
-/// One server: what it should hold, what its agent reports, how the two differ.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One server: how it differs from what it should hold, by its agent's live report.
+///
+/// JSON: the members of its [`ServerDrift`] (`reported_at` is the live report's instant, `null`
+/// without one), then `holding`, the thumbprints of the live report (`null` without one), and
+/// `recorded_at`, when the store last recorded its holdings:
+///
+/// ```text
+/// {"server": "fe01.contoso.com", "pool": "pool01.contoso.com",
+///  "reported_at": "2026-11-25T09:00:00Z", "outdated_report": false,
+///  "missing": [], "stale": [], "unexpected": [],
+///  "holding": ["3BF702B601477250F70E61E287798983087DA4AB"], "recorded_at": "2026-11-25T09:00:00Z"}
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServerStatus {
-    /// The server.
-    pub server: String,
-    /// Its pool.
-    pub pool: String,
-    /// Its agent's live report; `None` when it has none (the agent is not running, or its
-    /// lease expired): unreported, and everything desired counts as missing.
+    /// What it misses, holds stale or holds unexpectedly, against its live report
+    /// ([`Store::drift_against`]); with no live report (the agent is not running, or its lease
+    /// expired) it is unreported, and everything desired counts as missing.
+    #[serde(flatten)]
+    pub drift: ServerDrift,
+    /// Its agent's live report, if any.
+    #[serde(rename = "holding", serialize_with = "holding")]
     pub report: Option<HoldingsReport>,
     /// When the store last recorded its holdings (the records the staging gate reads).
+    #[serde(with = "time::serde::rfc3339::option")]
     pub recorded_at: Option<OffsetDateTime>,
-    /// Certificates it should hold and does not.
-    pub missing: Vec<Desired>,
-    /// Certificates it holds that the store knows but no longer assigns to it.
-    pub stale: Vec<Thumbprint>,
-    /// Certificates it holds that the store does not know.
-    pub unexpected: Vec<Thumbprint>,
+}
+
+/// A live report in JSON: its thumbprints.
+fn holding<S: serde::Serializer>(report: &Option<HoldingsReport>, serializer: S) -> Result<S::Ok, S::Error> {
+    report.as_ref().map(|r| &r.thumbprints).serialize(serializer)
 }
 
 impl ServerStatus {
@@ -39,13 +56,21 @@ impl ServerStatus {
 
     /// True when it reports holding exactly what it should.
     pub fn is_clean(&self) -> bool {
-        self.is_reported() && self.missing.is_empty() && self.stale.is_empty() && self.unexpected.is_empty()
+        self.is_reported() && self.drift.is_clean()
     }
 }
 
 /// A roll whose effective date has passed and that is still pending: either nothing has applied
 /// it yet (no coordinator ran), or the staging gate holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// JSON: the fields by their names, the effective date in RFC 3339:
+///
+/// ```text
+/// {"cert_type": "OAuthTokenIssuer", "scope": "global",
+///  "thumbprint": "4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F",
+///  "effective_at": "2027-07-01T00:00:00Z", "waiting_for": ["fe03.contoso.com"]}
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WaitingRoll {
     /// The type.
     pub cert_type: CertType,
@@ -54,6 +79,7 @@ pub struct WaitingRoll {
     /// The pending certificate.
     pub thumbprint: Thumbprint,
     /// Its effective date.
+    #[serde(with = "time::serde::rfc3339")]
     pub effective_at: OffsetDateTime,
     /// The servers whose recorded holdings lack it, when the type requires staging (empty
     /// otherwise).
@@ -63,59 +89,34 @@ pub struct WaitingRoll {
 /// Every server of the topology, in name order, against its live report (see the module
 /// documentation), at `at`.
 pub fn fleet_status(store: &Store, reports: &[LiveReport], at: OffsetDateTime) -> Vec<ServerStatus> {
-    let empty = BTreeSet::new();
+    let live: BTreeMap<&str, &HoldingsReport> =
+        reports.iter().filter_map(|r| Some((r.server.as_str(), r.report.as_ref().ok()?))).collect();
+    let holdings: BTreeMap<&str, Holdings> = live
+        .iter()
+        .map(|(server, r)| {
+            (*server, Holdings { thumbprints: r.thumbprints.clone(), reported_at: r.reported_at })
+        })
+        .collect();
     store
-        .topology()
-        .servers()
-        .map(|(server, pool)| {
-            let desired = store.desired(server, at).unwrap_or_default();
-            let report =
-                reports.iter().find(|r| r.server == server).and_then(|r| r.report.as_ref().ok()).cloned();
-            let holding = report.as_ref().map_or(&empty, |r| &r.thumbprints);
-            let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
-            let missing = desired.into_iter().filter(|d| !holding.contains(&d.thumbprint)).collect();
-            let (stale, unexpected) = holding
-                .iter()
-                .filter(|t| !wanted.contains(t))
-                .partition(|t| store.inventory().get(t).is_some());
-            ServerStatus {
-                server: server.to_owned(),
-                pool: pool.to_owned(),
-                report,
-                recorded_at: store.topology().holdings(server).map(|h| h.reported_at),
-                missing,
-                stale,
-                unexpected,
-            }
+        .drift_against(at, DriftOptions::default(), |server| holdings.get(server))
+        .into_iter()
+        .map(|drift| ServerStatus {
+            report: live.get(drift.server.as_str()).map(|r| (*r).clone()),
+            recorded_at: store.topology().holdings(&drift.server).map(|h| h.reported_at),
+            drift,
         })
         .collect()
 }
 
 /// The rolls due by `at` and still pending, in slot order, with the servers the staging gate
-/// waits for.
+/// waits for ([`Store::servers_lacking`]).
 pub fn waiting_rolls(store: &Store, at: OffsetDateTime) -> Vec<WaitingRoll> {
     store
         .slots()
         .filter_map(|(cert_type, scope, slot)| {
             let pending = slot.pending().filter(|p| p.effective_at <= at)?;
             let waiting_for = if store.type_config(cert_type).get_require_staged() {
-                store
-                    .topology()
-                    .servers()
-                    .filter(|(_, pool)| {
-                        Scope::pool(pool)
-                            .ok()
-                            .and_then(|p| store.resolve(cert_type, &p))
-                            .is_some_and(|(resolved, _)| resolved == *scope)
-                    })
-                    .filter(|(server, _)| {
-                        !store
-                            .topology()
-                            .holdings(server)
-                            .is_some_and(|h| h.thumbprints.contains(&pending.thumbprint))
-                    })
-                    .map(|(server, _)| server.to_owned())
-                    .collect()
+                store.servers_lacking(cert_type, scope, &pending.thumbprint)
             } else {
                 Vec::new()
             };

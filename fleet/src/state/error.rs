@@ -4,7 +4,7 @@
 //! password); [`StoreError`] adds etcd being unreachable, for reads; [`UpdateError`] adds the
 //! operation's own refusal, contention and lost leadership, for updates.
 
-use certslot::{LoadError, pfx::ExportError};
+use certslot::{LoadError, store::SaveError};
 
 use crate::etcd::EtcdError;
 
@@ -37,12 +37,20 @@ pub enum StateError {
         #[source]
         source: LoadError,
     },
-    /// A private key could not be written into the state.
-    #[error("cannot write the private keys into the state: {source}")]
-    Export {
+    /// The state could not be written: a private key that cannot be sealed, or an instant
+    /// RFC 3339 cannot write.
+    #[error("cannot write the state: {source}")]
+    Save {
         /// certslot's reason.
         #[source]
-        source: ExportError,
+        source: SaveError,
+    },
+    /// The state could not be written as JSON.
+    #[error("cannot write the state as JSON: {source}")]
+    Json {
+        /// serde_json's reason.
+        #[source]
+        source: serde_json::Error,
     },
     /// The state is larger than etcd accepts (`--max-request-bytes`, 1.5 MiB by default).
     #[error(

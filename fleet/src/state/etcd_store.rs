@@ -17,7 +17,7 @@
 //! (its compare fails forever), and the operation runs again on the new state. No update is lost
 //! and none is applied twice.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use certslot::{Password, Store};
@@ -93,26 +93,8 @@ pub struct Loaded {
     pub store: Store,
     /// The key's `mod_revision`: what a compare-and-swap compares.
     pub mod_revision: i64,
-    /// Its sealed private keys: known when this store wrote the value, else read from the value
-    /// when a write needs them.
-    keys: Keys,
-}
-
-#[derive(Clone, Debug)]
-enum Keys {
-    Sealed(SealedKeys),
-    InValue(Arc<[u8]>),
-    Unknown,
-}
-
-impl Loaded {
-    fn sealed(&self) -> Option<SealedKeys> {
-        match &self.keys {
-            Keys::Sealed(sealed) => Some(sealed.clone()),
-            Keys::InValue(value) => SealedKeys::of_value(value),
-            Keys::Unknown => None,
-        }
-    }
+    /// Its sealed private keys, opened with the password (`None` when read without it).
+    keys: Option<SealedKeys>,
 }
 
 /// What an update did.
@@ -270,8 +252,8 @@ impl EtcdStore {
     /// [`StateError`] for a value that is not a certslot state, or keys the password does not
     /// open.
     pub fn decode(&self, value: &[u8], mod_revision: i64) -> Result<Loaded, StateError> {
-        let store = decode(&self.cluster.state_key(), value, self.password.as_ref())?;
-        let keys = if self.password.is_some() { Keys::InValue(value.into()) } else { Keys::Unknown };
+        let (store, sealed) = decode(&self.cluster.state_key(), value, self.password.as_ref())?;
+        let keys = self.password.is_some().then_some(sealed);
         Ok(Loaded { store, mod_revision, keys })
     }
 
@@ -369,7 +351,7 @@ impl EtcdStore {
                             if attempts > self.options.max_attempts {
                                 return Err(UpdateError::Contention { attempts: attempts - 1 });
                             }
-                            let (bytes, sealed) = encode(&store, password, base.sealed().as_ref())?;
+                            let (bytes, sealed) = encode(&store, password, base.keys.as_ref())?;
                             self.check_size(bytes.len())?;
                             Next::Send(Attempt {
                                 number: attempts,
@@ -509,7 +491,7 @@ impl EtcdStore {
 
     fn committed<T>(&self, attempt: Attempt<T>, mod_revision: i64, recovered: bool) -> Updated<T> {
         let revision = attempt.store.revision();
-        self.set_cache(Loaded { store: attempt.store, mod_revision, keys: Keys::Sealed(attempt.sealed) });
+        self.set_cache(Loaded { store: attempt.store, mod_revision, keys: Some(attempt.sealed) });
         Updated {
             value: attempt.value,
             revision,
@@ -576,7 +558,7 @@ impl EtcdStore {
             match self.conn.call("write", kv.txn(txn.clone())).await {
                 Ok(answer) if answer.succeeded() => {
                     let mod_revision = header_revision(&answer)?;
-                    let loaded = Loaded { store: store.clone(), mod_revision, keys: Keys::Sealed(sealed) };
+                    let loaded = Loaded { store: store.clone(), mod_revision, keys: Some(sealed) };
                     self.set_cache(loaded.clone());
                     return Ok(loaded);
                 }
@@ -587,7 +569,7 @@ impl EtcdStore {
                         return Err(StateError::Missing { key }.into());
                     };
                     if found.value() == bytes.as_slice() {
-                        let keys = Keys::Sealed(sealed);
+                        let keys = Some(sealed);
                         let loaded =
                             Loaded { store: store.clone(), mod_revision: found.mod_revision(), keys };
                         self.set_cache(loaded.clone());

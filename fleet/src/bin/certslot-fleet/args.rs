@@ -93,17 +93,16 @@ pub struct Global {
     pub json: bool,
 }
 
-/// A slot: its types and scope.
+/// The slots of `set` and `roll`: their types (one or more) and scope.
 pub struct SlotArgs {
     pub types: Vec<CertType>,
     pub scope: Scope,
 }
 
-impl SlotArgs {
-    /// The type of a one-type command (`one_type_slot` parsed exactly one).
-    pub fn one_type(&self) -> CertType {
-        self.types.first().cloned().unwrap_or(CertType::OAuthTokenIssuer)
-    }
+/// The slot of a one-type command: its type and scope.
+pub struct OneSlot {
+    pub cert_type: CertType,
+    pub scope: Scope,
 }
 
 /// What the command line asks for.
@@ -138,9 +137,9 @@ pub enum Command {
         force: bool,
         ignore_policy: bool,
     },
-    CancelRoll(SlotArgs),
-    RemovePrevious(SlotArgs),
-    Rollback(SlotArgs),
+    CancelRoll(OneSlot),
+    RemovePrevious(OneSlot),
+    Rollback(OneSlot),
     Advance,
     Get {
         cert_type: Option<CertType>,
@@ -153,10 +152,10 @@ pub enum Command {
         days: u32,
     },
     Plan,
-    Renew(SlotArgs),
-    Jwks(SlotArgs),
+    Renew(OneSlot),
+    Jwks(OneSlot),
     Metadata {
-        slot: SlotArgs,
+        slot: OneSlot,
         exchange: bool,
     },
     Export,
@@ -358,12 +357,12 @@ fn slot(parsed: &mut Parsed) -> Result<SlotArgs, String> {
     Ok(SlotArgs { types: types(&parsed.required("--type")?)?, scope: scope(parsed)? })
 }
 
-fn one_type_slot(parsed: &mut Parsed) -> Result<SlotArgs, String> {
-    let slot = slot(parsed)?;
-    if slot.types.len() != 1 {
-        return Err("--type takes one type here".into());
+fn one_type_slot(parsed: &mut Parsed) -> Result<OneSlot, String> {
+    let SlotArgs { types, scope } = slot(parsed)?;
+    match <[CertType; 1]>::try_from(types) {
+        Ok([cert_type]) => Ok(OneSlot { cert_type, scope }),
+        Err(_) => Err("--type takes one type here".into()),
     }
-    Ok(slot)
 }
 
 fn thumbprint(parsed: &mut Parsed) -> Result<Thumbprint, String> {

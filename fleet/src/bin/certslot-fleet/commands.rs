@@ -10,7 +10,7 @@ use certslot::{
     CertType, ImportOptions, OffsetDateTime, Outcome, Pfx, RollOptions, Scope, SlotError, Store, TypeConfig,
     obtain::SelfSignedIssuer,
     publish::MetadataOptions,
-    rollover::Action,
+    store::SavedState,
     validate::{Report as PolicyReport, Rule as _},
 };
 use certslot_etcd::{
@@ -18,13 +18,13 @@ use certslot_etcd::{
     PasswordSource, Updated, fleet_status, live_reports, step, waiting_rolls,
 };
 use getrandom::SysRng;
-use serde_json::{Value, json};
 use time::Duration;
 
-use crate::args::{Command, Global, SlotArgs, Topology};
+use crate::args::{Command, Global, OneSlot, Topology};
 use crate::output::{
-    Failure, Report, desired_json, event_json, events_text, human, instant, slot_json, slot_text,
-    thumbprint_list, thumbprints_json,
+    AdvanceJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson, LogJson, PlanJson, PoolJson,
+    RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson,
+    WriteJson, events_text, human, slot_text, thumbprint_list,
 };
 
 /// Runs a command.
@@ -35,7 +35,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
     let ctx = Context { conn, cluster, global };
     let clock = ctx.global.now.map_or(Clock::System, Clock::Fixed);
     match command {
-        Command::Help => Ok(Report { text: String::new(), json: Value::Null }),
+        Command::Help => Ok(Report::empty()),
         Command::Init { sip_domain, staged } => ctx.init(&sip_domain, &staged).await,
         Command::Configure { cert_type, staged } => {
             ctx.write(|s| {
@@ -105,7 +105,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
                 .run(shutdown(), |event| log(json, agent_kind(&event), &event))
                 .await
                 .map_err(|e| Failure::failed("agent", e))?;
-            Ok(Report { text: String::new(), json: Value::Null })
+            Ok(Report::empty())
         }
         Command::Coordinator { id, lease_ttl, resync, renew } => {
             let store = ctx.writer()?;
@@ -118,7 +118,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
                 .clock(daemon_clock(&ctx.global))
                 .run(shutdown(), |event| log(json, coordinator_kind(&event), &event))
                 .await;
-            Ok(Report { text: String::new(), json: Value::Null })
+            Ok(Report::empty())
         }
     }
 }
@@ -176,19 +176,18 @@ impl Context {
         op: impl FnMut(&mut Store) -> Result<Outcome, SlotError>,
     ) -> Result<Report, Failure> {
         let updated = self.writer()?.update(op).await.map_err(Failure::update)?;
-        Ok(outcome_report(&updated))
+        outcome_report(&updated)
     }
 
     async fn write_one(
         &self,
-        slot: &SlotArgs,
+        slot: &OneSlot,
         op: impl Fn(&mut Store, &CertType, &Scope, OffsetDateTime) -> Result<Outcome, SlotError>,
         clock: Clock,
     ) -> Result<Report, Failure> {
-        let cert_type = slot.one_type();
         self.write(|s| {
             let at = clock.instant_for(s);
-            op(s, &cert_type, &slot.scope, at)
+            op(s, &slot.cert_type, &slot.scope, at)
         })
         .await
     }
@@ -200,22 +199,23 @@ impl Context {
             store.configure_type(cert_type.clone(), config).map_err(|e| Failure::failed("refused", e))?;
         }
         let loaded = self.writer()?.create(&store).await.map_err(Failure::store)?;
-        let staged: Vec<String> = staged.iter().map(ToString::to_string).collect();
-        Ok(Report {
-            text: format!(
-                "created the state of cluster {} at {} (SIP domain {sip_domain}; staged types: {})\n",
-                self.cluster,
-                self.cluster.state_key(),
-                if staged.is_empty() { "none".into() } else { staged.join(", ") }
-            ),
-            json: json!({
-                "cluster": self.cluster.name(),
-                "key": self.cluster.state_key(),
-                "revision": loaded.store.revision(),
-                "mod_revision": loaded.mod_revision,
-                "staged": staged,
-            }),
-        })
+        let names: Vec<String> = staged.iter().map(ToString::to_string).collect();
+        let text = format!(
+            "created the state of cluster {} at {} (SIP domain {sip_domain}; staged types: {})\n",
+            self.cluster,
+            self.cluster.state_key(),
+            if names.is_empty() { "none".into() } else { names.join(", ") }
+        );
+        Report::new(
+            text,
+            &InitJson {
+                cluster: self.cluster.name(),
+                key: self.cluster.state_key(),
+                revision: loaded.store.revision(),
+                mod_revision: loaded.mod_revision,
+                staged,
+            },
+        )
     }
 
     async fn import(
@@ -273,28 +273,37 @@ impl Context {
             .map(ToString::to_string)
             .chain(report.warnings.iter().map(ToString::to_string))
             .collect();
-        Ok(Report {
-            text: format!(
-                "imported {thumbprint} ({}), valid {} to {}, for {cert_type} at {scope}; revision {}\n{}",
-                leaf.subject(),
-                human(leaf.not_before()),
-                human(leaf.not_after()),
-                updated.revision,
-                warnings.iter().map(|w| format!("  note: {w}\n")).collect::<String>()
-            ),
-            json: json!({
-                "thumbprint": thumbprint.to_string(),
-                "subject": leaf.subject().to_string(),
-                "not_before": instant(leaf.not_before()),
-                "not_after": instant(leaf.not_after()),
-                "type": cert_type.to_string(),
-                "scope": scope.to_string(),
-                "violations": report.violations.iter().map(|v| json!({"code": v.code(), "message": v.to_string()})).collect::<Vec<_>>(),
-                "warnings": report.warnings.iter().map(|w| json!({"code": w.code(), "message": w.to_string()})).collect::<Vec<_>>(),
-                "revision": updated.revision,
-                "mod_revision": updated.mod_revision,
-            }),
-        })
+        let text = format!(
+            "imported {thumbprint} ({}), valid {} to {}, for {cert_type} at {scope}; revision {}\n{}",
+            leaf.subject(),
+            human(leaf.not_before()),
+            human(leaf.not_after()),
+            updated.revision,
+            warnings.iter().map(|w| format!("  note: {w}\n")).collect::<String>()
+        );
+        Report::new(
+            text,
+            &ImportJson {
+                thumbprint: *thumbprint,
+                subject: leaf.subject().to_string(),
+                not_before: leaf.not_before(),
+                not_after: leaf.not_after(),
+                cert_type,
+                scope,
+                violations: report
+                    .violations
+                    .iter()
+                    .map(|v| Finding { code: v.code(), message: v.to_string() })
+                    .collect(),
+                warnings: report
+                    .warnings
+                    .iter()
+                    .map(|w| Finding { code: w.code(), message: w.to_string() })
+                    .collect(),
+                revision: updated.revision,
+                mod_revision: updated.mod_revision,
+            },
+        )
     }
 
     async fn advance(&self, clock: Clock) -> Result<Report, Failure> {
@@ -311,17 +320,21 @@ impl Context {
             text += "  (nothing to record, nothing due)\n";
         }
         text += &events_text(&step.events);
-        Ok(Report {
+        Report::new(
             text,
-            json: json!({
-                "at": instant(step.at),
-                "revision": updated.revision,
-                "written": updated.written,
-                "recorded": step.recorded.iter().map(|(s, h)| json!({"server": s, "thumbprints": thumbprints_json(h)})).collect::<Vec<_>>(),
-                "events": step.events.iter().map(event_json).collect::<Vec<_>>(),
-                "next_due": step.next_due.map(instant),
-            }),
-        })
+            &AdvanceJson {
+                at: step.at,
+                revision: updated.revision,
+                written: updated.written,
+                recorded: step
+                    .recorded
+                    .iter()
+                    .map(|(server, thumbprints)| RecordedJson { server, thumbprints })
+                    .collect(),
+                events: &step.events,
+                next_due: step.next_due,
+            },
+        )
     }
 
     async fn get(&self, cert_type: Option<CertType>, scope: &Scope) -> Result<Report, Failure> {
@@ -336,10 +349,7 @@ impl Context {
         } else {
             views.iter().map(slot_text).collect::<Vec<_>>().join("\n")
         };
-        Ok(Report {
-            text,
-            json: json!({ "revision": store.revision(), "slots": views.iter().map(slot_json).collect::<Vec<_>>() }),
-        })
+        Report::new(text, &GetJson { revision: store.revision(), slots: &views })
     }
 
     async fn drift(&self, clock: Clock) -> Result<Report, Failure> {
@@ -358,20 +368,21 @@ impl Context {
                 (Some(_), true) => "in step".into(),
                 (Some(_), false) => "drifted".into(),
             };
-            text += &format!("{:<24} {:<24} {state}\n", s.server, s.pool);
-            if !s.missing.is_empty() {
-                let missing: Vec<String> = s
+            let drift = &s.drift;
+            text += &format!("{:<24} {:<24} {state}\n", drift.server, drift.pool);
+            if !drift.missing.is_empty() {
+                let missing: Vec<String> = drift
                     .missing
                     .iter()
                     .map(|d| format!("{} ({} {:?})", d.thumbprint, d.cert_type, d.role))
                     .collect();
                 text += &format!("  missing    [{}]\n", missing.join(", "));
             }
-            if !s.stale.is_empty() {
-                text += &format!("  stale      [{}]\n", thumbprint_list(&s.stale));
+            if !drift.stale.is_empty() {
+                text += &format!("  stale      [{}]\n", thumbprint_list(&drift.stale));
             }
-            if !s.unexpected.is_empty() {
-                text += &format!("  unexpected [{}]\n", thumbprint_list(&s.unexpected));
+            if !drift.unexpected.is_empty() {
+                text += &format!("  unexpected [{}]\n", thumbprint_list(&drift.unexpected));
             }
         }
         for w in &waiting {
@@ -391,30 +402,8 @@ impl Context {
         if text.is_empty() {
             text = "no servers in the topology\n".into();
         }
-        let json = json!({
-            "at": instant(at),
-            "revision": store.revision(),
-            "servers": servers.iter().map(|s| json!({
-                "server": s.server,
-                "pool": s.pool,
-                "reported": s.is_reported(),
-                "reported_at": s.report.as_ref().map(|r| instant(r.reported_at)),
-                "holding": s.report.as_ref().map(|r| thumbprints_json(&r.thumbprints)),
-                "recorded_at": s.recorded_at.map(instant),
-                "missing": s.missing.iter().map(desired_json).collect::<Vec<_>>(),
-                "stale": thumbprints_json(&s.stale),
-                "unexpected": thumbprints_json(&s.unexpected),
-                "clean": s.is_clean(),
-            })).collect::<Vec<_>>(),
-            "waiting_rolls": waiting.iter().map(|w| json!({
-                "type": w.cert_type.to_string(),
-                "scope": w.scope.to_string(),
-                "thumbprint": w.thumbprint.to_string(),
-                "effective_at": instant(w.effective_at),
-                "waiting_for": w.waiting_for,
-            })).collect::<Vec<_>>(),
-        });
-        Ok(Report { text, json })
+        let servers: Vec<StatusJson<'_>> = servers.iter().map(StatusJson::of).collect();
+        Report::new(text, &DriftJson { at, revision: store.revision(), servers, waiting_rolls: &waiting })
     }
 
     async fn timeline(
@@ -436,14 +425,7 @@ impl Context {
         } else {
             entries.iter().map(|e| format!("{}  {}\n", human(e.at), e.event)).collect()
         };
-        Ok(Report {
-            text,
-            json: json!({
-                "from": instant(from),
-                "to": instant(to),
-                "entries": entries.iter().map(|e| json!({"at": instant(e.at), "event": event_json(&e.event)})).collect::<Vec<_>>(),
-            }),
-        })
+        Report::new(text, &TimelineJson { from, to, entries: &entries })
     }
 
     async fn plan(&self, clock: Clock) -> Result<Report, Failure> {
@@ -459,71 +441,58 @@ impl Context {
             Some(t) => format!("the plan next changes at {}\n", human(t)),
             None => "the plan does not change with time\n".to_owned(),
         };
-        let json = json!({
-            "at": instant(at),
-            "next_plan_due": next.map(instant),
-            "actions": actions.iter().map(action_json).collect::<Vec<_>>(),
-        });
-        Ok(Report { text, json })
+        Report::new(text, &PlanJson { at, next_plan_due: next, actions: &actions })
     }
 
-    async fn renew(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
-        let cert_type = slot.one_type();
+    async fn renew(&self, slot: &OneSlot, clock: Clock) -> Result<Report, Failure> {
         let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
         let updated = self
             .writer()?
             .update(|s| {
                 let at = clock.instant_for(s);
-                certslot::rollover::renew(s, &cert_type, &slot.scope, &mut issuer, at)
+                certslot::rollover::renew(s, &slot.cert_type, &slot.scope, &mut issuer, at)
             })
             .await
             .map_err(Failure::update)?;
         let renewal = &updated.value;
-        Ok(Report {
-            text: format!(
-                "revision {}\nrenewed: {} rolls in at {}{}\n{}",
-                updated.revision,
-                renewal.thumbprint,
-                human(renewal.effective_at),
-                if renewal.shortened { " (shortened: the renewal came late)" } else { "" },
-                events_text(&renewal.outcome.events)
-            ),
-            json: json!({
-                "revision": updated.revision,
-                "mod_revision": updated.mod_revision,
-                "thumbprint": renewal.thumbprint.to_string(),
-                "effective_at": instant(renewal.effective_at),
-                "shortened": renewal.shortened,
-                "events": renewal.outcome.events.iter().map(event_json).collect::<Vec<_>>(),
-            }),
-        })
-    }
-
-    async fn jwks(&self, slot: &SlotArgs, clock: Clock) -> Result<Report, Failure> {
-        let store = self.read().await?;
-        let cert_type = slot.one_type();
-        let jwks =
-            certslot::publish::Jwks::publish(&store, &cert_type, &slot.scope, clock.instant_for(&store));
-        let document = jwks.to_json();
-        let json = serde_json::from_str(&document).unwrap_or(Value::Null);
-        Ok(Report { text: document + "\n", json })
-    }
-
-    async fn metadata(&self, slot: &SlotArgs, exchange: bool, clock: Clock) -> Result<Report, Failure> {
-        let store = self.read().await?;
-        let cert_type = slot.one_type();
-        let options = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
-        let document = certslot::publish::AuthMetadata::publish(
-            &store,
-            &cert_type,
-            &slot.scope,
-            clock.instant_for(&store),
-            &options,
+        let text = format!(
+            "revision {}\nrenewed: {} rolls in at {}{}\n{}",
+            updated.revision,
+            renewal.thumbprint,
+            human(renewal.effective_at),
+            if renewal.shortened { " (shortened: the renewal came late)" } else { "" },
+            events_text(&renewal.outcome.events)
+        );
+        Report::new(
+            text,
+            &RenewJson {
+                revision: updated.revision,
+                mod_revision: updated.mod_revision,
+                thumbprint: renewal.thumbprint,
+                effective_at: renewal.effective_at,
+                shortened: renewal.shortened,
+                events: &renewal.outcome.events,
+            },
         )
-        .map_err(|e| Failure::failed("refused", e))?
-        .to_json();
-        let json = serde_json::from_str(&document).unwrap_or(Value::Null);
-        Ok(Report { text: document + "\n", json })
+    }
+
+    async fn jwks(&self, slot: &OneSlot, clock: Clock) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let jwks =
+            certslot::publish::Jwks::publish(&store, &slot.cert_type, &slot.scope, clock.instant_for(&store));
+        let document = jwks.to_json().map_err(|e| Failure::failed("json", e))?;
+        Report::new(document + "\n", &jwks)
+    }
+
+    async fn metadata(&self, slot: &OneSlot, exchange: bool, clock: Clock) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let options = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
+        let at = clock.instant_for(&store);
+        let metadata =
+            certslot::publish::AuthMetadata::publish(&store, &slot.cert_type, &slot.scope, at, &options)
+                .map_err(|e| Failure::failed("refused", e))?;
+        let document = metadata.to_json().map_err(|e| Failure::failed("json", e))?;
+        Report::new(document + "\n", &metadata)
     }
 
     async fn topology(&self) -> Result<Report, Failure> {
@@ -541,14 +510,12 @@ impl Context {
         if text.is_empty() {
             text = "no sites\n".into();
         }
-        Ok(Report {
-            text,
-            json: json!({
-                "sites": store.topology().sites().collect::<Vec<_>>(),
-                "pools": store.topology().pools().map(|(p, s)| json!({"pool": p, "site": s})).collect::<Vec<_>>(),
-                "servers": store.topology().servers().map(|(s, p)| json!({"server": s, "pool": p})).collect::<Vec<_>>(),
-            }),
-        })
+        let json = TopologyJson {
+            sites: store.topology().sites().collect(),
+            pools: store.topology().pools().map(|(pool, site)| PoolJson { pool, site }).collect(),
+            servers: store.topology().servers().map(|(server, pool)| ServerJson { server, pool }).collect(),
+        };
+        Report::new(text, &json)
     }
 
     async fn export(&self) -> Result<Report, Failure> {
@@ -558,9 +525,10 @@ impl Context {
         })?;
         // A backup must load: check it (without the keys, which need the password).
         reader.decode(&value, mod_revision).map_err(|e| Failure::state(&e))?;
+        // The text as stored; as JSON, the state it holds (checked above, so it reads).
         let text = String::from_utf8_lossy(&value).into_owned();
-        let json = serde_json::from_slice(&value).unwrap_or(Value::Null);
-        Ok(Report { text: text + "\n", json })
+        let state = SavedState::from_json(&text).map_err(|e| Failure::failed("json", e))?;
+        Report::new(text + "\n", &state)
     }
 
     async fn restore(&self, file: &std::path::Path) -> Result<Report, Failure> {
@@ -571,15 +539,16 @@ impl Context {
             .decode(&bytes, 0)
             .map_err(|e| Failure::failed("restore-refused", format!("{}: {e}", file.display())))?;
         let written = writer.replace(&loaded.store).await.map_err(Failure::store)?;
-        Ok(Report {
-            text: format!(
-                "restored the state of cluster {} from {} (revision {})\n",
-                self.cluster,
-                file.display(),
-                written.store.revision()
-            ),
-            json: json!({ "revision": written.store.revision(), "mod_revision": written.mod_revision }),
-        })
+        let text = format!(
+            "restored the state of cluster {} from {} (revision {})\n",
+            self.cluster,
+            file.display(),
+            written.store.revision()
+        );
+        Report::new(
+            text,
+            &RestoreJson { revision: written.store.revision(), mod_revision: written.mod_revision },
+        )
     }
 }
 
@@ -594,23 +563,21 @@ fn roll_options(force: bool, ignore_policy: bool) -> RollOptions {
     options
 }
 
-fn outcome_report(updated: &Updated<Outcome>) -> Report {
+fn outcome_report(updated: &Updated<Outcome>) -> Result<Report, Failure> {
     let events = &updated.value.events;
     let text = format!(
         "revision {}\n{}",
         updated.revision,
         if events.is_empty() { String::new() } else { events_text(events) }
     );
-    Report {
-        text,
-        json: json!({
-            "revision": updated.revision,
-            "mod_revision": updated.mod_revision,
-            "written": updated.written,
-            "attempts": updated.attempts,
-            "events": updated.value.events.iter().map(event_json).collect::<Vec<_>>(),
-        }),
-    }
+    let json = WriteJson {
+        revision: updated.revision,
+        mod_revision: updated.mod_revision,
+        written: updated.written,
+        attempts: updated.attempts,
+        events,
+    };
+    Report::new(text, &json)
 }
 
 /// `--now` for an agent or a coordinator: the instant its clock starts at.
@@ -646,7 +613,10 @@ async fn shutdown() {
 fn log(json: bool, kind: &str, event: &dyn fmt::Display) {
     let now = OffsetDateTime::now_utc();
     if json {
-        println!("{}", json!({ "at": instant(now), "event": kind, "text": event.to_string() }));
+        match serde_json::to_string(&LogJson { at: now, event: kind, text: event.to_string() }) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("error: cannot write a log line as JSON: {e}"),
+        }
     } else {
         println!("{} {event}", log_time(now));
     }
@@ -695,38 +665,4 @@ fn coordinator_kind(event: &CoordinatorEvent) -> &'static str {
         CoordinatorEvent::Stopped => "stopped",
         _ => "other",
     }
-}
-
-/// An action of the plan as JSON: its kind, slot and values.
-fn action_json(action: &Action) -> Value {
-    let (cert_type, scope) = action.slot();
-    let mut out =
-        json!({ "type": cert_type.to_string(), "scope": scope.to_string(), "text": action.to_string() });
-    let fields = match action {
-        Action::Renew { current, by, effective_at, .. } => json!({
-            "action": "renew", "current": current.to_string(), "by": instant(*by), "effective_at": instant(*effective_at),
-        }),
-        Action::Stage { thumbprint, servers, by, .. } => json!({
-            "action": "stage", "thumbprint": thumbprint.to_string(), "servers": servers, "by": instant(*by),
-        }),
-        Action::Roll { thumbprint, effective_at, earliest_effective, waiting_for, .. } => json!({
-            "action": "roll", "thumbprint": thumbprint.to_string(), "effective_at": instant(*effective_at),
-            "earliest_effective": instant(*earliest_effective), "waiting_for": waiting_for,
-        }),
-        Action::RetirePrevious { thumbprint, at, .. } => json!({
-            "action": "retire-previous", "thumbprint": thumbprint.to_string(), "at": instant(*at),
-        }),
-        Action::Critical { thumbprint, expires_at, left, emergency_at, .. } => json!({
-            "action": "critical", "thumbprint": thumbprint.to_string(), "expires_at": instant(*expires_at),
-            "left_seconds": left.whole_seconds(), "emergency_at": instant(*emergency_at),
-        }),
-        Action::Expired { thumbprint, expired_at, .. } => json!({
-            "action": "expired", "thumbprint": thumbprint.to_string(), "expired_at": instant(*expired_at),
-        }),
-        _ => json!({ "action": "other" }),
-    };
-    if let (Some(out), Value::Object(fields)) = (out.as_object_mut(), fields) {
-        out.extend(fields);
-    }
-    out
 }

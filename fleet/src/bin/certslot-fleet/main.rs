@@ -45,10 +45,9 @@ fn main() -> ExitCode {
         Ok(report) => {
             let mut stdout = std::io::stdout().lock();
             let written = if json {
-                if report.json.is_null() {
-                    Ok(())
-                } else {
-                    writeln!(stdout, "{}", serde_json::to_string_pretty(&report.json).unwrap_or_default())
+                match &report.json {
+                    Some(json) => writeln!(stdout, "{json}"),
+                    None => Ok(()),
                 }
             } else {
                 stdout.write_all(report.text.as_bytes())
@@ -63,9 +62,10 @@ fn main() -> ExitCode {
         }
         Err(failure) => {
             if json {
-                let error =
-                    serde_json::json!({ "error": { "kind": failure.kind, "message": failure.message } });
-                eprintln!("{error}");
+                match serde_json::to_string(&failure.json()) {
+                    Ok(error) => eprintln!("{error}"),
+                    Err(_) => eprintln!("error: {}", failure.message.replace('\n', " ")),
+                }
             } else {
                 eprintln!("error: {}", failure.message.replace('\n', " "));
             }

@@ -1,20 +1,39 @@
 //! What the commands print: text for people (instants as certslot writes them, `HumanTime`)
-//! and JSON for scripts (instants in RFC 3339 with full precision), and failures with their exit
-//! code and a stable kind.
+//! and JSON for scripts, and failures with their exit code and a stable kind.
+//!
+//! The JSON of each command is a struct here, derived, around certslot's own value types
+//! (events, actions, slot views, drift, timelines), which serialise as the library documents
+//! them: instants in RFC 3339 with full precision, names in snake_case.
+
+use std::collections::BTreeSet;
 
 use certslot::{
-    Event, OffsetDateTime, Thumbprint,
-    store::{CertView, Desired, SlotView},
+    CertType, Event, OffsetDateTime, Scope, Thumbprint,
+    rollover::Action,
+    store::{SlotView, TimelineEntry},
     validate::HumanTime,
 };
-use certslot_etcd::{StateError, UpdateError};
-use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
+use certslot_etcd::{ServerStatus, StateError, UpdateError, WaitingRoll};
+use serde::Serialize;
 
-/// A command's result: text for people, JSON for scripts.
+/// A command's result: text for people, JSON for scripts (written when the result is made,
+/// pretty-printed, its members in the order of the types that make it).
 pub struct Report {
     pub text: String,
-    pub json: Value,
+    pub json: Option<String>,
+}
+
+impl Report {
+    /// A result whose JSON is `json`'s.
+    pub fn new(text: String, json: &impl Serialize) -> Result<Self, Failure> {
+        let json = serde_json::to_string_pretty(json).map_err(|e| Failure::failed("json", e))?;
+        Ok(Self { text, json: Some(json) })
+    }
+
+    /// A result with nothing to print.
+    pub fn empty() -> Self {
+        Self { text: String::new(), json: None }
+    }
 }
 
 /// A failed command: exit code, a stable kind for scripts, the message.
@@ -22,6 +41,19 @@ pub struct Failure {
     pub code: u8,
     pub kind: &'static str,
     pub message: String,
+}
+
+/// A failure with `--json`, on stderr: `{"error": {"kind": "...", "message": "..."}}`.
+#[derive(Serialize)]
+pub struct FailureJson<'a> {
+    pub error: FailureBody<'a>,
+}
+
+/// The `error` of [`FailureJson`].
+#[derive(Serialize)]
+pub struct FailureBody<'a> {
+    pub kind: &'a str,
+    pub message: &'a str,
 }
 
 impl Failure {
@@ -68,139 +100,195 @@ impl Failure {
     pub fn etcd(e: certslot_etcd::EtcdError) -> Self {
         Self::new(4, "etcd-unavailable", e)
     }
+
+    /// The failure as `--json` prints it.
+    pub fn json(&self) -> FailureJson<'_> {
+        FailureJson { error: FailureBody { kind: self.kind, message: &self.message } }
+    }
 }
 
-pub fn instant(t: OffsetDateTime) -> Value {
-    Value::String(t.format(&Rfc3339).unwrap_or_default())
+// ----- the commands' JSON ------------------------------------------------------------------------
+
+/// `init`.
+#[derive(Serialize)]
+pub struct InitJson<'a> {
+    pub cluster: &'a str,
+    pub key: String,
+    pub revision: u64,
+    pub mod_revision: i64,
+    pub staged: &'a [CertType],
 }
+
+/// A write (`configure`, `topology add-*`/`remove-*`, `set`, `roll`, `cancel-roll`,
+/// `remove-previous`, `rollback`): the revisions, whether it wrote, and its events.
+#[derive(Serialize)]
+pub struct WriteJson<'a> {
+    pub revision: u64,
+    pub mod_revision: i64,
+    pub written: bool,
+    pub attempts: u32,
+    pub events: &'a [Event],
+}
+
+/// `topology show`.
+#[derive(Serialize)]
+pub struct TopologyJson<'a> {
+    pub sites: Vec<&'a str>,
+    pub pools: Vec<PoolJson<'a>>,
+    pub servers: Vec<ServerJson<'a>>,
+}
+
+/// A pool of `topology show`.
+#[derive(Serialize)]
+pub struct PoolJson<'a> {
+    pub pool: &'a str,
+    pub site: &'a str,
+}
+
+/// A server of `topology show`.
+#[derive(Serialize)]
+pub struct ServerJson<'a> {
+    pub server: &'a str,
+    pub pool: &'a str,
+}
+
+/// `import`: the certificate, what its type's policy found, the revisions.
+#[derive(Serialize)]
+pub struct ImportJson<'a> {
+    pub thumbprint: Thumbprint,
+    pub subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub cert_type: &'a CertType,
+    pub scope: &'a Scope,
+    pub violations: Vec<Finding>,
+    pub warnings: Vec<Finding>,
+    pub revision: u64,
+    pub mod_revision: i64,
+}
+
+/// A policy violation or warning: its stable code and its text.
+#[derive(Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// `advance`.
+#[derive(Serialize)]
+pub struct AdvanceJson<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub revision: u64,
+    pub written: bool,
+    pub recorded: Vec<RecordedJson<'a>>,
+    pub events: &'a [Event],
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_due: Option<OffsetDateTime>,
+}
+
+/// A server whose holdings `advance` recorded.
+#[derive(Serialize)]
+pub struct RecordedJson<'a> {
+    pub server: &'a str,
+    pub thumbprints: &'a BTreeSet<Thumbprint>,
+}
+
+/// `get`.
+#[derive(Serialize)]
+pub struct GetJson<'a> {
+    pub revision: u64,
+    pub slots: &'a [SlotView],
+}
+
+/// `drift`.
+#[derive(Serialize)]
+pub struct DriftJson<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub revision: u64,
+    pub servers: Vec<StatusJson<'a>>,
+    pub waiting_rolls: &'a [WaitingRoll],
+}
+
+/// A server of `drift`: its [`ServerStatus`], whether its agent reports and whether it is clean.
+#[derive(Serialize)]
+pub struct StatusJson<'a> {
+    #[serde(flatten)]
+    pub status: &'a ServerStatus,
+    pub reported: bool,
+    pub clean: bool,
+}
+
+impl<'a> StatusJson<'a> {
+    pub fn of(status: &'a ServerStatus) -> Self {
+        Self { status, reported: status.is_reported(), clean: status.is_clean() }
+    }
+}
+
+/// `timeline`.
+#[derive(Serialize)]
+pub struct TimelineJson<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
+    pub entries: &'a [TimelineEntry],
+}
+
+/// `plan`.
+#[derive(Serialize)]
+pub struct PlanJson<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_plan_due: Option<OffsetDateTime>,
+    pub actions: &'a [Action],
+}
+
+/// `renew`.
+#[derive(Serialize)]
+pub struct RenewJson<'a> {
+    pub revision: u64,
+    pub mod_revision: i64,
+    pub thumbprint: Thumbprint,
+    #[serde(with = "time::serde::rfc3339")]
+    pub effective_at: OffsetDateTime,
+    pub shortened: bool,
+    pub events: &'a [Event],
+}
+
+/// `restore`.
+#[derive(Serialize)]
+pub struct RestoreJson {
+    pub revision: u64,
+    pub mod_revision: i64,
+}
+
+/// One line of an agent's or a coordinator's log with `--json`.
+#[derive(Serialize)]
+pub struct LogJson<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub event: &'a str,
+    pub text: String,
+}
+
+// ----- text --------------------------------------------------------------------------------------
 
 pub fn human(t: OffsetDateTime) -> String {
     HumanTime(t).to_string()
-}
-
-fn thumbprints<'a>(ts: impl IntoIterator<Item = &'a Thumbprint>) -> Value {
-    Value::Array(ts.into_iter().map(|t| Value::String(t.to_string())).collect())
 }
 
 pub fn thumbprint_list<'a>(ts: impl IntoIterator<Item = &'a Thumbprint>) -> String {
     ts.into_iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
-pub fn thumbprints_json<'a>(ts: impl IntoIterator<Item = &'a Thumbprint>) -> Value {
-    thumbprints(ts)
-}
-
-pub fn desired_json(d: &Desired) -> Value {
-    json!({
-        "type": d.cert_type.to_string(),
-        "scope": d.scope.to_string(),
-        "thumbprint": d.thumbprint.to_string(),
-        "role": format!("{:?}", d.role),
-    })
-}
-
-/// An event as JSON: its kind, the slot, the certificate, the instants, and its text.
-pub fn event_json(event: &Event) -> Value {
-    let (kind, cert_type, scope, thumbprint, extra) = match event {
-        Event::Set { cert_type, scope, thumbprint, at } => {
-            ("set", cert_type, scope, thumbprint, json!({ "at": instant(*at) }))
-        }
-        Event::Displaced { cert_type, scope, thumbprint } => {
-            ("displaced", cert_type, scope, thumbprint, json!({}))
-        }
-        Event::PreviousDropped { cert_type, scope, thumbprint, reason } => {
-            ("previous-dropped", cert_type, scope, thumbprint, json!({ "reason": format!("{reason:?}") }))
-        }
-        Event::RollScheduled { cert_type, scope, thumbprint, effective_at } => (
-            "roll-scheduled",
-            cert_type,
-            scope,
-            thumbprint,
-            json!({ "effective_at": instant(*effective_at) }),
-        ),
-        Event::RollCancelled { cert_type, scope, thumbprint, effective_at, reason } => (
-            "roll-cancelled",
-            cert_type,
-            scope,
-            thumbprint,
-            json!({ "effective_at": instant(*effective_at), "reason": format!("{reason:?}") }),
-        ),
-        Event::Rolled { cert_type, scope, thumbprint, previous, effective_at, applied_at } => (
-            "rolled",
-            cert_type,
-            scope,
-            thumbprint,
-            json!({
-                "previous": previous.map(|p| p.to_string()),
-                "effective_at": instant(*effective_at),
-                "applied_at": instant(*applied_at),
-            }),
-        ),
-        Event::RollBlocked { cert_type, scope, thumbprint, effective_at, servers } => (
-            "roll-blocked",
-            cert_type,
-            scope,
-            thumbprint,
-            json!({ "effective_at": instant(*effective_at), "waiting_for": servers }),
-        ),
-        Event::CurrentRemoved { cert_type, scope, thumbprint } => {
-            ("current-removed", cert_type, scope, thumbprint, json!({}))
-        }
-        Event::RolledBack { cert_type, scope, thumbprint, displaced } => {
-            ("rolled-back", cert_type, scope, thumbprint, json!({ "displaced": displaced.to_string() }))
-        }
-        Event::CurrentExpired { cert_type, scope, thumbprint, not_after } => {
-            ("current-expired", cert_type, scope, thumbprint, json!({ "not_after": instant(*not_after) }))
-        }
-        Event::CurrentExpiresSoon { cert_type, scope, thumbprint, not_after, lead_time } => (
-            "current-expires-soon",
-            cert_type,
-            scope,
-            thumbprint,
-            json!({ "not_after": instant(*not_after), "lead_time_seconds": lead_time.whole_seconds() }),
-        ),
-        other => return json!({ "event": "other", "text": other.to_string() }),
-    };
-    let mut out = json!({
-        "event": kind,
-        "type": cert_type.to_string(),
-        "scope": scope.to_string(),
-        "thumbprint": thumbprint.to_string(),
-        "text": event.to_string(),
-    });
-    if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {
-        out.extend(extra);
-    }
-    out
-}
-
 /// Events, one a line, for people.
 pub fn events_text(events: &[Event]) -> String {
     events.iter().map(|e| format!("  {}: {e}\n", if e.is_warning() { "WARNING" } else { "event" })).collect()
-}
-
-fn cert_json(c: &Option<CertView>) -> Value {
-    match c {
-        None => Value::Null,
-        Some(c) => json!({
-            "thumbprint": c.thumbprint.to_string(),
-            "subject": c.subject,
-            "issuer": c.issuer,
-            "not_before": instant(c.not_before),
-            "not_after": instant(c.not_after),
-            "effective_at": instant(c.effective_at),
-        }),
-    }
-}
-
-pub fn slot_json(view: &SlotView) -> Value {
-    json!({
-        "type": view.cert_type.to_string(),
-        "scope": view.scope.to_string(),
-        "current": cert_json(&view.current),
-        "previous": cert_json(&view.previous),
-        "pending": cert_json(&view.pending),
-    })
 }
 
 /// A slot as `Get-CsCertificate` lists it.
