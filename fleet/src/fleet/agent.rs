@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::clock::Clock;
 use crate::etcd::{EtcdError, Lease};
 use crate::fleet::cert_dir::{CertDir, CertDirError};
-use crate::fleet::report::HoldingsReport;
+use crate::fleet::report::{HoldingsReport, ReportError};
 use crate::state::{EtcdStore, StateError, jitter};
 
 /// A front-end server's agent. See the module documentation.
@@ -120,6 +120,12 @@ pub enum AgentEvent {
         /// Why.
         error: CertDirError,
     },
+    /// Its report cannot be written (its clock reads an instant RFC 3339 cannot write); it
+    /// tries again at the next change or tick.
+    ReportUnwritable {
+        /// Why.
+        error: ReportError,
+    },
     /// etcd could not be reached; it retries.
     Unavailable {
         /// The error.
@@ -161,6 +167,7 @@ impl fmt::Display for AgentEvent {
             }
             Self::CannotHold { thumbprint, error } => write!(f, "cannot hold {thumbprint}: {error}"),
             Self::FileError { error } => write!(f, "certificate directory: {error}"),
+            Self::ReportUnwritable { error } => write!(f, "cannot write the report, retrying: {error}"),
             Self::Unavailable { error } => write!(f, "etcd unavailable, retrying: {error}"),
             Self::Stopped => f.write_str("stopped; lease revoked"),
         }
@@ -312,21 +319,30 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                     thumbprints: self.holding.clone(),
                     reported_at: agent.clock.now(),
                 };
-                let key = agent.store.cluster().server_key(&agent.server);
-                let mut kv = conn.kv();
-                let put = kv.put(key, report.to_json(), Some(PutOptions::new().with_lease(held.id())));
-                match conn.call("report", put).await {
-                    Ok(_) => {
-                        (self.on_event)(AgentEvent::Reported { thumbprints: self.holding.clone() });
-                        reported = Some(self.holding.clone());
+                match report.to_json() {
+                    Ok(json) => {
+                        let key = agent.store.cluster().server_key(&agent.server);
+                        let mut kv = conn.kv();
+                        let put = kv.put(key, json, Some(PutOptions::new().with_lease(held.id())));
+                        match conn.call("report", put).await {
+                            Ok(_) => {
+                                (self.on_event)(AgentEvent::Reported { thumbprints: self.holding.clone() });
+                                reported = Some(self.holding.clone());
+                            }
+                            Err(e) if e.is_lease_not_found() => {
+                                (self.on_event)(AgentEvent::LeaseLost { lease: held.id() });
+                                lease = None;
+                                continue;
+                            }
+                            Err(error) => {
+                                (self.on_event)(AgentEvent::Unavailable { error });
+                                healthy = false;
+                            }
+                        }
                     }
-                    Err(e) if e.is_lease_not_found() => {
-                        (self.on_event)(AgentEvent::LeaseLost { lease: held.id() });
-                        lease = None;
-                        continue;
-                    }
+                    // Waits and tries again, as after a failed write.
                     Err(error) => {
-                        (self.on_event)(AgentEvent::Unavailable { error });
+                        (self.on_event)(AgentEvent::ReportUnwritable { error });
                         healthy = false;
                     }
                 }

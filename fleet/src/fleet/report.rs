@@ -30,7 +30,7 @@ pub struct HoldingsReport {
     pub reported_at: OffsetDateTime,
 }
 
-/// Why a report cannot be read.
+/// Why a report cannot be read or written.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
@@ -55,6 +55,15 @@ pub enum ReportError {
         /// The text.
         value: String,
     },
+    /// The report cannot be written: its `reported_at` lies outside the years RFC 3339 can
+    /// write (0000 to 9999).
+    #[error("holdings report of {server}: reported_at {reported_at} cannot be written as RFC 3339")]
+    Unwritable {
+        /// The server.
+        server: String,
+        /// The instant.
+        reported_at: OffsetDateTime,
+    },
     /// The report names another server than its key.
     #[error("the report under {key} is about {server}")]
     ServerMismatch {
@@ -76,14 +85,21 @@ struct ReportJson {
 
 impl HoldingsReport {
     /// The report as JSON.
-    pub fn to_json(&self) -> String {
+    ///
+    /// # Errors
+    /// [`ReportError::Unwritable`] when `reported_at` is outside the years RFC 3339 writes.
+    pub fn to_json(&self) -> Result<String, ReportError> {
+        let unwritable =
+            || ReportError::Unwritable { server: self.server.clone(), reported_at: self.reported_at };
         let json = ReportJson {
             format: REPORT_FORMAT,
             server: self.server.clone(),
             thumbprints: self.thumbprints.iter().map(ToString::to_string).collect(),
-            reported_at: self.reported_at.format(&Rfc3339).unwrap_or_default(),
+            reported_at: self.reported_at.format(&Rfc3339).map_err(|_| unwritable())?,
         };
-        serde_json::to_string(&json).unwrap_or_default()
+        // Strings and a number only: serde_json cannot fail on them, and would say so as the
+        // same refusal if it did.
+        serde_json::to_string(&json).map_err(|_| unwritable())
     }
 
     /// Reads a report.
@@ -164,7 +180,7 @@ mod tests {
             thumbprints: ["3BF702B601477250F70E61E287798983087DA4AB".parse().unwrap()].into(),
             reported_at: OffsetDateTime::UNIX_EPOCH,
         };
-        let json = report.to_json();
+        let json = report.to_json().unwrap();
         assert_eq!(
             json,
             r#"{"format":1,"server":"fe01.contoso.com","thumbprints":["3BF702B601477250F70E61E287798983087DA4AB"],"reported_at":"1970-01-01T00:00:00Z"}"#
@@ -177,5 +193,16 @@ mod tests {
         let bad = json.replace("3BF7", "XXXX");
         assert!(matches!(HoldingsReport::from_json(bad.as_bytes()), Err(ReportError::BadThumbprint { .. })));
         assert!(matches!(HoldingsReport::from_json(b"nope"), Err(ReportError::Json(_))));
+    }
+
+    #[test]
+    fn a_report_from_before_year_0_is_refused_not_written_empty() {
+        let reported_at = time::macros::datetime!(-0001-12-31 0:00 UTC);
+        let report =
+            HoldingsReport { server: "fe01.contoso.com".into(), thumbprints: BTreeSet::new(), reported_at };
+        assert_eq!(
+            report.to_json(),
+            Err(ReportError::Unwritable { server: "fe01.contoso.com".into(), reported_at })
+        );
     }
 }

@@ -648,6 +648,7 @@ fn agent_kind(event: &AgentEvent) -> &'static str {
         AgentEvent::NotInTopology { .. } => "not-in-topology",
         AgentEvent::CannotHold { .. } => "cannot-hold",
         AgentEvent::FileError { .. } => "file-error",
+        AgentEvent::ReportUnwritable { .. } => "report-unwritable",
         AgentEvent::Unavailable { .. } => "unavailable",
         AgentEvent::Stopped => "stopped",
         _ => "other",
