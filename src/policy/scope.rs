@@ -2,11 +2,13 @@
 
 use core::fmt;
 use core::str::FromStr;
+use std::sync::Arc;
 
 use crate::policy::error::NameError;
 
 /// Where a certificate assignment applies. A lookup for a pool falls back to its site, then to
-/// global.
+/// global. The names are shared (`Arc<str>`): a scope is cloned into every event about its slots,
+/// and a clone costs no allocation.
 ///
 /// Text form, case-insensitive: `global`, `site:NAME`, `pool:FQDN` (Lync's
 /// `service:Registrar:FQDN` is read as the pool too). Names are kept in lowercase.
@@ -29,9 +31,9 @@ pub enum Scope {
     /// Every server.
     Global,
     /// The servers of every pool of one site.
-    Site(Box<str>),
+    Site(Arc<str>),
     /// The servers of one pool.
-    Pool(Box<str>),
+    Pool(Arc<str>),
 }
 
 /// Checks and lowercases a site, pool or server name: 1 to 253 characters, ASCII letters,
@@ -54,7 +56,7 @@ impl Scope {
     /// [`NameError`] for a name that is empty, longer than 253 characters, or holds
     /// other characters than ASCII letters, digits, `-`, `_` and `.`.
     pub fn site(name: &str) -> Result<Self, NameError> {
-        normalize("site", name).map(Self::Site)
+        normalize("site", name).map(|name| Self::Site(name.into()))
     }
 
     /// A pool scope (the pool's FQDN).
@@ -62,7 +64,7 @@ impl Scope {
     /// # Errors
     /// As [`Scope::site`].
     pub fn pool(fqdn: &str) -> Result<Self, NameError> {
-        normalize("pool", fqdn).map(Self::Pool)
+        normalize("pool", fqdn).map(|name| Self::Pool(name.into()))
     }
 }
 

@@ -1,14 +1,14 @@
 //! The planner: for every slot, what must happen to keep signing and verifying without a gap,
 //! and by when. A pure function of the state and an instant.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
 use crate::obtain::RequestTemplate;
 use crate::policy::{CertType, Milestones, Scope};
-use crate::store::{Slot, Store};
+use crate::store::{DueSlot, Store};
 use crate::x509::{Certificate, Thumbprint};
 
 /// One thing the planner says must happen.
@@ -175,9 +175,10 @@ fn template_json<S: serde::Serializer>(
 /// with time next at [`next_plan_due`].
 pub fn plan(store: &Store, at: OffsetDateTime) -> Vec<Action> {
     let mut out = Vec::new();
-    let mut templates: HashMap<Thumbprint, Option<Arc<RequestTemplate>>> = HashMap::new();
-    for (cert_type, scope, slot) in store.slots_by_milestone(at) {
-        slot_actions(store, cert_type, scope, &slot, at, &mut out, &mut templates);
+    // Made at the first renewal: a plan with nothing due neither seeds a hasher nor drops a map.
+    let mut templates: Option<BTreeMap<Thumbprint, Option<Arc<RequestTemplate>>>> = None;
+    for due in store.slots_by_milestone(at) {
+        slot_actions(store, &due, at, &mut out, &mut templates);
     }
     out
 }
@@ -189,15 +190,17 @@ pub fn next_plan_due(store: &Store) -> Option<OffsetDateTime> {
     [store.next_due(), store.next_milestone()].into_iter().flatten().min()
 }
 
+// Kept out of `plan`: inlined, its frame (actions, milestones, views) would be set up and torn
+// down on every call, also the idle ones that find no slot.
+#[inline(never)]
 fn slot_actions(
     store: &Store,
-    cert_type: &CertType,
-    scope: &Scope,
-    slot: &Slot,
+    due: &DueSlot<'_>,
     at: OffsetDateTime,
     out: &mut Vec<Action>,
-    templates: &mut HashMap<Thumbprint, Option<Arc<RequestTemplate>>>,
+    templates: &mut Option<BTreeMap<Thumbprint, Option<Arc<RequestTemplate>>>>,
 ) {
+    let DueSlot { cert_type, scope, slot, milestones: slot_milestones, .. } = *due;
     let config = store.type_config(cert_type);
     let rollover = config.get_rollover();
     let cert = |t: Thumbprint| store.inventory().get(&t).map(|s| &s.certificate);
@@ -226,6 +229,7 @@ fn slot_actions(
         }
         if slot.pending().is_none() && at >= m.renew_at {
             let template = templates
+                .get_or_insert_with(BTreeMap::new)
                 .entry(assignment.thumbprint)
                 .or_insert_with(|| RequestTemplate::renewal_of(current).ok().map(Arc::new))
                 .clone();
@@ -266,8 +270,7 @@ fn slot_actions(
         }
     }
     if let Some(previous) = slot.previous() {
-        let retires = store.milestones(cert_type, scope).and_then(|m| m.previous_retires);
-        if let Some(retire) = retires.filter(|r| at >= *r) {
+        if let Some(retire) = slot_milestones.previous_retires.filter(|r| at >= *r) {
             out.push(Action::RetirePrevious {
                 cert_type: cert_type.clone(),
                 scope: scope.clone(),

@@ -8,7 +8,8 @@ use crate::store::Store;
 use crate::store::error::SlotError;
 use crate::store::names::SlotId;
 use crate::store::schedule::Trigger;
-use crate::store::slot::{Assignment, DropReason, Event, Outcome, Warned};
+use crate::store::slot::{DropReason, Event, Outcome, Warned};
+use crate::store::slot_table::{Cell, SlotEntry};
 
 impl Store {
     /// Applies everything due by `at`: due rolls (pending becomes current, current becomes
@@ -56,50 +57,50 @@ impl Store {
         if trigger == Trigger::RollDue {
             return self.try_promote(id, at, events);
         }
-        let Some(slot) = self.slot(id) else { return };
+        let Some(entry) = self.slots.entry(id).copied() else { return };
         // The names are cloned only for the events, and only when one is reported.
         let names = |store: &Self| store.names_of(id);
         match trigger {
             Trigger::PreviousExpires => {
-                if let Some(previous) = slot.previous {
-                    let expired = self.not_after(&previous.thumbprint).is_none_or(|n| t > n);
-                    self.update(id, |s| s.previous = None);
+                if let Some(previous) = entry.previous.and_then(|c| self.inventory.by_id(c.cert)) {
+                    let expired = t > previous.certificate.not_after();
+                    let thumbprint = previous.certificate.thumbprint();
+                    self.change_entry(id, |e| e.previous = None);
                     let (cert_type, scope) = names(self);
                     events.push(Event::PreviousDropped {
                         cert_type,
                         scope,
-                        thumbprint: previous.thumbprint,
+                        thumbprint,
                         reason: if expired { DropReason::Expired } else { DropReason::Retired },
                     });
                 }
             }
             Trigger::RollDue | Trigger::Agenda => {}
             Trigger::LeadWarning => {
-                if let (Some(current), None) = (slot.current, slot.pending) {
-                    self.update(id, |s| s.warned.lead = true);
-                    let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
+                if let (Some(current), None) =
+                    (entry.current.and_then(|c| self.inventory.by_id(c.cert)), entry.pending)
+                {
+                    let thumbprint = current.certificate.thumbprint();
+                    let not_after = current.certificate.not_after();
+                    self.change_entry(id, |e| e.warned.lead = true);
                     let (cert_type, scope) = names(self);
                     let lead_time = self.configs.lead_time(&cert_type);
                     events.push(Event::CurrentExpiresSoon {
                         cert_type,
                         scope,
-                        thumbprint: current.thumbprint,
+                        thumbprint,
                         not_after,
                         lead_time,
                     });
                 }
             }
             Trigger::CurrentExpires => {
-                if let Some(current) = slot.current {
-                    self.update(id, |s| s.warned.expired = true);
-                    let not_after = self.not_after(&current.thumbprint).unwrap_or(t);
+                if let Some(current) = entry.current.and_then(|c| self.inventory.by_id(c.cert)) {
+                    let thumbprint = current.certificate.thumbprint();
+                    let not_after = current.certificate.not_after();
+                    self.change_entry(id, |e| e.warned.expired = true);
                     let (cert_type, scope) = names(self);
-                    events.push(Event::CurrentExpired {
-                        cert_type,
-                        scope,
-                        thumbprint: current.thumbprint,
-                        not_after,
-                    });
+                    events.push(Event::CurrentExpired { cert_type, scope, thumbprint, not_after });
                 }
             }
         }
@@ -107,17 +108,21 @@ impl Store {
 
     /// Promotes a due pending roll unless the type requires staging and servers lack it.
     fn try_promote(&mut self, id: SlotId, at: OffsetDateTime, events: &mut Vec<Event>) {
-        let Some(before) = self.slot(id) else { return };
+        let Some(before) = self.slots.entry(id).copied() else { return };
         let Some(pending) = before.pending else {
             self.slots.set_blocked(id, None);
             return;
         };
-        if pending.effective_at > at {
+        if pending.at > at {
             return;
         }
+        let thumbprint = |store: &Self, cell: Option<Cell>| {
+            cell.and_then(|c| store.inventory.by_id(c.cert)).map(|s| s.certificate.thumbprint())
+        };
+        let Some(incoming) = thumbprint(self, Some(pending)) else { return };
         let (cert_type, scope) = self.names_of(id);
         if self.configs.requires_staged(&cert_type) {
-            let missing = self.servers_lacking(&cert_type, &scope, &pending.thumbprint);
+            let missing = self.servers_lacking(&cert_type, &scope, &incoming);
             if !missing.is_empty() {
                 let old = self.triggers(id);
                 let changed = self.slots.blocked(id) != Some(&missing);
@@ -127,8 +132,8 @@ impl Store {
                     events.push(Event::RollBlocked {
                         cert_type,
                         scope,
-                        thumbprint: pending.thumbprint,
-                        effective_at: pending.effective_at,
+                        thumbprint: incoming,
+                        effective_at: pending.at,
                         servers: missing,
                     });
                 }
@@ -136,28 +141,31 @@ impl Store {
             }
         }
         // A roll that waited for the fleet became current when it was finally applied.
-        let since = if self.slots.blocked(id).is_some() { at } else { pending.effective_at };
-        self.unblock_and_update(id, |slot| {
+        let since = if self.slots.blocked(id).is_some() { at } else { pending.at };
+        let old = self.triggers(id);
+        self.slots.set_blocked(id, None);
+        // Certificates compare by inventory id: one id per thumbprint.
+        self.update_entry(id, &old, |slot| {
             if let Some(current) = slot.current.take() {
                 slot.previous = Some(current);
-            } else if slot.previous.is_some_and(|p| p.thumbprint == pending.thumbprint) {
+            } else if slot.previous.is_some_and(|p| p.cert == pending.cert) {
                 slot.previous = None;
             }
-            slot.current = Some(Assignment { thumbprint: pending.thumbprint, since });
+            slot.current = Some(Cell { cert: pending.cert, at: since });
             slot.pending = None;
             slot.warned = Warned::default();
         });
-        if let Some(previous) = before.previous {
+        if let Some(previous) = thumbprint(self, before.previous) {
             let reason = match before.current {
                 Some(_) => Some(DropReason::Replaced),
-                None if previous.thumbprint == pending.thumbprint => Some(DropReason::BecameCurrent),
+                None if previous == incoming => Some(DropReason::BecameCurrent),
                 None => None,
             };
             if let Some(reason) = reason {
                 events.push(Event::PreviousDropped {
                     cert_type: cert_type.clone(),
                     scope: scope.clone(),
-                    thumbprint: previous.thumbprint,
+                    thumbprint: previous,
                     reason,
                 });
             }
@@ -165,10 +173,16 @@ impl Store {
         events.push(Event::Rolled {
             cert_type,
             scope,
-            thumbprint: pending.thumbprint,
-            previous: before.current.map(|c| c.thumbprint),
-            effective_at: pending.effective_at,
+            thumbprint: incoming,
+            previous: thumbprint(self, before.current),
+            effective_at: pending.at,
             applied_at: at,
         });
+    }
+
+    /// [`Store::update_entry`] from the slot's schedule entries as they stand.
+    fn change_entry(&mut self, id: SlotId, change: impl FnOnce(&mut SlotEntry)) {
+        let old = self.triggers(id);
+        self.update_entry(id, &old, change);
     }
 }

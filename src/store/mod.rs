@@ -56,7 +56,7 @@ pub use self::error::SlotError;
 pub use self::fleet::{Desired, DriftOptions, Holdings, Role, ServerDrift};
 pub use self::inventory::{Inventory, StoredCertificate};
 pub use self::operations::RollOptions;
-pub use self::queries::{CertView, SlotView};
+pub use self::queries::{CertView, DueSlot, SlotView};
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
 #[cfg(feature = "serde")]
 pub use self::state::{LoadError, STATE_FORMAT, SaveError, SavedState, SealedKey};
@@ -182,16 +182,18 @@ impl Store {
     }
 
     /// The slots whose first rollover milestone ([`Store::milestones`]) is at or before `until`,
-    /// in the order of those milestones: the slots that need something at `until`, found in
-    /// O(log n + k) through an index of milestones, without a scan.
-    pub fn slots_by_milestone(
-        &self,
-        until: OffsetDateTime,
-    ) -> impl Iterator<Item = (&CertType, &Scope, Slot)> {
+    /// in the order of those milestones, each with its milestones: the slots that need something
+    /// at `until`, found in O(log n + k) through an index of milestones, without a scan.
+    pub fn slots_by_milestone(&self, until: OffsetDateTime) -> impl Iterator<Item = DueSlot<'_>> {
         self.slots.agenda_until(until).filter_map(|id| {
             let entry = self.slots.entry(id)?;
             let (cert_type, scope) = self.slots.names_of(entry)?;
-            Some((cert_type, scope, self.view_of(entry)))
+            Some(DueSlot {
+                cert_type,
+                scope,
+                slot: self.view_of(entry),
+                milestones: self.milestones_for(entry),
+            })
         })
     }
 
@@ -369,6 +371,16 @@ impl Store {
         let Some(mut slot) = self.slot(id) else { return };
         change(&mut slot);
         let Some(entry) = self.entry_of(id, &slot) else { return };
+        let new = self.triggers_for(id, &entry);
+        self.slots.write(id, entry, old, &new);
+    }
+
+    /// Changes one slot's stored entry, keeping its schedule in step: [`Store::update`] without
+    /// the round trip through thumbprints, for changes that only move or drop certificates the
+    /// slot holds (`advance`'s path: a due roll costs no inventory lookup).
+    fn update_entry(&mut self, id: SlotId, old: &Triggers, change: impl FnOnce(&mut SlotEntry)) {
+        let Some(mut entry) = self.slots.entry(id).copied() else { return };
+        change(&mut entry);
         let new = self.triggers_for(id, &entry);
         self.slots.write(id, entry, old, &new);
     }

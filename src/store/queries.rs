@@ -3,13 +3,28 @@
 
 use time::OffsetDateTime;
 
-use crate::policy::{CertType, Scope};
+use crate::policy::{CertType, Scope, SlotMilestones};
 use crate::store::Store;
 use crate::store::inventory::StoredCertificate;
 use crate::store::names::SlotId;
 use crate::store::slot::Slot;
 use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::Thumbprint;
+
+/// A slot that needs something, as [`Store::slots_by_milestone`] lists it: its type and scope,
+/// its contents and its rollover milestones ([`Store::milestones`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DueSlot<'a> {
+    /// The slot's type.
+    pub cert_type: &'a CertType,
+    /// The slot's scope.
+    pub scope: &'a Scope,
+    /// What it holds.
+    pub slot: Slot,
+    /// Its milestones.
+    pub milestones: SlotMilestones,
+}
 
 /// A slot as `Get-CsCertificate` shows it.
 ///

@@ -91,7 +91,7 @@ impl Store {
         if !members.is_empty() {
             return Err(SlotError::HasMembers { kind: "pool", name: pool.into(), members });
         }
-        self.check_unassigned(&Scope::Pool(pool.clone()))?;
+        self.check_unassigned(&Scope::Pool(pool.as_ref().into()))?;
         self.atomically(|store| {
             store.topology.remove_pool(&pool);
             Ok(Vec::new())
@@ -114,7 +114,7 @@ impl Store {
         if !members.is_empty() {
             return Err(SlotError::HasMembers { kind: "site", name: site.into(), members });
         }
-        self.check_unassigned(&Scope::Site(site.clone()))?;
+        self.check_unassigned(&Scope::Site(site.as_ref().into()))?;
         self.atomically(|store| {
             store.topology.remove_site(&site);
             Ok(Vec::new())
