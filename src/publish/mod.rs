@@ -8,6 +8,7 @@
 //! each `x5c` certificate), `policy` (types, scopes, rollover policies) and `store` (the slot
 //! that applies, its milestones, the inventory). Serving the documents is the caller's job.
 
+mod exchange_id;
 mod jwks;
 mod keyset;
 mod metadata;

@@ -8,18 +8,23 @@
 use core::fmt;
 use std::collections::BTreeMap;
 
-use const_oid::ObjectIdentifier;
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::pfx::{ExportError, PfxError};
-use crate::policy::{
-    CertType, NameError, RenewBefore, Retention, RolloverError, RolloverPolicy, Scope, TypeConfig,
-};
-use crate::validate::{KeyRule, Policy, PolicyError, SubjectRule, UsageRule, ValidityRule, WarningRule};
+use crate::policy::{CertType, RolloverError, Scope};
+use crate::validate::PolicyError;
 use crate::x509::pem::{base64_decode, base64_encode};
 use crate::x509::{ParseError, Thumbprint};
+
+mod convert;
+mod v1;
+
+pub(super) use self::convert::{
+    build_policy, build_rollover, instant, name_error, parse_instant, parse_seconds, parse_thumbprint,
+    policy_state, rollover_state, seconds,
+};
+use self::v1::StateV1;
 
 /// The version of the state format written.
 pub const STATE_FORMAT: u32 = 2;
@@ -371,49 +376,6 @@ pub(super) struct RolloverState {
     pub(super) certificate_lifetime_seconds: i64,
 }
 
-pub(super) fn rollover_state(policy: &RolloverPolicy) -> RolloverState {
-    let (renew_before_seconds, renew_at_fraction) = match policy.get_renew_before() {
-        RenewBefore::Expiry(d) => (Some(seconds(d)), None),
-        RenewBefore::LifetimeFraction { numerator, denominator } => (None, Some((numerator, denominator))),
-    };
-    RolloverState {
-        renew_before_seconds,
-        renew_at_fraction,
-        publish_ahead_seconds: seconds(policy.get_publish_ahead()),
-        retain_previous_seconds: match policy.get_retain_previous() {
-            Retention::For(d) => Some(seconds(d)),
-            Retention::UntilExpiry => None,
-        },
-        critical_before_seconds: seconds(policy.get_critical_before()),
-        token_lifetime_seconds: seconds(policy.get_token_lifetime()),
-        certificate_lifetime_seconds: seconds(policy.get_certificate_lifetime()),
-    }
-}
-
-pub(super) fn build_rollover(state: &RolloverState) -> Result<RolloverPolicy, LoadError> {
-    let renew_before = match (state.renew_before_seconds, state.renew_at_fraction) {
-        (Some(s), None) => RenewBefore::Expiry(parse_seconds("renew before", s)?),
-        (None, Some((numerator, denominator))) => RenewBefore::LifetimeFraction { numerator, denominator },
-        _ => {
-            return Err(LoadError::BadName {
-                kind: "renewal rule (exactly one of renew_before_seconds and renew_at_fraction)",
-                value: format!("{:?} / {:?}", state.renew_before_seconds, state.renew_at_fraction),
-            });
-        }
-    };
-    let retain = match state.retain_previous_seconds {
-        Some(s) => Retention::For(parse_seconds("retention", s)?),
-        None => Retention::UntilExpiry,
-    };
-    Ok(RolloverPolicy::lync()
-        .renew_before(renew_before)
-        .publish_ahead(parse_seconds("publish-ahead", state.publish_ahead_seconds)?)
-        .retain_previous(retain)
-        .critical_before(parse_seconds("critical threshold", state.critical_before_seconds)?)
-        .token_lifetime(parse_seconds("token lifetime", state.token_lifetime_seconds)?)
-        .certificate_lifetime(parse_seconds("certificate lifetime", state.certificate_lifetime_seconds)?))
-}
-
 /// A [`Policy`]: each rule, or `null` where the policy has none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -482,247 +444,8 @@ pub(super) struct HoldingState {
 
 // ----- format 1 (read only) ----------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct StateV1 {
-    pub(super) format: u32,
-    pub(super) revision: u64,
-    pub(super) clock: Option<String>,
-    pub(super) sip_domain: Option<String>,
-    pub(super) types: Vec<TypeStateV1>,
-    pub(super) certificates: Vec<String>,
-    #[serde(default)]
-    pub(super) keys: Vec<SealedKey>,
-    pub(super) slots: Vec<SlotStateV1>,
-    pub(super) sites: Vec<String>,
-    pub(super) pools: Vec<(String, String)>,
-    pub(super) servers: Vec<(String, String)>,
-    pub(super) holdings: Vec<(String, Vec<String>)>,
-    pub(super) blocked: Vec<(usize, Vec<String>)>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct TypeStateV1 {
-    pub(super) cert_type: String,
-    pub(super) lead_time_seconds: i64,
-    pub(super) accept_previous: bool,
-    pub(super) require_private_key: bool,
-    pub(super) require_staged: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct SlotStateV1 {
-    pub(super) cert_type: String,
-    pub(super) scope: String,
-    pub(super) current: Option<(String, String)>,
-    pub(super) previous: Option<(String, String)>,
-    pub(super) pending: Option<(String, String)>,
-    pub(super) warned_lead: bool,
-    pub(super) warned_expired: bool,
-}
-
 /// Just the format number, read first to choose the shape.
 #[derive(Deserialize)]
 struct Format {
     format: u32,
-}
-
-impl StateV1 {
-    /// The same state in format 2 (see the module documentation for what format 1 lacked).
-    pub(super) fn upgrade(self) -> Result<State, LoadError> {
-        let sip_domain = self
-            .sip_domain
-            .as_deref()
-            .map(|d| {
-                SubjectRule::new(d)
-                    .map_err(|_| LoadError::BadName { kind: "SIP domain", value: d.to_owned() })
-            })
-            .transpose()?;
-        let types = self
-            .types
-            .into_iter()
-            .map(|t| {
-                let cert_type: CertType =
-                    t.cert_type.parse().map_err(name_error("certificate type", &t.cert_type))?;
-                let policy = policy_state(TypeConfig::for_type(&cert_type, sip_domain.as_ref()).get_policy());
-                Ok(TypeState {
-                    cert_type: t.cert_type,
-                    lead_time_seconds: t.lead_time_seconds,
-                    accept_previous: t.accept_previous,
-                    require_private_key: t.require_private_key,
-                    require_staged: t.require_staged,
-                    policy,
-                    rollover: None,
-                })
-            })
-            .collect::<Result<_, LoadError>>()?;
-        let mut blocked: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        for (index, servers) in self.blocked {
-            if index >= self.slots.len() {
-                return Err(LoadError::BadName { kind: "blocked slot index", value: index.to_string() });
-            }
-            blocked.insert(index, servers);
-        }
-        let slots = self
-            .slots
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| SlotState {
-                cert_type: s.cert_type,
-                scope: s.scope,
-                current: s.current,
-                previous: s.previous,
-                pending: s.pending,
-                warned_lead: s.warned_lead,
-                warned_expired: s.warned_expired,
-                blocked_by: blocked.remove(&i).unwrap_or_default(),
-            })
-            .collect();
-        let holdings = match (&self.clock, self.holdings.is_empty()) {
-            (_, true) => Vec::new(),
-            (None, false) => {
-                return Err(LoadError::BadInstant {
-                    field: "clock (format 1 holdings)",
-                    value: "null".into(),
-                });
-            }
-            (Some(clock), false) => self
-                .holdings
-                .into_iter()
-                .map(|(server, thumbprints)| HoldingState { server, reported_at: clock.clone(), thumbprints })
-                .collect(),
-        };
-        Ok(State {
-            format: self.format,
-            revision: self.revision,
-            clock: self.clock,
-            sip_domain: self.sip_domain,
-            types,
-            certificates: self.certificates,
-            keys: self.keys,
-            slots,
-            sites: self.sites,
-            pools: self.pools,
-            servers: self.servers,
-            holdings,
-        })
-    }
-}
-
-// ----- conversions -------------------------------------------------------------------------------
-
-/// An instant of the state, `field` of it, in RFC 3339.
-pub(super) fn instant(field: &'static str, at: OffsetDateTime) -> Result<String, SaveError> {
-    at.format(&Rfc3339).map_err(|_| SaveError::Instant { field, at })
-}
-
-pub(super) fn parse_instant(field: &'static str, value: &str) -> Result<OffsetDateTime, LoadError> {
-    OffsetDateTime::parse(value, &Rfc3339)
-        .map_err(|_| LoadError::BadInstant { field, value: value.to_owned() })
-}
-
-pub(super) fn parse_thumbprint(value: &str) -> Result<Thumbprint, LoadError> {
-    value.parse().map_err(|_| LoadError::BadName { kind: "thumbprint", value: value.to_owned() })
-}
-
-pub(super) fn name_error(kind: &'static str, value: &str) -> impl FnOnce(NameError) -> LoadError {
-    let value = value.to_owned();
-    move |_| LoadError::BadName { kind, value }
-}
-
-/// Durations are kept in whole seconds, from zero to a hundred years.
-pub(super) fn seconds(d: Duration) -> i64 {
-    d.whole_seconds()
-}
-
-pub(super) fn parse_seconds(kind: &'static str, s: i64) -> Result<Duration, LoadError> {
-    if (0..=100 * 366 * 86_400).contains(&s) {
-        Ok(Duration::seconds(s))
-    } else {
-        Err(LoadError::BadName { kind, value: s.to_string() })
-    }
-}
-
-pub(super) fn policy_state(policy: &Policy) -> PolicyState {
-    PolicyState {
-        key: policy.key_rule().map(|k| KeyRuleState {
-            min_rsa_bits: k.rsa_min_bits(),
-            rsa: k.accepted().rsa,
-            rsa_pss: k.accepted().rsa_pss,
-            ec_min_bits: k.accepted().ec_min_bits,
-            eddsa: k.accepted().eddsa,
-        }),
-        subject: policy.subject_rule().map(|s| s.sip_domain().to_owned()),
-        validity: policy
-            .validity_rule()
-            .map(|v| ValidityRuleState { min_remaining_seconds: v.remaining().map(seconds) }),
-        usage: policy.usage_rule().map(|u| UsageRuleState {
-            digital_signature: u.digital_signature_required(),
-            required_eku: u.eku().map(|o| o.to_string()),
-        }),
-        warnings: policy.warning_rule().map(|w| WarningRuleState {
-            weak_signature: w.warns_weak_signature(),
-            expiring_within_seconds: w.expiry_warning().map(seconds),
-            unknown_critical: w.warns_unknown_critical(),
-            ca_certificate: w.warns_ca_certificate(),
-        }),
-    }
-}
-
-pub(super) fn build_policy(cert_type: &CertType, state: &PolicyState) -> Result<Policy, LoadError> {
-    let bad = |source| LoadError::BadPolicy { cert_type: cert_type.clone(), source };
-    let mut policy = Policy::new();
-    if let Some(k) = &state.key {
-        // Accept first, then reject, so that no step leaves the rule accepting nothing.
-        let mut rule = KeyRule::default().min_rsa_bits(k.min_rsa_bits).map_err(bad)?;
-        if k.rsa_pss {
-            rule = rule.accept_rsa_pss(true).map_err(bad)?;
-        }
-        if let Some(bits) = k.ec_min_bits {
-            rule = rule.accept_ec(bits).map_err(bad)?;
-        }
-        if k.eddsa {
-            rule = rule.accept_eddsa(true).map_err(bad)?;
-        }
-        if !k.rsa {
-            rule = rule.accept_rsa(false).map_err(bad)?;
-        }
-        policy = policy.with_key(rule);
-    }
-    if let Some(domain) = &state.subject {
-        policy = policy.with_subject(SubjectRule::new(domain).map_err(bad)?);
-    }
-    if let Some(v) = &state.validity {
-        let mut rule = ValidityRule::default();
-        if let Some(s) = v.min_remaining_seconds {
-            rule = rule.min_remaining(parse_seconds("minimum remaining validity", s)?);
-        }
-        policy = policy.with_validity(rule);
-    }
-    if let Some(u) = &state.usage {
-        let eku = u
-            .required_eku
-            .as_deref()
-            .map(|o| {
-                ObjectIdentifier::new(o)
-                    .map_err(|_| LoadError::BadName { kind: "extended key usage", value: o.into() })
-            })
-            .transpose()?;
-        policy = policy.with_usage(
-            UsageRule::default().require_digital_signature(u.digital_signature).required_eku(eku),
-        );
-    }
-    if let Some(w) = &state.warnings {
-        let within = w.expiring_within_seconds.map(|s| parse_seconds("expiry warning", s)).transpose()?;
-        policy = policy.with_warnings(
-            WarningRule::none()
-                .weak_signature(w.weak_signature)
-                .expiring_within(within)
-                .unknown_critical(w.unknown_critical)
-                .ca_certificate(w.ca_certificate),
-        );
-    }
-    Ok(policy)
 }
