@@ -20,6 +20,11 @@
 //! The `certslot-fleet` binary puts admin commands, the agent and the coordinator on the
 //! command line; see the repository's README.
 //!
+//! Every request has a deadline and fails over: a [`Connection`] keeps a client per endpoint
+//! and tries the others when the one that last answered is unreachable or too slow. An
+//! [`EtcdError`] names its cause (unreachable, permission denied, not authenticated, too large),
+//! and only an unreachable or slow etcd is retried.
+//!
 //! Layers, in the order data flows: `etcd/` (connection, key layout, leases) → `state/` (the
 //! shared store) → `fleet/` (agents, reports, election, coordinator); `clock` is the one place
 //! that reads the clock.

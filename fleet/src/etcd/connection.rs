@@ -7,6 +7,7 @@
 
 use core::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions as ClientOptions, KvClient, LeaseClient, WatchClient};
@@ -58,36 +59,59 @@ impl ConnectOptions {
     }
 }
 
-/// A connection to an etcd cluster. Cheap to clone; clones share the connection.
+/// A connection to an etcd cluster: one client per endpoint, a request sent to the endpoint that
+/// last answered and, when that one is unreachable or does not answer in time, to the next, until
+/// every endpoint was tried once. Cheap to clone; clones share the
+/// clients and the preferred endpoint.
 #[derive(Clone)]
 pub struct Connection {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    client: Client,
-    kv: KvClient,
-    watch: WatchClient,
-    lease: LeaseClient,
+    /// The first endpoint's clients (a connection has at least one endpoint).
+    first: Clients,
+    /// The other endpoints' clients, in the order given.
+    others: Vec<Clients>,
+    /// The endpoint tried first: the last that answered.
+    preferred: AtomicUsize,
     options: ConnectOptions,
+}
+
+/// The clients of one endpoint, handed to a request ([`Connection::call`]).
+#[derive(Clone)]
+pub(crate) struct Clients {
+    client: Client,
+    /// KV requests: gets, puts, transactions.
+    pub(crate) kv: KvClient,
+    /// Watches.
+    pub(crate) watch: WatchClient,
+    /// Leases.
+    pub(crate) lease: LeaseClient,
 }
 
 impl core::fmt::Debug for Connection {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Connection").field("options", &self.inner.options).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("endpoints", &self.count())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
     }
 }
 
-/// Why a request to etcd failed.
+/// Why a request to etcd failed, by the cause an operator acts on. etcd's gRPC status code says
+/// which (see [`EtcdError::from_client`]); an error of the connection itself is
+/// [`EtcdError::Unavailable`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EtcdError {
     /// No endpoint was given.
     #[error("no etcd endpoint given")]
     NoEndpoints,
-    /// etcd (or the connection to it) refused or failed the request.
-    #[error("etcd {what}: {source}")]
-    Request {
+    /// etcd could not be reached, or said it cannot serve now (no leader, shutting down): worth
+    /// trying again, on this endpoint or another.
+    #[error("etcd {what}: unavailable: {source}")]
+    Unavailable {
         /// The request.
         what: &'static str,
         /// The client's error.
@@ -102,6 +126,55 @@ pub enum EtcdError {
         /// The deadline.
         timeout: Duration,
     },
+    /// etcd's authentication is on and the request's user may not do this (gRPC
+    /// `PERMISSION_DENIED`): grant the user a role with access to the cluster's keys.
+    #[error(
+        "etcd {what}: permission denied ({message}); the etcd user needs a role granting read and write on the cluster's keys"
+    )]
+    PermissionDenied {
+        /// The request.
+        what: &'static str,
+        /// etcd's message.
+        message: String,
+    },
+    /// etcd did not accept the credentials or token (gRPC `UNAUTHENTICATED`): check the user
+    /// name and password, or the client certificate.
+    #[error(
+        "etcd {what}: not authenticated ({message}); check the etcd user and password or the client certificate"
+    )]
+    Unauthenticated {
+        /// The request.
+        what: &'static str,
+        /// etcd's message.
+        message: String,
+    },
+    /// etcd refused the request as larger than it accepts (its `--max-request-bytes`, or gRPC's
+    /// message limit): nothing of it was applied.
+    #[error(
+        "etcd {what}: request too large ({message}); raise etcd's --max-request-bytes or make the state smaller"
+    )]
+    TooLarge {
+        /// The request.
+        what: &'static str,
+        /// etcd's message.
+        message: String,
+    },
+    /// A lease the request names does not exist (expired or revoked; gRPC `NOT_FOUND`): nothing
+    /// of the request was applied.
+    #[error("etcd {what}: lease not found (expired or revoked)")]
+    LeaseNotFound {
+        /// The request.
+        what: &'static str,
+    },
+    /// etcd refused the request for another reason.
+    #[error("etcd {what}: {source}")]
+    Request {
+        /// The request.
+        what: &'static str,
+        /// The client's error.
+        #[source]
+        source: etcd_client::Error,
+    },
     /// etcd answered something this crate cannot use.
     #[error("etcd {what}: unexpected answer ({detail})")]
     Unexpected {
@@ -112,36 +185,70 @@ pub enum EtcdError {
     },
 }
 
+/// etcd's messages for two refusals it sends with the gRPC code `INVALID_ARGUMENT`, which it
+/// also uses for malformed requests, so these are told apart by their text (etcd's
+/// `rpctypes.ErrGRPCRequestTooLarge` and `ErrGRPCUserEmpty`, the answer to a request without
+/// credentials once authentication is on).
+const REQUEST_TOO_LARGE: &str = "etcdserver: request is too large";
+const USER_EMPTY: &str = "etcdserver: user name is empty";
+
 impl EtcdError {
-    /// True when etcd refused the request because a lease it names does not exist (expired or
-    /// revoked): nothing of the request was applied.
-    pub fn is_lease_not_found(&self) -> bool {
-        match self {
-            Self::Request { source: etcd_client::Error::GRpcStatus(status), .. } => {
-                status.message().contains("requested lease not found")
+    /// The error of request `what` from the client's error, by its gRPC status code.
+    pub fn from_client(what: &'static str, source: etcd_client::Error) -> Self {
+        use tonic::Code;
+        let status = match &source {
+            etcd_client::Error::GRpcStatus(status) => status,
+            etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
+                return Self::Unavailable { what, source };
             }
-            Self::Request { source: etcd_client::Error::LeaseKeepAliveError(message), .. } => {
-                message.contains("lease not found")
+            // The keep-alive stream reports a missing lease as text, not as a status.
+            etcd_client::Error::LeaseKeepAliveError(message) if message.contains("lease not found") => {
+                return Self::LeaseNotFound { what };
             }
-            _ => false,
+            _ => return Self::Request { what, source },
+        };
+        // A status with an error of its own was made by the client from a failed connection
+        // (tonic's "transport error"), not sent by etcd.
+        if std::error::Error::source(status).is_some() {
+            return Self::Unavailable { what, source };
+        }
+        let message = status.message().to_owned();
+        match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                Self::Unavailable { what, source }
+            }
+            Code::PermissionDenied => Self::PermissionDenied { what, message },
+            Code::Unauthenticated => Self::Unauthenticated { what, message },
+            Code::ResourceExhausted => Self::TooLarge { what, message },
+            Code::InvalidArgument if message == REQUEST_TOO_LARGE => Self::TooLarge { what, message },
+            Code::InvalidArgument if message == USER_EMPTY => Self::Unauthenticated { what, message },
+            // etcd's KV, lease and watch services answer NOT_FOUND for a missing lease only.
+            Code::NotFound => Self::LeaseNotFound { what },
+            _ => Self::Request { what, source },
         }
     }
 
-    /// True when etcd refused the request as larger than its `--max-request-bytes`: nothing of
-    /// it was applied.
+    /// True when trying again may succeed: etcd was unreachable, unavailable or too slow. A
+    /// refusal (permissions, authentication, size, a missing lease) is not retried.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Timeout { .. })
+    }
+
+    /// True when etcd refused the request because a lease it names does not exist (expired or
+    /// revoked): nothing of the request was applied.
+    pub fn is_lease_not_found(&self) -> bool {
+        matches!(self, Self::LeaseNotFound { .. })
+    }
+
+    /// True when etcd refused the request as too large: nothing of it was applied.
     pub fn is_too_large(&self) -> bool {
-        match self {
-            Self::Request { source: etcd_client::Error::GRpcStatus(status), .. } => {
-                status.message().contains("request is too large")
-            }
-            _ => false,
-        }
+        matches!(self, Self::TooLarge { .. })
     }
 }
 
 impl Connection {
-    /// Connects to etcd. The connection is made lazily: this succeeds while etcd is down, and
-    /// requests fail until it is up.
+    /// Connects to etcd, one client per endpoint. The connections are made lazily: this succeeds
+    /// while etcd is down, and requests fail until it is up.
     ///
     /// # Errors
     /// [`EtcdError::NoEndpoints`], or [`EtcdError::Request`] for an endpoint that is not a URL.
@@ -149,17 +256,24 @@ impl Connection {
         if endpoints.is_empty() {
             return Err(EtcdError::NoEndpoints);
         }
-        let client_options = ClientOptions::new()
-            .with_connect_timeout(options.connect_timeout)
-            .with_keep_alive(options.keep_alive, options.keep_alive)
-            .with_keep_alive_while_idle(true);
-        let client = Client::connect(endpoints, Some(client_options))
-            .await
-            .map_err(|source| EtcdError::Request { what: "connect", source })?;
-        let kv = client.kv_client().max_decoding_message_size(MAX_MESSAGE);
-        let watch = client.watch_client().max_decoding_message_size(MAX_MESSAGE);
-        let lease = client.lease_client();
-        Ok(Self { inner: Arc::new(Inner { client, kv, watch, lease, options }) })
+        let mut clients = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let client_options = ClientOptions::new()
+                .with_connect_timeout(options.connect_timeout)
+                .with_keep_alive(options.keep_alive, options.keep_alive)
+                .with_keep_alive_while_idle(true);
+            let client = Client::connect([endpoint], Some(client_options))
+                .await
+                .map_err(|source| EtcdError::from_client("connect", source))?;
+            let kv = client.kv_client().max_decoding_message_size(MAX_MESSAGE);
+            let watch = client.watch_client().max_decoding_message_size(MAX_MESSAGE);
+            let lease = client.lease_client();
+            clients.push(Clients { client, kv, watch, lease });
+        }
+        let mut clients = clients.into_iter();
+        let first = clients.next().ok_or(EtcdError::NoEndpoints)?;
+        let inner = Inner { first, others: clients.collect(), preferred: AtomicUsize::new(0), options };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The options it was made with.
@@ -167,28 +281,64 @@ impl Connection {
         self.inner.options
     }
 
-    /// The etcd client, for requests of the caller's own.
+    /// The etcd client of the endpoint that last answered, for requests of the caller's own.
     pub fn client(&self) -> Client {
-        self.inner.client.clone()
+        self.endpoint(self.inner.preferred.load(Ordering::Relaxed)).client.clone()
     }
 
-    /// A KV client (gets, puts, transactions).
-    pub(crate) fn kv(&self) -> KvClient {
-        self.inner.kv.clone()
+    /// The number of endpoints.
+    fn count(&self) -> usize {
+        1 + self.inner.others.len()
     }
 
-    /// A watch client.
-    pub(crate) fn watch(&self) -> WatchClient {
-        self.inner.watch.clone()
+    /// The clients of endpoint `index` (modulo their number; 0 is the first given).
+    fn endpoint(&self, index: usize) -> &Clients {
+        match index % self.count() {
+            0 => &self.inner.first,
+            i => self.inner.others.get(i - 1).unwrap_or(&self.inner.first),
+        }
     }
 
-    /// A lease client.
-    pub(crate) fn lease(&self) -> LeaseClient {
-        self.inner.lease.clone()
+    /// Runs one request with the request deadline, made by `request` from an endpoint's
+    /// clients: on the endpoint that last answered, and while the answer is
+    /// [`EtcdError::is_retryable`] (unreachable, unavailable, too slow), on each other endpoint
+    /// in turn. The endpoint that answers is tried first next time. A request may so reach etcd
+    /// twice when a first answer was lost: every caller's request is safe to repeat (updates
+    /// carry a receipt, creations compare the value, reports and leases are idempotent).
+    pub(crate) async fn call<T, F, R>(&self, what: &'static str, mut request: F) -> Result<T, EtcdError>
+    where
+        F: FnMut(Clients) -> R,
+        R: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let count = self.count();
+        let first = self.inner.preferred.load(Ordering::Relaxed) % count;
+        let mut last = EtcdError::NoEndpoints;
+        for step in 0..count {
+            let index = (first + step) % count;
+            match self.within(what, request(self.endpoint(index).clone())).await {
+                Ok(value) => {
+                    self.inner.preferred.store(index, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                Err(e) if e.is_retryable() => {
+                    // The next request starts at the next endpoint.
+                    let _ = self.inner.preferred.compare_exchange(
+                        index,
+                        (index + 1) % count,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                    last = e;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
     }
 
-    /// Runs one request with the request deadline.
-    pub(crate) async fn call<T>(
+    /// Waits for a request already bound to an endpoint (a message on a stream) with the
+    /// request deadline.
+    pub(crate) async fn within<T>(
         &self,
         what: &'static str,
         request: impl Future<Output = Result<T, etcd_client::Error>>,
@@ -196,8 +346,62 @@ impl Connection {
         let timeout = self.inner.options.request_timeout;
         match tokio::time::timeout(timeout, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(source)) => Err(EtcdError::Request { what, source }),
+            Ok(Err(source)) => Err(EtcdError::from_client(what, source)),
             Err(_) => Err(EtcdError::Timeout { what, timeout }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::{Code, Status};
+
+    use super::*;
+
+    fn status(code: Code, message: &str) -> EtcdError {
+        EtcdError::from_client("update", etcd_client::Error::GRpcStatus(Status::new(code, message)))
+    }
+
+    #[test]
+    fn etcd_refusals_are_typed_by_their_status_code() {
+        let e = status(Code::PermissionDenied, "etcdserver: permission denied");
+        assert!(
+            matches!(&e, EtcdError::PermissionDenied { what: "update", message } if message == "etcdserver: permission denied")
+        );
+        assert_eq!(
+            e.to_string(),
+            "etcd update: permission denied (etcdserver: permission denied); the etcd user needs a role \
+             granting read and write on the cluster's keys"
+        );
+        assert!(!e.is_retryable());
+        let e = status(Code::Unauthenticated, "etcdserver: invalid auth token");
+        assert!(matches!(e, EtcdError::Unauthenticated { .. }) && !e.is_retryable());
+        let e = status(Code::InvalidArgument, "etcdserver: user name is empty");
+        assert!(matches!(e, EtcdError::Unauthenticated { .. }));
+        let e = status(Code::InvalidArgument, "etcdserver: request is too large");
+        assert!(e.is_too_large() && !e.is_retryable());
+        assert!(status(Code::ResourceExhausted, "grpc: received message larger than max").is_too_large());
+        let e = status(Code::NotFound, "etcdserver: requested lease not found");
+        assert!(e.is_lease_not_found() && !e.is_retryable());
+        assert_eq!(e.to_string(), "etcd update: lease not found (expired or revoked)");
+        for code in [Code::Unavailable, Code::DeadlineExceeded, Code::Cancelled] {
+            assert!(
+                matches!(status(code, "etcdserver: no leader"), EtcdError::Unavailable { .. }),
+                "{code:?}"
+            );
+        }
+        let e = status(Code::InvalidArgument, "etcdserver: key is not provided");
+        assert!(matches!(e, EtcdError::Request { .. }) && !e.is_retryable());
+        let e = EtcdError::from_client(
+            "keep-alive",
+            etcd_client::Error::LeaseKeepAliveError("lease not found".into()),
+        );
+        assert!(e.is_lease_not_found());
+        let broken = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stream closed");
+        let transport = Status::from_error(Box::new(broken));
+        assert_eq!(transport.code(), Code::Unknown);
+        let e = EtcdError::from_client("update", etcd_client::Error::GRpcStatus(transport));
+        assert!(matches!(e, EtcdError::Unavailable { .. }), "{e:?}");
+        assert!(EtcdError::Timeout { what: "read", timeout: Duration::from_secs(5) }.is_retryable());
     }
 }

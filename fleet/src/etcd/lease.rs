@@ -21,8 +21,8 @@ impl Lease {
     /// Grants a lease of `ttl` (whole seconds, at least 1; etcd may raise it to its minimum).
     pub(crate) async fn grant(conn: &Connection, ttl: Duration) -> Result<Self, EtcdError> {
         let seconds = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
-        let mut client = conn.lease();
-        let granted = conn.call("lease grant", client.grant(seconds, None)).await?;
+        let granted =
+            conn.call("lease grant", |mut c| async move { c.lease.grant(seconds, None).await }).await?;
         let ttl = Duration::from_secs(u64::try_from(granted.ttl()).unwrap_or(1).max(1));
         Ok(Self { conn: conn.clone(), id: granted.id(), ttl, keeper: None })
     }
@@ -48,8 +48,12 @@ impl Lease {
     pub(crate) async fn renew(&mut self) -> Result<bool, EtcdError> {
         let result = match self.keeper.as_mut() {
             None => {
-                let mut client = self.conn.lease();
-                match self.conn.call("lease keep-alive", client.keep_alive(self.id)).await {
+                let id = self.id;
+                match self
+                    .conn
+                    .call("lease keep-alive", |mut c| async move { c.lease.keep_alive(id).await })
+                    .await
+                {
                     Ok(keeper) => {
                         // Opening the stream renewed the lease once already.
                         self.keeper = Some(Box::new(keeper));
@@ -64,7 +68,7 @@ impl Lease {
                     keeper.keep_alive().await?;
                     stream.message().await
                 };
-                match self.conn.call("lease keep-alive", exchange).await {
+                match self.conn.within("lease keep-alive", exchange).await {
                     Ok(Some(answer)) => Ok(answer.ttl() > 0),
                     Ok(None) => Err(EtcdError::Unexpected {
                         what: "lease keep-alive",
@@ -94,7 +98,7 @@ impl Lease {
 
     /// Revokes the lease: its keys are deleted at once.
     pub(crate) async fn revoke(self) -> Result<(), EtcdError> {
-        let mut client = self.conn.lease();
-        self.conn.call("lease revoke", client.revoke(self.id)).await.map(|_| ())
+        let id = self.id;
+        self.conn.call("lease revoke", |mut c| async move { c.lease.revoke(id).await }).await.map(|_| ())
     }
 }

@@ -322,9 +322,15 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                 match report.to_json() {
                     Ok(json) => {
                         let key = agent.store.cluster().server_key(&agent.server);
-                        let mut kv = conn.kv();
-                        let put = kv.put(key, json, Some(PutOptions::new().with_lease(held.id())));
-                        match conn.call("report", put).await {
+                        let lease_id = held.id();
+                        let put =
+                            conn.call("report", |mut c| {
+                                let (key, json) = (key.clone(), json.clone());
+                                async move {
+                                    c.kv.put(key, json, Some(PutOptions::new().with_lease(lease_id))).await
+                                }
+                            });
+                        match put.await {
                             Ok(_) => {
                                 (self.on_event)(AgentEvent::Reported { thumbprints: self.holding.clone() });
                                 reported = Some(self.holding.clone());
@@ -365,7 +371,7 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                     Ok(Some(answer)) => self.on_watch(&answer, &mut watch),
                     Ok(None) => watch = None,
                     Err(source) => {
-                        (self.on_event)(AgentEvent::Unavailable { error: EtcdError::Request { what: "watch", source } });
+                        (self.on_event)(AgentEvent::Unavailable { error: EtcdError::from_client("watch", source) });
                         watch = None;
                         // A watch that breaks at once must not spin: wait a little first.
                         failures = failures.saturating_add(1);
@@ -402,8 +408,12 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
     /// Reads the state, applies it, and watches the key from the revision after the read.
     async fn fetch_and_watch(&mut self, state_key: &str) -> Result<WatchStream, EtcdError> {
         let conn = self.agent.store.connection().clone();
-        let mut kv = conn.kv();
-        let answer = conn.call("read state", kv.get(state_key, None)).await?;
+        let answer = conn
+            .call("read state", |mut c| {
+                let key = state_key.to_owned();
+                async move { c.kv.get(key, None).await }
+            })
+            .await?;
         let revision = answer.header().map(|h| h.revision()).unwrap_or_default();
         match answer.kvs().first() {
             Some(kv) => self.apply(kv.value(), kv.mod_revision()),
@@ -412,9 +422,11 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                 (self.on_event)(AgentEvent::StateMissing);
             }
         }
-        let mut watcher = conn.watch();
-        let options = WatchOptions::new().with_start_revision(revision + 1);
-        conn.call("watch", watcher.watch(state_key, Some(options))).await
+        conn.call("watch", |mut c| {
+            let key = state_key.to_owned();
+            async move { c.watch.watch(key, Some(WatchOptions::new().with_start_revision(revision + 1))).await }
+        })
+        .await
     }
 
     fn on_watch(&mut self, answer: &WatchResponse, watch: &mut Option<WatchStream>) {

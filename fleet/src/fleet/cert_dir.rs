@@ -32,6 +32,16 @@ pub enum CertDirError {
         #[source]
         source: ExportError,
     },
+    /// The directory may be written by other users than its owner (group or others), who could
+    /// then replace the private keys the server uses: refused, as OpenSSH refuses such a
+    /// `~/.ssh`.
+    #[error("{}: writable by {} (mode {mode:o}); run `chmod go-w {}` or choose a private directory", path.display(), if mode & 0o002 != 0 { "every user" } else { "its group" }, path.display())]
+    WritableByOthers {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The state holds the certificate without its private key, so no PFX can be written.
     #[error("the state holds no private key for {thumbprint}")]
     NoKey {
@@ -51,7 +61,8 @@ const TEMP_PREFIX: &str = ".";
 const TEMP_SUFFIX: &str = ".pfx.tmp";
 
 impl CertDir {
-    /// Opens the directory, creating it (mode 0700) if missing.
+    /// Opens the directory, creating it (mode 0700) if missing; refuses one that its group or
+    /// other users may write.
     pub(crate) fn open(dir: &Path) -> Result<Self, CertDirError> {
         let io = |source| CertDirError::Io { path: dir.to_owned(), source };
         if !dir.is_dir() {
@@ -60,6 +71,14 @@ impl CertDir {
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
             builder.create(dir).map_err(io)?;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(dir).map_err(io)?.permissions().mode() & 0o7777;
+            if mode & 0o022 != 0 {
+                return Err(CertDirError::WritableByOthers { path: dir.to_owned(), mode });
+            }
         }
         Ok(Self { dir: dir.to_owned() })
     }
@@ -184,6 +203,35 @@ mod tests {
         certs.remove(&t).unwrap();
         assert!(certs.list().unwrap().is_empty());
         assert!(dir.join("notes.txt").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_may_write_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("certslot-etcd-certdir-open-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        for (mode, who) in [(0o777, "every user"), (0o1777, "every user"), (0o770, "its group")] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            let error = CertDir::open(&dir).unwrap_err();
+            assert!(
+                matches!(error, CertDirError::WritableByOthers { mode: m, .. } if m == mode),
+                "{error:?}"
+            );
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "{0}: writable by {who} (mode {mode:o}); run `chmod go-w {0}` or choose a private directory",
+                    dir.display()
+                )
+            );
+        }
+        for mode in [0o700, 0o755, 0o750] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            assert!(CertDir::open(&dir).is_ok(), "{mode:o}");
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 }

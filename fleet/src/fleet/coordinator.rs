@@ -324,9 +324,12 @@ impl Coordinator {
         loop {
             let mut healthy = true;
             if watch.is_none() {
-                let mut watcher = conn.watch();
-                let options = WatchOptions::new().with_prefix();
-                match conn.call("watch", watcher.watch(cluster.prefix(), Some(options))).await {
+                let prefix = cluster.prefix();
+                let watched = conn.call("watch", |mut c| {
+                    let prefix = prefix.clone();
+                    async move { c.watch.watch(prefix, Some(WatchOptions::new().with_prefix())).await }
+                });
+                match watched.await {
                     Ok(stream) => {
                         watch = Some(stream);
                         // Whatever happened while there was no watch: step.
@@ -405,7 +408,7 @@ impl Coordinator {
                     }
                     Ok(None) => watch = None,
                     Err(source) => {
-                        on_event(CoordinatorEvent::Unavailable { error: EtcdError::Request { what: "watch", source } });
+                        on_event(CoordinatorEvent::Unavailable { error: EtcdError::from_client("watch", source) });
                         watch = None;
                         // A watch that breaks at once must not spin: wait a little first.
                         failures = failures.saturating_add(1);

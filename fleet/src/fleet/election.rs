@@ -75,8 +75,11 @@ impl Election {
                 Some(PutOptions::new().with_lease(lease.id())),
             )])
             .or_else([TxnOp::get(self.key.clone(), None)]);
-        let mut kv = self.conn.kv();
-        let answer = match self.conn.call("campaign", kv.txn(txn)).await {
+        let sent = self.conn.call("campaign", |mut c| {
+            let txn = txn.clone();
+            async move { c.kv.txn(txn).await }
+        });
+        let answer = match sent.await {
             Ok(answer) => answer,
             Err(e) => {
                 let _ = lease.revoke().await;
@@ -108,15 +111,18 @@ impl Election {
     /// [`EtcdError`] when the watch cannot be made or breaks.
     pub async fn vacancy(&self, revision: i64, limit: Duration) -> Result<(), EtcdError> {
         let wait = async {
-            let mut watcher = self.conn.watch();
-            let options = WatchOptions::new().with_start_revision(revision + 1);
-            let mut stream =
-                self.conn.call("watch election", watcher.watch(self.key.clone(), Some(options))).await?;
+            let watched = self.conn.call("watch election", |mut c| {
+                let key = self.key.clone();
+                async move {
+                    c.watch.watch(key, Some(WatchOptions::new().with_start_revision(revision + 1))).await
+                }
+            });
+            let mut stream = watched.await?;
             loop {
                 let message = stream
                     .message()
                     .await
-                    .map_err(|source| EtcdError::Request { what: "watch election", source })?;
+                    .map_err(|source| EtcdError::from_client("watch election", source))?;
                 let Some(answer) = message else { return Ok(()) };
                 if answer.canceled() || answer.events().iter().any(|e| e.event_type() == EventType::Delete) {
                     return Ok(());

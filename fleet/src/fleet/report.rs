@@ -146,9 +146,12 @@ pub struct LiveReport {
 /// [`EtcdError`] when etcd cannot be reached.
 pub async fn live_reports(conn: &Connection, cluster: &Cluster) -> Result<Vec<LiveReport>, EtcdError> {
     let prefix = cluster.servers_prefix();
-    let mut kv = conn.kv();
-    let answer =
-        conn.call("read reports", kv.get(prefix.clone(), Some(GetOptions::new().with_prefix()))).await?;
+    let answer = conn
+        .call("read reports", |mut c| {
+            let prefix = prefix.clone();
+            async move { c.kv.get(prefix, Some(GetOptions::new().with_prefix())).await }
+        })
+        .await?;
     let mut out: Vec<LiveReport> = answer
         .kvs()
         .iter()

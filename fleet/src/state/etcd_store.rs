@@ -18,7 +18,9 @@
 //! and none is applied twice.
 
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use certslot::{Password, Store};
 use etcd_client::{Compare, CompareOp, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse};
@@ -268,17 +270,37 @@ impl EtcdStore {
     }
 
     /// Replaces the state, whatever the key holds now (a corrupt value too), with `store`:
-    /// the way back from a bad value, from a backup. Compares the `mod_revision` it read, so a
-    /// concurrent change makes it fail rather than vanish.
+    /// the way back from a bad value, from a backup. An update like the others: it compares the
+    /// `mod_revision` it read, and when another writer got there first it reads again and
+    /// retries (with the backoff of [`UpdateOptions`]), so a concurrent change is never lost
+    /// unseen and never makes it fail.
     ///
     /// # Errors
-    /// [`StateError::PasswordRequired`], a state too large, a concurrent change
-    /// ([`StateError::AlreadyExists`] with the new revision), or etcd unreachable.
+    /// [`StateError::PasswordRequired`], a state too large, contention past
+    /// [`UpdateOptions::max_attempts`] ([`StateError::AlreadyExists`] with the newest revision),
+    /// or etcd unreachable.
     pub async fn replace(&self, store: &Store) -> Result<Loaded, StoreError> {
-        let snapshot = self.snapshot(None, None).await?;
-        let revision = snapshot.state.as_ref().map_or(0, KeyValue::mod_revision);
-        let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, revision);
-        self.put_if(store, compare).await
+        let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
+        // Sealed once: the keys' encryption is the slow part, and the same value is sent each time.
+        let encoded = encode(store, password, None)?;
+        self.check_size(encoded.0.len())?;
+        let mut conflicts = 0u32;
+        loop {
+            let snapshot = self.snapshot(None, None).await?;
+            let revision = snapshot.state.as_ref().map_or(0, KeyValue::mod_revision);
+            let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, revision);
+            match self.put_encoded(store, &encoded, compare).await {
+                // Changed (or deleted) since it was read: read again.
+                Err(StoreError::State(StateError::AlreadyExists { .. } | StateError::Missing { .. }))
+                    if conflicts < self.options.max_attempts =>
+                {
+                    let wait = jitter(self.options.backoff_base, self.options.backoff_cap, conflicts);
+                    conflicts += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Runs `op` on the latest state and writes the result by compare-and-swap; see the module
@@ -390,8 +412,11 @@ impl EtcdStore {
                         }
                     };
                     let txn = self.write_txn(&attempt, &receipt_key, lease, guard);
-                    let mut kv = self.conn.kv();
-                    match self.conn.call("update", kv.txn(txn)).await {
+                    let sent = self.conn.call("update", |mut c| {
+                        let txn = txn.clone();
+                        async move { c.kv.txn(txn).await }
+                    });
+                    match sent.await {
                         Ok(answer) if answer.succeeded() => {
                             let mod_revision = header_revision(&answer)?;
                             return Ok(self.committed(attempt, mod_revision, false));
@@ -440,6 +465,14 @@ impl EtcdStore {
                             }
                             .into());
                         }
+                        // Refused whole (permissions, authentication): this send applied
+                        // nothing, though an earlier one of the attempt may have.
+                        Err(e) if !e.is_retryable() => {
+                            return Err(match attempt.unsure {
+                                true => UpdateError::Unknown { receipt: receipt_key, source: e },
+                                false => UpdateError::Etcd(e),
+                            });
+                        }
                         Err(e) => {
                             pending = Some(Attempt { unsure: true, ..attempt });
                             self.outage(started, &mut outages, e, Some(&receipt_key)).await?;
@@ -451,7 +484,8 @@ impl EtcdStore {
         }
     }
 
-    /// Waits before retrying after etcd failed to answer, or gives up past the deadline: with
+    /// Waits before retrying after etcd failed to answer, or gives up on a refusal or past the
+    /// deadline: with
     /// [`UpdateError::Unknown`] when a write may have applied (`receipt`), else
     /// [`UpdateError::Etcd`].
     async fn outage<E>(
@@ -462,7 +496,8 @@ impl EtcdStore {
         receipt: Option<&String>,
     ) -> Result<(), UpdateError<E>> {
         let wait = jitter(Duration::from_millis(50), Duration::from_secs(1), *outages);
-        if started.elapsed() + wait > self.options.unavailable_timeout {
+        // A refusal (permissions, authentication) stays a refusal: it is reported at once.
+        if !error.is_retryable() || started.elapsed() + wait > self.options.unavailable_timeout {
             return Err(match receipt {
                 Some(receipt) => UpdateError::Unknown { receipt: receipt.clone(), source: error },
                 None => UpdateError::Etcd(error),
@@ -544,8 +579,18 @@ impl EtcdStore {
     /// with the one sent (its PFX salts are random, so only this write wrote it).
     async fn put_if(&self, store: &Store, compare: Compare) -> Result<Loaded, StoreError> {
         let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
-        let (bytes, sealed) = encode(store, password, None)?;
-        self.check_size(bytes.len())?;
+        let encoded = encode(store, password, None)?;
+        self.check_size(encoded.0.len())?;
+        self.put_encoded(store, &encoded, compare).await
+    }
+
+    /// [`EtcdStore::put_if`] with the state already encoded (its value and sealed keys).
+    async fn put_encoded(
+        &self,
+        store: &Store,
+        (bytes, sealed): &(Vec<u8>, SealedKeys),
+        compare: Compare,
+    ) -> Result<Loaded, StoreError> {
         let key = self.cluster.state_key();
         let txn = Txn::new()
             .when([compare])
@@ -554,11 +599,14 @@ impl EtcdStore {
         let started = Instant::now();
         let mut outages = 0u32;
         loop {
-            let mut kv = self.conn.kv();
-            match self.conn.call("write", kv.txn(txn.clone())).await {
+            let sent = self.conn.call("write", |mut c| {
+                let txn = txn.clone();
+                async move { c.kv.txn(txn).await }
+            });
+            match sent.await {
                 Ok(answer) if answer.succeeded() => {
                     let mod_revision = header_revision(&answer)?;
-                    let loaded = Loaded { store: store.clone(), mod_revision, keys: Some(sealed) };
+                    let loaded = Loaded { store: store.clone(), mod_revision, keys: Some(sealed.clone()) };
                     self.set_cache(loaded.clone());
                     return Ok(loaded);
                 }
@@ -569,7 +617,7 @@ impl EtcdStore {
                         return Err(StateError::Missing { key }.into());
                     };
                     if found.value() == bytes.as_slice() {
-                        let keys = Some(sealed);
+                        let keys = Some(sealed.clone());
                         let loaded =
                             Loaded { store: store.clone(), mod_revision: found.mod_revision(), keys };
                         self.set_cache(loaded.clone());
@@ -579,7 +627,7 @@ impl EtcdStore {
                 }
                 Err(e) => {
                     let wait = jitter(Duration::from_millis(50), Duration::from_secs(1), outages);
-                    if started.elapsed() + wait > self.options.unavailable_timeout {
+                    if !e.is_retryable() || started.elapsed() + wait > self.options.unavailable_timeout {
                         return Err(e.into());
                     }
                     outages += 1;
@@ -602,8 +650,14 @@ impl EtcdStore {
         if let Some(guard) = guard {
             reads.push(TxnOp::get(guard.key.clone(), None));
         }
-        let mut kv = self.conn.kv();
-        let answer = self.conn.call("read", kv.txn(Txn::new().and_then(reads))).await?;
+        let txn = Txn::new().and_then(reads);
+        let answer = self
+            .conn
+            .call("read", |mut c| {
+                let txn = txn.clone();
+                async move { c.kv.txn(txn).await }
+            })
+            .await?;
         Snapshot::read(&answer, receipt_key.is_some(), guard.is_some())
     }
 
@@ -636,9 +690,9 @@ impl EtcdStore {
                 return Ok(id);
             }
         }
-        let mut lease = self.conn.lease();
         let seconds = i64::try_from(ttl.as_secs()).unwrap_or(600);
-        let granted = self.conn.call("lease grant", lease.grant(seconds, None)).await?;
+        let granted =
+            self.conn.call("lease grant", |mut c| async move { c.lease.grant(seconds, None).await }).await?;
         *self.receipts.lock().unwrap_or_else(PoisonError::into_inner) = Some((granted.id(), Instant::now()));
         Ok(granted.id())
     }

@@ -39,7 +39,7 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// A single-member etcd cluster of its own.
+/// An etcd member: alone, a single-member cluster of its own; or one of an [`EtcdCluster`].
 pub struct Etcd {
     child: Option<Child>,
     data: TempDir,
@@ -47,6 +47,9 @@ pub struct Etcd {
     peer_port: u16,
     started: usize,
     flags: Vec<String>,
+    /// The member's name and `--initial-cluster` (`name=peer-url,...`).
+    name: String,
+    initial_cluster: Option<String>,
 }
 
 impl Etcd {
@@ -59,8 +62,16 @@ impl Etcd {
     pub fn start_with(flags: &[&str]) -> Self {
         let data = TempDir::new("etcd");
         let flags = flags.iter().map(|f| (*f).to_owned()).collect();
-        let mut etcd =
-            Self { child: None, data, client_port: free_port(), peer_port: free_port(), started: 0, flags };
+        let mut etcd = Self {
+            child: None,
+            data,
+            client_port: free_port(),
+            peer_port: free_port(),
+            started: 0,
+            flags,
+            name: "test".into(),
+            initial_cluster: None,
+        };
         etcd.spawn();
         etcd
     }
@@ -79,11 +90,15 @@ impl Etcd {
         let program = std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".into());
         let mut command = Command::new(&program);
         command
-            .args(["--name", "test", "--data-dir"])
+            .args(["--name", &self.name, "--data-dir"])
             .arg(self.data.path().join("data"))
             .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
             .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &format!("test={peer}")])
+            .args([
+                "--initial-cluster",
+                &self.initial_cluster.clone().unwrap_or_else(|| format!("{}={peer}", self.name)),
+            ])
+            .args(["--initial-cluster-token", "certslot-test", "--initial-cluster-state", "new"])
             .args(&self.flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -109,7 +124,10 @@ impl Etcd {
         });
         self.child = Some(child);
         self.started += 1;
-        wait_until("etcd answers /health", Duration::from_secs(30), || self.healthy());
+        // A member of a cluster is healthy only once a quorum has started: the cluster waits.
+        if self.initial_cluster.is_none() {
+            wait_until("etcd answers /health", Duration::from_secs(30), || self.healthy());
+        }
     }
 
     fn healthy(&self) -> bool {
@@ -136,6 +154,83 @@ impl Etcd {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+}
+
+/// A cluster of three etcd members on loopback, each with its own ports and data directory.
+pub struct EtcdCluster {
+    pub members: Vec<Etcd>,
+}
+
+impl EtcdCluster {
+    /// Starts three members and waits until every one answers `/health` (a leader is elected).
+    pub fn start() -> Self {
+        let names = ["m0", "m1", "m2"];
+        let ports: Vec<(u16, u16)> = names.iter().map(|_| (free_port(), free_port())).collect();
+        let initial = names
+            .iter()
+            .zip(&ports)
+            .map(|(name, (_, peer))| format!("{name}=http://127.0.0.1:{peer}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members: Vec<Etcd> = names
+            .iter()
+            .zip(&ports)
+            .map(|(name, (client_port, peer_port))| Etcd {
+                child: None,
+                data: TempDir::new(name),
+                client_port: *client_port,
+                peer_port: *peer_port,
+                started: 0,
+                flags: Vec::new(),
+                name: (*name).to_owned(),
+                initial_cluster: Some(initial.clone()),
+            })
+            .collect();
+        for member in &mut members {
+            member.spawn();
+        }
+        for member in &members {
+            wait_until("an etcd member answers /health", Duration::from_secs(30), || member.healthy());
+        }
+        Self { members }
+    }
+
+    /// The client URLs of every member, in order, comma-separated.
+    pub fn endpoints(&self) -> String {
+        self.members.iter().map(Etcd::endpoint).collect::<Vec<_>>().join(",")
+    }
+
+    /// The index of the member that leads now (etcd's `/v3/maintenance/status` through each
+    /// member's JSON gateway: the one whose `leader` is its own `member_id`).
+    pub fn leader(&self) -> Option<usize> {
+        self.members.iter().position(|m| {
+            let Some(status) = m.post("/v3/maintenance/status", "{}") else { return false };
+            let field = |name: &str| {
+                let at = status.find(&format!("\"{name}\":\""))? + name.len() + 4;
+                let end = status.get(at..)?.find('"')?;
+                status.get(at..at + end).map(str::to_owned)
+            };
+            let member = status.find("\"member_id\":\"").and_then(|_| field("member_id"));
+            member.is_some() && member == field("leader")
+        })
+    }
+}
+
+impl Etcd {
+    /// POSTs `body` to `path` of etcd's JSON gateway; the answer's body.
+    pub fn post(&self, path: &str, body: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = format!(
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.client_port,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
     }
 }
 

@@ -1,10 +1,10 @@
 //! The fleet tests' harness: a real etcd of their own (`etcd.rs`), and the `certslot-fleet`
 //! binary run as admin commands, agents and coordinators.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod etcd;
 
-pub use self::etcd::{Etcd, TempDir, wait_until};
+pub use self::etcd::{Etcd, EtcdCluster, TempDir, wait_until};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -102,6 +102,16 @@ impl Fleet {
     pub fn new(etcd: &Etcd, cluster: &str) -> Self {
         Self {
             endpoint: etcd.endpoint(),
+            cluster: cluster.into(),
+            work: TempDir::new(cluster),
+            logs: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A cluster reached through several etcd endpoints (comma-separated).
+    pub fn with_endpoints(endpoints: &str, cluster: &str) -> Self {
+        Self {
+            endpoint: endpoints.into(),
             cluster: cluster.into(),
             work: TempDir::new(cluster),
             logs: std::sync::Mutex::new(Vec::new()),

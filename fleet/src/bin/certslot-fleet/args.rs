@@ -81,7 +81,9 @@ options:
 SCOPE is global (default), site:NAME or pool:FQDN. Instants are RFC 3339.
 
 exit status: 0 done; 1 refused or failed; 2 usage error; 3 the state is missing or refused (it
-is left as it is); 4 etcd unreachable (or, for a write, its outcome unknown)
+is left as it is); 4 etcd unreachable (or, for a write, its outcome unknown); 5 etcd denied the
+request (the user's roles); 6 etcd did not authenticate the user; 7 the request is too large
+for etcd
 ";
 
 /// Options of every command.

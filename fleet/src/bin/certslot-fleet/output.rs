@@ -81,7 +81,7 @@ impl Failure {
         match e {
             UpdateError::Operation(e) => Self::failed("refused", e),
             UpdateError::State(e) => Self::state(&e),
-            UpdateError::Etcd(e) => Self::new(4, "etcd-unavailable", e),
+            UpdateError::Etcd(e) => Self::etcd(e),
             e @ UpdateError::Unknown { .. } => Self::new(4, "outcome-unknown", e),
             e @ UpdateError::Contention { .. } => Self::failed("contention", e),
             e @ UpdateError::NotLeader { .. } => Self::failed("not-leader", e),
@@ -97,8 +97,19 @@ impl Failure {
         }
     }
 
+    /// etcd's errors by their cause: 4 unreachable (or too slow), 5 permission denied, 6 not
+    /// authenticated, 7 too large; another refusal fails the command (1).
     pub fn etcd(e: certslot_etcd::EtcdError) -> Self {
-        Self::new(4, "etcd-unavailable", e)
+        use certslot_etcd::EtcdError;
+        match e {
+            EtcdError::PermissionDenied { .. } => Self::new(5, "etcd-permission-denied", e),
+            EtcdError::Unauthenticated { .. } => Self::new(6, "etcd-unauthenticated", e),
+            EtcdError::TooLarge { .. } => Self::new(7, "etcd-too-large", e),
+            e if e.is_retryable() || matches!(e, EtcdError::NoEndpoints) => {
+                Self::new(4, "etcd-unavailable", e)
+            }
+            e => Self::failed("etcd-refused", e),
+        }
     }
 
     /// The failure as `--json` prints it.
