@@ -18,8 +18,8 @@ mod type_config;
 
 pub use self::cert_type::CertType;
 pub use self::error::{NameError, RolloverError};
-pub(crate) use self::milestones::TICK;
 pub use self::milestones::{Milestones, SlotMilestones};
+pub(crate) use self::milestones::{TICK, retire_at};
 pub use self::rollover::{RenewBefore, Retention, RolloverPolicy};
 pub use self::scope::Scope;
 pub(crate) use self::scope::normalize;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::obtain::RequestTemplate;
-use crate::policy::{CertType, Milestones, Scope};
+use crate::policy::{CertType, Milestones, Scope, retire_at};
 use crate::store::{DueSlot, Store};
 use crate::x509::{Certificate, Thumbprint};
 
@@ -187,7 +187,7 @@ pub fn plan(store: &Store, at: OffsetDateTime) -> Vec<Action> {
 /// ([`Store::next_milestone`]) or its next time-triggered change ([`Store::next_due`]), whichever
 /// comes first. A driver calls [`Store::advance`] and [`plan`] then.
 pub fn next_plan_due(store: &Store) -> Option<OffsetDateTime> {
-    [store.next_due(), store.next_milestone()].into_iter().flatten().min()
+    crate::store::earliest(store.next_due(), store.next_milestone())
 }
 
 // Kept out of `plan`: inlined, its frame (actions, milestones, views) would be set up and torn
@@ -200,7 +200,7 @@ fn slot_actions(
     out: &mut Vec<Action>,
     templates: &mut Option<BTreeMap<Thumbprint, Option<Arc<RequestTemplate>>>>,
 ) {
-    let DueSlot { cert_type, scope, slot, milestones: slot_milestones, .. } = *due;
+    let DueSlot { cert_type, scope, slot, .. } = *due;
     let config = store.type_config(cert_type);
     let rollover = config.get_rollover();
     let cert = |t: Thumbprint| store.inventory().get(&t).map(|s| &s.certificate);
@@ -270,7 +270,10 @@ fn slot_actions(
         }
     }
     if let Some(previous) = slot.previous() {
-        if let Some(retire) = slot_milestones.previous_retires.filter(|r| at >= *r) {
+        // As `SlotMilestones::previous_retires`, from the certificates in hand.
+        let not_after = cert(previous.thumbprint).map(Certificate::not_after);
+        let retires = not_after.and_then(|n| retire_at(&rollover, slot.current().map(|c| c.since), n));
+        if let Some(retire) = retires.filter(|r| at >= *r) {
             out.push(Action::RetirePrevious {
                 cert_type: cert_type.clone(),
                 scope: scope.clone(),

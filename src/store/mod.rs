@@ -182,18 +182,13 @@ impl Store {
     }
 
     /// The slots whose first rollover milestone ([`Store::milestones`]) is at or before `until`,
-    /// in the order of those milestones, each with its milestones: the slots that need something
-    /// at `until`, found in O(log n + k) through an index of milestones, without a scan.
+    /// in the order of those milestones: the slots that need something at `until`, found in
+    /// O(log n + k) through an index of milestones, without a scan.
     pub fn slots_by_milestone(&self, until: OffsetDateTime) -> impl Iterator<Item = DueSlot<'_>> {
         self.slots.agenda_until(until).filter_map(|id| {
             let entry = self.slots.entry(id)?;
             let (cert_type, scope) = self.slots.names_of(entry)?;
-            Some(DueSlot {
-                cert_type,
-                scope,
-                slot: self.view_of(entry),
-                milestones: self.milestones_for(entry),
-            })
+            Some(DueSlot { cert_type, scope, slot: self.view_of(entry) })
         })
     }
 
@@ -202,9 +197,11 @@ impl Store {
     /// whose first milestone has passed.
     pub fn next_milestone(&self) -> Option<OffsetDateTime> {
         let Some(clock) = self.clock else { return self.slots.agenda_first() };
-        let passed =
-            self.slots.agenda_until(clock).filter_map(|id| self.milestones_of(id).first_after(clock));
-        passed.chain(self.slots.agenda_first_after(clock)).min()
+        let mut first = self.slots.agenda_first_after(clock);
+        for id in self.slots.agenda_until(clock) {
+            first = earliest(first, self.milestones_of(id).first_after(clock));
+        }
+        first
     }
 
     // ----- transactions ----------------------------------------------------------------------
@@ -461,5 +458,13 @@ impl Store {
     pub fn previous_trusted_at(&self, cert_type: &CertType, scope: &Scope, at: OffsetDateTime) -> bool {
         self.configs.accepts_previous(cert_type)
             && self.milestones(cert_type, scope).and_then(|m| m.previous_retires).is_some_and(|r| at < r)
+    }
+}
+
+/// The earlier of two instants, either of which may be missing.
+pub(crate) fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

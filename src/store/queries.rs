@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::policy::{CertType, Scope, SlotMilestones};
+use crate::policy::{CertType, Scope};
 use crate::store::Store;
 use crate::store::inventory::StoredCertificate;
 use crate::store::names::SlotId;
@@ -11,8 +11,8 @@ use crate::store::slot::Slot;
 use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::Thumbprint;
 
-/// A slot that needs something, as [`Store::slots_by_milestone`] lists it: its type and scope,
-/// its contents and its rollover milestones ([`Store::milestones`]).
+/// A slot that needs something, as [`Store::slots_by_milestone`] lists it: its type, its scope
+/// and what it holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DueSlot<'a> {
@@ -22,8 +22,6 @@ pub struct DueSlot<'a> {
     pub scope: &'a Scope,
     /// What it holds.
     pub slot: Slot,
-    /// Its milestones.
-    pub milestones: SlotMilestones,
 }
 
 /// A slot as `Get-CsCertificate` shows it.
