@@ -76,6 +76,9 @@ pub enum StateError {
     /// The operating system's random generator failed (update receipts, key salts).
     #[error("the random generator failed: {0}")]
     Random(getrandom::Error),
+    /// The runtime shut down while private keys were being sealed or opened.
+    #[error("the runtime shut down while the state's private keys were being sealed or opened")]
+    Interrupted,
 }
 
 /// Why the state could not be read (or created).

@@ -236,7 +236,7 @@ impl EtcdStore {
     /// cannot be reached.
     pub async fn load(&self) -> Result<Loaded, StoreError> {
         let snapshot = self.snapshot(None, None).await?;
-        Ok(self.decode_snapshot(&snapshot)?)
+        Ok(self.decode_snapshot(&snapshot).await?)
     }
 
     /// The state value as stored, with its `mod_revision`, unchecked (`None`: no state).
@@ -282,7 +282,7 @@ impl EtcdStore {
     pub async fn replace(&self, store: &Store) -> Result<Loaded, StoreError> {
         let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
         // Sealed once: the keys' encryption is the slow part, and the same value is sent each time.
-        let encoded = encode(store, password, None)?;
+        let encoded = self.seal(store, password).await?;
         self.check_size(encoded.0.len())?;
         let mut conflicts = 0u32;
         loop {
@@ -360,7 +360,7 @@ impl EtcdStore {
                             Some(attempt) if state_revision(&snapshot) == attempt.compared => {
                                 Next::Send(attempt)
                             }
-                            _ => Next::Run(self.decode_snapshot(&snapshot)?, true),
+                            _ => Next::Run(self.decode_snapshot(&snapshot).await?, true),
                         }
                     }
                 },
@@ -373,7 +373,12 @@ impl EtcdStore {
                             if attempts > self.options.max_attempts {
                                 return Err(UpdateError::Contention { attempts: attempts - 1 });
                             }
-                            let (bytes, sealed) = encode(&store, password, base.keys.as_ref())?;
+                            let (password, keys) = (password.clone(), base.keys.clone());
+                            let (bytes, sealed, store) = off_runtime(move || {
+                                let (bytes, sealed) = encode(&store, &password, keys.as_ref())?;
+                                Ok((bytes, sealed, store))
+                            })
+                            .await?;
                             self.check_size(bytes.len())?;
                             Next::Send(Attempt {
                                 number: attempts,
@@ -439,7 +444,7 @@ impl EtcdStore {
                             if conflicts == 1 {
                                 // The failed write's answer holds the newest state: run again on
                                 // it at once.
-                                Next::Run(self.decode_snapshot(&snapshot)?, true)
+                                Next::Run(self.decode_snapshot(&snapshot).await?, true)
                             } else {
                                 // Contended: back off, then read afresh (the state in hand would
                                 // be stale after the wait).
@@ -579,9 +584,15 @@ impl EtcdStore {
     /// with the one sent (its PFX salts are random, so only this write wrote it).
     async fn put_if(&self, store: &Store, compare: Compare) -> Result<Loaded, StoreError> {
         let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
-        let encoded = encode(store, password, None)?;
+        let encoded = self.seal(store, password).await?;
         self.check_size(encoded.0.len())?;
         self.put_encoded(store, &encoded, compare).await
+    }
+
+    /// The value written for `store` with its keys sealed afresh, made off the runtime's threads.
+    async fn seal(&self, store: &Store, password: &Password) -> Result<(Vec<u8>, SealedKeys), StateError> {
+        let (store, password) = (store.clone(), password.clone());
+        off_runtime(move || encode(&store, &password, None)).await
     }
 
     /// [`EtcdStore::put_if`] with the state already encoded (its value and sealed keys).
@@ -661,10 +672,18 @@ impl EtcdStore {
         Snapshot::read(&answer, receipt_key.is_some(), guard.is_some())
     }
 
-    fn decode_snapshot(&self, snapshot: &Snapshot) -> Result<Loaded, StateError> {
+    async fn decode_snapshot(&self, snapshot: &Snapshot) -> Result<Loaded, StateError> {
         let state =
             snapshot.state.as_ref().ok_or_else(|| StateError::Missing { key: self.cluster.state_key() })?;
-        let loaded = self.decode(state.value(), state.mod_revision())?;
+        let (key, value, mod_revision) =
+            (self.cluster.state_key(), state.value().to_vec(), state.mod_revision());
+        let password = self.password.clone();
+        let loaded = off_runtime(move || {
+            let (store, sealed) = decode(&key, &value, password.as_ref())?;
+            let keys = password.is_some().then_some(sealed);
+            Ok(Loaded { store, mod_revision, keys })
+        })
+        .await?;
         if self.password.is_some() {
             self.set_cache(loaded.clone());
         }
@@ -749,4 +768,19 @@ fn header_revision(answer: &TxnResponse) -> Result<i64, EtcdError> {
         .header()
         .map(|h| h.revision())
         .ok_or(EtcdError::Unexpected { what: "update", detail: "an answer without a header" })
+}
+
+/// Runs `work` (sealing or opening private keys: PBKDF2, milliseconds a key) on tokio's blocking
+/// threads, so that the runtime's threads go on renewing leases and serving watches meanwhile.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
+) -> Result<T, StateError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        // A panic in the work is a bug: it goes on unwinding here.
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(StateError::Interrupted),
+        },
+    }
 }
