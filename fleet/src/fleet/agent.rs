@@ -284,6 +284,9 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
         let mut lease: Option<Lease> = None;
         let mut reported: Option<BTreeSet<Thumbprint>> = None;
         let mut watch: Option<WatchStream> = None;
+        // After a watch broke: not watching again before this instant (a watch that breaks at
+        // once must not spin).
+        let mut rewatch_at: Option<Instant> = None;
         let mut failures = 0u32;
         let mut next_renew = Instant::now();
         let mut next_resync = Instant::now() + agent.resync;
@@ -303,7 +306,8 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                     }
                 }
             }
-            if healthy && watch.is_none() {
+            if healthy && watch.is_none() && rewatch_at.is_none_or(|t| Instant::now() >= t) {
+                rewatch_at = None;
                 match self.fetch_and_watch(&state_key).await {
                     Ok(stream) => watch = Some(stream),
                     Err(error) => {
@@ -373,9 +377,11 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                     Err(source) => {
                         (self.on_event)(AgentEvent::Unavailable { error: EtcdError::from_client("watch", source) });
                         watch = None;
-                        // A watch that breaks at once must not spin: wait a little first.
+                        // Waited out by the loop's own wake-up, not here: shutdown and lease
+                        // renewal go on meanwhile.
                         failures = failures.saturating_add(1);
-                        tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), failures)).await;
+                        let wait = jitter(Duration::from_millis(100), Duration::from_secs(2), failures);
+                        rewatch_at = Some(Instant::now() + wait);
                     }
                 },
                 () = tokio::time::sleep_until(next_renew), if renewing => {
@@ -400,7 +406,7 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                         self.current = Some((store, mod_revision));
                     }
                 }
-                () = sleep_until(retry_at) => {}
+                () = sleep_until(retry_at.into_iter().chain(rewatch_at).min()) => {}
             }
         }
     }
