@@ -3,7 +3,7 @@
 mod common;
 
 use certslot::{
-    Certificate, ParseError,
+    Certificate, ParseError, RequestError, RequestTemplate,
     x509::{FactError, ObjectIdentifier},
 };
 use common::der;
@@ -159,6 +159,14 @@ fn malformed_extensions_make_only_their_fact_unavailable() {
         san.key_usage().map(|k| k.map(|k| k.to_string())),
         Ok(Some("digitalSignature, keyEncipherment".into()))
     );
+
+    // A renewal would lose what does not read: refused, naming the extension.
+    for (cert, oid) in [(&ku, ku_oid), (&san, san_oid)] {
+        assert!(matches!(
+            RequestTemplate::renewal_of(cert),
+            Err(RequestError::UnreadableExtension(FactError::MalformedExtension { extension, .. })) if extension == oid
+        ));
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use crate::pfx::{ExportError, KeyError};
 use crate::validate::Violation;
-use crate::x509::{BundleError, ChainError, Thumbprint};
+use crate::x509::{BundleError, ChainError, FactError, Thumbprint};
 
 /// Why a certificate could not be asked for, made or completed. Nothing is signed when a check
 /// fails.
@@ -43,6 +43,10 @@ pub enum RequestError {
     /// The certificate and key do not make a PFX (the key is not the certificate's).
     #[error(transparent)]
     Pfx(#[from] ExportError),
+    /// A certificate to renew has an extension that does not read (its subject alternative
+    /// names, key usage or extended key usage): its renewal would silently lose them.
+    #[error("the certificate to renew: {0}")]
+    UnreadableExtension(#[source] FactError),
     /// The validity asked for is not positive, or the backdating is negative.
     #[error("invalid validity: {reason}")]
     InvalidValidity {

@@ -129,20 +129,23 @@ impl RequestTemplate {
     /// # Errors
     /// [`RequestError::InvalidSubject`] for a subject certslot would not sign (an empty one, a
     /// common name over 64 characters), [`RequestError::InvalidDnsName`] for a DNS name that is
-    /// not a usable host name.
+    /// not a usable host name, [`RequestError::UnreadableExtension`] when the certificate's
+    /// subject alternative names, key usage or extended key usage do not read (the renewal
+    /// would lose them).
     pub fn renewal_of(certificate: &Certificate) -> Result<Self, RequestError> {
         let mut template = Self::new(&certificate.subject().to_string())?;
-        for name in certificate.dns_names().unwrap_or_default() {
+        let unreadable = RequestError::UnreadableExtension;
+        for name in certificate.dns_names().map_err(unreadable)? {
             template = template.dns_name(&name)?;
         }
-        if let Ok(Some(usage)) = certificate.key_usage() {
+        if let Some(usage) = certificate.key_usage().map_err(unreadable)? {
             let mut bits: Vec<KeyUsageBit> = usage.bits().collect();
             if !bits.contains(&KeyUsageBit::DigitalSignature) {
                 bits.insert(0, KeyUsageBit::DigitalSignature);
             }
             template = template.key_usage(&bits);
         }
-        if let Ok(Some(purposes)) = certificate.extended_key_usage() {
+        if let Some(purposes) = certificate.extended_key_usage().map_err(unreadable)? {
             template = template.extended_key_usage(&purposes);
         }
         Ok(template)
