@@ -19,52 +19,169 @@ fn stderr(out: &Output) -> String {
 }
 
 #[test]
-fn help_prints_the_usage_and_exits_0() {
+fn help_prints_the_usage_first_on_stdout_and_exits_0() {
     for flag in ["--help", "-h"] {
         let out = run(&[flag]);
         assert_eq!(out.status.code(), Some(0));
-        assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: certslot-fleet [OPTIONS] COMMAND"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().next(), Some("Usage: certslot-fleet [OPTIONS] <COMMAND>"));
+        assert!(stdout.contains("\n  coordinator  "), "{stdout}");
+        assert!(stdout.contains("\nExit status: 0 done; 1 refused or failed; 2 usage error;"), "{stdout}");
         assert!(out.stderr.is_empty());
     }
 }
 
 #[test]
+fn a_subcommand_has_its_own_help() {
+    let out = run(&["topology", "add-pool", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("Add a pool to a site"));
+    assert_eq!(lines.next(), Some(""));
+    assert_eq!(lines.next(), Some("Usage: certslot-fleet topology add-pool [OPTIONS] --site <SITE> <POOL>"));
+    assert!(stdout.contains("\n      --site <SITE>           The pool's site\n"), "{stdout}");
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn version_prints_the_name_and_version_and_exits_0() {
+    for flag in ["--version", "-V"] {
+        let out = run(&[flag]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("certslot-fleet {}\n", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(out.stderr.is_empty());
+    }
+}
+
+/// Runs `args` and checks a usage error: exit 2, nothing on stdout, `first` as the first line
+/// of stderr and `usage` after it.
+fn assert_usage_error(out: &Output, args: &[&str], first: &str, usage: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().next(), Some(first), "{args:?}: {err}");
+    assert!(
+        err.contains(&format!("\n\nUsage: {usage}\n\nFor more information, try '--help'.\n")),
+        "{args:?}: {err}"
+    );
+    assert!(out.stdout.is_empty(), "{args:?}");
+}
+
+#[test]
 fn usage_errors_exit_2_with_the_usage() {
-    for (args, message) in [
-        (&["--no-such-option"][..], "error: unknown option --no-such-option"),
-        (&[][..], "error: no command given"),
-        (&["frobnicate"][..], "error: unknown command \"frobnicate\""),
-        (&["get", "--thumbprint", "AB"][..], "error: --thumbprint does not apply to get"),
-        (&["roll", "--type", "OAuthTokenIssuer", "--thumbprint", "AB"][..], "error: --thumbprint: "),
-        (&["set", "--type", "OAuthTokenIssuer"][..], "error: --thumbprint is required"),
+    const T: &str = "3BF702B601477250F70E61E287798983087DA4AB";
+    for (args, first, usage) in [
         (
-            &[
-                "roll",
-                "--type",
-                "OAuthTokenIssuer",
-                "--thumbprint",
-                "3BF702B601477250F70E61E287798983087DA4AB",
-                "--effective-date",
-                "tomorrow",
-            ][..],
-            "error: tomorrow: not an RFC 3339 instant",
+            &["--no-such-option"][..],
+            "error: unexpected argument '--no-such-option' found",
+            "certslot-fleet [OPTIONS] <COMMAND>",
         ),
-        (&["agent", "--dir", "/tmp/x"][..], "error: --server is required"),
-        (&["rollback", "--type", "OAuthTokenIssuer,Default"][..], "error: --type takes one type here"),
-        (&["jwks"][..], "error: --type is required"),
-        (&["get", "--cluster", "a/b"][..], "error: invalid cluster name \"a/b\""),
-        (&["configure", "--type", "Default", "--staged", "maybe"][..], "error: --staged takes yes or no"),
+        (
+            &[][..],
+            "error: 'certslot-fleet' requires a subcommand but one was not provided",
+            "certslot-fleet [OPTIONS] <COMMAND>",
+        ),
+        (
+            &["frobnicate"][..],
+            "error: unrecognized subcommand 'frobnicate'",
+            "certslot-fleet [OPTIONS] <COMMAND>",
+        ),
+        (
+            &["get", "--thumbprint", "AB"][..],
+            "error: unexpected argument '--thumbprint' found",
+            "certslot-fleet get [OPTIONS]",
+        ),
+        (
+            &["roll", "--type", "OAuthTokenIssuer", "--thumbprint", "AB"][..],
+            "error: invalid value 'AB' for '--thumbprint <X>': a thumbprint has 40 hex digits, found 2",
+            "certslot-fleet roll [OPTIONS] --type <TYPE,...> --thumbprint <X> --effective-date <RFC3339>",
+        ),
+        (
+            &["set", "--type", "OAuthTokenIssuer"][..],
+            "error: the following required arguments were not provided:",
+            "certslot-fleet set --type <TYPE,...> --thumbprint <X> --endpoints <URL,...>",
+        ),
+        (
+            &["roll", "--type", "OAuthTokenIssuer", "--thumbprint", T, "--effective-date", "tomorrow"][..],
+            "error: invalid value 'tomorrow' for '--effective-date <RFC3339>': not an RFC 3339 instant (the 'year' component could not be parsed)",
+            "certslot-fleet roll [OPTIONS] --type <TYPE,...> --thumbprint <X> --effective-date <RFC3339>",
+        ),
+        (
+            &["agent", "--dir", "/tmp/x"][..],
+            "error: the following required arguments were not provided:",
+            "certslot-fleet agent --server <FQDN> --dir <DIR> --endpoints <URL,...>",
+        ),
+        (
+            &["rollback", "--type", "OAuthTokenIssuer,Default"][..],
+            "error: invalid value 'OAuthTokenIssuer,Default' for '--type <TYPE>': invalid certificate type name \"OAuthTokenIssuer,Default\"",
+            "certslot-fleet rollback [OPTIONS] --type <TYPE>",
+        ),
+        (
+            &["jwks"][..],
+            "error: the following required arguments were not provided:",
+            "certslot-fleet jwks --type <TYPE> --endpoints <URL,...>",
+        ),
+        (
+            &["get", "--cluster", "a/b"][..],
+            "error: invalid value 'a/b' for '--cluster <NAME>': invalid cluster name \"a/b\": use 1 to 64 ASCII letters, digits, '-', '_' or '.'",
+            "certslot-fleet get [OPTIONS]",
+        ),
+        (
+            &["configure", "--type", "Default", "--staged", "maybe"][..],
+            "error: invalid value 'maybe' for '--staged <yes|no>': yes or no",
+            "certslot-fleet configure [OPTIONS] --type <TYPE> --staged <yes|no>",
+        ),
         (
             &["init", "--sip-domain", "contoso.com", "extra"][..],
-            "error: unexpected argument \"extra\" for init",
+            "error: unexpected argument 'extra' found",
+            "certslot-fleet init [OPTIONS] --sip-domain <DOMAIN>",
+        ),
+        (
+            &["agent", "--server", "fe01", "--dir", "d", "--lease-ttl=0"][..],
+            "error: invalid value '0' for '--lease-ttl <SECONDS>': not a positive number of seconds",
+            "certslot-fleet agent [OPTIONS] --server <FQDN> --dir <DIR>",
+        ),
+        (
+            &["get", "--json", "--scope=pool:"][..],
+            "error: invalid value 'pool:' for '--scope <SCOPE>': invalid pool name \"\"",
+            "certslot-fleet get [OPTIONS]",
         ),
     ] {
-        let out = run(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).starts_with(message), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("\nusage: certslot-fleet "), "{args:?}");
-        assert!(out.stdout.is_empty());
+        assert_usage_error(&run(args), args, first, usage);
     }
+}
+
+#[test]
+fn options_take_their_value_after_an_equals_sign_and_globals_go_anywhere() {
+    // The global options before and after the command, in both forms: etcd is asked (exit 4).
+    for args in [
+        &["--endpoints=http://127.0.0.1:9", "--cluster=prod", "get", "--json"][..],
+        &["get", "--type=OAuthTokenIssuer", "--scope=global", "--cluster", "prod", "--json"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", stderr(&out));
+        let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(error["error"]["kind"], "etcd-unavailable");
+    }
+}
+
+#[test]
+fn the_cluster_comes_from_the_environment_and_a_bad_one_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))
+        .args(["get"])
+        .env("CERTSLOT_CLUSTER", "a/b")
+        .env("CERTSLOT_ETCD_ENDPOINTS", "http://127.0.0.1:9")
+        .output()
+        .expect("runs");
+    assert_usage_error(
+        &out,
+        &["get"],
+        "error: invalid value 'a/b' for '--cluster <NAME>': invalid cluster name \"a/b\": use 1 to 64 ASCII letters, digits, '-', '_' or '.'",
+        "certslot-fleet get [OPTIONS]",
+    );
 }
 
 #[test]

@@ -1,90 +1,78 @@
-//! The command line: global options anywhere, one command, its options. Hand-written, like the
-//! examples' parsers: every option is known, an unknown one or one that does not apply to the
-//! command is a usage error.
+//! The command line, on `clap`'s derive API: global options (before or after the command, with
+//! environment fallbacks), one subcommand per command with its own options. Every value is
+//! parsed into its typed value here, so a bad one is a usage error naming its option.
 
-use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use certslot::{CertType, OffsetDateTime, Scope, Thumbprint};
 use certslot_etcd::{Cluster, PasswordSource};
+use clap::builder::StyledStr;
+use clap::error::{ContextKind, ContextValue};
+use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
 
-/// The usage, printed on stdout for `-h`/`--help` and on stderr after a usage error.
-pub const USAGE: &str = "\
-usage: certslot-fleet [OPTIONS] COMMAND [ARGS]
+/// The help's layout: the usage first (what `.ci/run` checks), then the description.
+const HELP_TEMPLATE: &str = "\
+{usage-heading} {usage}
 
-certslot's certificate store shared through etcd: admin commands (each one compare-and-swap
-update of /certslot/<cluster>/state), the front-end agent, and the coordinator.
+{about-with-newline}
+{all-args}{after-help}";
 
-admin commands:
-  init --sip-domain DOMAIN [--staged TYPE]...
-                        create the cluster's state; --staged: rolls of TYPE wait until every
-                        server of the scope holds the new certificate
-  configure --type TYPE --staged yes|no
-                        turn a type's staging gate on or off
-  topology add-site SITE | add-pool POOL --site SITE | add-server FQDN --pool POOL
-  topology remove-site SITE | remove-pool POOL | remove-server FQDN | show
-  import FILE --type TYPE [--scope SCOPE] [--ignore-policy]
-                        add a PFX (certificate and key) after checking it with the type's
-                        policy (Import-CsCertificate); its password: --pfx-password-env VAR or
-                        --pfx-password-file FILE, else the state's password
-  set --type TYPE[,TYPE...] [--scope SCOPE] --thumbprint X [--force] [--ignore-policy]
-  roll --type TYPE[,TYPE...] [--scope SCOPE] --thumbprint X --effective-date RFC3339
-       [--force] [--ignore-policy]
-  cancel-roll --type TYPE [--scope SCOPE]
-  remove-previous --type TYPE [--scope SCOPE]
-  rollback --type TYPE [--scope SCOPE]
-  advance               record the agents' live reports and apply what is due (one step of the
-                        coordinator)
-  get [--type TYPE] [--scope SCOPE]
-                        the Get-CsCertificate view (every type when --type is not given)
-  drift                 each server against its agent's live report (no report: unreported),
-                        and the due rolls still waiting, with the servers they wait for
-  timeline [--type TYPE] [--scope SCOPE] [--days N]
-                        the dry run of the next N days (default 3650) of one slot, or of all
-  plan                  what the rollover planner says each slot needs now, and when the plan
-                        next changes
-  renew --type TYPE [--scope SCOPE]
-                        renew the slot's current certificate now with a self-signed one, rolled
-                        in at the planned date (refused before the renewal window opens)
-  jwks --type TYPE [--scope SCOPE]
-                        the JWK Set (RFC 7517) of the keys verifiers must trust now
-  metadata --type TYPE [--scope SCOPE] [--service lync|exchange]
-                        the same keys as the /metadata/json/1 authorization metadata document
-  export                print the state value as stored (its private keys stay encrypted)
-  restore FILE          replace the state, even a corrupt one, with a saved state (checked
-                        with the password before it is written)
-
-long-running:
-  agent --server FQDN --dir DIR [--lease-ttl SECONDS] [--resync SECONDS]
-        [--file-password-env VAR | --file-password-file FILE]
-                        keep DIR holding what the server must hold (one <THUMBPRINT>.pfx each,
-                        mode 0600) and report it under a lease (default 10 s)
-  coordinator [--id NAME] [--lease-ttl SECONDS] [--resync SECONDS] [--renew]
-                        one at a time (elected): feed the agents' reports into the store and
-                        advance it when changes are due; --renew: also renew what the rollover
-                        planner says is due, with self-signed certificates
-
-options:
-  --endpoints URL[,URL...]  etcd (default $CERTSLOT_ETCD_ENDPOINTS, else http://127.0.0.1:2379)
-  --cluster NAME            the cluster (default $CERTSLOT_CLUSTER, else default)
-  --password-env VAR        the password of the state's private keys, from VAR
-                            (default: CERTSLOT_PASSWORD when it is set)
-  --password-file FILE      the password, from the first line of FILE (mode 0600)
-  --now RFC3339             the instant of an admin command (default: the system clock); for
-                            an agent or a coordinator, the instant its clock starts at
-  --json                    machine output (one JSON document; agent and coordinator: one JSON
-                            object a line)
-  -h, --help                print this help and exit
-
+/// After the help: value formats and exit codes.
+const AFTER_HELP: &str = "\
 SCOPE is global (default), site:NAME or pool:FQDN. Instants are RFC 3339.
 
-exit status: 0 done; 1 refused or failed; 2 usage error; 3 the state is missing or refused (it
+Exit status: 0 done; 1 refused or failed; 2 usage error; 3 the state is missing or refused (it
 is left as it is); 4 etcd unreachable (or, for a write, its outcome unknown); 5 etcd denied the
-request (the user's roles); 6 etcd did not authenticate the user; 7 the request is too large
-for etcd
-";
+request (the user's roles); 6 etcd did not authenticate the user; 7 the request is too large for
+etcd.";
+
+/// certslot's certificate store shared through etcd: admin commands (each one compare-and-swap
+/// update of /certslot/<cluster>/state), the front-end agent, and the coordinator.
+#[derive(Parser)]
+#[command(name = "certslot-fleet", version, help_template = HELP_TEMPLATE, after_help = AFTER_HELP)]
+#[command(max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The global options as given.
+#[derive(Args)]
+struct GlobalArgs {
+    /// etcd's endpoints
+    #[arg(
+        long,
+        global = true,
+        env = "CERTSLOT_ETCD_ENDPOINTS",
+        value_name = "URL,...",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379",
+        value_parser = endpoint
+    )]
+    endpoints: Vec<String>,
+    /// The cluster
+    #[arg(long, global = true, env = "CERTSLOT_CLUSTER", value_name = "NAME", default_value = "default", value_parser = cluster)]
+    cluster: Cluster,
+    /// The password of the state's private keys, from the environment variable VAR (default:
+    /// CERTSLOT_PASSWORD when it is set)
+    #[arg(long, global = true, value_name = "VAR", conflicts_with = "password_file")]
+    password_env: Option<String>,
+    /// The password, from the first line of FILE (mode 0600)
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// The instant of an admin command (default: the system clock); for an agent or a
+    /// coordinator, the instant its clock starts at
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = instant)]
+    now: Option<OffsetDateTime>,
+    /// Machine output: one JSON document; agent and coordinator: JSON lines of logs
+    #[arg(long, global = true)]
+    json: bool,
+}
 
 /// Options of every command.
 pub struct Global {
@@ -96,391 +84,338 @@ pub struct Global {
 }
 
 /// The slots of `set` and `roll`: their types (one or more) and scope.
+#[derive(Args)]
 pub struct SlotArgs {
+    /// The certificate types, comma-separated
+    #[arg(long = "type", value_name = "TYPE,...", required = true, value_delimiter = ',', value_parser = cert_type)]
     pub types: Vec<CertType>,
+    /// The scope
+    #[arg(long, value_name = "SCOPE", default_value = "global", value_parser = scope)]
     pub scope: Scope,
 }
 
 /// The slot of a one-type command: its type and scope.
+#[derive(Args)]
 pub struct OneSlot {
+    /// The certificate type
+    #[arg(long = "type", value_name = "TYPE", value_parser = cert_type)]
     pub cert_type: CertType,
+    /// The scope
+    #[arg(long, value_name = "SCOPE", default_value = "global", value_parser = scope)]
     pub scope: Scope,
 }
 
+/// A type (optional) and a scope, for the views of one slot or of all.
+#[derive(Args)]
+pub struct SlotFilter {
+    /// The certificate type (default: every type)
+    #[arg(long = "type", value_name = "TYPE", value_parser = cert_type)]
+    pub cert_type: Option<CertType>,
+    /// The scope
+    #[arg(long, value_name = "SCOPE", default_value = "global", value_parser = scope)]
+    pub scope: Scope,
+}
+
+/// The switches of `set` and `roll`.
+#[derive(Args)]
+pub struct RollSwitches {
+    /// Replace a roll already scheduled, or skip the staging gate
+    #[arg(long)]
+    pub force: bool,
+    /// Accept a certificate the type's policy refuses
+    #[arg(long)]
+    pub ignore_policy: bool,
+}
+
 /// What the command line asks for.
+#[derive(Subcommand)]
 pub enum Command {
-    Help,
+    /// Create the cluster's state
     Init {
+        /// The SIP domain
+        #[arg(long, value_name = "DOMAIN")]
         sip_domain: String,
+        /// Rolls of TYPE wait until every server of the scope holds the new certificate
+        /// (repeatable)
+        #[arg(long, value_name = "TYPE", value_parser = cert_type)]
         staged: Vec<CertType>,
     },
+    /// Turn a type's staging gate on or off
     Configure {
+        /// The certificate type
+        #[arg(long = "type", value_name = "TYPE", value_parser = cert_type)]
         cert_type: CertType,
+        /// yes: rolls wait until every server of the scope holds the new certificate
+        #[arg(long, value_name = "yes|no", value_parser = yes_no, action = ArgAction::Set)]
         staged: bool,
     },
+    /// Sites, pools and servers
+    #[command(subcommand)]
     Topology(Topology),
+    /// Add a PFX (certificate and key) after checking it with the type's policy
+    /// (Import-CsCertificate); its password: --pfx-password-env or --pfx-password-file, else
+    /// the state's password
     Import {
+        /// The PFX file
+        #[arg(value_name = "FILE")]
         file: PathBuf,
-        cert_type: CertType,
-        scope: Scope,
-        pfx_password: Option<PasswordSource>,
+        #[command(flatten)]
+        slot: OneSlot,
+        /// The PFX's password, from the environment variable VAR
+        #[arg(long, value_name = "VAR", conflicts_with = "pfx_password_file")]
+        pfx_password_env: Option<String>,
+        /// The PFX's password, from the first line of FILE
+        #[arg(long, value_name = "FILE")]
+        pfx_password_file: Option<PathBuf>,
+        /// Accept a certificate the type's policy refuses
+        #[arg(long)]
         ignore_policy: bool,
     },
+    /// Make a certificate current now (Set-CsCertificate)
     Set {
+        #[command(flatten)]
         slot: SlotArgs,
+        /// The certificate's SHA-1 thumbprint
+        #[arg(long, value_name = "X", value_parser = thumbprint)]
         thumbprint: Thumbprint,
-        force: bool,
-        ignore_policy: bool,
+        #[command(flatten)]
+        switches: RollSwitches,
     },
+    /// Schedule a certificate to become current at an instant (Set-CsCertificate -Roll)
     Roll {
+        #[command(flatten)]
         slot: SlotArgs,
+        /// The certificate's SHA-1 thumbprint
+        #[arg(long, value_name = "X", value_parser = thumbprint)]
         thumbprint: Thumbprint,
+        /// When the certificate becomes current
+        #[arg(long = "effective-date", value_name = "RFC3339", value_parser = instant)]
         effective: OffsetDateTime,
-        force: bool,
-        ignore_policy: bool,
+        #[command(flatten)]
+        switches: RollSwitches,
     },
+    /// Cancel the slot's scheduled roll
     CancelRoll(OneSlot),
+    /// Forget the slot's previous certificate
     RemovePrevious(OneSlot),
+    /// Make the slot's previous certificate current again
     Rollback(OneSlot),
+    /// Record the agents' live reports and apply what is due (one step of the coordinator)
     Advance,
-    Get {
-        cert_type: Option<CertType>,
-        scope: Scope,
-    },
+    /// The Get-CsCertificate view (every type when --type is not given)
+    Get(SlotFilter),
+    /// Each server against its agent's live report (no report: unreported), and the due rolls
+    /// still waiting, with the servers they wait for
     Drift,
+    /// The dry run of the next days of one slot, or of all
     Timeline {
-        cert_type: Option<CertType>,
-        scope: Scope,
+        #[command(flatten)]
+        filter: SlotFilter,
+        /// How many days
+        #[arg(long, value_name = "N", default_value_t = 3650)]
         days: u32,
     },
+    /// What the rollover planner says each slot needs now, and when the plan next changes
     Plan,
+    /// Renew the slot's current certificate now with a self-signed one, rolled in at the
+    /// planned date (refused before the renewal window opens)
     Renew(OneSlot),
+    /// The JWK Set (RFC 7517) of the keys verifiers must trust now
     Jwks(OneSlot),
+    /// The same keys as the /metadata/json/1 authorization metadata document
     Metadata {
+        #[command(flatten)]
         slot: OneSlot,
+        /// The service whose document it is
+        #[arg(long = "service", value_name = "lync|exchange", default_value = "lync", value_parser = service, action = ArgAction::Set)]
         exchange: bool,
     },
+    /// Print the state value as stored (its private keys stay encrypted)
     Export,
+    /// Replace the state, even a corrupt one, with a saved state (checked with the password
+    /// before it is written)
     Restore {
+        /// The saved state
+        #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Keep DIR holding what the server must hold (one <THUMBPRINT>.pfx each, mode 0600) and
+    /// report it under a lease; logs on stdout
     Agent {
+        /// The server's FQDN
+        #[arg(long, value_name = "FQDN")]
         server: String,
+        /// The directory of the server's PFX files
+        #[arg(long, value_name = "DIR")]
         dir: PathBuf,
-        lease_ttl: Duration,
-        resync: Duration,
-        file_password: Option<PasswordSource>,
+        /// The lease of its report, in seconds (default 10)
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        lease_ttl: Option<Duration>,
+        /// How often it reads the whole state again, in seconds
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        resync: Option<Duration>,
+        /// The password of the files it writes, from the environment variable VAR
+        #[arg(long, value_name = "VAR", conflicts_with = "file_password_file")]
+        file_password_env: Option<String>,
+        /// The password of the files it writes, from the first line of FILE
+        #[arg(long, value_name = "FILE")]
+        file_password_file: Option<PathBuf>,
     },
+    /// One at a time (elected): feed the agents' reports into the store and advance it when
+    /// changes are due; logs on stdout
     Coordinator {
+        /// Its name in the election (default: host name and process id)
+        #[arg(long, value_name = "NAME")]
         id: Option<String>,
-        lease_ttl: Duration,
-        resync: Duration,
+        /// The lease of its leadership, in seconds
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        lease_ttl: Option<Duration>,
+        /// How often it reads the whole state again, in seconds
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        resync: Option<Duration>,
+        /// Also renew what the rollover planner says is due, with self-signed certificates
+        #[arg(long)]
         renew: bool,
     },
 }
 
 /// The topology subcommands.
+#[derive(Subcommand)]
 pub enum Topology {
-    AddSite(String),
-    AddPool { pool: String, site: String },
-    AddServer { server: String, pool: String },
-    RemoveSite(String),
-    RemovePool(String),
-    RemoveServer(String),
+    /// Add a site
+    AddSite {
+        #[arg(value_name = "SITE")]
+        site: String,
+    },
+    /// Add a pool to a site
+    AddPool {
+        #[arg(value_name = "POOL")]
+        pool: String,
+        /// The pool's site
+        #[arg(long, value_name = "SITE")]
+        site: String,
+    },
+    /// Add a server to a pool
+    AddServer {
+        #[arg(value_name = "FQDN")]
+        server: String,
+        /// The server's pool
+        #[arg(long, value_name = "POOL")]
+        pool: String,
+    },
+    /// Remove a site
+    RemoveSite {
+        #[arg(value_name = "SITE")]
+        site: String,
+    },
+    /// Remove a pool
+    RemovePool {
+        #[arg(value_name = "POOL")]
+        pool: String,
+    },
+    /// Remove a server
+    RemoveServer {
+        #[arg(value_name = "FQDN")]
+        server: String,
+    },
+    /// Print the sites, pools and servers
     Show,
 }
 
-/// Options that take a value.
-const VALUED: [&str; 24] = [
-    "--endpoints",
-    "--cluster",
-    "--password-env",
-    "--password-file",
-    "--now",
-    "--sip-domain",
-    "--staged",
-    "--type",
-    "--scope",
-    "--thumbprint",
-    "--effective-date",
-    "--pfx-password-env",
-    "--pfx-password-file",
-    "--site",
-    "--pool",
-    "--server",
-    "--dir",
-    "--lease-ttl",
-    "--resync",
-    "--file-password-env",
-    "--file-password-file",
-    "--id",
-    "--days",
-    "--service",
-];
-
-/// Options without a value.
-const SWITCHES: [&str; 4] = ["--json", "--force", "--ignore-policy", "--renew"];
-
-/// What was on the command line, before a command takes what it knows.
-struct Parsed {
-    words: Vec<String>,
-    values: BTreeMap<&'static str, Vec<String>>,
-    switches: Vec<&'static str>,
-}
-
-impl Parsed {
-    /// The single value of an option.
-    fn value(&mut self, flag: &str) -> Result<Option<String>, String> {
-        match self.values.remove(flag) {
-            None => Ok(None),
-            Some(mut values) if values.len() == 1 => Ok(values.pop()),
-            Some(_) => Err(format!("{flag} given more than once")),
+/// Reads the command line and the environment.
+///
+/// # Errors
+///
+/// A usage error, or the request for the help or the version (`clap::Error::use_stderr` is false).
+pub fn parse() -> Result<(Global, Command), clap::Error> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    let matches = match command.try_get_matches_from_mut(&args) {
+        Ok(matches) => matches,
+        Err(mut e) => {
+            // clap gives the usage with some usage errors only (not with a bad value): every
+            // usage error ends with the usage of the command it is about.
+            if e.use_stderr() && e.get(ContextKind::Usage).is_none() {
+                command.build();
+                let path: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+                e.insert(ContextKind::Usage, ContextValue::StyledStr(usage_at(&mut command, &path)));
+            }
+            return Err(e);
         }
-    }
-
-    fn required(&mut self, flag: &str) -> Result<String, String> {
-        self.value(flag)?.ok_or_else(|| format!("{flag} is required"))
-    }
-
-    fn all(&mut self, flag: &str) -> Vec<String> {
-        self.values.remove(flag).unwrap_or_default()
-    }
-
-    fn switch(&mut self, flag: &str) -> bool {
-        let before = self.switches.len();
-        self.switches.retain(|s| *s != flag);
-        self.switches.len() != before
-    }
-
-    /// The error for whatever the command did not take.
-    fn finish(self, command: &str) -> Result<(), String> {
-        if let Some(flag) = self.values.keys().next().or(self.switches.first()) {
-            return Err(format!("{flag} does not apply to {command}"));
-        }
-        if let Some(word) = self.words.first() {
-            return Err(format!("unexpected argument {word:?} for {command}"));
-        }
-        Ok(())
-    }
-}
-
-/// Reads the command line (`args` without the program name) and the environment.
-pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(Global, Command), String> {
-    let mut parsed = Parsed { words: Vec::new(), values: BTreeMap::new(), switches: Vec::new() };
-    let mut args = args.into_iter();
-    let mut help = false;
-    while let Some(arg) = args.next() {
-        let arg = arg.into_string().map_err(|a| format!("argument {a:?} is not valid Unicode"))?;
-        if arg == "-h" || arg == "--help" {
-            help = true;
-        } else if let Some(flag) = VALUED.iter().find(|f| **f == arg) {
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?
-                .into_string()
-                .map_err(|a| format!("the value of {flag}, {a:?}, is not valid Unicode"))?;
-            parsed.values.entry(flag).or_default().push(value);
-        } else if let Some(flag) = SWITCHES.iter().find(|f| **f == arg) {
-            parsed.switches.push(flag);
-        } else if arg.starts_with('-') && arg != "-" {
-            return Err(format!("unknown option {arg}"));
-        } else {
-            parsed.words.push(arg);
-        }
-    }
-    if help {
-        return Ok((default_global()?, Command::Help));
-    }
-    let global = global(&mut parsed)?;
-    if parsed.words.is_empty() {
-        return Err("no command given".into());
-    }
-    let name = parsed.words.remove(0);
-    let command = command(&name, &mut parsed)?;
-    parsed.finish(&name)?;
-    Ok((global, command))
-}
-
-fn default_global() -> Result<Global, String> {
-    let cluster = Cluster::new("default").map_err(|e| e.to_string())?;
-    Ok(Global { endpoints: Vec::new(), cluster, password: None, now: None, json: false })
-}
-
-fn global(parsed: &mut Parsed) -> Result<Global, String> {
-    let endpoints = parsed
-        .value("--endpoints")?
-        .or_else(|| std::env::var("CERTSLOT_ETCD_ENDPOINTS").ok())
-        .unwrap_or_else(|| "http://127.0.0.1:2379".to_owned())
-        .split(',')
-        .map(|e| e.trim().to_owned())
-        .filter(|e| !e.is_empty())
-        .collect();
-    let cluster = parsed
-        .value("--cluster")?
-        .or_else(|| std::env::var("CERTSLOT_CLUSTER").ok())
-        .unwrap_or_else(|| "default".into());
-    let cluster = Cluster::new(&cluster).map_err(|e| e.to_string())?;
-    let password = password_source(parsed, "--password-env", "--password-file")?.or_else(|| {
+    };
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    let GlobalArgs { endpoints, cluster, password_env, password_file, now, json } = cli.global;
+    let password = password_source(password_env, password_file).or_else(|| {
         std::env::var_os("CERTSLOT_PASSWORD").map(|_| PasswordSource::Env("CERTSLOT_PASSWORD".into()))
     });
-    let now = parsed.value("--now")?.map(|t| instant(&t)).transpose()?;
-    Ok(Global { endpoints, cluster, password, now, json: parsed.switch("--json") })
+    Ok((Global { endpoints, cluster, password, now, json }, cli.command))
 }
 
-fn password_source(parsed: &mut Parsed, env: &str, file: &str) -> Result<Option<PasswordSource>, String> {
-    match (parsed.value(env)?, parsed.value(file)?) {
-        (Some(_), Some(_)) => Err(format!("give {env} or {file}, not both")),
-        (Some(var), None) => Ok(Some(PasswordSource::Env(var))),
-        (None, Some(path)) => Ok(Some(PasswordSource::File(path.into()))),
-        (None, None) => Ok(None),
+/// The usage of the (sub)command that the first words of `args` name.
+fn usage_at(command: &mut clap::Command, args: &[&str]) -> StyledStr {
+    let Some(position) = args.iter().position(|a| command.find_subcommand(a).is_some()) else {
+        return command.render_usage();
+    };
+    let (name, rest) =
+        (args.get(position).copied().unwrap_or_default(), args.get(position + 1..).unwrap_or_default());
+    match command.find_subcommand_mut(name) {
+        Some(sub) => usage_at(sub, rest),
+        None => command.render_usage(),
     }
+}
+
+/// The password of an `--*-password-env VAR` / `--*-password-file FILE` pair.
+pub fn password_source(env: Option<String>, file: Option<PathBuf>) -> Option<PasswordSource> {
+    env.map(PasswordSource::Env).or(file.map(PasswordSource::File))
+}
+
+fn endpoint(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "" => Err("an empty endpoint".into()),
+        endpoint => Ok(endpoint.to_owned()),
+    }
+}
+
+fn cluster(text: &str) -> Result<Cluster, String> {
+    Cluster::new(text).map_err(|e| e.to_string())
 }
 
 fn instant(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{text}: not an RFC 3339 instant ({e})"))
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not an RFC 3339 instant ({e})"))
 }
 
 fn cert_type(text: &str) -> Result<CertType, String> {
+    text.trim().parse().map_err(|e| format!("{e}"))
+}
+
+fn scope(text: &str) -> Result<Scope, String> {
     text.parse().map_err(|e| format!("{e}"))
 }
 
-fn types(text: &str) -> Result<Vec<CertType>, String> {
-    text.split(',').map(|t| cert_type(t.trim())).collect()
+fn thumbprint(text: &str) -> Result<Thumbprint, String> {
+    text.parse().map_err(|e| format!("{e}"))
 }
 
-fn scope(parsed: &mut Parsed) -> Result<Scope, String> {
-    match parsed.value("--scope")? {
-        Some(text) => text.parse().map_err(|e| format!("{e}")),
-        None => Ok(Scope::Global),
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+        _ => Err("not a positive number of seconds".into()),
     }
 }
 
-fn slot(parsed: &mut Parsed) -> Result<SlotArgs, String> {
-    Ok(SlotArgs { types: types(&parsed.required("--type")?)?, scope: scope(parsed)? })
-}
-
-fn one_type_slot(parsed: &mut Parsed) -> Result<OneSlot, String> {
-    let SlotArgs { types, scope } = slot(parsed)?;
-    match <[CertType; 1]>::try_from(types) {
-        Ok([cert_type]) => Ok(OneSlot { cert_type, scope }),
-        Err(_) => Err("--type takes one type here".into()),
+fn yes_no(text: &str) -> Result<bool, String> {
+    match text {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("yes or no".into()),
     }
 }
 
-fn thumbprint(parsed: &mut Parsed) -> Result<Thumbprint, String> {
-    let text = parsed.required("--thumbprint")?;
-    text.parse().map_err(|e| format!("--thumbprint: {e}"))
-}
-
-fn seconds(parsed: &mut Parsed, flag: &str, default: Duration) -> Result<Duration, String> {
-    match parsed.value(flag)? {
-        None => Ok(default),
-        Some(text) => match text.parse::<u64>() {
-            Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
-            _ => Err(format!("{flag}: {text:?} is not a positive number of seconds")),
-        },
+/// `--service`: false for lync, true for exchange.
+fn service(text: &str) -> Result<bool, String> {
+    match text {
+        "lync" => Ok(false),
+        "exchange" => Ok(true),
+        _ => Err("lync or exchange".into()),
     }
-}
-
-fn word(parsed: &mut Parsed, what: &str) -> Result<String, String> {
-    if parsed.words.is_empty() {
-        return Err(format!("{what} is required"));
-    }
-    Ok(parsed.words.remove(0))
-}
-
-fn command(name: &str, p: &mut Parsed) -> Result<Command, String> {
-    Ok(match name {
-        "init" => Command::Init {
-            sip_domain: p.required("--sip-domain")?,
-            staged: p.all("--staged").iter().map(|t| cert_type(t)).collect::<Result<_, _>>()?,
-        },
-        "configure" => {
-            let cert_type = cert_type(&p.required("--type")?)?;
-            let staged = match p.required("--staged")?.as_str() {
-                "yes" => true,
-                "no" => false,
-                other => return Err(format!("--staged takes yes or no, not {other:?}")),
-            };
-            Command::Configure { cert_type, staged }
-        }
-        "topology" => Command::Topology(match word(p, "a topology command")?.as_str() {
-            "add-site" => Topology::AddSite(word(p, "SITE")?),
-            "add-pool" => Topology::AddPool { pool: word(p, "POOL")?, site: p.required("--site")? },
-            "add-server" => Topology::AddServer { server: word(p, "FQDN")?, pool: p.required("--pool")? },
-            "remove-site" => Topology::RemoveSite(word(p, "SITE")?),
-            "remove-pool" => Topology::RemovePool(word(p, "POOL")?),
-            "remove-server" => Topology::RemoveServer(word(p, "FQDN")?),
-            "show" => Topology::Show,
-            other => return Err(format!("unknown topology command {other:?}")),
-        }),
-        "import" => Command::Import {
-            file: word(p, "FILE")?.into(),
-            cert_type: cert_type(&p.required("--type")?)?,
-            scope: scope(p)?,
-            pfx_password: password_source(p, "--pfx-password-env", "--pfx-password-file")?,
-            ignore_policy: p.switch("--ignore-policy"),
-        },
-        "set" => Command::Set {
-            slot: slot(p)?,
-            thumbprint: thumbprint(p)?,
-            force: p.switch("--force"),
-            ignore_policy: p.switch("--ignore-policy"),
-        },
-        "roll" => Command::Roll {
-            slot: slot(p)?,
-            thumbprint: thumbprint(p)?,
-            effective: instant(&p.required("--effective-date")?)?,
-            force: p.switch("--force"),
-            ignore_policy: p.switch("--ignore-policy"),
-        },
-        "cancel-roll" => Command::CancelRoll(one_type_slot(p)?),
-        "remove-previous" => Command::RemovePrevious(one_type_slot(p)?),
-        "rollback" => Command::Rollback(one_type_slot(p)?),
-        "advance" => Command::Advance,
-        "get" => Command::Get {
-            cert_type: p.value("--type")?.map(|t| cert_type(&t)).transpose()?,
-            scope: scope(p)?,
-        },
-        "drift" => Command::Drift,
-        "timeline" => {
-            let cert_type = p.value("--type")?.map(|t| cert_type(&t)).transpose()?;
-            let scope = scope(p)?;
-            let days = match p.value("--days")? {
-                None => 3650,
-                Some(text) => {
-                    text.parse().map_err(|_| format!("--days: {text:?} is not a number of days"))?
-                }
-            };
-            Command::Timeline { cert_type, scope, days }
-        }
-        "plan" => Command::Plan,
-        "renew" => Command::Renew(one_type_slot(p)?),
-        "jwks" => Command::Jwks(one_type_slot(p)?),
-        "metadata" => {
-            let slot = one_type_slot(p)?;
-            let exchange = match p.value("--service")?.as_deref() {
-                None | Some("lync") => false,
-                Some("exchange") => true,
-                Some(other) => return Err(format!("--service takes lync or exchange, not {other:?}")),
-            };
-            Command::Metadata { slot, exchange }
-        }
-        "export" => Command::Export,
-        "restore" => Command::Restore { file: word(p, "FILE")?.into() },
-        "agent" => Command::Agent {
-            server: p.required("--server")?,
-            dir: p.required("--dir")?.into(),
-            lease_ttl: seconds(p, "--lease-ttl", certslot_etcd::Agent::DEFAULT_LEASE_TTL)?,
-            resync: seconds(p, "--resync", certslot_etcd::Agent::DEFAULT_RESYNC)?,
-            file_password: password_source(p, "--file-password-env", "--file-password-file")?,
-        },
-        "coordinator" => Command::Coordinator {
-            id: p.value("--id")?,
-            lease_ttl: seconds(p, "--lease-ttl", certslot_etcd::Coordinator::DEFAULT_LEASE_TTL)?,
-            resync: seconds(p, "--resync", certslot_etcd::Coordinator::DEFAULT_RESYNC)?,
-            renew: p.switch("--renew"),
-        },
-        other => return Err(format!("unknown command {other:?}")),
-    })
 }

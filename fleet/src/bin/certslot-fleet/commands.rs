@@ -20,7 +20,7 @@ use certslot_etcd::{
 use getrandom::SysRng;
 use time::Duration;
 
-use crate::args::{Command, Global, OneSlot, Topology};
+use crate::args::{Command, Global, OneSlot, SlotFilter, Topology, password_source};
 use crate::output::{
     AdvanceJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson, LogJson, PlanJson, PoolJson,
     RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson,
@@ -35,7 +35,6 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
     let ctx = Context { conn, cluster, global };
     let clock = ctx.global.now.map_or(Clock::System, Clock::Fixed);
     match command {
-        Command::Help => Ok(Report::empty()),
         Command::Init { sip_domain, staged } => ctx.init(&sip_domain, &staged).await,
         Command::Configure { cert_type, staged } => {
             ctx.write(|s| {
@@ -47,25 +46,26 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
         Command::Topology(Topology::Show) => ctx.topology().await,
         Command::Topology(t) => {
             ctx.write(|s| match &t {
-                Topology::AddSite(site) => s.add_site(site),
+                Topology::AddSite { site } => s.add_site(site),
                 Topology::AddPool { pool, site } => s.add_pool(pool, site),
                 Topology::AddServer { server, pool } => s.add_server(server, pool),
-                Topology::RemoveSite(site) => s.remove_site(site),
-                Topology::RemovePool(pool) => s.remove_pool(pool),
-                Topology::RemoveServer(server) => s.remove_server(server),
+                Topology::RemoveSite { site } => s.remove_site(site),
+                Topology::RemovePool { pool } => s.remove_pool(pool),
+                Topology::RemoveServer { server } => s.remove_server(server),
                 Topology::Show => Ok(Outcome::default()),
             })
             .await
         }
-        Command::Import { file, cert_type, scope, pfx_password, ignore_policy } => {
-            ctx.import(&file, &cert_type, &scope, pfx_password, ignore_policy, clock).await
+        Command::Import { file, slot, pfx_password_env, pfx_password_file, ignore_policy } => {
+            let pfx_password = password_source(pfx_password_env, pfx_password_file);
+            ctx.import(&file, &slot.cert_type, &slot.scope, pfx_password, ignore_policy, clock).await
         }
-        Command::Set { slot, thumbprint, force, ignore_policy } => {
-            let options = roll_options(force, ignore_policy);
+        Command::Set { slot, thumbprint, switches } => {
+            let options = roll_options(switches.force, switches.ignore_policy);
             ctx.write(|s| s.set(&slot.types, &slot.scope, &thumbprint, clock.instant_for(s), options)).await
         }
-        Command::Roll { slot, thumbprint, effective, force, ignore_policy } => {
-            let options = roll_options(force, ignore_policy);
+        Command::Roll { slot, thumbprint, effective, switches } => {
+            let options = roll_options(switches.force, switches.ignore_policy);
             ctx.write(|s| {
                 s.roll(&slot.types, &slot.scope, &thumbprint, effective, clock.instant_for(s), options)
             })
@@ -81,23 +81,25 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             ctx.write_one(&slot, |s, t, scope, at| s.rollback(t, scope, at), clock).await
         }
         Command::Advance => ctx.advance(clock).await,
-        Command::Get { cert_type, scope } => ctx.get(cert_type, &scope).await,
+        Command::Get(SlotFilter { cert_type, scope }) => ctx.get(cert_type, &scope).await,
         Command::Drift => ctx.drift(clock).await,
-        Command::Timeline { cert_type, scope, days } => ctx.timeline(cert_type, &scope, days, clock).await,
+        Command::Timeline { filter: SlotFilter { cert_type, scope }, days } => {
+            ctx.timeline(cert_type, &scope, days, clock).await
+        }
         Command::Plan => ctx.plan(clock).await,
         Command::Renew(slot) => ctx.renew(&slot, clock).await,
         Command::Jwks(slot) => ctx.jwks(&slot, clock).await,
         Command::Metadata { slot, exchange } => ctx.metadata(&slot, exchange, clock).await,
         Command::Export => ctx.export().await,
         Command::Restore { file } => ctx.restore(&file).await,
-        Command::Agent { server, dir, lease_ttl, resync, file_password } => {
+        Command::Agent { server, dir, lease_ttl, resync, file_password_env, file_password_file } => {
             let store = ctx.writer()?;
             let mut agent = Agent::new(store, &server, &dir)
                 .map_err(|e| Failure::failed("agent", e))?
-                .lease_ttl(lease_ttl)
-                .resync_every(resync)
+                .lease_ttl(lease_ttl.unwrap_or(Agent::DEFAULT_LEASE_TTL))
+                .resync_every(resync.unwrap_or(Agent::DEFAULT_RESYNC))
                 .clock(daemon_clock(&ctx.global));
-            if let Some(source) = file_password {
+            if let Some(source) = password_source(file_password_env, file_password_file) {
                 agent = agent.file_password(source.read().map_err(|e| Failure::failed("password", e))?);
             }
             let json = ctx.global.json;
@@ -112,8 +114,8 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             let id = id.unwrap_or_else(default_id);
             let json = ctx.global.json;
             Coordinator::new(store, id)
-                .lease_ttl(lease_ttl)
-                .resync_every(resync)
+                .lease_ttl(lease_ttl.unwrap_or(Coordinator::DEFAULT_LEASE_TTL))
+                .resync_every(resync.unwrap_or(Coordinator::DEFAULT_RESYNC))
                 .renew_self_signed(renew)
                 .clock(daemon_clock(&ctx.global))
                 .run(shutdown(), |event| log(json, coordinator_kind(&event), &event))

@@ -1,10 +1,10 @@
-//! `certslot-fleet`: certslot's store shared through etcd, on the command line. See [`USAGE`]
-//! (`certslot-fleet --help`) and the repository's README.
+//! `certslot-fleet`: certslot's store shared through etcd, on the command line
+//! (`certslot-fleet --help`, docs/fleet.md).
 //!
-//! `-h` or `--help` prints the usage on stdout, exit code 0; a usage error prints an
-//! `error: ...` line and the usage on stderr, exit code 2; a failure prints one `error: ...`
-//! line (with `--json`, one JSON object with `kind` and `message`) on stderr, exit code 1, 3 or
-//! 4 (see [`USAGE`]).
+//! `-h` or `--help` prints the help on stdout, `--version` the version, exit code 0; a usage
+//! error prints an `error: ...` line and the usage on stderr, exit code 2 (also with `--json`);
+//! a failure prints one `error: ...` line (with `--json`, one JSON object with `kind` and
+//! `message`) on stderr, exit code 1, 3 or 4 (see the help).
 
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -16,23 +16,15 @@ mod output;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use crate::args::{Command, USAGE};
-
 fn main() -> ExitCode {
-    let (global, command) = match args::parse(std::env::args_os().skip(1)) {
+    let (global, command) = match args::parse() {
         Ok(parsed) => parsed,
-        Err(message) => {
-            let _ = write!(std::io::stderr().lock(), "error: {}\n\n{USAGE}", message.replace('\n', " "));
-            return ExitCode::from(2);
+        Err(e) => {
+            // The help and the version on stdout, exit 0; a usage error on stderr, exit 2.
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    if matches!(command, Command::Help) {
-        let mut stdout = std::io::stdout().lock();
-        return match stdout.write_all(USAGE.as_bytes()).and_then(|()| stdout.flush()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(_) => ExitCode::FAILURE,
-        };
-    }
     let json = global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
