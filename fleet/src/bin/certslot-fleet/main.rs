@@ -7,6 +7,10 @@
 //! `message`) on stderr, exit code 1, 3 or 4 (see the help).
 
 #![forbid(unsafe_code)]
+#![allow(
+    rustdoc::invalid_html_tags,
+    reason = "the doc comments of args.rs are clap's help text, plain text where <NAME> is a placeholder"
+)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod args;
