@@ -10,6 +10,7 @@ use crate::store::names::SlotId;
 use crate::store::schedule::Trigger;
 use crate::store::slot::{DropReason, Event, Outcome, Warned};
 use crate::store::slot_table::{Cell, SlotEntry};
+use crate::x509::cert::Certificate;
 
 impl Store {
     /// Applies everything due by `at`: due rolls (pending becomes current, current becomes
@@ -62,9 +63,9 @@ impl Store {
         let names = |store: &Self| store.names_of(id);
         match trigger {
             Trigger::PreviousExpires => {
-                if let Some(previous) = entry.previous.and_then(|c| self.inventory.by_id(c.cert)) {
-                    let expired = t > previous.certificate.not_after();
-                    let thumbprint = previous.certificate.thumbprint();
+                if let Some(previous) = self.cert_of(entry.previous) {
+                    let expired = t > previous.not_after();
+                    let thumbprint = previous.thumbprint();
                     self.change_entry(id, |e| e.previous = None);
                     let (cert_type, scope) = names(self);
                     events.push(Event::PreviousDropped {
@@ -77,11 +78,9 @@ impl Store {
             }
             Trigger::RollDue | Trigger::Agenda => {}
             Trigger::LeadWarning => {
-                if let (Some(current), None) =
-                    (entry.current.and_then(|c| self.inventory.by_id(c.cert)), entry.pending)
-                {
-                    let thumbprint = current.certificate.thumbprint();
-                    let not_after = current.certificate.not_after();
+                if let (Some(current), None) = (self.cert_of(entry.current), entry.pending) {
+                    let thumbprint = current.thumbprint();
+                    let not_after = current.not_after();
                     self.change_entry(id, |e| e.warned.lead = true);
                     let (cert_type, scope) = names(self);
                     let lead_time = self.configs.lead_time(&cert_type);
@@ -95,9 +94,9 @@ impl Store {
                 }
             }
             Trigger::CurrentExpires => {
-                if let Some(current) = entry.current.and_then(|c| self.inventory.by_id(c.cert)) {
-                    let thumbprint = current.certificate.thumbprint();
-                    let not_after = current.certificate.not_after();
+                if let Some(current) = self.cert_of(entry.current) {
+                    let thumbprint = current.thumbprint();
+                    let not_after = current.not_after();
                     self.change_entry(id, |e| e.warned.expired = true);
                     let (cert_type, scope) = names(self);
                     events.push(Event::CurrentExpired { cert_type, scope, thumbprint, not_after });
@@ -116,9 +115,7 @@ impl Store {
         if pending.at > at {
             return;
         }
-        let thumbprint = |store: &Self, cell: Option<Cell>| {
-            cell.and_then(|c| store.inventory.by_id(c.cert)).map(|s| s.certificate.thumbprint())
-        };
+        let thumbprint = |store: &Self, cell: Option<Cell>| store.cert_of(cell).map(Certificate::thumbprint);
         let Some(incoming) = thumbprint(self, Some(pending)) else { return };
         let (cert_type, scope) = self.names_of(id);
         if self.configs.requires_staged(&cert_type) {

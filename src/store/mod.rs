@@ -74,6 +74,7 @@ use crate::store::names::SlotId;
 use crate::store::schedule::{Trigger, Triggers};
 use crate::store::slot_table::{Cell, SlotEntry, SlotTable};
 use crate::validate::{PolicyError, SubjectRule};
+use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::Thumbprint;
 
 /// Certificates, slots, schedule, topology and type configurations. See the module
@@ -315,7 +316,7 @@ impl Store {
 
     /// The caller's view of a stored slot.
     fn view_of(&self, entry: &SlotEntry) -> Slot {
-        let thumbprint = |c: Cell| self.inventory.by_id(c.cert).map(|s| s.certificate.thumbprint());
+        let thumbprint = |c: Cell| self.cert_of(Some(c)).map(Certificate::thumbprint);
         Slot {
             current: entry.current.and_then(|c| Some(Assignment { thumbprint: thumbprint(c)?, since: c.at })),
             previous: entry
@@ -408,8 +409,7 @@ impl Store {
                 out[1] = Some((pending.at, Trigger::RollDue));
             }
         }
-        let not_after =
-            entry.current.and_then(|c| self.inventory.by_id(c.cert)).map(|s| s.certificate.not_after());
+        let not_after = self.cert_of(entry.current).map(Certificate::not_after);
         if let Some(not_after) = not_after {
             let lead = self.lead_time_of(entry);
             // No lead-time warning while a roll is pending; cancelling it brings the warning back.
@@ -437,14 +437,20 @@ impl Store {
     /// The rollover milestones of a slot with `entry` as its contents.
     fn milestones_for(&self, entry: &SlotEntry) -> SlotMilestones {
         let Some(cert_type) = self.slots.cert_type(entry.type_id) else { return SlotMilestones::default() };
-        let cert = |c: Option<Cell>| c.and_then(|c| self.inventory.by_id(c.cert)).map(|s| &s.certificate);
         SlotMilestones::of(
             &self.configs.rollover(cert_type),
             self.configs.lead_time(cert_type),
-            entry.current.and_then(|c| cert(Some(c)).map(|cert| (c.at, cert.not_before(), cert.not_after()))),
-            cert(entry.previous).map(|c| c.not_after()),
+            entry
+                .current
+                .and_then(|c| self.cert_of(Some(c)).map(|cert| (c.at, cert.not_before(), cert.not_after()))),
+            self.cert_of(entry.previous).map(Certificate::not_after),
             entry.pending.map(|p| p.at),
         )
+    }
+
+    /// The certificate a slot's cell names, if any.
+    fn cert_of(&self, cell: Option<Cell>) -> Option<&Certificate> {
+        cell.and_then(|c| self.inventory.by_id(c.cert)).map(|s| &s.certificate)
     }
 
     fn not_after(&self, thumbprint: &Thumbprint) -> Option<OffsetDateTime> {
