@@ -25,11 +25,13 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use certslot::{CertType, ImportOptions, Password, Pfx, RollOptions, Scope, Store, Thumbprint};
-use certslot_etcd::{Agent, AgentEvent, Cluster, ConnectOptions, Connection, EtcdStore, UpdateOptions};
+use certslot_etcd::{
+    Agent, AgentEvent, CancellationToken, Cluster, ConnectOptions, Connection, EtcdStore, UpdateOptions,
+};
 use etcd::{Etcd, TempDir};
 use percentiles::percentile;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 const PASSWORD: &str = "figures-s3cret";
 
@@ -129,7 +131,7 @@ async fn run() {
         let admin = etcd_store(&endpoint, &cluster).await;
         admin.create(&store).await.unwrap();
         let work = TempDir::new(&cluster);
-        let (stop, stopped) = watch::channel(false);
+        let stop = CancellationToken::new();
         let (events, mut synced) =
             mpsc::unbounded_channel::<(usize, Instant, Vec<Thumbprint>, Vec<Thumbprint>)>();
         let mut handles = Vec::new();
@@ -137,17 +139,12 @@ async fn run() {
             let store = etcd_store(&endpoint, &cluster).await;
             let agent =
                 Agent::new(store, &format!("fe{i:02}.contoso.com"), work.path().join(i.to_string())).unwrap();
-            let (events, mut stopped) = (events.clone(), stopped.clone());
-            handles.push(tokio::spawn(agent.run(
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                },
-                move |event| {
-                    if let AgentEvent::Synced { written, removed, .. } = event {
-                        let _ = events.send((i, Instant::now(), written, removed));
-                    }
-                },
-            )));
+            let events = events.clone();
+            handles.push(tokio::spawn(agent.run(stop.clone(), move |event| {
+                if let AgentEvent::Synced { written, removed, .. } = event {
+                    let _ = events.send((i, Instant::now(), written, removed));
+                }
+            })));
         }
         // Every agent holds A.
         let mut holding = BTreeSet::new();
@@ -203,7 +200,7 @@ async fn run() {
                 }
             }
         }
-        let _ = stop.send(true);
+        stop.cancel();
         for handle in handles {
             handle.await.unwrap().unwrap();
         }

@@ -44,11 +44,14 @@ mod state;
 pub use crate::clock::Clock;
 pub use crate::etcd::{Cluster, ClusterError, ConnectOptions, Connection, EtcdError};
 pub use crate::fleet::{
-    Agent, AgentError, AgentEvent, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
+    Agent, AgentError, AgentEvent, Alert, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
     HoldingsReport, Leadership, LiveReport, ReportError, ServerStatus, Step, WaitingRoll, fleet_status,
-    live_reports, step, waiting_rolls,
+    keys_for_renewals, live_reports, step, waiting_rolls,
 };
 pub use crate::state::{
     EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, UpdateError,
     UpdateOptions, Updated,
 };
+/// The token that stops an [`Agent`] or a [`Coordinator`]: cancel it (on SIGTERM, say) and
+/// [`Agent::run`] or [`Coordinator::run`] returns within a second, its lease revoked.
+pub use tokio_util::sync::CancellationToken;

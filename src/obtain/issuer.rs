@@ -7,10 +7,10 @@ use time::{Duration, OffsetDateTime};
 use crate::obtain::error::RequestError;
 use crate::obtain::selfsigned::SelfSignedOptions;
 use crate::obtain::template::RequestTemplate;
-use crate::pfx::{Pfx, PrivateKey};
+use crate::pfx::{KeyError, Pfx, PrivateKey};
 use crate::policy::{CertType, Scope};
 use crate::validate::Policy;
-use crate::x509::{Curve, KeyAlgorithm};
+use crate::x509::{Curve, KeyAlgorithm, PublicKeyInfo};
 
 /// The key a renewal asks for: the current certificate's algorithm and size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +26,29 @@ pub enum KeySpec {
 }
 
 impl KeySpec {
+    /// The kind of key `public_key` is, the kind its certificate's renewal asks for; `None` for
+    /// a key certslot cannot make (RSA without a readable size, Ed25519, an unknown algorithm).
+    /// A caller that makes keys ahead of a renewal (off its async threads, say) asks this of the
+    /// current certificate and hands the keys to [`SelfSignedIssuer::with_keys`].
+    pub fn of_public_key(public_key: &PublicKeyInfo<'_>) -> Option<Self> {
+        match (public_key.algorithm(), public_key.bits()) {
+            (KeyAlgorithm::Rsa, Some(bits)) => Some(Self::Rsa { bits }),
+            (KeyAlgorithm::Ec(curve), _) => Some(Self::Ec(curve)),
+            _ => None,
+        }
+    }
+
+    /// Makes a key of this kind.
+    ///
+    /// # Errors
+    /// [`KeyError`] when the size is refused or the generator fails.
+    pub fn generate(&self, rng: &mut impl rand_core::CryptoRng) -> Result<PrivateKey, KeyError> {
+        match *self {
+            Self::Rsa { bits } => PrivateKey::generate_rsa(bits, rng),
+            Self::Ec(curve) => PrivateKey::generate_ec(curve, rng),
+        }
+    }
+
     /// Whether `key` is of this kind.
     pub fn matches(&self, key: &PrivateKey) -> bool {
         match (self, key.algorithm()) {
@@ -112,10 +135,7 @@ impl<R: rand_core::CryptoRng> Issuer for SelfSignedIssuer<R> {
     fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Pfx, RequestError> {
         let key = match self.spare.iter().position(|k| request.key.matches(k)) {
             Some(i) => self.spare.remove(i),
-            None => match request.key {
-                KeySpec::Rsa { bits } => PrivateKey::generate_rsa(bits, &mut self.rng)?,
-                KeySpec::Ec(curve) => PrivateKey::generate_ec(curve, &mut self.rng)?,
-            },
+            None => request.key.generate(&mut self.rng)?,
         };
         let options = SelfSignedOptions::default().validity(request.validity)?;
         request.template.self_signed(key, request.policy, request.at, options, &mut self.rng)

@@ -113,11 +113,8 @@ pub fn renew<I: Issuer>(
         return Err(RenewError::NotDue { opens_at: m.renew_at });
     }
     let public_key = certificate.public_key().map_err(RenewError::UnreadableKey)?;
-    let key = match (public_key.algorithm(), public_key.bits()) {
-        (KeyAlgorithm::Rsa, Some(bits)) => KeySpec::Rsa { bits },
-        (KeyAlgorithm::Ec(curve), _) => KeySpec::Ec(curve),
-        (algorithm, _) => return Err(RenewError::UnsupportedKey { algorithm }),
-    };
+    let key = KeySpec::of_public_key(&public_key)
+        .ok_or(RenewError::UnsupportedKey { algorithm: public_key.algorithm() })?;
     let template = RequestTemplate::renewal_of(certificate).map_err(RenewError::Template)?;
     let effective_at = milestones.map_or(at, |m| m.planned_effective(&rollover, at));
     let shortened = effective_at < at.checked_add(rollover.get_publish_ahead()).unwrap_or(at);

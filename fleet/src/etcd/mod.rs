@@ -9,4 +9,4 @@ mod lease;
 
 pub use self::cluster::{Cluster, ClusterError};
 pub use self::connection::{ConnectOptions, Connection, EtcdError};
-pub(crate) use self::lease::Lease;
+pub(crate) use self::lease::KeptLease;

@@ -10,25 +10,27 @@
 //! holds, keeps reporting it, and waits for a good state.
 
 use core::fmt;
-use core::future::Future;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
 use certslot::{ExportOptions, Password, Pfx, Store, Thumbprint, store::Desired};
-use etcd_client::{EventType, PutOptions, WatchOptions, WatchResponse, WatchStream};
+use etcd_client::{EventType, PutOptions};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::etcd::{EtcdError, Lease};
+use crate::etcd::{EtcdError, KeptLease};
 use crate::fleet::cert_dir::{CertDir, CertDirError};
 use crate::fleet::report::{HoldingsReport, ReportError};
+use crate::fleet::watcher::{Seen, Watched, spawn_watch};
 use crate::state::{EtcdStore, StateError, jitter};
 
 /// A front-end server's agent. See the module documentation.
 pub struct Agent {
-    store: EtcdStore,
+    store: Arc<EtcdStore>,
     server: String,
     dir: PathBuf,
     file_password: Option<Password>,
@@ -53,6 +55,9 @@ pub enum AgentError {
     /// The certificate directory cannot be opened or read.
     #[error(transparent)]
     Dir(#[from] CertDirError),
+    /// The runtime shut down while the agent's work ran on its blocking threads.
+    #[error("the runtime shut down under the agent's work")]
+    Interrupted,
 }
 
 /// What an agent did or met, for its log.
@@ -174,17 +179,32 @@ impl fmt::Display for AgentEvent {
     }
 }
 
-/// What the loop of [`Agent::run`] keeps between iterations.
-struct Running<'a, F> {
-    agent: &'a Agent,
+/// What the agent keeps of its server between events: the directory and what it holds, the
+/// last good state. Moved to tokio's blocking threads for each piece of work (opening the
+/// state's keys, writing and syncing files), and back.
+struct Holder {
+    store: Arc<EtcdStore>,
+    server: String,
+    clock: Clock,
     certs: CertDir,
     file_password: Password,
-    on_event: F,
     holding: BTreeSet<Thumbprint>,
     /// The last good state, until a bad one arrives.
     current: Option<(Store, i64)>,
     /// The highest state revision seen (good or bad): older watch events are skipped.
     seen: i64,
+}
+
+/// A piece of the holder's work.
+enum Work {
+    /// A state value read (`fresh`: read when the watch started, applied even if seen before)
+    /// or watched.
+    Apply { value: Vec<u8>, mod_revision: i64, fresh: bool },
+    /// The state key is missing.
+    Missing,
+    /// The periodic re-check of the directory and of the time-dependent part of what the
+    /// server must hold.
+    Resync,
 }
 
 impl Agent {
@@ -210,7 +230,7 @@ impl Agent {
             return Err(AgentError::InvalidServer { name: server.to_owned() });
         }
         Ok(Self {
-            store,
+            store: Arc::new(store),
             server: server.to_ascii_lowercase(),
             dir: dir.as_ref().to_owned(),
             file_password: None,
@@ -245,243 +265,262 @@ impl Agent {
         &self.server
     }
 
-    /// Runs until `shutdown` completes, then revokes its lease. etcd being unreachable is not
-    /// an error: the agent keeps its files and retries, with backoff, and picks up where it
-    /// left off when etcd is back.
+    /// Runs until `stop` is cancelled, then revokes its lease (within half a second; past it,
+    /// the lease expires by itself). etcd being unreachable is not an error: the agent keeps its
+    /// files and retries, with backoff, and picks up where it left off when etcd is back.
+    ///
+    /// Its duties run as tasks, each stopped with `stop`: the watch of the state key and the
+    /// report lease's keep-alive. Opening the state's keys and writing files run on tokio's
+    /// blocking threads; the lease is renewed meanwhile.
     ///
     /// # Errors
-    /// [`AgentError::Dir`] when the directory cannot be opened or read at the start.
+    /// [`AgentError::Dir`] when the directory cannot be opened or read at the start,
+    /// [`AgentError::Interrupted`] when the runtime shuts down under its blocking work.
     pub async fn run(
         self,
-        shutdown: impl Future<Output = ()>,
-        on_event: impl FnMut(AgentEvent),
+        stop: CancellationToken,
+        mut on_event: impl FnMut(AgentEvent),
     ) -> Result<(), AgentError> {
-        let certs = CertDir::open(&self.dir)?;
         let file_password = self
             .file_password
             .clone()
             .or_else(|| self.store.password().cloned())
             .ok_or(AgentError::NoPassword)?;
-        let holding = certs.list()?.into_iter().filter(|t| certs.verify(t, &file_password)).collect();
-        let mut run =
-            Running { agent: &self, certs, file_password, on_event, holding, current: None, seen: 0 };
-        (run.on_event)(AgentEvent::Started {
+        let (dir, store, server, clock) =
+            (self.dir.clone(), Arc::clone(&self.store), self.server.clone(), self.clock);
+        let holder = blocking(move || -> Result<Holder, CertDirError> {
+            let certs = CertDir::open(&dir)?;
+            let holding = certs.list()?.into_iter().filter(|t| certs.verify(t, &file_password)).collect();
+            Ok(Holder { store, server, clock, certs, file_password, holding, current: None, seen: 0 })
+        })
+        .await??;
+        on_event(AgentEvent::Started {
             server: self.server.clone(),
             dir: self.dir.clone(),
-            holding: run.holding.clone(),
+            holding: holder.holding.clone(),
         });
-        run.run(shutdown).await;
+        // Cancelled when `run` returns, however it returns: no duty outlives the agent.
+        let duties = stop.child_token();
+        let _stop_duties = duties.clone().drop_guard();
+        let lease = self.serve(holder, &duties, &mut on_event).await?;
+        if let Some(held) = lease {
+            // Best effort: an unreachable etcd lets the lease expire instead.
+            let _ = held.revoke().await;
+        }
+        on_event(AgentEvent::Stopped);
         Ok(())
     }
-}
 
-impl<F: FnMut(AgentEvent)> Running<'_, F> {
-    async fn run(&mut self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let agent = self.agent;
-        let conn = agent.store.connection().clone();
-        let state_key = agent.store.cluster().state_key();
-        let mut lease: Option<Lease> = None;
+    /// The agent's loop, until `duties` is cancelled; the lease it holds then.
+    async fn serve(
+        &self,
+        mut holder: Holder,
+        duties: &CancellationToken,
+        on_event: &mut impl FnMut(AgentEvent),
+    ) -> Result<Option<KeptLease>, AgentError> {
+        let conn = self.store.connection().clone();
+        let state_key = self.store.cluster().state_key();
+        let report_key = self.store.cluster().server_key(&self.server);
+        let mut seen = spawn_watch(conn.clone(), state_key.clone(), Watched::Key, duties.clone());
+        let mut lease: Option<KeptLease> = None;
+        // The lease's "lost" token (a token never cancelled while there is no lease).
+        let mut lost = CancellationToken::new();
         let mut reported: Option<BTreeSet<Thumbprint>> = None;
-        let mut watch: Option<WatchStream> = None;
-        // After a watch broke: not watching again before this instant (a watch that breaks at
-        // once must not spin).
-        let mut rewatch_at: Option<Instant> = None;
+        let mut todo: Option<Work> = None;
         let mut failures = 0u32;
-        let mut next_renew = Instant::now();
-        let mut next_resync = Instant::now() + agent.resync;
+        let mut retry_at: Option<Instant> = None;
+        let mut next_resync = Instant::now() + self.resync;
         loop {
-            let mut healthy = true;
-            if lease.is_none() {
-                match Lease::grant(&conn, agent.lease_ttl).await {
+            if let Some(work) = todo.take() {
+                let (done, events) = blocking(move || {
+                    let mut events = Vec::new();
+                    holder.work(work, &mut events);
+                    (holder, events)
+                })
+                .await?;
+                holder = done;
+                events.into_iter().for_each(&mut *on_event);
+            }
+            if retry_at.is_none() && lease.is_none() {
+                let granted = tokio::select! {
+                    () = duties.cancelled() => return Ok(None),
+                    granted = KeptLease::grant(&conn, self.lease_ttl, duties) => granted,
+                };
+                match granted {
                     Ok(granted) => {
-                        (self.on_event)(AgentEvent::LeaseGranted { lease: granted.id(), ttl: granted.ttl() });
-                        next_renew = Instant::now() + granted.renew_every();
+                        on_event(AgentEvent::LeaseGranted { lease: granted.id(), ttl: granted.ttl() });
+                        lost = granted.lost();
                         lease = Some(granted);
                         reported = None;
                     }
                     Err(error) => {
-                        (self.on_event)(AgentEvent::Unavailable { error });
-                        healthy = false;
-                    }
-                }
-            }
-            if healthy && watch.is_none() && rewatch_at.is_none_or(|t| Instant::now() >= t) {
-                rewatch_at = None;
-                match self.fetch_and_watch(&state_key).await {
-                    Ok(stream) => watch = Some(stream),
-                    Err(error) => {
-                        (self.on_event)(AgentEvent::Unavailable { error });
-                        healthy = false;
-                    }
-                }
-            }
-            if let (true, Some(held)) = (healthy && reported.as_ref() != Some(&self.holding), lease.as_ref())
-            {
-                let report = HoldingsReport {
-                    server: agent.server.clone(),
-                    thumbprints: self.holding.clone(),
-                    reported_at: agent.clock.now(),
-                };
-                match report.to_json() {
-                    Ok(json) => {
-                        let key = agent.store.cluster().server_key(&agent.server);
-                        let lease_id = held.id();
-                        let put =
-                            conn.call("report", |mut c| {
-                                let (key, json) = (key.clone(), json.clone());
-                                async move {
-                                    c.kv.put(key, json, Some(PutOptions::new().with_lease(lease_id))).await
-                                }
-                            });
-                        match put.await {
-                            Ok(_) => {
-                                (self.on_event)(AgentEvent::Reported { thumbprints: self.holding.clone() });
-                                reported = Some(self.holding.clone());
-                            }
-                            Err(e) if e.is_lease_not_found() => {
-                                (self.on_event)(AgentEvent::LeaseLost { lease: held.id() });
-                                lease = None;
-                                continue;
-                            }
-                            Err(error) => {
-                                (self.on_event)(AgentEvent::Unavailable { error });
-                                healthy = false;
-                            }
-                        }
-                    }
-                    // Waits and tries again, as after a failed write.
-                    Err(error) => {
-                        (self.on_event)(AgentEvent::ReportUnwritable { error });
-                        healthy = false;
-                    }
-                }
-            }
-            failures = if healthy { 0 } else { failures.saturating_add(1) };
-            let retry_at = (!healthy).then(|| {
-                Instant::now() + jitter(Duration::from_millis(100), Duration::from_secs(2), failures)
-            });
-            let renewing = lease.is_some();
-            tokio::select! {
-                () = &mut shutdown => {
-                    if let Some(held) = lease {
-                        // Best effort: an unreachable etcd lets the lease expire instead.
-                        let _ = held.revoke().await;
-                    }
-                    (self.on_event)(AgentEvent::Stopped);
-                    return;
-                }
-                message = next_message(&mut watch) => match message {
-                    Ok(Some(answer)) => self.on_watch(&answer, &mut watch),
-                    Ok(None) => watch = None,
-                    Err(source) => {
-                        (self.on_event)(AgentEvent::Unavailable { error: EtcdError::from_client("watch", source) });
-                        watch = None;
-                        // Waited out by the loop's own wake-up, not here: shutdown and lease
-                        // renewal go on meanwhile.
+                        on_event(AgentEvent::Unavailable { error });
                         failures = failures.saturating_add(1);
-                        let wait = jitter(Duration::from_millis(100), Duration::from_secs(2), failures);
-                        rewatch_at = Some(Instant::now() + wait);
+                        retry_at = Some(Instant::now() + backoff(failures));
                     }
-                },
-                () = tokio::time::sleep_until(next_renew), if renewing => {
-                    if let Some(held) = lease.as_mut() {
-                        match held.renew().await {
-                            Ok(true) => next_renew = Instant::now() + held.renew_every(),
-                            Ok(false) => {
-                                (self.on_event)(AgentEvent::LeaseLost { lease: held.id() });
-                                lease = None;
-                            }
-                            Err(error) => {
-                                (self.on_event)(AgentEvent::Unavailable { error });
-                                next_renew = Instant::now() + Duration::from_millis(500);
-                            }
+                }
+            }
+            if let (None, Some(held)) = (retry_at, lease.as_ref()) {
+                if reported.as_ref() != Some(&holder.holding) {
+                    let report = HoldingsReport {
+                        server: self.server.clone(),
+                        thumbprints: holder.holding.clone(),
+                        reported_at: self.clock.now(),
+                    };
+                    let lease_id = held.id();
+                    let put = async {
+                        let json = report.to_json().map_err(Refused::Unwritable)?;
+                        conn.call("report", |mut c| {
+                            let (key, json) = (report_key.clone(), json.clone());
+                            async move { c.kv.put(key, json, Some(PutOptions::new().with_lease(lease_id))).await }
+                        })
+                        .await
+                        .map_err(Refused::Etcd)
+                    };
+                    let put = tokio::select! {
+                        () = duties.cancelled() => return Ok(lease),
+                        put = put => put,
+                    };
+                    match put {
+                        Ok(_) => {
+                            failures = 0;
+                            on_event(AgentEvent::Reported { thumbprints: holder.holding.clone() });
+                            reported = Some(holder.holding.clone());
+                        }
+                        Err(Refused::Etcd(e)) if e.is_lease_not_found() => {
+                            on_event(AgentEvent::LeaseLost { lease: lease_id });
+                            lease = None;
+                            continue;
+                        }
+                        Err(refused) => {
+                            on_event(match refused {
+                                Refused::Etcd(error) => AgentEvent::Unavailable { error },
+                                // Waits and tries again, as after a failed write.
+                                Refused::Unwritable(error) => AgentEvent::ReportUnwritable { error },
+                            });
+                            failures = failures.saturating_add(1);
+                            retry_at = Some(Instant::now() + backoff(failures));
                         }
                     }
                 }
-                () = tokio::time::sleep_until(next_resync) => {
-                    next_resync = Instant::now() + agent.resync;
-                    if let Some((store, mod_revision)) = self.current.take() {
-                        self.sync(&store, mod_revision);
-                        self.current = Some((store, mod_revision));
+            }
+            tokio::select! {
+                () = duties.cancelled() => return Ok(lease),
+                () = lost.cancelled() => {
+                    if let Some(held) = lease.take() {
+                        on_event(AgentEvent::LeaseLost { lease: held.id() });
                     }
+                    lost = CancellationToken::new();
                 }
-                () = sleep_until(retry_at.into_iter().chain(rewatch_at).min()) => {}
+                Some(error) = trouble(&mut lease) => on_event(AgentEvent::Unavailable { error }),
+                note = seen.recv() => match note {
+                    Some(Seen::Started { value: Some((value, mod_revision)) }) => {
+                        todo = Some(Work::Apply { value, mod_revision, fresh: true });
+                    }
+                    Some(Seen::Started { value: None }) => todo = Some(Work::Missing),
+                    Some(Seen::Changed(changes)) => {
+                        if let Some(last) = changes.into_iter().rfind(|c| c.key == state_key) {
+                            todo = Some(match last.kind {
+                                EventType::Delete => Work::Missing,
+                                EventType::Put => Work::Apply {
+                                    value: last.value,
+                                    mod_revision: last.mod_revision,
+                                    fresh: false,
+                                },
+                            });
+                        }
+                    }
+                    Some(Seen::Unavailable(error)) => on_event(AgentEvent::Unavailable { error }),
+                    // The watch task stopped: only when `duties` was cancelled.
+                    None => return Ok(lease),
+                },
+                () = tokio::time::sleep_until(next_resync) => {
+                    next_resync = Instant::now() + self.resync;
+                    todo.get_or_insert(Work::Resync);
+                }
+                () = sleep_until(retry_at) => retry_at = None,
             }
         }
     }
+}
 
-    /// Reads the state, applies it, and watches the key from the revision after the read.
-    async fn fetch_and_watch(&mut self, state_key: &str) -> Result<WatchStream, EtcdError> {
-        let conn = self.agent.store.connection().clone();
-        let answer = conn
-            .call("read state", |mut c| {
-                let key = state_key.to_owned();
-                async move { c.kv.get(key, None).await }
-            })
-            .await?;
-        let revision = answer.header().map(|h| h.revision()).unwrap_or_default();
-        match answer.kvs().first() {
-            Some(kv) => self.apply(kv.value(), kv.mod_revision()),
-            None => {
-                self.current = None;
-                (self.on_event)(AgentEvent::StateMissing);
-            }
-        }
-        conn.call("watch", |mut c| {
-            let key = state_key.to_owned();
-            async move { c.watch.watch(key, Some(WatchOptions::new().with_start_revision(revision + 1))).await }
-        })
-        .await
+/// Why a report was not written.
+enum Refused {
+    Unwritable(ReportError),
+    Etcd(EtcdError),
+}
+
+/// The wait before retry `failures`.
+fn backoff(failures: u32) -> Duration {
+    jitter(Duration::from_millis(100), Duration::from_secs(2), failures)
+}
+
+/// The lease's next failed renewal; pending without a lease.
+async fn trouble(lease: &mut Option<KeptLease>) -> Option<EtcdError> {
+    match lease.as_mut() {
+        Some(held) => held.trouble().await,
+        None => core::future::pending().await,
     }
+}
 
-    fn on_watch(&mut self, answer: &WatchResponse, watch: &mut Option<WatchStream>) {
-        if answer.canceled() || answer.compact_revision() > 0 {
-            // Compacted past what we saw, or cancelled: read afresh.
-            *watch = None;
-            return;
-        }
-        let Some(last) = answer.events().last() else { return };
-        match (last.event_type(), last.kv()) {
-            (EventType::Put, Some(kv)) if kv.mod_revision() > self.seen => {
-                let (value, mod_revision) = (kv.value().to_vec(), kv.mod_revision());
-                self.apply(&value, mod_revision);
+/// Runs blocking work on tokio's blocking threads. A panic in it goes on unwinding here.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AgentError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => Ok(done),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(AgentError::Interrupted),
+        },
+    }
+}
+
+impl Holder {
+    fn work(&mut self, work: Work, events: &mut Vec<AgentEvent>) {
+        match work {
+            Work::Apply { value, mod_revision, fresh } => {
+                if fresh || mod_revision > self.seen {
+                    self.apply(&value, mod_revision, events);
+                }
             }
-            (EventType::Delete, _) => {
+            Work::Missing => {
                 self.current = None;
-                (self.on_event)(AgentEvent::StateMissing);
+                events.push(AgentEvent::StateMissing);
             }
-            _ => {}
+            Work::Resync => {
+                if let Some((store, mod_revision)) = self.current.take() {
+                    self.sync(&store, mod_revision, events);
+                    self.current = Some((store, mod_revision));
+                }
+            }
         }
     }
 
     /// Loads a state value and brings the directory in line with it; a bad value changes
     /// nothing.
-    fn apply(&mut self, value: &[u8], mod_revision: i64) {
+    fn apply(&mut self, value: &[u8], mod_revision: i64, events: &mut Vec<AgentEvent>) {
         self.seen = self.seen.max(mod_revision);
-        match self.agent.store.decode(value, mod_revision) {
+        match self.store.decode(value, mod_revision) {
             Ok(loaded) => {
-                self.sync(&loaded.store, mod_revision);
+                self.sync(&loaded.store, mod_revision, events);
                 self.current = Some((loaded.store, mod_revision));
             }
             Err(error) => {
                 self.current = None;
-                (self.on_event)(AgentEvent::StateRejected { error });
+                events.push(AgentEvent::StateRejected { error });
             }
         }
     }
 
     /// Writes what the server must hold and lacks, removes what it holds and must not.
-    fn sync(&mut self, store: &Store, mod_revision: i64) {
-        let agent = self.agent;
-        let Ok(desired) = store.desired(&agent.server, agent.clock.now()) else {
-            (self.on_event)(AgentEvent::NotInTopology { server: agent.server.clone() });
+    fn sync(&mut self, store: &Store, mod_revision: i64, events: &mut Vec<AgentEvent>) {
+        let Ok(desired) = store.desired(&self.server, self.clock.now()) else {
+            events.push(AgentEvent::NotInTopology { server: self.server.clone() });
             return;
         };
         let present = match self.certs.list() {
             Ok(present) => present,
             Err(error) => {
-                (self.on_event)(AgentEvent::FileError { error });
+                events.push(AgentEvent::FileError { error });
                 return;
             }
         };
@@ -495,7 +534,7 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                     self.holding.insert(*thumbprint);
                     written.push(*thumbprint);
                 }
-                Err(error) => (self.on_event)(AgentEvent::CannotHold { thumbprint: *thumbprint, error }),
+                Err(error) => events.push(AgentEvent::CannotHold { thumbprint: *thumbprint, error }),
             }
         }
         for thumbprint in present.difference(&wanted) {
@@ -504,16 +543,11 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
                     self.holding.remove(thumbprint);
                     removed.push(*thumbprint);
                 }
-                Err(error) => (self.on_event)(AgentEvent::FileError { error }),
+                Err(error) => events.push(AgentEvent::FileError { error }),
             }
         }
         if !written.is_empty() || !removed.is_empty() {
-            (self.on_event)(AgentEvent::Synced {
-                mod_revision,
-                revision: store.revision(),
-                written,
-                removed,
-            });
+            events.push(AgentEvent::Synced { mod_revision, revision: store.revision(), written, removed });
         }
     }
 
@@ -538,13 +572,6 @@ impl<F: FnMut(AgentEvent)> Running<'_, F> {
         )
         .map_err(|source| CertDirError::Export { thumbprint: *thumbprint, source })?;
         self.certs.write(thumbprint, &pfx)
-    }
-}
-
-async fn next_message(watch: &mut Option<WatchStream>) -> Result<Option<WatchResponse>, etcd_client::Error> {
-    match watch.as_mut() {
-        Some(stream) => stream.message().await,
-        None => core::future::pending().await,
     }
 }
 

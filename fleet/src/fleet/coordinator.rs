@@ -17,23 +17,25 @@
 //! is reported in the step; `Critical` and `Expired` actions are reported too.
 
 use core::fmt;
-use core::future::Future;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use certslot::obtain::{KeySpec, SelfSignedIssuer};
+use certslot::pfx::PrivateKey;
 use certslot::rand_core::UnwrapErr;
-use certslot::{
-    Event, OffsetDateTime, SlotError, Store, Thumbprint, obtain::SelfSignedIssuer, rollover::Action,
-};
-use etcd_client::{EventType, WatchOptions, WatchResponse, WatchStream};
+use certslot::{Event, OffsetDateTime, SlotError, Store, Thumbprint, rollover::Action};
+use etcd_client::EventType;
 use getrandom::SysRng;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::etcd::EtcdError;
-use crate::fleet::election::{Campaign, Election, Leadership};
+use crate::fleet::alert::Alert;
+use crate::fleet::election::{Elected, Election, Leadership};
 use crate::fleet::report::{LiveReport, live_reports};
-use crate::state::{EtcdStore, UpdateError, jitter};
+use crate::fleet::watcher::{Seen, Watched, spawn_watch};
+use crate::state::{EtcdStore, UpdateError, Updated, jitter};
 
 /// What one [`step`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub struct Step {
     /// The renewals it made: the new certificate and when it rolls in.
     pub renewed: Vec<(Thumbprint, OffsetDateTime)>,
     /// What needs a person: renewals refused, and the planner's `Critical` and `Expired` actions.
-    pub alerts: Vec<String>,
+    pub alerts: Vec<Alert>,
     /// The store's next scheduled change after the step (with renewal on: the plan's next change).
     pub next_due: Option<OffsetDateTime>,
 }
@@ -55,9 +57,11 @@ pub struct Step {
 /// One coordinator step on `store` (see the module documentation): records the live `reports`
 /// that differ from the store's records, then advances to `clock`'s instant when a scheduled
 /// change is due, or when a due roll is held and either a report was recorded or
-/// `others_changed` (the state changed by someone else since the last step); with `renew`, then
-/// renews what the plan says is due with self-signed certificates. No I/O (renewal draws keys
-/// and serials from the system's random generator).
+/// `others_changed` (the state changed by someone else since the last step); with `renew`
+/// (`Some`), then renews what the plan says is due with self-signed certificates, on the keys
+/// given first (made ahead of the step, see [`keys_for_renewals`]), on keys it makes itself
+/// when they run out. No I/O (renewal draws serials, and keys when it must, from the system's
+/// random generator).
 ///
 /// A report's instant is recorded as it is, except that it is never later than the clock's
 /// instant nor earlier than the store's (agents' clocks differ).
@@ -70,7 +74,7 @@ pub fn step(
     reports: &[LiveReport],
     clock: &Clock,
     others_changed: bool,
-    renew: bool,
+    renew: Option<&[PrivateKey]>,
 ) -> Result<Step, SlotError> {
     let mut live: Vec<_> = reports.iter().filter_map(|r| r.report.as_ref().ok()).collect();
     live.sort_by_key(|r| r.reported_at);
@@ -96,26 +100,48 @@ pub fn step(
         Vec::new()
     };
     let (mut renewed, mut alerts) = (Vec::new(), Vec::new());
-    if !renew {
+    let Some(keys) = renew else {
         return Ok(Step { at, recorded, events, renewed, alerts, next_due: store.next_due() });
-    }
-    let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
+    };
+    let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(keys.iter().cloned());
     for action in certslot::rollover::plan(store, at) {
         match &action {
-            Action::Renew { cert_type, scope, .. } => {
+            Action::Renew { cert_type, scope, current, .. } => {
                 match certslot::rollover::renew(store, cert_type, scope, &mut issuer, at) {
                     Ok(renewal) => {
                         renewed.push((renewal.thumbprint, renewal.effective_at));
                         events.extend(renewal.outcome.events);
                     }
-                    Err(e) => alerts.push(format!("{cert_type} at {scope}: renewal refused: {e}")),
+                    Err(e) => alerts.push(Alert::RenewalRefused {
+                        cert_type: cert_type.clone(),
+                        scope: scope.clone(),
+                        current: *current,
+                        at,
+                        reason: e.to_string(),
+                    }),
                 }
             }
-            Action::Critical { .. } | Action::Expired { .. } => alerts.push(action.to_string()),
-            _ => {}
+            other => alerts.extend(Alert::of_action(other)),
         }
     }
     Ok(Step { at, recorded, events, renewed, alerts, next_due: certslot::rollover::next_plan_due(store) })
+}
+
+/// The kinds of key the renewals due in `store` at `at` ask for, in the plan's order: what to
+/// make ahead of a [`step`] (key generation is slow, and a step may run several times, once per
+/// compare-and-swap attempt). A certificate whose key certslot cannot make is left out (its
+/// renewal is refused and alerted by the step).
+pub fn keys_for_renewals(store: &Store, at: OffsetDateTime) -> Vec<KeySpec> {
+    certslot::rollover::plan(store, at)
+        .iter()
+        .filter_map(|action| match action {
+            Action::Renew { current, .. } => {
+                let stored = store.inventory().get(current)?;
+                KeySpec::of_public_key(&stored.certificate.public_key().ok()?)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The coordinator. See the module documentation.
@@ -244,60 +270,51 @@ impl Coordinator {
         Self { clock, ..self }
     }
 
-    /// Campaigns, leads while elected, follows otherwise, until `shutdown` completes; then
-    /// resigns if it leads. etcd being unreachable is not an error: it retries with backoff.
-    pub async fn run(self, shutdown: impl Future<Output = ()>, mut on_event: impl FnMut(CoordinatorEvent)) {
-        tokio::pin!(shutdown);
+    /// Campaigns, leads while elected, follows otherwise, until `stop` is cancelled; then
+    /// resigns if it leads (within half a second; past it, its lease expires by itself). etcd
+    /// being unreachable is not an error: it retries with backoff.
+    ///
+    /// Its duties run as tasks, each stopped with `stop`: the election (campaigns, and the watch
+    /// for a vacancy), the leadership lease's keep-alive, and the watch of the cluster's keys.
+    /// The leader's own loop does the steps; while one waits (conflicts, an endpoint that does
+    /// not answer), the lease goes on being renewed, and `stop` still ends it at once.
+    pub async fn run(self, stop: CancellationToken, mut on_event: impl FnMut(CoordinatorEvent)) {
         let election = Election::new(
             self.store.connection().clone(),
             self.store.cluster(),
             self.id.clone(),
             self.lease_ttl,
         );
-        let mut failures = 0u32;
+        // Cancelled when `run` returns, however it returns: no duty outlives the coordinator.
+        let duties = stop.child_token();
+        let _stop_duties = duties.clone().drop_guard();
+        let mut elected = election.spawn(self.resync, duties.clone());
         let mut following: Option<String> = None;
         loop {
-            let campaign = tokio::select! {
-                () = &mut shutdown => break,
-                campaign = election.campaign() => campaign,
+            let note = tokio::select! {
+                () = duties.cancelled() => break,
+                note = elected.recv() => note,
             };
-            match campaign {
-                Ok(Campaign::Won(leadership)) => {
-                    failures = 0;
+            match note {
+                Some(Elected::Leading(leadership)) => {
                     following = None;
                     on_event(CoordinatorEvent::Leading {
                         id: self.id.clone(),
                         create_revision: leadership.guard().create_revision(),
                     });
-                    match self.lead(leadership, &mut shutdown, &mut on_event).await {
+                    match self.lead(leadership, &duties, &mut on_event).await {
                         Ended::Shutdown => break,
                         Ended::Lost => on_event(CoordinatorEvent::LostLeadership),
                     }
                 }
-                Ok(Campaign::Lost { leader, revision }) => {
-                    failures = 0;
+                Some(Elected::Following { leader }) => {
                     if following.as_ref() != Some(&leader) {
                         on_event(CoordinatorEvent::Following { leader: leader.clone() });
                         following = Some(leader);
                     }
-                    tokio::select! {
-                        () = &mut shutdown => break,
-                        vacancy = election.vacancy(revision, self.resync) => {
-                            if let Err(error) = vacancy {
-                                on_event(CoordinatorEvent::Unavailable { error });
-                                tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), 1)).await;
-                            }
-                        }
-                    }
                 }
-                Err(error) => {
-                    on_event(CoordinatorEvent::Unavailable { error });
-                    failures = failures.saturating_add(1);
-                    tokio::select! {
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), failures)) => {}
-                    }
-                }
+                Some(Elected::Unavailable(error)) => on_event(CoordinatorEvent::Unavailable { error }),
+                None => break,
             }
         }
         on_event(CoordinatorEvent::Stopped);
@@ -306,132 +323,138 @@ impl Coordinator {
     async fn lead(
         &self,
         mut leadership: Leadership,
-        shutdown: &mut (impl Future<Output = ()> + Unpin),
+        stop: &CancellationToken,
         on_event: &mut impl FnMut(CoordinatorEvent),
     ) -> Ended {
         let conn = self.store.connection().clone();
         let cluster = self.store.cluster().clone();
         let (state_key, servers_prefix, election_key) =
             (cluster.state_key(), cluster.servers_prefix(), cluster.coordinator_key());
-        let mut watch: Option<WatchStream> = None;
-        let mut need_step = true;
+        // The watch lives while this leadership does.
+        let watching = stop.child_token();
+        let _stop_watching = watching.clone().drop_guard();
+        let mut seen = spawn_watch(conn.clone(), cluster.prefix(), Watched::Prefix, watching);
+        // Nothing is known until the watch starts; the first `Started` asks for a step.
+        let mut need_step = false;
         // Another writer changed the state since the last step (at first: unknown, so yes).
         let mut others_changed = true;
         let mut own_write: Option<i64> = None;
         let mut wake_at = Instant::now() + self.resync;
-        let mut next_renew = Instant::now() + leadership.renew_every();
         let mut failures = 0u32;
+        let mut retry_at: Option<Instant> = None;
+        let lost = leadership.lost();
         loop {
-            let mut healthy = true;
-            if watch.is_none() {
-                let prefix = cluster.prefix();
-                let watched = conn.call("watch", |mut c| {
-                    let prefix = prefix.clone();
-                    async move { c.watch.watch(prefix, Some(WatchOptions::new().with_prefix())).await }
-                });
-                match watched.await {
-                    Ok(stream) => {
-                        watch = Some(stream);
-                        // Whatever happened while there was no watch: step.
-                        need_step = true;
+            if need_step && retry_at.is_none() {
+                let stepped = tokio::select! {
+                    () = stop.cancelled() => {
+                        let _ = leadership.resign().await;
+                        return Ended::Shutdown;
                     }
-                    Err(error) => {
-                        on_event(CoordinatorEvent::Unavailable { error });
-                        healthy = false;
-                    }
-                }
-            }
-            if healthy && need_step {
-                match live_reports(&conn, &cluster).await {
-                    Err(error) => {
-                        on_event(CoordinatorEvent::Unavailable { error });
-                        healthy = false;
-                    }
-                    Ok(reports) => {
-                        let changed = others_changed;
-                        let result = self
-                            .store
-                            .update_guarded(leadership.guard(), |store| {
-                                step(store, &reports, &self.clock, changed, self.renew)
-                            })
-                            .await;
-                        match result {
-                            Ok(updated) => {
-                                need_step = false;
-                                others_changed = false;
-                                let next_due = updated.value.next_due;
-                                if updated.written || !updated.value.alerts.is_empty() {
-                                    own_write = Some(updated.mod_revision);
-                                    on_event(CoordinatorEvent::Stepped(updated.value));
-                                }
-                                wake_at = self.wake_at(next_due);
-                            }
-                            Err(UpdateError::NotLeader { .. }) => return Ended::Lost,
-                            Err(UpdateError::Etcd(error)) => {
-                                on_event(CoordinatorEvent::Unavailable { error });
-                                healthy = false;
-                            }
-                            Err(error) => {
-                                // A refused state or a slot error waits for the next change.
-                                need_step = false;
-                                on_event(CoordinatorEvent::StepFailed { error });
-                                wake_at = Instant::now() + self.resync;
-                            }
+                    () = lost.cancelled() => return Ended::Lost,
+                    stepped = self.step_once(&leadership, others_changed) => stepped,
+                };
+                match stepped {
+                    Ok(updated) => {
+                        failures = 0;
+                        need_step = false;
+                        others_changed = false;
+                        let next_due = updated.value.next_due;
+                        if updated.written || !updated.value.alerts.is_empty() {
+                            own_write = Some(updated.mod_revision);
+                            on_event(CoordinatorEvent::Stepped(updated.value));
                         }
+                        wake_at = self.wake_at(next_due);
+                    }
+                    Err(UpdateError::NotLeader { .. }) => return Ended::Lost,
+                    Err(UpdateError::Etcd(error)) => {
+                        on_event(CoordinatorEvent::Unavailable { error });
+                        failures = failures.saturating_add(1);
+                        retry_at = Some(
+                            Instant::now()
+                                + jitter(Duration::from_millis(100), Duration::from_secs(2), failures),
+                        );
+                    }
+                    Err(error) => {
+                        // A refused state or a slot error waits for the next change.
+                        need_step = false;
+                        on_event(CoordinatorEvent::StepFailed { error });
+                        wake_at = Instant::now() + self.resync;
                     }
                 }
             }
-            failures = if healthy { 0 } else { failures.saturating_add(1) };
-            let retry_at = (!healthy).then(|| {
-                Instant::now() + jitter(Duration::from_millis(100), Duration::from_secs(2), failures)
-            });
             tokio::select! {
-                () = &mut *shutdown => {
+                () = stop.cancelled() => {
                     let _ = leadership.resign().await;
                     return Ended::Shutdown;
                 }
-                message = next_message(&mut watch) => match message {
-                    Ok(Some(answer)) => {
-                        if answer.canceled() {
-                            watch = None;
-                        }
-                        for (key, kind, mod_revision) in events(&answer) {
-                            if key == state_key && Some(mod_revision) != own_write {
+                () = lost.cancelled() => return Ended::Lost,
+                Some(error) = leadership.trouble() => on_event(CoordinatorEvent::Unavailable { error }),
+                note = seen.recv() => match note {
+                    // The watch (re)started: whatever happened before it, step.
+                    Some(Seen::Started { .. }) => {
+                        need_step = true;
+                        others_changed = true;
+                    }
+                    Some(Seen::Changed(changes)) => {
+                        for change in changes {
+                            if change.key == state_key && Some(change.mod_revision) != own_write {
                                 others_changed = true;
                                 need_step = true;
-                            } else if key.starts_with(&servers_prefix) {
+                            } else if change.key.starts_with(&servers_prefix) {
                                 need_step = true;
-                            } else if key == election_key && kind == EventType::Delete {
+                            } else if change.key == election_key && change.kind == EventType::Delete {
                                 return Ended::Lost;
                             }
                         }
                     }
-                    Ok(None) => watch = None,
-                    Err(source) => {
-                        on_event(CoordinatorEvent::Unavailable { error: EtcdError::from_client("watch", source) });
-                        watch = None;
-                        // A watch that breaks at once must not spin: wait a little first.
-                        failures = failures.saturating_add(1);
-                        tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), failures)).await;
+                    Some(Seen::Unavailable(error)) => on_event(CoordinatorEvent::Unavailable { error }),
+                    // The watch task stopped: only when `stop` was cancelled.
+                    None => {
+                        let _ = leadership.resign().await;
+                        return Ended::Shutdown;
                     }
                 },
-                () = tokio::time::sleep_until(next_renew) => {
-                    match leadership.renew().await {
-                        Ok(true) => next_renew = Instant::now() + leadership.renew_every(),
-                        Ok(false) => return Ended::Lost,
-                        Err(error) => {
-                            on_event(CoordinatorEvent::Unavailable { error });
-                            next_renew = Instant::now() + Duration::from_millis(500);
-                        }
-                    }
-                }
                 () = tokio::time::sleep_until(wake_at) => {
                     need_step = true;
                     wake_at = Instant::now() + self.resync;
                 }
-                () = sleep_until(retry_at) => {}
+                () = sleep_until(retry_at) => retry_at = None,
             }
         }
+    }
+
+    /// One step in a guarded update, with the renewals' keys made beforehand on the blocking
+    /// threads (once, not once per compare-and-swap attempt).
+    async fn step_once(
+        &self,
+        leadership: &Leadership,
+        others_changed: bool,
+    ) -> Result<Updated<Step>, UpdateError<SlotError>> {
+        let conn = self.store.connection();
+        let reports = live_reports(conn, self.store.cluster()).await.map_err(UpdateError::Etcd)?;
+        let keys = match self.renew {
+            false => None,
+            true => Some(self.keys_ahead().await),
+        };
+        self.store
+            .update_guarded(leadership.guard(), |store| {
+                step(store, &reports, &self.clock, others_changed, keys.as_deref())
+            })
+            .await
+    }
+
+    /// The keys the renewals due now need, made on the blocking threads. Best effort: a key
+    /// that cannot be made here is made (or its failure alerted) by the step.
+    async fn keys_ahead(&self) -> Vec<PrivateKey> {
+        let Ok(store) = self.store.latest().await else { return Vec::new() };
+        let specs = keys_for_renewals(&store, self.clock.instant_for(&store));
+        if specs.is_empty() {
+            return Vec::new();
+        }
+        let made = tokio::task::spawn_blocking(move || {
+            specs.iter().filter_map(|spec| spec.generate(&mut UnwrapErr(SysRng)).ok()).collect()
+        });
+        made.await.unwrap_or_default()
     }
 
     /// When to step next: at the store's next scheduled change, at the latest after a resync.
@@ -445,25 +468,6 @@ impl Coordinator {
         // A little after the instant, so that the store's clock has reached it.
         let wait = Duration::try_from(wait).unwrap_or(self.resync) + Duration::from_millis(5);
         (Instant::now() + wait).min(resync)
-    }
-}
-
-/// The key, kind and revision of every event of a watch answer.
-fn events(answer: &WatchResponse) -> Vec<(String, EventType, i64)> {
-    answer
-        .events()
-        .iter()
-        .filter_map(|e| {
-            let kv = e.kv()?;
-            Some((String::from_utf8_lossy(kv.key()).into_owned(), e.event_type(), kv.mod_revision()))
-        })
-        .collect()
-}
-
-async fn next_message(watch: &mut Option<WatchStream>) -> Result<Option<WatchResponse>, etcd_client::Error> {
-    match watch.as_mut() {
-        Some(stream) => stream.message().await,
-        None => core::future::pending().await,
     }
 }
 

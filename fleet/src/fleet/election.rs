@@ -3,6 +3,11 @@
 //! with 0). The holder leads while its lease lives; the others watch the key and campaign again
 //! when it is deleted (the leader resigned, or died and its lease expired).
 //!
+//! The election runs as a task ([`Election::spawn`]): it campaigns, hands a won [`Leadership`]
+//! to the coordinator and waits until that leadership is over (resigned, dropped, lost) before
+//! campaigning again; while another leads, it waits for the key's deletion. The leadership's
+//! lease is a [`KeptLease`], renewed by its own task whatever the coordinator is busy with.
+//!
 //! Leadership fences its writes: a leader's updates also compare the key's create revision
 //! with the one it won ([`Guard`]), so a leader that lost its lease (paused, partitioned) cannot
 //! write after another has taken over.
@@ -10,9 +15,11 @@
 use std::time::Duration;
 
 use etcd_client::{Compare, CompareOp, EventType, PutOptions, Txn, TxnOp, TxnOpResponse, WatchOptions};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use crate::etcd::{Cluster, Connection, EtcdError, Lease};
-use crate::state::Guard;
+use crate::etcd::{Cluster, Connection, EtcdError, KeptLease};
+use crate::state::{Guard, jitter};
 
 /// An election among coordinators, as one candidate sees it.
 #[derive(Clone, Debug)]
@@ -25,7 +32,7 @@ pub struct Election {
 
 /// A won election: the lease that holds the key, and the guard for the leader's writes.
 pub struct Leadership {
-    lease: Lease,
+    lease: KeptLease,
     guard: Guard,
 }
 
@@ -49,6 +56,20 @@ pub enum Campaign {
     },
 }
 
+/// What the election task tells its coordinator.
+#[derive(Debug)]
+pub(crate) enum Elected {
+    /// This candidate leads, until the leadership is dropped, resigned or lost.
+    Leading(Leadership),
+    /// Another leads.
+    Following {
+        /// The leader's id.
+        leader: String,
+    },
+    /// etcd could not be reached; the task campaigns again after a backoff.
+    Unavailable(EtcdError),
+}
+
 impl Election {
     /// The election of `cluster`'s coordinators, for the candidate `id`, with leases of `ttl`.
     pub fn new(conn: Connection, cluster: &Cluster, id: impl Into<String>, ttl: Duration) -> Self {
@@ -66,7 +87,12 @@ impl Election {
     /// [`EtcdError`] when etcd cannot be reached (the lease granted for the campaign is
     /// revoked, so a lost answer leaves no leader behind).
     pub async fn campaign(&self) -> Result<Campaign, EtcdError> {
-        let lease = Lease::grant(&self.conn, self.ttl).await?;
+        self.campaign_under(&CancellationToken::new()).await
+    }
+
+    /// Campaigns once, with the lease kept until `parent` is cancelled at the latest.
+    async fn campaign_under(&self, parent: &CancellationToken) -> Result<Campaign, EtcdError> {
+        let lease = KeptLease::grant(&self.conn, self.ttl, parent).await?;
         let txn = Txn::new()
             .when([Compare::create_revision(self.key.clone(), CompareOp::Equal, 0)])
             .and_then([TxnOp::put(
@@ -133,6 +159,59 @@ impl Election {
     }
 }
 
+impl Election {
+    /// Runs the election as a task until `stop` is cancelled or the receiver is dropped; see
+    /// the module documentation. `resync` bounds a wait for a vacancy.
+    pub(crate) fn spawn(self, resync: Duration, stop: CancellationToken) -> mpsc::Receiver<Elected> {
+        let (sender, receiver) = mpsc::channel(4);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = self.campaigns(resync, &stop, &sender) => {}
+            }
+        });
+        receiver
+    }
+
+    async fn campaigns(&self, resync: Duration, stop: &CancellationToken, sender: &mpsc::Sender<Elected>) {
+        let mut failures = 0u32;
+        loop {
+            match self.campaign_under(stop).await {
+                Ok(Campaign::Won(leadership)) => {
+                    failures = 0;
+                    let finished = leadership.lease.finished();
+                    if sender.send(Elected::Leading(leadership)).await.is_err() {
+                        return;
+                    }
+                    finished.cancelled().await;
+                }
+                Ok(Campaign::Lost { leader, revision }) => {
+                    failures = 0;
+                    if sender.send(Elected::Following { leader }).await.is_err() {
+                        return;
+                    }
+                    if let Err(error) = self.vacancy(revision, resync).await {
+                        if sender.send(Elected::Unavailable(error)).await.is_err() {
+                            return;
+                        }
+                        failures = failures.saturating_add(1);
+                    }
+                }
+                Err(error) => {
+                    if sender.send(Elected::Unavailable(error)).await.is_err() {
+                        return;
+                    }
+                    failures = failures.saturating_add(1);
+                }
+            }
+            if failures > 0 {
+                tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), failures))
+                    .await;
+            }
+        }
+    }
+}
+
 impl Leadership {
     /// The guard for the leader's writes.
     pub fn guard(&self) -> &Guard {
@@ -144,20 +223,21 @@ impl Leadership {
         self.lease.id()
     }
 
-    /// How often to renew.
-    pub(crate) fn renew_every(&self) -> Duration {
-        self.lease.renew_every()
+    /// A token cancelled once the lease is gone: the leadership is lost.
+    pub(crate) fn lost(&self) -> CancellationToken {
+        self.lease.lost()
     }
 
-    /// Renews the lease: `Ok(false)` once it is gone (leadership lost).
-    pub(crate) async fn renew(&mut self) -> Result<bool, EtcdError> {
-        self.lease.renew().await
+    /// The next failed renewal of the lease (etcd unreachable; the renewals go on).
+    pub(crate) async fn trouble(&mut self) -> Option<EtcdError> {
+        self.lease.trouble().await
     }
 
     /// Resigns: revokes the lease, deleting the key, so another candidate takes over at once.
+    /// Waits at most half a second for etcd.
     ///
     /// # Errors
-    /// [`EtcdError`] when etcd cannot be reached (the lease then expires by itself).
+    /// [`EtcdError`] when etcd cannot be reached or is slow (the lease then expires by itself).
     pub async fn resign(self) -> Result<(), EtcdError> {
         self.lease.revoke().await
     }

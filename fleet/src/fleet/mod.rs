@@ -7,15 +7,18 @@
 //! leases).
 
 mod agent;
+mod alert;
 mod cert_dir;
 mod coordinator;
 mod election;
 mod report;
 mod status;
+mod watcher;
 
 pub use self::agent::{Agent, AgentError, AgentEvent};
+pub use self::alert::Alert;
 pub use self::cert_dir::CertDirError;
-pub use self::coordinator::{Coordinator, CoordinatorEvent, Step, step};
+pub use self::coordinator::{Coordinator, CoordinatorEvent, Step, keys_for_renewals, step};
 pub use self::election::{Campaign, Election, Leadership};
 pub use self::report::{HoldingsReport, LiveReport, ReportError, live_reports};
 pub use self::status::{ServerStatus, WaitingRoll, fleet_status, waiting_rolls};

@@ -690,6 +690,14 @@ impl EtcdStore {
         Ok(loaded)
     }
 
+    /// The latest state this store knows: the one its last read or write saw, else read now.
+    pub(crate) async fn latest(&self) -> Result<Store, StoreError> {
+        match self.cached() {
+            Some(loaded) => Ok(loaded.store),
+            None => Ok(self.load().await?.store),
+        }
+    }
+
     fn cached(&self) -> Option<Loaded> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }

@@ -78,6 +78,17 @@ impl Daemon {
         }
     }
 
+    /// SIGTERM, and waits for a clean exit: how long it took.
+    pub fn terminate(&mut self) -> Duration {
+        let sent = std::time::Instant::now();
+        self.signal("-TERM");
+        let Some(mut child) = self.child.take() else { return Duration::ZERO };
+        let status = child.wait().expect("wait");
+        let took = sent.elapsed();
+        assert!(status.success(), "{} exited with {status}\n{}", self.name, self.log());
+        took
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -8,21 +8,22 @@ use std::fmt;
 use certslot::rand_core::UnwrapErr;
 use certslot::{
     CertType, ImportOptions, OffsetDateTime, Outcome, Pfx, RollOptions, Scope, SlotError, Store, TypeConfig,
-    obtain::SelfSignedIssuer,
+    obtain::{KeySpec, SelfSignedIssuer},
     publish::MetadataOptions,
     store::SavedState,
     validate::{Report as PolicyReport, Rule as _},
 };
 use certslot_etcd::{
-    Agent, AgentEvent, Clock, Cluster, ConnectOptions, Connection, Coordinator, CoordinatorEvent, EtcdStore,
-    PasswordSource, Updated, fleet_status, live_reports, step, waiting_rolls,
+    Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Updated, fleet_status,
+    live_reports, step, waiting_rolls,
 };
 use getrandom::SysRng;
 use time::Duration;
 
 use crate::args::{Command, Global, OneSlot, SlotFilter, Topology, password_source};
+use crate::daemon;
 use crate::output::{
-    AdvanceJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson, LogJson, PlanJson, PoolJson,
+    AdvanceJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson, PlanJson, PoolJson,
     RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson,
     WriteJson, events_text, human, slot_text, thumbprint_list,
 };
@@ -94,32 +95,18 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
         Command::Restore { file } => ctx.restore(&file).await,
         Command::Agent { server, dir, lease_ttl, resync, file_password_env, file_password_file } => {
             let store = ctx.writer()?;
-            let mut agent = Agent::new(store, &server, &dir)
-                .map_err(|e| Failure::failed("agent", e))?
-                .lease_ttl(lease_ttl.unwrap_or(Agent::DEFAULT_LEASE_TTL))
-                .resync_every(resync.unwrap_or(Agent::DEFAULT_RESYNC))
-                .clock(daemon_clock(&ctx.global));
-            if let Some(source) = password_source(file_password_env, file_password_file) {
-                agent = agent.file_password(source.read().map_err(|e| Failure::failed("password", e))?);
-            }
-            let json = ctx.global.json;
-            agent
-                .run(shutdown(), |event| log(json, agent_kind(&event), &event))
-                .await
-                .map_err(|e| Failure::failed("agent", e))?;
+            let file_password = match password_source(file_password_env, file_password_file) {
+                Some(source) => Some(source.read().map_err(|e| Failure::failed("password", e))?),
+                None => None,
+            };
+            let options =
+                daemon::AgentOptions { server: &server, dir: &dir, lease_ttl, resync, file_password };
+            daemon::agent(store, &ctx.global, options).await?;
             Ok(Report::empty())
         }
         Command::Coordinator { id, lease_ttl, resync, renew } => {
             let store = ctx.writer()?;
-            let id = id.unwrap_or_else(default_id);
-            let json = ctx.global.json;
-            Coordinator::new(store, id)
-                .lease_ttl(lease_ttl.unwrap_or(Coordinator::DEFAULT_LEASE_TTL))
-                .resync_every(resync.unwrap_or(Coordinator::DEFAULT_RESYNC))
-                .renew_self_signed(renew)
-                .clock(daemon_clock(&ctx.global))
-                .run(shutdown(), |event| log(json, coordinator_kind(&event), &event))
-                .await;
+            daemon::coordinator(store, &ctx.global, id, lease_ttl, resync, renew).await;
             Ok(Report::empty())
         }
     }
@@ -312,7 +299,7 @@ impl Context {
         let writer = self.writer()?;
         let reports = live_reports(&self.conn, &self.cluster).await.map_err(Failure::etcd)?;
         let updated =
-            writer.update(|s| step(s, &reports, &clock, true, false)).await.map_err(Failure::update)?;
+            writer.update(|s| step(s, &reports, &clock, true, None)).await.map_err(Failure::update)?;
         let step = &updated.value;
         let mut text = format!("advanced to {}; revision {}\n", human(step.at), updated.revision);
         for (server, held) in &step.recorded {
@@ -447,11 +434,29 @@ impl Context {
     }
 
     async fn renew(&self, slot: &OneSlot, clock: Clock) -> Result<Report, Failure> {
-        let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng));
-        let updated = self
-            .writer()?
+        // The key is made once, off the async threads, and handed to every attempt: a CAS
+        // conflict reruns the renewal, not the key generation.
+        let writer = self.writer()?;
+        let store = self.read().await?;
+        let spec = store
+            .slot_at(&slot.cert_type, &slot.scope)
+            .and_then(|s| s.current())
+            .and_then(|current| store.inventory().get(&current.thumbprint))
+            .and_then(|stored| KeySpec::of_public_key(&stored.certificate.public_key().ok()?));
+        let key = match spec {
+            Some(spec) => Some(
+                tokio::task::spawn_blocking(move || spec.generate(&mut UnwrapErr(SysRng)))
+                    .await
+                    .map_err(|e| Failure::failed("renew", e))?
+                    .map_err(|e| Failure::failed("renew", e))?,
+            ),
+            // No current certificate, or a key certslot cannot make: renew() says why.
+            None => None,
+        };
+        let updated = writer
             .update(|s| {
                 let at = clock.instant_for(s);
+                let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(key.clone());
                 certslot::rollover::renew(s, &slot.cert_type, &slot.scope, &mut issuer, at)
             })
             .await
@@ -580,92 +585,4 @@ fn outcome_report(updated: &Updated<Outcome>) -> Result<Report, Failure> {
         events,
     };
     Report::new(text, &json)
-}
-
-/// `--now` for an agent or a coordinator: the instant its clock starts at.
-fn daemon_clock(global: &Global) -> Clock {
-    global.now.map_or(Clock::System, Clock::starting_at)
-}
-
-/// This host and process, for the coordinator's id.
-fn default_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "coordinator".into());
-    format!("{host}:{}", std::process::id())
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown() {
-    #[cfg(unix)]
-    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        return;
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-/// One log line: the instant and the event, or a JSON object.
-fn log(json: bool, kind: &str, event: &dyn fmt::Display) {
-    let now = OffsetDateTime::now_utc();
-    if json {
-        match serde_json::to_string(&LogJson { at: now, event: kind, text: event.to_string() }) {
-            Ok(line) => println!("{line}"),
-            Err(e) => eprintln!("error: cannot write a log line as JSON: {e}"),
-        }
-    } else {
-        println!("{} {event}", log_time(now));
-    }
-}
-
-/// An instant in a log line: UTC to the millisecond.
-fn log_time(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
-fn agent_kind(event: &AgentEvent) -> &'static str {
-    match event {
-        AgentEvent::Started { .. } => "started",
-        AgentEvent::LeaseGranted { .. } => "lease-granted",
-        AgentEvent::LeaseLost { .. } => "lease-lost",
-        AgentEvent::Synced { .. } => "synced",
-        AgentEvent::Reported { .. } => "reported",
-        AgentEvent::StateRejected { .. } => "state-rejected",
-        AgentEvent::StateMissing => "state-missing",
-        AgentEvent::NotInTopology { .. } => "not-in-topology",
-        AgentEvent::CannotHold { .. } => "cannot-hold",
-        AgentEvent::FileError { .. } => "file-error",
-        AgentEvent::ReportUnwritable { .. } => "report-unwritable",
-        AgentEvent::Unavailable { .. } => "unavailable",
-        AgentEvent::Stopped => "stopped",
-        _ => "other",
-    }
-}
-
-fn coordinator_kind(event: &CoordinatorEvent) -> &'static str {
-    match event {
-        CoordinatorEvent::Leading { .. } => "leading",
-        CoordinatorEvent::Following { .. } => "following",
-        CoordinatorEvent::Stepped(_) => "stepped",
-        CoordinatorEvent::LostLeadership => "lost-leadership",
-        CoordinatorEvent::StepFailed { .. } => "step-failed",
-        CoordinatorEvent::Unavailable { .. } => "unavailable",
-        CoordinatorEvent::Stopped => "stopped",
-        _ => "other",
-    }
 }

@@ -15,6 +15,7 @@
 
 mod args;
 mod commands;
+mod daemon;
 mod output;
 
 use std::io::Write as _;
@@ -30,7 +31,10 @@ fn main() -> ExitCode {
         }
     };
     let json = global.json;
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    daemon::init_logs(json);
+    // Two worker threads: an agent's or a coordinator's lease keep-alive goes on while another
+    // task waits on etcd; key generation and file writes go to the blocking pool.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

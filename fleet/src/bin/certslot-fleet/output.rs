@@ -278,15 +278,6 @@ pub struct RestoreJson {
     pub mod_revision: i64,
 }
 
-/// One line of an agent's or a coordinator's log with `--json`.
-#[derive(Serialize)]
-pub struct LogJson<'a> {
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    pub event: &'a str,
-    pub text: String,
-}
-
 // ----- text --------------------------------------------------------------------------------------
 
 pub fn human(t: OffsetDateTime) -> String {

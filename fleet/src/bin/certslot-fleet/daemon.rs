@@ -1,0 +1,199 @@
+//! `agent` and `coordinator`: the two commands that run until SIGTERM or Ctrl-C, and their logs.
+//!
+//! Logs go through `tracing` to stdout: one human line per event (`<instant> <LEVEL> <text>
+//! kind=...`), or with `--json` one JSON object per line with `timestamp`, `level`, `message`
+//! and `kind`. Each alert of a coordinator's step is an event of its own (`kind="alert"`) with
+//! its slot, thumbprint and instants as fields, at level ERROR for an expired or critical
+//! certificate and WARN for a refused renewal.
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::time::Duration;
+
+use certslot::OffsetDateTime;
+use certslot_etcd::{
+    Agent, AgentEvent, Alert, CancellationToken, Clock, Coordinator, CoordinatorEvent, EtcdStore,
+};
+use time::format_description::well_known::Rfc3339;
+
+use crate::args::Global;
+use crate::output::Failure;
+
+/// Installs the log subscriber: human lines, or JSON lines with `--json`.
+pub fn init_logs(json: bool) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stdout)
+        .with_target(false)
+        .with_ansi(!json && std::io::stdout().is_terminal());
+    // A second subscriber cannot be installed; the first one stays, which is what we want.
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+}
+
+/// The options of `agent`.
+pub struct AgentOptions<'a> {
+    pub server: &'a str,
+    pub dir: &'a Path,
+    pub lease_ttl: Option<Duration>,
+    pub resync: Option<Duration>,
+    pub file_password: Option<certslot::Password>,
+}
+
+/// Runs an agent until SIGTERM or Ctrl-C.
+pub async fn agent(store: EtcdStore, global: &Global, options: AgentOptions<'_>) -> Result<(), Failure> {
+    let mut agent = Agent::new(store, options.server, options.dir)
+        .map_err(|e| Failure::failed("agent", e))?
+        .lease_ttl(options.lease_ttl.unwrap_or(Agent::DEFAULT_LEASE_TTL))
+        .resync_every(options.resync.unwrap_or(Agent::DEFAULT_RESYNC))
+        .clock(daemon_clock(global));
+    if let Some(password) = options.file_password {
+        agent = agent.file_password(password);
+    }
+    agent.run(stop_on_signal(), |event| log_agent(&event)).await.map_err(|e| Failure::failed("agent", e))
+}
+
+/// Runs a coordinator until SIGTERM or Ctrl-C.
+pub async fn coordinator(
+    store: EtcdStore,
+    global: &Global,
+    id: Option<String>,
+    lease_ttl: Option<Duration>,
+    resync: Option<Duration>,
+    renew: bool,
+) {
+    Coordinator::new(store, id.unwrap_or_else(default_id))
+        .lease_ttl(lease_ttl.unwrap_or(Coordinator::DEFAULT_LEASE_TTL))
+        .resync_every(resync.unwrap_or(Coordinator::DEFAULT_RESYNC))
+        .renew_self_signed(renew)
+        .clock(daemon_clock(global))
+        .run(stop_on_signal(), |event| log_coordinator(&event))
+        .await;
+}
+
+/// With `--now`, a daemon's clock starts there and runs on.
+fn daemon_clock(global: &Global) -> Clock {
+    global.now.map_or(Clock::System, Clock::starting_at)
+}
+
+/// This host and process, for the coordinator's id.
+fn default_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "coordinator".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// A token cancelled on SIGTERM or Ctrl-C.
+fn stop_on_signal() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let cancel = stop.clone();
+    tokio::spawn(async move {
+        signal().await;
+        tracing::info!(kind = "signal", "stopping on a signal");
+        cancel.cancel();
+    });
+    stop
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn log_agent(event: &AgentEvent) {
+    let kind = match event {
+        AgentEvent::Started { .. } => "started",
+        AgentEvent::LeaseGranted { .. } => "lease-granted",
+        AgentEvent::Synced { .. } => "synced",
+        AgentEvent::Reported { .. } => "reported",
+        AgentEvent::Stopped => "stopped",
+        AgentEvent::LeaseLost { .. } => return tracing::warn!(kind = "lease-lost", "{event}"),
+        AgentEvent::StateRejected { .. } => return tracing::warn!(kind = "state-rejected", "{event}"),
+        AgentEvent::StateMissing => return tracing::warn!(kind = "state-missing", "{event}"),
+        AgentEvent::NotInTopology { .. } => return tracing::warn!(kind = "not-in-topology", "{event}"),
+        AgentEvent::CannotHold { .. } => return tracing::error!(kind = "cannot-hold", "{event}"),
+        AgentEvent::FileError { .. } => return tracing::error!(kind = "file-error", "{event}"),
+        AgentEvent::ReportUnwritable { .. } => return tracing::warn!(kind = "report-unwritable", "{event}"),
+        AgentEvent::Unavailable { .. } => return tracing::warn!(kind = "unavailable", "{event}"),
+        _ => "other",
+    };
+    tracing::info!(kind, "{event}");
+}
+
+fn log_coordinator(event: &CoordinatorEvent) {
+    let kind = match event {
+        CoordinatorEvent::Leading { .. } => "leading",
+        CoordinatorEvent::Following { .. } => "following",
+        CoordinatorEvent::Stopped => "stopped",
+        CoordinatorEvent::Stepped(step) => {
+            tracing::info!(kind = "stepped", "{event}");
+            step.alerts.iter().for_each(log_alert);
+            return;
+        }
+        CoordinatorEvent::LostLeadership => return tracing::warn!(kind = "lost-leadership", "{event}"),
+        CoordinatorEvent::StepFailed { .. } => return tracing::warn!(kind = "step-failed", "{event}"),
+        CoordinatorEvent::Unavailable { .. } => return tracing::warn!(kind = "unavailable", "{event}"),
+        _ => "other",
+    };
+    tracing::info!(kind, "{event}");
+}
+
+/// One alert as an event with its slot and instants as fields.
+fn log_alert(alert: &Alert) {
+    let (cert_type, scope) = alert.slot();
+    let (cert_type, scope, thumbprint) =
+        (cert_type.to_string(), scope.to_string(), alert.thumbprint().to_string());
+    match alert {
+        Alert::RenewalRefused { at, reason, .. } => tracing::warn!(
+            kind = "alert",
+            alert = alert.kind(),
+            cert_type,
+            scope,
+            thumbprint,
+            at = rfc3339(*at),
+            reason = reason.as_str(),
+            "ALERT {alert}"
+        ),
+        Alert::Critical { expires_at, emergency_at, .. } => tracing::error!(
+            kind = "alert",
+            alert = alert.kind(),
+            cert_type,
+            scope,
+            thumbprint,
+            expires_at = rfc3339(*expires_at),
+            emergency_at = rfc3339(*emergency_at),
+            "ALERT {alert}"
+        ),
+        Alert::Expired { expired_at, .. } => tracing::error!(
+            kind = "alert",
+            alert = alert.kind(),
+            cert_type,
+            scope,
+            thumbprint,
+            expired_at = rfc3339(*expired_at),
+            "ALERT {alert}"
+        ),
+        _ => tracing::warn!(
+            kind = "alert",
+            alert = alert.kind(),
+            cert_type,
+            scope,
+            thumbprint,
+            "ALERT {alert}"
+        ),
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}

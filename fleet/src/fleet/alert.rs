@@ -1,0 +1,171 @@
+//! [`Alert`]: what a coordinator's step found that needs a person: a renewal the planner asked
+//! for and the store or the issuer refused, a certificate in its critical window, one expired.
+//! Each names its slot and its instants, for a log line (`Display`), a JSON line (`Serialize`)
+//! or a pager.
+
+use core::fmt;
+
+use certslot::validate::HumanTime;
+use certslot::{CertType, OffsetDateTime, Scope, Thumbprint, rollover::Action};
+use serde::Serialize;
+
+/// Something that needs a person. See the module documentation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "alert", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Alert {
+    /// The plan said to renew the slot's certificate, and the renewal was refused; nothing
+    /// changed, and the next step tries again.
+    RenewalRefused {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate that was to be renewed.
+        current: Thumbprint,
+        /// The instant of the attempt.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+        /// Why (the renewal error's message).
+        reason: String,
+    },
+    /// The slot's certificate expires before any compliant roll can take effect: from
+    /// `emergency_at` on, a renewal rolls in at once.
+    Critical {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The current certificate.
+        thumbprint: Thumbprint,
+        /// Its `notAfter`.
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        /// The critical threshold.
+        #[serde(with = "time::serde::rfc3339")]
+        emergency_at: OffsetDateTime,
+    },
+    /// The slot's certificate has expired: verifiers refuse what it signs.
+    Expired {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate.
+        thumbprint: Thumbprint,
+        /// Its `notAfter`.
+        #[serde(with = "time::serde::rfc3339")]
+        expired_at: OffsetDateTime,
+    },
+}
+
+impl Alert {
+    /// The alert a planner action raises: `Critical` and `Expired` do, the others do not.
+    pub fn of_action(action: &Action) -> Option<Self> {
+        match action {
+            Action::Critical { cert_type, scope, thumbprint, expires_at, emergency_at, .. } => {
+                Some(Self::Critical {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: *thumbprint,
+                    expires_at: *expires_at,
+                    emergency_at: *emergency_at,
+                })
+            }
+            Action::Expired { cert_type, scope, thumbprint, expired_at } => Some(Self::Expired {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: *thumbprint,
+                expired_at: *expired_at,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The slot it is about.
+    pub fn slot(&self) -> (&CertType, &Scope) {
+        match self {
+            Self::RenewalRefused { cert_type, scope, .. }
+            | Self::Critical { cert_type, scope, .. }
+            | Self::Expired { cert_type, scope, .. } => (cert_type, scope),
+        }
+    }
+
+    /// The certificate it is about.
+    pub fn thumbprint(&self) -> Thumbprint {
+        match self {
+            Self::RenewalRefused { current, .. } => *current,
+            Self::Critical { thumbprint, .. } | Self::Expired { thumbprint, .. } => *thumbprint,
+        }
+    }
+
+    /// Its kind, as in JSON: `renewal_refused`, `critical` or `expired`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RenewalRefused { .. } => "renewal_refused",
+            Self::Critical { .. } => "critical",
+            Self::Expired { .. } => "expired",
+        }
+    }
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RenewalRefused { cert_type, scope, current, at, reason } => write!(
+                f,
+                "{cert_type} at {scope}: renewal of {current} refused at {}: {reason}",
+                HumanTime(*at)
+            ),
+            Self::Critical { cert_type, scope, thumbprint, expires_at, emergency_at } => write!(
+                f,
+                "{cert_type} at {scope}: CRITICAL: {thumbprint} expires at {} and no compliant roll can \
+                 take effect; emergency roll from {}",
+                HumanTime(*expires_at),
+                HumanTime(*emergency_at)
+            ),
+            Self::Expired { cert_type, scope, thumbprint, expired_at } => {
+                write!(
+                    f,
+                    "{cert_type} at {scope}: EXPIRED: {thumbprint} expired at {}",
+                    HumanTime(*expired_at)
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expired_certificate_reads_as_json_and_as_a_line() {
+        let thumbprint: Thumbprint = "0123456789ABCDEF0123456789ABCDEF01234567".parse().unwrap();
+        let expired_at = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+        let action = Action::Expired {
+            cert_type: CertType::OAuthTokenIssuer,
+            scope: Scope::Global,
+            thumbprint,
+            expired_at,
+        };
+        let alert = Alert::of_action(&action).unwrap();
+        assert_eq!(
+            serde_json::to_value(&alert).unwrap(),
+            serde_json::json!({
+                "alert": "expired",
+                "cert_type": "OAuthTokenIssuer",
+                "scope": "global",
+                "thumbprint": "0123456789ABCDEF0123456789ABCDEF01234567",
+                "expired_at": "2026-01-01T00:00:00Z",
+            })
+        );
+        assert_eq!(alert.kind(), "expired");
+        assert_eq!(alert.slot(), (&CertType::OAuthTokenIssuer, &Scope::Global));
+        assert_eq!(alert.thumbprint(), thumbprint);
+        assert_eq!(
+            alert.to_string(),
+            "OAuthTokenIssuer at global: EXPIRED: 0123456789ABCDEF0123456789ABCDEF01234567 expired at 2026-01-01T00:00:00Z"
+        );
+    }
+}

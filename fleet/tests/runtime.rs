@@ -1,0 +1,215 @@
+//! The fleet's runtime (issue 16, item 1): a lease is never lost because the process is busy,
+//! and SIGTERM stops an agent or a coordinator within a second with its lease revoked.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use certslot_etcd::{Cluster, ConnectOptions, Connection};
+use common::*;
+use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
+
+const SERVER: &str = "fe01.contoso.com";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+async fn connect(etcd: &Etcd) -> Connection {
+    Connection::connect(&[etcd.endpoint()], ConnectOptions::default()).await.unwrap()
+}
+
+/// The value and create revision of `key`, if it exists.
+async fn key_of(conn: &Connection, key: &str) -> Option<(String, i64)> {
+    let answer = conn.client().get(key, None).await.unwrap();
+    answer.kvs().first().map(|kv| (String::from_utf8_lossy(kv.value()).into_owned(), kv.create_revision()))
+}
+
+/// A TCP proxy in front of etcd that passes every byte on `delay` after it came, both ways:
+/// latency, not loss. Its port.
+fn delay_proxy(upstream: u16, delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+            delayed_pump(client.try_clone().unwrap(), server.try_clone().unwrap(), delay);
+            delayed_pump(server, client, delay);
+        }
+    });
+    port
+}
+
+fn delayed_pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let (chunks, due) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16384];
+        while let Ok(n @ 1..) = from.read(&mut buf) {
+            if chunks.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for (at, chunk) in due {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            if to.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+    });
+}
+
+/// The coordinator leads with a 2 s lease, talking to etcd through a proxy that adds 50 ms each
+/// way, while eight writers rewrite the state key as fast as etcd takes it for 30 s (fifteen
+/// TTLs), each write bumping its mod revision: every compare-and-swap the coordinator tries
+/// arrives after a write it has not seen and conflicts, so its update (it must record the
+/// agent's report) waits out 50 conflicts, gives up and starts again, for the whole 30 s.
+/// Keep-alive runs in its own task, so the coordinator keeps its leadership (same election key,
+/// no "lost the leadership") and the agent its lease; once the writers stop, the report is
+/// recorded.
+#[test]
+fn a_coordinator_keeps_its_leadership_while_its_updates_conflict_for_thirty_seconds() {
+    let etcd = Etcd::start();
+    let fleet = Fleet::new(&etcd, "busy");
+    fleet.setup(&[SERVER]);
+    fleet.import(&file_a());
+    fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A]);
+    let upstream = etcd.endpoint().rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = delay_proxy(upstream, Duration::from_millis(50));
+    let slow = Fleet::with_endpoints(&format!("http://127.0.0.1:{proxy}"), "busy");
+    let coordinator = slow.coordinator("c1");
+    fleet.wait("c1 leads", Duration::from_secs(10), || coordinator.log().contains("c1 leads"));
+
+    let rt = runtime();
+    let conn = rt.block_on(connect(&etcd));
+    let cluster = Cluster::new("busy").unwrap();
+    let (election_key, state_key) = (cluster.coordinator_key(), cluster.state_key());
+    let (leader, term) = rt.block_on(key_of(&conn, &election_key)).expect("an election key");
+    assert_eq!(leader, "c1");
+
+    // Eight writers write the state's own bytes back as long as it holds them (a value compare,
+    // so the state never goes back), as fast as etcd takes it; when the coordinator's write goes
+    // through, they take up its state.
+    let touches = Arc::new(AtomicU64::new(0));
+    let hammer_for = Duration::from_secs(30);
+    let started = Instant::now();
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let (mut client, key, touches) = (conn.client(), state_key.clone(), Arc::clone(&touches));
+            rt.spawn(async move {
+                let mut value = client.get(key.as_str(), None).await.unwrap().kvs()[0].value().to_vec();
+                while started.elapsed() < hammer_for {
+                    let txn = Txn::new()
+                        .when([Compare::value(key.as_str(), CompareOp::Equal, value.clone())])
+                        .and_then([TxnOp::put(key.as_str(), value.clone(), None)])
+                        .or_else([TxnOp::get(key.as_str(), None)]);
+                    let answer = client.txn(txn).await.unwrap();
+                    if answer.succeeded() {
+                        touches.fetch_add(1, Ordering::Relaxed);
+                    } else if let Some(TxnOpResponse::Get(get)) = answer.op_responses().first() {
+                        value = get.kvs()[0].value().to_vec();
+                    }
+                }
+            })
+        })
+        .collect();
+    // The agent starts once the writers run: the coordinator must record its report meanwhile.
+    std::thread::sleep(Duration::from_millis(500));
+    let agent = fleet.agent(SERVER);
+    for writer in writers {
+        rt.block_on(writer).unwrap();
+    }
+    let touched = touches.load(Ordering::Relaxed);
+    eprintln!("{touched} writes of the state key in {:.1} s", started.elapsed().as_secs_f64());
+    assert!(touched > 3000, "the writers wrote {touched} times only");
+    let log = coordinator.log();
+    // The coordinator was busy the whole time: its updates gave up after 50 conflicts in a row,
+    // and none went through.
+    assert!(log.contains("step failed: the state changed under 50 attempts"), "{log}");
+    assert!(!log.contains(&format!("recorded {SERVER} holding [{CERT_A}]")), "{log}");
+
+    assert_eq!(rt.block_on(key_of(&conn, &election_key)), Some(("c1".to_owned(), term)), "{log}");
+    assert!(!log.contains("lost the leadership"), "{log}");
+    assert!(!agent.log().contains("expired; granting another"), "{}", agent.log());
+    // Once the writers stop, the report is recorded.
+    slow.wait("the coordinator records the agent", Duration::from_secs(30), || {
+        coordinator.log().contains(&format!("recorded {SERVER} holding [{CERT_A}]"))
+    });
+}
+
+/// SIGTERM: the agent and the coordinator exit within a second, and their keys (the agent's
+/// report, the election key) are gone the moment they have exited, not a TTL later.
+#[test]
+fn sigterm_stops_an_agent_and_a_coordinator_within_a_second_with_their_leases_revoked() {
+    let etcd = Etcd::start();
+    let fleet = Fleet::new(&etcd, "term");
+    fleet.setup(&[SERVER]);
+    fleet.import(&file_a());
+    fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A]);
+    let mut coordinator = fleet.coordinator("c1");
+    let mut agent = fleet.agent(SERVER);
+    let rt = runtime();
+    let conn = rt.block_on(connect(&etcd));
+    let cluster = Cluster::new("term").unwrap();
+    let (election_key, report_key) = (cluster.coordinator_key(), cluster.server_key(SERVER));
+    fleet.wait("the agent reports and c1 leads", Duration::from_secs(10), || {
+        rt.block_on(key_of(&conn, &report_key)).is_some()
+            && rt.block_on(key_of(&conn, &election_key)).is_some()
+    });
+    fleet.wait("the agent holds A", Duration::from_secs(10), || fleet.held(SERVER).contains(CERT_A));
+
+    let agent_took = agent.terminate();
+    assert_eq!(rt.block_on(key_of(&conn, &report_key)), None, "the report outlived the agent");
+    let coordinator_took = coordinator.terminate();
+    assert_eq!(rt.block_on(key_of(&conn, &election_key)), None, "the election key outlived the coordinator");
+    eprintln!(
+        "SIGTERM: agent exited after {:.0} ms, coordinator after {:.0} ms",
+        agent_took.as_secs_f64() * 1e3,
+        coordinator_took.as_secs_f64() * 1e3
+    );
+    assert!(agent_took < Duration::from_secs(1), "{agent_took:?}");
+    assert!(coordinator_took < Duration::from_secs(1), "{coordinator_took:?}");
+    assert!(agent.log().contains("stopping on a signal"), "{}", agent.log());
+    // The files stay: a stopped agent leaves the server holding what it held.
+    assert!(fleet.held(SERVER).contains(CERT_A));
+}
+
+/// Keys made ahead (issue 16, item 2): the coordinator asks [`keys_for_renewals`] what the due
+/// renewals need, makes those keys off its async threads, and hands them to [`step`], which
+/// reruns on every conflict without making a key again: the renewal is on the key given.
+#[test]
+fn a_step_renews_on_the_keys_made_ahead_of_it() {
+    use certslot::obtain::KeySpec;
+    use certslot::{CertType, ImportOptions, Password, Pfx, RollOptions, Scope, Store};
+    use certslot_etcd::{Clock, keys_for_renewals, step};
+
+    let pfx = |file: &str| {
+        Pfx::import(&std::fs::read(file).unwrap(), &Password::new(PFX_PASSWORD), ImportOptions::default())
+            .unwrap()
+    };
+    let mut store = Store::for_sip_domain("contoso.com").unwrap();
+    let set_at = time::macros::datetime!(2026-01-01 00:00 UTC);
+    let a = store.add_pfx(pfx(&file_a())).unwrap();
+    store.set(&[CertType::OAuthTokenIssuer], &Scope::Global, &a, set_at, RollOptions::default()).unwrap();
+    // Six weeks before A expires: Lync's preset says renew.
+    let at = time::macros::datetime!(2035-11-25 00:00 UTC);
+    assert_eq!(keys_for_renewals(&store, set_at), []);
+    assert_eq!(keys_for_renewals(&store, at), [KeySpec::Rsa { bits: 2048 }]);
+
+    let key =
+        KeySpec::Rsa { bits: 2048 }.generate(&mut certslot::rand_core::UnwrapErr(getrandom::SysRng)).unwrap();
+    let spki = key.public_key_der().unwrap();
+    let stepped = step(&mut store, &[], &Clock::Fixed(at), false, Some(&[key])).unwrap();
+    let [(renewed, _)] = stepped.renewed.as_slice() else { panic!("one renewal: {stepped:?}") };
+    let slot = store.slot_at(&CertType::OAuthTokenIssuer, &Scope::Global).unwrap();
+    assert_eq!(slot.pending().map(|p| p.thumbprint), Some(*renewed));
+    let certificate = &store.inventory().get(renewed).unwrap().certificate;
+    assert_eq!(certificate.public_key().unwrap().spki_der(), spki.as_slice());
+}
