@@ -575,6 +575,27 @@ fn sealed_keys_go_into_a_state_made_without_them_in_thumbprint_order() {
     assert_eq!(with_keys.clone().with_keys([]), store.to_state().unwrap());
     // Without the password the keys are not read.
     assert!(Store::from_state(&state).unwrap().inventory().get(&a()).unwrap().key.is_none());
+    // Keys opened before are taken as given: A's from `known` (a password that opens nothing
+    // still loads it), B's opened; a known key of another certificate is refused.
+    let a_key = loaded.inventory().get(&a()).unwrap().key.clone();
+    let b_key = loaded.inventory().get(&b()).unwrap().key.clone();
+    let a_sealed = sealed[0].clone();
+    let known = |k: &SealedKey| if *k == a_sealed { a_key.clone() } else { None };
+    assert!(matches!(
+        Store::from_state_with_known_keys(&state, &Password::new("wrong"), known),
+        Err(LoadError::Key { thumbprint, .. }) if thumbprint == b()
+    ));
+    let reloaded = Store::from_state_with_known_keys(&state, &password, known).unwrap();
+    let spki = |s: &Store, t| s.inventory().get(&t).unwrap().key.as_ref().unwrap().public_key_der().unwrap();
+    assert_eq!(spki(&reloaded, a()), spki(&loaded, a()));
+    assert_eq!(spki(&reloaded, b()), spki(&loaded, b()));
+    let swapped = Store::from_state_with_known_keys(&state, &password, |k| {
+        if k.thumbprint() == a() { b_key.clone() } else { None }
+    });
+    assert!(matches!(
+        swapped,
+        Err(LoadError::Key { thumbprint, source: certslot::PfxError::KeyMismatch { .. } }) if thumbprint == a()
+    ));
 }
 
 #[test]

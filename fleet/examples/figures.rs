@@ -2,8 +2,10 @@
 //! as the tests use it), printed as the README's table.
 //!
 //! ```text
-//! cargo run --release -p certslot-etcd --example figures
+//! cargo run --release -p certslot-etcd --example figures [-- updates|rolls|size]
 //! ```
+//!
+//! With an argument, only that part runs.
 //!
 //! 1. Compare-and-swap update latency (`EtcdStore::update`, each a `record_holdings` on a store
 //!    with two certificates and their keys), one client alone and eight at once, each its own
@@ -75,10 +77,13 @@ async fn run() {
     let endpoint = etcd.endpoint();
     println!("| figure | value |\n|---|---|");
 
+    let only = std::env::args().nth(1);
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
+
     // 1. Update latency.
     let (store, _, _) = fleet_store(3);
     etcd_store(&endpoint, "latency").await.create(&store).await.unwrap();
-    for clients in [1usize, 8] {
+    for clients in [1usize, 8].into_iter().filter(|_| part("updates")) {
         let per_client = if clients == 1 { 300 } else { 50 };
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
@@ -125,7 +130,7 @@ async fn run() {
     }
 
     // 2. A roll reaching every agent.
-    for agents in [3usize, 50] {
+    for agents in [3usize, 50].into_iter().filter(|_| part("rolls")) {
         let cluster = format!("agents{agents}");
         let (store, a, b) = fleet_store(agents);
         let admin = etcd_store(&endpoint, &cluster).await;
@@ -157,7 +162,7 @@ async fn run() {
         let mut all = Vec::new();
         let mut each = Vec::new();
         for _ in 0..5 {
-            let effective = OffsetDateTime::now_utc() + time::Duration::hours(1);
+            let effective = OffsetDateTime::now_utc() + time::Duration::days(2);
             // From the admin's call: agents may see the new state before the admin sees its
             // write's answer.
             let committed = Instant::now();
@@ -216,6 +221,9 @@ async fn run() {
     }
 
     // 3. 10,000 slots.
+    if !part("size") {
+        return;
+    }
     let mut store = Store::for_sip_domain("contoso.com").unwrap();
     store.add_site("redmond").unwrap();
     let a = store.add_pfx(pfx("openssl3-default.pfx")).unwrap();

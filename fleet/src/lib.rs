@@ -25,6 +25,31 @@
 //! [`EtcdError`] names its cause (unreachable, permission denied, not authenticated, too large),
 //! and only an unreachable or slow etcd is retried.
 //!
+//! An agent's and a coordinator's duties (lease keep-alive, the election, the watches) run as
+//! tokio tasks of their own, so a lease is never lost while an update waits out conflicts or a
+//! slow endpoint; key derivation, key generation and file writes run on tokio's blocking
+//! threads. Both stop when their [`CancellationToken`] is cancelled, revoking their lease on the
+//! way out:
+//!
+//! ```no_run
+//! use certslot_etcd::{Agent, CancellationToken, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let conn = Connection::connect(&["http://127.0.0.1:2379".into()], ConnectOptions::default()).await?;
+//! let password = PasswordSource::File("/etc/certslot/password".into()).read()?;
+//! let store = EtcdStore::new(conn, Cluster::new("contoso")?, Some(password));
+//! let agent = Agent::new(store, "fe01.contoso.com", "/var/lib/certslot")?;
+//! let stop = CancellationToken::new();
+//! let on_signal = stop.clone();
+//! tokio::spawn(async move {
+//!     let _ = tokio::signal::ctrl_c().await;
+//!     on_signal.cancel();
+//! });
+//! agent.run(stop, |event| println!("{event}")).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Layers, in the order data flows: `etcd/` (connection, key layout, leases) → `state/` (the
 //! shared store) → `fleet/` (agents, reports, election, coordinator); `clock` is the one place
 //! that reads the clock.

@@ -153,7 +153,7 @@ fn sigterm_stops_an_agent_and_a_coordinator_within_a_second_with_their_leases_re
     fleet.setup(&[SERVER]);
     fleet.import(&file_a());
     fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A]);
-    let mut coordinator = fleet.coordinator("c1");
+    let mut coordinator = fleet.spawn_coordinator("c1", &["--json"]);
     let mut agent = fleet.agent(SERVER);
     let rt = runtime();
     let conn = rt.block_on(connect(&etcd));
@@ -177,6 +177,16 @@ fn sigterm_stops_an_agent_and_a_coordinator_within_a_second_with_their_leases_re
     assert!(agent_took < Duration::from_secs(1), "{agent_took:?}");
     assert!(coordinator_took < Duration::from_secs(1), "{coordinator_took:?}");
     assert!(agent.log().contains("stopping on a signal"), "{}", agent.log());
+    // With --json, one JSON object per line: the instant, the level, the text and the kind.
+    let lines: Vec<serde_json::Value> =
+        coordinator.log().lines().map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().expect("kind")).collect();
+    assert_eq!(kinds.first(), Some(&"leading"), "{lines:?}");
+    assert_eq!(kinds[kinds.len() - 2..], ["signal", "stopped"], "{lines:?}");
+    assert!(lines[0]["message"].as_str().expect("message").starts_with("c1 leads (election revision "));
+    assert_eq!(lines[0]["level"], "INFO");
+    let timestamp = lines[0]["timestamp"].as_str().expect("timestamp");
+    assert!(time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339).is_ok());
     // The files stay: a stopped agent leaves the server holding what it held.
     assert!(fleet.held(SERVER).contains(CERT_A));
 }

@@ -535,7 +535,10 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
     fleet.wait("the leader promotes B", Duration::from_secs(15), || {
         fleet.oauth() == (Some(CERT_B.into()), Some(CERT_A.into()), None)
     });
-    assert!(coordinators[leader].log().contains("4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F became current"));
+    // The state is visible before the leader's log line about it is written.
+    fleet.wait("the leader logs the promotion", Duration::from_secs(5), || {
+        coordinators[leader].log().contains("4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F became current")
+    });
     assert!(!coordinators[follower].log().contains(" step at "), "the follower never steps");
 
     coordinators[leader].kill();
@@ -550,7 +553,9 @@ fn two_coordinators_advance_one_at_a_time_and_the_second_takes_over() {
     fleet.wait("the new leader promotes A again", Duration::from_secs(15), || {
         fleet.oauth() == (Some(CERT_A.into()), Some(CERT_B.into()), None)
     });
-    assert!(coordinators[follower].log().contains("3BF702B601477250F70E61E287798983087DA4AB became current"));
+    fleet.wait("the new leader logs the promotion", Duration::from_secs(5), || {
+        coordinators[follower].log().contains("3BF702B601477250F70E61E287798983087DA4AB became current")
+    });
 
     // The first leader's guard is stale: its writes are refused, whatever they are.
     let stale = Guard::new(election_key.clone(), first_term);

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx, PfxError};
+use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx, PfxError, PrivateKey};
 use crate::policy::{CertType, RolloverPolicy, Scope, TypeConfig, normalize};
 use crate::store::configs::Configs;
 use crate::store::fleet::Holdings;
@@ -34,6 +34,9 @@ use crate::validate::SubjectRule;
 use crate::x509::Thumbprint;
 use crate::x509::cert::Certificate;
 use crate::x509::pem::{base64_decode, base64_encode};
+
+/// The password of a state's sealed keys, and the keys the caller has opened already.
+type KeySource<'a> = (&'a Password, &'a mut dyn FnMut(&SealedKey) -> Option<PrivateKey>);
 
 impl Store {
     /// The state as a value, without private keys: what [`Store::to_json`] writes.
@@ -191,7 +194,7 @@ impl Store {
     /// # Errors
     /// As [`Store::from_json`], and [`LoadError::Key`] for a key that does not import.
     pub fn from_json_with_keys(json: &str, password: &Password) -> Result<Self, LoadError> {
-        Self::build(&SavedState::from_json(json)?.0, Some(password))
+        Self::build(&SavedState::from_json(json)?.0, Some((password, &mut |_: &SealedKey| None)))
     }
 
     /// Loads a state value (keys in it are ignored).
@@ -209,10 +212,27 @@ impl Store {
     /// not hold its certificate), [`LoadError::DanglingThumbprint`] for a key of a certificate the
     /// state does not hold.
     pub fn from_state_with_keys(state: &SavedState, password: &Password) -> Result<Self, LoadError> {
-        Self::build(&state.0, Some(password))
+        Self::build(&state.0, Some((password, &mut |_: &SealedKey| None)))
     }
 
-    fn build(state: &State, password: Option<&Password>) -> Result<Self, LoadError> {
+    /// As [`Store::from_state_with_keys`], taking from `known` the keys the caller opened
+    /// already: for each sealed key, `known` returns its private key when it has opened these
+    /// very bytes before (with `password`), and the key is not opened again; else `None`, and it
+    /// is imported with `password`. Opening a sealed key (thousands of hash rounds) is most of a
+    /// load's time, and a state read again after another writer's change mostly holds the same
+    /// sealed keys. A key from `known` must still belong to its certificate.
+    ///
+    /// # Errors
+    /// As [`Store::from_state_with_keys`].
+    pub fn from_state_with_known_keys(
+        state: &SavedState,
+        password: &Password,
+        mut known: impl FnMut(&SealedKey) -> Option<PrivateKey>,
+    ) -> Result<Self, LoadError> {
+        Self::build(&state.0, Some((password, &mut known)))
+    }
+
+    fn build(state: &State, keys: Option<KeySource<'_>>) -> Result<Self, LoadError> {
         let sip_domain = match &state.sip_domain {
             Some(domain) => Some(
                 SubjectRule::new(domain)
@@ -252,7 +272,7 @@ impl Store {
             }
             store.configs.set(cert_type, config);
         }
-        store.load_certificates(state, password)?;
+        store.load_certificates(state, keys)?;
         store.load_topology(state)?;
         store.load_slots(state)?;
         // What was built is the state as loaded, not changes to it.
@@ -260,7 +280,7 @@ impl Store {
         Ok(store)
     }
 
-    fn load_certificates(&mut self, state: &State, password: Option<&Password>) -> Result<(), LoadError> {
+    fn load_certificates(&mut self, state: &State, keys: Option<KeySource<'_>>) -> Result<(), LoadError> {
         for (index, b64) in state.certificates.iter().enumerate() {
             let der = base64_decode(b64).map_err(|source| LoadError::BadCertificate { index, source })?;
             let certificate =
@@ -271,9 +291,23 @@ impl Store {
                 return Err(LoadError::BadName { kind: "certificate count", value: index.to_string() });
             }
         }
-        let Some(password) = password else { return Ok(()) };
+        let Some((password, known)) = keys else { return Ok(()) };
         for k in &state.keys {
             let thumbprint = k.thumbprint();
+            if let Some(key) = known(k) {
+                let stored = self.inventory.get(&thumbprint).ok_or_else(|| {
+                    LoadError::DanglingThumbprint { context: "a private key".into(), thumbprint }
+                })?;
+                if key.matches(&stored.certificate) != Some(true) {
+                    return Err(LoadError::Key {
+                        thumbprint,
+                        source: PfxError::KeyMismatch { thumbprints: vec![thumbprint] },
+                    });
+                }
+                let certificate = stored.certificate.clone();
+                self.inventory.put(certificate, Some(key));
+                continue;
+            }
             let pfx = Pfx::import(k.pfx(), password, ImportOptions::default())
                 .map_err(|source| LoadError::Key { thumbprint, source })?;
             let (leaf, key, _) = pfx.into_parts();

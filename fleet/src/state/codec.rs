@@ -60,18 +60,25 @@ pub(crate) fn encode(
 
 /// The store a value holds, with its private keys when `password` is given (without it the keys
 /// are left out: enough to read slots, drift and timelines, not to write), and the value's
-/// sealed keys (opened with `password` when it is given).
+/// sealed keys (opened with `password` when it is given). A sealed key byte-equal to one of
+/// `opened`'s (a store loaded or written earlier with the same password, and its sealed keys)
+/// is taken from that store instead of being opened again: opening is most of the time of a
+/// read, and after another writer's change the keys are mostly the same.
 pub(crate) fn decode(
     key: &str,
     value: &[u8],
     password: Option<&Password>,
+    opened: Option<(&Store, &SealedKeys)>,
 ) -> Result<(Store, SealedKeys), StateError> {
     let refused = |source| StateError::Load { key: key.to_owned(), source };
     let json = std::str::from_utf8(value)
         .map_err(|e| StateError::NotUtf8 { key: key.to_owned(), valid_up_to: e.valid_up_to() })?;
     let state = SavedState::from_json(json).map_err(refused)?;
     let store = match password {
-        Some(password) => Store::from_state_with_keys(&state, password),
+        Some(password) => Store::from_state_with_known_keys(&state, password, |sealed| {
+            let (store, keys) = opened?;
+            keys.0.contains(sealed).then(|| store.inventory().get(&sealed.thumbprint())?.key.clone())?
+        }),
         None => Store::from_state(&state),
     }
     .map_err(refused)?;
@@ -93,7 +100,7 @@ mod tests {
         // certslot's own JSON, compact.
         let pretty: serde_json::Value = serde_json::from_str(&store.to_json().unwrap()).unwrap();
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&value).unwrap(), pretty);
-        let (loaded, _) = decode("k", &value, Some(&Password::new("s3cret"))).unwrap();
+        let (loaded, _) = decode("k", &value, Some(&Password::new("s3cret")), None).unwrap();
         assert_eq!(loaded.to_json().unwrap(), store.to_json().unwrap());
     }
 
@@ -110,40 +117,57 @@ mod tests {
         let a = store.add_pfx(sample("openssl3-default.pfx")).unwrap();
         let (first, sealed) = encode(&store, &password, None).unwrap();
         assert_eq!(sealed.thumbprints(), [a].into());
-        let (_, read) = decode("k", &first, Some(&password)).unwrap();
+        let (_, read) = decode("k", &first, Some(&password), None).unwrap();
         assert_eq!(read, sealed);
         // The same keys: the same sealed bytes, and the value loads with its key.
         store.add_site("redmond").unwrap();
         let (second, again) = encode(&store, &password, Some(&sealed)).unwrap();
         assert_eq!(again, sealed);
-        let (loaded, _) = decode("k", &second, Some(&password)).unwrap();
+        let (loaded, _) = decode("k", &second, Some(&password), None).unwrap();
         assert_eq!(loaded.to_json().unwrap(), store.to_json().unwrap());
         assert!(loaded.inventory().get(&a).unwrap().key.is_some());
         // A new key: sealed afresh, both keys load.
         let b = store.add_pfx(sample("openssl3-rsa2048-next.pfx")).unwrap();
         let (third, resealed) = encode(&store, &password, Some(&sealed)).unwrap();
         assert_eq!(resealed.thumbprints(), [a, b].into());
-        let (loaded, _) = decode("k", &third, Some(&password)).unwrap();
+        let (loaded, _) = decode("k", &third, Some(&password), None).unwrap();
         assert!(
             loaded.inventory().get(&a).unwrap().key.is_some()
                 && loaded.inventory().get(&b).unwrap().key.is_some()
         );
+        // Keys opened before are taken as they are, not opened again: with the store that
+        // opened them, even a password that opens nothing loads the value (the same sealed
+        // bytes); a key sealed afresh is opened.
+        let (first_store, first_sealed) = decode("k", &first, Some(&password), None).unwrap();
+        let other = Password::new("other");
+        let (reused, _) = decode("k", &second, Some(&other), Some((&first_store, &first_sealed))).unwrap();
+        let spki = |store: &Store| {
+            store.inventory().get(&a).unwrap().key.as_ref().unwrap().public_key_der().unwrap()
+        };
+        assert_eq!(spki(&reused), spki(&first_store));
+        assert!(decode("k", &second, Some(&other), None).is_err());
+        assert!(decode("k", &third, Some(&other), Some((&first_store, &first_sealed))).is_err());
+        let (both, _) = decode("k", &third, Some(&password), Some((&first_store, &first_sealed))).unwrap();
+        assert!(both.inventory().get(&b).unwrap().key.is_some());
         // Another password's keys do not open.
         assert!(matches!(
-            decode("k", &third, Some(&Password::new("other"))),
+            decode("k", &third, Some(&Password::new("other")), None),
             Err(StateError::Load { source: certslot::LoadError::Key { .. }, .. })
         ));
     }
 
     #[test]
     fn a_foreign_value_is_a_typed_error() {
-        assert!(matches!(decode("k", b"\xff\xfe", None), Err(StateError::NotUtf8 { valid_up_to: 0, .. })));
         assert!(matches!(
-            decode("k", b"{\"format\": 99}", None),
+            decode("k", b"\xff\xfe", None, None),
+            Err(StateError::NotUtf8 { valid_up_to: 0, .. })
+        ));
+        assert!(matches!(
+            decode("k", b"{\"format\": 99}", None, None),
             Err(StateError::Load { source: certslot::LoadError::UnsupportedFormat { format: 99 }, .. })
         ));
         assert!(matches!(
-            decode("k", b"garbage", None),
+            decode("k", b"garbage", None, None),
             Err(StateError::Load { source: certslot::LoadError::Json(_), .. })
         ));
     }

@@ -254,7 +254,9 @@ impl EtcdStore {
     /// [`StateError`] for a value that is not a certslot state, or keys the password does not
     /// open.
     pub fn decode(&self, value: &[u8], mod_revision: i64) -> Result<Loaded, StateError> {
-        let (store, sealed) = decode(&self.cluster.state_key(), value, self.password.as_ref())?;
+        let cached = self.cached();
+        let opened = cached.as_ref().and_then(|c| Some((&c.store, c.keys.as_ref()?)));
+        let (store, sealed) = decode(&self.cluster.state_key(), value, self.password.as_ref(), opened)?;
         let keys = self.password.is_some().then_some(sealed);
         Ok(Loaded { store, mod_revision, keys })
     }
@@ -678,8 +680,10 @@ impl EtcdStore {
         let (key, value, mod_revision) =
             (self.cluster.state_key(), state.value().to_vec(), state.mod_revision());
         let password = self.password.clone();
+        let cached = self.cached();
         let loaded = off_runtime(move || {
-            let (store, sealed) = decode(&key, &value, password.as_ref())?;
+            let opened = cached.as_ref().and_then(|c| Some((&c.store, c.keys.as_ref()?)));
+            let (store, sealed) = decode(&key, &value, password.as_ref(), opened)?;
             let keys = password.is_some().then_some(sealed);
             Ok(Loaded { store, mod_revision, keys })
         })
