@@ -223,3 +223,56 @@ fn a_step_renews_on_the_keys_made_ahead_of_it() {
     let certificate = &store.inventory().get(renewed).unwrap().certificate;
     assert_eq!(certificate.public_key().unwrap().spki_der(), spki.as_slice());
 }
+
+/// The queue of contended updates (see `EtcdStore::update`): an update refused because another
+/// waits in the queue joins it and waits its turn. A writer that died in the queue holds the
+/// others up only until its key's lease ends (3 s), and the queue is left empty.
+#[test]
+fn a_writer_that_died_in_the_queue_holds_updates_up_only_until_its_lease_ends() {
+    use certslot::{Password, Store};
+    use certslot_etcd::{EtcdStore, UpdateOptions};
+    use etcd_client::{GetOptions, PutOptions};
+
+    let etcd = Etcd::start();
+    let rt = runtime();
+    let conn = rt.block_on(connect(&etcd));
+    let store = EtcdStore::new(conn.clone(), Cluster::new("queue").unwrap(), Some(Password::new(PASSWORD)));
+    let mut client = conn.client();
+    let queue = "/certslot/queue/queue/";
+    rt.block_on(async {
+        store.create(&Store::for_sip_domain("contoso.com").unwrap()).await.unwrap();
+        // A writer queued and died: its key stays until its lease ends.
+        let lease = client.lease_grant(3, None).await.unwrap().id();
+        let dead = format!("{queue}dead");
+        client.put(dead, "", Some(PutOptions::new().with_lease(lease))).await.unwrap();
+        let started = Instant::now();
+        let updated = store.update(|s| s.add_site("redmond")).await.unwrap();
+        let waited = started.elapsed();
+        eprintln!("waited {:.2} s behind the dead writer's key", waited.as_secs_f64());
+        assert!(updated.written);
+        assert!(waited > Duration::from_secs(1), "{waited:?}: the queue was not honoured");
+        assert!(waited < Duration::from_secs(6), "{waited:?}");
+        // The update left the queue with its write.
+        let left = client.get(queue, Some(GetOptions::new().with_prefix())).await.unwrap();
+        assert_eq!(left.kvs().len(), 0);
+        assert!(store.load().await.unwrap().store.topology().has_site("redmond"));
+
+        // Queueing off: the writer does not join, and does not jump the queue either; it writes
+        // once the queue is empty.
+        let racing =
+            EtcdStore::new(conn.clone(), Cluster::new("queue").unwrap(), Some(Password::new(PASSWORD)))
+                .with_options(UpdateOptions::default().queue(false));
+        let lease = client.lease_grant(3, None).await.unwrap().id();
+        client
+            .put(format!("{queue}dead-again"), "", Some(PutOptions::new().with_lease(lease)))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let updated = racing.update(|s| s.add_site("dublin")).await.unwrap();
+        let waited = started.elapsed();
+        assert!(updated.written);
+        assert!(waited > Duration::from_secs(1) && waited < Duration::from_secs(6), "{waited:?}");
+        let left = client.get(queue, Some(GetOptions::new().with_prefix())).await.unwrap();
+        assert_eq!(left.kvs().len(), 0);
+    });
+}

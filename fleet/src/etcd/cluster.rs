@@ -89,6 +89,12 @@ impl Cluster {
         format!("/certslot/{}/coordinator", self.name)
     }
 
+    /// The prefix of the queue of contended updates: an update that met a conflict waits its
+    /// turn under a key of its own here, first come, first served (see `EtcdStore::update`).
+    pub(crate) fn queue_prefix(&self) -> String {
+        format!("/certslot/{}/queue/", self.name)
+    }
+
     /// The key of an update's receipt.
     pub(crate) fn op_key(&self, id: &str) -> String {
         format!("/certslot/{}/ops/{id}", self.name)

@@ -7,6 +7,19 @@
 //! capped exponential wait) and reads the state afresh, up to [`UpdateOptions::max_attempts`]
 //! writes. An operation that refuses, or changes nothing, writes nothing.
 //!
+//! First come, first served. Racing alone starves writers under contention: the writer that
+//! just won starts its next update on the state it wrote, without a read, and wins again while
+//! the others back off (measured: eight writers back to back, the slowest of a hundred updates
+//! 350 ms and more). So an update that meets a conflict puts a key of its own under
+//! `/certslot/<cluster>/queue/` (under a 3-second lease, so a writer that dies leaves it) and
+//! waits until no key created before its own remains, asking etcd locally (serializable reads)
+//! about once per millisecond per update ahead. Every write compares the queue in the same
+//! transaction: an update outside it writes only while the queue is empty, a queued one only
+//! when nobody queued before it, and its write deletes its key. An update whose writes keep
+//! conflicting checks the queue before writing for a second after, and joins it at once when
+//! others wait there. [`UpdateOptions::queue`] turns queueing off (the writer then waits for
+//! the queue to empty instead of joining it).
+//!
 //! Exactly once. The same transaction writes a receipt, `/certslot/<cluster>/ops/<id>`, whose
 //! value is the attempt's number, under a lease (so receipts expire). When etcd's answer to a
 //! write is lost (a restart, a dropped connection, a timeout), the write may or may not have been
@@ -23,7 +36,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use certslot::{Password, Store};
-use etcd_client::{Compare, CompareOp, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse};
+use etcd_client::{
+    Compare, CompareOp, GetOptions, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
+};
 
 use crate::etcd::{Cluster, Connection, EtcdError};
 use crate::state::backoff::{jitter, random_hex};
@@ -32,9 +47,11 @@ use crate::state::error::{StateError, StoreError, UpdateError};
 
 /// How updates retry.
 ///
-/// Default: 50 attempts; conflicts back off 2 ms doubling to 200 ms, jittered; etcd may be
-/// unreachable for 30 s in a row before an update gives up; a state of at most 1.5 MiB less
-/// 4 KiB (etcd's default request limit, less room for the keys); receipts live 10 minutes.
+/// Default: 50 attempts; an update that meets a conflict waits its turn in the queue (see
+/// [`UpdateOptions::queue`]); conflicts outside it back off 2 ms doubling to 200 ms, jittered;
+/// etcd may be unreachable for 30 s in a row before an update gives up; a state of at most
+/// 1.5 MiB less 4 KiB (etcd's default request limit, less room for the keys); receipts live 10
+/// minutes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UpdateOptions {
     max_attempts: u32,
@@ -43,6 +60,7 @@ pub struct UpdateOptions {
     unavailable_timeout: Duration,
     max_value_bytes: usize,
     receipt_ttl: Duration,
+    queue: bool,
 }
 
 impl Default for UpdateOptions {
@@ -54,6 +72,7 @@ impl Default for UpdateOptions {
             unavailable_timeout: Duration::from_secs(30),
             max_value_bytes: (3 << 19) - 4096,
             receipt_ttl: Duration::from_secs(600),
+            queue: true,
         }
     }
 }
@@ -80,6 +99,16 @@ impl UpdateOptions {
     /// KiB for the rest of the request).
     pub fn max_value_bytes(self, bytes: usize) -> Self {
         Self { max_value_bytes: bytes, ..self }
+    }
+
+    /// Whether an update that met a conflict joins the queue of contended updates and waits
+    /// its turn (the default), or races on with backoff. Queued, no writer starves: under eight
+    /// writers updating back to back, the slowest update of a hundred took 53–57 ms queued
+    /// against 350–380 ms racing, while the median rose from about 1 ms to about 36 ms (the
+    /// racing median is the writer that just won winning again). Either way an update never
+    /// jumps the queue others wait in.
+    pub fn queue(self, queue: bool) -> Self {
+        Self { queue, ..self }
     }
 
     /// The attempts limit.
@@ -153,6 +182,10 @@ pub struct EtcdStore {
     options: UpdateOptions,
     cache: Mutex<Option<Loaded>>,
     receipts: Mutex<Option<(i64, Instant)>>,
+    /// The lease of this store's queue keys, and when it was granted.
+    queue_lease: Mutex<Option<(i64, Instant)>>,
+    /// When an update of this store last met a conflict or the queue.
+    contended: Mutex<Option<Instant>>,
 }
 
 impl core::fmt::Debug for EtcdStore {
@@ -184,6 +217,22 @@ struct Attempt<T> {
     unsure: bool,
 }
 
+/// An update's place in the queue of contended updates.
+struct Queued {
+    key: String,
+    /// The queue key's create revision: updates queued earlier have smaller ones.
+    ticket: i64,
+}
+
+/// How long after a conflict a store checks the queue before its writes.
+const CONTENDED_FOR: Duration = Duration::from_secs(1);
+/// How long a queue key outlives a writer that died waiting.
+const QUEUE_TTL_SECONDS: i64 = 3;
+/// How long a store puts its queue keys on the same lease (a key lives at least the rest).
+const QUEUE_LEASE_REUSE: Duration = Duration::from_secs(1);
+/// About one write's time: a queued update asks again after this for each update ahead of it.
+const QUEUE_POLL: Duration = Duration::from_micros(600);
+
 enum Next<T> {
     Read,
     Run(Loaded, bool),
@@ -201,6 +250,8 @@ impl EtcdStore {
             options: UpdateOptions::default(),
             cache: Mutex::new(None),
             receipts: Mutex::new(None),
+            queue_lease: Mutex::new(None),
+            contended: Mutex::new(None),
         }
     }
 
@@ -235,7 +286,7 @@ impl EtcdStore {
     /// [`StoreError::State`] for a missing or refused value, [`StoreError::Etcd`] when etcd
     /// cannot be reached.
     pub async fn load(&self) -> Result<Loaded, StoreError> {
-        let snapshot = self.snapshot(None, None).await?;
+        let snapshot = self.snapshot(None, None, false).await?;
         Ok(self.decode_snapshot(&snapshot).await?)
     }
 
@@ -244,7 +295,7 @@ impl EtcdStore {
     /// # Errors
     /// [`EtcdError`] when etcd cannot be reached.
     pub async fn read_value(&self) -> Result<Option<(Vec<u8>, i64)>, EtcdError> {
-        let snapshot = self.snapshot(None, None).await?;
+        let snapshot = self.snapshot(None, None, false).await?;
         Ok(snapshot.state.map(|kv| (kv.value().to_vec(), kv.mod_revision())))
     }
 
@@ -288,7 +339,7 @@ impl EtcdStore {
         self.check_size(encoded.0.len())?;
         let mut conflicts = 0u32;
         loop {
-            let snapshot = self.snapshot(None, None).await?;
+            let snapshot = self.snapshot(None, None, false).await?;
             let revision = snapshot.state.as_ref().map_or(0, KeyValue::mod_revision);
             let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, revision);
             match self.put_encoded(store, &encoded, compare).await {
@@ -334,10 +385,26 @@ impl EtcdStore {
     async fn update_inner<T, E>(
         &self,
         guard: Option<&Guard>,
+        op: impl FnMut(&mut Store) -> Result<T, E>,
+    ) -> Result<Updated<T>, UpdateError<E>> {
+        let id = random_hex(16).map_err(StateError::Random)?;
+        let mut queued = None;
+        let result = self.update_loop(&id, guard, op, &mut queued).await;
+        if let Some(queued) = queued {
+            self.leave_queue(queued);
+        }
+        result
+    }
+
+    async fn update_loop<T, E>(
+        &self,
+        id: &str,
+        guard: Option<&Guard>,
         mut op: impl FnMut(&mut Store) -> Result<T, E>,
+        queued: &mut Option<Queued>,
     ) -> Result<Updated<T>, UpdateError<E>> {
         let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
-        let receipt_key = self.cluster.op_key(&random_hex(16).map_err(StateError::Random)?);
+        let receipt_key = self.cluster.op_key(id);
         let started = Instant::now();
         let (mut outages, mut conflicts, mut attempts) = (0u32, 0u32, 0u32);
         // A sent write whose outcome is unknown (its answer was lost).
@@ -346,9 +413,22 @@ impl EtcdStore {
             Some(loaded) => Next::Run(loaded, false),
             None => Next::Read,
         };
+        // Writers met lately: join the queue now if others wait in it, rather than send a write
+        // that the queue refuses.
+        if self.options.queue && self.recently_contended() && self.queue_waiting().await {
+            self.queue_up(id, queued, started).await;
+            if queued.is_some() {
+                next = Next::Read;
+            }
+        }
         loop {
             next = match next {
-                Next::Read => match self.snapshot(Some(&receipt_key), guard).await {
+                // A queued update whose turn came reads locally (serializable): a stale copy is
+                // caught by the write's compare, which hands back the newest state.
+                Next::Read => match self
+                    .snapshot(Some(&receipt_key), guard, queued.is_some() && pending.is_none())
+                    .await
+                {
                     Err(e) => {
                         self.outage(started, &mut outages, e, pending.as_ref().map(|_| &receipt_key)).await?;
                         Next::Read
@@ -418,7 +498,7 @@ impl EtcdStore {
                             continue;
                         }
                     };
-                    let txn = self.write_txn(&attempt, &receipt_key, lease, guard);
+                    let txn = self.write_txn(&attempt, &receipt_key, lease, guard, queued.as_ref());
                     let sent = self.conn.call("update", |mut c| {
                         let txn = txn.clone();
                         async move { c.kv.txn(txn).await }
@@ -426,6 +506,8 @@ impl EtcdStore {
                     match sent.await {
                         Ok(answer) if answer.succeeded() => {
                             let mod_revision = header_revision(&answer)?;
+                            // The write took this update's queue key with it.
+                            *queued = None;
                             return Ok(self.committed(attempt, mod_revision, false));
                         }
                         Ok(answer) => {
@@ -442,8 +524,35 @@ impl EtcdStore {
                                     });
                                 }
                             }
-                            conflicts += 1;
-                            if conflicts == 1 {
+                            *self.contended.lock().unwrap_or_else(PoisonError::into_inner) =
+                                Some(Instant::now());
+                            if state_revision(&snapshot) != attempt.compared {
+                                conflicts += 1;
+                            }
+                            if self.options.queue {
+                                self.queue_up(id, queued, started).await;
+                            }
+                            if queued.is_some() {
+                                // In the queue, this update's turn has come (refused for the
+                                // queue, the state as compared, or the state moved on: either
+                                // way the turn decides): run again on a fresh read.
+                                if started.elapsed() > self.options.unavailable_timeout {
+                                    return Err(UpdateError::Contention { attempts });
+                                }
+                                next = Next::Read;
+                                continue;
+                            }
+                            // Not queued (etcd took no queue key, or queueing is off): race, and
+                            // when only the queue refused the write, send it again shortly.
+                            if state_revision(&snapshot) == attempt.compared {
+                                if started.elapsed() > self.options.unavailable_timeout {
+                                    return Err(UpdateError::Contention { attempts });
+                                }
+                                tokio::time::sleep(jitter(QUEUE_POLL, QUEUE_POLL * 4, 2)).await;
+                                next = Next::Send(attempt);
+                                continue;
+                            }
+                            if conflicts <= 1 {
                                 // The failed write's answer holds the newest state: run again on
                                 // it at once.
                                 Next::Run(self.decode_snapshot(&snapshot).await?, true)
@@ -550,9 +659,28 @@ impl EtcdStore {
         receipt_key: &str,
         lease: i64,
         guard: Option<&Guard>,
+        queued: Option<&Queued>,
     ) -> Txn {
         let state_key = self.cluster.state_key();
         let mut compares = vec![Compare::mod_revision(state_key.clone(), CompareOp::Equal, attempt.compared)];
+        let mut writes = vec![
+            TxnOp::put(state_key.clone(), attempt.bytes.clone(), None),
+            TxnOp::put(receipt_key, attempt.number.to_string(), Some(PutOptions::new().with_lease(lease))),
+        ];
+        // Over a range, a compare holds when it holds for every key in it, and an empty range
+        // compares as one absent key (create revision 0).
+        let queue = self.cluster.queue_prefix();
+        match queued {
+            // Nobody queued.
+            None => compares.push(Compare::create_revision(queue, CompareOp::Equal, 0).with_prefix()),
+            // Nobody queued before this update; it leaves the queue with its write.
+            Some(queued) => {
+                compares.push(
+                    Compare::create_revision(queue, CompareOp::Greater, queued.ticket - 1).with_prefix(),
+                );
+                writes.push(TxnOp::delete(queued.key.clone(), None));
+            }
+        }
         let mut reads = vec![TxnOp::get(state_key.clone(), None), TxnOp::get(receipt_key, None)];
         if let Some(guard) = guard {
             compares.push(Compare::create_revision(
@@ -562,17 +690,144 @@ impl EtcdStore {
             ));
             reads.push(TxnOp::get(guard.key.clone(), None));
         }
-        Txn::new()
-            .when(compares)
-            .and_then([
-                TxnOp::put(state_key, attempt.bytes.clone(), None),
-                TxnOp::put(
-                    receipt_key,
-                    attempt.number.to_string(),
-                    Some(PutOptions::new().with_lease(lease)),
-                ),
-            ])
-            .or_else(reads)
+        Txn::new().when(compares).and_then(writes).or_else(reads)
+    }
+
+    fn recently_contended(&self) -> bool {
+        self.contended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < CONTENDED_FOR)
+    }
+
+    /// Whether an update waits in the queue (a local read: no raft round).
+    async fn queue_waiting(&self) -> bool {
+        let options = GetOptions::new().with_prefix().with_keys_only().with_limit(1).with_serializable();
+        let answer = self
+            .conn
+            .call("queue", |mut c| {
+                let (prefix, options) = (self.cluster.queue_prefix(), options.clone());
+                async move { c.kv.get(prefix, Some(options)).await }
+            })
+            .await;
+        answer.is_ok_and(|a| !a.kvs().is_empty())
+    }
+
+    /// Puts this update at the end of the queue of contended updates. Best effort: when etcd
+    /// does not take it, the update races as before.
+    async fn join_queue(&self, id: &str) -> Option<Queued> {
+        let lease = self.queue_lease().await?;
+        let key = format!("{}{id}", self.cluster.queue_prefix());
+        let put = self
+            .conn
+            .call("queue", |mut c| {
+                let key = key.clone();
+                async move { c.kv.put(key, "", Some(PutOptions::new().with_lease(lease))).await }
+            })
+            .await;
+        match put {
+            Ok(put) => Some(Queued { ticket: put.header()?.revision(), key }),
+            Err(e) => {
+                if e.is_lease_not_found() {
+                    self.forget_queue_lease(lease);
+                }
+                None
+            }
+        }
+    }
+
+    /// Waits until no update is queued ahead of this one (or the update's deadline passes),
+    /// asking etcd (locally, serializable) how many are, about one write's time per update
+    /// ahead between asks. False when this update's own key is gone (its lease ended while it
+    /// waited): it must queue again, since a write that compares the queue fails on an empty one.
+    async fn wait_turn(&self, place: &Queued, started: Instant) -> bool {
+        // Keys only, counted here: etcd's count ignores the create-revision filter. Up to this
+        // update's own key, to see that it is still there.
+        let ahead = GetOptions::new()
+            .with_prefix()
+            .with_keys_only()
+            .with_serializable()
+            .with_max_create_revision(place.ticket);
+        while started.elapsed() < self.options.unavailable_timeout {
+            let listed = self
+                .conn
+                .call("queue", |mut c| {
+                    let (prefix, ahead) = (self.cluster.queue_prefix(), ahead.clone());
+                    async move { c.kv.get(prefix, Some(ahead)).await }
+                })
+                .await;
+            let n = match listed {
+                Ok(answer) => {
+                    let kvs = answer.kvs();
+                    if !kvs.iter().any(|kv| kv.key() == place.key.as_bytes()) {
+                        return false;
+                    }
+                    match kvs.iter().filter(|kv| kv.create_revision() < place.ticket).count() {
+                        0 => return true,
+                        n => u32::try_from(n).unwrap_or(u32::MAX),
+                    }
+                }
+                // etcd unreachable: the write's own retries deal with it.
+                Err(_) => return true,
+            };
+            let wait = QUEUE_POLL.saturating_mul(n).min(QUEUE_POLL * 16);
+            tokio::time::sleep(wait / 2 + jitter(wait, wait, 0)).await;
+        }
+        true
+    }
+
+    /// Joins the queue if not in it, and waits for this update's turn, queueing again when its
+    /// key's lease ended meanwhile. Leaves `queued` empty when etcd took no queue key.
+    async fn queue_up(&self, id: &str, queued: &mut Option<Queued>, started: Instant) {
+        for _ in 0..3 {
+            if queued.is_none() {
+                *queued = self.join_queue(id).await;
+            }
+            let Some(place) = queued.as_ref() else { return };
+            if self.wait_turn(place, started).await {
+                return;
+            }
+            *queued = None;
+        }
+    }
+
+    /// The lease of this store's queue keys: one lease for a while, not one per update.
+    async fn queue_lease(&self) -> Option<i64> {
+        if let Some((id, granted)) = *self.queue_lease.lock().unwrap_or_else(PoisonError::into_inner) {
+            if granted.elapsed() < QUEUE_LEASE_REUSE {
+                return Some(id);
+            }
+        }
+        let granted = self
+            .conn
+            .call("lease grant", |mut c| async move { c.lease.grant(QUEUE_TTL_SECONDS, None).await })
+            .await
+            .ok()?;
+        *self.queue_lease.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((granted.id(), Instant::now()));
+        Some(granted.id())
+    }
+
+    fn forget_queue_lease(&self, id: i64) {
+        let mut lease = self.queue_lease.lock().unwrap_or_else(PoisonError::into_inner);
+        if lease.is_some_and(|(held, _)| held == id) {
+            *lease = None;
+        }
+    }
+
+    /// Leaves the queue when the update ends without its write taking the key away: deletes
+    /// the key in a task of its own so that the update returns at once (were that lost, the
+    /// key's lease ends it within [`QUEUE_TTL_SECONDS`]).
+    fn leave_queue(&self, queued: Queued) {
+        let conn = self.conn.clone();
+        tokio::spawn(async move {
+            let _ = conn
+                .call("queue", |mut c| {
+                    let key = queued.key.clone();
+                    async move { c.kv.delete(key, None).await }
+                })
+                .await;
+        });
     }
 
     fn check_size(&self, bytes: usize) -> Result<(), StateError> {
@@ -655,13 +910,15 @@ impl EtcdStore {
         &self,
         receipt_key: Option<&str>,
         guard: Option<&Guard>,
+        local: bool,
     ) -> Result<Snapshot, EtcdError> {
-        let mut reads = vec![TxnOp::get(self.cluster.state_key(), None)];
+        let options = || local.then(|| GetOptions::new().with_serializable());
+        let mut reads = vec![TxnOp::get(self.cluster.state_key(), options())];
         if let Some(key) = receipt_key {
-            reads.push(TxnOp::get(key, None));
+            reads.push(TxnOp::get(key, options()));
         }
         if let Some(guard) = guard {
-            reads.push(TxnOp::get(guard.key.clone(), None));
+            reads.push(TxnOp::get(guard.key.clone(), options()));
         }
         let txn = Txn::new().and_then(reads);
         let answer = self
