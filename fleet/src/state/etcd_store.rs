@@ -12,8 +12,8 @@
 //! the others back off (measured: eight writers back to back, the slowest of a hundred updates
 //! 350 ms and more). So an update that meets a conflict puts a key of its own under
 //! `/certslot/<cluster>/queue/` (under a 3-second lease, so a writer that dies leaves it) and
-//! waits until no key created before its own remains, asking etcd locally (serializable reads)
-//! about once per millisecond per update ahead. Every write compares the queue in the same
+//! waits until no key created before its own remains, asking etcd locally (serializable reads):
+//! the update next in line every 0.6 ms or so, those further back about once per turn ahead. Every write compares the queue in the same
 //! transaction: an update outside it writes only while the queue is empty, a queued one only
 //! when nobody queued before it, and its write deletes its key. An update whose writes keep
 //! conflicting checks the queue before writing for a second after, and joins it at once when
@@ -230,8 +230,11 @@ const CONTENDED_FOR: Duration = Duration::from_secs(1);
 const QUEUE_TTL_SECONDS: i64 = 3;
 /// How long a store puts its queue keys on the same lease (a key lives at least the rest).
 const QUEUE_LEASE_REUSE: Duration = Duration::from_secs(1);
-/// About one write's time: a queued update asks again after this for each update ahead of it.
+/// How often the update next in the queue asks whether its turn has come.
 const QUEUE_POLL: Duration = Duration::from_micros(600);
+/// About one turn (a read and a write): how long a queued update waits per update ahead of the
+/// next one before it asks again.
+const QUEUE_TURN: Duration = Duration::from_millis(3);
 
 enum Next<T> {
     Read,
@@ -770,7 +773,9 @@ impl EtcdStore {
                 // etcd unreachable: the write's own retries deal with it.
                 Err(_) => return true,
             };
-            let wait = QUEUE_POLL.saturating_mul(n).min(QUEUE_POLL * 16);
+            // A turn for each update ahead but the next, then short asks: the update right
+            // behind the one writing notices its turn soon, and those further back ask seldom.
+            let wait = (QUEUE_TURN.saturating_mul(n - 1) + QUEUE_POLL).min(QUEUE_TURN * 16);
             tokio::time::sleep(wait / 2 + jitter(wait, wait, 0)).await;
         }
         true
