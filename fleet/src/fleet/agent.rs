@@ -26,7 +26,7 @@ use crate::etcd::{EtcdError, KeptLease};
 use crate::fleet::cert_dir::{CertDir, CertDirError};
 use crate::fleet::report::{HoldingsReport, ReportError};
 use crate::fleet::watcher::{Seen, Watched, spawn_watch};
-use crate::state::{EtcdStore, StateError, jitter};
+use crate::state::{EtcdStore, StateError, on_blocking_thread, retry_wait, sleep_until};
 
 /// A front-end server's agent. See the module documentation.
 pub struct Agent {
@@ -356,7 +356,7 @@ impl Agent {
                     Err(error) => {
                         on_event(AgentEvent::Unavailable { error });
                         failures = failures.saturating_add(1);
-                        retry_at = Some(Instant::now() + backoff(failures));
+                        retry_at = Some(Instant::now() + retry_wait(failures));
                     }
                 }
             }
@@ -399,7 +399,7 @@ impl Agent {
                                 Refused::Unwritable(error) => AgentEvent::ReportUnwritable { error },
                             });
                             failures = failures.saturating_add(1);
-                            retry_at = Some(Instant::now() + backoff(failures));
+                            retry_at = Some(Instant::now() + retry_wait(failures));
                         }
                     }
                 }
@@ -450,11 +450,6 @@ enum Refused {
     Etcd(EtcdError),
 }
 
-/// The wait before retry `failures`.
-fn backoff(failures: u32) -> Duration {
-    jitter(Duration::from_millis(100), Duration::from_secs(2), failures)
-}
-
 /// The lease's next failed renewal; pending without a lease.
 async fn trouble(lease: &mut Option<KeptLease>) -> Option<EtcdError> {
     match lease.as_mut() {
@@ -465,13 +460,7 @@ async fn trouble(lease: &mut Option<KeptLease>) -> Option<EtcdError> {
 
 /// Runs blocking work on tokio's blocking threads. A panic in it goes on unwinding here.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AgentError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(done) => Ok(done),
-        Err(e) => match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(_) => Err(AgentError::Interrupted),
-        },
-    }
+    on_blocking_thread(work).await.ok_or(AgentError::Interrupted)
 }
 
 impl Holder {
@@ -572,12 +561,5 @@ impl Holder {
         )
         .map_err(|source| CertDirError::Export { thumbprint: *thumbprint, source })?;
         self.certs.write(thumbprint, &pfx)
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => core::future::pending().await,
     }
 }

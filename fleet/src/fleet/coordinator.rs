@@ -35,7 +35,7 @@ use crate::fleet::alert::Alert;
 use crate::fleet::election::{Elected, Election, Leadership};
 use crate::fleet::report::{LiveReport, live_reports};
 use crate::fleet::watcher::{Seen, Watched, spawn_watch};
-use crate::state::{EtcdStore, UpdateError, Updated, jitter};
+use crate::state::{EtcdStore, UpdateError, Updated, on_blocking_thread, retry_wait, sleep_until};
 
 /// What one [`step`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -369,10 +369,7 @@ impl Coordinator {
                     Err(UpdateError::Etcd(error)) => {
                         on_event(CoordinatorEvent::Unavailable { error });
                         failures = failures.saturating_add(1);
-                        retry_at = Some(
-                            Instant::now()
-                                + jitter(Duration::from_millis(100), Duration::from_secs(2), failures),
-                        );
+                        retry_at = Some(Instant::now() + retry_wait(failures));
                     }
                     Err(error) => {
                         // A refused state or a slot error waits for the next change.
@@ -451,7 +448,7 @@ impl Coordinator {
         if specs.is_empty() {
             return Vec::new();
         }
-        let made = tokio::task::spawn_blocking(move || {
+        let made = on_blocking_thread(move || {
             specs.iter().filter_map(|spec| spec.generate(&mut UnwrapErr(SysRng)).ok()).collect()
         });
         made.await.unwrap_or_default()
@@ -468,12 +465,5 @@ impl Coordinator {
         // A little after the instant, so that the store's clock has reached it.
         let wait = Duration::try_from(wait).unwrap_or(self.resync) + Duration::from_millis(5);
         (Instant::now() + wait).min(resync)
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => core::future::pending().await,
     }
 }

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::etcd::{Cluster, Connection, EtcdError, KeptLease};
-use crate::state::{Guard, jitter};
+use crate::state::{Guard, retry_wait};
 
 /// An election among coordinators, as one candidate sees it.
 #[derive(Clone, Debug)]
@@ -205,8 +205,7 @@ impl Election {
                 }
             }
             if failures > 0 {
-                tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), failures))
-                    .await;
+                tokio::time::sleep(retry_wait(failures)).await;
             }
         }
     }

@@ -5,14 +5,12 @@
 //! the task's findings from a channel, in its own loop, and stops the task with a cancellation
 //! token (or by dropping the receiver).
 
-use std::time::Duration;
-
 use etcd_client::{EventType, WatchOptions, WatchStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::etcd::{Connection, EtcdError};
-use crate::state::jitter;
+use crate::state::retry_wait;
 
 /// What the watch task saw.
 #[derive(Debug)]
@@ -116,7 +114,7 @@ async fn watch_loop(conn: &Connection, key: &str, watched: Watched, sender: &mps
             }
             failures = failures.saturating_add(1);
             // A watch that breaks at once must not spin.
-            tokio::time::sleep(jitter(Duration::from_millis(100), Duration::from_secs(2), failures)).await;
+            tokio::time::sleep(retry_wait(failures)).await;
         }
     }
 }

@@ -1,7 +1,39 @@
 //! Jittered exponential backoff ("full jitter": a uniform wait up to the capped exponential),
-//! and random identifiers, both from the operating system's generator.
+//! and random identifiers, both from the operating system's generator; and the waits and
+//! blocking work the fleet's tasks share.
 
 use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The wait before a task's retry `failures` (etcd unreachable, a watch or a campaign broke):
+/// 100 ms doubling to 2 s, jittered.
+pub(crate) fn retry_wait(failures: u32) -> Duration {
+    jitter(Duration::from_millis(100), Duration::from_secs(2), failures)
+}
+
+/// Sleeps until `at`; forever without one (a `select!` arm that is off).
+pub(crate) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => core::future::pending().await,
+    }
+}
+
+/// Runs `work` on tokio's blocking threads, so that the runtime's threads go on renewing leases
+/// and serving watches meanwhile. `None` when the runtime shut down under it; a panic in the
+/// work is a bug, and goes on unwinding here.
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => Some(done),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => None,
+        },
+    }
+}
 
 /// A wait for retry `n` (0 first): uniform in `[0, min(cap, base * 2^n)]`.
 pub(crate) fn jitter(base: Duration, cap: Duration, n: u32) -> Duration {

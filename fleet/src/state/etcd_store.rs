@@ -13,8 +13,8 @@
 //! 350 ms and more). So an update that meets a conflict puts a key of its own under
 //! `/certslot/<cluster>/queue/` (under a 3-second lease, so a writer that dies leaves it) and
 //! waits until no key created before its own remains, asking etcd locally (serializable reads):
-//! the update next in line every 0.6 ms or so, those further back about once per turn ahead. Every write compares the queue in the same
-//! transaction: an update outside it writes only while the queue is empty, a queued one only
+//! the update next in line every 0.6 ms or so, those further back about once per turn ahead.
+//! Every write compares the queue in the same transaction: an update outside it writes only while the queue is empty, a queued one only
 //! when nobody queued before it, and its write deletes its key. An update whose writes keep
 //! conflicting checks the queue before writing for a second after, and joins it at once when
 //! others wait there. [`UpdateOptions::queue`] turns queueing off (the writer then waits for
@@ -37,11 +37,11 @@ use tokio::time::Instant;
 
 use certslot::{Password, Store};
 use etcd_client::{
-    Compare, CompareOp, GetOptions, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
+    Compare, CompareOp, GetOptions, GetResponse, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 
 use crate::etcd::{Cluster, Connection, EtcdError};
-use crate::state::backoff::{jitter, random_hex};
+use crate::state::backoff::{jitter, on_blocking_thread, random_hex};
 use crate::state::codec::{SealedKeys, decode, encode};
 use crate::state::error::{StateError, StoreError, UpdateError};
 
@@ -103,8 +103,8 @@ impl UpdateOptions {
 
     /// Whether an update that met a conflict joins the queue of contended updates and waits
     /// its turn (the default), or races on with backoff. Queued, no writer starves: under eight
-    /// writers updating back to back, the slowest update of a hundred took 53–57 ms queued
-    /// against 350–380 ms racing, while the median rose from about 1 ms to about 36 ms (the
+    /// writers updating back to back, the slowest update of a hundred took 41–57 ms queued
+    /// against 350–383 ms racing, while the median rose from about 1 ms to about 35 ms (the
     /// racing median is the writer that just won winning again). Either way an update never
     /// jumps the queue others wait in.
     pub fn queue(self, queue: bool) -> Self {
@@ -126,6 +126,13 @@ pub struct Loaded {
     pub mod_revision: i64,
     /// Its sealed private keys, opened with the password (`None` when read without it).
     keys: Option<SealedKeys>,
+}
+
+impl Loaded {
+    /// The store and the sealed keys it opened, for a later decode to take the keys from.
+    fn opened(&self) -> Option<(&Store, &SealedKeys)> {
+        Some((&self.store, self.keys.as_ref()?))
+    }
 }
 
 /// What an update did.
@@ -181,9 +188,10 @@ pub struct EtcdStore {
     password: Option<Password>,
     options: UpdateOptions,
     cache: Mutex<Option<Loaded>>,
-    receipts: Mutex<Option<(i64, Instant)>>,
-    /// The lease of this store's queue keys, and when it was granted.
-    queue_lease: Mutex<Option<(i64, Instant)>>,
+    /// The lease receipts are written under: granted once, used for half its lifetime.
+    receipts: ReusedLease,
+    /// The lease of this store's queue keys: one lease for a while, not one per update.
+    queue_lease: ReusedLease,
     /// When an update of this store last met a conflict or the queue.
     contended: Mutex<Option<Instant>>,
 }
@@ -227,7 +235,7 @@ struct Queued {
 /// How long after a conflict a store checks the queue before its writes.
 const CONTENDED_FOR: Duration = Duration::from_secs(1);
 /// How long a queue key outlives a writer that died waiting.
-const QUEUE_TTL_SECONDS: i64 = 3;
+const QUEUE_TTL: Duration = Duration::from_secs(3);
 /// How long a store puts its queue keys on the same lease (a key lives at least the rest).
 const QUEUE_LEASE_REUSE: Duration = Duration::from_secs(1);
 /// How often the update next in the queue asks whether its turn has come.
@@ -252,8 +260,8 @@ impl EtcdStore {
             password,
             options: UpdateOptions::default(),
             cache: Mutex::new(None),
-            receipts: Mutex::new(None),
-            queue_lease: Mutex::new(None),
+            receipts: ReusedLease::default(),
+            queue_lease: ReusedLease::default(),
             contended: Mutex::new(None),
         }
     }
@@ -309,7 +317,7 @@ impl EtcdStore {
     /// open.
     pub fn decode(&self, value: &[u8], mod_revision: i64) -> Result<Loaded, StateError> {
         let cached = self.cached();
-        let opened = cached.as_ref().and_then(|c| Some((&c.store, c.keys.as_ref()?)));
+        let opened = cached.as_ref().and_then(Loaded::opened);
         let (store, sealed) = decode(&self.cluster.state_key(), value, self.password.as_ref(), opened)?;
         let keys = self.password.is_some().then_some(sealed);
         Ok(Loaded { store, mod_revision, keys })
@@ -574,7 +582,7 @@ impl EtcdStore {
                         }
                         Err(e) if e.is_lease_not_found() => {
                             // Refused whole: the receipt's lease expired. Grant another.
-                            self.forget_receipt_lease(lease);
+                            self.receipts.forget(lease);
                             Next::Send(attempt)
                         }
                         Err(e) if e.is_too_large() => {
@@ -703,23 +711,26 @@ impl EtcdStore {
             .is_some_and(|at| at.elapsed() < CONTENDED_FOR)
     }
 
-    /// Whether an update waits in the queue (a local read: no raft round).
-    async fn queue_waiting(&self) -> bool {
-        let options = GetOptions::new().with_prefix().with_keys_only().with_limit(1).with_serializable();
-        let answer = self
-            .conn
+    /// The queue's keys, read locally (serializable: no raft round), `options` narrowing them.
+    async fn list_queue(&self, options: GetOptions) -> Result<GetResponse, EtcdError> {
+        let options = options.with_prefix().with_keys_only().with_serializable();
+        self.conn
             .call("queue", |mut c| {
                 let (prefix, options) = (self.cluster.queue_prefix(), options.clone());
                 async move { c.kv.get(prefix, Some(options)).await }
             })
-            .await;
-        answer.is_ok_and(|a| !a.kvs().is_empty())
+            .await
+    }
+
+    /// Whether an update waits in the queue.
+    async fn queue_waiting(&self) -> bool {
+        self.list_queue(GetOptions::new().with_limit(1)).await.is_ok_and(|a| !a.kvs().is_empty())
     }
 
     /// Puts this update at the end of the queue of contended updates. Best effort: when etcd
     /// does not take it, the update races as before.
     async fn join_queue(&self, id: &str) -> Option<Queued> {
-        let lease = self.queue_lease().await?;
+        let lease = self.queue_lease.get(&self.conn, QUEUE_TTL, QUEUE_LEASE_REUSE).await.ok()?;
         let key = format!("{}{id}", self.cluster.queue_prefix());
         let put = self
             .conn
@@ -732,7 +743,7 @@ impl EtcdStore {
             Ok(put) => Some(Queued { ticket: put.header()?.revision(), key }),
             Err(e) => {
                 if e.is_lease_not_found() {
-                    self.forget_queue_lease(lease);
+                    self.queue_lease.forget(lease);
                 }
                 None
             }
@@ -740,25 +751,15 @@ impl EtcdStore {
     }
 
     /// Waits until no update is queued ahead of this one (or the update's deadline passes),
-    /// asking etcd (locally, serializable) how many are, about one write's time per update
-    /// ahead between asks. False when this update's own key is gone (its lease ended while it
-    /// waited): it must queue again, since a write that compares the queue fails on an empty one.
+    /// asking etcd how many are: every [`QUEUE_POLL`] or so when next in line, about one
+    /// [`QUEUE_TURN`] per update ahead otherwise. False when this update's own key is gone (its
+    /// lease ended while it waited): it must queue again, since a write that compares the queue
+    /// fails on an empty one.
     async fn wait_turn(&self, place: &Queued, started: Instant) -> bool {
-        // Keys only, counted here: etcd's count ignores the create-revision filter. Up to this
-        // update's own key, to see that it is still there.
-        let ahead = GetOptions::new()
-            .with_prefix()
-            .with_keys_only()
-            .with_serializable()
-            .with_max_create_revision(place.ticket);
         while started.elapsed() < self.options.unavailable_timeout {
-            let listed = self
-                .conn
-                .call("queue", |mut c| {
-                    let (prefix, ahead) = (self.cluster.queue_prefix(), ahead.clone());
-                    async move { c.kv.get(prefix, Some(ahead)).await }
-                })
-                .await;
+            // Listed, counted here: etcd's count ignores the create-revision filter. Up to this
+            // update's own key, to see that it is still there.
+            let listed = self.list_queue(GetOptions::new().with_max_create_revision(place.ticket)).await;
             let n = match listed {
                 Ok(answer) => {
                     let kvs = answer.kvs();
@@ -796,33 +797,9 @@ impl EtcdStore {
         }
     }
 
-    /// The lease of this store's queue keys: one lease for a while, not one per update.
-    async fn queue_lease(&self) -> Option<i64> {
-        if let Some((id, granted)) = *self.queue_lease.lock().unwrap_or_else(PoisonError::into_inner) {
-            if granted.elapsed() < QUEUE_LEASE_REUSE {
-                return Some(id);
-            }
-        }
-        let granted = self
-            .conn
-            .call("lease grant", |mut c| async move { c.lease.grant(QUEUE_TTL_SECONDS, None).await })
-            .await
-            .ok()?;
-        *self.queue_lease.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((granted.id(), Instant::now()));
-        Some(granted.id())
-    }
-
-    fn forget_queue_lease(&self, id: i64) {
-        let mut lease = self.queue_lease.lock().unwrap_or_else(PoisonError::into_inner);
-        if lease.is_some_and(|(held, _)| held == id) {
-            *lease = None;
-        }
-    }
-
     /// Leaves the queue when the update ends without its write taking the key away: deletes
     /// the key in a task of its own so that the update returns at once (were that lost, the
-    /// key's lease ends it within [`QUEUE_TTL_SECONDS`]).
+    /// key's lease ends it within [`QUEUE_TTL`]).
     fn leave_queue(&self, queued: Queued) {
         let conn = self.conn.clone();
         tokio::spawn(async move {
@@ -944,8 +921,8 @@ impl EtcdStore {
         let password = self.password.clone();
         let cached = self.cached();
         let loaded = off_runtime(move || {
-            let opened = cached.as_ref().and_then(|c| Some((&c.store, c.keys.as_ref()?)));
-            let (store, sealed) = decode(&key, &value, password.as_ref(), opened)?;
+            let (store, sealed) =
+                decode(&key, &value, password.as_ref(), cached.as_ref().and_then(Loaded::opened))?;
             let keys = password.is_some().then_some(sealed);
             Ok(Loaded { store, mod_revision, keys })
         })
@@ -978,22 +955,35 @@ impl EtcdStore {
     /// The lease receipts are written under: granted once, used for half its lifetime.
     async fn receipt_lease(&self) -> Result<i64, EtcdError> {
         let ttl = self.options.receipt_ttl;
-        if let Some((id, granted)) = *self.receipts.lock().unwrap_or_else(PoisonError::into_inner) {
-            if granted.elapsed() < ttl / 2 {
+        self.receipts.get(&self.conn, ttl, ttl / 2).await
+    }
+}
+
+/// A lease shared by a store's keys of one kind (receipts, queue keys) for part of its life,
+/// so that not every update grants one: granted on first use, reused while younger than the
+/// reuse period, granted afresh after it or once etcd says it is gone.
+#[derive(Default)]
+struct ReusedLease(Mutex<Option<(i64, Instant)>>);
+
+impl ReusedLease {
+    async fn get(&self, conn: &Connection, ttl: Duration, reuse: Duration) -> Result<i64, EtcdError> {
+        if let Some((id, granted)) = *self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            if granted.elapsed() < reuse {
                 return Ok(id);
             }
         }
-        let seconds = i64::try_from(ttl.as_secs()).unwrap_or(600);
+        let seconds = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
         let granted =
-            self.conn.call("lease grant", |mut c| async move { c.lease.grant(seconds, None).await }).await?;
-        *self.receipts.lock().unwrap_or_else(PoisonError::into_inner) = Some((granted.id(), Instant::now()));
+            conn.call("lease grant", |mut c| async move { c.lease.grant(seconds, None).await }).await?;
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((granted.id(), Instant::now()));
         Ok(granted.id())
     }
 
-    fn forget_receipt_lease(&self, id: i64) {
-        let mut receipts = self.receipts.lock().unwrap_or_else(PoisonError::into_inner);
-        if receipts.is_some_and(|(held, _)| held == id) {
-            *receipts = None;
+    /// Forgets the lease `id` (etcd said it is gone), so the next use grants another.
+    fn forget(&self, id: i64) {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.is_some_and(|(current, _)| current == id) {
+            *held = None;
         }
     }
 }
@@ -1049,12 +1039,5 @@ fn header_revision(answer: &TxnResponse) -> Result<i64, EtcdError> {
 async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StateError> + Send + 'static,
 ) -> Result<T, StateError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        // A panic in the work is a bug: it goes on unwinding here.
-        Err(e) => match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(_) => Err(StateError::Interrupted),
-        },
-    }
+    on_blocking_thread(work).await.unwrap_or(Err(StateError::Interrupted))
 }

@@ -10,7 +10,7 @@ mod error;
 mod etcd_store;
 mod secret;
 
-pub(crate) use self::backoff::jitter;
+pub(crate) use self::backoff::{on_blocking_thread, retry_wait, sleep_until};
 pub use self::error::{StateError, StoreError, UpdateError};
 pub use self::etcd_store::{EtcdStore, Guard, Loaded, UpdateOptions, Updated};
 pub use self::secret::{PasswordError, PasswordSource};
