@@ -9,7 +9,12 @@
 //!
 //! 1. Compare-and-swap update latency (`EtcdStore::update`, each a `record_holdings` on a store
 //!    with two certificates and their keys), one client alone and eight at once, each its own
-//!    connection; a conflict's retries count in its update's time.
+//!    connection; a conflict's retries count in its update's time. Over TLS with client
+//!    certificates and etcd's authentication on (how the fleet runs), and against a second etcd
+//!    in plain HTTP without authentication, in the same run.
+//!
+//! Every other figure is taken over TLS with authentication on.
+//!
 //! 2. How long after a `roll` every agent holds the new certificate, with 3 and with 50 agents
 //!    running as tasks in this process, each with its own connection: from the admin's update
 //!    call to the last agent's file written (the agents' own `Synced` events), over 5 rolls.
@@ -43,7 +48,11 @@ fn pfx(name: &str) -> Pfx {
 }
 
 async fn etcd_store(endpoint: &str, cluster: &str) -> EtcdStore {
-    let conn = Connection::connect(&[endpoint.to_owned()], ConnectOptions::default()).await.unwrap();
+    let options = match endpoint.starts_with("https://") {
+        true => etcd::options_as("root"),
+        false => ConnectOptions::default().insecure_plaintext(true),
+    };
+    let conn = Connection::connect(&[endpoint.to_owned()], options).await.unwrap();
     let options = UpdateOptions::default().max_value_bytes(10 << 20).max_attempts(1000);
     EtcdStore::new(conn, Cluster::new(cluster).unwrap(), Some(Password::new(PASSWORD))).with_options(options)
 }
@@ -80,10 +89,19 @@ async fn run() {
     let only = std::env::args().nth(1);
     let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
-    // 1. Update latency.
+    // 1. Update latency, over TLS and in plain HTTP.
+    let plain = part("updates").then(|| {
+        Etcd::start_plain_with(&["--max-request-bytes", "10485760", "--quota-backend-bytes", "8589934592"])
+    });
     let (store, _, _) = fleet_store(3);
-    etcd_store(&endpoint, "latency").await.create(&store).await.unwrap();
-    for clients in [1usize, 8].into_iter().filter(|_| part("updates")) {
+    let mut runs = vec![("TLS", endpoint.clone())];
+    runs.extend(plain.as_ref().map(|p| ("plain HTTP", p.endpoint())));
+    for (_, endpoint) in &runs {
+        etcd_store(endpoint, "latency").await.create(&store).await.unwrap();
+    }
+    let runs =
+        [1usize, 8].into_iter().flat_map(|clients| runs.iter().map(move |(t, e)| (clients, *t, e.clone())));
+    for (clients, transport, endpoint) in runs.filter(|_| part("updates")) {
         let per_client = if clients == 1 { 300 } else { 50 };
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
@@ -120,7 +138,7 @@ async fn run() {
         }
         times.sort();
         println!(
-            "| CAS update, {clients} client{}: p50 / p99 ({} updates, {:.2} writes each) | {} / {} |",
+            "| CAS update, {transport}, {clients} client{}: p50 / p99 ({} updates, {:.2} writes each) | {} / {} |",
             if clients == 1 { "" } else { "s at once" },
             times.len(),
             f64::from(attempts) / times.len() as f64,
@@ -258,7 +276,7 @@ async fn run() {
         assert_eq!(loaded.store.slot_count(), 10_000);
     }
     let reader = EtcdStore::new(
-        Connection::connect(std::slice::from_ref(&endpoint), ConnectOptions::default()).await.unwrap(),
+        Connection::connect(std::slice::from_ref(&endpoint), etcd::options_as("root")).await.unwrap(),
         Cluster::new("big").unwrap(),
         None,
     );

@@ -20,6 +20,11 @@
 //! The `certslot-fleet` binary puts admin commands, the agent and the coordinator on the
 //! command line; see the repository's README.
 //!
+//! Connections are TLS ([`Tls`]: etcd's CA, and a client certificate whose common name is the
+//! etcd user); plain HTTP only when [`ConnectOptions::insecure_plaintext`] asks for it.
+//! [`setup_access`] gives a cluster's admins, coordinators, readers and each agent an etcd role
+//! with only what it needs.
+//!
 //! Every request has a deadline and fails over: a [`Connection`] keeps a client per endpoint
 //! and tries the others when the one that last answered is unreachable or too slow. An
 //! [`EtcdError`] names its cause (unreachable, permission denied, not authenticated, too large),
@@ -32,10 +37,21 @@
 //! way out:
 //!
 //! ```no_run
-//! use certslot_etcd::{Agent, CancellationToken, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource};
+//! use std::path::Path;
+//!
+//! use certslot_etcd::{
+//!     Agent, CancellationToken, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Tls,
+//! };
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! let conn = Connection::connect(&["http://127.0.0.1:2379".into()], ConnectOptions::default()).await?;
+//! // TLS with this agent's client certificate (its common name is its etcd user).
+//! let tls = Tls::from_files(
+//!     Path::new("/etc/certslot/etcd-ca.pem"),
+//!     Some(Path::new("/etc/certslot/fe01.pem")),
+//!     Some(Path::new("/etc/certslot/fe01.key")),
+//! )?;
+//! let options = ConnectOptions::default().tls(tls);
+//! let conn = Connection::connect(&["https://etcd1.contoso.com:2379".into()], options).await?;
 //! let password = PasswordSource::File("/etc/certslot/password".into()).read()?;
 //! let store = EtcdStore::new(conn, Cluster::new("contoso")?, Some(password));
 //! let agent = Agent::new(store, "fe01.contoso.com", "/var/lib/certslot")?;
@@ -67,7 +83,10 @@ mod fleet;
 mod state;
 
 pub use crate::clock::Clock;
-pub use crate::etcd::{Cluster, ClusterError, ConnectOptions, Connection, EtcdError};
+pub use crate::etcd::{
+    AccessPlan, AccessReport, Cluster, ClusterError, ConnectOptions, Connection, EtcdError, Tls, TlsError,
+    enable_auth, role_name, setup_access,
+};
 pub use crate::fleet::{
     Agent, AgentError, AgentEvent, Alert, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
     HoldingsReport, Leadership, LiveReport, ReportError, ServerStatus, Step, WaitingRoll, fleet_status,

@@ -14,6 +14,11 @@ fn run(args: &[&str]) -> Output {
         .expect("runs")
 }
 
+/// [`run`] with plain HTTP allowed (`--insecure-plaintext`): etcd is asked.
+fn run_plain(args: &[&str]) -> Output {
+    run(&[args, &["--insecure-plaintext"]].concat())
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -161,7 +166,7 @@ fn options_take_their_value_after_an_equals_sign_and_globals_go_anywhere() {
         &["--endpoints=http://127.0.0.1:9", "--cluster=prod", "get", "--json"][..],
         &["get", "--type=OAuthTokenIssuer", "--scope=global", "--cluster", "prod", "--json"][..],
     ] {
-        let out = run(args);
+        let out = run_plain(args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", stderr(&out));
         let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
         assert_eq!(error["error"]["kind"], "etcd-unavailable");
@@ -186,12 +191,13 @@ fn the_cluster_comes_from_the_environment_and_a_bad_one_is_a_usage_error() {
 
 #[test]
 fn a_write_without_the_password_is_refused_before_etcd_is_asked() {
-    let out = run(&["init", "--sip-domain", "contoso.com", "--json"]);
+    let out = run_plain(&["init", "--sip-domain", "contoso.com", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(error["error"]["kind"], "password-required");
     let out = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))
         .args(["init", "--sip-domain", "contoso.com", "--password-env", "CERTSLOT_TEST_UNSET_VARIABLE"])
+        .args(["--endpoints", "http://127.0.0.1:9", "--insecure-plaintext"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -199,8 +205,43 @@ fn a_write_without_the_password_is_refused_before_etcd_is_asked() {
 }
 
 #[test]
+fn plain_http_needs_its_flag_and_https_a_ca_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))
+        .args(["get", "--endpoints", "http://127.0.0.1:9"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: etcd endpoint http://127.0.0.1:9 is plain HTTP: traffic unencrypted and unauthenticated; use \
+         https:// with a CA file, or allow plaintext explicitly (--insecure-plaintext)\n"
+    );
+    // The default endpoint is https://, which needs the CA of etcd's certificate.
+    let out = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))
+        .args(["get", "--json"])
+        .env_remove("CERTSLOT_ETCD_ENDPOINTS")
+        .env_remove("CERTSLOT_ETCD_CA_FILE")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["kind"], "etcd-configuration");
+    assert_eq!(
+        error["error"]["message"],
+        "etcd endpoint https://127.0.0.1:2379 is https:// but no CA certificate is configured (--ca-file)"
+    );
+    // A CA file that holds no certificate is refused before etcd is asked.
+    let out = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))
+        .args(["get", "--endpoints", "https://127.0.0.1:9", "--ca-file", "Cargo.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "error: Cargo.toml: no PEM certificate found\n");
+}
+
+#[test]
 fn an_unreachable_etcd_exits_4() {
-    let out = run(&["get", "--json"]);
+    let out = run_plain(&["get", "--json"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(error["error"]["kind"], "etcd-unavailable");

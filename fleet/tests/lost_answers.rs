@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certslot::{Password, Store};
-use certslot_etcd::{Cluster, ConnectOptions, Connection, EtcdStore};
-use common::{Etcd, PASSWORD, wait_until};
+use certslot_etcd::{Cluster, Connection, EtcdStore};
+use common::{Etcd, PASSWORD, ROOT, options_as, wait_until};
 
 const PASS: u8 = 0;
 const SWALLOW_ANSWERS: u8 = 1;
@@ -54,7 +54,7 @@ impl Proxy {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     fn set(&self, mode: u8) {
@@ -103,7 +103,7 @@ fn port_of(endpoint: &str) -> u16 {
 }
 
 async fn store_at(endpoint: &str) -> EtcdStore {
-    let options = ConnectOptions::default().request_timeout(Duration::from_secs(2));
+    let options = options_as(ROOT).request_timeout(Duration::from_secs(2));
     let conn = Connection::connect(&[endpoint.to_owned()], options).await.unwrap();
     EtcdStore::new(conn, Cluster::new("answers").unwrap(), Some(Password::new(PASSWORD)))
 }

@@ -12,7 +12,8 @@ use common::*;
 
 #[test]
 fn an_etcd_with_authentication_on_refuses_at_once_with_its_own_exit_code() {
-    let etcd = Etcd::start();
+    // Password authentication over plain HTTP: a client without credentials.
+    let etcd = Etcd::start_plain();
     // etcd's JSON gateway: a root user with the root role, then authentication on.
     for (path, body) in [
         ("/v3/auth/user/add", r#"{"name": "root", "password": "r00t-pass"}"#),

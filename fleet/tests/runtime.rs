@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use certslot_etcd::{Cluster, ConnectOptions, Connection};
+use certslot_etcd::{Cluster, Connection};
 use common::*;
 use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
 
@@ -20,7 +20,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 async fn connect(etcd: &Etcd) -> Connection {
-    Connection::connect(&[etcd.endpoint()], ConnectOptions::default()).await.unwrap()
+    Connection::connect(&[etcd.endpoint()], options_as(ROOT)).await.unwrap()
 }
 
 /// The value and create revision of `key`, if it exists.
@@ -83,7 +83,10 @@ fn a_coordinator_keeps_its_leadership_while_its_updates_conflict_for_thirty_seco
     fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A]);
     let upstream = etcd.endpoint().rsplit(':').next().unwrap().parse().unwrap();
     let proxy = delay_proxy(upstream, Duration::from_millis(50));
-    let slow = Fleet::with_endpoints(&format!("http://127.0.0.1:{proxy}"), "busy");
+    let slow = Fleet::with_endpoints(&format!("https://127.0.0.1:{proxy}"), "busy");
+    // The agent's role now: a change of etcd's roles makes requests under way fail once with
+    // "revision of auth store is old", which the writers below do not retry.
+    fleet.grant(&["--agent", SERVER]);
     let coordinator = slow.coordinator("c1");
     fleet.wait("c1 leads", Duration::from_secs(10), || coordinator.log().contains("c1 leads"));
 

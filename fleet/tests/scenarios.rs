@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,8 +15,7 @@ use certslot::{
     Thumbprint,
 };
 use certslot_etcd::{
-    Cluster, ConnectOptions, Connection, EtcdStore, Guard, StateError, UpdateError, UpdateOptions,
-    live_reports,
+    Cluster, Connection, EtcdStore, Guard, StateError, UpdateError, UpdateOptions, live_reports,
 };
 use common::*;
 use time::OffsetDateTime;
@@ -39,7 +37,7 @@ fn thumbprint(text: &str) -> Thumbprint {
 }
 
 async fn store_for(etcd_endpoint: &str, cluster: &str) -> EtcdStore {
-    let conn = Connection::connect(&[etcd_endpoint.to_owned()], ConnectOptions::default()).await.unwrap();
+    let conn = Connection::connect(&[etcd_endpoint.to_owned()], options_as(ROOT)).await.unwrap();
     EtcdStore::new(conn, Cluster::new(cluster).unwrap(), Some(Password::new(PASSWORD)))
 }
 
@@ -689,13 +687,9 @@ fn each_admin_command_is_one_update_and_a_refusal_writes_nothing() {
     assert_eq!(timeline["entries"][0]["event"]["lead_time_seconds"], 86_400);
     assert_eq!(timeline["entries"][1]["slot"]["current"]["thumbprint"], CERT_A);
 
-    // Reads need no password; writes do.
-    let read = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"))
-        .args(["get", "--endpoints", &fleet.endpoint, "--cluster", "admin"])
-        .env_remove("CERTSLOT_PASSWORD")
-        .output()
-        .unwrap();
-    assert!(read.status.success());
+    // Reads need no password (and no more than the read-only role); writes do.
+    let read = fleet.command_as(READER).args(["get"]).env_remove("CERTSLOT_PASSWORD").output().unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     assert!(
         String::from_utf8_lossy(&read.stdout)
             .contains("Thumbprint         : 3BF702B601477250F70E61E287798983087DA4AB")

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions as ClientOptions, KvClient, LeaseClient, WatchClient};
 
+use super::tls::{Tls, TlsError};
+
 /// The largest message the clients accept from etcd (gRPC's default is 4 MiB; a state larger
 /// than that is refused by etcd's own request limit first unless an operator raised it).
 const MAX_MESSAGE: usize = 256 << 20;
@@ -19,12 +21,17 @@ const MAX_MESSAGE: usize = 256 << 20;
 /// How to reach etcd.
 ///
 /// Default: 3 s to connect, 5 s for each request, HTTP/2 keep-alive pings every 5 s (a watch on
-/// a dead connection fails within 10 s instead of waiting forever).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// a dead connection fails within 10 s instead of waiting forever); `https://` endpoints only,
+/// which need [`ConnectOptions::tls`]. Plain `http://` endpoints are refused unless
+/// [`ConnectOptions::insecure_plaintext`] allows them: over plain HTTP anyone on the path reads
+/// the sealed state and writes whatever etcd lets an unauthenticated client write.
+#[derive(Clone, Debug)]
 pub struct ConnectOptions {
     connect_timeout: Duration,
     request_timeout: Duration,
     keep_alive: Duration,
+    tls: Option<Tls>,
+    plaintext: bool,
 }
 
 impl Default for ConnectOptions {
@@ -33,29 +40,53 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(5),
+            tls: None,
+            plaintext: false,
         }
     }
 }
 
 impl ConnectOptions {
     /// Sets how long connecting to an endpoint may take.
+    #[must_use]
     pub fn connect_timeout(self, timeout: Duration) -> Self {
         Self { connect_timeout: timeout, ..self }
     }
 
     /// Sets how long one request may take before it fails with [`EtcdError::Timeout`].
+    #[must_use]
     pub fn request_timeout(self, timeout: Duration) -> Self {
         Self { request_timeout: timeout, ..self }
     }
 
     /// Sets the interval of HTTP/2 keep-alive pings (and how long one may go unanswered).
+    #[must_use]
     pub fn keep_alive(self, interval: Duration) -> Self {
         Self { keep_alive: interval, ..self }
+    }
+
+    /// Secures `https://` endpoints with `tls`: the CA of etcd's certificates and the client
+    /// certificate to authenticate with.
+    #[must_use]
+    pub fn tls(self, tls: Tls) -> Self {
+        Self { tls: Some(tls), ..self }
+    }
+
+    /// Allows plain `http://` endpoints: no encryption, no authentication of etcd or of this
+    /// client. For a test etcd on loopback only.
+    #[must_use]
+    pub fn insecure_plaintext(self, allow: bool) -> Self {
+        Self { plaintext: allow, ..self }
     }
 
     /// The request deadline.
     pub fn request_timeout_value(&self) -> Duration {
         self.request_timeout
+    }
+
+    /// The TLS settings, if any.
+    pub fn tls_value(&self) -> Option<&Tls> {
+        self.tls.as_ref()
     }
 }
 
@@ -81,7 +112,7 @@ struct Inner {
 /// The clients of one endpoint, handed to a request ([`Connection::call`]).
 #[derive(Clone)]
 pub(crate) struct Clients {
-    client: Client,
+    pub(crate) client: Client,
     /// KV requests: gets, puts, transactions.
     pub(crate) kv: KvClient,
     /// Watches.
@@ -117,6 +148,33 @@ pub enum EtcdError {
         /// The client's error.
         #[source]
         source: etcd_client::Error,
+    },
+    /// A plain `http://` endpoint while [`ConnectOptions::insecure_plaintext`] is off.
+    #[error(
+        "etcd endpoint {endpoint} is plain HTTP: traffic unencrypted and unauthenticated; use https:// with a CA file, or allow plaintext explicitly (--insecure-plaintext)"
+    )]
+    PlaintextRefused {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// An `https://` endpoint without [`ConnectOptions::tls`].
+    #[error("etcd endpoint {endpoint} is https:// but no CA certificate is configured (--ca-file)")]
+    TlsNotConfigured {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The TLS handshake failed: etcd's certificate does not chain to the CA or does not name
+    /// the endpoint, or etcd refused this client's certificate (missing, or from another CA).
+    /// Not retried: it fails the same way until a certificate changes.
+    #[error("etcd {what}: TLS handshake refused ({message})")]
+    TlsRejected {
+        /// The request.
+        what: &'static str,
+        /// rustls's error.
+        message: String,
     },
     /// etcd did not answer within the request deadline.
     #[error("etcd {what}: no answer within {timeout:?}")]
@@ -185,17 +243,29 @@ pub enum EtcdError {
     },
 }
 
-/// etcd's messages for two refusals it sends with the gRPC code `INVALID_ARGUMENT`, which it
-/// also uses for malformed requests, so these are told apart by their text (etcd's
+/// etcd's messages for answers it sends with the gRPC code `INVALID_ARGUMENT`, which it also
+/// uses for malformed requests, so these are told apart by their text (etcd's
 /// `rpctypes.ErrGRPCRequestTooLarge` and `ErrGRPCUserEmpty`, the answer to a request without
 /// credentials once authentication is on).
 const REQUEST_TOO_LARGE: &str = "etcdserver: request is too large";
 const USER_EMPTY: &str = "etcdserver: user name is empty";
+/// etcd's `ErrGRPCAuthOldRevision`: the roles changed (`access setup`, say) while the request was
+/// on its way, and etcd asks for it again; nothing of it was applied.
+const AUTH_OLD_REVISION: &str = "etcdserver: revision of auth store is old";
 
 impl EtcdError {
     /// The error of request `what` from the client's error, by its gRPC status code.
     pub fn from_client(what: &'static str, source: etcd_client::Error) -> Self {
         use tonic::Code;
+        let cause: &(dyn std::error::Error + 'static) = match &source {
+            etcd_client::Error::GRpcStatus(status) => status,
+            etcd_client::Error::TransportError(transport) => transport,
+            etcd_client::Error::IoError(io) => io,
+            other => other,
+        };
+        if let Some(message) = tls_refusal(cause) {
+            return Self::TlsRejected { what, message };
+        }
         let status = match &source {
             etcd_client::Error::GRpcStatus(status) => status,
             etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
@@ -222,10 +292,17 @@ impl EtcdError {
             Code::ResourceExhausted => Self::TooLarge { what, message },
             Code::InvalidArgument if message == REQUEST_TOO_LARGE => Self::TooLarge { what, message },
             Code::InvalidArgument if message == USER_EMPTY => Self::Unauthenticated { what, message },
+            Code::InvalidArgument if message == AUTH_OLD_REVISION => Self::Unavailable { what, source },
             // etcd's KV, lease and watch services answer NOT_FOUND for a missing lease only.
             Code::NotFound => Self::LeaseNotFound { what },
             _ => Self::Request { what, source },
         }
+    }
+
+    /// True when another endpoint may answer where this one did not: [`EtcdError::is_retryable`],
+    /// or a TLS handshake this endpoint refused.
+    fn is_endpoint_failure(&self) -> bool {
+        self.is_retryable() || matches!(self, Self::TlsRejected { .. })
     }
 
     /// True when trying again may succeed: etcd was unreachable, unavailable or too slow. A
@@ -251,17 +328,29 @@ impl Connection {
     /// while etcd is down, and requests fail until it is up.
     ///
     /// # Errors
-    /// [`EtcdError::NoEndpoints`], or [`EtcdError::Request`] for an endpoint that is not a URL.
+    /// [`EtcdError::NoEndpoints`]; [`EtcdError::PlaintextRefused`] for an `http://` endpoint
+    /// (or one without a scheme) unless plaintext is allowed, [`EtcdError::TlsNotConfigured`]
+    /// for an `https://` one without TLS settings; [`EtcdError::Request`] for an endpoint that
+    /// is not a URL.
     pub async fn connect(endpoints: &[String], options: ConnectOptions) -> Result<Self, EtcdError> {
         if endpoints.is_empty() {
             return Err(EtcdError::NoEndpoints);
         }
         let mut clients = Vec::with_capacity(endpoints.len());
         for endpoint in endpoints {
-            let client_options = ClientOptions::new()
+            let mut client_options = ClientOptions::new()
                 .with_connect_timeout(options.connect_timeout)
                 .with_keep_alive(options.keep_alive, options.keep_alive)
                 .with_keep_alive_while_idle(true);
+            if endpoint.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
+                let tls = options
+                    .tls
+                    .as_ref()
+                    .ok_or_else(|| EtcdError::TlsNotConfigured { endpoint: endpoint.clone() })?;
+                client_options = client_options.with_tls(tls.client_config());
+            } else if !options.plaintext {
+                return Err(EtcdError::PlaintextRefused { endpoint: endpoint.clone() });
+            }
             let client = Client::connect([endpoint], Some(client_options))
                 .await
                 .map_err(|source| EtcdError::from_client("connect", source))?;
@@ -277,8 +366,8 @@ impl Connection {
     }
 
     /// The options it was made with.
-    pub fn options(&self) -> ConnectOptions {
-        self.inner.options
+    pub fn options(&self) -> &ConnectOptions {
+        &self.inner.options
     }
 
     /// The etcd client of the endpoint that last answered, for requests of the caller's own.
@@ -320,7 +409,7 @@ impl Connection {
                     self.inner.preferred.store(index, Ordering::Relaxed);
                     return Ok(value);
                 }
-                Err(e) if e.is_retryable() => {
+                Err(e) if e.is_endpoint_failure() => {
                     // The next request starts at the next endpoint.
                     let _ = self.inner.preferred.compare_exchange(
                         index,
@@ -352,6 +441,35 @@ impl Connection {
     }
 }
 
+/// rustls's error, as text, when `error` is a TLS handshake that failed (a certificate refused by
+/// either side). tokio-rustls hands rustls's errors up inside `std::io::Error`, whose `source`
+/// skips the error it wraps, so the chain is walked through `get_ref` too; an alert etcd sent
+/// after the handshake (TLS 1.3 checks the client's certificate then) arrives as rustls's text
+/// only, `received fatal alert: ...`, in an `InvalidData` I/O error.
+fn tls_refusal(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    const ALERT: &str = "received fatal alert: ";
+    let mut next = Some(error);
+    let mut depth = 0;
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(found) = io.get_ref().and_then(|inner| tls_refusal(inner)) {
+                return Some(found);
+            }
+            let text = io.get_ref().map(ToString::to_string).unwrap_or_default();
+            if io.kind() == std::io::ErrorKind::InvalidData && text.starts_with(ALERT) {
+                return Some(text);
+            }
+        }
+        depth += 1;
+        // Error chains are short; a cycle would be a bug elsewhere, not a reason to hang.
+        next = if depth < 32 { e.source() } else { None };
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use tonic::{Code, Status};
@@ -378,6 +496,8 @@ mod tests {
         assert!(matches!(e, EtcdError::Unauthenticated { .. }) && !e.is_retryable());
         let e = status(Code::InvalidArgument, "etcdserver: user name is empty");
         assert!(matches!(e, EtcdError::Unauthenticated { .. }));
+        let e = status(Code::InvalidArgument, "etcdserver: revision of auth store is old");
+        assert!(matches!(e, EtcdError::Unavailable { .. }) && e.is_retryable());
         let e = status(Code::InvalidArgument, "etcdserver: request is too large");
         assert!(e.is_too_large() && !e.is_retryable());
         assert!(status(Code::ResourceExhausted, "grpc: received message larger than max").is_too_large());

@@ -4,7 +4,7 @@
 
 mod etcd;
 
-pub use self::etcd::{Etcd, EtcdCluster, TempDir, wait_until};
+pub use self::etcd::{Etcd, EtcdCluster, Identity, Pki, TempDir, options_as, wait_until};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -100,36 +100,52 @@ impl Drop for Daemon {
     }
 }
 
+/// The etcd users of a test cluster's identities (their client certificates' common names):
+/// the admin runs the admin commands, a coordinator's user is its id, an agent's its server.
+pub const ADMIN: &str = "admin";
+pub const READER: &str = "reader";
+pub const ROOT: &str = "root";
+
 /// One certslot cluster on an etcd: the CLI with its environment, a work directory for the
-/// agents' certificate directories and the daemons' logs.
+/// agents' certificate directories and the daemons' logs. On a secure etcd (TLS, client
+/// certificates, authentication on) `certslot-fleet access setup` gives the cluster its roles
+/// first, and every command runs as its identity.
 pub struct Fleet {
     pub endpoint: String,
     pub cluster: String,
     pub work: TempDir,
+    secure: bool,
     logs: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 impl Fleet {
     pub fn new(etcd: &Etcd, cluster: &str) -> Self {
-        Self {
-            endpoint: etcd.endpoint(),
-            cluster: cluster.into(),
-            work: TempDir::new(cluster),
-            logs: std::sync::Mutex::new(Vec::new()),
-        }
+        Self::with_endpoints(&etcd.endpoint(), cluster)
     }
 
     /// A cluster reached through several etcd endpoints (comma-separated).
     pub fn with_endpoints(endpoints: &str, cluster: &str) -> Self {
-        Self {
+        let fleet = Self {
             endpoint: endpoints.into(),
             cluster: cluster.into(),
             work: TempDir::new(cluster),
+            secure: endpoints.starts_with("https://"),
             logs: std::sync::Mutex::new(Vec::new()),
+        };
+        fleet.grant(&["--admin", ADMIN, "--reader", READER]);
+        fleet
+    }
+
+    /// `access setup` with `args`, as root (nothing on a plain etcd).
+    pub fn grant(&self, args: &[&str]) {
+        if self.secure {
+            let out = self.cli_as(ROOT, &[&["access", "setup"][..], args].concat());
+            assert!(out.status.success(), "access setup {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
 
-    fn command(&self) -> Command {
+    /// The command line of etcd user `user`.
+    pub fn command_as(&self, user: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_certslot-fleet"));
         command
             .env("CERTSLOT_ETCD_ENDPOINTS", &self.endpoint)
@@ -137,12 +153,30 @@ impl Fleet {
             .env("CERTSLOT_PASSWORD", PASSWORD)
             .env("PFX_PASSWORD", PFX_PASSWORD)
             .stdin(Stdio::null());
+        if self.secure {
+            let client = Pki::shared().client(user);
+            command
+                .env("CERTSLOT_ETCD_CA_FILE", Pki::shared().ca_file())
+                .env("CERTSLOT_ETCD_CERT_FILE", &client.cert)
+                .env("CERTSLOT_ETCD_KEY_FILE", &client.key);
+        } else {
+            command.env("CERTSLOT_ETCD_INSECURE_PLAINTEXT", "true");
+        }
         command
+    }
+
+    fn command(&self) -> Command {
+        self.command_as(ADMIN)
     }
 
     /// Runs an admin command.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("certslot-fleet runs")
+    }
+
+    /// Runs a command as etcd user `user`.
+    pub fn cli_as(&self, user: &str, args: &[&str]) -> Output {
+        self.command_as(user).args(args).output().expect("certslot-fleet runs")
     }
 
     /// Runs an admin command that must succeed; its stdout.
@@ -197,11 +231,11 @@ impl Fleet {
         out["thumbprint"].as_str().expect("thumbprint").to_owned()
     }
 
-    fn spawn(&self, name: &str, args: &[&str]) -> Daemon {
+    fn spawn(&self, user: &str, name: &str, args: &[&str]) -> Daemon {
         let log = self.work.path().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log");
         let child = self
-            .command()
+            .command_as(user)
             .args(args)
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
@@ -218,7 +252,9 @@ impl Fleet {
     /// `agent --server SERVER --dir <work>/SERVER --lease-ttl 2`.
     pub fn agent(&self, server: &str) -> Daemon {
         let dir = self.agent_dir(server);
+        self.grant(&["--agent", server]);
         self.spawn(
+            server,
             &format!("agent-{server}"),
             &[
                 "agent",
@@ -236,7 +272,9 @@ impl Fleet {
 
     /// `coordinator --id ID --lease-ttl 2`.
     pub fn coordinator(&self, id: &str) -> Daemon {
+        self.grant(&["--coordinator", id]);
         self.spawn(
+            id,
             &format!("coordinator-{id}"),
             &["coordinator", "--id", id, "--lease-ttl", "2", "--resync", "5"],
         )
@@ -246,7 +284,8 @@ impl Fleet {
     pub fn spawn_coordinator(&self, id: &str, extra: &[&str]) -> Daemon {
         let mut args = vec!["coordinator", "--id", id, "--lease-ttl", "2", "--resync", "5"];
         args.extend_from_slice(extra);
-        self.spawn(&format!("coordinator-{id}"), &args)
+        self.grant(&["--coordinator", id]);
+        self.spawn(id, &format!("coordinator-{id}"), &args)
     }
 
     /// The thumbprints of the PFX files in an agent's directory.

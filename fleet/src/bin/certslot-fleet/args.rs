@@ -27,7 +27,9 @@ SCOPE is global (default), site:NAME or pool:FQDN. Instants are RFC 3339.
 Exit status: 0 done; 1 refused or failed; 2 usage error; 3 the state is missing or refused (it
 is left as it is); 4 etcd unreachable (or, for a write, its outcome unknown); 5 etcd denied the
 request (the user's roles); 6 etcd did not authenticate the user; 7 the request is too large for
-etcd.";
+etcd; 8 the TLS handshake with etcd failed (a certificate refused by either side). A bad etcd
+connection setting (plain http:// without --insecure-plaintext, https:// without --ca-file, an
+unreadable certificate or key) is a usage error.";
 
 /// certslot's certificate store shared through etcd: admin commands (each one compare-and-swap
 /// update of /certslot/<cluster>/state), the front-end agent, and the coordinator.
@@ -51,10 +53,26 @@ struct GlobalArgs {
         env = "CERTSLOT_ETCD_ENDPOINTS",
         value_name = "URL,...",
         value_delimiter = ',',
-        default_value = "http://127.0.0.1:2379",
+        default_value = "https://127.0.0.1:2379",
         value_parser = endpoint
     )]
     endpoints: Vec<String>,
+    /// The CA certificates (PEM) that etcd's server certificate must chain to
+    #[arg(long, global = true, env = "CERTSLOT_ETCD_CA_FILE", value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// The client certificate (PEM) to authenticate with; its common name is the etcd user
+    #[arg(long, global = true, env = "CERTSLOT_ETCD_CERT_FILE", value_name = "FILE", requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM, mode 0600)
+    #[arg(long, global = true, env = "CERTSLOT_ETCD_KEY_FILE", value_name = "FILE", requires = "cert_file")]
+    key_file: Option<PathBuf>,
+    /// The name etcd's certificate must have (default: the endpoint's host)
+    #[arg(long, global = true, env = "CERTSLOT_ETCD_SERVER_NAME", value_name = "NAME")]
+    server_name: Option<String>,
+    /// Allow plain http:// endpoints: unencrypted and unauthenticated, anyone on the path
+    /// reads and writes the fleet's state; for a test etcd on loopback only
+    #[arg(long, global = true, env = "CERTSLOT_ETCD_INSECURE_PLAINTEXT")]
+    insecure_plaintext: bool,
     /// The cluster
     #[arg(long, global = true, env = "CERTSLOT_CLUSTER", value_name = "NAME", default_value = "default", value_parser = cluster)]
     cluster: Cluster,
@@ -77,10 +95,20 @@ struct GlobalArgs {
 /// Options of every command.
 pub struct Global {
     pub endpoints: Vec<String>,
+    pub etcd_tls: EtcdTls,
     pub cluster: Cluster,
     pub password: Option<PasswordSource>,
     pub now: Option<OffsetDateTime>,
     pub json: bool,
+}
+
+/// How to reach etcd securely, as given: read when the connection is made.
+pub struct EtcdTls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub server_name: Option<String>,
+    pub insecure_plaintext: bool,
 }
 
 /// The slots of `set` and `roll`: their types (one or more) and scope.
@@ -152,6 +180,9 @@ pub enum Command {
     /// Sites, pools and servers
     #[command(subcommand)]
     Topology(Topology),
+    /// etcd's access control for the cluster: roles, users (client-certificate common names)
+    #[command(subcommand)]
+    Access(Access),
     /// Add a PFX (certificate and key) after checking it with the type's policy
     /// (Import-CsCertificate); its password: --pfx-password-env or --pfx-password-file, else
     /// the state's password
@@ -279,7 +310,33 @@ pub enum Command {
     },
 }
 
-/// The topology subcommands.
+/// The access subcommands.
+#[derive(Subcommand)]
+pub enum Access {
+    /// Create or repair the cluster's roles (admin, coordinator, reader, one per agent) with
+    /// exactly their permissions, create the users (no password: client certificate only) and
+    /// grant them their roles; as a user with etcd's root role
+    Setup {
+        /// A user with the admin role (every command) (repeatable)
+        #[arg(long = "admin", value_name = "USER")]
+        admins: Vec<String>,
+        /// A user with the coordinator role (no topology change, no import) (repeatable)
+        #[arg(long = "coordinator", value_name = "USER")]
+        coordinators: Vec<String>,
+        /// A user with the read-only role (repeatable)
+        #[arg(long = "reader", value_name = "USER")]
+        readers: Vec<String>,
+        /// A server's agent: its own role; USER defaults to the server's name (repeatable)
+        #[arg(long = "agent", value_name = "SERVER[=USER]", value_parser = agent_user)]
+        agents: Vec<(String, String)>,
+        /// Also create the user root (client certificate with common name root) with the root
+        /// role and turn etcd's authentication on
+        #[arg(long)]
+        enable_auth: bool,
+    },
+}
+
+/// Topology commands.
 #[derive(Subcommand)]
 pub enum Topology {
     /// Add a site
@@ -344,11 +401,24 @@ pub fn parse() -> Result<(Global, Command), clap::Error> {
         }
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
-    let GlobalArgs { endpoints, cluster, password_env, password_file, now, json } = cli.global;
+    let GlobalArgs {
+        endpoints,
+        ca_file,
+        cert_file,
+        key_file,
+        server_name,
+        insecure_plaintext,
+        cluster,
+        password_env,
+        password_file,
+        now,
+        json,
+    } = cli.global;
     let password = password_source(password_env, password_file).or_else(|| {
         std::env::var_os("CERTSLOT_PASSWORD").map(|_| PasswordSource::Env("CERTSLOT_PASSWORD".into()))
     });
-    Ok((Global { endpoints, cluster, password, now, json }, cli.command))
+    let etcd_tls = EtcdTls { ca_file, cert_file, key_file, server_name, insecure_plaintext };
+    Ok((Global { endpoints, etcd_tls, cluster, password, now, json }, cli.command))
 }
 
 /// The usage of the (sub)command that the first words of `args` name.
@@ -374,6 +444,16 @@ fn endpoint(text: &str) -> Result<String, String> {
         "" => Err("an empty endpoint".into()),
         endpoint => Ok(endpoint.to_owned()),
     }
+}
+
+/// `SERVER[=USER]`: the server in lowercase, the user as given (the server's name by default).
+fn agent_user(text: &str) -> Result<(String, String), String> {
+    let (server, user) = text.split_once('=').unwrap_or((text, text));
+    let (server, user) = (server.trim().to_ascii_lowercase(), user.trim());
+    if server.is_empty() || user.is_empty() {
+        return Err("expected SERVER or SERVER=USER".into());
+    }
+    Ok((server, user.to_owned()))
 }
 
 fn cluster(text: &str) -> Result<Cluster, String> {

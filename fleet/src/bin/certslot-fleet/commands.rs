@@ -14,25 +14,40 @@ use certslot::{
     validate::{Report as PolicyReport, Rule as _},
 };
 use certslot_etcd::{
-    Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Updated, fleet_status,
-    live_reports, step, waiting_rolls,
+    AccessPlan, Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Tls, Updated,
+    fleet_status, live_reports, setup_access, step, waiting_rolls,
 };
 use getrandom::SysRng;
 use time::Duration;
 
-use crate::args::{Command, Global, OneSlot, SlotFilter, Topology, password_source};
+use crate::args::{Access, Command, Global, OneSlot, SlotFilter, Topology, password_source};
 use crate::daemon;
 use crate::output::{
-    AdvanceJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson, PlanJson, PoolJson,
+    AccessJson, AdvanceJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson, PlanJson, PoolJson,
     RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson,
     WriteJson, events_text, human, slot_text, thumbprint_list,
 };
+
+/// The connection's options from the command line: TLS from the CA, certificate and key files.
+fn connect_options(global: &Global) -> Result<ConnectOptions, Failure> {
+    let given = &global.etcd_tls;
+    let mut options = ConnectOptions::default().insecure_plaintext(given.insecure_plaintext);
+    if let Some(ca) = &given.ca_file {
+        let tls = Tls::from_files(ca, given.cert_file.as_deref(), given.key_file.as_deref())
+            .map_err(|e| Failure::etcd(e.into()))?;
+        options = options.tls(match &given.server_name {
+            Some(name) => tls.server_name(name.clone()),
+            None => tls,
+        });
+    }
+    Ok(options)
+}
 
 /// Runs a command.
 pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
     let cluster = global.cluster.clone();
     let conn =
-        Connection::connect(&global.endpoints, ConnectOptions::default()).await.map_err(Failure::etcd)?;
+        Connection::connect(&global.endpoints, connect_options(&global)?).await.map_err(Failure::etcd)?;
     let ctx = Context { conn, cluster, global };
     let clock = ctx.global.now.map_or(Clock::System, Clock::Fixed);
     match command {
@@ -45,6 +60,15 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             .await
         }
         Command::Topology(Topology::Show) => ctx.topology().await,
+        Command::Access(Access::Setup { admins, coordinators, readers, agents, enable_auth }) => {
+            let plan = AccessPlan {
+                admins: admins.into_iter().collect(),
+                coordinators: coordinators.into_iter().collect(),
+                readers: readers.into_iter().collect(),
+                agents: agents.into_iter().collect(),
+            };
+            ctx.access(&plan, enable_auth).await
+        }
         Command::Topology(t) => {
             ctx.write(|s| match &t {
                 Topology::AddSite { site } => s.add_site(site),
@@ -500,6 +524,38 @@ impl Context {
                 .map_err(|e| Failure::failed("refused", e))?;
         let document = metadata.to_json().map_err(|e| Failure::failed("json", e))?;
         Report::new(document + "\n", &metadata)
+    }
+
+    async fn access(&self, plan: &AccessPlan, enable_auth: bool) -> Result<Report, Failure> {
+        let done = setup_access(&self.conn, &self.cluster, plan, enable_auth).await.map_err(Failure::etcd)?;
+        let mut text = String::new();
+        for (what, items) in [
+            ("role created", &done.roles_created),
+            ("granted", &done.granted),
+            ("revoked", &done.revoked),
+            ("user created", &done.users_created),
+            ("role granted", &done.roles_granted),
+        ] {
+            for item in items {
+                text += &format!("{what}: {item}\n");
+            }
+        }
+        if text.is_empty() {
+            text = "access already as asked\n".into();
+        }
+        if done.auth_enabled {
+            text += "authentication on\n";
+        }
+        let json = AccessJson {
+            cluster: self.cluster.name(),
+            roles_created: &done.roles_created,
+            granted: &done.granted,
+            revoked: &done.revoked,
+            users_created: &done.users_created,
+            roles_granted: &done.roles_granted,
+            auth_enabled: done.auth_enabled,
+        };
+        Report::new(text, &json)
     }
 
     async fn topology(&self) -> Result<Report, Failure> {

@@ -105,6 +105,10 @@ impl Failure {
             EtcdError::PermissionDenied { .. } => Self::new(5, "etcd-permission-denied", e),
             EtcdError::Unauthenticated { .. } => Self::new(6, "etcd-unauthenticated", e),
             EtcdError::TooLarge { .. } => Self::new(7, "etcd-too-large", e),
+            EtcdError::TlsRejected { .. } => Self::new(8, "etcd-tls-rejected", e),
+            EtcdError::PlaintextRefused { .. } | EtcdError::TlsNotConfigured { .. } | EtcdError::Tls(_) => {
+                Self::new(2, "etcd-configuration", e)
+            }
             e if e.is_retryable() || matches!(e, EtcdError::NoEndpoints) => {
                 Self::new(4, "etcd-unavailable", e)
             }
@@ -119,6 +123,18 @@ impl Failure {
 }
 
 // ----- the commands' JSON ------------------------------------------------------------------------
+
+/// `access setup`.
+#[derive(Serialize)]
+pub struct AccessJson<'a> {
+    pub cluster: &'a str,
+    pub roles_created: &'a [String],
+    pub granted: &'a [String],
+    pub revoked: &'a [String],
+    pub users_created: &'a [String],
+    pub roles_granted: &'a [String],
+    pub auth_enabled: bool,
+}
 
 /// `init`.
 #[derive(Serialize)]
