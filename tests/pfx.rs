@@ -330,3 +330,31 @@ fn not_a_pfx() {
     );
     assert!(matches!(Pfx::import(&[], &Password::empty(), lenient()), Err(PfxError::Corrupt(_))));
 }
+
+/// A file that proves nothing about its password (no MAC, or a key in the clear) opens under any
+/// password; `require_protection` refuses it, and every default file of the tools passes.
+#[test]
+fn require_protection_refuses_files_that_do_not_depend_on_the_password() {
+    let strict = ImportOptions::default().require_protection(true);
+    let any = Password::new("not the password");
+    for (name, missing) in [
+        ("openssl3-unencrypted-nomac.pfx", "it has no integrity MAC"),
+        ("openssl3-nomac.pfx", "it has no integrity MAC"),
+        ("openssl3-nomac-encrypted.pfx", "it has no integrity MAC"),
+    ] {
+        let password =
+            if name == "openssl3-unencrypted-nomac.pfx" { any.clone() } else { Password::new("P@ssw0rd") };
+        let e = Pfx::import(fixture(name), &password, strict).unwrap_err();
+        assert_eq!(e, PfxError::NotProtected { missing }, "{name}");
+    }
+    // The unprotected file opens under any password without the requirement.
+    assert!(Pfx::import(fixture("openssl3-unencrypted-nomac.pfx"), &any, ImportOptions::default()).is_ok());
+    // A MAC, but the key in a plain keyBag.
+    let e = Pfx::import(fixture("openssl3-unencrypted.pfx"), &Password::new("P@ssw0rd"), strict).unwrap_err();
+    assert_eq!(e, PfxError::NotProtected { missing: "its private key is not encrypted" });
+    assert_eq!(e.to_string(), "the file is not protected by its password: its private key is not encrypted");
+    for name in ["openssl3-default.pfx", "openssl3-legacy.pfx", "python-aes256.pfx", "keytool-default.pfx"] {
+        let e = &expected()[name];
+        Pfx::import(fixture(name), &password(e), strict).unwrap_or_else(|err| panic!("{name}: {err}"));
+    }
+}

@@ -290,3 +290,26 @@ fn holdings_keep_their_report_instant() {
         .drift(reported + Duration::hours(1), DriftOptions::default().max_report_age(Duration::minutes(30)));
     assert!(drift[0].outdated_report && drift[0].missing.is_empty());
 }
+
+/// A sealed key must prove the state's password: one that opens under any password (no MAC, the
+/// key in the clear) was not written by a holder of it, and the state does not load.
+#[test]
+fn a_sealed_key_that_does_not_prove_the_password_is_refused() {
+    let mut store = Store::for_sip_domain("contoso.com").unwrap();
+    let a = store.add_pfx(pfx(include_bytes!("data/pfx/openssl3-default.pfx"))).unwrap();
+    let password = Password::new("state-s3cret");
+    let state = store.to_state().unwrap();
+    let unprotected = include_bytes!("data/pfx/openssl3-unencrypted-nomac.pfx").to_vec();
+    let forged = state.clone().with_keys([certslot::store::SealedKey::new(a, unprotected)]);
+    let e = Store::from_state_with_keys(&forged, &password).unwrap_err();
+    assert!(
+        matches!(&e, LoadError::Key { thumbprint, source: certslot::PfxError::NotProtected { missing: "it has no integrity MAC" } } if *thumbprint == a),
+        "{e:?}"
+    );
+    // The same certificate's key sealed by certslot with the password loads.
+    let mut rng = certslot::rand_core::UnwrapErr(getrandom::SysRng);
+    let options = certslot::ExportOptions::default().iterations(1).unwrap();
+    let sealed = store.sealed_keys(&password, &options, &mut rng).unwrap();
+    let loaded = Store::from_state_with_keys(&state.with_keys(sealed), &password).unwrap();
+    assert!(loaded.inventory().iter().any(|s| s.certificate.thumbprint() == a && s.key.is_some()));
+}

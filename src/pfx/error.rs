@@ -83,6 +83,12 @@ pub enum PfxError {
         #[source]
         source: ParseError,
     },
+    /// The file lacks a protection the import requires ([`crate::ImportOptions::require_protection`]).
+    #[error("the file is not protected by its password: {missing}")]
+    NotProtected {
+        /// What it lacks: "it has no integrity MAC", or "its private key is not encrypted".
+        missing: &'static str,
+    },
     /// A decrypted private key is not a PKCS #8 structure certslot can read.
     #[error("the private key is malformed ({what})")]
     BadPrivateKey {

@@ -30,6 +30,7 @@ pub struct ImportOptions {
     max_total_iterations: u64,
     require_key: bool,
     require_certificate: bool,
+    require_protection: bool,
     threads: usize,
 }
 
@@ -40,6 +41,7 @@ impl Default for ImportOptions {
             max_total_iterations: Self::DEFAULT_MAX_TOTAL_ITERATIONS,
             require_key: true,
             require_certificate: true,
+            require_protection: false,
             threads: 2,
         }
     }
@@ -71,6 +73,16 @@ impl ImportOptions {
     /// Whether a file without a certificate is an error (default true).
     pub fn require_certificate(self, require: bool) -> Self {
         Self { require_certificate: require, ..self }
+    }
+
+    /// Whether the file must prove it was made with the password (default false): an integrity
+    /// MAC, which verifies under the password, and a private key that is encrypted. A file
+    /// without a MAC whose key is stored in the clear opens under any password, so whoever can
+    /// write such a file can slip a key past a password check; a store that accepts keys only
+    /// from its own writers should refuse it ([`PfxError::NotProtected`]). Files that Windows,
+    /// OpenSSL, Java and Python write by default pass.
+    pub fn require_protection(self, require: bool) -> Self {
+        Self { require_protection: require, ..self }
     }
 
     /// How many threads run the key derivations (default 2; 1 runs everything on the caller's
@@ -299,6 +311,14 @@ impl Importer<'_> {
         }
         if certificates.is_empty() && self.options.require_certificate {
             return Err(PfxError::NoCertificate);
+        }
+        if self.options.require_protection {
+            if protection.mac.is_none() {
+                return Err(PfxError::NotProtected { missing: "it has no integrity MAC" });
+            }
+            if key.is_some() && matches!(protection.key, None | Some(EncryptionAlgorithm::None)) {
+                return Err(PfxError::NotProtected { missing: "its private key is not encrypted" });
+            }
         }
         Ok(Pfx {
             leaf,

@@ -308,7 +308,10 @@ impl Store {
                 self.inventory.put(certificate, Some(key));
                 continue;
             }
-            let pfx = Pfx::import(k.pfx(), password, ImportOptions::default())
+            // certslot seals every key it saves with a MAC and an encrypted key: a key that lacks
+            // either was not written by a holder of the password, whatever it opens under.
+            let options = ImportOptions::default().require_protection(true);
+            let pfx = Pfx::import(k.pfx(), password, options)
                 .map_err(|source| LoadError::Key { thumbprint, source })?;
             let (leaf, key, _) = pfx.into_parts();
             let stored = self.inventory.get(&thumbprint).ok_or_else(|| LoadError::DanglingThumbprint {

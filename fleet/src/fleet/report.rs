@@ -64,6 +64,13 @@ pub enum ReportError {
         /// The instant.
         reported_at: OffsetDateTime,
     },
+    /// The report is not attached to a lease: an agent writes its report under its lease, so a
+    /// report without one was written by something else and does not count as the server's.
+    #[error("the report of {server} is not attached to an agent's lease")]
+    NoLease {
+        /// The key's server.
+        server: String,
+    },
     /// The report names another server than its key.
     #[error("the report under {key} is about {server}")]
     ServerMismatch {
@@ -134,13 +141,17 @@ pub struct LiveReport {
     pub server: String,
     /// The report.
     pub report: Result<HoldingsReport, ReportError>,
-    /// The lease it lives under (0: none, written by something other than an agent).
+    /// The lease it lives under (0: none, written by something other than an agent, and then
+    /// `report` is [`ReportError::NoLease`]).
     pub lease: i64,
     /// The etcd revision that wrote it.
     pub mod_revision: i64,
 }
 
-/// Every report under the cluster's `servers/` prefix, in server order.
+/// Every report under the cluster's `servers/` prefix, in server order. A report that is not
+/// attached to a lease reads as [`ReportError::NoLease`]: only an agent's report counts, and an
+/// agent writes its report under its lease (etcd removes the key the moment the lease ends, so a
+/// key read with a lease was on a live lease at that revision).
 ///
 /// # Errors
 /// [`EtcdError`] when etcd cannot be reached.
@@ -159,7 +170,9 @@ pub async fn live_reports(conn: &Connection, cluster: &Cluster) -> Result<Vec<Li
             let server =
                 String::from_utf8_lossy(kv.key().get(prefix.len()..).unwrap_or_default()).into_owned();
             let report = HoldingsReport::from_json(kv.value()).and_then(|r| {
-                if r.server == server {
+                if kv.lease() == 0 {
+                    Err(ReportError::NoLease { server: server.clone() })
+                } else if r.server == server {
                     Ok(r)
                 } else {
                     Err(ReportError::ServerMismatch { key: server.clone(), server: r.server })

@@ -250,7 +250,9 @@ impl Context {
         };
         let bytes = std::fs::read(file)
             .map_err(|e| Failure::failed("file", format!("cannot read {}: {e}", file.display())))?;
-        let pfx = Pfx::import(&bytes, &password, ImportOptions::default())
+        // Only a file that proves its password (a MAC, an encrypted key): one without opens
+        // under any password, so it proves nothing about who made it.
+        let pfx = Pfx::import(&bytes, &password, ImportOptions::default().require_protection(true))
             .map_err(|e| Failure::failed("pfx", format!("{}: {e}", file.display())))?;
         let leaf = pfx.leaf().cloned().ok_or_else(|| {
             Failure::failed("pfx", format!("{}: no certificate for the private key", file.display()))
