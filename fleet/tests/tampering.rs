@@ -114,3 +114,52 @@ fn a_report_without_a_lease_does_not_release_a_held_roll() {
     let _agent = fleet.agent(FE01);
     fleet.wait("B rolled in", Duration::from_secs(20), || fleet.oauth().0.as_deref() == Some(CERT_B));
 }
+
+#[test]
+fn an_older_state_replayed_from_history_changes_nothing_and_a_restore_still_applies() {
+    let etcd = Etcd::start();
+    let fleet = Fleet::new(&etcd, "replay");
+    fleet.setup(&[FE01]);
+    assert_eq!(fleet.import(&file_a()), CERT_A);
+    fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A]);
+    let rt = runtime();
+    let root = rt.block_on(Connection::connect(&[etcd.endpoint()], options_as(ROOT))).unwrap();
+    let key = Cluster::new("replay").unwrap().state_key();
+    let read = || rt.block_on(root.client().get(key.as_str(), None)).unwrap().kvs()[0].value().to_vec();
+    // The state with A only, as etcd's history keeps it (and as `export` saves it).
+    let old = read();
+    let saved = fleet.work.path().join("saved.json");
+    std::fs::write(&saved, fleet.ok(&["export"])).unwrap();
+
+    // B replaces A: A becomes previous, the agent holds both.
+    assert_eq!(fleet.import(&file_b()), CERT_B);
+    fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_B]);
+    let agent = fleet.agent(FE01);
+    fleet.wait("fe01 holds A and B", Duration::from_secs(20), || {
+        fleet.held(FE01) == set_of(&[CERT_A, CERT_B])
+    });
+    let applied = fleet.agent_dir(FE01).join(".certslot-applied");
+    let newest: u64 = std::fs::read_to_string(&applied).unwrap().trim().parse().unwrap();
+    assert_eq!(newest, fleet.json(&["get"])["revision"].as_u64().unwrap());
+
+    // Root writes the old value back: it is older than what the agent applied; B's file stays.
+    rt.block_on(root.client().put(key.as_str(), old, None)).unwrap();
+    fleet.wait("the agent refuses the replay", Duration::from_secs(20), || {
+        agent.log().contains(&format!("is older than revision {newest} applied here, keeping every file"))
+    });
+    assert_eq!(fleet.held(FE01), set_of(&[CERT_A, CERT_B]));
+    // It stays refused across a restart of the agent (the record is in its directory).
+    drop(agent);
+    let agent = fleet.agent(FE01);
+    fleet.wait("the restarted agent refuses it too", Duration::from_secs(20), || {
+        agent.log().contains(&format!("is older than revision {newest} applied here"))
+    });
+    assert_eq!(fleet.held(FE01), set_of(&[CERT_A, CERT_B]));
+
+    // `restore` of the same saved state is an admin's decision: it is written as the newest
+    // revision, and the agent applies it (B's file goes).
+    fleet.ok(&["restore", saved.to_str().unwrap()]);
+    let restored = fleet.json(&["get"])["revision"].as_u64().unwrap();
+    assert_eq!(restored, newest + 1, "one past the newest revision etcd keeps of the state");
+    fleet.wait("fe01 holds A only", Duration::from_secs(20), || fleet.held(FE01) == set_of(&[CERT_A]));
+}

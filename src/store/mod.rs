@@ -120,6 +120,28 @@ impl Store {
         self.revision
     }
 
+    /// Continues the revision count after `revision` when the store's is not past it, and says
+    /// whether it moved. For a saved state put back over a newer one (a restore): readers that
+    /// refuse a state older than one they applied (a replay) must read the restored state as
+    /// the newest. Nothing else changes.
+    ///
+    /// ```
+    /// use certslot::Store;
+    ///
+    /// let mut store = Store::new();
+    /// assert!(store.continue_after(41));
+    /// assert_eq!(store.revision(), 42);
+    /// assert!(!store.continue_after(7));
+    /// assert_eq!(store.revision(), 42);
+    /// ```
+    pub fn continue_after(&mut self, revision: u64) -> bool {
+        if self.revision > revision {
+            return false;
+        }
+        self.revision = revision.saturating_add(1);
+        true
+    }
+
     /// The latest instant an operation gave the store.
     pub fn clock(&self) -> Option<OffsetDateTime> {
         self.clock

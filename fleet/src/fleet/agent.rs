@@ -106,6 +106,14 @@ pub enum AgentEvent {
         /// Why.
         error: StateError,
     },
+    /// The state is older than the newest this agent applied (a replay of an earlier value, or
+    /// an etcd restored from an old backup): refused, the files stay as they are.
+    StaleState {
+        /// The store revision of the state found.
+        revision: u64,
+        /// The newest store revision applied here.
+        applied: u64,
+    },
     /// The state key is missing; the files stay as they are.
     StateMissing,
     /// The state's topology does not have this server; the files stay as they are.
@@ -166,6 +174,10 @@ impl fmt::Display for AgentEvent {
                 write!(f, "reported holding [{}]", list(&mut thumbprints.iter()))
             }
             Self::StateRejected { error } => write!(f, "state rejected, keeping every file: {error}"),
+            Self::StaleState { revision, applied } => write!(
+                f,
+                "state revision {revision} is older than revision {applied} applied here, keeping every file"
+            ),
             Self::StateMissing => f.write_str("no state in etcd, keeping every file"),
             Self::NotInTopology { server } => {
                 write!(f, "{server} is not in the state's topology, keeping every file")
@@ -193,6 +205,9 @@ struct Holder {
     current: Option<(Store, i64)>,
     /// The highest state revision seen (good or bad): older watch events are skipped.
     seen: i64,
+    /// The newest store revision applied, as recorded in the directory: an older state is
+    /// refused.
+    applied: u64,
 }
 
 /// A piece of the holder's work.
@@ -291,7 +306,18 @@ impl Agent {
         let holder = blocking(move || -> Result<Holder, CertDirError> {
             let certs = CertDir::open(&dir)?;
             let holding = certs.list()?.into_iter().filter(|t| certs.verify(t, &file_password)).collect();
-            Ok(Holder { store, server, clock, certs, file_password, holding, current: None, seen: 0 })
+            let applied = certs.applied()?;
+            Ok(Holder {
+                store,
+                server,
+                clock,
+                certs,
+                file_password,
+                holding,
+                current: None,
+                seen: 0,
+                applied,
+            })
         })
         .await??;
         on_event(AgentEvent::Started {
@@ -489,8 +515,22 @@ impl Holder {
     fn apply(&mut self, value: &[u8], mod_revision: i64, events: &mut Vec<AgentEvent>) {
         self.seen = self.seen.max(mod_revision);
         match self.store.decode(value, mod_revision) {
+            Ok(loaded) if loaded.store.revision() < self.applied => {
+                self.current = None;
+                events.push(AgentEvent::StaleState {
+                    revision: loaded.store.revision(),
+                    applied: self.applied,
+                });
+            }
             Ok(loaded) => {
                 self.sync(&loaded.store, mod_revision, events);
+                let revision = loaded.store.revision();
+                if revision > self.applied {
+                    match self.certs.record_applied(revision) {
+                        Ok(()) => self.applied = revision,
+                        Err(error) => events.push(AgentEvent::FileError { error }),
+                    }
+                }
                 self.current = Some((loaded.store, mod_revision));
             }
             Err(error) => {

@@ -57,6 +57,9 @@ pub(crate) struct CertDir {
 }
 
 const SUFFIX: &str = ".pfx";
+/// The record of the newest state revision the agent applied: a replayed older state is
+/// refused against it, across restarts.
+const APPLIED: &str = ".certslot-applied";
 const TEMP_PREFIX: &str = ".";
 const TEMP_SUFFIX: &str = ".pfx.tmp";
 
@@ -147,6 +150,36 @@ impl CertDir {
         drop(file);
         let target = self.path(thumbprint);
         fs::rename(&temp, &target).map_err(io(&target))?;
+        self.sync()
+    }
+
+    /// The newest state revision applied here (0 when none was recorded). A record that does
+    /// not read as a number is an error: the agent would otherwise forget what it applied.
+    pub(crate) fn applied(&self) -> Result<u64, CertDirError> {
+        let path = self.dir.join(APPLIED);
+        match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map_err(|_| CertDirError::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a revision number"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(source) => Err(CertDirError::Io { path, source }),
+        }
+    }
+
+    /// Records `revision` as the newest applied: a temporary file, synced, renamed.
+    pub(crate) fn record_applied(&self, revision: u64) -> Result<(), CertDirError> {
+        let (path, temp) = (self.dir.join(APPLIED), self.dir.join(format!("{APPLIED}.tmp")));
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| CertDirError::Io { path, source }
+        };
+        let mut file = fs::File::create(&temp).map_err(io(&temp))?;
+        file.write_all(format!("{revision}\n").as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io(&temp))?;
+        drop(file);
+        fs::rename(&temp, &path).map_err(io(&path))?;
         self.sync()
     }
 

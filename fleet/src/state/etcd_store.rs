@@ -250,6 +250,10 @@ enum Next<T> {
     Send(Attempt<T>),
 }
 
+/// How many earlier values of the state `replace` reads back to find the newest revision (a
+/// replayed value written over newer ones several times).
+const HISTORY_LOOKBACK: usize = 16;
+
 impl EtcdStore {
     /// The state of `cluster` over `conn`, with the password of its private keys (`None`:
     /// read-only, without keys).
@@ -345,15 +349,28 @@ impl EtcdStore {
     /// or etcd unreachable.
     pub async fn replace(&self, store: &Store) -> Result<Loaded, StoreError> {
         let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
-        // Sealed once: the keys' encryption is the slow part, and the same value is sent each time.
-        let encoded = self.seal(store, password).await?;
+        let mut store = store.clone();
+        // Sealed once: the keys' encryption is the slow part; a value with another revision
+        // reuses the sealed keys.
+        let mut encoded = self.seal(&store, password).await?;
         self.check_size(encoded.0.len())?;
         let mut conflicts = 0u32;
         loop {
             let snapshot = self.snapshot(None, None, false).await?;
             let revision = snapshot.state.as_ref().map_or(0, KeyValue::mod_revision);
+            // The restored state reads as newer than every value etcd still keeps of the state,
+            // so agents that refuse older states (replays) take it, also when the value it
+            // replaces is itself an old one written back.
+            let replaced = match &snapshot.state {
+                Some(kv) => self.newest_in_history(kv).await,
+                None => None,
+            };
+            if replaced.is_some_and(|replaced| store.continue_after(replaced)) {
+                encoded = encode(&store, password, Some(&encoded.1))?;
+                self.check_size(encoded.0.len())?;
+            }
             let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, revision);
-            match self.put_encoded(store, &encoded, compare).await {
+            match self.put_encoded(&store, &encoded, compare).await {
                 // Changed (or deleted) since it was read: read again.
                 Err(StoreError::State(StateError::AlreadyExists { .. } | StateError::Missing { .. }))
                     if conflicts < self.options.max_attempts =>
@@ -365,6 +382,39 @@ impl EtcdStore {
                 done => return done,
             }
         }
+    }
+
+    /// The highest store revision among the state's value `kv` and up to
+    /// [`HISTORY_LOOKBACK`] earlier values etcd still keeps (a value's `revision` field, read
+    /// leniently so a corrupt value may still show one); `None` when none shows one.
+    async fn newest_in_history(&self, kv: &KeyValue) -> Option<u64> {
+        let revision_of = |value: &[u8]| -> Option<u64> {
+            let value: serde_json::Value = serde_json::from_slice(value).ok()?;
+            value.get("revision")?.as_u64()
+        };
+        let mut newest = revision_of(kv.value());
+        let (mut before, mut version) = (kv.mod_revision(), kv.version());
+        let key = self.cluster.state_key();
+        for _ in 0..HISTORY_LOOKBACK {
+            if version <= 1 {
+                break;
+            }
+            let at = before - 1;
+            let options = GetOptions::new().with_revision(at);
+            let answer = self
+                .conn
+                .call("read history", |mut c| {
+                    let (key, options) = (key.clone(), options.clone());
+                    async move { c.kv.get(key, Some(options)).await }
+                })
+                .await;
+            // Compacted away, or etcd unreachable: what was read so far.
+            let Ok(answer) = answer else { break };
+            let Some(previous) = answer.kvs().first() else { break };
+            newest = newest.max(revision_of(previous.value()));
+            (before, version) = (previous.mod_revision(), previous.version());
+        }
+        newest
     }
 
     /// Runs `op` on the latest state and writes the result by compare-and-swap; see the module

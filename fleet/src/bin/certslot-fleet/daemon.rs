@@ -119,6 +119,7 @@ fn log_agent(event: &AgentEvent) {
         AgentEvent::Stopped => "stopped",
         AgentEvent::LeaseLost { .. } => return tracing::warn!(kind = "lease-lost", "{event}"),
         AgentEvent::StateRejected { .. } => return tracing::warn!(kind = "state-rejected", "{event}"),
+        AgentEvent::StaleState { .. } => return tracing::warn!(kind = "state-stale", "{event}"),
         AgentEvent::StateMissing => return tracing::warn!(kind = "state-missing", "{event}"),
         AgentEvent::NotInTopology { .. } => return tracing::warn!(kind = "not-in-topology", "{event}"),
         AgentEvent::CannotHold { .. } => return tracing::error!(kind = "cannot-hold", "{event}"),
