@@ -88,9 +88,9 @@ pub use crate::etcd::{
     enable_auth, role_name, setup_access,
 };
 pub use crate::fleet::{
-    Agent, AgentError, AgentEvent, Alert, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
-    HoldingsReport, Leadership, LiveReport, ReportError, ServerStatus, Step, WaitingRoll, fleet_status,
-    keys_for_renewals, live_reports, step, waiting_rolls,
+    Agent, AgentError, AgentEvent, AgentKey, AgentKeyError, AgentPublicKey, Alert, Campaign, CertDirError,
+    Coordinator, CoordinatorEvent, Election, HoldingsReport, Leadership, LiveReport, ReportError,
+    ServerStatus, Step, WaitingRoll, fleet_status, keys_for_renewals, live_reports, step, waiting_rolls,
 };
 pub use crate::state::{
     EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, UpdateError,

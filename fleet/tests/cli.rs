@@ -247,3 +247,31 @@ fn an_unreachable_etcd_exits_4() {
     assert_eq!(error["error"]["kind"], "etcd-unavailable");
     assert!(error["error"]["message"].as_str().unwrap().starts_with("etcd read: "), "{error}");
 }
+
+#[test]
+fn agent_key_makes_the_key_pair_once_and_prints_its_fingerprint() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("certslot-cli-agent-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_text = dir.to_str().unwrap();
+    // No etcd is asked: no endpoint, TLS or password settings are needed.
+    let out = run(&["agent-key", "--dir", dir_text, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(first["made"], true);
+    let public = first["public_key"].as_str().unwrap();
+    assert!(public.starts_with("xwing:") && public.len() == 6 + 1624, "{public}");
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    let key_file = dir.join(".certslot-agent-key");
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    // Again: the same key, not made now; the text form is the key and its fingerprint.
+    let out = run(&["agent-key", "--dir", dir_text]);
+    let fingerprint = first["fingerprint"].as_str().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{public}\n{fingerprint}\n"));
+    // The fingerprint is OpenSSH's form: SHA-256 of the key's bytes, unpadded Base64.
+    let script = "import base64,hashlib,sys; k=base64.b64decode(sys.argv[1][6:]); \
+                  print('SHA256:'+base64.b64encode(hashlib.sha256(k).digest()).decode().rstrip('='))";
+    let python = Command::new("python3").args(["-c", script, public]).output().expect("python3 runs");
+    assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), fingerprint);
+    let _ = std::fs::remove_dir_all(&dir);
+}

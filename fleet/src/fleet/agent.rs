@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::etcd::{EtcdError, KeptLease};
+use crate::fleet::agent_key::{AgentKey, AgentKeyError};
 use crate::fleet::cert_dir::{CertDir, CertDirError};
 use crate::fleet::report::{HoldingsReport, ReportError};
 use crate::fleet::watcher::{Seen, Watched, spawn_watch};
@@ -55,6 +56,9 @@ pub enum AgentError {
     /// The certificate directory cannot be opened or read.
     #[error(transparent)]
     Dir(#[from] CertDirError),
+    /// The agent's key pair cannot be read or made.
+    #[error(transparent)]
+    Key(#[from] AgentKeyError),
     /// The runtime shut down while the agent's work ran on its blocking threads.
     #[error("the runtime shut down under the agent's work")]
     Interrupted,
@@ -72,6 +76,10 @@ pub enum AgentEvent {
         dir: PathBuf,
         /// What it holds.
         holding: BTreeSet<Thumbprint>,
+        /// The fingerprint of its key pair (see [`crate::AgentPublicKey::fingerprint`]).
+        key_fingerprint: String,
+        /// True when the key pair was made at this start (its first).
+        key_made: bool,
     },
     /// A lease was granted for its report.
     LeaseGranted {
@@ -154,12 +162,13 @@ impl fmt::Display for AgentEvent {
             ts.map(ToString::to_string).collect::<Vec<_>>().join(", ")
         };
         match self {
-            Self::Started { server, dir, holding } => {
+            Self::Started { server, dir, holding, key_fingerprint, key_made } => {
                 write!(
                     f,
-                    "agent for {server} started in {}, holding [{}]",
+                    "agent for {server} started in {}, holding [{}], agent key {key_fingerprint}{}",
                     dir.display(),
-                    list(&mut holding.iter())
+                    list(&mut holding.iter()),
+                    if *key_made { " (made now)" } else { "" }
                 )
             }
             Self::LeaseGranted { lease, ttl } => write!(f, "lease {lease:x} granted, ttl {}s", ttl.as_secs()),
@@ -290,6 +299,7 @@ impl Agent {
     ///
     /// # Errors
     /// [`AgentError::Dir`] when the directory cannot be opened or read at the start,
+    /// [`AgentError::Key`] when its key pair cannot be read or made (the first start makes it),
     /// [`AgentError::Interrupted`] when the runtime shuts down under its blocking work.
     pub async fn run(
         self,
@@ -303,11 +313,12 @@ impl Agent {
             .ok_or(AgentError::NoPassword)?;
         let (dir, store, server, clock) =
             (self.dir.clone(), Arc::clone(&self.store), self.server.clone(), self.clock);
-        let holder = blocking(move || -> Result<Holder, CertDirError> {
+        let holder = blocking(move || -> Result<(Holder, AgentKey, bool), AgentError> {
             let certs = CertDir::open(&dir)?;
+            let (key, key_made) = AgentKey::load_or_create(&dir)?;
             let holding = certs.list()?.into_iter().filter(|t| certs.verify(t, &file_password)).collect();
             let applied = certs.applied()?;
-            Ok(Holder {
+            let holder = Holder {
                 store,
                 server,
                 clock,
@@ -317,13 +328,17 @@ impl Agent {
                 current: None,
                 seen: 0,
                 applied,
-            })
+            };
+            Ok((holder, key, key_made))
         })
         .await??;
+        let (holder, key, key_made) = holder;
         on_event(AgentEvent::Started {
             server: self.server.clone(),
             dir: self.dir.clone(),
             holding: holder.holding.clone(),
+            key_fingerprint: key.public().fingerprint(),
+            key_made,
         });
         // Cancelled when `run` returns, however it returns: no duty outlives the agent.
         let duties = stop.child_token();

@@ -292,6 +292,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         file_password_file: Option<PathBuf>,
     },
+    /// Print an agent's public key and its fingerprint, making the key pair first if its
+    /// directory has none (as the agent does at its first start); no etcd is asked
+    AgentKey {
+        /// The agent's directory
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// One at a time (elected): feed the agents' reports into the store and advance it when
     /// changes are due; logs on stdout
     Coordinator {

@@ -14,8 +14,8 @@ use certslot::{
     validate::{Report as PolicyReport, Rule as _},
 };
 use certslot_etcd::{
-    AccessPlan, Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Tls, Updated,
-    fleet_status, live_reports, setup_access, step, waiting_rolls,
+    AccessPlan, AgentKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Tls,
+    Updated, fleet_status, live_reports, setup_access, step, waiting_rolls,
 };
 use getrandom::SysRng;
 use time::Duration;
@@ -23,9 +23,9 @@ use time::Duration;
 use crate::args::{Access, Command, Global, OneSlot, SlotFilter, Topology, password_source};
 use crate::daemon;
 use crate::output::{
-    AccessJson, AdvanceJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson, PlanJson, PoolJson,
-    RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson,
-    WriteJson, events_text, human, slot_text, thumbprint_list,
+    AccessJson, AdvanceJson, AgentKeyJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson,
+    PlanJson, PoolJson, RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson,
+    TopologyJson, WriteJson, events_text, human, slot_text, thumbprint_list,
 };
 
 /// The connection's options from the command line: TLS from the CA, certificate and key files.
@@ -45,6 +45,9 @@ fn connect_options(global: &Global) -> Result<ConnectOptions, Failure> {
 
 /// Runs a command.
 pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
+    if let Command::AgentKey { dir } = &command {
+        return agent_key(dir);
+    }
     let cluster = global.cluster.clone();
     let conn =
         Connection::connect(&global.endpoints, connect_options(&global)?).await.map_err(Failure::etcd)?;
@@ -128,12 +131,21 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             daemon::agent(store, &ctx.global, options).await?;
             Ok(Report::empty())
         }
+        Command::AgentKey { dir } => agent_key(&dir),
         Command::Coordinator { id, lease_ttl, resync, renew } => {
             let store = ctx.writer()?;
             daemon::coordinator(store, &ctx.global, id, lease_ttl, resync, renew).await;
             Ok(Report::empty())
         }
     }
+}
+
+/// `agent-key`: the agent's public key and fingerprint, the key pair made first if missing.
+fn agent_key(dir: &std::path::Path) -> Result<Report, Failure> {
+    let (key, made) = AgentKey::load_or_create(dir).map_err(|e| Failure::failed("agent-key", e))?;
+    let (public, fingerprint) = (key.public().to_string(), key.public().fingerprint());
+    let text = format!("{public}\n{fingerprint}{}\n", if made { " (made now)" } else { "" });
+    Report::new(text, &AgentKeyJson { public_key: &public, fingerprint: &fingerprint, made })
 }
 
 struct Context {

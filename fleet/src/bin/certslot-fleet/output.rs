@@ -124,6 +124,14 @@ impl Failure {
 
 // ----- the commands' JSON ------------------------------------------------------------------------
 
+/// `agent-key`.
+#[derive(Serialize)]
+pub struct AgentKeyJson<'a> {
+    pub public_key: &'a str,
+    pub fingerprint: &'a str,
+    pub made: bool,
+}
+
 /// `access setup`.
 #[derive(Serialize)]
 pub struct AccessJson<'a> {
