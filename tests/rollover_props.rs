@@ -294,6 +294,23 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             .filter(|n| *n > t)
             .min()
             .expect("always a next step");
+        // 5. What a server is handed now says what it holds until the store next changes.
+        for server in &servers {
+            let handed = store.holds(server, t).expect("server");
+            // At the next step, past it (the store unchanged), and around each bound.
+            let bounds = handed.iter().filter_map(|h| h.until).flat_map(|u| [u - NS, u]);
+            for later in [next - NS, next, next + Duration::days(30)].into_iter().chain(bounds) {
+                let kept: Vec<_> =
+                    handed.iter().filter(|h| h.applies_at(later)).map(|h| h.desired.clone()).collect();
+                prop_assert_eq!(
+                    kept,
+                    store.desired(server, later).expect("server"),
+                    "{} at {}",
+                    server,
+                    later
+                );
+            }
+        }
         if next > end {
             break;
         }

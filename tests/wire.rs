@@ -389,6 +389,24 @@ fn a_desired_certificate_names_its_slot_and_role() {
     let previous =
         Desired { cert_type: CertType::Default, scope: Scope::Global, thumbprint: a(), role: Role::Previous };
     assert_eq!(round_trip(&previous), previous);
+    // What a server is handed: the same fields and, for a previous certificate, when it stops
+    // holding it.
+    let held = store.holds("fe01.contoso.com", datetime!(2026-11-25 10:00 UTC)).unwrap();
+    assert_eq!(held.iter().map(|h| h.desired.clone()).collect::<Vec<_>>(), desired);
+    assert_eq!(
+        text(&held[0]),
+        r#"{"cert_type":"OAuthTokenIssuer","scope":"global","thumbprint":"3BF702B601477250F70E61E287798983087DA4AB","role":"current","until":null}"#
+    );
+    let retiring = certslot::store::Hold { desired: previous, until: Some(datetime!(2026-12-25 9:00 UTC)) };
+    assert_eq!(
+        text(&retiring),
+        format!(
+            r#"{{"cert_type":"Default","scope":"global","thumbprint":"{A}","role":"previous","until":"2026-12-25T09:00:00Z"}}"#
+        )
+    );
+    assert_eq!(round_trip(&retiring), retiring);
+    assert!(retiring.applies_at(datetime!(2026-12-25 8:59:59.999999999 UTC)));
+    assert!(!retiring.applies_at(datetime!(2026-12-25 9:00 UTC)));
 }
 
 #[test]

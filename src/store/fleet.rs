@@ -14,9 +14,9 @@ use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
 
 use crate::policy::{CertType, Scope, normalize};
-use crate::store::Store;
 use crate::store::error::SlotError;
 use crate::store::slot::Outcome;
+use crate::store::{Store, earliest};
 use crate::x509::thumbprint::Thumbprint;
 
 /// Why a server must hold a certificate.
@@ -54,6 +54,35 @@ pub struct Desired {
     pub thumbprint: Thumbprint,
     /// Why.
     pub role: Role,
+}
+
+/// One certificate a server must hold, and until when ([`Store::holds`]).
+///
+/// JSON (feature `serde`): the [`Desired`] fields and `until`, an RFC 3339 instant or `null`:
+///
+/// ```text
+/// {"cert_type": "OAuthTokenIssuer", "scope": "global",
+///  "thumbprint": "3BF702B601477250F70E61E287798983087DA4AB", "role": "previous",
+///  "until": "2026-12-25T09:00:00Z"}
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Hold {
+    /// The certificate and why.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub desired: Desired,
+    /// The first instant the server no longer holds it, unless the store changes before: for a
+    /// previous certificate the earlier of its retirement and the end of its validity; `None`
+    /// for a current or pending one (held until the store says otherwise).
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
+    pub until: Option<OffsetDateTime>,
+}
+
+impl Hold {
+    /// Whether the server holds it at `at` (before [`Hold::until`]).
+    pub fn applies_at(&self, at: OffsetDateTime) -> bool {
+        self.until.is_none_or(|until| at < until)
+    }
 }
 
 /// What a server last reported holding, and when.
@@ -182,25 +211,64 @@ impl Store {
 
     /// What the servers of `pool` must hold at `at` (see [`Store::desired`]).
     fn desired_in_pool(&self, pool: &str, at: OffsetDateTime) -> Vec<Desired> {
+        self.holds_in_pool(pool, at).into_iter().map(|h| h.desired).collect()
+    }
+
+    /// What a server must hold at `at`, as [`Store::desired`], each with the instant it stops
+    /// holding it if the store does not change meanwhile ([`Hold::until`]): what a writer
+    /// hands to a server that decides for itself, later, what to keep.
+    ///
+    /// ```
+    /// use certslot::{CertType, Scope, Store};
+    /// use time::macros::datetime;
+    ///
+    /// let mut store = Store::new();
+    /// store.add_site("redmond")?;
+    /// store.add_pool("pool01.contoso.com", "redmond")?;
+    /// store.add_server("fe01.contoso.com", "pool01.contoso.com")?;
+    /// let at = datetime!(2026-11-25 9:00 UTC);
+    /// let held = store.holds("fe01.contoso.com", at)?;
+    /// assert!(held.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SlotError::UnknownTopology`] for an unknown server.
+    pub fn holds(&self, server: &str, at: OffsetDateTime) -> Result<Vec<Hold>, SlotError> {
+        let name = normalize("server", server)?;
+        let pool = self
+            .topology
+            .pool_of(&name)
+            .ok_or_else(|| SlotError::UnknownTopology { kind: "server", name: name.to_string() })?;
+        Ok(self.holds_in_pool(pool, at))
+    }
+
+    /// What the servers of `pool` must hold at `at`, and until when (see [`Store::holds`]).
+    fn holds_in_pool(&self, pool: &str, at: OffsetDateTime) -> Vec<Hold> {
         let scope = Scope::Pool(pool.into());
         let mut out = Vec::new();
         for cert_type in self.assigned_types() {
             let Some((scope, slot)) = self.resolve(&cert_type, &scope) else { continue };
-            let mut push = |thumbprint: Thumbprint, role: Role| {
-                out.push(Desired { cert_type: cert_type.clone(), scope: scope.clone(), thumbprint, role });
+            let mut push = |thumbprint: Thumbprint, role: Role, until: Option<OffsetDateTime>| {
+                let desired =
+                    Desired { cert_type: cert_type.clone(), scope: scope.clone(), thumbprint, role };
+                out.push(Hold { desired, until });
             };
             if let Some(current) = slot.current {
-                push(current.thumbprint, Role::Current);
+                push(current.thumbprint, Role::Current, None);
             }
             if let Some(previous) = slot.previous {
-                let valid =
-                    self.inventory().get(&previous.thumbprint).is_some_and(|s| s.certificate.is_valid_at(at));
+                let certificate = self.inventory().get(&previous.thumbprint).map(|s| &s.certificate);
+                let valid = certificate.is_some_and(|c| c.is_valid_at(at));
                 if valid && self.previous_trusted_at(&cert_type, &scope, at) {
-                    push(previous.thumbprint, Role::Previous);
+                    // Held while valid (through its notAfter) and trusted (before it retires).
+                    let expires = certificate.map(|c| c.not_after() + Duration::nanoseconds(1));
+                    let retires = self.milestones(&cert_type, &scope).and_then(|m| m.previous_retires);
+                    push(previous.thumbprint, Role::Previous, earliest(expires, retires));
                 }
             }
             if let Some(pending) = slot.pending {
-                push(pending.thumbprint, Role::Pending);
+                push(pending.thumbprint, Role::Pending, None);
             }
         }
         out.sort();

@@ -53,7 +53,7 @@ mod timeline;
 mod topology;
 
 pub use self::error::SlotError;
-pub use self::fleet::{Desired, DriftOptions, Holdings, Role, ServerDrift};
+pub use self::fleet::{Desired, DriftOptions, Hold, Holdings, Role, ServerDrift};
 pub use self::inventory::{Inventory, StoredCertificate};
 pub use self::operations::RollOptions;
 pub use self::queries::{CertView, DueSlot, SlotView};
