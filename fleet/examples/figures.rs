@@ -158,10 +158,15 @@ async fn run() {
         let (events, mut synced) =
             mpsc::unbounded_channel::<(usize, Instant, Vec<Thumbprint>, Vec<Thumbprint>)>();
         let mut handles = Vec::new();
+        let writer = admin.derive_writer_keys().await.unwrap().public().clone();
         for i in 0..agents {
             let store = etcd_store(&endpoint, &cluster).await;
-            let agent =
-                Agent::new(store, &format!("fe{i:02}.contoso.com"), work.path().join(i.to_string())).unwrap();
+            let (server, dir) = (format!("fe{i:02}.contoso.com"), work.path().join(i.to_string()));
+            // Enrolled as an admin does: the agent's key made in its directory, its public half
+            // in the state.
+            let (key, _) = Agent::load_key(&dir).unwrap();
+            admin.enrol(&server, key.public()).await.unwrap();
+            let agent = Agent::new(store, &server, dir, writer.clone()).unwrap();
             let events = events.clone();
             handles.push(tokio::spawn(agent.run(stop.clone(), move |event| {
                 if let AgentEvent::Synced { written, removed, .. } = event {

@@ -11,9 +11,14 @@
 //!   live only inside the password-protected PFX files certslot writes into its state
 //!   ([`certslot::Store::to_state_with_keys`]); the password comes from an environment variable
 //!   or a file ([`PasswordSource`]).
-//! - [`Agent`]: one per front-end; writes what its server must hold into a directory (PFX with
-//!   key, mode 0600, written atomically), removes what it no longer must, and reports its
-//!   holdings under a lease, so a dead agent shows as unreported ([`fleet_status`]).
+//! - Deliveries: every write of the state also hands each enrolled server exactly what it must
+//!   hold ([`certslot::Store::holds`]) as a [`Delivery`], sealed with HPKE (X-Wing) to that
+//!   server's own [`AgentKey`] and signed by the writers' key ([`WriterKeys`], derived from the
+//!   fleet password, which also MACs the state), in `/certslot/<cluster>/deliveries/<fqdn>`.
+//! - [`Agent`]: one per front-end; opens only its own delivery (no fleet password), writes what
+//!   its server must hold into a directory (PFX with key, mode 0600, written atomically), removes
+//!   what it no longer must, and reports its holdings under a lease, so a dead agent shows as
+//!   unreported ([`fleet_status`]).
 //! - [`Coordinator`]: one at a time through an [`Election`]; records the agents' reports into
 //!   the store (the staging gate reads them) and advances the store when changes are due.
 //!
@@ -41,6 +46,7 @@
 //!
 //! use certslot_etcd::{
 //!     Agent, CancellationToken, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Tls,
+//!     WriterPublicKey,
 //! };
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -52,9 +58,12 @@
 //! )?;
 //! let options = ConnectOptions::default().tls(tls);
 //! let conn = Connection::connect(&["https://etcd1.contoso.com:2379".into()], options).await?;
-//! let password = PasswordSource::File("/etc/certslot/password".into()).read()?;
-//! let store = EtcdStore::new(conn, Cluster::new("contoso")?, Some(password));
-//! let agent = Agent::new(store, "fe01.contoso.com", "/var/lib/certslot")?;
+//! // No fleet password: the agent opens only its own delivery, sealed to its own key
+//! // (`Agent::load_key`), signed by the writers' key it was given at enrolment.
+//! let store = EtcdStore::new(conn, Cluster::new("contoso")?, None);
+//! let writer: WriterPublicKey = std::fs::read_to_string("/etc/certslot/writer-key")?.parse()?;
+//! let files = PasswordSource::File("/etc/certslot/file-password".into()).read()?;
+//! let agent = Agent::new(store, "fe01.contoso.com", "/var/lib/certslot", writer)?.file_password(files);
 //! let stop = CancellationToken::new();
 //! let on_signal = stop.clone();
 //! tokio::spawn(async move {
@@ -66,9 +75,9 @@
 //! # }
 //! ```
 //!
-//! Layers, in the order data flows: `etcd/` (connection, key layout, leases) → `state/` (the
-//! shared store) → `fleet/` (agents, reports, election, coordinator); `clock` is the one place
-//! that reads the clock.
+//! Layers, in the order data flows: `etcd/` (connection, key layout, leases) and `seal/` (agent
+//! keys, writer keys, deliveries) → `state/` (the shared store) → `fleet/` (agents, reports,
+//! election, coordinator); `clock` is the one place that reads the clock.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -80,6 +89,7 @@
 mod clock;
 mod etcd;
 mod fleet;
+mod seal;
 mod state;
 
 pub use crate::clock::Clock;
@@ -88,13 +98,17 @@ pub use crate::etcd::{
     enable_auth, role_name, setup_access,
 };
 pub use crate::fleet::{
-    Agent, AgentError, AgentEvent, AgentKey, AgentKeyError, AgentPublicKey, Alert, Campaign, CertDirError,
-    Coordinator, CoordinatorEvent, Election, HoldingsReport, Leadership, LiveReport, ReportError,
-    ServerStatus, Step, WaitingRoll, fleet_status, keys_for_renewals, live_reports, step, waiting_rolls,
+    Agent, AgentError, AgentEvent, Alert, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
+    HoldingsReport, Leadership, LiveReport, ReportError, ServerStatus, Step, WaitingRoll, fleet_status,
+    keys_for_renewals, live_reports, step, waiting_rolls,
+};
+pub use crate::seal::{
+    AgentKey, AgentKeyError, AgentPublicKey, BadWriterKey, Delivery, DeliveryError, DeliveryHeader,
+    WriterKeys, WriterPublicKey,
 };
 pub use crate::state::{
     EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, UpdateError,
-    UpdateOptions, Updated,
+    UpdateOptions, Updated, state_json,
 };
 /// The token that stops an [`Agent`] or a [`Coordinator`]: cancel it (on SIGTERM, say) and
 /// [`Agent::run`] or [`Coordinator::run`] returns within a second, its lease revoked.

@@ -150,10 +150,14 @@ fn an_agent_may_touch_only_its_own_report_and_lease() {
     let agent = rt.block_on(connect(&etcd, options_as(FE01)));
     let mut client = agent.client();
     rt.block_on(async {
-        // Its own report: yes. The state: read only.
+        // Its own report: yes. Its own delivery: read only. The state: neither read nor written.
         client.put(cluster.server_key(FE01), "{}", None).await.unwrap();
-        client.get(cluster.state_key(), None).await.unwrap();
+        client.get(cluster.delivery_key(FE01), None).await.unwrap();
+        permission_denied(client.put(cluster.delivery_key(FE01), "{}", None).await);
+        permission_denied(client.get(cluster.state_key(), None).await);
         permission_denied(client.put(cluster.state_key(), "{}", None).await);
+        // Another server's delivery: not read.
+        permission_denied(client.get(cluster.delivery_key(FE02), None).await);
         // Another server's report: neither read nor written; its lease not revoked.
         permission_denied(client.get(fe02_key.as_str(), None).await);
         permission_denied(client.put(fe02_key.as_str(), "{}", None).await);
@@ -202,7 +206,7 @@ fn access_setup_makes_exact_roles_and_repairs_a_widened_one() {
     assert_eq!(
         done["granted"],
         serde_json::json!([
-            "certslot:setup:agent:fe01.contoso.com: read /certslot/setup/state",
+            "certslot:setup:agent:fe01.contoso.com: read /certslot/setup/deliveries/fe01.contoso.com",
             "certslot:setup:agent:fe01.contoso.com: readwrite /certslot/setup/servers/fe01.contoso.com",
         ])
     );

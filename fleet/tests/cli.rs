@@ -117,7 +117,7 @@ fn usage_errors_exit_2_with_the_usage() {
         (
             &["agent", "--dir", "/tmp/x"][..],
             "error: the following required arguments were not provided:",
-            "certslot-fleet agent --server <FQDN> --dir <DIR> --endpoints <URL,...>",
+            "certslot-fleet agent --server <FQDN> --dir <DIR> --writer-key <KEY> --endpoints <URL,...>",
         ),
         (
             &["rollback", "--type", "OAuthTokenIssuer,Default"][..],
@@ -147,7 +147,7 @@ fn usage_errors_exit_2_with_the_usage() {
         (
             &["agent", "--server", "fe01", "--dir", "d", "--lease-ttl=0"][..],
             "error: invalid value '0' for '--lease-ttl <SECONDS>': not a positive number of seconds",
-            "certslot-fleet agent [OPTIONS] --server <FQDN> --dir <DIR>",
+            "certslot-fleet agent [OPTIONS] --server <FQDN> --dir <DIR> --writer-key <KEY>",
         ),
         (
             &["get", "--json", "--scope=pool:"][..],

@@ -72,7 +72,18 @@ fn an_agent_refuses_a_directory_others_may_write() {
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let dir_text = dir.to_str().expect("UTF-8 path");
-    let out = fleet.cli(&["agent", "--server", "fe01.contoso.com", "--dir", dir_text, "--lease-ttl", "2"]);
+    let writer_key = fleet.writer_key();
+    let out = fleet.cli(&[
+        "agent",
+        "--server",
+        "fe01.contoso.com",
+        "--dir",
+        dir_text,
+        "--lease-ttl",
+        "2",
+        "--writer-key",
+        &writer_key,
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty());
     assert_eq!(

@@ -87,6 +87,8 @@ fn a_coordinator_keeps_its_leadership_while_its_updates_conflict_for_thirty_seco
     // The agent's role now: a change of etcd's roles makes requests under way fail once with
     // "revision of auth store is old", which the writers below do not retry.
     fleet.grant(&["--agent", SERVER]);
+    // Enrolled before the writers run (enrolment is an admin's update like the others).
+    fleet.enrol(SERVER);
     let coordinator = slow.coordinator("c1");
     fleet.wait("c1 leads", Duration::from_secs(10), || coordinator.log().contains("c1 leads"));
 
@@ -125,7 +127,7 @@ fn a_coordinator_keeps_its_leadership_while_its_updates_conflict_for_thirty_seco
         .collect();
     // The agent starts once the writers run: the coordinator must record its report meanwhile.
     std::thread::sleep(Duration::from_millis(500));
-    let agent = fleet.agent(SERVER);
+    let agent = fleet.agent_unenrolled(SERVER);
     for writer in writers {
         rt.block_on(writer).unwrap();
     }

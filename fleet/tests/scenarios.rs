@@ -414,13 +414,19 @@ fn a_corrupt_state_is_refused_and_agents_keep_their_files() {
     let rt = runtime();
     let store = rt.block_on(store_for(&etcd.endpoint(), "corrupt"));
     let key = store.cluster().state_key();
+    // The same bad value in the state and in each server's delivery.
     let put = |value: &[u8]| {
         rt.block_on(async {
             let mut client = store.connection().client();
             client.put(key.clone(), value.to_vec(), None).await.unwrap();
+            for server in &SERVERS[..2] {
+                client.put(store.cluster().delivery_key(server), value.to_vec(), None).await.unwrap();
+            }
         })
     };
-    let rejections = |agent: &Daemon| agent.log().matches("state rejected, keeping every file").count();
+    let rejections = |agent: &Daemon| {
+        agent.log().matches("delivery rejected, keeping every file: not a certslot delivery").count()
+    };
     for (value, message) in [
         (&b"{\"format\":2,\"revision\":\x00"[..], "not a certslot state"),
         (&b"{\"format\": 99}"[..], "state format 99 is not supported"),
@@ -466,13 +472,19 @@ fn a_corrupt_state_is_refused_and_agents_keep_their_files() {
         assert_eq!(held, vec![[thumbprint(CERT_A)].into_iter().collect::<BTreeSet<_>>(); 2]);
     }
 
-    // A deleted key: the same.
-    rt.block_on(async { store.connection().client().delete(key.clone(), None).await.unwrap() });
+    // Deleted keys: the same.
+    rt.block_on(async {
+        let mut client = store.connection().client();
+        client.delete(key.clone(), None).await.unwrap();
+        for server in &SERVERS[..2] {
+            client.delete(store.cluster().delivery_key(server), None).await.unwrap();
+        }
+    });
     let out = fleet.cli(&["get", "--json"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"state-missing\""));
     fleet.wait("both agents see no state", Duration::from_secs(10), || {
-        agents.iter().all(|a| a.log().contains("no state in etcd, keeping every file"))
+        agents.iter().all(|a| a.log().contains("no delivery for this server in etcd, keeping every file"))
     });
     assert!(matches!(
         rt.block_on(store.load()),

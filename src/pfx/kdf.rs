@@ -49,6 +49,24 @@ impl Password {
         self.0.is_empty()
     }
 
+    /// A 32-byte key derived from the password's UTF-8 octets with PBKDF2-HMAC-SHA256 (RFC 8018
+    /// section 5.2) over `salt` and `rounds` (at least 1): to key a MAC or a signature from the
+    /// password without handing its text around. Zeroized on drop.
+    ///
+    /// ```
+    /// use certslot::Password;
+    ///
+    /// // PBKDF2-HMAC-SHA256("password", "salt", 1 round), 32 octets: the known answer.
+    /// let key = Password::new("password").derive_key(b"salt", 1);
+    /// assert_eq!(key[..4], [0x12, 0x0f, 0xb6, 0xcf]);
+    /// assert_eq!(key[28..], [0xb7, 0x0b, 0xe1, 0x7b]);
+    /// ```
+    pub fn derive_key(&self, salt: &[u8], rounds: u32) -> Zeroizing<[u8; 32]> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(self.0.as_bytes(), salt, rounds.max(1), key.as_mut());
+        key
+    }
+
     /// The UTF-8 octets (PBES2, PBMAC1).
     pub(crate) fn utf8(&self) -> &[u8] {
         self.0.as_bytes()

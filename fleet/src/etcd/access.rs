@@ -10,9 +10,9 @@
 //! | role | may read | may write |
 //! |---|---|---|
 //! | `certslot:<cluster>:admin` | the cluster's keys | the cluster's keys |
-//! | `certslot:<cluster>:coordinator` | the cluster's keys | the state, receipts, the queue, the election key |
+//! | `certslot:<cluster>:coordinator` | the cluster's keys | the state, the deliveries, receipts, the queue, the election key |
 //! | `certslot:<cluster>:reader` | the cluster's keys | nothing |
-//! | `certslot:<cluster>:agent:<server>` | the state | its server's report |
+//! | `certslot:<cluster>:agent:<server>` | its server's delivery | its server's report |
 //!
 //! etcd lets a user revoke a lease only when it may write every key attached to it, so an agent
 //! cannot revoke another agent's lease, and it attaches to its own lease only the report it may
@@ -120,6 +120,7 @@ fn roles(cluster: &Cluster, plan: &AccessPlan) -> BTreeMap<String, BTreeSet<Perm
         BTreeSet::from([
             Perm::prefix(Read, cluster.prefix()),
             Perm::new(Readwrite, cluster.state_key()),
+            Perm::prefix(Readwrite, cluster.delivery_key("")),
             Perm::new(Readwrite, cluster.coordinator_key()),
             Perm::prefix(Readwrite, cluster.op_key("")),
             Perm::prefix(Readwrite, cluster.queue_prefix()),
@@ -130,7 +131,7 @@ fn roles(cluster: &Cluster, plan: &AccessPlan) -> BTreeMap<String, BTreeSet<Perm
         roles.insert(
             role_name(cluster, &format!("agent:{server}")),
             BTreeSet::from([
-                Perm::new(Read, cluster.state_key()),
+                Perm::new(Read, cluster.delivery_key(server)),
                 Perm::new(Readwrite, cluster.server_key(server)),
             ]),
         );

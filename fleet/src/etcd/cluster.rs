@@ -1,8 +1,9 @@
 //! The keys of one certslot cluster in etcd, all under `/certslot/<cluster>/`:
 //!
 //! ```text
-//! /certslot/<cluster>/state            the store's state (certslot's JSON, keys in PFX)
-//! /certslot/<cluster>/servers/<fqdn>   a front-end agent's holdings report, under its lease
+//! /certslot/<cluster>/state               the store's state (certslot's JSON, keys in PFX), MAC'd
+//! /certslot/<cluster>/deliveries/<fqdn>   what one server must hold, sealed to its agent
+//! /certslot/<cluster>/servers/<fqdn>      a front-end agent's holdings report, under its lease
 //! /certslot/<cluster>/coordinator      the elected coordinator, under its lease
 //! /certslot/<cluster>/ops/<id>         an update's receipt, written with the state (see EtcdStore)
 //! ```
@@ -82,6 +83,12 @@ impl Cluster {
     /// The key of one server's holdings report (the name in lowercase, as the store keeps it).
     pub fn server_key(&self, server: &str) -> String {
         format!("/certslot/{}/servers/{}", self.name, server.to_ascii_lowercase())
+    }
+
+    /// The key of one server's delivery: what it must hold, sealed to its agent's key (the name
+    /// in lowercase).
+    pub fn delivery_key(&self, server: &str) -> String {
+        format!("/certslot/{}/deliveries/{}", self.name, server.to_ascii_lowercase())
     }
 
     /// The key the coordinators' election is held on.

@@ -1,13 +1,16 @@
-//! [`Agent`]: what Lync's replication does on each front-end server. It watches the state key,
-//! computes what its server must hold ([`Store::desired`]), writes those certificates with their
-//! keys into its directory (see `cert_dir`), removes the files of certificates no longer
+//! [`Agent`]: what Lync's replication does on each front-end server. It watches its server's
+//! delivery, `/certslot/<cluster>/deliveries/<fqdn>` (what the server must hold, sealed to the
+//! agent's own key and signed by a writer: see [`Delivery`]), writes those certificates with
+//! their keys into its directory (see `cert_dir`), removes the files of certificates no longer
 //! assigned, and reports what it holds under `/certslot/<cluster>/servers/<fqdn>` with a lease
 //! it keeps alive. When the agent dies the lease expires and the report goes: the server shows
-//! as unreported.
+//! as unreported. It never reads the state and needs no fleet password: only its own key, the
+//! writers' public key it was given at enrolment, and the password of the files it writes.
 //!
-//! A state that does not load (corrupt, foreign, a wrong password), a missing state and a state
-//! whose topology lacks the server change nothing in the directory: the agent keeps what it
-//! holds, keeps reporting it, and waits for a good state.
+//! A delivery that does not open (corrupt, foreign, for another server, sealed to another key,
+//! not signed by the pinned writer key), one older than the newest applied here (a replay), and
+//! a missing one change nothing in the directory: the agent keeps what it holds, keeps
+//! reporting it, and waits for a good delivery.
 
 use core::fmt;
 use std::collections::BTreeSet;
@@ -16,18 +19,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certslot::rand_core::UnwrapErr;
-use certslot::{ExportOptions, Password, Pfx, Store, Thumbprint, store::Desired};
+use certslot::{ExportOptions, Password, Pfx, Thumbprint};
 use etcd_client::{EventType, PutOptions};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::etcd::{EtcdError, KeptLease};
-use crate::fleet::agent_key::{AgentKey, AgentKeyError};
 use crate::fleet::cert_dir::{CertDir, CertDirError};
 use crate::fleet::report::{HoldingsReport, ReportError};
 use crate::fleet::watcher::{Seen, Watched, spawn_watch};
-use crate::state::{EtcdStore, StateError, on_blocking_thread, retry_wait, sleep_until};
+use crate::seal::{AgentKey, AgentKeyError, Delivery, DeliveryError, WriterPublicKey};
+use crate::state::{EtcdStore, on_blocking_thread, retry_wait, sleep_until};
 
 /// A front-end server's agent. See the module documentation.
 pub struct Agent {
@@ -35,6 +38,7 @@ pub struct Agent {
     server: String,
     dir: PathBuf,
     file_password: Option<Password>,
+    writer: Option<WriterPublicKey>,
     lease_ttl: Duration,
     resync: Duration,
     clock: Clock,
@@ -44,9 +48,13 @@ pub struct Agent {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AgentError {
-    /// The agent needs the state's password: the private keys it writes are in the state.
-    #[error("the agent needs the password of the state's private keys")]
+    /// The agent needs a password for the PFX files it writes.
+    #[error("the agent needs a password for the PFX files it writes (its own, not the fleet password)")]
     NoPassword,
+    /// The agent needs the writers' public key, pinned at enrolment: it accepts deliveries
+    /// signed by that key only.
+    #[error("the agent needs the writers' public key (certslot-fleet writer-key prints it)")]
+    NoWriterKey,
     /// Not a server name the store accepts.
     #[error("invalid server name {name:?}")]
     InvalidServer {
@@ -109,26 +117,22 @@ pub enum AgentEvent {
         /// The thumbprints.
         thumbprints: BTreeSet<Thumbprint>,
     },
-    /// The state does not load; the files stay as they are.
-    StateRejected {
+    /// The delivery is refused (see [`DeliveryError`]); the files stay as they are.
+    DeliveryRejected {
         /// Why.
-        error: StateError,
+        error: DeliveryError,
     },
-    /// The state is older than the newest this agent applied (a replay of an earlier value, or
-    /// an etcd restored from an old backup): refused, the files stay as they are.
-    StaleState {
-        /// The store revision of the state found.
+    /// The delivery is older than the newest this agent applied (a replay of an earlier value,
+    /// or an etcd restored from an old backup): refused, the files stay as they are.
+    StaleDelivery {
+        /// The store revision of the delivery found.
         revision: u64,
         /// The newest store revision applied here.
         applied: u64,
     },
-    /// The state key is missing; the files stay as they are.
-    StateMissing,
-    /// The state's topology does not have this server; the files stay as they are.
-    NotInTopology {
-        /// The server.
-        server: String,
-    },
+    /// There is no delivery for this server (not enrolled yet, or no longer in the topology);
+    /// the files stay as they are.
+    NoDelivery,
     /// A certificate it must hold could not be written.
     CannotHold {
         /// The certificate.
@@ -182,15 +186,12 @@ impl fmt::Display for AgentEvent {
             Self::Reported { thumbprints } => {
                 write!(f, "reported holding [{}]", list(&mut thumbprints.iter()))
             }
-            Self::StateRejected { error } => write!(f, "state rejected, keeping every file: {error}"),
-            Self::StaleState { revision, applied } => write!(
+            Self::DeliveryRejected { error } => write!(f, "delivery rejected, keeping every file: {error}"),
+            Self::StaleDelivery { revision, applied } => write!(
                 f,
-                "state revision {revision} is older than revision {applied} applied here, keeping every file"
+                "delivery of revision {revision} is older than revision {applied} applied here, keeping every file"
             ),
-            Self::StateMissing => f.write_str("no state in etcd, keeping every file"),
-            Self::NotInTopology { server } => {
-                write!(f, "{server} is not in the state's topology, keeping every file")
-            }
+            Self::NoDelivery => f.write_str("no delivery for this server in etcd, keeping every file"),
             Self::CannotHold { thumbprint, error } => write!(f, "cannot hold {thumbprint}: {error}"),
             Self::FileError { error } => write!(f, "certificate directory: {error}"),
             Self::ReportUnwritable { error } => write!(f, "cannot write the report, retrying: {error}"),
@@ -200,31 +201,34 @@ impl fmt::Display for AgentEvent {
     }
 }
 
-/// What the agent keeps of its server between events: the directory and what it holds, the
-/// last good state. Moved to tokio's blocking threads for each piece of work (opening the
-/// state's keys, writing and syncing files), and back.
+/// What the agent keeps of its server between events: the directory and what it holds, its
+/// keys, the last good delivery. Moved to tokio's blocking threads for each piece of work
+/// (opening the delivery, writing and syncing files), and back.
 struct Holder {
-    store: Arc<EtcdStore>,
+    cluster: String,
     server: String,
     clock: Clock,
     certs: CertDir,
     file_password: Password,
+    key: AgentKey,
+    writer: WriterPublicKey,
     holding: BTreeSet<Thumbprint>,
-    /// The last good state, until a bad one arrives.
-    current: Option<(Store, i64)>,
-    /// The highest state revision seen (good or bad): older watch events are skipped.
+    /// The last good delivery, until a bad one arrives.
+    current: Option<(Delivery, i64)>,
+    /// The highest etcd revision of the delivery seen (good or bad): older watch events are
+    /// skipped.
     seen: i64,
-    /// The newest store revision applied, as recorded in the directory: an older state is
+    /// The newest store revision applied, as recorded in the directory: an older delivery is
     /// refused.
     applied: u64,
 }
 
 /// A piece of the holder's work.
 enum Work {
-    /// A state value read (`fresh`: read when the watch started, applied even if seen before)
-    /// or watched.
+    /// A delivery read (`fresh`: read when the watch started, applied even if seen before) or
+    /// watched.
     Apply { value: Vec<u8>, mod_revision: i64, fresh: bool },
-    /// The state key is missing.
+    /// The delivery key is missing.
     Missing,
     /// The periodic re-check of the directory and of the time-dependent part of what the
     /// server must hold.
@@ -238,15 +242,19 @@ impl Agent {
     /// what the server must hold).
     pub const DEFAULT_RESYNC: Duration = Duration::from_secs(30);
 
-    /// An agent for `server` keeping its certificates in `dir`. `store` must have the state's
-    /// password (the private keys are in the state).
+    /// An agent for `server` keeping its certificates in `dir`, accepting deliveries signed by
+    /// `writer` (the writers' public key, pinned at enrolment). `store` needs no password: give
+    /// the files' password with [`Agent::file_password`] (without it, the store's password
+    /// protects the files).
     ///
     /// # Errors
-    /// [`AgentError::NoPassword`], [`AgentError::InvalidServer`].
-    pub fn new(store: EtcdStore, server: &str, dir: impl AsRef<Path>) -> Result<Self, AgentError> {
-        if store.password().is_none() {
-            return Err(AgentError::NoPassword);
-        }
+    /// [`AgentError::InvalidServer`].
+    pub fn new(
+        store: EtcdStore,
+        server: &str,
+        dir: impl AsRef<Path>,
+        writer: WriterPublicKey,
+    ) -> Result<Self, AgentError> {
         let valid = !server.is_empty()
             && server.len() <= 253
             && server.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
@@ -258,13 +266,14 @@ impl Agent {
             server: server.to_ascii_lowercase(),
             dir: dir.as_ref().to_owned(),
             file_password: None,
+            writer: Some(writer),
             lease_ttl: Self::DEFAULT_LEASE_TTL,
             resync: Self::DEFAULT_RESYNC,
             clock: Clock::System,
         })
     }
 
-    /// Protects the PFX files with this password instead of the state's.
+    /// Protects the PFX files with this password (the agent's own, not the fleet password).
     pub fn file_password(self, password: Password) -> Self {
         Self { file_password: Some(password), ..self }
     }
@@ -282,6 +291,18 @@ impl Agent {
     /// Sets the clock.
     pub fn clock(self, clock: Clock) -> Self {
         Self { clock, ..self }
+    }
+
+    /// The key pair of the agent whose directory is `dir`, as the agent reads it at its start:
+    /// the directory made (mode 0700) when missing and refused when its group or others may
+    /// write it, the key made on the first call. The second value is true when the key was made
+    /// now.
+    ///
+    /// # Errors
+    /// [`AgentError::Dir`], [`AgentError::Key`].
+    pub fn load_key(dir: &Path) -> Result<(AgentKey, bool), AgentError> {
+        CertDir::open(dir)?;
+        Ok(AgentKey::load_or_create(dir)?)
     }
 
     /// The server.
@@ -311,33 +332,36 @@ impl Agent {
             .clone()
             .or_else(|| self.store.password().cloned())
             .ok_or(AgentError::NoPassword)?;
-        let (dir, store, server, clock) =
-            (self.dir.clone(), Arc::clone(&self.store), self.server.clone(), self.clock);
-        let holder = blocking(move || -> Result<(Holder, AgentKey, bool), AgentError> {
+        let writer = self.writer.clone().ok_or(AgentError::NoWriterKey)?;
+        let (dir, server, clock) = (self.dir.clone(), self.server.clone(), self.clock);
+        let cluster = self.store.cluster().name().to_owned();
+        let holder = blocking(move || -> Result<(Holder, bool), AgentError> {
             let certs = CertDir::open(&dir)?;
             let (key, key_made) = AgentKey::load_or_create(&dir)?;
             let holding = certs.list()?.into_iter().filter(|t| certs.verify(t, &file_password)).collect();
             let applied = certs.applied()?;
             let holder = Holder {
-                store,
+                cluster,
                 server,
                 clock,
                 certs,
                 file_password,
+                key,
+                writer,
                 holding,
                 current: None,
                 seen: 0,
                 applied,
             };
-            Ok((holder, key, key_made))
+            Ok((holder, key_made))
         })
         .await??;
-        let (holder, key, key_made) = holder;
+        let (holder, key_made) = holder;
         on_event(AgentEvent::Started {
             server: self.server.clone(),
             dir: self.dir.clone(),
             holding: holder.holding.clone(),
-            key_fingerprint: key.public().fingerprint(),
+            key_fingerprint: holder.key.public().fingerprint(),
             key_made,
         });
         // Cancelled when `run` returns, however it returns: no duty outlives the agent.
@@ -360,9 +384,9 @@ impl Agent {
         on_event: &mut impl FnMut(AgentEvent),
     ) -> Result<Option<KeptLease>, AgentError> {
         let conn = self.store.connection().clone();
-        let state_key = self.store.cluster().state_key();
+        let delivery_key = self.store.cluster().delivery_key(&self.server);
         let report_key = self.store.cluster().server_key(&self.server);
-        let mut seen = spawn_watch(conn.clone(), state_key.clone(), Watched::Key, duties.clone());
+        let mut seen = spawn_watch(conn.clone(), delivery_key.clone(), Watched::Key, duties.clone());
         let mut lease: Option<KeptLease> = None;
         // The lease's "lost" token (a token never cancelled while there is no lease).
         let mut lost = CancellationToken::new();
@@ -460,7 +484,7 @@ impl Agent {
                     }
                     Some(Seen::Started { value: None }) => todo = Some(Work::Missing),
                     Some(Seen::Changed(changes)) => {
-                        if let Some(last) = changes.into_iter().rfind(|c| c.key == state_key) {
+                        if let Some(last) = changes.into_iter().rfind(|c| c.key == delivery_key) {
                             todo = Some(match last.kind {
                                 EventType::Delete => Work::Missing,
                                 EventType::Put => Work::Apply {
@@ -514,53 +538,47 @@ impl Holder {
             }
             Work::Missing => {
                 self.current = None;
-                events.push(AgentEvent::StateMissing);
+                events.push(AgentEvent::NoDelivery);
             }
             Work::Resync => {
-                if let Some((store, mod_revision)) = self.current.take() {
-                    self.sync(&store, mod_revision, events);
-                    self.current = Some((store, mod_revision));
+                if let Some((delivery, mod_revision)) = self.current.take() {
+                    self.sync(&delivery, mod_revision, events);
+                    self.current = Some((delivery, mod_revision));
                 }
             }
         }
     }
 
-    /// Loads a state value and brings the directory in line with it; a bad value changes
-    /// nothing.
+    /// Opens a delivery and brings the directory in line with it; a bad one changes nothing.
     fn apply(&mut self, value: &[u8], mod_revision: i64, events: &mut Vec<AgentEvent>) {
         self.seen = self.seen.max(mod_revision);
-        match self.store.decode(value, mod_revision) {
-            Ok(loaded) if loaded.store.revision() < self.applied => {
+        match Delivery::open(value, &self.cluster, &self.server, &self.key, &self.writer) {
+            Ok(delivery) if delivery.revision() < self.applied => {
                 self.current = None;
-                events.push(AgentEvent::StaleState {
-                    revision: loaded.store.revision(),
-                    applied: self.applied,
-                });
+                events
+                    .push(AgentEvent::StaleDelivery { revision: delivery.revision(), applied: self.applied });
             }
-            Ok(loaded) => {
-                self.sync(&loaded.store, mod_revision, events);
-                let revision = loaded.store.revision();
+            Ok(delivery) => {
+                self.sync(&delivery, mod_revision, events);
+                let revision = delivery.revision();
                 if revision > self.applied {
                     match self.certs.record_applied(revision) {
                         Ok(()) => self.applied = revision,
                         Err(error) => events.push(AgentEvent::FileError { error }),
                     }
                 }
-                self.current = Some((loaded.store, mod_revision));
+                self.current = Some((delivery, mod_revision));
             }
             Err(error) => {
                 self.current = None;
-                events.push(AgentEvent::StateRejected { error });
+                events.push(AgentEvent::DeliveryRejected { error });
             }
         }
     }
 
-    /// Writes what the server must hold and lacks, removes what it holds and must not.
-    fn sync(&mut self, store: &Store, mod_revision: i64, events: &mut Vec<AgentEvent>) {
-        let Ok(desired) = store.desired(&self.server, self.clock.now()) else {
-            events.push(AgentEvent::NotInTopology { server: self.server.clone() });
-            return;
-        };
+    /// Writes what the server must hold now and lacks, removes what it holds and must not.
+    fn sync(&mut self, delivery: &Delivery, mod_revision: i64, events: &mut Vec<AgentEvent>) {
+        let now = self.clock.now();
         let present = match self.certs.list() {
             Ok(present) => present,
             Err(error) => {
@@ -570,10 +588,11 @@ impl Holder {
         };
         // Files removed behind the agent's back are no longer held (and are written again).
         self.holding.retain(|t| present.contains(t));
-        let wanted: BTreeSet<Thumbprint> = desired.iter().map(|d| d.thumbprint).collect();
+        let wanted: BTreeSet<Thumbprint> =
+            delivery.holds().iter().filter(|h| h.applies_at(now)).map(|h| h.desired.thumbprint).collect();
         let (mut written, mut removed) = (Vec::new(), Vec::new());
         for thumbprint in wanted.difference(&self.holding.clone()) {
-            match self.write(store, &desired, thumbprint) {
+            match self.write(delivery, now, thumbprint) {
                 Ok(()) => {
                     self.holding.insert(*thumbprint);
                     written.push(*thumbprint);
@@ -591,23 +610,28 @@ impl Holder {
             }
         }
         if !written.is_empty() || !removed.is_empty() {
-            events.push(AgentEvent::Synced { mod_revision, revision: store.revision(), written, removed });
+            events.push(AgentEvent::Synced { mod_revision, revision: delivery.revision(), written, removed });
         }
     }
 
-    fn write(&self, store: &Store, desired: &[Desired], thumbprint: &Thumbprint) -> Result<(), CertDirError> {
-        let stored =
-            store.inventory().get(thumbprint).ok_or(CertDirError::NoKey { thumbprint: *thumbprint })?;
-        let key = stored.key.as_ref().ok_or(CertDirError::NoKey { thumbprint: *thumbprint })?;
+    fn write(
+        &self,
+        delivery: &Delivery,
+        now: time::OffsetDateTime,
+        thumbprint: &Thumbprint,
+    ) -> Result<(), CertDirError> {
+        let (certificate, key) =
+            delivery.key_pair(thumbprint).ok_or(CertDirError::NoKey { thumbprint: *thumbprint })?;
         // The friendly name Windows shows: the types the certificate serves here.
-        let uses: Vec<String> = desired
+        let uses: Vec<String> = delivery
+            .holds()
             .iter()
-            .filter(|d| d.thumbprint == *thumbprint)
-            .map(|d| format!("{} ({:?})", d.cert_type, d.role))
+            .filter(|h| h.desired.thumbprint == *thumbprint && h.applies_at(now))
+            .map(|h| format!("{} ({:?})", h.desired.cert_type, h.desired.role))
             .collect();
         let options = ExportOptions::default().friendly_name(format!("certslot: {}", uses.join(", ")));
         let pfx = Pfx::export(
-            &stored.certificate,
+            certificate,
             key,
             &[],
             &self.file_password,

@@ -7,7 +7,6 @@
 //! leases).
 
 mod agent;
-mod agent_key;
 mod alert;
 mod cert_dir;
 mod coordinator;
@@ -17,7 +16,6 @@ mod status;
 mod watcher;
 
 pub use self::agent::{Agent, AgentError, AgentEvent};
-pub use self::agent_key::{AgentKey, AgentKeyError, AgentPublicKey};
 pub use self::alert::Alert;
 pub use self::cert_dir::CertDirError;
 pub use self::coordinator::{Coordinator, CoordinatorEvent, Step, keys_for_renewals, step};

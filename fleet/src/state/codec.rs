@@ -1,6 +1,23 @@
 //! The state value: certslot's [`SavedState`] as compact JSON (`serde_json::to_vec`, a third of
 //! the size of [`Store::to_json`]'s pretty text; etcd limits a request to 1.5 MiB by default),
-//! checked on every read by certslot's loader.
+//! inside an envelope that the writers' MAC authenticates, with the agent keys an admin enrolled
+//! and a keyed digest of what each server was handed:
+//!
+//! ```text
+//! {"layout": "certslot-fleet/2",
+//!  "body": {"state": {…SavedState…}, "agents": {"fe01.contoso.com": "xwing:…"},
+//!           "handed": {"fe01.contoso.com": {"revision": 42, "digest": "…"}}},
+//!  "mac": "<Base64 HMAC-SHA256 of the body's bytes>"}
+//! ```
+//!
+//! A value without the envelope is the layout of releases before it (the bare `SavedState`):
+//! readers without the password still read it; writers refuse it
+//! ([`StateError::OldLayout`]) until `certslot-fleet upgrade` rewrites it.
+//!
+//! Each write also hands every enrolled server what it must hold ([`Store::holds`]) as a
+//! [`Delivery`] sealed to its agent key, in `/certslot/<cluster>/deliveries/<fqdn>`, but only
+//! when that changed: the digest of each server's holds and agent key, kept in the body, says
+//! which did. Deliveries go in the same transaction as the state.
 //!
 //! Sealing a private key (a PFX with fresh salts, thousands of hash rounds) costs far more than
 //! the rest of a state, so a write reuses the sealed keys of the state it changed while the
@@ -8,16 +25,24 @@
 //! [`SealedKey`]s ([`SavedState::with_keys`]), which were opened with the same password when
 //! that value was read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use base64ct::{Base64, Encoding as _};
 use certslot::rand_core::UnwrapErr;
 use certslot::{
     ExportOptions, Password, Store, Thumbprint,
     store::{SavedState, SealedKey},
 };
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
 
+use crate::seal::{AgentPublicKey, Delivery, DeliveryHeader, WriterKeys};
 use crate::state::error::StateError;
+
+/// The envelope's layout name.
+const LAYOUT: &str = "certslot-fleet/2";
 
 /// The sealed private keys of a state value, in thumbprint order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,77 +55,328 @@ impl SealedKeys {
     }
 }
 
+/// What a server was last handed: the store revision of its delivery and the keyed digest of
+/// its holds and agent key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Handed {
+    revision: u64,
+    digest: String,
+}
+
+/// The fleet's part of the state beside the store: the enrolled agent keys and what each
+/// server was handed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Roster {
+    agents: BTreeMap<String, AgentPublicKey>,
+    handed: BTreeMap<String, Handed>,
+}
+
+impl Roster {
+    /// The agent key enrolled for `server`.
+    pub(crate) fn agent(&self, server: &str) -> Option<&AgentPublicKey> {
+        self.agents.get(server)
+    }
+
+    /// Enrols `key` for `server` (replacing an earlier one); false when it was already enrolled.
+    pub(crate) fn enrol(&mut self, server: &str, key: AgentPublicKey) -> bool {
+        self.agents.insert(server.to_owned(), key.clone()).is_none_or(|old| old != key)
+    }
+
+    /// The enrolled servers and keys.
+    pub(crate) fn agents(&self) -> impl Iterator<Item = (&str, &AgentPublicKey)> {
+        self.agents.iter().map(|(s, k)| (s.as_str(), k))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    layout: &'a str,
+    #[serde(borrow)]
+    body: &'a RawValue,
+    mac: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body<'a> {
+    #[serde(borrow)]
+    state: &'a RawValue,
+    agents: BTreeMap<String, String>,
+    handed: BTreeMap<String, Handed>,
+}
+
+/// A state value encoded: the bytes, the keys it holds sealed, its roster, and the deliveries
+/// to write with it (`None`: delete the server's delivery).
+pub(crate) struct Encoded {
+    pub(crate) value: Vec<u8>,
+    pub(crate) sealed: SealedKeys,
+    pub(crate) roster: Roster,
+    pub(crate) deliveries: Deliveries,
+}
+
+/// What a writer needs to encode: the password of the private keys and the writers' keys.
+pub(crate) struct Writer<'a> {
+    pub(crate) password: &'a Password,
+    pub(crate) keys: &'a WriterKeys,
+    pub(crate) cluster: &'a str,
+}
+
 /// The certificates of `store` whose private keys it holds.
 fn keyed(store: &Store) -> BTreeSet<Thumbprint> {
     store.inventory().iter().filter(|s| s.key.is_some()).map(|s| s.certificate.thumbprint()).collect()
 }
 
-/// The value written for `store`, private keys in PFX protected by `password`: the keys of
-/// `previous` when they are the keys `store` holds, else sealed afresh. Returns the keys written.
+/// The value written for `store` and `roster`, private keys in PFX protected by the password:
+/// the keys of `previous` when they are the keys `store` holds, else sealed afresh; and the
+/// deliveries of the servers whose holds at `at` (or agent key) changed since `roster` was
+/// written, or of every enrolled server when `all`.
 pub(crate) fn encode(
     store: &Store,
-    password: &Password,
+    roster: &Roster,
+    writer: &Writer<'_>,
     previous: Option<&SealedKeys>,
-) -> Result<(Vec<u8>, SealedKeys), StateError> {
+    at: OffsetDateTime,
+    all: bool,
+) -> Result<Encoded, StateError> {
     let state = store.to_state().map_err(|source| StateError::Save { source })?;
+    let mut rng = UnwrapErr(getrandom::SysRng);
     let sealed = match previous {
         Some(previous) if previous.thumbprints() == keyed(store) => previous.clone(),
         _ => {
-            let mut rng = UnwrapErr(getrandom::SysRng);
             let keys = store
-                .sealed_keys(password, &ExportOptions::default(), &mut rng)
+                .sealed_keys(writer.password, &ExportOptions::default(), &mut rng)
                 .map_err(|source| StateError::Save { source })?;
             SealedKeys(keys.into())
         }
     };
     let state = state.with_keys(sealed.0.iter().cloned());
-    let value = serde_json::to_vec(&state).map_err(|source| StateError::Json { source })?;
-    Ok((value, sealed))
+    let state = serde_json::to_string(&state).map_err(|source| StateError::Json { source })?;
+    let (handed, deliveries) = deliver(store, roster, writer, at, all)?;
+    let roster = Roster { agents: roster.agents.clone(), handed };
+    let agents = roster.agents.iter().map(|(s, k)| (s.clone(), k.to_string())).collect();
+    let state = RawValue::from_string(state).map_err(|source| StateError::Json { source })?;
+    let body = Body { state: &state, agents, handed: roster.handed.clone() };
+    let body =
+        RawValue::from_string(serde_json::to_string(&body).map_err(|source| StateError::Json { source })?)
+            .map_err(|source| StateError::Json { source })?;
+    let mac = Base64::encode_string(&writer.keys.mac(body.get().as_bytes()));
+    let value = serde_json::to_vec(&Envelope { layout: LAYOUT, body: &body, mac })
+        .map_err(|source| StateError::Json { source })?;
+    Ok(Encoded { value, sealed, roster, deliveries })
 }
 
-/// The store a value holds, with its private keys when `password` is given (without it the keys
-/// are left out: enough to read slots, drift and timelines, not to write), and the value's
-/// sealed keys (opened with `password` when it is given). A sealed key byte-equal to one of
-/// `opened`'s (a store loaded or written earlier with the same password, and its sealed keys)
-/// is taken from that store instead of being opened again: opening is most of the time of a
-/// read, and after another writer's change the keys are mostly the same.
+/// Deliveries to write: a server's value, or `None` to delete it.
+type Deliveries = Vec<(String, Option<Vec<u8>>)>;
+
+/// The deliveries to write for `store`: see [`encode`].
+fn deliver(
+    store: &Store,
+    roster: &Roster,
+    writer: &Writer<'_>,
+    at: OffsetDateTime,
+    all: bool,
+) -> Result<(BTreeMap<String, Handed>, Deliveries), StateError> {
+    let mut handed = BTreeMap::new();
+    let mut deliveries = Vec::new();
+    let mut rng = UnwrapErr(getrandom::SysRng);
+    for (server, _) in store.topology().servers() {
+        let Some(agent) = roster.agents.get(server) else { continue };
+        let Ok(holds) = store.holds(server, at) else { continue };
+        let contents = [agent.fingerprint().as_bytes(), b"\0", &Delivery::holds_json(&holds)].concat();
+        let digest = Base64::encode_string(&writer.keys.digest(&contents));
+        match roster.handed.get(server) {
+            Some(before) if !all && before.digest == digest => {
+                handed.insert(server.to_owned(), before.clone());
+            }
+            _ => {
+                let keys = holds
+                    .iter()
+                    .filter_map(|h| {
+                        let stored = store.inventory().get(&h.desired.thumbprint)?;
+                        Some((h.desired.thumbprint, (stored.certificate.clone(), stored.key.clone()?)))
+                    })
+                    .collect();
+                let header = DeliveryHeader {
+                    format: 1,
+                    cluster: writer.cluster.to_owned(),
+                    server: server.to_owned(),
+                    revision: store.revision(),
+                    agent_key: String::new(),
+                    writer_key: String::new(),
+                };
+                let value = Delivery::new(header, holds, keys)
+                    .seal(agent, writer.keys, &mut rng)
+                    .map_err(|source| StateError::Deliver { server: server.to_owned(), source })?;
+                deliveries.push((server.to_owned(), Some(value)));
+                handed.insert(server.to_owned(), Handed { revision: store.revision(), digest });
+            }
+        }
+    }
+    // Servers no longer enrolled or in the topology: their deliveries go.
+    for server in roster.handed.keys().filter(|s| !handed.contains_key(*s)) {
+        deliveries.push((server.clone(), None));
+    }
+    Ok((handed, deliveries))
+}
+
+/// How a value was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The envelope, its MAC checked (when read with the writers' keys).
+    Current,
+    /// The bare state of releases before the envelope.
+    Old,
+}
+
+/// A value decoded.
+pub(crate) struct Decoded {
+    pub(crate) store: Store,
+    pub(crate) sealed: SealedKeys,
+    pub(crate) roster: Roster,
+    pub(crate) layout: Layout,
+}
+
+/// The store a value holds, with its private keys when `writer` is given (its MAC checked
+/// first; without it the keys are left out and nothing is checked: enough to read slots, drift
+/// and timelines, not to write), its sealed keys, roster and layout. A value of the old layout
+/// read with `writer` is [`StateError::OldLayout`] unless `old_layout` allows it (the upgrade,
+/// a restore). A sealed key byte-equal to one of `opened`'s (a store loaded or written earlier
+/// with the same password, and its sealed keys) is taken from that store instead of being
+/// opened again: opening is most of the time of a read, and after another writer's change the
+/// keys are mostly the same.
 pub(crate) fn decode(
     key: &str,
     value: &[u8],
-    password: Option<&Password>,
+    writer: Option<(&Password, &WriterKeys)>,
     opened: Option<(&Store, &SealedKeys)>,
-) -> Result<(Store, SealedKeys), StateError> {
+    old_layout: bool,
+) -> Result<Decoded, StateError> {
     let refused = |source| StateError::Load { key: key.to_owned(), source };
     let json = std::str::from_utf8(value)
         .map_err(|e| StateError::NotUtf8 { key: key.to_owned(), valid_up_to: e.valid_up_to() })?;
-    let state = SavedState::from_json(json).map_err(refused)?;
-    let store = match password {
-        Some(password) => Store::from_state_with_known_keys(&state, password, |sealed| {
+    let (state_json, roster, layout) = match serde_json::from_str::<Envelope<'_>>(json) {
+        Ok(envelope) if envelope.layout == LAYOUT => {
+            if let Some((_, keys)) = writer {
+                let tag = Base64::decode_vec(&envelope.mac).unwrap_or_default();
+                if !keys.mac_verifies(envelope.body.get().as_bytes(), &tag) {
+                    return Err(StateError::Unauthenticated { key: key.to_owned() });
+                }
+            }
+            let body: Body<'_> = serde_json::from_str(envelope.body.get()).map_err(|e| StateError::Load {
+                key: key.to_owned(),
+                source: certslot::LoadError::Json(e.to_string()),
+            })?;
+            let mut agents = BTreeMap::new();
+            for (server, text) in body.agents {
+                let agent = text
+                    .parse()
+                    .map_err(|_| StateError::BadAgentKey { key: key.to_owned(), server: server.clone() })?;
+                agents.insert(server, agent);
+            }
+            (body.state.get(), Roster { agents, handed: body.handed }, Layout::Current)
+        }
+        Ok(envelope) => {
+            return Err(StateError::UnknownLayout {
+                key: key.to_owned(),
+                layout: envelope.layout.to_owned(),
+            });
+        }
+        Err(_) => (json, Roster::default(), Layout::Old),
+    };
+    if layout == Layout::Old && writer.is_some() && !old_layout {
+        // Only a value that loads as an old state is one: anything else is refused as foreign.
+        SavedState::from_json(json).map_err(refused)?;
+        return Err(StateError::OldLayout { key: key.to_owned() });
+    }
+    let state = SavedState::from_json(state_json).map_err(refused)?;
+    let store = match writer {
+        Some((password, _)) => Store::from_state_with_known_keys(&state, password, |sealed| {
             let (store, keys) = opened?;
             keys.0.contains(sealed).then(|| store.inventory().get(&sealed.thumbprint())?.key.clone())?
         }),
         None => Store::from_state(&state),
     }
     .map_err(refused)?;
-    Ok((store, SealedKeys(state.keys().into())))
+    Ok(Decoded { store, sealed: SealedKeys(state.keys().into()), roster, layout })
+}
+
+/// The roster of a value of the current layout whose MAC verifies with `keys`.
+pub(crate) fn roster_of(value: &[u8], keys: &WriterKeys) -> Option<Roster> {
+    let envelope: Envelope<'_> = serde_json::from_slice(value).ok()?;
+    let tag = Base64::decode_vec(&envelope.mac).ok()?;
+    if envelope.layout != LAYOUT || !keys.mac_verifies(envelope.body.get().as_bytes(), &tag) {
+        return None;
+    }
+    let body: Body<'_> = serde_json::from_str(envelope.body.get()).ok()?;
+    let agents = body.agents.into_iter().map(|(s, k)| Some((s, k.parse().ok()?))).collect::<Option<_>>()?;
+    Some(Roster { agents, handed: body.handed })
+}
+
+/// The JSON of the [`SavedState`] a state value holds (of this release's layout or an earlier
+/// one), unchecked: what `certslot-fleet export` shows as JSON; `None` for a value that is
+/// neither.
+pub fn state_json(value: &[u8]) -> Option<&str> {
+    let json = std::str::from_utf8(value).ok()?;
+    match serde_json::from_str::<Envelope<'_>>(json) {
+        Ok(envelope) => {
+            let body: Body<'_> = serde_json::from_str(envelope.body.get()).ok()?;
+            Some(body.state.get())
+        }
+        Err(_) => Some(json),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The writers' keys of cluster "k" for each password, derived once.
+    fn writer_keys(password: &str) -> WriterKeys {
+        static KEYS: std::sync::Mutex<BTreeMap<String, WriterKeys>> = std::sync::Mutex::new(BTreeMap::new());
+        let mut keys = KEYS.lock().unwrap();
+        keys.entry(password.to_owned())
+            .or_insert_with(|| WriterKeys::derive(&Password::new(password), "k"))
+            .clone()
+    }
+
+    fn at() -> OffsetDateTime {
+        time::macros::datetime!(2026-11-25 9:00 UTC)
+    }
+
+    /// `encode` with no agents enrolled.
+    fn encode_with(store: &Store, password: &str, previous: Option<&SealedKeys>) -> (Vec<u8>, SealedKeys) {
+        let (password_value, keys) = (Password::new(password), writer_keys(password));
+        let writer = Writer { password: &password_value, keys: &keys, cluster: "k" };
+        let encoded = encode(store, &Roster::default(), &writer, previous, at(), false).unwrap();
+        assert!(encoded.deliveries.is_empty());
+        (encoded.value, encoded.sealed)
+    }
+
+    /// `decode` with the writers' keys of `password`.
+    fn decode_with(
+        value: &[u8],
+        password: Option<&str>,
+        opened: Option<(&Store, &SealedKeys)>,
+    ) -> Result<(Store, SealedKeys), StateError> {
+        let owned = password.map(|p| (Password::new(p), writer_keys(p)));
+        let writer = owned.as_ref().map(|(p, k)| (p, k));
+        decode("k", value, writer, opened, false).map(|d| (d.store, d.sealed))
+    }
+
     #[test]
     fn a_state_value_is_compact_json_that_loads_as_the_same_store() {
         let mut store = Store::for_sip_domain("contoso.com").unwrap();
         store.add_site("redmond").unwrap();
         store.add_pool("pool01.contoso.com", "redmond").unwrap();
-        let (value, sealed) = encode(&store, &Password::new("s3cret"), None).unwrap();
+        let (value, sealed) = encode_with(&store, "s3cret", None);
         assert!(!value.contains(&b'\n'));
         assert!(sealed.0.is_empty());
-        // certslot's own JSON, compact.
+        // certslot's own JSON, compact, in the envelope.
         let pretty: serde_json::Value = serde_json::from_str(&store.to_json().unwrap()).unwrap();
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&value).unwrap(), pretty);
-        let (loaded, _) = decode("k", &value, Some(&Password::new("s3cret")), None).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(state_json(&value).unwrap()).unwrap(), pretty);
+        let (loaded, _) = decode_with(&value, Some("s3cret"), None).unwrap();
         assert_eq!(loaded.to_json().unwrap(), store.to_json().unwrap());
     }
 
@@ -112,62 +388,93 @@ mod tests {
 
     #[test]
     fn sealed_keys_are_reused_while_the_keyed_certificates_are_the_same() {
-        let password = Password::new("s3cret");
         let mut store = Store::for_sip_domain("contoso.com").unwrap();
         let a = store.add_pfx(sample("openssl3-default.pfx")).unwrap();
-        let (first, sealed) = encode(&store, &password, None).unwrap();
+        let (first, sealed) = encode_with(&store, "s3cret", None);
         assert_eq!(sealed.thumbprints(), [a].into());
-        let (_, read) = decode("k", &first, Some(&password), None).unwrap();
+        let (_, read) = decode_with(&first, Some("s3cret"), None).unwrap();
         assert_eq!(read, sealed);
         // The same keys: the same sealed bytes, and the value loads with its key.
         store.add_site("redmond").unwrap();
-        let (second, again) = encode(&store, &password, Some(&sealed)).unwrap();
+        let (second, again) = encode_with(&store, "s3cret", Some(&sealed));
         assert_eq!(again, sealed);
-        let (loaded, _) = decode("k", &second, Some(&password), None).unwrap();
+        let (loaded, _) = decode_with(&second, Some("s3cret"), None).unwrap();
         assert_eq!(loaded.to_json().unwrap(), store.to_json().unwrap());
         assert!(loaded.inventory().get(&a).unwrap().key.is_some());
         // A new key: sealed afresh, both keys load.
         let b = store.add_pfx(sample("openssl3-rsa2048-next.pfx")).unwrap();
-        let (third, resealed) = encode(&store, &password, Some(&sealed)).unwrap();
+        let (third, resealed) = encode_with(&store, "s3cret", Some(&sealed));
         assert_eq!(resealed.thumbprints(), [a, b].into());
-        let (loaded, _) = decode("k", &third, Some(&password), None).unwrap();
+        let (loaded, _) = decode_with(&third, Some("s3cret"), None).unwrap();
         assert!(
             loaded.inventory().get(&a).unwrap().key.is_some()
                 && loaded.inventory().get(&b).unwrap().key.is_some()
         );
-        // Keys opened before are taken as they are, not opened again: with the store that
-        // opened them, even a password that opens nothing loads the value (the same sealed
-        // bytes); a key sealed afresh is opened.
-        let (first_store, first_sealed) = decode("k", &first, Some(&password), None).unwrap();
-        let other = Password::new("other");
-        let (reused, _) = decode("k", &second, Some(&other), Some((&first_store, &first_sealed))).unwrap();
+        // Keys opened before are taken from the store that opened them.
+        let (first_store, first_sealed) = decode_with(&first, Some("s3cret"), None).unwrap();
+        let (reused, _) = decode_with(&second, Some("s3cret"), Some((&first_store, &first_sealed))).unwrap();
         let spki = |store: &Store| {
             store.inventory().get(&a).unwrap().key.as_ref().unwrap().public_key_der().unwrap()
         };
         assert_eq!(spki(&reused), spki(&first_store));
-        assert!(decode("k", &second, Some(&other), None).is_err());
-        assert!(decode("k", &third, Some(&other), Some((&first_store, &first_sealed))).is_err());
-        let (both, _) = decode("k", &third, Some(&password), Some((&first_store, &first_sealed))).unwrap();
+        let (both, _) = decode_with(&third, Some("s3cret"), Some((&first_store, &first_sealed))).unwrap();
         assert!(both.inventory().get(&b).unwrap().key.is_some());
-        // Another password's keys do not open.
+        // Another password: its MAC key refuses the value whole, before any key is opened.
         assert!(matches!(
-            decode("k", &third, Some(&Password::new("other")), None),
-            Err(StateError::Load { source: certslot::LoadError::Key { .. }, .. })
+            decode_with(&third, Some("other"), None),
+            Err(StateError::Unauthenticated { key }) if key == "k"
+        ));
+        // Without a password the value reads, without its keys.
+        let (bare, _) = decode_with(&third, None, None).unwrap();
+        assert!(bare.inventory().get(&a).unwrap().key.is_none());
+    }
+
+    #[test]
+    fn a_changed_body_or_an_old_layout_is_refused_to_writers() {
+        let mut store = Store::for_sip_domain("contoso.com").unwrap();
+        store.add_site("redmond").unwrap();
+        let (value, _) = encode_with(&store, "s3cret", None);
+        // One byte of the body changed (the site renamed): the MAC no longer verifies.
+        let text = String::from_utf8(value.clone()).unwrap().replace("redmond", "redmont");
+        assert!(matches!(
+            decode_with(text.as_bytes(), Some("s3cret"), None),
+            Err(StateError::Unauthenticated { .. })
+        ));
+        // The bare state of earlier releases: read without a password, refused to writers
+        // until upgraded, taken when asked (the upgrade, a restore).
+        let old = serde_json::to_vec(&store.to_state().unwrap()).unwrap();
+        assert!(decode_with(&old, None, None).is_ok());
+        let error = decode_with(&old, Some("s3cret"), None).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "the state at k has the layout of an earlier release; run `certslot-fleet upgrade` to move it to the authenticated layout"
+        );
+        let keys = writer_keys("s3cret");
+        let decoded = decode("k", &old, Some((&Password::new("s3cret"), &keys)), None, true).unwrap();
+        assert_eq!(decoded.layout, Layout::Old);
+        assert_eq!(state_json(&old), std::str::from_utf8(&old).ok());
+        let inner: serde_json::Value = serde_json::from_str(state_json(&value).unwrap()).unwrap();
+        assert_eq!(inner, serde_json::from_slice::<serde_json::Value>(&old).unwrap());
+        // A layout from the future.
+        let future = String::from_utf8(value).unwrap().replace("certslot-fleet/2", "certslot-fleet/3");
+        assert!(matches!(
+            decode_with(future.as_bytes(), Some("s3cret"), None),
+            Err(StateError::UnknownLayout { layout, .. }) if layout == "certslot-fleet/3"
         ));
     }
 
     #[test]
     fn a_foreign_value_is_a_typed_error() {
         assert!(matches!(
-            decode("k", b"\xff\xfe", None, None),
+            decode_with(b"\xff\xfe", None, None),
             Err(StateError::NotUtf8 { valid_up_to: 0, .. })
         ));
         assert!(matches!(
-            decode("k", b"{\"format\": 99}", None, None),
+            decode_with(b"{\"format\": 99}", None, None),
             Err(StateError::Load { source: certslot::LoadError::UnsupportedFormat { format: 99 }, .. })
         ));
         assert!(matches!(
-            decode("k", b"garbage", None, None),
+            decode_with(b"garbage", None, None),
             Err(StateError::Load { source: certslot::LoadError::Json(_), .. })
         ));
     }

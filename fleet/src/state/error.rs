@@ -79,6 +79,48 @@ pub enum StateError {
     /// The runtime shut down while private keys were being sealed or opened.
     #[error("the runtime shut down while the state's private keys were being sealed or opened")]
     Interrupted,
+    /// The value's MAC does not verify with the keys of this password: written by someone
+    /// without the fleet password (or changed since), or another cluster's value.
+    #[error(
+        "the state at {key} is not authenticated by this cluster's writers (its MAC does not verify with this password)"
+    )]
+    Unauthenticated {
+        /// The key.
+        key: String,
+    },
+    /// The value has the layout of releases before authenticated states and deliveries.
+    #[error(
+        "the state at {key} has the layout of an earlier release; run `certslot-fleet upgrade` to move it to the authenticated layout"
+    )]
+    OldLayout {
+        /// The key.
+        key: String,
+    },
+    /// The value names a layout this release does not know.
+    #[error("the state at {key} has layout {layout:?}, which this release does not know")]
+    UnknownLayout {
+        /// The key.
+        key: String,
+        /// The layout it names.
+        layout: String,
+    },
+    /// An enrolled agent key in the value does not read.
+    #[error("the state at {key} enrols an unreadable agent key for {server}")]
+    BadAgentKey {
+        /// The key.
+        key: String,
+        /// The server.
+        server: String,
+    },
+    /// A server's delivery could not be sealed.
+    #[error("cannot seal the delivery of {server}: {source}")]
+    Deliver {
+        /// The server.
+        server: String,
+        /// Why.
+        #[source]
+        source: crate::seal::DeliveryError,
+    },
 }
 
 /// Why the state could not be read (or created).

@@ -30,19 +30,25 @@
 //! (its compare fails forever), and the operation runs again on the new state. No update is lost
 //! and none is applied twice.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use std::sync::Arc;
 
 use certslot::{Password, Store};
 use etcd_client::{
     Compare, CompareOp, GetOptions, GetResponse, KeyValue, PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 
+use crate::clock::Clock;
 use crate::etcd::{Cluster, Connection, EtcdError};
+use crate::seal::{AgentPublicKey, WriterKeys};
 use crate::state::backoff::{jitter, on_blocking_thread, random_hex};
-use crate::state::codec::{SealedKeys, decode, encode};
+use crate::state::codec::{
+    Decoded, Encoded, Layout, Roster, SealedKeys, Writer, decode, encode, roster_of, state_json,
+};
 use crate::state::error::{StateError, StoreError, UpdateError};
 
 /// How updates retry.
@@ -126,9 +132,26 @@ pub struct Loaded {
     pub mod_revision: i64,
     /// Its sealed private keys, opened with the password (`None` when read without it).
     keys: Option<SealedKeys>,
+    /// The enrolled agent keys and what each server was handed.
+    roster: Roster,
 }
 
 impl Loaded {
+    /// The agent key enrolled for `server`, if any.
+    pub fn agent_key(&self, server: &str) -> Option<&AgentPublicKey> {
+        self.roster.agent(server)
+    }
+
+    /// The enrolled servers and their agent keys, by server name.
+    pub fn agent_keys(&self) -> impl Iterator<Item = (&str, &AgentPublicKey)> {
+        self.roster.agents()
+    }
+
+    fn from_decoded(decoded: Decoded, mod_revision: i64, with_keys: bool) -> Self {
+        let keys = with_keys.then_some(decoded.sealed);
+        Self { store: decoded.store, mod_revision, keys, roster: decoded.roster }
+    }
+
     /// The store and the sealed keys it opened, for a later decode to take the keys from.
     fn opened(&self) -> Option<(&Store, &SealedKeys)> {
         Some((&self.store, self.keys.as_ref()?))
@@ -186,6 +209,10 @@ pub struct EtcdStore {
     conn: Connection,
     cluster: Cluster,
     password: Option<Password>,
+    /// The writers' keys, derived from the password at first use (on a blocking thread).
+    writer: OnceLock<WriterKeys>,
+    /// The clock of the deliveries' holds.
+    clock: Clock,
     options: UpdateOptions,
     cache: Mutex<Option<Loaded>>,
     /// The lease receipts are written under: granted once, used for half its lifetime.
@@ -217,8 +244,7 @@ struct Snapshot {
 struct Attempt<T> {
     number: u32,
     compared: i64,
-    bytes: Vec<u8>,
-    sealed: SealedKeys,
+    encoded: Arc<Encoded>,
     value: T,
     store: Store,
     /// Sent before, and its answer lost: it may have applied.
@@ -262,6 +288,8 @@ impl EtcdStore {
             conn,
             cluster,
             password,
+            writer: OnceLock::new(),
+            clock: Clock::System,
             options: UpdateOptions::default(),
             cache: Mutex::new(None),
             receipts: ReusedLease::default(),
@@ -273,6 +301,34 @@ impl EtcdStore {
     /// Sets how updates retry.
     pub fn with_options(self, options: UpdateOptions) -> Self {
         Self { options, ..self }
+    }
+
+    /// Sets the clock that dates what each server is handed ([`certslot::Store::holds`]).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The writers' keys of this cluster, derived from the password (`None` without one): the
+    /// state's MAC key and the key that signs deliveries, whose public half agents pin. The
+    /// first call derives them ([`WriterKeys::derive`], slow on purpose): call it from a blocking
+    /// thread, or use [`EtcdStore::derive_writer_keys`].
+    pub fn writer_keys(&self) -> Option<&WriterKeys> {
+        let password = self.password.as_ref()?;
+        Some(self.writer.get_or_init(|| WriterKeys::derive(password, self.cluster.name())))
+    }
+
+    /// Derives the writers' keys on a blocking thread, once (see [`EtcdStore::writer_keys`]).
+    ///
+    /// # Errors
+    /// [`StateError::PasswordRequired`] without a password, [`StateError::Interrupted`].
+    pub async fn derive_writer_keys(&self) -> Result<&WriterKeys, StateError> {
+        let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
+        if let Some(keys) = self.writer.get() {
+            return Ok(keys);
+        }
+        let (password, cluster) = (password.clone(), self.cluster.name().to_owned());
+        let keys = off_runtime(move || Ok(WriterKeys::derive(&password, &cluster))).await?;
+        Ok(self.writer.get_or_init(|| keys))
     }
 
     /// The connection.
@@ -320,11 +376,26 @@ impl EtcdStore {
     /// [`StateError`] for a value that is not a certslot state, or keys the password does not
     /// open.
     pub fn decode(&self, value: &[u8], mod_revision: i64) -> Result<Loaded, StateError> {
+        self.decode_value(value, mod_revision, false)
+    }
+
+    /// As [`EtcdStore::decode`], and a value of the layout before authenticated states too
+    /// (`old_layout`): a backup made by an earlier release, restored by an admin.
+    fn decode_value(&self, value: &[u8], mod_revision: i64, old_layout: bool) -> Result<Loaded, StateError> {
         let cached = self.cached();
         let opened = cached.as_ref().and_then(Loaded::opened);
-        let (store, sealed) = decode(&self.cluster.state_key(), value, self.password.as_ref(), opened)?;
-        let keys = self.password.is_some().then_some(sealed);
-        Ok(Loaded { store, mod_revision, keys })
+        let writer = self.password.as_ref().zip(self.writer_keys());
+        let decoded = decode(&self.cluster.state_key(), value, writer, opened, old_layout)?;
+        Ok(Loaded::from_decoded(decoded, mod_revision, self.password.is_some()))
+    }
+
+    /// Decodes a saved state (a file `certslot-fleet export` wrote, of this release or an
+    /// earlier one) with the store's password: its MAC checked when it has one, its keys opened.
+    ///
+    /// # Errors
+    /// As [`EtcdStore::decode`], but for the old layout.
+    pub fn decode_backup(&self, value: &[u8]) -> Result<Loaded, StateError> {
+        self.decode_value(value, 0, true)
     }
 
     /// Creates the state; refused when one exists, whatever it holds.
@@ -337,38 +408,45 @@ impl EtcdStore {
         self.put_if(store, compare).await
     }
 
-    /// Replaces the state, whatever the key holds now (a corrupt value too), with `store`:
-    /// the way back from a bad value, from a backup. An update like the others: it compares the
-    /// `mod_revision` it read, and when another writer got there first it reads again and
-    /// retries (with the backoff of [`UpdateOptions`]), so a concurrent change is never lost
-    /// unseen and never makes it fail.
+    /// Replaces the state, whatever the key holds now (a corrupt value too), with `backup`'s
+    /// store: the way back from a bad value, from a backup. The agents enrolled in the value it
+    /// replaces stay enrolled when that value is authenticated (else the backup's enrolments
+    /// count), and every enrolled server is handed what it must hold afresh. An update like the
+    /// others: it compares the `mod_revision` it read, and when another writer got there first
+    /// it reads again and retries (with the backoff of [`UpdateOptions`]), so a concurrent
+    /// change is never lost unseen and never makes it fail.
     ///
     /// # Errors
     /// [`StateError::PasswordRequired`], a state too large, contention past
     /// [`UpdateOptions::max_attempts`] ([`StateError::AlreadyExists`] with the newest revision),
     /// or etcd unreachable.
-    pub async fn replace(&self, store: &Store) -> Result<Loaded, StoreError> {
-        let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
-        let mut store = store.clone();
+    pub async fn replace(&self, backup: &Loaded) -> Result<Loaded, StoreError> {
+        let mut store = backup.store.clone();
         // Sealed once: the keys' encryption is the slow part; a value with another revision
-        // reuses the sealed keys.
-        let mut encoded = self.seal(&store, password).await?;
-        self.check_size(encoded.0.len())?;
+        // or roster reuses the sealed keys.
+        let mut sealed: Option<SealedKeys> = None;
         let mut conflicts = 0u32;
         loop {
             let snapshot = self.snapshot(None, None, false).await?;
             let revision = snapshot.state.as_ref().map_or(0, KeyValue::mod_revision);
             // The restored state reads as newer than every value etcd still keeps of the state,
-            // so agents that refuse older states (replays) take it, also when the value it
+            // so agents that refuse older deliveries (replays) take it, also when the value it
             // replaces is itself an old one written back.
             let replaced = match &snapshot.state {
                 Some(kv) => self.newest_in_history(kv).await,
                 None => None,
             };
-            if replaced.is_some_and(|replaced| store.continue_after(replaced)) {
-                encoded = encode(&store, password, Some(&encoded.1))?;
-                self.check_size(encoded.0.len())?;
+            if let Some(replaced) = replaced {
+                store.continue_after(replaced);
             }
+            let keys = self.derive_writer_keys().await?;
+            let roster = snapshot
+                .state
+                .as_ref()
+                .and_then(|kv| roster_of(kv.value(), keys))
+                .unwrap_or_else(|| backup.roster.clone());
+            let encoded = self.encode_off_runtime(&store, roster, sealed.clone(), true).await?;
+            sealed = Some(encoded.sealed.clone());
             let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, revision);
             match self.put_encoded(&store, &encoded, compare).await {
                 // Changed (or deleted) since it was read: read again.
@@ -384,12 +462,67 @@ impl EtcdStore {
         }
     }
 
+    /// Moves a state of the layout before authenticated states (an earlier release's) to the
+    /// current one: its keys opened with the password (so they must be protected, as any key
+    /// the state takes), the value written back with its MAC, by compare-and-swap. `false` when
+    /// it already has the current layout (nothing is written).
+    ///
+    /// # Errors
+    /// [`StateError::PasswordRequired`], a missing or refused value, contention (another writer
+    /// changed it meanwhile: [`StateError::AlreadyExists`]), or etcd unreachable.
+    pub async fn upgrade(&self) -> Result<bool, StoreError> {
+        self.derive_writer_keys().await?;
+        let snapshot = self.snapshot(None, None, false).await?;
+        let state =
+            snapshot.state.as_ref().ok_or_else(|| StateError::Missing { key: self.cluster.state_key() })?;
+        let decoded = {
+            let (key, value) = (self.cluster.state_key(), state.value().to_vec());
+            let password = self.password.clone().ok_or(StateError::PasswordRequired)?;
+            let keys = self.writer_keys().cloned().ok_or(StateError::PasswordRequired)?;
+            off_runtime(move || decode(&key, &value, Some((&password, &keys)), None, true)).await?
+        };
+        if decoded.layout == Layout::Current {
+            return Ok(false);
+        }
+        let mut store = decoded.store;
+        store.continue_after(store.revision());
+        let encoded = self.encode_off_runtime(&store, Roster::default(), None, true).await?;
+        let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, state.mod_revision());
+        self.put_encoded(&store, &encoded, compare).await?;
+        Ok(true)
+    }
+
+    /// Enrols `key` as the agent key of `server` (a server of the topology), replacing an
+    /// earlier one, and hands the server what it must hold, sealed to that key, in the same
+    /// write. [`Updated::written`] is false when that key was already enrolled.
+    ///
+    /// # Errors
+    /// [`UpdateError::Operation`] with [`certslot::SlotError::UnknownTopology`] for a server not
+    /// in the topology; otherwise as [`EtcdStore::update`].
+    pub async fn enrol(
+        &self,
+        server: &str,
+        key: &AgentPublicKey,
+    ) -> Result<Updated<()>, UpdateError<certslot::SlotError>> {
+        let server = server.to_ascii_lowercase();
+        self.update_inner(None, |store: &mut Store, roster: &mut Roster| {
+            if store.topology().pool_of(&server).is_none() {
+                return Err(certslot::SlotError::UnknownTopology { kind: "server", name: server.clone() });
+            }
+            if roster.enrol(&server, key.clone()) {
+                store.continue_after(store.revision());
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// The highest store revision among the state's value `kv` and up to
     /// [`HISTORY_LOOKBACK`] earlier values etcd still keeps (a value's `revision` field, read
     /// leniently so a corrupt value may still show one); `None` when none shows one.
     async fn newest_in_history(&self, kv: &KeyValue) -> Option<u64> {
         let revision_of = |value: &[u8]| -> Option<u64> {
-            let value: serde_json::Value = serde_json::from_slice(value).ok()?;
+            let value: serde_json::Value = serde_json::from_str(state_json(value)?).ok()?;
             value.get("revision")?.as_u64()
         };
         let mut newest = revision_of(kv.value());
@@ -426,9 +559,9 @@ impl EtcdStore {
     /// state, etcd unreachable, or contention past [`UpdateOptions::max_attempts`].
     pub async fn update<T, E>(
         &self,
-        op: impl FnMut(&mut Store) -> Result<T, E>,
+        mut op: impl FnMut(&mut Store) -> Result<T, E>,
     ) -> Result<Updated<T>, UpdateError<E>> {
-        self.update_inner(None, op).await
+        self.update_inner(None, |store: &mut Store, _: &mut Roster| op(store)).await
     }
 
     /// As [`EtcdStore::update`], and only while `guard` holds: a coordinator's write.
@@ -438,15 +571,15 @@ impl EtcdStore {
     pub async fn update_guarded<T, E>(
         &self,
         guard: &Guard,
-        op: impl FnMut(&mut Store) -> Result<T, E>,
+        mut op: impl FnMut(&mut Store) -> Result<T, E>,
     ) -> Result<Updated<T>, UpdateError<E>> {
-        self.update_inner(Some(guard), op).await
+        self.update_inner(Some(guard), |store: &mut Store, _: &mut Roster| op(store)).await
     }
 
     async fn update_inner<T, E>(
         &self,
         guard: Option<&Guard>,
-        op: impl FnMut(&mut Store) -> Result<T, E>,
+        op: impl FnMut(&mut Store, &mut Roster) -> Result<T, E>,
     ) -> Result<Updated<T>, UpdateError<E>> {
         let id = random_hex(16).map_err(StateError::Random)?;
         let mut queued = None;
@@ -461,10 +594,10 @@ impl EtcdStore {
         &self,
         id: &str,
         guard: Option<&Guard>,
-        mut op: impl FnMut(&mut Store) -> Result<T, E>,
+        mut op: impl FnMut(&mut Store, &mut Roster) -> Result<T, E>,
         queued: &mut Option<Queued>,
     ) -> Result<Updated<T>, UpdateError<E>> {
-        let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
+        self.derive_writer_keys().await?;
         let receipt_key = self.cluster.op_key(id);
         let started = Instant::now();
         let (mut outages, mut conflicts, mut attempts) = (0u32, 0u32, 0u32);
@@ -509,25 +642,20 @@ impl EtcdStore {
                 },
                 Next::Run(base, confirmed) => {
                     let mut store = base.store.clone();
+                    let mut roster = base.roster.clone();
                     let before = store.revision();
-                    match op(&mut store) {
+                    match op(&mut store, &mut roster) {
                         Ok(value) if store.revision() != before => {
                             attempts += 1;
                             if attempts > self.options.max_attempts {
                                 return Err(UpdateError::Contention { attempts: attempts - 1 });
                             }
-                            let (password, keys) = (password.clone(), base.keys.clone());
-                            let (bytes, sealed, store) = off_runtime(move || {
-                                let (bytes, sealed) = encode(&store, &password, keys.as_ref())?;
-                                Ok((bytes, sealed, store))
-                            })
-                            .await?;
-                            self.check_size(bytes.len())?;
+                            let encoded =
+                                self.encode_off_runtime(&store, roster, base.keys.clone(), false).await?;
                             Next::Send(Attempt {
                                 number: attempts,
                                 compared: base.mod_revision,
-                                bytes,
-                                sealed,
+                                encoded: Arc::new(encoded),
                                 value,
                                 store,
                                 unsure: false,
@@ -637,7 +765,7 @@ impl EtcdStore {
                         }
                         Err(e) if e.is_too_large() => {
                             return Err(StateError::TooLarge {
-                                bytes: attempt.bytes.len(),
+                                bytes: attempt.encoded.value.len(),
                                 limit: self.options.max_value_bytes,
                             }
                             .into());
@@ -703,7 +831,8 @@ impl EtcdStore {
 
     fn committed<T>(&self, attempt: Attempt<T>, mod_revision: i64, recovered: bool) -> Updated<T> {
         let revision = attempt.store.revision();
-        self.set_cache(Loaded { store: attempt.store, mod_revision, keys: Some(attempt.sealed) });
+        let (keys, roster) = (Some(attempt.encoded.sealed.clone()), attempt.encoded.roster.clone());
+        self.set_cache(Loaded { store: attempt.store, mod_revision, keys, roster });
         Updated {
             value: attempt.value,
             revision,
@@ -725,9 +854,10 @@ impl EtcdStore {
         let state_key = self.cluster.state_key();
         let mut compares = vec![Compare::mod_revision(state_key.clone(), CompareOp::Equal, attempt.compared)];
         let mut writes = vec![
-            TxnOp::put(state_key.clone(), attempt.bytes.clone(), None),
+            TxnOp::put(state_key.clone(), attempt.encoded.value.clone(), None),
             TxnOp::put(receipt_key, attempt.number.to_string(), Some(PutOptions::new().with_lease(lease))),
         ];
+        writes.extend(self.delivery_ops(&attempt.encoded));
         // Over a range, a compare holds when it holds for every key in it, and an empty range
         // compares as one absent key (create revision 0).
         let queue = self.cluster.queue_prefix();
@@ -869,33 +999,70 @@ impl EtcdStore {
         Ok(())
     }
 
-    /// Writes `store` if `compare` holds; a lost answer is settled by comparing the value found
-    /// with the one sent (its PFX salts are random, so only this write wrote it).
+    /// Writes `store` (nobody enrolled yet) if `compare` holds; a lost answer is settled by
+    /// comparing the value found with the one sent (its PFX salts are random, so only this write
+    /// wrote it).
     async fn put_if(&self, store: &Store, compare: Compare) -> Result<Loaded, StoreError> {
-        let password = self.password.as_ref().ok_or(StateError::PasswordRequired)?;
-        let encoded = self.seal(store, password).await?;
-        self.check_size(encoded.0.len())?;
+        let encoded = self.encode_off_runtime(store, Roster::default(), None, true).await?;
         self.put_encoded(store, &encoded, compare).await
     }
 
-    /// The value written for `store` with its keys sealed afresh, made off the runtime's threads.
-    async fn seal(&self, store: &Store, password: &Password) -> Result<(Vec<u8>, SealedKeys), StateError> {
-        let (store, password) = (store.clone(), password.clone());
-        off_runtime(move || encode(&store, &password, None)).await
+    /// The value written for `store` and `roster` (keys sealed afresh unless `sealed` holds
+    /// them), with the deliveries that changed (all of them when `all`), made off the runtime's
+    /// threads; refused when larger than [`UpdateOptions::max_value_bytes`].
+    async fn encode_off_runtime(
+        &self,
+        store: &Store,
+        roster: Roster,
+        sealed: Option<SealedKeys>,
+        all: bool,
+    ) -> Result<Encoded, StateError> {
+        let password = self.password.clone().ok_or(StateError::PasswordRequired)?;
+        let keys = self.derive_writer_keys().await?.clone();
+        let (store, cluster, at) = (store.clone(), self.cluster.name().to_owned(), self.clock.now());
+        let encoded = off_runtime(move || {
+            let writer = Writer { password: &password, keys: &keys, cluster: &cluster };
+            encode(&store, &roster, &writer, sealed.as_ref(), at, all)
+        })
+        .await?;
+        let size = encoded.value.len()
+            + encoded.deliveries.iter().filter_map(|(_, v)| v.as_ref()).map(Vec::len).sum::<usize>();
+        self.check_size(size)?;
+        Ok(encoded)
     }
 
-    /// [`EtcdStore::put_if`] with the state already encoded (its value and sealed keys).
+    /// The puts and deletes of the deliveries an encoded state carries.
+    fn delivery_ops(&self, encoded: &Encoded) -> Vec<TxnOp> {
+        encoded
+            .deliveries
+            .iter()
+            .map(|(server, value)| {
+                let key = self.cluster.delivery_key(server);
+                match value {
+                    Some(value) => TxnOp::put(key, value.clone(), None),
+                    None => TxnOp::delete(key, None),
+                }
+            })
+            .collect()
+    }
+
+    /// [`EtcdStore::put_if`] with the state already encoded.
     async fn put_encoded(
         &self,
         store: &Store,
-        (bytes, sealed): &(Vec<u8>, SealedKeys),
+        encoded: &Encoded,
         compare: Compare,
     ) -> Result<Loaded, StoreError> {
         let key = self.cluster.state_key();
-        let txn = Txn::new()
-            .when([compare])
-            .and_then([TxnOp::put(key.clone(), bytes.clone(), None)])
-            .or_else([TxnOp::get(key.clone(), None)]);
+        let mut writes = vec![TxnOp::put(key.clone(), encoded.value.clone(), None)];
+        writes.extend(self.delivery_ops(encoded));
+        let txn = Txn::new().when([compare]).and_then(writes).or_else([TxnOp::get(key.clone(), None)]);
+        let written = |mod_revision| Loaded {
+            store: store.clone(),
+            mod_revision,
+            keys: Some(encoded.sealed.clone()),
+            roster: encoded.roster.clone(),
+        };
         let started = Instant::now();
         let mut outages = 0u32;
         loop {
@@ -905,8 +1072,7 @@ impl EtcdStore {
             });
             match sent.await {
                 Ok(answer) if answer.succeeded() => {
-                    let mod_revision = header_revision(&answer)?;
-                    let loaded = Loaded { store: store.clone(), mod_revision, keys: Some(sealed.clone()) };
+                    let loaded = written(header_revision(&answer)?);
                     self.set_cache(loaded.clone());
                     return Ok(loaded);
                 }
@@ -916,10 +1082,8 @@ impl EtcdStore {
                         // Deleted since: the compare named a revision that no longer exists.
                         return Err(StateError::Missing { key }.into());
                     };
-                    if found.value() == bytes.as_slice() {
-                        let keys = Some(sealed.clone());
-                        let loaded =
-                            Loaded { store: store.clone(), mod_revision: found.mod_revision(), keys };
+                    if found.value() == encoded.value.as_slice() {
+                        let loaded = written(found.mod_revision());
                         self.set_cache(loaded.clone());
                         return Ok(loaded);
                     }
@@ -969,12 +1133,15 @@ impl EtcdStore {
         let (key, value, mod_revision) =
             (self.cluster.state_key(), state.value().to_vec(), state.mod_revision());
         let password = self.password.clone();
+        let keys = match password {
+            Some(_) => Some(self.derive_writer_keys().await?.clone()),
+            None => None,
+        };
         let cached = self.cached();
         let loaded = off_runtime(move || {
-            let (store, sealed) =
-                decode(&key, &value, password.as_ref(), cached.as_ref().and_then(Loaded::opened))?;
-            let keys = password.is_some().then_some(sealed);
-            Ok(Loaded { store, mod_revision, keys })
+            let writer = password.as_ref().zip(keys.as_ref());
+            let decoded = decode(&key, &value, writer, cached.as_ref().and_then(Loaded::opened), false)?;
+            Ok(Loaded::from_decoded(decoded, mod_revision, password.is_some()))
         })
         .await?;
         if self.password.is_some() {

@@ -15,6 +15,8 @@ use serde_json::Value;
 
 /// The state password of every test cluster.
 pub const PASSWORD: &str = "state-s3cret";
+/// The password of the PFX files agents write (their own; agents never get the fleet password).
+pub const FILE_PASSWORD: &str = "files-s3cret";
 /// The sample PFX files (the root crate's fixtures), their password and thumbprints.
 pub const PFX_PASSWORD: &str = "P@ssw0rd";
 pub const CERT_A: &str = "3BF702B601477250F70E61E287798983087DA4AB";
@@ -116,6 +118,8 @@ pub struct Fleet {
     pub work: TempDir,
     secure: bool,
     logs: std::sync::Mutex<Vec<PathBuf>>,
+    writer_key: std::sync::OnceLock<String>,
+    password: String,
 }
 
 impl Fleet {
@@ -131,9 +135,16 @@ impl Fleet {
             work: TempDir::new(cluster),
             secure: endpoints.starts_with("https://"),
             logs: std::sync::Mutex::new(Vec::new()),
+            writer_key: std::sync::OnceLock::new(),
+            password: PASSWORD.into(),
         };
         fleet.grant(&["--admin", ADMIN, "--reader", READER]);
         fleet
+    }
+
+    /// The same cluster name with another fleet password (another cluster's writers).
+    pub fn with_password(etcd: &Etcd, cluster: &str, password: &str) -> Self {
+        Self { password: password.into(), ..Self::new(etcd, cluster) }
     }
 
     /// `access setup` with `args`, as root (nothing on a plain etcd).
@@ -150,7 +161,7 @@ impl Fleet {
         command
             .env("CERTSLOT_ETCD_ENDPOINTS", &self.endpoint)
             .env("CERTSLOT_CLUSTER", &self.cluster)
-            .env("CERTSLOT_PASSWORD", PASSWORD)
+            .env("CERTSLOT_PASSWORD", &self.password)
             .env("PFX_PASSWORD", PFX_PASSWORD)
             .stdin(Stdio::null());
         if self.secure {
@@ -249,14 +260,53 @@ impl Fleet {
         self.work.path().join(server)
     }
 
-    /// `agent --server SERVER --dir <work>/SERVER --lease-ttl 2`.
+    /// The writers' public key (`writer-key`), which agents are given.
+    pub fn writer_key(&self) -> String {
+        self.writer_key
+            .get_or_init(|| self.json(&["writer-key"])["public_key"].as_str().expect("key").to_owned())
+            .clone()
+    }
+
+    /// The agent key of `server`'s directory (`agent-key --dir`, made on first use).
+    pub fn agent_key(&self, server: &str) -> String {
+        let dir = self.agent_dir(server);
+        self.json(&["agent-key", "--dir", dir.to_str().unwrap()])["public_key"]
+            .as_str()
+            .expect("key")
+            .to_owned()
+    }
+
+    /// Enrols the agent key of `server`'s directory (`topology enrol`), when the server is in
+    /// the topology.
+    pub fn enrol(&self, server: &str) {
+        let key = self.agent_key(server);
+        let out = self.cli(&["topology", "enrol", server, "--agent-key", &key]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || stderr.contains("unknown server") || stderr.contains("state-missing"),
+            "enrol {server}: {stderr}"
+        );
+    }
+
+    /// Enrols `server`'s agent, then runs `agent --server SERVER --dir <work>/SERVER --lease-ttl 2`
+    /// without the fleet password, its files protected by [`FILE_PASSWORD`].
     pub fn agent(&self, server: &str) -> Daemon {
+        self.enrol(server);
+        self.agent_unenrolled(server)
+    }
+
+    /// The agent of `server`, as [`Fleet::agent`] without enrolling it first.
+    pub fn agent_unenrolled(&self, server: &str) -> Daemon {
         let dir = self.agent_dir(server);
         self.grant(&["--agent", server]);
-        self.spawn(
-            server,
-            &format!("agent-{server}"),
-            &[
+        let writer_key = self.writer_key();
+        let log = self.work.path().join(format!("agent-{server}.log"));
+        let file = std::fs::File::create(&log).expect("log");
+        let child = self
+            .command_as(server)
+            .env_remove("CERTSLOT_PASSWORD")
+            .env("AGENT_FILE_PASSWORD", FILE_PASSWORD)
+            .args([
                 "agent",
                 "--server",
                 server,
@@ -266,8 +316,17 @@ impl Fleet {
                 "2",
                 "--resync",
                 "5",
-            ],
-        )
+                "--file-password-env",
+                "AGENT_FILE_PASSWORD",
+                "--writer-key",
+                &writer_key,
+            ])
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("certslot-fleet starts");
+        self.logs.lock().unwrap().push(log.clone());
+        Daemon { name: format!("agent-{server}"), child: Some(child), log }
     }
 
     /// `coordinator --id ID --lease-ttl 2`.

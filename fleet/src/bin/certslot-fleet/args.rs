@@ -263,6 +263,12 @@ pub enum Command {
     },
     /// Print the state value as stored (its private keys stay encrypted)
     Export,
+    /// Move a state written by an earlier release to the authenticated layout (MAC'd state,
+    /// per-server deliveries); nothing is written when it has it already
+    Upgrade,
+    /// Print the writers' public key (derived from the password), which each agent is given
+    /// with --writer-key; no etcd is asked
+    WriterKey,
     /// Replace the state, even a corrupt one, with a saved state (checked with the password
     /// before it is written)
     Restore {
@@ -291,6 +297,10 @@ pub enum Command {
         /// The password of the files it writes, from the first line of FILE
         #[arg(long, value_name = "FILE")]
         file_password_file: Option<PathBuf>,
+        /// The writers' public key, as `certslot-fleet writer-key` prints it: the agent accepts
+        /// only deliveries signed with it
+        #[arg(long, value_name = "KEY", env = "CERTSLOT_WRITER_KEY")]
+        writer_key: String,
     },
     /// Print an agent's public key and its fingerprint, making the key pair first if its
     /// directory has none (as the agent does at its first start); no etcd is asked
@@ -366,6 +376,19 @@ pub enum Topology {
         /// The server's pool
         #[arg(long, value_name = "POOL")]
         pool: String,
+        /// Also enrol its agent's public key (as `certslot-fleet agent-key` prints it on the
+        /// server: compare the fingerprint this command prints with the one shown there)
+        #[arg(long, value_name = "KEY")]
+        agent_key: Option<String>,
+    },
+    /// Enrol (or replace) the public key of a server's agent: the server is handed what it must
+    /// hold, sealed to that key; compare the fingerprint printed with the one the agent shows
+    Enrol {
+        #[arg(value_name = "FQDN")]
+        server: String,
+        /// The agent's public key, as `certslot-fleet agent-key` prints it
+        #[arg(long, value_name = "KEY")]
+        agent_key: String,
     },
     /// Remove a site
     RemoveSite {

@@ -14,8 +14,8 @@ use certslot::{
     validate::{Report as PolicyReport, Rule as _},
 };
 use certslot_etcd::{
-    AccessPlan, AgentKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource, Tls,
-    Updated, fleet_status, live_reports, setup_access, step, waiting_rolls,
+    AccessPlan, Agent, AgentPublicKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource,
+    Tls, Updated, WriterKeys, WriterPublicKey, fleet_status, live_reports, setup_access, step, waiting_rolls,
 };
 use getrandom::SysRng;
 use time::Duration;
@@ -23,9 +23,10 @@ use time::Duration;
 use crate::args::{Access, Command, Global, OneSlot, SlotFilter, Topology, password_source};
 use crate::daemon;
 use crate::output::{
-    AccessJson, AdvanceJson, AgentKeyJson, DriftJson, Failure, Finding, GetJson, ImportJson, InitJson,
-    PlanJson, PoolJson, RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson,
-    TopologyJson, WriteJson, events_text, human, slot_text, thumbprint_list,
+    AccessJson, AdvanceJson, AgentKeyJson, DriftJson, EnrolJson, Failure, Finding, GetJson, ImportJson,
+    InitJson, PlanJson, PoolJson, RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson,
+    TimelineJson, TopologyJson, UpgradeJson, WriteJson, WriterKeyJson, events_text, human, slot_text,
+    thumbprint_list,
 };
 
 /// The connection's options from the command line: TLS from the CA, certificate and key files.
@@ -47,6 +48,9 @@ fn connect_options(global: &Global) -> Result<ConnectOptions, Failure> {
 pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
     if let Command::AgentKey { dir } = &command {
         return agent_key(dir);
+    }
+    if let Command::WriterKey = &command {
+        return writer_key(&global).await;
     }
     let cluster = global.cluster.clone();
     let conn =
@@ -72,15 +76,21 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             };
             ctx.access(&plan, enable_auth).await
         }
+        Command::Topology(Topology::Enrol { server, agent_key }) => ctx.enrol(&server, &agent_key).await,
+        Command::Topology(Topology::AddServer { server, pool, agent_key: Some(agent_key) }) => {
+            let report = ctx.write(|s| s.add_server(&server, &pool)).await?;
+            let enrolled = ctx.enrol(&server, &agent_key).await?;
+            Ok(report.then(enrolled))
+        }
         Command::Topology(t) => {
             ctx.write(|s| match &t {
                 Topology::AddSite { site } => s.add_site(site),
                 Topology::AddPool { pool, site } => s.add_pool(pool, site),
-                Topology::AddServer { server, pool } => s.add_server(server, pool),
+                Topology::AddServer { server, pool, .. } => s.add_server(server, pool),
                 Topology::RemoveSite { site } => s.remove_site(site),
                 Topology::RemovePool { pool } => s.remove_pool(pool),
                 Topology::RemoveServer { server } => s.remove_server(server),
-                Topology::Show => Ok(Outcome::default()),
+                Topology::Show | Topology::Enrol { .. } => Ok(Outcome::default()),
             })
             .await
         }
@@ -119,15 +129,41 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
         Command::Jwks(slot) => ctx.jwks(&slot, clock).await,
         Command::Metadata { slot, exchange } => ctx.metadata(&slot, exchange, clock).await,
         Command::Export => ctx.export().await,
+        Command::Upgrade => ctx.upgrade().await,
+        Command::WriterKey => writer_key(&ctx.global).await,
         Command::Restore { file } => ctx.restore(&file).await,
-        Command::Agent { server, dir, lease_ttl, resync, file_password_env, file_password_file } => {
-            let store = ctx.writer()?;
+        Command::Agent {
+            server,
+            dir,
+            lease_ttl,
+            resync,
+            file_password_env,
+            file_password_file,
+            writer_key,
+        } => {
+            let writer_key: WriterPublicKey =
+                writer_key.parse().map_err(|e| Failure::failed("writer-key", e))?;
+            // The agent needs no fleet password; given one, it protects the files it writes.
+            let store = match ctx.global.password.as_ref() {
+                Some(source) => EtcdStore::new(
+                    ctx.conn.clone(),
+                    ctx.cluster.clone(),
+                    Some(source.read().map_err(|e| Failure::failed("password", e))?),
+                ),
+                None => ctx.reader(),
+            };
             let file_password = match password_source(file_password_env, file_password_file) {
                 Some(source) => Some(source.read().map_err(|e| Failure::failed("password", e))?),
                 None => None,
             };
-            let options =
-                daemon::AgentOptions { server: &server, dir: &dir, lease_ttl, resync, file_password };
+            let options = daemon::AgentOptions {
+                server: &server,
+                dir: &dir,
+                lease_ttl,
+                resync,
+                file_password,
+                writer_key,
+            };
             daemon::agent(store, &ctx.global, options).await?;
             Ok(Report::empty())
         }
@@ -140,9 +176,30 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
     }
 }
 
+/// `writer-key`: the writers' public key, derived from the password.
+async fn writer_key(global: &Global) -> Result<Report, Failure> {
+    let source = global.password.as_ref().ok_or_else(|| {
+        Failure::failed(
+            "password-required",
+            "this command needs the fleet password: --password-env VAR, --password-file FILE or CERTSLOT_PASSWORD",
+        )
+    })?;
+    let password = source.read().map_err(|e| Failure::failed("password", e))?;
+    let cluster = global.cluster.name().to_owned();
+    let keys = tokio::task::spawn_blocking(move || WriterKeys::derive(&password, &cluster))
+        .await
+        .map_err(|e| Failure::failed("writer-key", e))?;
+    let (public, fingerprint) = (keys.public().to_string(), keys.public().fingerprint());
+    let text = format!("{public}\n{fingerprint}\n");
+    Report::new(
+        text,
+        &WriterKeyJson { cluster: global.cluster.name(), public_key: &public, fingerprint: &fingerprint },
+    )
+}
+
 /// `agent-key`: the agent's public key and fingerprint, the key pair made first if missing.
 fn agent_key(dir: &std::path::Path) -> Result<Report, Failure> {
-    let (key, made) = AgentKey::load_or_create(dir).map_err(|e| Failure::failed("agent-key", e))?;
+    let (key, made) = Agent::load_key(dir).map_err(|e| Failure::failed("agent-key", e))?;
     let (public, fingerprint) = (key.public().to_string(), key.public().fingerprint());
     let text = format!("{public}\n{fingerprint}{}\n", if made { " (made now)" } else { "" });
     Report::new(text, &AgentKeyJson { public_key: &public, fingerprint: &fingerprint, made })
@@ -604,8 +661,36 @@ impl Context {
         reader.decode(&value, mod_revision).map_err(|e| Failure::state(&e))?;
         // The text as stored; as JSON, the state it holds (checked above, so it reads).
         let text = String::from_utf8_lossy(&value).into_owned();
-        let state = SavedState::from_json(&text).map_err(|e| Failure::failed("json", e))?;
+        let json = certslot_etcd::state_json(&value).unwrap_or_default();
+        let state = SavedState::from_json(json).map_err(|e| Failure::failed("json", e))?;
         Report::new(text + "\n", &state)
+    }
+
+    async fn upgrade(&self) -> Result<Report, Failure> {
+        let upgraded = self.writer()?.upgrade().await.map_err(Failure::store)?;
+        let text = match upgraded {
+            true => format!("moved the state of cluster {} to the authenticated layout\n", self.cluster),
+            false => format!("the state of cluster {} has the authenticated layout already\n", self.cluster),
+        };
+        Report::new(text, &UpgradeJson { cluster: self.cluster.name(), upgraded })
+    }
+
+    async fn enrol(&self, server: &str, agent_key: &str) -> Result<Report, Failure> {
+        let key: AgentPublicKey = agent_key.parse().map_err(|e| Failure::failed("agent-key", e))?;
+        let updated = self.writer()?.enrol(server, &key).await.map_err(Failure::update)?;
+        let fingerprint = key.fingerprint();
+        let text = match updated.written {
+            true => format!("enrolled the agent key of {server}: {fingerprint}\n"),
+            false => format!("the agent key of {server} was enrolled already: {fingerprint}\n"),
+        };
+        let json = EnrolJson {
+            server,
+            fingerprint: &fingerprint,
+            enrolled: updated.written,
+            revision: updated.revision,
+            mod_revision: updated.mod_revision,
+        };
+        Report::new(text, &json)
     }
 
     async fn restore(&self, file: &std::path::Path) -> Result<Report, Failure> {
@@ -613,9 +698,9 @@ impl Context {
         let bytes = std::fs::read(file)
             .map_err(|e| Failure::failed("file", format!("cannot read {}: {e}", file.display())))?;
         let loaded = writer
-            .decode(&bytes, 0)
+            .decode_backup(&bytes)
             .map_err(|e| Failure::failed("restore-refused", format!("{}: {e}", file.display())))?;
-        let written = writer.replace(&loaded.store).await.map_err(Failure::store)?;
+        let written = writer.replace(&loaded).await.map_err(Failure::store)?;
         let text = format!(
             "restored the state of cluster {} from {} (revision {})\n",
             self.cluster,

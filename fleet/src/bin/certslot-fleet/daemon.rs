@@ -36,11 +36,12 @@ pub struct AgentOptions<'a> {
     pub lease_ttl: Option<Duration>,
     pub resync: Option<Duration>,
     pub file_password: Option<certslot::Password>,
+    pub writer_key: certslot_etcd::WriterPublicKey,
 }
 
 /// Runs an agent until SIGTERM or Ctrl-C.
 pub async fn agent(store: EtcdStore, global: &Global, options: AgentOptions<'_>) -> Result<(), Failure> {
-    let mut agent = Agent::new(store, options.server, options.dir)
+    let mut agent = Agent::new(store, options.server, options.dir, options.writer_key)
         .map_err(|e| Failure::failed("agent", e))?
         .lease_ttl(options.lease_ttl.unwrap_or(Agent::DEFAULT_LEASE_TTL))
         .resync_every(options.resync.unwrap_or(Agent::DEFAULT_RESYNC))
@@ -118,10 +119,9 @@ fn log_agent(event: &AgentEvent) {
         AgentEvent::Reported { .. } => "reported",
         AgentEvent::Stopped => "stopped",
         AgentEvent::LeaseLost { .. } => return tracing::warn!(kind = "lease-lost", "{event}"),
-        AgentEvent::StateRejected { .. } => return tracing::warn!(kind = "state-rejected", "{event}"),
-        AgentEvent::StaleState { .. } => return tracing::warn!(kind = "state-stale", "{event}"),
-        AgentEvent::StateMissing => return tracing::warn!(kind = "state-missing", "{event}"),
-        AgentEvent::NotInTopology { .. } => return tracing::warn!(kind = "not-in-topology", "{event}"),
+        AgentEvent::DeliveryRejected { .. } => return tracing::warn!(kind = "delivery-rejected", "{event}"),
+        AgentEvent::StaleDelivery { .. } => return tracing::warn!(kind = "delivery-stale", "{event}"),
+        AgentEvent::NoDelivery => return tracing::warn!(kind = "no-delivery", "{event}"),
         AgentEvent::CannotHold { .. } => return tracing::error!(kind = "cannot-hold", "{event}"),
         AgentEvent::FileError { .. } => return tracing::error!(kind = "file-error", "{event}"),
         AgentEvent::ReportUnwritable { .. } => return tracing::warn!(kind = "report-unwritable", "{event}"),

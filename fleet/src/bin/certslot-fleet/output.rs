@@ -34,6 +34,11 @@ impl Report {
     pub fn empty() -> Self {
         Self { text: String::new(), json: None }
     }
+
+    /// This result's text, then `next`'s; `next`'s JSON.
+    pub fn then(self, next: Self) -> Self {
+        Self { text: self.text + &next.text, json: next.json }
+    }
 }
 
 /// A failed command: exit code, a stable kind for scripts, the message.
@@ -70,6 +75,8 @@ impl Failure {
         match e {
             StateError::Missing { .. } => Self::new(3, "state-missing", e),
             StateError::NotUtf8 { .. } | StateError::Load { .. } => Self::new(3, "state-refused", e),
+            StateError::Unauthenticated { .. } => Self::new(3, "state-unauthenticated", e),
+            StateError::OldLayout { .. } => Self::new(3, "state-old-layout", e),
             StateError::TooLarge { .. } => Self::failed("state-too-large", e),
             StateError::PasswordRequired => Self::failed("password-required", e),
             StateError::AlreadyExists { .. } => Self::failed("state-exists", e),
@@ -130,6 +137,31 @@ pub struct AgentKeyJson<'a> {
     pub public_key: &'a str,
     pub fingerprint: &'a str,
     pub made: bool,
+}
+
+/// `writer-key`.
+#[derive(Serialize)]
+pub struct WriterKeyJson<'a> {
+    pub cluster: &'a str,
+    pub public_key: &'a str,
+    pub fingerprint: &'a str,
+}
+
+/// `topology enrol` (and `topology add-server --agent-key`).
+#[derive(Serialize)]
+pub struct EnrolJson<'a> {
+    pub server: &'a str,
+    pub fingerprint: &'a str,
+    pub enrolled: bool,
+    pub revision: u64,
+    pub mod_revision: i64,
+}
+
+/// `upgrade`.
+#[derive(Serialize)]
+pub struct UpgradeJson<'a> {
+    pub cluster: &'a str,
+    pub upgraded: bool,
 }
 
 /// `access setup`.

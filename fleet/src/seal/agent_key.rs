@@ -1,4 +1,4 @@
-//! An agent's own key pair, to which the certificates and keys its server must hold will be
+//! An agent's own key pair, to which the certificates and keys its server must hold are
 //! sealed (HPKE, RFC 9180): X-Wing (ML-KEM-768 with X25519, draft-connolly-cfrg-xwing-kem, KEM
 //! id 0x647a) from the `hpke` crate, so a delivery recorded today stays secret for the key's
 //! whole life even against a quantum computer later.
@@ -18,8 +18,6 @@ use hpke::kem::XWing;
 use hpke::{Deserializable as _, Kem as _, Serializable as _};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
-
-use crate::fleet::cert_dir::{CertDir, CertDirError};
 
 /// The key file's name in the agent's directory.
 pub(crate) const KEY_FILE: &str = ".certslot-agent-key";
@@ -88,25 +86,22 @@ pub enum AgentKeyError {
         /// The file.
         path: PathBuf,
     },
-    /// The agent's directory cannot be made or used (it is created mode 0700 when missing, and
-    /// one its group or others may write is refused).
-    #[error(transparent)]
-    Dir(#[from] CertDirError),
     /// A public key's text is not `xwing:` and the Base64 of an X-Wing public key.
     #[error("not an agent public key (expected xwing: and the Base64 of 1216 bytes)")]
     BadPublicKey,
 }
 
 impl AgentKey {
-    /// The key pair of the agent whose directory is `dir` (made mode 0700 when missing, as the
-    /// agent makes it): read from its key file, or made and written there (mode 0600, a new file: an existing one is never overwritten) when there is
-    /// none. The second value is true when the key was made now.
+    /// The key pair of the agent whose directory is `dir` (which must exist; see
+    /// [`Agent::load_key`](crate::Agent::load_key), which makes and checks it as the agent
+    /// does): read from its key file, or made and written there (mode 0600, a new file: an
+    /// existing one is never overwritten) when there is none. The second value is true when the
+    /// key was made now.
     ///
     /// # Errors
-    /// [`AgentKeyError`]: the directory cannot be made or is writable by others; the file cannot
-    /// be read or written, may be read by others, or does not hold a key.
+    /// [`AgentKeyError`]: the file cannot be read or written, may be read by others, or does not
+    /// hold a key.
     pub fn load_or_create(dir: &Path) -> Result<(Self, bool), AgentKeyError> {
-        CertDir::open(dir)?;
         let path = dir.join(KEY_FILE);
         let io = |source| AgentKeyError::Io { path: path.clone(), source };
         match fs::metadata(&path) {
@@ -152,7 +147,6 @@ impl AgentKey {
     }
 
     /// The private key, for opening deliveries.
-    #[allow(dead_code, reason = "deliveries sealed to the agent's key come next (issue 17)")]
     pub(crate) fn private(&self) -> &PrivateKey {
         &self.private
     }
