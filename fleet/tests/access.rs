@@ -240,3 +240,60 @@ fn access_setup_makes_exact_roles_and_repairs_a_widened_one() {
     );
     permission_denied(rt.block_on(agent.client().put("/certslot/setup/state", "{}", None)));
 }
+
+/// A coordinator may record reports and advance the store, not change the topology, enrol
+/// agents or import: its etcd role cannot write the admins' seal, which every admin write
+/// carries, and a state whose topology the seal does not vouch for is refused by every writer.
+#[test]
+fn a_coordinator_cannot_change_the_topology_enrol_or_import() {
+    let etcd = Etcd::start();
+    let fleet = Fleet::new(&etcd, "limits");
+    fleet.setup(&[FE01]);
+    fleet.grant(&["--coordinator", "c1"]);
+    let revision = || fleet.json(&["get"])["revision"].as_u64().unwrap();
+    let before = revision();
+    let key = fleet.agent_key(FE01);
+    let import = ["import", &file_a(), "--type", "OAuthTokenIssuer", "--pfx-password-env", "PFX_PASSWORD"];
+    let refused: [&[&str]; 3] =
+        [&["topology", "add-site", "paris"], &["topology", "enrol", FE01, "--agent-key", &key], &import];
+    for args in refused {
+        let out = fleet.cli_as("c1", &[args, &["--json"]].concat());
+        assert_eq!(out.status.code(), Some(5), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(error["error"]["kind"], "etcd-permission-denied", "{args:?}");
+    }
+    assert_eq!(revision(), before, "nothing written");
+
+    // Through the library, a coordinator's store refuses such an update before writing.
+    let rt = runtime();
+    let conn = rt.block_on(connect(&etcd, options_as("c1")));
+    let cluster = certslot_etcd::Cluster::new("limits").unwrap();
+    let store = certslot_etcd::EtcdStore::new(conn, cluster.clone(), Some(certslot::Password::new(PASSWORD)))
+        .for_coordinator();
+    let error = rt.block_on(store.update(|s| s.add_site("paris"))).unwrap_err();
+    assert!(
+        matches!(error, certslot_etcd::UpdateError::State(certslot_etcd::StateError::AdminOnly)),
+        "{error:?}"
+    );
+
+    // A topology change the seal does not vouch for (the state an admin wrote, the seal put
+    // back as it was before, as a coordinator's own write of the state would leave it): every
+    // writer refuses the state.
+    let root = rt.block_on(connect(&etcd, options_as(ROOT)));
+    let old_seal =
+        rt.block_on(root.client().get(cluster.admin_key(), None)).unwrap().kvs()[0].value().to_vec();
+    fleet.ok(&["topology", "add-site", "paris"]);
+    rt.block_on(root.client().put(cluster.admin_key(), old_seal, None)).unwrap();
+    let out = fleet.cli(&["topology", "add-site", "dublin", "--json"]);
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        error["error"]["message"],
+        "the state's admin seal at /certslot/limits/admin is refused: the state's topology or enrolled agents are \
+         not the ones an admin wrote"
+    );
+    let error = rt.block_on(store.update(|s| s.add_site("lyon"))).unwrap_err();
+    assert!(
+        matches!(error, certslot_etcd::UpdateError::State(certslot_etcd::StateError::AdminSeal { .. })),
+        "{error:?}"
+    );
+}

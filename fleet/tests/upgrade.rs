@@ -38,9 +38,12 @@ fn a_state_of_the_earlier_release_is_read_refused_to_writers_and_upgraded_with_o
     store.add_site("redmond").unwrap();
     store.add_pool(POOL, "redmond").unwrap();
     store.add_server(FE01, POOL).unwrap();
-    let pfx =
-        Pfx::import(&std::fs::read(file_a()).unwrap(), &Password::new(PFX_PASSWORD), ImportOptions::default())
-            .unwrap();
+    let pfx = Pfx::import(
+        &std::fs::read(file_a()).unwrap(),
+        &Password::new(PFX_PASSWORD),
+        ImportOptions::default(),
+    )
+    .unwrap();
     let a = store.add_pfx(pfx).unwrap();
     let at = datetime!(2026-11-25 9:00 UTC);
     store.set(&[CertType::OAuthTokenIssuer], &Scope::Global, &a, at, RollOptions::default()).unwrap();
@@ -82,10 +85,11 @@ fn a_state_of_the_earlier_release_is_read_refused_to_writers_and_upgraded_with_o
     // its certificate.
     fleet.ok(&["topology", "add-site", "paris"]);
     let key_text = fleet.agent_key(FE01);
-    let fingerprint = fleet.json(&["agent-key", "--dir", fleet.agent_dir(FE01).to_str().unwrap()])["fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fingerprint =
+        fleet.json(&["agent-key", "--dir", fleet.agent_dir(FE01).to_str().unwrap()])["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let enrolled = fleet.json(&["topology", "enrol", FE01, "--agent-key", &key_text]);
     assert_eq!(enrolled["fingerprint"], fingerprint.as_str());
     assert_eq!(enrolled["enrolled"], true);

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! /certslot/<cluster>/state               the store's state (certslot's JSON, keys in PFX), MAC'd
+//! /certslot/<cluster>/admin               the admins' seal on the topology and enrolments
 //! /certslot/<cluster>/deliveries/<fqdn>   what one server must hold, sealed to its agent
 //! /certslot/<cluster>/servers/<fqdn>      a front-end agent's holdings report, under its lease
 //! /certslot/<cluster>/coordinator      the elected coordinator, under its lease
@@ -83,6 +84,12 @@ impl Cluster {
     /// The key of one server's holdings report (the name in lowercase, as the store keeps it).
     pub fn server_key(&self, server: &str) -> String {
         format!("/certslot/{}/servers/{}", self.name, server.to_ascii_lowercase())
+    }
+
+    /// The key of the admins' seal: the digest of the topology and enrolled agent keys they
+    /// last wrote, which only admins may write, so that a coordinator cannot change them.
+    pub fn admin_key(&self) -> String {
+        format!("/certslot/{}/admin", self.name)
     }
 
     /// The key of one server's delivery: what it must hold, sealed to its agent's key (the name

@@ -240,7 +240,7 @@ impl Coordinator {
     /// state's password.
     pub fn new(store: EtcdStore, id: impl Into<String>) -> Self {
         Self {
-            store,
+            store: store.for_coordinator(),
             id: id.into(),
             lease_ttl: Self::DEFAULT_LEASE_TTL,
             resync: Self::DEFAULT_RESYNC,

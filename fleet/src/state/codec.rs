@@ -114,6 +114,8 @@ pub(crate) struct Encoded {
     pub(crate) sealed: SealedKeys,
     pub(crate) roster: Roster,
     pub(crate) deliveries: Deliveries,
+    /// The admin seal to write with it (an admin's write), if any.
+    pub(crate) admin_seal: Option<Vec<u8>>,
 }
 
 /// What a writer needs to encode: the password of the private keys and the writers' keys.
@@ -164,7 +166,7 @@ pub(crate) fn encode(
     let mac = Base64::encode_string(&writer.keys.mac(body.get().as_bytes()));
     let value = serde_json::to_vec(&Envelope { layout: LAYOUT, body: &body, mac })
         .map_err(|source| StateError::Json { source })?;
-    Ok(Encoded { value, sealed, roster, deliveries })
+    Ok(Encoded { value, sealed, roster, deliveries, admin_seal: None })
 }
 
 /// Deliveries to write: a server's value, or `None` to delete it.
@@ -300,6 +302,70 @@ pub(crate) fn decode(
     }
     .map_err(refused)?;
     Ok(Decoded { store, sealed: SealedKeys(state.keys().into()), roster, layout })
+}
+
+/// The keyed digest of the part of a state only admins change: its topology (sites, pools,
+/// servers, not their reports) and the enrolled agent keys.
+fn admin_digest(store: &Store, roster: &Roster, keys: &WriterKeys) -> String {
+    let topology = store.topology();
+    let part = (
+        topology.sites().collect::<Vec<_>>(),
+        topology.pools().collect::<Vec<_>>(),
+        topology.servers().collect::<Vec<_>>(),
+        roster.agents.iter().map(|(s, k)| (s.as_str(), k.fingerprint())).collect::<Vec<_>>(),
+    );
+    let json = serde_json::to_vec(&part).unwrap_or_default();
+    Base64::encode_string(&keys.digest(&[b"admin part\0".as_slice(), &json].concat()))
+}
+
+/// The admin seal, in `/certslot/<cluster>/admin`, which only admins may write: the digest of
+/// the admin-only part of the state they last wrote, MAC'd.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminSeal {
+    digest: String,
+    mac: String,
+}
+
+/// The admin seal of `store` and `roster`.
+pub(crate) fn admin_seal(store: &Store, roster: &Roster, keys: &WriterKeys) -> Vec<u8> {
+    let digest = admin_digest(store, roster, keys);
+    let mac = Base64::encode_string(&keys.mac(&[b"admin seal\0".as_slice(), digest.as_bytes()].concat()));
+    serde_json::to_vec(&AdminSeal { digest, mac }).unwrap_or_default()
+}
+
+/// Whether `after` changes the admin-only part of `before` (topology, enrolments).
+pub(crate) fn changes_admin_part(
+    before: (&Store, &Roster),
+    after: (&Store, &Roster),
+    keys: &WriterKeys,
+) -> bool {
+    admin_digest(before.0, before.1, keys) != admin_digest(after.0, after.1, keys)
+}
+
+/// Checks that the admin-only part of `store` and `roster` is the one the admin seal `seal`
+/// (the value of `seal_key`) was written for.
+///
+/// # Errors
+/// [`StateError::AdminSeal`] for a missing or foreign seal, or one of another topology.
+pub(crate) fn check_admin_seal(
+    seal: Option<&[u8]>,
+    seal_key: &str,
+    store: &Store,
+    roster: &Roster,
+    keys: &WriterKeys,
+) -> Result<(), StateError> {
+    let refused = |why: &'static str| StateError::AdminSeal { key: seal_key.to_owned(), why };
+    let seal = seal.ok_or(refused("there is none"))?;
+    let seal: AdminSeal = serde_json::from_slice(seal).map_err(|_| refused("it is not an admin seal"))?;
+    let tag = Base64::decode_vec(&seal.mac).unwrap_or_default();
+    if !keys.mac_verifies(&[b"admin seal\0".as_slice(), seal.digest.as_bytes()].concat(), &tag) {
+        return Err(refused("its MAC does not verify with this password"));
+    }
+    if seal.digest != admin_digest(store, roster, keys) {
+        return Err(refused("the state's topology or enrolled agents are not the ones an admin wrote"));
+    }
+    Ok(())
 }
 
 /// The roster of a value of the current layout whose MAC verifies with `keys`.

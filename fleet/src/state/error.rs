@@ -112,6 +112,19 @@ pub enum StateError {
         /// The server.
         server: String,
     },
+    /// The admin seal does not vouch for the state's topology and enrolled agents: changed by a
+    /// writer that is not an admin (a coordinator may not change them), or the seal is missing
+    /// or forged.
+    #[error("the state's admin seal at {key} is refused: {why}")]
+    AdminSeal {
+        /// The seal's key.
+        key: String,
+        /// Why.
+        why: &'static str,
+    },
+    /// A coordinator's update would change the topology or the enrolled agents: admins only.
+    #[error("only an admin may change the topology or enrol agents")]
+    AdminOnly,
     /// A server's delivery could not be sealed.
     #[error("cannot seal the delivery of {server}: {source}")]
     Deliver {

@@ -47,7 +47,8 @@ use crate::etcd::{Cluster, Connection, EtcdError};
 use crate::seal::{AgentPublicKey, WriterKeys};
 use crate::state::backoff::{jitter, on_blocking_thread, random_hex};
 use crate::state::codec::{
-    Decoded, Encoded, Layout, Roster, SealedKeys, Writer, decode, encode, roster_of, state_json,
+    Decoded, Encoded, Layout, Roster, SealedKeys, Writer, admin_seal, changes_admin_part, check_admin_seal,
+    decode, encode, roster_of, state_json,
 };
 use crate::state::error::{StateError, StoreError, UpdateError};
 
@@ -213,6 +214,9 @@ pub struct EtcdStore {
     writer: OnceLock<WriterKeys>,
     /// The clock of the deliveries' holds.
     clock: Clock,
+    /// Whether its writes are an admin's (they write the admin seal) or a coordinator's (they
+    /// may not change the topology or the enrolments).
+    admin: bool,
     options: UpdateOptions,
     cache: Mutex<Option<Loaded>>,
     /// The lease receipts are written under: granted once, used for half its lifetime.
@@ -233,11 +237,13 @@ impl core::fmt::Debug for EtcdStore {
     }
 }
 
-/// One read: the state and, if asked, a receipt and an election key, at one revision.
+/// One read: the state and, if asked, a receipt and an election key, and the admin seal, at
+/// one revision.
 struct Snapshot {
     state: Option<KeyValue>,
     receipt: Option<(u32, i64)>,
     guard: Option<i64>,
+    admin: Option<Vec<u8>>,
 }
 
 /// One write of an update, kept until its outcome is known.
@@ -290,6 +296,7 @@ impl EtcdStore {
             password,
             writer: OnceLock::new(),
             clock: Clock::System,
+            admin: true,
             options: UpdateOptions::default(),
             cache: Mutex::new(None),
             receipts: ReusedLease::default(),
@@ -301,6 +308,16 @@ impl EtcdStore {
     /// Sets how updates retry.
     pub fn with_options(self, options: UpdateOptions) -> Self {
         Self { options, ..self }
+    }
+
+    /// Makes its writes a coordinator's: they do not write the admins' seal
+    /// ([`Cluster::admin_key`], which etcd's coordinator role may not write), and an update
+    /// whose operation changes the topology or the enrolled agents is refused
+    /// ([`StateError::AdminOnly`]). Every writer refuses a state whose topology and enrolments
+    /// are not the ones the seal vouches for ([`StateError::AdminSeal`]). By default a store's
+    /// writes are an admin's.
+    pub fn for_coordinator(self) -> Self {
+        Self { admin: false, ..self }
     }
 
     /// Sets the clock that dates what each server is handed ([`certslot::Store::holds`]).
@@ -645,6 +662,18 @@ impl EtcdStore {
                     let mut roster = base.roster.clone();
                     let before = store.revision();
                     match op(&mut store, &mut roster) {
+                        Ok(_)
+                            if !self.admin && store.revision() != before && {
+                                let keys = self.derive_writer_keys().await?;
+                                changes_admin_part((&base.store, &base.roster), (&store, &roster), keys)
+                            } =>
+                        {
+                            // Known only on the latest state (a cached copy is read again).
+                            if confirmed {
+                                return Err(StateError::AdminOnly.into());
+                            }
+                            Next::Read
+                        }
                         Ok(value) if store.revision() != before => {
                             attempts += 1;
                             if attempts > self.options.max_attempts {
@@ -701,7 +730,7 @@ impl EtcdStore {
                         }
                         Ok(answer) => {
                             outages = 0;
-                            let snapshot = Snapshot::read(&answer, true, guard.is_some())?;
+                            let snapshot = Snapshot::read(&answer, true, guard.is_some(), true)?;
                             if let Some((number, mod_revision)) = snapshot.receipt {
                                 return self.receipted(Some(attempt), number, mod_revision);
                             }
@@ -881,6 +910,7 @@ impl EtcdStore {
             ));
             reads.push(TxnOp::get(guard.key.clone(), None));
         }
+        reads.push(TxnOp::get(self.cluster.admin_key(), None));
         Txn::new().when(compares).and_then(writes).or_else(reads)
     }
 
@@ -1020,9 +1050,14 @@ impl EtcdStore {
         let password = self.password.clone().ok_or(StateError::PasswordRequired)?;
         let keys = self.derive_writer_keys().await?.clone();
         let (store, cluster, at) = (store.clone(), self.cluster.name().to_owned(), self.clock.now());
+        let admin = self.admin;
         let encoded = off_runtime(move || {
             let writer = Writer { password: &password, keys: &keys, cluster: &cluster };
-            encode(&store, &roster, &writer, sealed.as_ref(), at, all)
+            let mut encoded = encode(&store, &roster, &writer, sealed.as_ref(), at, all)?;
+            if admin {
+                encoded.admin_seal = Some(admin_seal(&store, &encoded.roster, &keys));
+            }
+            Ok(encoded)
         })
         .await?;
         let size = encoded.value.len()
@@ -1031,8 +1066,11 @@ impl EtcdStore {
         Ok(encoded)
     }
 
-    /// The puts and deletes of the deliveries an encoded state carries.
+    /// The puts and deletes of the deliveries an encoded state carries, and the put of its
+    /// admin seal.
     fn delivery_ops(&self, encoded: &Encoded) -> Vec<TxnOp> {
+        let seal =
+            encoded.admin_seal.iter().map(|seal| TxnOp::put(self.cluster.admin_key(), seal.clone(), None));
         encoded
             .deliveries
             .iter()
@@ -1043,6 +1081,7 @@ impl EtcdStore {
                     None => TxnOp::delete(key, None),
                 }
             })
+            .chain(seal)
             .collect()
     }
 
@@ -1077,7 +1116,7 @@ impl EtcdStore {
                     return Ok(loaded);
                 }
                 Ok(answer) => {
-                    let found = Snapshot::read(&answer, false, false)?.state;
+                    let found = Snapshot::read(&answer, false, false, false)?.state;
                     let Some(found) = found else {
                         // Deleted since: the compare named a revision that no longer exists.
                         return Err(StateError::Missing { key }.into());
@@ -1116,6 +1155,7 @@ impl EtcdStore {
         if let Some(guard) = guard {
             reads.push(TxnOp::get(guard.key.clone(), options()));
         }
+        reads.push(TxnOp::get(self.cluster.admin_key(), options()));
         let txn = Txn::new().and_then(reads);
         let answer = self
             .conn
@@ -1124,7 +1164,7 @@ impl EtcdStore {
                 async move { c.kv.txn(txn).await }
             })
             .await?;
-        Snapshot::read(&answer, receipt_key.is_some(), guard.is_some())
+        Snapshot::read(&answer, receipt_key.is_some(), guard.is_some(), true)
     }
 
     async fn decode_snapshot(&self, snapshot: &Snapshot) -> Result<Loaded, StateError> {
@@ -1138,9 +1178,13 @@ impl EtcdStore {
             None => None,
         };
         let cached = self.cached();
+        let (seal, seal_key) = (snapshot.admin.clone(), self.cluster.admin_key());
         let loaded = off_runtime(move || {
             let writer = password.as_ref().zip(keys.as_ref());
             let decoded = decode(&key, &value, writer, cached.as_ref().and_then(Loaded::opened), false)?;
+            if let Some(keys) = &keys {
+                check_admin_seal(seal.as_deref(), &seal_key, &decoded.store, &decoded.roster, keys)?;
+            }
             Ok(Loaded::from_decoded(decoded, mod_revision, password.is_some()))
         })
         .await?;
@@ -1208,7 +1252,7 @@ impl ReusedLease {
 impl Snapshot {
     /// The reads of a transaction's answer: the state, then the receipt (if read), then the
     /// guard key (if read).
-    fn read(answer: &TxnResponse, receipt: bool, guard: bool) -> Result<Self, EtcdError> {
+    fn read(answer: &TxnResponse, receipt: bool, guard: bool, admin: bool) -> Result<Self, EtcdError> {
         let unexpected = |detail| EtcdError::Unexpected { what: "read", detail };
         let mut gets = answer.op_responses().into_iter().map(|r| match r {
             TxnOpResponse::Get(get) => Ok(get.kvs().first().cloned()),
@@ -1236,7 +1280,14 @@ impl Snapshot {
         } else {
             None
         };
-        Ok(Self { state, receipt, guard })
+        let admin = if admin {
+            gets.next()
+                .ok_or_else(|| unexpected("no admin seal in the answer"))??
+                .map(|kv| kv.value().to_vec())
+        } else {
+            None
+        };
+        Ok(Self { state, receipt, guard, admin })
     }
 }
 
