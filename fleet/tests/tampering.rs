@@ -156,8 +156,40 @@ fn a_delivery_from_anyone_but_a_writer_or_for_another_server_is_refused() {
         ))
     });
     assert_eq!(fleet.held(FE01), set_of(&[CERT_A]));
-
     assert_eq!(fleet.held(FE02), set_of(&[CERT_A]));
+
+    // A coordinator sees deliveries changed after the state's last write and hands both servers
+    // theirs afresh, one revision on; each agent applies its own.
+    let applied = |server: &str| -> u64 {
+        let text = std::fs::read_to_string(fleet.agent_dir(server).join(".certslot-applied")).unwrap();
+        text.trim().parse().unwrap()
+    };
+    let before = (applied(FE01), applied(FE02));
+    let coordinator = fleet.coordinator("c1");
+    fleet.wait("the coordinator repairs both", Duration::from_secs(20), || {
+        coordinator.log().contains(&format!("handed afresh the deliveries changed by hand of {FE01}, {FE02}"))
+    });
+    let revision = fleet.json(&["get"])["revision"].as_u64().unwrap();
+    fleet.wait("both apply their repaired delivery", Duration::from_secs(20), || {
+        applied(FE01) == revision && applied(FE02) == revision
+    });
+    assert!(revision > before.0.max(before.1));
+    for server in [FE01, FE02] {
+        let header = certslot_etcd::Delivery::peek(&read(cluster.delivery_key(server))).unwrap();
+        assert_eq!((header.server.as_str(), header.revision), (server, revision));
+    }
+    assert_eq!(fleet.held(FE01), set_of(&[CERT_A]));
+    assert_eq!(std::fs::read(fleet.agent_dir(FE02).join(format!("{CERT_A}.pfx"))).unwrap(), fe02_file);
+
+    // While it leads, a delivery deleted by hand is seen in its watch and put back at once.
+    rt.block_on(root.client().delete(cluster.delivery_key(FE01), None)).unwrap();
+    fleet.wait("the coordinator repairs fe01's", Duration::from_secs(20), || {
+        coordinator.log().contains(&format!("handed afresh the deliveries changed by hand of {FE01} "))
+    });
+    let header = certslot_etcd::Delivery::peek(&read(cluster.delivery_key(FE01))).unwrap();
+    assert_eq!(header.revision, revision + 1);
+    fleet.wait("fe01 applies it", Duration::from_secs(20), || applied(FE01) == revision + 1);
+    assert_eq!(fleet.held(FE01), set_of(&[CERT_A]));
 }
 
 #[test]

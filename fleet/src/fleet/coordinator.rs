@@ -172,6 +172,12 @@ pub enum CoordinatorEvent {
     },
     /// A step changed the store.
     Stepped(Step),
+    /// It handed these servers their deliveries afresh: someone other than a writer had changed
+    /// or deleted them (see [`EtcdStore::repair_deliveries`]).
+    DeliveriesRepaired {
+        /// The servers.
+        servers: Vec<String>,
+    },
     /// It lost the election (its lease expired, or a write found the key held by another).
     LostLeadership,
     /// A step failed (the state refused, a slot error, contention); it tries again at the next
@@ -216,6 +222,9 @@ impl fmt::Display for CoordinatorEvent {
                     write!(f, "; ALERT {alert}")?;
                 }
                 Ok(())
+            }
+            Self::DeliveriesRepaired { servers } => {
+                write!(f, "handed afresh the deliveries changed by hand of {}", servers.join(", "))
             }
             Self::LostLeadership => f.write_str("lost the leadership"),
             Self::StepFailed { error } => write!(f, "step failed: {error}"),
@@ -328,8 +337,15 @@ impl Coordinator {
     ) -> Ended {
         let conn = self.store.connection().clone();
         let cluster = self.store.cluster().clone();
-        let (state_key, servers_prefix, election_key) =
-            (cluster.state_key(), cluster.servers_prefix(), cluster.coordinator_key());
+        let (state_key, servers_prefix, election_key, deliveries_prefix) = (
+            cluster.state_key(),
+            cluster.servers_prefix(),
+            cluster.coordinator_key(),
+            cluster.delivery_key(""),
+        );
+        // Deliveries to check at the next step (written by none of the writers, perhaps): all of
+        // them when it starts leading (`None`), then those changed without the state.
+        let mut check_deliveries: Option<Option<BTreeSet<String>>> = Some(None);
         // The watch lives while this leadership does.
         let watching = stop.child_token();
         let _stop_watching = watching.clone().drop_guard();
@@ -353,6 +369,17 @@ impl Coordinator {
                     () = lost.cancelled() => return Ended::Lost,
                     stepped = self.step_once(&leadership, others_changed) => stepped,
                 };
+                if let (true, Some(servers)) = (stepped.is_ok(), check_deliveries.take()) {
+                    match self.store.repair_deliveries(servers.as_ref(), Some(leadership.guard())).await {
+                        Ok(servers) if !servers.is_empty() => {
+                            on_event(CoordinatorEvent::DeliveriesRepaired { servers });
+                        }
+                        Ok(_) => {}
+                        Err(UpdateError::NotLeader { .. }) => return Ended::Lost,
+                        // Checked again at the next step.
+                        Err(_) => check_deliveries = Some(servers),
+                    }
+                }
                 match stepped {
                     Ok(updated) => {
                         failures = 0;
@@ -391,14 +418,30 @@ impl Coordinator {
                     Some(Seen::Started { .. }) => {
                         need_step = true;
                         others_changed = true;
+                        check_deliveries = Some(None);
                     }
                     Some(Seen::Changed(changes)) => {
+                        // A writer writes deliveries with the state, at the same revision.
+                        let writes: BTreeSet<i64> =
+                            changes.iter().filter(|c| c.key == state_key).map(|c| c.mod_revision).collect();
                         for change in changes {
                             if change.key == state_key && Some(change.mod_revision) != own_write {
                                 others_changed = true;
                                 need_step = true;
                             } else if change.key.starts_with(&servers_prefix) {
                                 need_step = true;
+                            } else if let Some(server) = change.key.strip_prefix(&deliveries_prefix) {
+                                if !writes.contains(&change.mod_revision) && Some(change.mod_revision) != own_write {
+                                    // Changed without the state: not by a writer.
+                                    match &mut check_deliveries {
+                                        Some(Some(servers)) => {
+                                            servers.insert(server.to_owned());
+                                        }
+                                        Some(None) => {}
+                                        None => check_deliveries = Some(Some([server.to_owned()].into())),
+                                    }
+                                    need_step = true;
+                                }
                             } else if change.key == election_key && change.kind == EventType::Delete {
                                 return Ended::Lost;
                             }

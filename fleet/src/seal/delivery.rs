@@ -270,6 +270,26 @@ impl Delivery {
         Ok(serde_json::from_slice::<Sealed>(value).map_err(malformed)?.header)
     }
 
+    /// The header of a delivery value whose signature verifies with `writer` (what a writer
+    /// checks of the deliveries it wrote, without opening them).
+    ///
+    /// # Errors
+    /// [`DeliveryError::Malformed`], [`DeliveryError::NotFromWriter`].
+    pub fn verified_header(value: &[u8], writer: &WriterPublicKey) -> Result<DeliveryHeader, DeliveryError> {
+        let sealed: Sealed = serde_json::from_slice(value).map_err(malformed)?;
+        let decode = |text: &str| Base64::decode_vec(text).map_err(|_| malformed("not Base64"));
+        let (enc, ciphertext, signature) =
+            (decode(&sealed.enc)?, decode(&sealed.ciphertext)?, decode(&sealed.signature)?);
+        let header_json = serde_json::to_vec(&sealed.header).map_err(malformed)?;
+        if !writer.verifies(&signed_message(&header_json, &enc, &ciphertext), &signature) {
+            return Err(DeliveryError::NotFromWriter {
+                pinned: writer.fingerprint(),
+                claimed: sealed.header.writer_key,
+            });
+        }
+        Ok(sealed.header)
+    }
+
     /// Opens a delivery value for `server` of `cluster`: checks the signature with the pinned
     /// `writer` key, then whom it is for and the key it is sealed to, opens it with `agent`, and
     /// checks that each private key belongs to its certificate.

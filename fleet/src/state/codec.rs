@@ -83,6 +83,17 @@ impl Roster {
         self.agents.insert(server.to_owned(), key.clone()).is_none_or(|old| old != key)
     }
 
+    /// Forgets what `server` was handed, so the next write hands it its delivery afresh; false
+    /// when it was handed nothing.
+    pub(crate) fn forget_handed(&mut self, server: &str) -> bool {
+        self.handed.remove(server).is_some()
+    }
+
+    /// The servers handed a delivery, with the store revision it was written at.
+    pub(crate) fn handed(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.handed.iter().map(|(s, h)| (s.as_str(), h.revision))
+    }
+
     /// The enrolled servers and keys.
     pub(crate) fn agents(&self) -> impl Iterator<Item = (&str, &AgentPublicKey)> {
         self.agents.iter().map(|(s, k)| (s.as_str(), k))

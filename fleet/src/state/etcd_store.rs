@@ -30,6 +30,7 @@
 //! (its compare fails forever), and the operation runs again on the new state. No update is lost
 //! and none is applied twice.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ use etcd_client::{
 
 use crate::clock::Clock;
 use crate::etcd::{Cluster, Connection, EtcdError};
-use crate::seal::{AgentPublicKey, WriterKeys};
+use crate::seal::{AgentPublicKey, Delivery, WriterKeys};
 use crate::state::backoff::{jitter, on_blocking_thread, random_hex};
 use crate::state::codec::{
     Decoded, Encoded, Layout, Roster, SealedKeys, Writer, admin_seal, changes_admin_part, check_admin_seal,
@@ -532,6 +533,81 @@ impl EtcdStore {
             Ok(())
         })
         .await
+    }
+
+    /// Hands afresh the deliveries of `servers` (all handed ones: `None`) that a writer did not
+    /// write as they are: missing, not signed by the writers' key, or naming another server,
+    /// agent key or revision than the state says it was handed (changed by hand, copied from
+    /// another server, written back from history). Its agent refuses such a delivery and keeps
+    /// its files; this puts the right one back (an update of its own, one revision on). Returns
+    /// the servers handed afresh (none: nothing written). A state that does not authenticate is
+    /// left alone.
+    ///
+    /// # Errors
+    /// As [`EtcdStore::update_guarded`] (`guard`: a coordinator's write).
+    pub async fn repair_deliveries(
+        &self,
+        servers: Option<&BTreeSet<String>>,
+        guard: Option<&Guard>,
+    ) -> Result<Vec<String>, UpdateError<core::convert::Infallible>> {
+        let keys = self.derive_writer_keys().await?;
+        let prefix = self.cluster.delivery_key("");
+        let mut reads = vec![TxnOp::get(self.cluster.state_key(), None)];
+        match servers {
+            None => reads.push(TxnOp::get(prefix.clone(), Some(GetOptions::new().with_prefix()))),
+            Some(servers) => {
+                reads.extend(servers.iter().map(|s| TxnOp::get(self.cluster.delivery_key(s), None)))
+            }
+        }
+        let txn = Txn::new().and_then(reads);
+        let answer = self
+            .conn
+            .call("read deliveries", |mut c| {
+                let txn = txn.clone();
+                async move { c.kv.txn(txn).await }
+            })
+            .await?;
+        let mut kvs = answer.op_responses().into_iter().filter_map(|r| match r {
+            TxnOpResponse::Get(get) => Some(get.kvs().to_vec()),
+            _ => None,
+        });
+        let Some(state) = kvs.next().and_then(|kvs| kvs.into_iter().next()) else { return Ok(Vec::new()) };
+        let Some(roster) = roster_of(state.value(), keys) else { return Ok(Vec::new()) };
+        let found: BTreeMap<String, Vec<u8>> = kvs
+            .flatten()
+            .filter_map(|kv| {
+                Some((kv.key_str().ok()?.strip_prefix(&prefix)?.to_owned(), kv.value().to_vec()))
+            })
+            .collect();
+        let as_written = |server: &str, revision: u64| {
+            let Some(value) = found.get(server) else { return false };
+            let Ok(header) = Delivery::verified_header(value, keys.public()) else { return false };
+            header.server == server
+                && header.revision == revision
+                && header.cluster == self.cluster.name()
+                && roster.agent(server).is_some_and(|k| k.fingerprint() == header.agent_key)
+        };
+        let changed: Vec<String> = roster
+            .handed()
+            .filter(|(server, _)| servers.is_none_or(|s| s.contains(*server)))
+            .filter(|(server, revision)| !as_written(server, *revision))
+            .map(|(server, _)| server.to_owned())
+            .collect();
+        if changed.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.update_inner(guard, |store: &mut Store, roster: &mut Roster| {
+            let mut any = false;
+            for server in &changed {
+                any |= roster.forget_handed(server);
+            }
+            if any {
+                store.continue_after(store.revision());
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(changed)
     }
 
     /// The highest store revision among the state's value `kv` and up to

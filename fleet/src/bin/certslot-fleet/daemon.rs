@@ -142,6 +142,9 @@ fn log_coordinator(event: &CoordinatorEvent) {
             return;
         }
         CoordinatorEvent::LostLeadership => return tracing::warn!(kind = "lost-leadership", "{event}"),
+        CoordinatorEvent::DeliveriesRepaired { .. } => {
+            return tracing::warn!(kind = "deliveries-repaired", "{event}");
+        }
         CoordinatorEvent::StepFailed { .. } => return tracing::warn!(kind = "step-failed", "{event}"),
         CoordinatorEvent::Unavailable { .. } => return tracing::warn!(kind = "unavailable", "{event}"),
         _ => "other",
