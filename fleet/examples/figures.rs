@@ -2,7 +2,7 @@
 //! as the tests use it), printed as the README's table.
 //!
 //! ```text
-//! cargo run --release -p certslot-etcd --example figures [-- updates|rolls|size]
+//! cargo run --release -p certslot-etcd --example figures [-- updates|rolls|agent|size]
 //! ```
 //!
 //! With an argument, only that part runs.
@@ -21,6 +21,9 @@
 //! 3. A store of 10,000 slots (20 types × 500 pools): the state's size as stored, and how long
 //!    writing and loading it take (with and without its keys). etcd runs with
 //!    `--max-request-bytes 10485760` here; its default (1.5 MiB) is smaller than this state.
+//! 4. An agent's work per change (reading and opening its delivery) in a fleet of 10 and of
+//!    10,000 slots, against what an agent did before deliveries (reading and loading the whole
+//!    state with every key).
 
 #[path = "../tests/common/etcd.rs"]
 mod etcd;
@@ -244,6 +247,11 @@ async fn run() {
     }
 
     // 3. 10,000 slots.
+    // 4. An agent's work per change against the fleet's size.
+    for slots in [10usize, 10_000].into_iter().filter(|_| part("agent")) {
+        agent_work(&endpoint, slots).await;
+    }
+
     if !part("size") {
         return;
     }
@@ -314,5 +322,64 @@ async fn run() {
     println!(
         "| 10,000 slots: one update from the cache (encode, CAS), median of 5 | {} |",
         ms(percentile(&update, 50))
+    );
+}
+
+/// An agent's work per change in a fleet of `slots` slots (one pool each, the OAuthTokenIssuer
+/// certificate set at every pool's scope; fe01 in the first pool): what it reads and opens now,
+/// its delivery, against what it read and opened before deliveries, the whole state with every
+/// key.
+async fn agent_work(endpoint: &str, slots: usize) {
+    let mut store = Store::for_sip_domain("contoso.com").unwrap();
+    store.add_site("redmond").unwrap();
+    let a = store.add_pfx(pfx("openssl3-default.pfx")).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let options = RollOptions::default().ignore_policy();
+    for p in 0..slots {
+        let pool = format!("pool{p:05}.contoso.com");
+        store.add_pool(&pool, "redmond").unwrap();
+        store.set(&[CertType::OAuthTokenIssuer], &Scope::pool(&pool).unwrap(), &a, now, options).unwrap();
+    }
+    store.add_server("fe01.contoso.com", "pool00000.contoso.com").unwrap();
+    assert_eq!(store.slot_count(), slots);
+    let cluster = format!("agent{slots}");
+    let admin = etcd_store(endpoint, &cluster).await;
+    admin.create(&store).await.unwrap();
+    let work = TempDir::new(&cluster);
+    let (key, _) = Agent::load_key(work.path()).unwrap();
+    admin.enrol("fe01.contoso.com", key.public()).await.unwrap();
+    let writer = admin.derive_writer_keys().await.unwrap().public().clone();
+    let conn = admin.connection();
+    let delivery_key = admin.cluster().delivery_key("fe01.contoso.com");
+    let delivery = conn.client().get(delivery_key, None).await.unwrap().kvs()[0].value().to_vec();
+    let mut opened = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let open =
+            certslot_etcd::Delivery::open(&delivery, &cluster, "fe01.contoso.com", &key, &writer).unwrap();
+        assert_eq!(open.holds().len(), 1);
+        opened.push(start.elapsed());
+    }
+    opened.sort();
+    // Before: every agent read and opened the whole state, every key in it.
+    let (state, mod_revision) = admin.read_value().await.unwrap().unwrap();
+    let fresh = etcd_store(endpoint, &cluster).await;
+    let mut whole = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        fresh.decode_backup(&state).unwrap();
+        whole.push(start.elapsed());
+    }
+    whole.sort();
+    let _ = mod_revision;
+    println!(
+        "| agent work per change, {slots} slots: its delivery, bytes / opened (median of 20) | {:.1} KB / {} |",
+        delivery.len() as f64 / 1e3,
+        ms(percentile(&opened, 50))
+    );
+    println!(
+        "| the same before deliveries: the whole state, bytes / loaded with its keys (median of 5) | {:.1} KB / {} |",
+        state.len() as f64 / 1e3,
+        ms(percentile(&whole, 50))
     );
 }

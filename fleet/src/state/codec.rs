@@ -192,8 +192,7 @@ fn deliver(
     all: bool,
 ) -> Result<(BTreeMap<String, Handed>, Deliveries), StateError> {
     let mut handed = BTreeMap::new();
-    let mut deliveries = Vec::new();
-    let mut rng = UnwrapErr(getrandom::SysRng);
+    let mut to_seal = Vec::new();
     for (server, _) in store.topology().servers() {
         let Some(agent) = roster.agents.get(server) else { continue };
         let Ok(holds) = store.holds(server, at) else { continue };
@@ -219,19 +218,56 @@ fn deliver(
                     agent_key: String::new(),
                     writer_key: String::new(),
                 };
-                let value = Delivery::new(header, holds, keys)
-                    .seal(agent, writer.keys, &mut rng)
-                    .map_err(|source| StateError::Deliver { server: server.to_owned(), source })?;
-                deliveries.push((server.to_owned(), Some(value)));
+                to_seal.push((server.to_owned(), agent, Delivery::new(header, holds, keys)));
                 handed.insert(server.to_owned(), Handed { revision: store.revision(), digest });
             }
         }
     }
+    let mut deliveries = seal_all(to_seal, writer.keys)?;
     // Servers no longer enrolled or in the topology: their deliveries go.
     for server in roster.handed.keys().filter(|s| !handed.contains_key(*s)) {
         deliveries.push((server.clone(), None));
     }
     Ok((handed, deliveries))
+}
+
+/// Seals deliveries (about a millisecond each: an X-Wing encapsulation and a signature), on as
+/// many threads as the machine has cores when there are several (measured: a roll handed to 50
+/// servers took 47 ms of the writer's time on one thread).
+fn seal_all(
+    to_seal: Vec<(String, &AgentPublicKey, Delivery)>,
+    keys: &WriterKeys,
+) -> Result<Deliveries, StateError> {
+    let seal = |chunk: &[(String, &AgentPublicKey, Delivery)]| -> Result<Deliveries, StateError> {
+        let mut rng = UnwrapErr(getrandom::SysRng);
+        chunk
+            .iter()
+            .map(|(server, agent, delivery)| {
+                let value = delivery
+                    .seal(agent, keys, &mut rng)
+                    .map_err(|source| StateError::Deliver { server: server.clone(), source })?;
+                Ok((server.clone(), Some(value)))
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if to_seal.len() < 4 || threads < 2 {
+        return seal(&to_seal);
+    }
+    let size = to_seal.len().div_ceil(threads);
+    let sealed: Vec<Result<Deliveries, StateError>> = std::thread::scope(|scope| {
+        let mut chunks = to_seal.chunks(size);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks.map(|chunk| scope.spawn(move || seal(chunk))).collect();
+        let mut all = vec![seal(first)];
+        all.extend(others.into_iter().map(|h| h.join().unwrap_or(Err(StateError::Interrupted))));
+        all
+    });
+    let mut deliveries = Vec::with_capacity(to_seal.len());
+    for chunk in sealed {
+        deliveries.extend(chunk?);
+    }
+    Ok(deliveries)
 }
 
 /// How a value was read.
