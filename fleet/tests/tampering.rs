@@ -234,9 +234,12 @@ fn an_older_delivery_replayed_from_history_changes_nothing_and_a_restore_still_a
     let rt = runtime();
     let root = rt.block_on(Connection::connect(&[etcd.endpoint()], options_as(ROOT))).unwrap();
     let key = Cluster::new("replay").unwrap().delivery_key(FE01);
+    let state_key = Cluster::new("replay").unwrap().state_key();
     let read = || rt.block_on(root.client().get(key.as_str(), None)).unwrap().kvs()[0].value().to_vec();
-    // fe01's delivery with A only, as etcd's history keeps it; the state as `export` saves it.
+    // fe01's delivery with A only and the state, as etcd's history keeps them; the state as
+    // `export` saves it.
     let old = read();
+    let old_state = rt.block_on(root.client().get(state_key.as_str(), None)).unwrap().kvs()[0].clone();
     let saved = fleet.work.path().join("saved.json");
     std::fs::write(&saved, fleet.ok(&["export"])).unwrap();
 
@@ -262,6 +265,23 @@ fn an_older_delivery_replayed_from_history_changes_nothing_and_a_restore_still_a
     fleet.wait("the restarted agent refuses it too", Duration::from_secs(20), || {
         agent.log().contains(&refusal)
     });
+    assert_eq!(fleet.held(FE01), set_of(&[CERT_A, CERT_B]));
+
+    // The old state written back too: writers refuse it, since it was written as an earlier
+    // version of the key.
+    rt.block_on(root.client().put(state_key.as_str(), old_state.value().to_vec(), None)).unwrap();
+    let found = rt.block_on(root.client().get(state_key.as_str(), None)).unwrap().kvs()[0].version();
+    let out = fleet.cli(&["topology", "add-site", "paris", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["kind"], "state-replayed");
+    assert_eq!(
+        error["error"]["message"],
+        format!(
+            "the state at /certslot/replay/state is a replay: written as version {} of the key, found as version {found}",
+            old_state.version()
+        )
+    );
     assert_eq!(fleet.held(FE01), set_of(&[CERT_A, CERT_B]));
 
     // `restore` of the saved state is an admin's decision: it is written as the newest

@@ -112,6 +112,9 @@ struct Envelope<'a> {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body<'a> {
+    /// The etcd version the key has once this value is written (a write compares the
+    /// `mod_revision` it read, so it knows): a value written back later has another version.
+    version: i64,
     #[serde(borrow)]
     state: &'a RawValue,
     agents: BTreeMap<String, String>,
@@ -127,6 +130,8 @@ pub(crate) struct Encoded {
     pub(crate) deliveries: Deliveries,
     /// The admin seal to write with it (an admin's write), if any.
     pub(crate) admin_seal: Option<Vec<u8>>,
+    /// The key's etcd version once it is written.
+    pub(crate) version: i64,
 }
 
 /// What a writer needs to encode: the password of the private keys and the writers' keys.
@@ -144,7 +149,8 @@ fn keyed(store: &Store) -> BTreeSet<Thumbprint> {
 /// The value written for `store` and `roster`, private keys in PFX protected by the password:
 /// the keys of `previous` when they are the keys `store` holds, else sealed afresh; and the
 /// deliveries of the servers whose holds at `at` (or agent key) changed since `roster` was
-/// written, or of every enrolled server when `all`.
+/// written, or of every enrolled server when `all`. `version` is the etcd version the key will
+/// have once the value is written.
 pub(crate) fn encode(
     store: &Store,
     roster: &Roster,
@@ -152,6 +158,7 @@ pub(crate) fn encode(
     previous: Option<&SealedKeys>,
     at: OffsetDateTime,
     all: bool,
+    version: i64,
 ) -> Result<Encoded, StateError> {
     let state = store.to_state().map_err(|source| StateError::Save { source })?;
     let mut rng = UnwrapErr(getrandom::SysRng);
@@ -170,14 +177,14 @@ pub(crate) fn encode(
     let roster = Roster { agents: roster.agents.clone(), handed };
     let agents = roster.agents.iter().map(|(s, k)| (s.clone(), k.to_string())).collect();
     let state = RawValue::from_string(state).map_err(|source| StateError::Json { source })?;
-    let body = Body { state: &state, agents, handed: roster.handed.clone() };
+    let body = Body { version, state: &state, agents, handed: roster.handed.clone() };
     let body =
         RawValue::from_string(serde_json::to_string(&body).map_err(|source| StateError::Json { source })?)
             .map_err(|source| StateError::Json { source })?;
     let mac = Base64::encode_string(&writer.keys.mac(body.get().as_bytes()));
     let value = serde_json::to_vec(&Envelope { layout: LAYOUT, body: &body, mac })
         .map_err(|source| StateError::Json { source })?;
-    Ok(Encoded { value, sealed, roster, deliveries, admin_seal: None })
+    Ok(Encoded { value, sealed, roster, deliveries, admin_seal: None, version })
 }
 
 /// Deliveries to write: a server's value, or `None` to delete it.
@@ -291,7 +298,8 @@ pub(crate) struct Decoded {
 /// first; without it the keys are left out and nothing is checked: enough to read slots, drift
 /// and timelines, not to write), its sealed keys, roster and layout. A value of the old layout
 /// read with `writer` is [`StateError::OldLayout`] unless `old_layout` allows it (the upgrade,
-/// a restore). A sealed key byte-equal to one of `opened`'s (a store loaded or written earlier
+/// a restore). With `version` (the key's etcd version as read) and `writer`, a value written
+/// for another version (an earlier value written back) is [`StateError::Replayed`]. A sealed key byte-equal to one of `opened`'s (a store loaded or written earlier
 /// with the same password, and its sealed keys) is taken from that store instead of being
 /// opened again: opening is most of the time of a read, and after another writer's change the
 /// keys are mostly the same.
@@ -301,6 +309,7 @@ pub(crate) fn decode(
     writer: Option<(&Password, &WriterKeys)>,
     opened: Option<(&Store, &SealedKeys)>,
     old_layout: bool,
+    version: Option<i64>,
 ) -> Result<Decoded, StateError> {
     let refused = |source| StateError::Load { key: key.to_owned(), source };
     let json = std::str::from_utf8(value)
@@ -317,6 +326,15 @@ pub(crate) fn decode(
                 key: key.to_owned(),
                 source: certslot::LoadError::Json(e.to_string()),
             })?;
+            if let (Some(found), Some(_)) = (version, writer) {
+                if found != body.version {
+                    return Err(StateError::Replayed {
+                        key: key.to_owned(),
+                        written_as: body.version,
+                        found,
+                    });
+                }
+            }
             let mut agents = BTreeMap::new();
             for (server, text) in body.agents {
                 let agent = text
@@ -462,7 +480,7 @@ mod tests {
     fn encode_with(store: &Store, password: &str, previous: Option<&SealedKeys>) -> (Vec<u8>, SealedKeys) {
         let (password_value, keys) = (Password::new(password), writer_keys(password));
         let writer = Writer { password: &password_value, keys: &keys, cluster: "k" };
-        let encoded = encode(store, &Roster::default(), &writer, previous, at(), false).unwrap();
+        let encoded = encode(store, &Roster::default(), &writer, previous, at(), false, 1).unwrap();
         assert!(encoded.deliveries.is_empty());
         (encoded.value, encoded.sealed)
     }
@@ -475,7 +493,7 @@ mod tests {
     ) -> Result<(Store, SealedKeys), StateError> {
         let owned = password.map(|p| (Password::new(p), writer_keys(p)));
         let writer = owned.as_ref().map(|(p, k)| (p, k));
-        decode("k", value, writer, opened, false).map(|d| (d.store, d.sealed))
+        decode("k", value, writer, opened, false, None).map(|d| (d.store, d.sealed))
     }
 
     #[test]
@@ -563,7 +581,7 @@ mod tests {
             "the state at k has the layout of an earlier release; run `certslot-fleet upgrade` to move it to the authenticated layout"
         );
         let keys = writer_keys("s3cret");
-        let decoded = decode("k", &old, Some((&Password::new("s3cret"), &keys)), None, true).unwrap();
+        let decoded = decode("k", &old, Some((&Password::new("s3cret"), &keys)), None, true, None).unwrap();
         assert_eq!(decoded.layout, Layout::Old);
         assert_eq!(state_json(&old), std::str::from_utf8(&old).ok());
         let inner: serde_json::Value = serde_json::from_str(state_json(&value).unwrap()).unwrap();

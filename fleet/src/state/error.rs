@@ -88,6 +88,19 @@ pub enum StateError {
         /// The key.
         key: String,
     },
+    /// The value was written for another etcd version of the key than the one it has: an earlier
+    /// value written back (from etcd's history, by hand).
+    #[error(
+        "the state at {key} is a replay: written as version {written_as} of the key, found as version {found}"
+    )]
+    Replayed {
+        /// The key.
+        key: String,
+        /// The version it was written as.
+        written_as: i64,
+        /// The version it was found at.
+        found: i64,
+    },
     /// The value has the layout of releases before authenticated states and deliveries.
     #[error(
         "the state at {key} has the layout of an earlier release; run `certslot-fleet upgrade` to move it to the authenticated layout"

@@ -136,6 +136,8 @@ pub struct Loaded {
     keys: Option<SealedKeys>,
     /// The enrolled agent keys and what each server was handed.
     roster: Roster,
+    /// The key's etcd version (`None`: not read from etcd).
+    version: Option<i64>,
 }
 
 impl Loaded {
@@ -149,9 +151,9 @@ impl Loaded {
         self.roster.agents()
     }
 
-    fn from_decoded(decoded: Decoded, mod_revision: i64, with_keys: bool) -> Self {
+    fn from_decoded(decoded: Decoded, mod_revision: i64, version: Option<i64>, with_keys: bool) -> Self {
         let keys = with_keys.then_some(decoded.sealed);
-        Self { store: decoded.store, mod_revision, keys, roster: decoded.roster }
+        Self { store: decoded.store, mod_revision, keys, roster: decoded.roster, version }
     }
 
     /// The store and the sealed keys it opened, for a later decode to take the keys from.
@@ -403,8 +405,8 @@ impl EtcdStore {
         let cached = self.cached();
         let opened = cached.as_ref().and_then(Loaded::opened);
         let writer = self.password.as_ref().zip(self.writer_keys());
-        let decoded = decode(&self.cluster.state_key(), value, writer, opened, old_layout)?;
-        Ok(Loaded::from_decoded(decoded, mod_revision, self.password.is_some()))
+        let decoded = decode(&self.cluster.state_key(), value, writer, opened, old_layout, None)?;
+        Ok(Loaded::from_decoded(decoded, mod_revision, None, self.password.is_some()))
     }
 
     /// Decodes a saved state (a file `certslot-fleet export` wrote, of this release or an
@@ -463,7 +465,8 @@ impl EtcdStore {
                 .as_ref()
                 .and_then(|kv| roster_of(kv.value(), keys))
                 .unwrap_or_else(|| backup.roster.clone());
-            let encoded = self.encode_off_runtime(&store, roster, sealed.clone(), true).await?;
+            let version = snapshot.state.as_ref().map_or(0, KeyValue::version) + 1;
+            let encoded = self.encode_off_runtime(&store, roster, sealed.clone(), true, version).await?;
             sealed = Some(encoded.sealed.clone());
             let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, revision);
             match self.put_encoded(&store, &encoded, compare).await {
@@ -497,14 +500,15 @@ impl EtcdStore {
             let (key, value) = (self.cluster.state_key(), state.value().to_vec());
             let password = self.password.clone().ok_or(StateError::PasswordRequired)?;
             let keys = self.writer_keys().cloned().ok_or(StateError::PasswordRequired)?;
-            off_runtime(move || decode(&key, &value, Some((&password, &keys)), None, true)).await?
+            off_runtime(move || decode(&key, &value, Some((&password, &keys)), None, true, None)).await?
         };
         if decoded.layout == Layout::Current {
             return Ok(false);
         }
         let mut store = decoded.store;
         store.continue_after(store.revision());
-        let encoded = self.encode_off_runtime(&store, Roster::default(), None, true).await?;
+        let encoded =
+            self.encode_off_runtime(&store, Roster::default(), None, true, state.version() + 1).await?;
         let compare = Compare::mod_revision(self.cluster.state_key(), CompareOp::Equal, state.mod_revision());
         self.put_encoded(&store, &encoded, compare).await?;
         Ok(true)
@@ -755,8 +759,13 @@ impl EtcdStore {
                             if attempts > self.options.max_attempts {
                                 return Err(UpdateError::Contention { attempts: attempts - 1 });
                             }
-                            let encoded =
-                                self.encode_off_runtime(&store, roster, base.keys.clone(), false).await?;
+                            let Some(version) = base.version else {
+                                next = Next::Read;
+                                continue;
+                            };
+                            let encoded = self
+                                .encode_off_runtime(&store, roster, base.keys.clone(), false, version + 1)
+                                .await?;
                             Next::Send(Attempt {
                                 number: attempts,
                                 compared: base.mod_revision,
@@ -937,7 +946,8 @@ impl EtcdStore {
     fn committed<T>(&self, attempt: Attempt<T>, mod_revision: i64, recovered: bool) -> Updated<T> {
         let revision = attempt.store.revision();
         let (keys, roster) = (Some(attempt.encoded.sealed.clone()), attempt.encoded.roster.clone());
-        self.set_cache(Loaded { store: attempt.store, mod_revision, keys, roster });
+        let version = Some(attempt.encoded.version);
+        self.set_cache(Loaded { store: attempt.store, mod_revision, keys, roster, version });
         Updated {
             value: attempt.value,
             revision,
@@ -1109,7 +1119,7 @@ impl EtcdStore {
     /// comparing the value found with the one sent (its PFX salts are random, so only this write
     /// wrote it).
     async fn put_if(&self, store: &Store, compare: Compare) -> Result<Loaded, StoreError> {
-        let encoded = self.encode_off_runtime(store, Roster::default(), None, true).await?;
+        let encoded = self.encode_off_runtime(store, Roster::default(), None, true, 1).await?;
         self.put_encoded(store, &encoded, compare).await
     }
 
@@ -1122,6 +1132,7 @@ impl EtcdStore {
         roster: Roster,
         sealed: Option<SealedKeys>,
         all: bool,
+        version: i64,
     ) -> Result<Encoded, StateError> {
         let password = self.password.clone().ok_or(StateError::PasswordRequired)?;
         let keys = self.derive_writer_keys().await?.clone();
@@ -1129,7 +1140,7 @@ impl EtcdStore {
         let admin = self.admin;
         let encoded = off_runtime(move || {
             let writer = Writer { password: &password, keys: &keys, cluster: &cluster };
-            let mut encoded = encode(&store, &roster, &writer, sealed.as_ref(), at, all)?;
+            let mut encoded = encode(&store, &roster, &writer, sealed.as_ref(), at, all, version)?;
             if admin {
                 encoded.admin_seal = Some(admin_seal(&store, &encoded.roster, &keys));
             }
@@ -1177,6 +1188,7 @@ impl EtcdStore {
             mod_revision,
             keys: Some(encoded.sealed.clone()),
             roster: encoded.roster.clone(),
+            version: Some(encoded.version),
         };
         let started = Instant::now();
         let mut outages = 0u32;
@@ -1246,8 +1258,8 @@ impl EtcdStore {
     async fn decode_snapshot(&self, snapshot: &Snapshot) -> Result<Loaded, StateError> {
         let state =
             snapshot.state.as_ref().ok_or_else(|| StateError::Missing { key: self.cluster.state_key() })?;
-        let (key, value, mod_revision) =
-            (self.cluster.state_key(), state.value().to_vec(), state.mod_revision());
+        let (key, value, mod_revision, version) =
+            (self.cluster.state_key(), state.value().to_vec(), state.mod_revision(), state.version());
         let password = self.password.clone();
         let keys = match password {
             Some(_) => Some(self.derive_writer_keys().await?.clone()),
@@ -1257,11 +1269,12 @@ impl EtcdStore {
         let (seal, seal_key) = (snapshot.admin.clone(), self.cluster.admin_key());
         let loaded = off_runtime(move || {
             let writer = password.as_ref().zip(keys.as_ref());
-            let decoded = decode(&key, &value, writer, cached.as_ref().and_then(Loaded::opened), false)?;
+            let decoded =
+                decode(&key, &value, writer, cached.as_ref().and_then(Loaded::opened), false, Some(version))?;
             if let Some(keys) = &keys {
                 check_admin_seal(seal.as_deref(), &seal_key, &decoded.store, &decoded.roster, keys)?;
             }
-            Ok(Loaded::from_decoded(decoded, mod_revision, password.is_some()))
+            Ok(Loaded::from_decoded(decoded, mod_revision, Some(version), password.is_some()))
         })
         .await?;
         if self.password.is_some() {

@@ -77,6 +77,8 @@ impl Failure {
             StateError::NotUtf8 { .. } | StateError::Load { .. } => Self::new(3, "state-refused", e),
             StateError::Unauthenticated { .. } => Self::new(3, "state-unauthenticated", e),
             StateError::OldLayout { .. } => Self::new(3, "state-old-layout", e),
+            StateError::Replayed { .. } => Self::new(3, "state-replayed", e),
+            StateError::AdminSeal { .. } => Self::new(3, "state-admin-seal", e),
             StateError::TooLarge { .. } => Self::failed("state-too-large", e),
             StateError::PasswordRequired => Self::failed("password-required", e),
             StateError::AlreadyExists { .. } => Self::failed("state-exists", e),
