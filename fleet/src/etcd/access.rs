@@ -216,6 +216,39 @@ pub async fn setup_access(
             .iter()
             .map(|(server, user)| (user.clone(), role_name(cluster, &format!("agent:{server}")))),
     );
+    let (users_created, roles_granted) = grant_roles(conn, grants).await?;
+    report.users_created.extend(users_created);
+    report.roles_granted.extend(roles_granted);
+    if enable_auth {
+        let (users_created, roles_granted) = self::enable_auth(conn).await?;
+        report.users_created.extend(users_created);
+        report.roles_granted.extend(roles_granted);
+        report.auth_enabled = true;
+    }
+    Ok(report)
+}
+
+/// Turns etcd's authentication on, first making sure the user `root` exists (no password: the
+/// client certificate with common name `root`) and holds the `root` role, as etcd requires. As a
+/// user with the root role, or anyone while authentication is off; etcd answers success when it
+/// is on already. The users created and the roles granted (`user: role`).
+///
+/// # Errors
+/// [`EtcdError`]: etcd unreachable, or a refusal.
+pub async fn enable_auth(conn: &Connection) -> Result<(Vec<String>, Vec<String>), EtcdError> {
+    let (created, granted) = grant_roles(conn, vec![("root".to_owned(), "root".to_owned())]).await?;
+    conn.call("auth enable", |c| async move { c.client.auth_client().auth_enable().await }).await?;
+    Ok((created, granted))
+}
+
+/// Gives each `(user, role)` pair's user the role, creating the user first (without password:
+/// its client certificate's common name) when etcd lacks it. The users created and the roles
+/// granted (`user: role`); what is there already is left as it is.
+async fn grant_roles(
+    conn: &Connection,
+    grants: Vec<(String, String)>,
+) -> Result<(Vec<String>, Vec<String>), EtcdError> {
+    let (mut created, mut granted) = (Vec::new(), Vec::new());
     let users: BTreeSet<String> = conn
         .call("user list", |c| async move { c.client.auth_client().user_list().await })
         .await?
@@ -234,7 +267,7 @@ pub async fn setup_access(
                 }
             })
             .await?;
-            report.users_created.push(user.clone());
+            created.push(user.clone());
             held.insert(user.clone(), BTreeSet::new());
         }
         if !held.contains_key(&user) {
@@ -249,50 +282,14 @@ pub async fn setup_access(
         }
         let roles = held.entry(user.clone()).or_default();
         if roles.insert(role.clone()) {
-            let (name, granted) = (user.clone(), role.clone());
+            let (name, role_to_grant) = (user.clone(), role.clone());
             conn.call("user grant role", |c| {
-                let (name, granted) = (name.clone(), granted.clone());
-                async move { c.client.auth_client().user_grant_role(name, granted).await }
+                let (name, role_to_grant) = (name.clone(), role_to_grant.clone());
+                async move { c.client.auth_client().user_grant_role(name, role_to_grant).await }
             })
             .await?;
-            report.roles_granted.push(format!("{user}: {role}"));
+            granted.push(format!("{user}: {role}"));
         }
     }
-    if enable_auth {
-        let (users_created, roles_granted) = self::enable_auth(conn).await?;
-        report.users_created.extend(users_created);
-        report.roles_granted.extend(roles_granted);
-        report.auth_enabled = true;
-    }
-    Ok(report)
-}
-
-/// Turns etcd's authentication on, first making sure the user `root` exists (no password: the
-/// client certificate with common name `root`) and holds the `root` role, as etcd requires. As a
-/// user with the root role, or anyone while authentication is off; etcd answers success when it
-/// is on already. The users created and the roles granted (`user: role`).
-///
-/// # Errors
-/// [`EtcdError`]: etcd unreachable, or a refusal.
-pub async fn enable_auth(conn: &Connection) -> Result<(Vec<String>, Vec<String>), EtcdError> {
-    let (mut created, mut granted) = (Vec::new(), Vec::new());
-    let users = conn.call("user list", |c| async move { c.client.auth_client().user_list().await }).await?;
-    if !users.users().iter().any(|u| u == "root") {
-        conn.call("user add", |c| async move {
-            c.client.auth_client().user_add("root", "", Some(UserAddOptions::new().with_no_pwd())).await
-        })
-        .await?;
-        created.push("root".to_owned());
-    }
-    let roles =
-        conn.call("user get", |c| async move { c.client.auth_client().user_get("root").await }).await?;
-    if !roles.roles().iter().any(|r| r == "root") {
-        conn.call("user grant role", |c| async move {
-            c.client.auth_client().user_grant_role("root", "root").await
-        })
-        .await?;
-        granted.push("root: root".to_owned());
-    }
-    conn.call("auth enable", |c| async move { c.client.auth_client().auth_enable().await }).await?;
     Ok((created, granted))
 }

@@ -11,8 +11,8 @@
 //!   writer re-seals only the deliveries whose contents changed without revealing them.
 //!
 //! Derivation: PBKDF2-HMAC-SHA256 (the library's [`Password::derive_key`]) over
-//! `certslot fleet keys v1`, a zero octet and the cluster name, [`ROUNDS`] rounds (OWASP's 2023
-//! figure for PBKDF2-HMAC-SHA256), then HKDF-SHA256 (RFC 5869) expands it into the three keys.
+//! `certslot fleet keys v1`, a zero octet and the cluster name, [`WriterKeys::ROUNDS`] rounds
+//! (OWASP's 2023 figure for PBKDF2-HMAC-SHA256), then HKDF-SHA256 (RFC 5869) expands it into the three keys.
 //! The rounds are the price of a guess at the password against a signature or a MAC read from
 //! etcd; they are paid once per process, on a blocking thread.
 
@@ -26,8 +26,6 @@ use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-/// PBKDF2 rounds of the fleet keys.
-pub const ROUNDS: u32 = 600_000;
 /// The public key's text prefix.
 const PUBLIC_PREFIX: &str = "p256:";
 
@@ -97,11 +95,14 @@ impl WriterPublicKey {
 }
 
 impl WriterKeys {
-    /// The keys of `cluster`'s writers, from the fleet password. Slow on purpose ([`ROUNDS`]
+    /// PBKDF2 rounds of the fleet keys (OWASP's 2023 figure for PBKDF2-HMAC-SHA256).
+    pub const ROUNDS: u32 = 600_000;
+
+    /// The keys of `cluster`'s writers, from the fleet password. Slow on purpose ([`WriterKeys::ROUNDS`]
     /// rounds of PBKDF2): run it once, on a blocking thread.
     pub fn derive(password: &Password, cluster: &str) -> Self {
         let salt = [b"certslot fleet keys v1\0".as_slice(), cluster.as_bytes()].concat();
-        let master = password.derive_key(&salt, ROUNDS);
+        let master = password.derive_key(&salt, Self::ROUNDS);
         let hkdf = hkdf::Hkdf::<Sha256>::new(None, master.as_ref());
         let expand = |info: &[u8]| {
             let mut key = Zeroizing::new([0u8; 32]);
