@@ -9,10 +9,12 @@
 //! that applies, its milestones, the inventory). Serving the documents is the caller's job.
 
 mod exchange_id;
+mod freshness;
 mod jwks;
 mod keyset;
 mod metadata;
 
+pub use self::freshness::Freshness;
 pub use self::jwks::{Jwk, JwkParams, Jwks, JwksOptions, JwsAlgorithm, KeyId, SkipReason, SkippedKey};
 pub use self::keyset::{KeyStatus, PublishedKey, published_keys};
 pub use self::metadata::{
