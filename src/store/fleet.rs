@@ -201,12 +201,7 @@ impl Store {
     /// # Errors
     /// [`SlotError::UnknownTopology`] for an unknown server.
     pub fn desired(&self, server: &str, at: OffsetDateTime) -> Result<Vec<Desired>, SlotError> {
-        let name = normalize("server", server)?;
-        let pool = self
-            .topology
-            .pool_of(&name)
-            .ok_or_else(|| SlotError::UnknownTopology { kind: "server", name: name.to_string() })?;
-        Ok(self.desired_in_pool(pool, at))
+        Ok(self.holds(server, at)?.into_iter().map(|h| h.desired).collect())
     }
 
     /// What the servers of `pool` must hold at `at` (see [`Store::desired`]).

@@ -159,6 +159,11 @@ fn malformed(detail: impl core::fmt::Display) -> DeliveryError {
     DeliveryError::Malformed { detail: detail.to_string() }
 }
 
+/// The bytes of a Base64 field, `what` naming it in the error.
+fn base64(what: &str, text: &str) -> Result<Vec<u8>, DeliveryError> {
+    Base64::decode_vec(text).map_err(|_| malformed(format!("{what} is not Base64")))
+}
+
 /// The bytes a writer signs: a label, the header's JSON, the encapsulated key and the
 /// ciphertext, each but the last after its length.
 fn signed_message(header: &[u8], enc: &[u8], ciphertext: &[u8]) -> Vec<u8> {
@@ -170,6 +175,39 @@ fn signed_message(header: &[u8], enc: &[u8], ciphertext: &[u8]) -> Vec<u8> {
     }
     message.extend_from_slice(ciphertext);
     message
+}
+
+/// A delivery value parsed and its signature checked: the header, the header's JSON (the
+/// associated data), the encapsulated key and the ciphertext.
+struct Verified {
+    header: DeliveryHeader,
+    header_json: Vec<u8>,
+    enc: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+impl Verified {
+    /// Parses `value`, checks its format, then its signature with `writer`.
+    fn of(value: &[u8], writer: &WriterPublicKey) -> Result<Self, DeliveryError> {
+        let sealed: Sealed = serde_json::from_slice(value).map_err(malformed)?;
+        let header = sealed.header;
+        if header.format != FORMAT {
+            return Err(DeliveryError::UnsupportedFormat { format: header.format });
+        }
+        let (enc, ciphertext, signature) = (
+            base64("enc", &sealed.enc)?,
+            base64("ciphertext", &sealed.ciphertext)?,
+            base64("signature", &sealed.signature)?,
+        );
+        let header_json = serde_json::to_vec(&header).map_err(malformed)?;
+        if !writer.verifies(&signed_message(&header_json, &enc, &ciphertext), &signature) {
+            return Err(DeliveryError::NotFromWriter {
+                pinned: writer.fingerprint(),
+                claimed: header.writer_key,
+            });
+        }
+        Ok(Self { header, header_json, enc, ciphertext })
+    }
 }
 
 impl Delivery {
@@ -274,20 +312,10 @@ impl Delivery {
     /// checks of the deliveries it wrote, without opening them).
     ///
     /// # Errors
-    /// [`DeliveryError::Malformed`], [`DeliveryError::NotFromWriter`].
+    /// [`DeliveryError::Malformed`], [`DeliveryError::UnsupportedFormat`],
+    /// [`DeliveryError::NotFromWriter`].
     pub fn verified_header(value: &[u8], writer: &WriterPublicKey) -> Result<DeliveryHeader, DeliveryError> {
-        let sealed: Sealed = serde_json::from_slice(value).map_err(malformed)?;
-        let decode = |text: &str| Base64::decode_vec(text).map_err(|_| malformed("not Base64"));
-        let (enc, ciphertext, signature) =
-            (decode(&sealed.enc)?, decode(&sealed.ciphertext)?, decode(&sealed.signature)?);
-        let header_json = serde_json::to_vec(&sealed.header).map_err(malformed)?;
-        if !writer.verifies(&signed_message(&header_json, &enc, &ciphertext), &signature) {
-            return Err(DeliveryError::NotFromWriter {
-                pinned: writer.fingerprint(),
-                claimed: sealed.header.writer_key,
-            });
-        }
-        Ok(sealed.header)
+        Ok(Verified::of(value, writer)?.header)
     }
 
     /// Opens a delivery value for `server` of `cluster`: checks the signature with the pinned
@@ -303,26 +331,7 @@ impl Delivery {
         agent: &AgentKey,
         writer: &WriterPublicKey,
     ) -> Result<Self, DeliveryError> {
-        let sealed: Sealed = serde_json::from_slice(value).map_err(malformed)?;
-        let header = sealed.header;
-        if header.format != FORMAT {
-            return Err(DeliveryError::UnsupportedFormat { format: header.format });
-        }
-        let decode = |what: &str, text: &str| {
-            Base64::decode_vec(text).map_err(|_| malformed(format!("{what} is not Base64")))
-        };
-        let (enc, ciphertext, signature) = (
-            decode("enc", &sealed.enc)?,
-            decode("ciphertext", &sealed.ciphertext)?,
-            decode("signature", &sealed.signature)?,
-        );
-        let header_json = serde_json::to_vec(&header).map_err(malformed)?;
-        if !writer.verifies(&signed_message(&header_json, &enc, &ciphertext), &signature) {
-            return Err(DeliveryError::NotFromWriter {
-                pinned: writer.fingerprint(),
-                claimed: header.writer_key,
-            });
-        }
+        let Verified { header, header_json, enc, ciphertext } = Verified::of(value, writer)?;
         if header.cluster != cluster || header.server != server {
             return Err(DeliveryError::ForAnotherServer { cluster: header.cluster, server: header.server });
         }
@@ -347,9 +356,9 @@ impl Delivery {
         let mut keys = BTreeMap::new();
         for pair in &contents.keys {
             let inconsistent = |detail: &str| DeliveryError::Inconsistent { detail: detail.into() };
-            let certificate = Certificate::from_der(&decode("a certificate", &pair.certificate)?)
+            let certificate = Certificate::from_der(&base64("a certificate", &pair.certificate)?)
                 .map_err(|_| inconsistent("a certificate does not parse"))?;
-            let der = Zeroizing::new(decode("a private key", &pair.private_key)?);
+            let der = Zeroizing::new(base64("a private key", &pair.private_key)?);
             let key =
                 PrivateKey::from_pkcs8_der(&der).map_err(|_| inconsistent("a private key does not parse"))?;
             if key.matches(&certificate) != Some(true) {

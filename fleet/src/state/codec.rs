@@ -299,9 +299,9 @@ pub(crate) struct Decoded {
 /// and timelines, not to write), its sealed keys, roster and layout. A value of the old layout
 /// read with `writer` is [`StateError::OldLayout`] unless `old_layout` allows it (the upgrade,
 /// a restore). With `version` (the key's etcd version as read) and `writer`, a value written
-/// for another version (an earlier value written back) is [`StateError::Replayed`]. A sealed key byte-equal to one of `opened`'s (a store loaded or written earlier
-/// with the same password, and its sealed keys) is taken from that store instead of being
-/// opened again: opening is most of the time of a read, and after another writer's change the
+/// for another version (an earlier value written back) is [`StateError::Replayed`]. A sealed
+/// key byte-equal to one of `opened`'s (a store loaded or written earlier with the same
+/// password, and its sealed keys) is taken from that store instead of being opened again: opening is most of the time of a read, and after another writer's change the
 /// keys are mostly the same.
 pub(crate) fn decode(
     key: &str,
@@ -314,43 +314,16 @@ pub(crate) fn decode(
     let refused = |source| StateError::Load { key: key.to_owned(), source };
     let json = std::str::from_utf8(value)
         .map_err(|e| StateError::NotUtf8 { key: key.to_owned(), valid_up_to: e.valid_up_to() })?;
-    let (state_json, roster, layout) = match serde_json::from_str::<Envelope<'_>>(json) {
-        Ok(envelope) if envelope.layout == LAYOUT => {
-            if let Some((_, keys)) = writer {
-                let tag = Base64::decode_vec(&envelope.mac).unwrap_or_default();
-                if !keys.mac_verifies(envelope.body.get().as_bytes(), &tag) {
-                    return Err(StateError::Unauthenticated { key: key.to_owned() });
-                }
-            }
-            let body: Body<'_> = serde_json::from_str(envelope.body.get()).map_err(|e| StateError::Load {
-                key: key.to_owned(),
-                source: certslot::LoadError::Json(e.to_string()),
-            })?;
+    let (state_json, roster, layout) = match open_envelope(key, json, writer.map(|(_, keys)| keys))? {
+        Some((written_as, state, roster)) => {
             if let (Some(found), Some(_)) = (version, writer) {
-                if found != body.version {
-                    return Err(StateError::Replayed {
-                        key: key.to_owned(),
-                        written_as: body.version,
-                        found,
-                    });
+                if found != written_as {
+                    return Err(StateError::Replayed { key: key.to_owned(), written_as, found });
                 }
             }
-            let mut agents = BTreeMap::new();
-            for (server, text) in body.agents {
-                let agent = text
-                    .parse()
-                    .map_err(|_| StateError::BadAgentKey { key: key.to_owned(), server: server.clone() })?;
-                agents.insert(server, agent);
-            }
-            (body.state.get(), Roster { agents, handed: body.handed }, Layout::Current)
+            (state, roster, Layout::Current)
         }
-        Ok(envelope) => {
-            return Err(StateError::UnknownLayout {
-                key: key.to_owned(),
-                layout: envelope.layout.to_owned(),
-            });
-        }
-        Err(_) => (json, Roster::default(), Layout::Old),
+        None => (json, Roster::default(), Layout::Old),
     };
     if layout == Layout::Old && writer.is_some() && !old_layout {
         // Only a value that loads as an old state is one: anything else is refused as foreign.
@@ -435,14 +408,40 @@ pub(crate) fn check_admin_seal(
 
 /// The roster of a value of the current layout whose MAC verifies with `keys`.
 pub(crate) fn roster_of(value: &[u8], keys: &WriterKeys) -> Option<Roster> {
-    let envelope: Envelope<'_> = serde_json::from_slice(value).ok()?;
-    let tag = Base64::decode_vec(&envelope.mac).ok()?;
-    if envelope.layout != LAYOUT || !keys.mac_verifies(envelope.body.get().as_bytes(), &tag) {
-        return None;
+    let json = std::str::from_utf8(value).ok()?;
+    open_envelope("", json, Some(keys)).ok()?.map(|(_, _, roster)| roster)
+}
+
+/// A value of the current layout opened: the etcd version it was written for, its saved
+/// state's JSON and its roster, its MAC checked first when `keys` are given. `None` for a value
+/// without the envelope (the earlier layout, or something foreign).
+fn open_envelope<'a>(
+    key: &str,
+    json: &'a str,
+    keys: Option<&WriterKeys>,
+) -> Result<Option<(i64, &'a str, Roster)>, StateError> {
+    let Ok(envelope) = serde_json::from_str::<Envelope<'a>>(json) else { return Ok(None) };
+    if envelope.layout != LAYOUT {
+        return Err(StateError::UnknownLayout { key: key.to_owned(), layout: envelope.layout.to_owned() });
     }
-    let body: Body<'_> = serde_json::from_str(envelope.body.get()).ok()?;
-    let agents = body.agents.into_iter().map(|(s, k)| Some((s, k.parse().ok()?))).collect::<Option<_>>()?;
-    Some(Roster { agents, handed: body.handed })
+    if let Some(keys) = keys {
+        let tag = Base64::decode_vec(&envelope.mac).unwrap_or_default();
+        if !keys.mac_verifies(envelope.body.get().as_bytes(), &tag) {
+            return Err(StateError::Unauthenticated { key: key.to_owned() });
+        }
+    }
+    let body: Body<'a> = serde_json::from_str(envelope.body.get()).map_err(|e| StateError::Load {
+        key: key.to_owned(),
+        source: certslot::LoadError::Json(e.to_string()),
+    })?;
+    let mut agents = BTreeMap::new();
+    for (server, text) in body.agents {
+        let agent = text
+            .parse()
+            .map_err(|_| StateError::BadAgentKey { key: key.to_owned(), server: server.clone() })?;
+        agents.insert(server, agent);
+    }
+    Ok(Some((body.version, body.state.get(), Roster { agents, handed: body.handed })))
 }
 
 /// The JSON of the [`SavedState`] a state value holds (of this release's layout or an earlier

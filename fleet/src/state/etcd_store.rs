@@ -563,14 +563,7 @@ impl EtcdStore {
                 reads.extend(servers.iter().map(|s| TxnOp::get(self.cluster.delivery_key(s), None)))
             }
         }
-        let txn = Txn::new().and_then(reads);
-        let answer = self
-            .conn
-            .call("read deliveries", |mut c| {
-                let txn = txn.clone();
-                async move { c.kv.txn(txn).await }
-            })
-            .await?;
+        let answer = self.send_txn("read deliveries", &Txn::new().and_then(reads)).await?;
         let mut kvs = answer.op_responses().into_iter().filter_map(|r| match r {
             TxnOpResponse::Get(get) => Some(get.kvs().to_vec()),
             _ => None,
@@ -802,11 +795,7 @@ impl EtcdStore {
                         }
                     };
                     let txn = self.write_txn(&attempt, &receipt_key, lease, guard, queued.as_ref());
-                    let sent = self.conn.call("update", |mut c| {
-                        let txn = txn.clone();
-                        async move { c.kv.txn(txn).await }
-                    });
-                    match sent.await {
+                    match self.send_txn("update", &txn).await {
                         Ok(answer) if answer.succeeded() => {
                             let mod_revision = header_revision(&answer)?;
                             // The write took this update's queue key with it.
@@ -1193,11 +1182,7 @@ impl EtcdStore {
         let started = Instant::now();
         let mut outages = 0u32;
         loop {
-            let sent = self.conn.call("write", |mut c| {
-                let txn = txn.clone();
-                async move { c.kv.txn(txn).await }
-            });
-            match sent.await {
+            match self.send_txn("write", &txn).await {
                 Ok(answer) if answer.succeeded() => {
                     let loaded = written(header_revision(&answer)?);
                     self.set_cache(loaded.clone());
@@ -1244,15 +1229,18 @@ impl EtcdStore {
             reads.push(TxnOp::get(guard.key.clone(), options()));
         }
         reads.push(TxnOp::get(self.cluster.admin_key(), options()));
-        let txn = Txn::new().and_then(reads);
-        let answer = self
-            .conn
-            .call("read", |mut c| {
+        let answer = self.send_txn("read", &Txn::new().and_then(reads)).await?;
+        Snapshot::read(&answer, receipt_key.is_some(), guard.is_some(), true)
+    }
+
+    /// Sends one transaction, failing over across the endpoints ([`Connection::call`]).
+    async fn send_txn(&self, what: &'static str, txn: &Txn) -> Result<TxnResponse, EtcdError> {
+        self.conn
+            .call(what, |mut c| {
                 let txn = txn.clone();
                 async move { c.kv.txn(txn).await }
             })
-            .await?;
-        Snapshot::read(&answer, receipt_key.is_some(), guard.is_some(), true)
+            .await
     }
 
     async fn decode_snapshot(&self, snapshot: &Snapshot) -> Result<Loaded, StateError> {
