@@ -7,7 +7,8 @@
 # `bench-peers` feature compiles against. Needs root (apt-get) only when something is missing. The
 # library alone (certslot) needs none of these to build.
 set -euo pipefail
-packages=(openssl python3)
+# curl: the key server's tests read its answers (headers, 304s, TLS) with it.
+packages=(openssl python3 curl)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
 need=()
 for pkg in "${packages[@]}"; do

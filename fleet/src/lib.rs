@@ -77,7 +77,8 @@
 //!
 //! Layers, in the order data flows: `etcd/` (connection, key layout, leases) and `seal/` (agent
 //! keys, writer keys, deliveries) → `state/` (the shared store) → `fleet/` (agents, reports,
-//! election, coordinator); `clock` is the one place that reads the clock.
+//! election, coordinator) → `serve/` (the key server: [`KeyServer`]); `clock` is the one place
+//! that reads the clock.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -90,6 +91,7 @@ mod clock;
 mod etcd;
 mod fleet;
 mod seal;
+mod serve;
 mod state;
 
 pub use crate::clock::Clock;
@@ -105,6 +107,9 @@ pub use crate::fleet::{
 pub use crate::seal::{
     AgentKey, AgentKeyError, AgentPublicKey, BadWriterKey, Delivery, DeliveryError, DeliveryHeader,
     WriterKeys, WriterPublicKey,
+};
+pub use crate::serve::{
+    Document, DocumentKind, KeyServer, Published, ServeError, ServeEvent, ServerTls, ServerTlsError,
 };
 pub use crate::state::{
     EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, UpdateError,

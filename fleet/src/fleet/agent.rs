@@ -479,8 +479,12 @@ impl Agent {
                 }
                 Some(error) = trouble(&mut lease) => on_event(AgentEvent::Unavailable { error }),
                 note = seen.recv() => match note {
-                    Some(Seen::Started { value: Some((value, mod_revision)) }) => {
-                        todo = Some(Work::Apply { value, mod_revision, fresh: true });
+                    Some(Seen::Started { value: Some(started) }) => {
+                        todo = Some(Work::Apply {
+                            value: started.value,
+                            mod_revision: started.mod_revision,
+                            fresh: true,
+                        });
                     }
                     Some(Seen::Started { value: None }) => todo = Some(Work::Missing),
                     Some(Seen::Changed(changes)) => {

@@ -22,3 +22,4 @@ pub use self::coordinator::{Coordinator, CoordinatorEvent, Step, keys_for_renewa
 pub use self::election::{Campaign, Election, Leadership};
 pub use self::report::{HoldingsReport, LiveReport, ReportError, live_reports};
 pub use self::status::{ServerStatus, WaitingRoll, fleet_status, waiting_rolls};
+pub(crate) use self::watcher::{Change, Seen, Watched, spawn_watch};

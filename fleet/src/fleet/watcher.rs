@@ -15,11 +15,11 @@ use crate::state::retry_wait;
 /// What the watch task saw.
 #[derive(Debug)]
 pub(crate) enum Seen {
-    /// The watch (re)started. For a key watch, what the key held when it started (its value and
-    /// `mod_revision`; `None`: no such key); every change after that follows.
+    /// The watch (re)started. For a key watch, what the key held when it started (as a put;
+    /// `None`: no such key); every change after that follows.
     Started {
         /// The key's value, for a key watch.
-        value: Option<(Vec<u8>, i64)>,
+        value: Option<Change>,
     },
     /// Keys changed.
     Changed(Vec<Change>),
@@ -38,6 +38,9 @@ pub(crate) struct Change {
     pub(crate) value: Vec<u8>,
     /// The change's revision.
     pub(crate) mod_revision: i64,
+    /// The key's version after the change (etcd counts the puts since it was created; 0 after
+    /// a delete).
+    pub(crate) version: i64,
 }
 
 /// What to watch.
@@ -94,6 +97,7 @@ async fn watch_loop(conn: &Connection, key: &str, watched: Watched, sender: &mps
                                         kind: event.event_type(),
                                         value: kv.value().to_vec(),
                                         mod_revision: kv.mod_revision(),
+                                        version: kv.version(),
                                     })
                                 })
                                 .collect();
@@ -124,7 +128,7 @@ async fn start(
     conn: &Connection,
     key: &str,
     watched: Watched,
-) -> Result<(Option<(Vec<u8>, i64)>, WatchStream), EtcdError> {
+) -> Result<(Option<Change>, WatchStream), EtcdError> {
     let (value, options) = match watched {
         Watched::Key => {
             let answer = conn
@@ -134,7 +138,13 @@ async fn start(
                 })
                 .await?;
             let revision = answer.header().map(|h| h.revision()).unwrap_or_default();
-            let value = answer.kvs().first().map(|kv| (kv.value().to_vec(), kv.mod_revision()));
+            let value = answer.kvs().first().map(|kv| Change {
+                key: key.to_owned(),
+                kind: EventType::Put,
+                value: kv.value().to_vec(),
+                mod_revision: kv.mod_revision(),
+                version: kv.version(),
+            });
             (value, WatchOptions::new().with_start_revision(revision + 1))
         }
         Watched::Prefix => (None, WatchOptions::new().with_prefix()),

@@ -7,8 +7,14 @@
 //! {"layout": "certslot-fleet/2",
 //!  "body": {"state": {…SavedState…}, "agents": {"fe01.contoso.com": "xwing:…"},
 //!           "handed": {"fe01.contoso.com": {"revision": 42, "digest": "…"}}},
-//!  "mac": "<Base64 HMAC-SHA256 of the body's bytes>"}
+//!  "mac": "<Base64 HMAC-SHA256 of the body's bytes>",
+//!  "sig": "<Base64 ECDSA P-256 signature of the body's bytes>"}
 //! ```
+//!
+//! The MAC is what writers check (they hold the password); the signature, by the writers' key
+//! ([`WriterKeys`]), is what readers without the password check with the writers' public key:
+//! the key server (`certslot-fleet serve`) publishes only keys from a state the writers signed
+//! ([`decode_published`]).
 //!
 //! A value without the envelope is the layout of releases before it (the bare `SavedState`):
 //! readers without the password still read it; writers refuse it
@@ -38,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::seal::{AgentPublicKey, Delivery, DeliveryHeader, WriterKeys};
+use crate::seal::{AgentPublicKey, Delivery, DeliveryHeader, WriterKeys, WriterPublicKey};
 use crate::state::error::StateError;
 
 /// The envelope's layout name.
@@ -107,6 +113,12 @@ struct Envelope<'a> {
     #[serde(borrow)]
     body: &'a RawValue,
     mac: String,
+    sig: String,
+}
+
+/// What the writers' signature of a state covers: a fixed label, then the body's bytes.
+fn signed_state(body: &[u8]) -> Vec<u8> {
+    [b"certslot state signature v1\0".as_slice(), body].concat()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -182,7 +194,8 @@ pub(crate) fn encode(
         RawValue::from_string(serde_json::to_string(&body).map_err(|source| StateError::Json { source })?)
             .map_err(|source| StateError::Json { source })?;
     let mac = Base64::encode_string(&writer.keys.mac(body.get().as_bytes()));
-    let value = serde_json::to_vec(&Envelope { layout: LAYOUT, body: &body, mac })
+    let sig = Base64::encode_string(&writer.keys.sign(&signed_state(body.get().as_bytes())));
+    let value = serde_json::to_vec(&Envelope { layout: LAYOUT, body: &body, mac, sig })
         .map_err(|source| StateError::Json { source })?;
     Ok(Encoded { value, sealed, roster, deliveries, admin_seal: None, version })
 }
@@ -444,6 +457,45 @@ fn open_envelope<'a>(
     Ok(Some((body.version, body.state.get(), Roster { agents, handed: body.handed })))
 }
 
+/// A state value as a reader without the password takes it (the key server): its envelope's
+/// signature checked with the writers' public key, its version against the key's etcd
+/// `version` (`None`: not checked), the store loaded without private keys; with the etcd
+/// version the value was written as.
+///
+/// # Errors
+/// [`StateError::OldLayout`] for a value of the layout before signed states,
+/// [`StateError::NotSigned`], [`StateError::Replayed`], or a value that is not a state.
+pub(crate) fn decode_published(
+    key: &str,
+    value: &[u8],
+    writer: &WriterPublicKey,
+    version: Option<i64>,
+) -> Result<(Store, i64), StateError> {
+    let json = std::str::from_utf8(value)
+        .map_err(|e| StateError::NotUtf8 { key: key.to_owned(), valid_up_to: e.valid_up_to() })?;
+    let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(json) else {
+        return match SavedState::from_json(json) {
+            Ok(_) => Err(StateError::OldLayout { key: key.to_owned() }),
+            Err(source) => Err(StateError::Load { key: key.to_owned(), source }),
+        };
+    };
+    if envelope.layout != LAYOUT {
+        return Err(StateError::UnknownLayout { key: key.to_owned(), layout: envelope.layout.to_owned() });
+    }
+    let signature = Base64::decode_vec(&envelope.sig).unwrap_or_default();
+    if !writer.verifies(&signed_state(envelope.body.get().as_bytes()), &signature) {
+        return Err(StateError::NotSigned { key: key.to_owned(), writer: writer.fingerprint() });
+    }
+    let (written_as, state, _) =
+        open_envelope(key, json, None)?.ok_or_else(|| StateError::OldLayout { key: key.to_owned() })?;
+    if let Some(found) = version.filter(|found| *found != written_as) {
+        return Err(StateError::Replayed { key: key.to_owned(), written_as, found });
+    }
+    let refused = |source| StateError::Load { key: key.to_owned(), source };
+    let store = Store::from_state(&SavedState::from_json(state).map_err(refused)?).map_err(refused)?;
+    Ok((store, written_as))
+}
+
 /// The JSON of the [`SavedState`] a state value holds (of this release's layout or an earlier
 /// one), unchecked: what `certslot-fleet export` shows as JSON; `None` for a value that is
 /// neither.
@@ -590,6 +642,44 @@ mod tests {
         assert!(matches!(
             decode_with(future.as_bytes(), Some("s3cret"), None),
             Err(StateError::UnknownLayout { layout, .. }) if layout == "certslot-fleet/3"
+        ));
+    }
+
+    #[test]
+    fn readers_without_the_password_take_only_a_state_the_writers_signed() {
+        let mut store = Store::for_sip_domain("contoso.com").unwrap();
+        store.add_site("redmond").unwrap();
+        let (value, _) = encode_with(&store, "s3cret", None);
+        let public = writer_keys("s3cret").public().clone();
+        let (read, written_as) = decode_published("k", &value, &public, Some(1)).unwrap();
+        assert_eq!(written_as, 1);
+        assert_eq!(read.to_json().unwrap(), store.to_json().unwrap());
+        // Another cluster's writers, or the body changed: refused, naming the key checked with.
+        let other = writer_keys("other").public().clone();
+        let error = decode_published("k", &value, &other, None).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the state at k is not signed by this cluster's writers (its signature does not verify with writer key {})",
+                other.fingerprint()
+            )
+        );
+        let changed = String::from_utf8(value.clone()).unwrap().replace("redmond", "redmont");
+        assert!(matches!(
+            decode_published("k", changed.as_bytes(), &public, None),
+            Err(StateError::NotSigned { .. })
+        ));
+        // A signed value found at another version of the key: written back.
+        assert!(matches!(
+            decode_published("k", &value, &public, Some(7)),
+            Err(StateError::Replayed { written_as: 1, found: 7, .. })
+        ));
+        // The earlier layout has no signature to check.
+        let old = serde_json::to_vec(&store.to_state().unwrap()).unwrap();
+        assert!(matches!(decode_published("k", &old, &public, None), Err(StateError::OldLayout { .. })));
+        assert!(matches!(
+            decode_published("k", b"garbage", &public, None),
+            Err(StateError::Load { source: certslot::LoadError::Json(_), .. })
         ));
     }
 

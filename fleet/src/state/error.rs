@@ -88,6 +88,18 @@ pub enum StateError {
         /// The key.
         key: String,
     },
+    /// The value's signature does not verify with the writers' public key a reader was given
+    /// (`serve --writer-key`): written by someone without the fleet password, changed since, or
+    /// another cluster's value.
+    #[error(
+        "the state at {key} is not signed by this cluster's writers (its signature does not verify with writer key {writer})"
+    )]
+    NotSigned {
+        /// The key.
+        key: String,
+        /// The fingerprint of the writers' public key it was checked with.
+        writer: String,
+    },
     /// The value was written for another etcd version of the key than the one it has: an earlier
     /// value written back (from etcd's history, by hand).
     #[error(

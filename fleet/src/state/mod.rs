@@ -11,6 +11,7 @@ mod etcd_store;
 mod secret;
 
 pub(crate) use self::backoff::{on_blocking_thread, retry_wait, sleep_until};
+pub(crate) use self::codec::decode_published;
 pub use self::codec::state_json;
 pub use self::error::{StateError, StoreError, UpdateError};
 pub use self::etcd_store::{EtcdStore, Guard, Loaded, UpdateOptions, Updated};

@@ -329,6 +329,26 @@ impl Fleet {
         Daemon { name: format!("agent-{server}"), child: Some(child), log }
     }
 
+    /// `serve` with `args`, as the read-only etcd user and without the fleet password, given
+    /// the writers' public key.
+    pub fn serve(&self, name: &str, args: &[&str]) -> Daemon {
+        let writer_key = self.writer_key();
+        let log = self.work.path().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log");
+        let child = self
+            .command_as(READER)
+            .env_remove("CERTSLOT_PASSWORD")
+            .env("CERTSLOT_WRITER_KEY", &writer_key)
+            .arg("serve")
+            .args(args)
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("certslot-fleet starts");
+        self.logs.lock().unwrap().push(log.clone());
+        Daemon { name: name.into(), child: Some(child), log }
+    }
+
     /// `coordinator --id ID --lease-ttl 2`.
     pub fn coordinator(&self, id: &str) -> Daemon {
         self.grant(&["--coordinator", id]);
@@ -397,4 +417,45 @@ pub fn from_now(seconds: i64) -> String {
 
 pub fn set_of(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A TCP port free on loopback now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An HTTP answer as curl saw it: the status code, the headers (names in lowercase) and the body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `curl` (the real one) with `args` and the URL last; `None` when it cannot connect.
+pub fn curl(args: &[&str]) -> Option<Answer> {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "10", "--dump-header", "-"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Some(Answer { status, headers, body: body.to_owned() })
 }

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use certslot::publish::MetadataForm;
 use certslot::{CertType, OffsetDateTime, Scope, Thumbprint};
 use certslot_etcd::{Cluster, PasswordSource};
 use clap::builder::StyledStr;
@@ -302,6 +303,40 @@ pub enum Command {
         #[arg(long, value_name = "KEY", env = "CERTSLOT_WRITER_KEY")]
         writer_key: String,
     },
+    /// Serve the keys verifiers must trust (/.well-known/jwks.json, /metadata/json/1) and
+    /// /healthz, /readyz over HTTPS, from states the writers signed; needs only the read-only
+    /// role and no fleet password; logs on stdout
+    Serve {
+        /// The address to listen on
+        #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+        /// The server's certificate chain (PEM, leaf first), reloaded when it changes
+        #[arg(long, value_name = "FILE", requires = "tls_key", required_unless_present = "plain_http")]
+        tls_cert: Option<PathBuf>,
+        /// The server's private key (PEM), reloaded when it changes
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// How often the certificate files are checked for a change, in seconds (default 10)
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        tls_reload: Option<Duration>,
+        /// Plain HTTP instead of HTTPS, for a reverse proxy on this host: only on a loopback
+        /// address
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        plain_http: bool,
+        /// The writers' public key, as `certslot-fleet writer-key` prints it: only states signed
+        /// with it are served
+        #[arg(long, value_name = "KEY", env = "CERTSLOT_WRITER_KEY")]
+        writer_key: String,
+        /// The type served without ?type=
+        #[arg(long = "type", value_name = "TYPE", default_value = "OAuthTokenIssuer", value_parser = cert_type)]
+        cert_type: CertType,
+        /// The service whose /metadata/json/1 document it is
+        #[arg(long = "service", value_name = "lync|exchange", default_value = "lync", value_parser = service, action = ArgAction::Set)]
+        exchange: bool,
+        /// How /metadata/json/1 writes its keys: Exchange's form, or SharePoint's and ACS's
+        #[arg(long, value_name = "exchange|sharepoint", default_value = "exchange", value_parser = metadata_form)]
+        metadata_form: MetadataForm,
+    },
     /// Print an agent's public key and its fingerprint, making the key pair first if its
     /// directory has none (as the agent does at its first start); no etcd is asked
     AgentKey {
@@ -522,6 +557,14 @@ fn yes_no(text: &str) -> Result<bool, String> {
 }
 
 /// `--service`: false for lync, true for exchange.
+fn metadata_form(text: &str) -> Result<MetadataForm, String> {
+    match text {
+        "exchange" => Ok(MetadataForm::Exchange),
+        "sharepoint" => Ok(MetadataForm::SharePoint),
+        _ => Err("exchange or sharepoint".into()),
+    }
+}
+
 fn service(text: &str) -> Result<bool, String> {
     match text {
         "lync" => Ok(false),

@@ -14,8 +14,9 @@ use certslot::{
     validate::{Report as PolicyReport, Rule as _},
 };
 use certslot_etcd::{
-    AccessPlan, Agent, AgentPublicKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, PasswordSource,
-    Tls, Updated, WriterKeys, WriterPublicKey, fleet_status, live_reports, setup_access, step, waiting_rolls,
+    AccessPlan, Agent, AgentPublicKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, KeyServer,
+    PasswordSource, ServerTls, Tls, Updated, WriterKeys, WriterPublicKey, fleet_status, live_reports,
+    setup_access, step, waiting_rolls,
 };
 use getrandom::SysRng;
 use time::Duration;
@@ -168,6 +169,33 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             Ok(Report::empty())
         }
         Command::AgentKey { dir } => agent_key(&dir),
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            tls_reload,
+            plain_http: _,
+            writer_key,
+            cert_type,
+            exchange,
+            metadata_form,
+        } => {
+            let writer_key: WriterPublicKey =
+                writer_key.parse().map_err(|e| Failure::failed("writer-key", e))?;
+            let tls = match tls_cert.as_deref().zip(tls_key.as_deref()) {
+                Some((cert, key)) => {
+                    Some(ServerTls::from_files(cert, key).map_err(|e| Failure::failed("server-tls", e))?)
+                }
+                None => None,
+            };
+            let metadata = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
+            let server = KeyServer::new(ctx.conn.clone(), ctx.cluster.clone(), writer_key)
+                .signing_type(cert_type)
+                .metadata(metadata.form(metadata_form))
+                .tls_reload_every(tls_reload.unwrap_or(KeyServer::DEFAULT_TLS_RELOAD));
+            daemon::serve(server, &ctx.global, listen, tls).await?;
+            Ok(Report::empty())
+        }
         Command::Coordinator { id, lease_ttl, resync, renew } => {
             let store = ctx.writer()?;
             daemon::coordinator(store, &ctx.global, id, lease_ttl, resync, renew).await;

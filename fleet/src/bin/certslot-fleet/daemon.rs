@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use certslot::OffsetDateTime;
 use certslot_etcd::{
-    Agent, AgentEvent, Alert, CancellationToken, Clock, Coordinator, CoordinatorEvent, EtcdStore,
+    Agent, AgentEvent, Alert, CancellationToken, Clock, Coordinator, CoordinatorEvent, EtcdStore, KeyServer,
+    ServeEvent, ServerTls,
 };
 use time::format_description::well_known::Rfc3339;
 
@@ -68,6 +69,23 @@ pub async fn coordinator(
         .clock(daemon_clock(global))
         .run(stop_on_signal(), |event| log_coordinator(&event))
         .await;
+}
+
+/// Runs a key server until SIGTERM or Ctrl-C.
+pub async fn serve(
+    server: KeyServer,
+    global: &Global,
+    listen: std::net::SocketAddr,
+    tls: Option<ServerTls>,
+) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::failed("listen", format!("cannot listen on {listen}: {e}")))?;
+    server
+        .clock(daemon_clock(global))
+        .run(listener, tls, stop_on_signal(), |event| log_serve(&event))
+        .await
+        .map_err(|e| Failure::failed("serve", e))
 }
 
 /// With `--now`, a daemon's clock starts there and runs on.
@@ -126,6 +144,21 @@ fn log_agent(event: &AgentEvent) {
         AgentEvent::FileError { .. } => return tracing::error!(kind = "file-error", "{event}"),
         AgentEvent::ReportUnwritable { .. } => return tracing::warn!(kind = "report-unwritable", "{event}"),
         AgentEvent::Unavailable { .. } => return tracing::warn!(kind = "unavailable", "{event}"),
+        _ => "other",
+    };
+    tracing::info!(kind, "{event}");
+}
+
+fn log_serve(event: &ServeEvent) {
+    let kind = match event {
+        ServeEvent::Listening { .. } => "listening",
+        ServeEvent::Published { .. } => "published",
+        ServeEvent::TlsReloaded => "tls-reloaded",
+        ServeEvent::Stopped => "stopped",
+        ServeEvent::Refused { .. } => return tracing::error!(kind = "state-refused", "{event}"),
+        ServeEvent::NoState => return tracing::warn!(kind = "no-state", "{event}"),
+        ServeEvent::Unavailable { .. } => return tracing::warn!(kind = "unavailable", "{event}"),
+        ServeEvent::TlsReloadFailed { .. } => return tracing::error!(kind = "tls-reload-failed", "{event}"),
         _ => "other",
     };
     tracing::info!(kind, "{event}");

@@ -76,6 +76,7 @@ impl Failure {
             StateError::Missing { .. } => Self::new(3, "state-missing", e),
             StateError::NotUtf8 { .. } | StateError::Load { .. } => Self::new(3, "state-refused", e),
             StateError::Unauthenticated { .. } => Self::new(3, "state-unauthenticated", e),
+            StateError::NotSigned { .. } => Self::new(3, "state-not-signed", e),
             StateError::OldLayout { .. } => Self::new(3, "state-old-layout", e),
             StateError::Replayed { .. } => Self::new(3, "state-replayed", e),
             StateError::AdminSeal { .. } => Self::new(3, "state-admin-seal", e),

@@ -1,0 +1,18 @@
+//! Layer 4, serving: the key server ([`KeyServer`]), which publishes the keys verifiers must
+//! trust over HTTPS (the JWK Set at `/.well-known/jwks.json`, the authorization metadata document
+//! at `/metadata/json/1`) with entity tags, conditional GET and a cache lifetime derived from the
+//! type's rollover policy, and `/healthz` and `/readyz` for load balancers.
+//!
+//! It reads the state as the readers do, without the fleet password, and takes only a value the
+//! writers signed ([`crate::WriterPublicKey`], as agents pin it).
+//!
+//! Uses the `fleet` layer's watch and the `state` layer's decoding.
+
+mod documents;
+mod http;
+mod key_server;
+mod tls;
+
+pub use self::documents::{Document, DocumentKind, Published};
+pub use self::key_server::{KeyServer, ServeError, ServeEvent};
+pub use self::tls::{ServerTls, ServerTlsError};
