@@ -7,8 +7,10 @@
 # `bench-peers` feature compiles against. Needs root (apt-get) only when something is missing. The
 # library alone (certslot) needs none of these to build.
 set -euo pipefail
-# curl: the key server's tests read its answers (headers, 304s, TLS) with it.
-packages=(openssl python3 curl)
+# curl: the key server's tests read its answers (headers, 304s, TLS) with it. prometheus: the
+# metrics tests start a real Prometheus and run promtool (the alerting rules' unit tests,
+# `check metrics`).
+packages=(openssl python3 curl prometheus)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
 need=()
 for pkg in "${packages[@]}"; do
@@ -19,8 +21,9 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
-    # etcd-server's package would start etcd as a service where an init system runs one; the
-    # tests start their own etcd on free ports, so keep services from starting while installing.
+    # etcd-server's and prometheus's packages would start them as services where an init system
+    # runs one; the tests start their own on free ports, so keep services from starting while
+    # installing.
     policy=/usr/sbin/policy-rc.d
     added_policy=false
     if [ ! -e "$policy" ]; then
@@ -49,3 +52,4 @@ openssl version
 # sed reads all of it (head would stop early, and etcd die of SIGPIPE under pipefail)
 etcd --version | sed -n 1p
 protoc --version
+promtool --version | sed -n 1p

@@ -22,8 +22,13 @@
 //! - [`Coordinator`]: one at a time through an [`Election`]; records the agents' reports into
 //!   the store (the staging gate reads them) and advances the store when changes are due.
 //!
-//! The `certslot-fleet` binary puts admin commands, the agent and the coordinator on the
-//! command line; see the repository's README.
+//! - [`KeyServer`]: serves the keys verifiers must trust (the JWK Set, the `/metadata/json/1`
+//!   document) over HTTPS with entity tags and cache lifetimes, from states the writers signed,
+//!   and the fleet's Prometheus metrics ([`FleetCollector`]); agents and coordinators keep their
+//!   own ([`AgentMetrics`], [`CoordinatorMetrics`], [`StoreMetrics`], [`serve_metrics`]).
+//!
+//! The `certslot-fleet` binary puts admin commands, the agent, the coordinator and the key
+//! server on the command line; see the repository's README.
 //!
 //! Connections are TLS ([`Tls`]: etcd's CA, and a client certificate whose common name is the
 //! etcd user); plain HTTP only when [`ConnectOptions::insecure_plaintext`] asks for it.
@@ -77,8 +82,8 @@
 //!
 //! Layers, in the order data flows: `etcd/` (connection, key layout, leases) and `seal/` (agent
 //! keys, writer keys, deliveries) → `state/` (the shared store) → `fleet/` (agents, reports,
-//! election, coordinator) → `serve/` (the key server: [`KeyServer`]); `clock` is the one place
-//! that reads the clock.
+//! election, coordinator) → `metrics/` and `serve/` (the key server: [`KeyServer`]), both
+//! served by `http_server`'s accept loop; `clock` is the one place that reads the clock.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -90,6 +95,8 @@
 mod clock;
 mod etcd;
 mod fleet;
+mod http_server;
+mod metrics;
 mod seal;
 mod serve;
 mod state;
@@ -104,6 +111,7 @@ pub use crate::fleet::{
     HoldingsReport, Leadership, LiveReport, ReportError, ServerStatus, Step, WaitingRoll, fleet_status,
     keys_for_renewals, live_reports, step, waiting_rolls,
 };
+pub use crate::metrics::{AgentMetrics, CoordinatorMetrics, FleetCollector, Registry, serve_metrics};
 pub use crate::seal::{
     AgentKey, AgentKeyError, AgentPublicKey, BadWriterKey, Delivery, DeliveryError, DeliveryHeader,
     WriterKeys, WriterPublicKey,
@@ -112,8 +120,8 @@ pub use crate::serve::{
     Document, DocumentKind, KeyServer, Published, ServeError, ServeEvent, ServerTls, ServerTlsError,
 };
 pub use crate::state::{
-    EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, UpdateError,
-    UpdateOptions, Updated, state_json,
+    EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, StoreMetrics,
+    UpdateError, UpdateOptions, Updated, state_json,
 };
 /// The token that stops an [`Agent`] or a [`Coordinator`]: cancel it (on SIGTERM, say) and
 /// [`Agent::run`] or [`Coordinator::run`] returns within a second, its lease revoked.

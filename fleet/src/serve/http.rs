@@ -1,12 +1,9 @@
-//! The key server's HTTP side: the routes (axum) and the accept loop (hyper-util's HTTP/1.1 and
-//! HTTP/2 server, behind rustls or on plain TCP), with a cap on open connections, a deadline on
-//! handshakes and request headers, and a graceful stop.
+//! The key server's routes (axum), served by the crate's accept loop (`http_server`).
 //!
 //! Documents are looked up in the [`Published`] set the server built for the current state;
 //! no request builds one.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -15,17 +12,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use certslot::{CertType, Scope};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::watch;
 
 use crate::serve::documents::{DocumentKind, Published};
-use crate::serve::tls::ServerTls;
 
 /// What `/readyz` says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,77 +139,4 @@ async fn readyz(State(shared): State<Shared>) -> Response {
 
 fn text(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
-}
-
-/// Limits of the accept loop.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
-    /// Connections open at once; more wait to be accepted.
-    pub(crate) connections: usize,
-    /// How long a TLS handshake, and the headers of a request, may take.
-    pub(crate) deadline: Duration,
-}
-
-/// Accepts connections on `listener` (TLS when `tls` is given) and serves `router` on each until
-/// `stop` is cancelled; then lets open connections finish their requests, for at most
-/// `limits.deadline`.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    tls: Option<ServerTls>,
-    router: Router,
-    limits: Limits,
-    stop: CancellationToken,
-) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.deadline);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.connections.max(1)));
-    loop {
-        let permit = tokio::select! {
-            () = stop.cancelled() => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let stream = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                // Out of descriptors, a connection reset before it was accepted: try again
-                // shortly rather than spin.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let watcher = graceful.watcher();
-        let (builder, tls) = (builder.clone(), tls.as_ref().map(ServerTls::acceptor));
-        tokio::spawn(async move {
-            let _permit = permit;
-            match tls {
-                Some(acceptor) => {
-                    let Ok(Ok(stream)) = tokio::time::timeout(limits.deadline, acceptor.accept(stream)).await
-                    else {
-                        return;
-                    };
-                    let _ = watcher
-                        .watch(builder.serve_connection(TokioIo::new(stream), service).into_owned())
-                        .await;
-                }
-                None => {
-                    let _ = watcher
-                        .watch(builder.serve_connection(TokioIo::new(stream), service).into_owned())
-                        .await;
-                }
-            }
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(limits.deadline, graceful.shutdown()).await;
 }

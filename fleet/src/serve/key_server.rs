@@ -10,16 +10,20 @@ use std::time::Duration;
 use certslot::publish::MetadataOptions;
 use certslot::{CertType, Store};
 use etcd_client::EventType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::etcd::{Cluster, Connection, EtcdError};
-use crate::fleet::{Change, Seen, Watched, spawn_watch};
+use crate::fleet::{Change, Seen, Watched, live_reports, spawn_watch};
+use crate::http_server::{self, Limits};
+use crate::metrics::{FleetCollector, metrics_router};
 use crate::seal::WriterPublicKey;
 use crate::serve::documents::{DocumentKind, Published};
-use crate::serve::http::{self, Health, Limits, Shared};
+use crate::serve::http::{self, Health, Shared};
 use crate::serve::tls::{ServerTls, ServerTlsError};
 use crate::state::{StateError, decode_published};
 
@@ -145,6 +149,8 @@ impl KeyServer {
     /// The longest instant a document is built for ahead of a change it would miss: documents
     /// are built again at least this often.
     const MAX_REBUILD: Duration = Duration::from_secs(24 * 3600);
+    /// How often the agents' live reports are read for the metrics.
+    const REPORTS_EVERY: Duration = Duration::from_secs(5);
 
     /// The key server of `cluster`, reading through `conn`, taking only states `writer` signed.
     /// Serves `OAuthTokenIssuer` at `/.well-known/jwks.json` and `/metadata/json/1` (other types
@@ -219,14 +225,11 @@ impl KeyServer {
         let (health_tx, health_rx) = watch::channel(Health::Starting);
         let shared =
             Shared { published: published_rx, health: health_rx, signing_type: self.signing_type.clone() };
+        let metrics = ServeMetrics::new(self.clock);
+        let router = http::router(shared).merge(metrics_router(metrics.registry.clone()));
         let http_stop = stop.child_token();
-        let server = tokio::spawn(http::serve(
-            listener,
-            tls.clone(),
-            http::router(shared),
-            self.limits,
-            http_stop.clone(),
-        ));
+        let server =
+            tokio::spawn(http_server::serve(listener, tls.clone(), router, self.limits, http_stop.clone()));
         on_event(ServeEvent::Listening { address, tls: tls.is_some() });
 
         let state_key = self.cluster.state_key();
@@ -235,6 +238,8 @@ impl KeyServer {
         let mut next_build: Option<Duration> = None;
         let mut tls_tick = tokio::time::interval(self.tls_reload_every);
         tls_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reports_tick = tokio::time::interval(Self::REPORTS_EVERY);
+        reports_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let rebuild = async {
                 match next_build {
@@ -243,50 +248,63 @@ impl KeyServer {
                 }
             };
             let value = tokio::select! {
-                () = stop.cancelled() => break,
-                () = rebuild => None,
-                _ = tls_tick.tick(), if tls.is_some() => {
-                    if let Some(tls) = &tls {
-                        match tls.reload_if_changed() {
-                            Ok(true) => on_event(ServeEvent::TlsReloaded),
-                            Ok(false) => {}
-                            Err(error) => on_event(ServeEvent::TlsReloadFailed { error }),
-                        }
-                    }
-                    continue;
-                }
-                note = seen.recv() => match note {
-                    Some(Seen::Started { value: Some(change) }) => Some(change),
-                    Some(Seen::Started { value: None }) => {
-                        health_tx.send_replace(Health::NotReady("there is no state".into()));
-                        on_event(ServeEvent::NoState);
-                        continue;
-                    }
-                    Some(Seen::Changed(changes)) => {
-                        let Some(last) = changes.into_iter().rfind(|c| c.key == state_key) else { continue };
-                        if last.kind == EventType::Delete {
-                            health_tx.send_replace(Health::NotReady("the state was deleted".into()));
-                            on_event(ServeEvent::NoState);
-                            continue;
-                        }
-                        Some(last)
-                    }
-                    Some(Seen::Unavailable(error)) => {
-                        health_tx.send_replace(Health::NotReady(format!("etcd unavailable: {error}")));
-                        on_event(ServeEvent::Unavailable { error });
-                        continue;
-                    }
-                    None => break,
-                },
-            };
+                            () = stop.cancelled() => break,
+                            () = rebuild => None,
+                            _ = reports_tick.tick() => {
+                                // Unreadable (etcd down): the last ones stay, and the watch says so.
+                                if let Ok(reports) = live_reports(&self.conn, &self.cluster).await {
+                                    metrics.fleet.set_reports(reports);
+                                }
+                                continue;
+                            }
+                            _ = tls_tick.tick(), if tls.is_some() => {
+                                if let Some(tls) = &tls {
+                                    match tls.reload_if_changed() {
+                                        Ok(true) => on_event(ServeEvent::TlsReloaded),
+                                        Ok(false) => {}
+                                        Err(error) => on_event(ServeEvent::TlsReloadFailed { error }),
+                                    }
+                                }
+                                continue;
+                            }
+                            note = seen.recv() => match note {
+                                Some(Seen::Started { value: Some(change) }) => Some(change),
+                                Some(Seen::Started { value: None }) => {
+                                    metrics.ready.set(0);
+            health_tx.send_replace(Health::NotReady("there is no state".into()));
+                                    on_event(ServeEvent::NoState);
+                                    continue;
+                                }
+                                Some(Seen::Changed(changes)) => {
+                                    let Some(last) = changes.into_iter().rfind(|c| c.key == state_key) else { continue };
+                                    if last.kind == EventType::Delete {
+                                        metrics.ready.set(0);
+            health_tx.send_replace(Health::NotReady("the state was deleted".into()));
+                                        on_event(ServeEvent::NoState);
+                                        continue;
+                                    }
+                                    Some(last)
+                                }
+                                Some(Seen::Unavailable(error)) => {
+                                    metrics.ready.set(0);
+            health_tx.send_replace(Health::NotReady(format!("etcd unavailable: {error}")));
+                                    on_event(ServeEvent::Unavailable { error });
+                                    continue;
+                                }
+                                None => break,
+                            },
+                        };
             // A new value to check and load, or the same state at a later instant.
             let built = match value {
                 Some(change) => match self.load(change).await {
                     Ok(loaded) => {
+                        metrics.fleet.set_state(loaded.0.clone(), loaded.1);
                         current = Some(loaded);
                         self.build(current.as_ref()).await
                     }
                     Err(error) => {
+                        metrics.refusals.inc();
+                        metrics.ready.set(0);
                         health_tx.send_replace(Health::NotReady(format!("the state was refused: {error}")));
                         on_event(ServeEvent::Refused { error });
                         continue;
@@ -302,6 +320,8 @@ impl KeyServer {
                 .and_then(Result::ok)
                 .map(|d| d.freshness().etag().to_owned());
             let next_change = published.next_change();
+            metrics.published.set(published.at().unix_timestamp());
+            metrics.ready.set(1);
             published_tx.send_replace(Some(published));
             health_tx.send_replace(Health::Ready { revision });
             on_event(ServeEvent::Published { revision, etag, next_change });
@@ -342,5 +362,39 @@ impl KeyServer {
         let Some(next) = next_change else { return Self::MAX_REBUILD };
         let wait = next - self.clock.now();
         Duration::try_from(wait).unwrap_or(Duration::ZERO).min(Self::MAX_REBUILD)
+    }
+}
+
+/// The key server's metrics: the fleet's ([`FleetCollector`]) and its own.
+struct ServeMetrics {
+    registry: Arc<prometheus_client::registry::Registry>,
+    fleet: FleetCollector,
+    ready: Gauge,
+    published: Gauge,
+    refusals: Counter,
+}
+
+impl ServeMetrics {
+    fn new(clock: Clock) -> Self {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let fleet = FleetCollector::new(clock);
+        registry.register_collector(Box::new(fleet.clone()));
+        let (ready, published, refusals) = (Gauge::default(), Gauge::default(), Counter::default());
+        registry.register(
+            "certslot_serve_ready",
+            "1 while the key server serves the documents of the latest state and its watch is current",
+            ready.clone(),
+        );
+        registry.register(
+            "certslot_serve_published_timestamp_seconds",
+            "When the key server last built its documents",
+            published.clone(),
+        );
+        registry.register(
+            "certslot_serve_state_refusals",
+            "State values the key server refused (not signed by the writers, written back, not a state)",
+            refusals.clone(),
+        );
+        Self { registry: Arc::new(registry), fleet, ready, published, refusals }
     }
 }

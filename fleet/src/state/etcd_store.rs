@@ -52,6 +52,7 @@ use crate::state::codec::{
     decode, encode, roster_of, state_json,
 };
 use crate::state::error::{StateError, StoreError, UpdateError};
+use crate::state::metrics::StoreMetrics;
 
 /// How updates retry.
 ///
@@ -228,6 +229,8 @@ pub struct EtcdStore {
     queue_lease: ReusedLease,
     /// When an update of this store last met a conflict or the queue.
     contended: Mutex<Option<Instant>>,
+    /// Where its updates are counted, if anywhere.
+    metrics: Option<StoreMetrics>,
 }
 
 impl core::fmt::Debug for EtcdStore {
@@ -305,7 +308,13 @@ impl EtcdStore {
             receipts: ReusedLease::default(),
             queue_lease: ReusedLease::default(),
             contended: Mutex::new(None),
+            metrics: None,
         }
+    }
+
+    /// Counts its updates, their time and their conflicts in `metrics`.
+    pub fn with_metrics(self, metrics: StoreMetrics) -> Self {
+        Self { metrics: Some(metrics), ..self }
     }
 
     /// Sets how updates retry.
@@ -672,10 +681,20 @@ impl EtcdStore {
         op: impl FnMut(&mut Store, &mut Roster) -> Result<T, E>,
     ) -> Result<Updated<T>, UpdateError<E>> {
         let id = random_hex(16).map_err(StateError::Random)?;
+        let started = Instant::now();
         let mut queued = None;
         let result = self.update_loop(&id, guard, op, &mut queued).await;
         if let Some(queued) = queued {
             self.leave_queue(queued);
+        }
+        if let Some(metrics) = &self.metrics {
+            let ended = match &result {
+                Ok(updated) if updated.written => "written",
+                Ok(_) => "unchanged",
+                Err(UpdateError::Operation(_)) => "refused",
+                Err(_) => "failed",
+            };
+            metrics.update(started.elapsed(), ended);
         }
         result
     }
@@ -820,6 +839,9 @@ impl EtcdStore {
                                 Some(Instant::now());
                             if state_revision(&snapshot) != attempt.compared {
                                 conflicts += 1;
+                                if let Some(metrics) = &self.metrics {
+                                    metrics.conflict();
+                                }
                             }
                             if self.options.queue {
                                 self.queue_up(id, queued, started).await;

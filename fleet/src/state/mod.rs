@@ -8,6 +8,7 @@ mod backoff;
 mod codec;
 mod error;
 mod etcd_store;
+mod metrics;
 mod secret;
 
 pub(crate) use self::backoff::{on_blocking_thread, retry_wait, sleep_until};
@@ -15,4 +16,5 @@ pub(crate) use self::codec::decode_published;
 pub use self::codec::state_json;
 pub use self::error::{StateError, StoreError, UpdateError};
 pub use self::etcd_store::{EtcdStore, Guard, Loaded, UpdateOptions, Updated};
+pub use self::metrics::StoreMetrics;
 pub use self::secret::{PasswordError, PasswordSource};

@@ -297,6 +297,11 @@ impl Fleet {
 
     /// The agent of `server`, as [`Fleet::agent`] without enrolling it first.
     pub fn agent_unenrolled(&self, server: &str) -> Daemon {
+        self.agent_with(server, &[])
+    }
+
+    /// The agent of `server`, as [`Fleet::agent_unenrolled`] with more arguments.
+    pub fn agent_with(&self, server: &str, extra: &[&str]) -> Daemon {
         let dir = self.agent_dir(server);
         self.grant(&["--agent", server]);
         let writer_key = self.writer_key();
@@ -321,6 +326,7 @@ impl Fleet {
                 "--writer-key",
                 &writer_key,
             ])
+            .args(extra)
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .spawn()

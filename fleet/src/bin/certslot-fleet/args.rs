@@ -302,6 +302,9 @@ pub enum Command {
         /// only deliveries signed with it
         #[arg(long, value_name = "KEY", env = "CERTSLOT_WRITER_KEY")]
         writer_key: String,
+        /// Serve /metrics (Prometheus) and /healthz over plain HTTP on this address
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Serve the keys verifiers must trust (/.well-known/jwks.json, /metadata/json/1) and
     /// /healthz, /readyz over HTTPS, from states the writers signed; needs only the read-only
@@ -359,6 +362,9 @@ pub enum Command {
         /// Also renew what the rollover planner says is due, with self-signed certificates
         #[arg(long)]
         renew: bool,
+        /// Serve /metrics (Prometheus) and /healthz over plain HTTP on this address
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
 }
 

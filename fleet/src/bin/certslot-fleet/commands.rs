@@ -141,6 +141,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             file_password_env,
             file_password_file,
             writer_key,
+            metrics_listen,
         } => {
             let writer_key: WriterPublicKey =
                 writer_key.parse().map_err(|e| Failure::failed("writer-key", e))?;
@@ -164,6 +165,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
                 resync,
                 file_password,
                 writer_key,
+                metrics_listen,
             };
             daemon::agent(store, &ctx.global, options).await?;
             Ok(Report::empty())
@@ -196,10 +198,10 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             daemon::serve(server, &ctx.global, listen, tls).await?;
             Ok(Report::empty())
         }
-        Command::Coordinator { id, lease_ttl, resync, renew } => {
+        Command::Coordinator { id, lease_ttl, resync, renew, metrics_listen } => {
             let store = ctx.writer()?;
-            daemon::coordinator(store, &ctx.global, id, lease_ttl, resync, renew).await;
-            Ok(Report::empty())
+            let options = daemon::CoordinatorOptions { id, lease_ttl, resync, renew, metrics_listen };
+            daemon::coordinator(store, &ctx.global, options).await
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `agent` and `coordinator`: the two commands that run until SIGTERM or Ctrl-C, and their logs.
+//! `agent`, `coordinator` and `serve`: the commands that run until SIGTERM or Ctrl-C, their logs
+//! and their metrics endpoints.
 //!
 //! Logs go through `tracing` to stdout: one human line per event (`<instant> <LEVEL> <text>
 //! kind=...`), or with `--json` one JSON object per line with `timestamp`, `level`, `message`
@@ -7,18 +8,20 @@
 //! certificate and WARN for a refused renewal.
 
 use std::io::IsTerminal as _;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use certslot::OffsetDateTime;
 use certslot_etcd::{
-    Agent, AgentEvent, Alert, CancellationToken, Clock, Coordinator, CoordinatorEvent, EtcdStore, KeyServer,
-    ServeEvent, ServerTls,
+    Agent, AgentEvent, AgentMetrics, Alert, CancellationToken, Clock, Coordinator, CoordinatorEvent,
+    CoordinatorMetrics, EtcdStore, KeyServer, Registry, ServeEvent, ServerTls, StoreMetrics, serve_metrics,
 };
 use time::format_description::well_known::Rfc3339;
 
 use crate::args::Global;
-use crate::output::Failure;
+use crate::output::{Failure, Report};
 
 /// Installs the log subscriber: human lines, or JSON lines with `--json`.
 pub fn init_logs(json: bool) {
@@ -38,37 +41,84 @@ pub struct AgentOptions<'a> {
     pub resync: Option<Duration>,
     pub file_password: Option<certslot::Password>,
     pub writer_key: certslot_etcd::WriterPublicKey,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Runs an agent until SIGTERM or Ctrl-C.
 pub async fn agent(store: EtcdStore, global: &Global, options: AgentOptions<'_>) -> Result<(), Failure> {
+    let clock = daemon_clock(global);
     let mut agent = Agent::new(store, options.server, options.dir, options.writer_key)
         .map_err(|e| Failure::failed("agent", e))?
         .lease_ttl(options.lease_ttl.unwrap_or(Agent::DEFAULT_LEASE_TTL))
         .resync_every(options.resync.unwrap_or(Agent::DEFAULT_RESYNC))
-        .clock(daemon_clock(global));
+        .clock(clock);
     if let Some(password) = options.file_password {
         agent = agent.file_password(password);
     }
-    agent.run(stop_on_signal(), |event| log_agent(&event)).await.map_err(|e| Failure::failed("agent", e))
+    let mut registry = Registry::default();
+    let metrics = AgentMetrics::register(&mut registry, clock);
+    let stop = stop_on_signal();
+    metrics_endpoint(options.metrics_listen, registry, &stop).await?;
+    agent
+        .run(stop, |event| {
+            metrics.observe(&event);
+            log_agent(&event);
+        })
+        .await
+        .map_err(|e| Failure::failed("agent", e))
+}
+
+/// The options of `coordinator`.
+pub struct CoordinatorOptions {
+    pub id: Option<String>,
+    pub lease_ttl: Option<Duration>,
+    pub resync: Option<Duration>,
+    pub renew: bool,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Runs a coordinator until SIGTERM or Ctrl-C.
 pub async fn coordinator(
     store: EtcdStore,
     global: &Global,
-    id: Option<String>,
-    lease_ttl: Option<Duration>,
-    resync: Option<Duration>,
-    renew: bool,
-) {
-    Coordinator::new(store, id.unwrap_or_else(default_id))
-        .lease_ttl(lease_ttl.unwrap_or(Coordinator::DEFAULT_LEASE_TTL))
-        .resync_every(resync.unwrap_or(Coordinator::DEFAULT_RESYNC))
-        .renew_self_signed(renew)
-        .clock(daemon_clock(global))
-        .run(stop_on_signal(), |event| log_coordinator(&event))
+    options: CoordinatorOptions,
+) -> Result<Report, Failure> {
+    let clock = daemon_clock(global);
+    let mut registry = Registry::default();
+    let metrics = CoordinatorMetrics::register(&mut registry, clock);
+    let store = store.with_metrics(StoreMetrics::register(&mut registry));
+    let stop = stop_on_signal();
+    metrics_endpoint(options.metrics_listen, registry, &stop).await?;
+    Coordinator::new(store, options.id.unwrap_or_else(default_id))
+        .lease_ttl(options.lease_ttl.unwrap_or(Coordinator::DEFAULT_LEASE_TTL))
+        .resync_every(options.resync.unwrap_or(Coordinator::DEFAULT_RESYNC))
+        .renew_self_signed(options.renew)
+        .clock(clock)
+        .run(stop, |event| {
+            metrics.observe(&event);
+            log_coordinator(&event);
+        })
         .await;
+    Ok(Report::empty())
+}
+
+/// Serves `registry` at `listen`'s /metrics until `stop`, when an address is given.
+async fn metrics_endpoint(
+    listen: Option<SocketAddr>,
+    registry: Registry,
+    stop: &CancellationToken,
+) -> Result<(), Failure> {
+    let Some(listen) = listen else { return Ok(()) };
+    let listener = bind(listen).await?;
+    tracing::info!(kind = "metrics-listening", "serving /metrics on {listen}");
+    tokio::spawn(serve_metrics(listener, Arc::new(registry), stop.clone()));
+    Ok(())
+}
+
+async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::failed("listen", format!("cannot listen on {listen}: {e}")))
 }
 
 /// Runs a key server until SIGTERM or Ctrl-C.
@@ -78,9 +128,7 @@ pub async fn serve(
     listen: std::net::SocketAddr,
     tls: Option<ServerTls>,
 ) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Failure::failed("listen", format!("cannot listen on {listen}: {e}")))?;
+    let listener = bind(listen).await?;
     server
         .clock(daemon_clock(global))
         .run(listener, tls, stop_on_signal(), |event| log_serve(&event))
