@@ -9,8 +9,9 @@
 set -euo pipefail
 # curl: the key server's tests read its answers (headers, 304s, TLS) with it. prometheus: the
 # metrics tests start a real Prometheus and run promtool (the alerting rules' unit tests,
-# `check metrics`).
-packages=(openssl python3 curl prometheus)
+# `check metrics`). chromium: headless, it renders the key server's status page in a test and
+# keeps a screenshot (target/tmp/status-page.png).
+packages=(openssl python3 curl prometheus chromium)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
 need=()
 for pkg in "${packages[@]}"; do
@@ -53,3 +54,4 @@ openssl version
 etcd --version | sed -n 1p
 protoc --version
 promtool --version | sed -n 1p
+chromium --version

@@ -226,6 +226,8 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
             effective_at,
             earliest_effective: effective_at,
             waiting_for: vec![],
+            waiting_for_partners: vec![],
+            partners_yield_at: None,
         }]
     );
     assert_eq!(certslot::rollover::next_plan_due(&store), Some(effective_at));
@@ -514,6 +516,8 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
         effective_at,
         earliest_effective: effective_at,
         waiting_for: waiting.to_vec(),
+        waiting_for_partners: Vec::new(),
+        partners_yield_at: None,
     };
     assert_eq!(certslot::rollover::plan(&store, opens), [stage(&both), roll(&both)]);
     store.record_holdings("fe1.contoso.com", [old, new], opens).expect("report");
@@ -543,6 +547,103 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     store.record_holdings("fe2.contoso.com", [old, new], late).expect("report");
     let rolled = store.advance(late).expect("advance");
     assert!(matches!(rolled.events.as_slice(), [Event::Rolled { applied_at, .. }] if *applied_at == late));
+}
+
+#[test]
+fn a_roll_waits_for_its_partners_and_yields_at_the_last_compliant_instant() {
+    let mut store = Store::for_sip_domain("contoso.com").expect("domain");
+    for partner in ["Exchange-Hybrid", "sharepoint"] {
+        store.add_partner(partner).expect("partner");
+    }
+    // Rolls may wait only for partners the store knows.
+    let unknown = store.type_config(&OAUTH).into_owned().require_fetched_by(["skype"]);
+    assert_eq!(
+        store.configure_type(OAUTH, unknown),
+        Err(SlotError::UnknownTopology { kind: "partner", name: "skype".into() })
+    );
+    let config = store
+        .type_config(&OAUTH)
+        .into_owned()
+        .rollover(RolloverPolicy::adfs())
+        .require_fetched_by(["exchange-hybrid", "SharePoint"]);
+    let hold = config.hold();
+    store.configure_type(OAUTH, config).expect("valid configuration");
+    assert_eq!(
+        store.remove_partner("sharepoint"),
+        Err(SlotError::PartnerRequired { partner: "sharepoint".into(), cert_type: OAUTH })
+    );
+    let validity = Duration::days(365);
+    let old = store.add_pfx(certificate(T0, validity)).expect("add");
+    store.set(&[OAUTH], &Scope::Global, &old, T0, RollOptions::default()).expect("set");
+    let not_after = T0 + validity;
+    let last = not_after - hold;
+    let opens = not_after - Duration::days(20);
+    let renewal =
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let (new, effective_at) = (renewal.thumbprint, renewal.effective_at);
+    let roll = |partners: &[&str]| Action::Roll {
+        cert_type: OAUTH,
+        scope: Scope::Global,
+        thumbprint: new,
+        effective_at,
+        earliest_effective: effective_at,
+        waiting_for: Vec::new(),
+        waiting_for_partners: partners.iter().map(|p| (*p).to_owned()).collect(),
+        partners_yield_at: (!partners.is_empty()).then_some(last),
+    };
+    assert_eq!(certslot::rollover::plan(&store, opens), [roll(&["exchange-hybrid", "sharepoint"])]);
+    // Exchange fetches the set that announces the successor; SharePoint only the old one.
+    store.record_partner_fetch("exchange-hybrid", [old, new], opens).expect("fetch");
+    store.record_partner_fetch("sharepoint", [old], opens).expect("fetch");
+    assert_eq!(
+        store.topology().fetch("SharePoint").map(|f| (f.fetched_at, f.thumbprints.len())),
+        Some((opens, 1))
+    );
+    assert_eq!(certslot::rollover::plan(&store, opens), [roll(&["sharepoint"])]);
+    let blocked = store.advance(effective_at).expect("advance");
+    assert!(
+        matches!(blocked.events.as_slice(), [Event::RollBlocked { servers, partners, .. }]
+            if servers.is_empty() && partners == &["sharepoint"]),
+        "{:?}",
+        blocked.events
+    );
+    assert_eq!(
+        blocked.events[0].to_string(),
+        format!("OAuthTokenIssuer at global: roll of {new} blocked; not yet fetched by sharepoint")
+    );
+    // The state keeps the partners, their fetches, the gate and the waiting roll.
+    let saved = store.to_json().expect("json");
+    assert_eq!(Store::from_json(&saved).expect("load").to_json().expect("json"), saved);
+
+    // A fetch that announces it releases the roll at the next advance.
+    let mut released = store.clone();
+    let fetched = effective_at + Duration::hours(1);
+    released.record_partner_fetch("sharepoint", [old, new], fetched).expect("fetch");
+    let rolled = released.advance(fetched).expect("advance");
+    assert!(
+        matches!(rolled.events.as_slice(), [.., Event::Rolled { applied_at, .. }] if *applied_at == fetched)
+    );
+    assert!(!rolled.events.iter().any(|e| matches!(e, Event::PartnerGateYielded { .. })));
+
+    // SharePoint never fetches: held to the last compliant instant, then rolled without it.
+    assert!(store.advance(last - NS).expect("advance").events.is_empty());
+    assert_eq!(certslot::rollover::plan(&store, last - NS).first(), Some(&roll(&["sharepoint"])));
+    let yielded = store.advance(last).expect("advance");
+    let [.., Event::Rolled { applied_at, .. }, warning @ Event::PartnerGateYielded { partners, at, .. }] =
+        yielded.events.as_slice()
+    else {
+        panic!("{:?}", yielded.events)
+    };
+    assert_eq!((*applied_at, *at, partners.as_slice()), (last, last, &["sharepoint".to_owned()][..]));
+    assert!(warning.is_warning());
+    assert_eq!(
+        warning.to_string(),
+        format!(
+            "OAuthTokenIssuer at global: {new} rolled in at its last compliant instant {} before sharepoint fetched it",
+            certslot::validate::HumanTime(last)
+        )
+    );
+    assert!(store.inventory().get(&old).expect("old").certificate.is_valid_at(last + hold - NS));
 }
 
 #[test]

@@ -7,7 +7,11 @@
 //! 2. every certificate published at least `publish_ahead` before it first signs;
 //! 3. every token (lifetime up to the type's token lifetime) verifiable until it expires;
 //! 4. with staging required, no roll before every server holds the certificate;
-//! 5. policies that cannot keep 1–4 refused with a typed error when configured.
+//! 5. policies that cannot keep 1–4 refused with a typed error when configured;
+//! 6. with partners required (each fetching the keys every few hours, or never), no roll before
+//!    every one of them fetched a set announcing the certificate, except at the roll's last
+//!    compliant instant, where it rolls anyway and says which partners had not
+//!    (`PartnerGateYielded`), and 1–3 still hold.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +69,10 @@ struct Case {
     /// Each server's pick-up delay, per mille of publish-ahead.
     delays: Vec<i64>,
     require_staged: bool,
+    /// Each partner's fetch period in hours, or `None`: it never fetches.
+    partners: Vec<Option<i64>>,
+    /// Whether rolls wait for the partners.
+    require_partners: bool,
     /// Extra wake-ups this often, in hours.
     step_hours: i64,
     days: i64,
@@ -79,10 +87,18 @@ fn cases() -> impl Strategy<Value = Case> {
             prop_oneof![7 => Just(0_u8), 1 => 1_u8..=4],
         ),
         (proptest::collection::vec(0_i64..=1000, 0..=4), any::<bool>(), 1_i64..=120, 2400_i64..=3000),
+        (proptest::collection::vec(proptest::option::of(1_i64..=24 * 20), 0..=3), any::<bool>()),
     )
         .prop_map(
-            |((lifetime_days, lead, token_minutes, publish), (renew, critical), (retain, brk), rest)| {
+            |(
+                (lifetime_days, lead, token_minutes, publish),
+                (renew, critical),
+                (retain, brk),
+                rest,
+                partners,
+            )| {
                 let (delays, require_staged, step_hours, days) = rest;
+                let (partners, require_partners) = partners;
                 Case {
                     lifetime_days,
                     // The lead time is at most a tenth of the lifetime; publish-ahead beyond it up to
@@ -96,6 +112,8 @@ fn cases() -> impl Strategy<Value = Case> {
                     break_field: brk,
                     delays,
                     require_staged,
+                    partners,
+                    require_partners,
                     step_hours,
                     days,
                 }
@@ -146,14 +164,25 @@ fn per_mille_of(span: Duration, per_mille: i64) -> Duration {
 }
 
 /// Runs one case; returns the simulated days (0 when the policy is refused, as it must be).
+/// How many rolls the partner gate held until it yielded, and how many a partner's fetch
+/// released, over all cases (so that property 6 is not vacuous).
+static YIELDED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static RELEASED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 fn simulate(case: &Case) -> Result<i64, TestCaseError> {
     let (rollover, lead) = case.policy();
     let mut store = Store::for_sip_domain("contoso.com").expect("domain");
+    let partners: Vec<String> = (0..case.partners.len()).map(|i| format!("partner{i}")).collect();
+    for partner in &partners {
+        store.add_partner(partner).expect("partner");
+    }
+    let required: &[String] = if case.require_partners { &partners } else { &[] };
     let config = store
         .type_config(&OAUTH)
         .into_owned()
         .lead_time(lead)
         .require_staged(case.require_staged)
+        .require_fetched_by(required)
         .rollover(rollover);
     // 5. A policy that cannot keep the guarantees is refused, typed, before it is used.
     if let Err(e) = rollover.check(lead) {
@@ -204,6 +233,7 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
     let mut tokens: BTreeMap<Thumbprint, OffsetDateTime> = BTreeMap::new();
     let signer =
         |store: &Store| store.resolve(&OAUTH, &scope).and_then(|(_, s)| s.current()).map(|c| c.thumbprint);
+    let mut last_fetch: Vec<Option<OffsetDateTime>> = vec![None; partners.len()];
     let mut t = T0;
     loop {
         // The signer until now signed a token an instant ago.
@@ -222,15 +252,58 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
                 .filter(|th| first_desired[i].get(th).is_some_and(|seen| *seen + delays[i] <= t));
             store.record_holdings(server, held.collect::<Vec<_>>(), t).expect("report");
         }
+        // Partners fetch the keys every so often (or never).
+        let announced: Vec<Thumbprint> = certslot::publish::published_keys(&store, &OAUTH, &scope, t)
+            .iter()
+            .map(|k| k.certificate.thumbprint())
+            .collect();
+        for (i, period) in case.partners.iter().enumerate() {
+            let Some(period) = period else { continue };
+            if last_fetch[i].is_none_or(|last| t >= last + Duration::hours(*period)) {
+                store.record_partner_fetch(&partners[i], announced.clone(), t).expect("fetch");
+                last_fetch[i] = Some(t);
+            }
+        }
         let outcome = store.advance(t).expect("advance");
         for event in &outcome.events {
-            if let Event::Rolled { thumbprint, applied_at, .. } = event {
+            if let Event::Rolled { thumbprint, applied_at, previous, .. } = event {
                 // 2. Published at least publish-ahead before it signs.
                 let published = first_published.get(thumbprint).copied();
                 prop_assert!(
                     published.is_some_and(|p| *applied_at - p >= publish_ahead),
                     "{thumbprint} signs at {applied_at} but was published at {published:?}"
                 );
+                // 6. Fetched by every required partner first, or the gate yielded, saying so.
+                let lacking = store.partners_lacking(&OAUTH, thumbprint);
+                let yielded = outcome.events.iter().find_map(|e| match e {
+                    Event::PartnerGateYielded { thumbprint: t, partners, .. } if t == thumbprint => {
+                        Some(partners)
+                    }
+                    _ => None,
+                });
+                prop_assert_eq!(
+                    yielded.cloned().unwrap_or_default(),
+                    lacking.clone(),
+                    "{} at {}",
+                    thumbprint,
+                    applied_at
+                );
+                if case.require_partners && !partners.is_empty() {
+                    let counter = if lacking.is_empty() { &RELEASED } else { &YIELDED };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                if !lacking.is_empty() {
+                    prop_assert!(case.require_partners, "a partner gate without partners required");
+                    // It yields only at the last compliant instant: the outgoing certificate's
+                    // notAfter less the hold.
+                    let outgoing =
+                        previous.and_then(|p| store.inventory().get(&p)).map(|s| s.certificate.not_after());
+                    prop_assert!(
+                        outgoing.is_none_or(|n| *applied_at >= n - rollover.hold(lead)),
+                        "the gate yielded at {} before the last compliant instant",
+                        applied_at
+                    );
+                }
                 // 4. Staged everywhere first.
                 if case.require_staged {
                     for server in &servers {
@@ -286,10 +359,16 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             .filter(|p| *p > t);
         // Wake up at each token's expiry too: its key must still be published then.
         let expiries = tokens.values().copied();
+        let fetches = case
+            .partners
+            .iter()
+            .zip(&last_fetch)
+            .filter_map(|(period, last)| Some(last.unwrap_or(t) + Duration::hours((*period)?)));
         let next = [certslot::rollover::next_plan_due(&store), Some(t + step)]
             .into_iter()
             .flatten()
             .chain(pickups)
+            .chain(fetches)
             .chain(expiries)
             .filter(|n| *n > t)
             .min()
@@ -346,5 +425,17 @@ fn no_roll_leaves_a_gap() {
         .expect("the guarantees hold");
     assert!(total.get() >= MIN_TOTAL_DAYS, "only {} simulated days", total.get());
     assert!(refused.get() > 0, "no refused policy was drawn");
-    eprintln!("{} simulated days, {} of {CASES} policies refused", total.get(), refused.get());
+    let (yielded, released) = (
+        YIELDED.load(std::sync::atomic::Ordering::Relaxed),
+        RELEASED.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    assert!(
+        yielded > 0 && released > 0,
+        "partner gate: {yielded} rolls yielded, {released} released by a fetch"
+    );
+    eprintln!(
+        "{} simulated days, {} of {CASES} policies refused; partner gate: {yielded} rolls yielded, {released} released by a fetch",
+        total.get(),
+        refused.get()
+    );
 }

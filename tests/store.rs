@@ -444,7 +444,8 @@ fn fleet_desired_drift_and_staged_promotion() {
             scope: Scope::Global,
             thumbprint: b,
             effective_at: ROLL,
-            servers: vec!["fe2.contoso.com".into()]
+            servers: vec!["fe2.contoso.com".into()],
+            partners: vec![],
         }]
     );
     assert_eq!(current(&store, &OAUTH, &Scope::Global), Some(a));

@@ -181,8 +181,30 @@ fn events() -> Vec<(Event, &'static str)> {
                 thumbprint: b(),
                 effective_at: t1,
                 servers: vec!["fe02.contoso.com".into()],
+                partners: vec![],
             },
             r#"{"event":"roll_blocked","cert_type":"OAuthTokenIssuer","scope":"pool:pool01.contoso.com","thumbprint":"4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F","effective_at":"2027-07-01T00:00:00Z","servers":["fe02.contoso.com"]}"#,
+        ),
+        (
+            Event::RollBlocked {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: b(),
+                effective_at: t1,
+                servers: vec![],
+                partners: vec!["hybrid".into()],
+            },
+            r#"{"event":"roll_blocked","cert_type":"OAuthTokenIssuer","scope":"global","thumbprint":"4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F","effective_at":"2027-07-01T00:00:00Z","servers":[],"partners":["hybrid"]}"#,
+        ),
+        (
+            Event::PartnerGateYielded {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                thumbprint: b(),
+                partners: vec!["hybrid".into()],
+                at: t1,
+            },
+            r#"{"event":"partner_gate_yielded","cert_type":"OAuthTokenIssuer","scope":"global","thumbprint":"4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F","partners":["hybrid"],"at":"2027-07-01T00:00:00Z"}"#,
         ),
         (
             Event::CurrentRemoved { cert_type: cert_type.clone(), scope: scope.clone(), thumbprint: a() },
@@ -462,6 +484,8 @@ fn an_action_is_tagged_by_action_with_the_template_as_subject_and_dns_names() {
             effective_at: datetime!(2027-07-01 0:00 UTC),
             earliest_effective: datetime!(2027-07-01 0:00 UTC),
             waiting_for: vec![],
+            waiting_for_partners: vec![],
+            partners_yield_at: None,
         },
         Action::RetirePrevious {
             cert_type: cert_type.clone(),

@@ -137,7 +137,7 @@ fn usage_errors_exit_2_with_the_usage() {
         (
             &["configure", "--type", "Default", "--staged", "maybe"][..],
             "error: invalid value 'maybe' for '--staged <yes|no>': yes or no",
-            "certslot-fleet configure [OPTIONS] --type <TYPE> --staged <yes|no>",
+            "certslot-fleet configure [OPTIONS] --type <TYPE>",
         ),
         (
             &["init", "--sip-domain", "contoso.com", "extra"][..],

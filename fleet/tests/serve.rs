@@ -289,3 +289,66 @@ fn changed_certificate_files_are_served_without_a_restart() {
     assert!(server.daemon.log().contains("loaded the changed certificate files kind=\"tls-reloaded\""));
     assert_eq!(by_name().unwrap().body, "ok\n");
 }
+
+/// Headless Chromium (Debian's) with `args` and the URL last: its stdout.
+fn chromium(args: &[&str], url: &str) -> Vec<u8> {
+    let profile = std::env::temp_dir().join(format!("certslot-chromium-{}", std::process::id()));
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(out.status.success(), "chromium {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+#[test]
+fn the_status_page_shows_a_roll_in_headless_chromium() {
+    let etcd = Etcd::start();
+    let fleet = Fleet::new(&etcd, "status");
+    fleet.setup(&["fe01.contoso.com", "fe02.contoso.com"]);
+    assert_eq!(fleet.import(&file_a()), CERT_A);
+    fleet.ok(&["set", "--type", "OAuthTokenIssuer", "--thumbprint", CERT_A]);
+    fleet.ok(&["partners", "add", "hybrid"]);
+    assert_eq!(fleet.import(&file_b()), CERT_B);
+    // A roll in progress: B announced (--force skips the day of notice), due in ten minutes.
+    roll(&fleet, CERT_B, 600);
+    let _agent = fleet.agent("fe01.contoso.com");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _serve = fleet.serve("serve-status", &["--plain-http", "--listen", &listen]);
+    let url = format!("http://{listen}/");
+    fleet.wait("the page shows fe01 in step", Duration::from_secs(30), || {
+        curl(&[&url]).is_some_and(|a| a.status == 200 && a.body.contains("in step"))
+    });
+    let page = curl(&[&url]).unwrap();
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(!page.body.contains("<script"), "a page without scripts");
+
+    // What Chromium renders: the slot with its three roles, the timeline, the servers, the partner.
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &url)).unwrap();
+    for expected in [
+        "<h1>certslot: status</h1>",
+        "<h3>OAuthTokenIssuer at global</h3>",
+        &format!("<td>current</td><td><code>{CERT_A}</code></td>"),
+        &format!("<td>pending</td><td><code>{CERT_B}</code></td>"),
+        "aria-label=\"rollover timeline\"",
+        ">today</text>",
+        "<title>published: ",
+        "<td>fe01.contoso.com</td><td>pool01.contoso.com</td><td><span class=\"ok\">in step</span>",
+        "<td>fe02.contoso.com</td><td>pool01.contoso.com</td><td><span class=\"bad\">not reporting</span>",
+        "<td>hybrid</td><td>never</td><td>OAuthTokenIssuer at global: <span class=\"bad\">has not seen the next key</span>",
+    ] {
+        assert!(dom.contains(expected), "{expected}\n{dom}");
+    }
+    // A screenshot for people, kept under the build folder (CI keeps it as an artifact).
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1100,1400"], &url);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{} bytes", png.len());
+    eprintln!("status page screenshot: {}", shot.display());
+}

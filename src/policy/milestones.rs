@@ -143,13 +143,15 @@ impl SlotMilestones {
         out
     }
 
-    /// Every milestone, in no particular order.
+    /// Every instant at which what the slot needs changes, in no particular order: the
+    /// milestones, except that a renewal becomes critical just after `renew_by` (at `renew_by`
+    /// a renewal still gets its full notice).
     pub fn iter(&self) -> impl Iterator<Item = OffsetDateTime> {
         [
             self.previous_retires,
             self.current_expires,
             self.renew_at,
-            self.renew_by,
+            self.renew_by.and_then(|t| t.checked_add(TICK)),
             self.critical_at,
             self.announce_at,
             self.latest_effective,

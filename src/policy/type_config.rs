@@ -1,6 +1,8 @@
 //! A certificate type's configuration: the policy its certificates must pass, its lead time,
 //! whether verifiers keep the previous certificate, and its rollover policy.
 
+use std::collections::BTreeSet;
+
 use time::Duration;
 
 use crate::policy::cert_type::CertType;
@@ -40,6 +42,7 @@ pub struct TypeConfig {
     accept_previous: bool,
     require_private_key: bool,
     require_staged: bool,
+    require_fetched_by: BTreeSet<String>,
     rollover: RolloverPolicy,
 }
 
@@ -61,6 +64,7 @@ impl TypeConfig {
             accept_previous: cert_type.default_accept_previous(),
             require_private_key: true,
             require_staged: false,
+            require_fetched_by: BTreeSet::new(),
             rollover: RolloverPolicy::for_type(cert_type),
         }
     }
@@ -92,6 +96,18 @@ impl TypeConfig {
         Self { require_staged, ..self }
     }
 
+    /// Promote a due roll only once each of `partners` (names of the store's partners, any case)
+    /// has fetched a key set that announces the pending certificate
+    /// ([`Store::record_partner_fetch`](crate::Store::record_partner_fetch)); until then the roll
+    /// waits, as for staging. At the roll's last compliant instant (the current certificate's
+    /// `notAfter` less the type's hold) it rolls whoever has not fetched
+    /// ([`Event::PartnerGateYielded`](crate::Event::PartnerGateYielded)), so a partner that never
+    /// fetches cannot make the current certificate expire. Empty (the default): no partner gate.
+    pub fn require_fetched_by<S: AsRef<str>>(self, partners: impl IntoIterator<Item = S>) -> Self {
+        let require_fetched_by = partners.into_iter().map(|p| p.as_ref().to_ascii_lowercase()).collect();
+        Self { require_fetched_by, ..self }
+    }
+
     /// When the next certificate is obtained, announced and rolled in, and how long the previous
     /// one stays trusted.
     pub fn rollover(self, rollover: RolloverPolicy) -> Self {
@@ -121,6 +137,11 @@ impl TypeConfig {
     /// Whether rolls wait for every server ([`TypeConfig::require_staged`]).
     pub fn get_require_staged(&self) -> bool {
         self.require_staged
+    }
+
+    /// The partners rolls wait for ([`TypeConfig::require_fetched_by`]), in name order.
+    pub fn get_require_fetched_by(&self) -> &BTreeSet<String> {
+        &self.require_fetched_by
     }
 
     /// The rollover policy ([`TypeConfig::rollover`]).

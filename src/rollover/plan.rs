@@ -91,6 +91,18 @@ pub enum Action {
         earliest_effective: OffsetDateTime,
         /// The servers the type's staging gate waits for (empty without the gate).
         waiting_for: Vec<String>,
+        /// The partners the type's partner gate waits for: those whose last fetch did not
+        /// announce the certificate (empty without the gate). The gate yields at
+        /// `partners_yield_at`.
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+        waiting_for_partners: Vec<String>,
+        /// When the partner gate stops waiting: the last compliant effective date (`None` when
+        /// no partner is waited for).
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")
+        )]
+        partners_yield_at: Option<OffsetDateTime>,
     },
     /// The previous certificate's retention ended: [`Store::advance`] drops it.
     RetirePrevious {
@@ -217,7 +229,7 @@ fn slot_actions(
                 thumbprint: assignment.thumbprint,
                 expired_at: expires_at,
             });
-        } else if at > m.latest_effective || (slot.pending().is_none() && at >= m.renew_by) {
+        } else if at > m.latest_effective || (slot.pending().is_none() && at > m.renew_by) {
             out.push(Action::Critical {
                 cert_type: cert_type.clone(),
                 scope: scope.clone(),
@@ -258,6 +270,11 @@ fn slot_actions(
                 });
             }
             let not_before = cert(pending.thumbprint).map(Certificate::not_before);
+            let waiting_for_partners = store.partners_lacking(cert_type, &pending.thumbprint);
+            let partners_yield_at = match waiting_for_partners.is_empty() {
+                true => None,
+                false => store.milestones(cert_type, scope).and_then(|m| m.latest_effective),
+            };
             out.push(Action::Roll {
                 cert_type: cert_type.clone(),
                 scope: scope.clone(),
@@ -266,6 +283,8 @@ fn slot_actions(
                 earliest_effective: not_before
                     .map_or(pending.effective_at, |nb| nb.max(pending.effective_at)),
                 waiting_for,
+                waiting_for_partners,
+                partners_yield_at,
             });
         }
     }
@@ -300,12 +319,27 @@ impl core::fmt::Display for Action {
                 servers.join(", "),
                 T(*by)
             ),
-            Self::Roll { cert_type, scope, thumbprint, earliest_effective, waiting_for, .. } => {
+            Self::Roll {
+                cert_type,
+                scope,
+                thumbprint,
+                earliest_effective,
+                waiting_for,
+                waiting_for_partners,
+                partners_yield_at,
+                ..
+            } => {
                 write!(f, "{cert_type} at {scope}: {thumbprint} rolls in at {}", T(*earliest_effective))?;
-                match waiting_for.is_empty() {
-                    true => Ok(()),
-                    false => write!(f, " once {} hold it", waiting_for.join(", ")),
+                if !waiting_for.is_empty() {
+                    write!(f, " once {} hold it", waiting_for.join(", "))?;
                 }
+                if !waiting_for_partners.is_empty() {
+                    write!(f, " once {} fetched it", waiting_for_partners.join(", "))?;
+                    if let Some(at) = partners_yield_at {
+                        write!(f, " (or at {} without them)", T(*at))?;
+                    }
+                }
+                Ok(())
             }
             Self::RetirePrevious { cert_type, scope, thumbprint, at } => {
                 write!(f, "{cert_type} at {scope}: retire previous {thumbprint} (due {})", T(*at))

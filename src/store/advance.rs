@@ -9,7 +9,7 @@ use crate::store::error::SlotError;
 use crate::store::names::SlotId;
 use crate::store::schedule::Trigger;
 use crate::store::slot::{DropReason, Event, Outcome, Warned};
-use crate::store::slot_table::{Cell, SlotEntry};
+use crate::store::slot_table::{Blocked, Cell, SlotEntry};
 use crate::x509::cert::Certificate;
 
 impl Store {
@@ -105,7 +105,8 @@ impl Store {
         }
     }
 
-    /// Promotes a due pending roll unless the type requires staging and servers lack it.
+    /// Promotes a due pending roll unless the type requires staging and servers lack it, or
+    /// requires partners' fetches and some lack it before the roll's last compliant instant.
     fn try_promote(&mut self, id: SlotId, at: OffsetDateTime, events: &mut Vec<Event>) {
         let Some(before) = self.slots.entry(id).copied() else { return };
         let Some(pending) = before.pending else {
@@ -118,24 +119,35 @@ impl Store {
         let thumbprint = |store: &Self, cell: Option<Cell>| store.cert_of(cell).map(Certificate::thumbprint);
         let Some(incoming) = thumbprint(self, Some(pending)) else { return };
         let (cert_type, scope) = self.names_of(id);
-        if self.configs.requires_staged(&cert_type) {
-            let missing = self.servers_lacking(&cert_type, &scope, &incoming);
-            if !missing.is_empty() {
-                let old = self.triggers(id);
-                let changed = self.slots.blocked(id) != Some(&missing);
-                self.slots.set_blocked(id, Some(missing.clone()));
-                self.reschedule(id, &old);
-                if changed {
-                    events.push(Event::RollBlocked {
-                        cert_type,
-                        scope,
-                        thumbprint: incoming,
-                        effective_at: pending.at,
-                        servers: missing,
-                    });
-                }
-                return;
+        let servers = match self.configs.requires_staged(&cert_type) {
+            true => self.servers_lacking(&cert_type, &scope, &incoming),
+            false => Vec::new(),
+        };
+        let mut partners = self.partners_lacking(&cert_type, &incoming);
+        // The partner gate yields at the roll's last compliant instant (none without a current
+        // certificate: there is nothing to keep valid), so that waiting never lets the current
+        // certificate outlive its hold.
+        let mut yielded = Vec::new();
+        if !partners.is_empty() && self.milestones_of(id).latest_effective.is_none_or(|last| at >= last) {
+            yielded = std::mem::take(&mut partners);
+        }
+        if !servers.is_empty() || !partners.is_empty() {
+            let blocked = Blocked { servers, partners };
+            let old = self.triggers(id);
+            let changed = self.slots.blocked(id) != Some(&blocked);
+            self.slots.set_blocked(id, Some(blocked.clone()));
+            self.reschedule(id, &old);
+            if changed {
+                events.push(Event::RollBlocked {
+                    cert_type,
+                    scope,
+                    thumbprint: incoming,
+                    effective_at: pending.at,
+                    servers: blocked.servers,
+                    partners: blocked.partners,
+                });
             }
+            return;
         }
         // A roll that waited for the fleet became current when it was finally applied.
         let since = if self.slots.blocked(id).is_some() { at } else { pending.at };
@@ -168,13 +180,22 @@ impl Store {
             }
         }
         events.push(Event::Rolled {
-            cert_type,
-            scope,
+            cert_type: cert_type.clone(),
+            scope: scope.clone(),
             thumbprint: incoming,
             previous: thumbprint(self, before.current),
             effective_at: pending.at,
             applied_at: at,
         });
+        if !yielded.is_empty() {
+            events.push(Event::PartnerGateYielded {
+                cert_type,
+                scope,
+                thumbprint: incoming,
+                partners: yielded,
+                at,
+            });
+        }
     }
 
     /// [`Store::update_entry`] from the slot's schedule entries as they stand.

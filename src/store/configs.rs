@@ -82,6 +82,19 @@ impl Configs {
         self.types.get(cert_type).is_some_and(TypeConfig::get_require_staged)
     }
 
+    /// The partners a type's rolls wait for.
+    pub(super) fn required_partners(
+        &self,
+        cert_type: &CertType,
+    ) -> Option<&std::collections::BTreeSet<String>> {
+        self.types.get(cert_type).map(TypeConfig::get_require_fetched_by).filter(|p| !p.is_empty())
+    }
+
+    /// Whether a type's rolls wait for `partner`.
+    pub(super) fn requires_partner(&self, partner: &str) -> Option<&CertType> {
+        self.types.iter().find(|(_, c)| c.get_require_fetched_by().contains(partner)).map(|(t, _)| t)
+    }
+
     /// Sets a type's configuration (checked by the caller). False when it was already so.
     pub(super) fn set(&mut self, cert_type: CertType, config: TypeConfig) -> bool {
         if self.types.get(&cert_type) == Some(&config) {

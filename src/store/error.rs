@@ -228,6 +228,14 @@ pub enum SlotError {
         /// The scope.
         scope: Scope,
     },
+    /// A partner cannot be removed while a type's rolls wait for it.
+    #[error("partner {partner} cannot be removed: {cert_type} rolls wait for it")]
+    PartnerRequired {
+        /// The partner.
+        partner: String,
+        /// A type whose rolls wait for it.
+        cert_type: CertType,
+    },
     /// A site or pool cannot be removed while pools or servers are in it.
     #[error("{kind} {name} still has members: {}", members.join(", "))]
     HasMembers {

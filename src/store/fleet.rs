@@ -99,6 +99,21 @@ pub struct Holdings {
     pub reported_at: OffsetDateTime,
 }
 
+/// What a partner last fetched of the keys: the thumbprints the response announced, and when
+/// ([`Store::record_partner_fetch`]).
+///
+/// JSON (feature `serde`): `{"thumbprints": ["3BF7...", "4DDB..."], "fetched_at": "2026-11-25T09:00:00Z"}`,
+/// the thumbprints in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Fetch {
+    /// The thumbprints of the keys the response held.
+    pub thumbprints: BTreeSet<Thumbprint>,
+    /// The instant of the fetch.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+    pub fetched_at: OffsetDateTime,
+}
+
 /// Options of [`Store::drift`].
 ///
 /// Default: every report counts, however old.
@@ -186,6 +201,72 @@ impl Store {
             }
             Ok(Vec::new())
         })
+    }
+
+    /// Adds a partner: a verifier of the fleet's tokens, known by name, whose fetches of the
+    /// keys are recorded ([`Store::record_partner_fetch`]) and that a type's rolls may wait for
+    /// ([`TypeConfig::require_fetched_by`](crate::TypeConfig::require_fetched_by)). Nothing
+    /// changes when it exists.
+    ///
+    /// # Errors
+    /// [`SlotError::InvalidName`] for a name that is not letters, digits, `-`, `_` and `.`.
+    pub fn add_partner(&mut self, partner: &str) -> Result<Outcome, SlotError> {
+        let partner = normalize("partner", partner)?;
+        self.atomically(|store| {
+            store.topology.add_partner(partner);
+            Ok(Vec::new())
+        })
+    }
+
+    /// Removes a partner and its last fetch.
+    ///
+    /// # Errors
+    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown partner,
+    /// [`SlotError::PartnerRequired`] while a type's rolls wait for it.
+    pub fn remove_partner(&mut self, partner: &str) -> Result<Outcome, SlotError> {
+        let partner = normalize("partner", partner)?;
+        if let Some(cert_type) = self.configs.requires_partner(&partner) {
+            return Err(SlotError::PartnerRequired { partner: partner.into(), cert_type: cert_type.clone() });
+        }
+        self.atomically(|store| match store.topology.remove_partner(&partner) {
+            true => Ok(Vec::new()),
+            false => Err(SlotError::UnknownTopology { kind: "partner", name: partner.into() }),
+        })
+    }
+
+    /// Records what a partner fetched at `at`: the thumbprints of the keys the response
+    /// announced (the key server records it), replacing its last fetch. A roll waiting for it is
+    /// checked again at the next [`Store::advance`].
+    ///
+    /// # Errors
+    /// [`SlotError::InvalidName`], [`SlotError::UnknownTopology`] for an unknown partner,
+    /// [`SlotError::TimeWentBackwards`] for an `at` before the store's clock.
+    pub fn record_partner_fetch(
+        &mut self,
+        partner: &str,
+        thumbprints: impl IntoIterator<Item = Thumbprint>,
+        at: OffsetDateTime,
+    ) -> Result<Outcome, SlotError> {
+        let fetch = Fetch { thumbprints: thumbprints.into_iter().collect(), fetched_at: at };
+        self.atomically_at(at, |store| {
+            let partner = normalize("partner", partner)?;
+            if !store.topology.record_fetch(&partner, fetch) {
+                return Err(SlotError::UnknownTopology { kind: "partner", name: partner.into() });
+            }
+            Ok(Vec::new())
+        })
+    }
+
+    /// The partners a roll of `cert_type` to `thumbprint` waits for
+    /// ([`TypeConfig::require_fetched_by`](crate::TypeConfig::require_fetched_by)) whose last
+    /// fetch did not announce it, in name order.
+    pub fn partners_lacking(&self, cert_type: &CertType, thumbprint: &Thumbprint) -> Vec<String> {
+        let Some(required) = self.configs.required_partners(cert_type) else { return Vec::new() };
+        required
+            .iter()
+            .filter(|p| !self.topology.fetch(p).is_some_and(|f| f.thumbprints.contains(thumbprint)))
+            .cloned()
+            .collect()
     }
 
     /// Every certificate type with at least one slot.

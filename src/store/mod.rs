@@ -53,7 +53,7 @@ mod timeline;
 mod topology;
 
 pub use self::error::SlotError;
-pub use self::fleet::{Desired, DriftOptions, Hold, Holdings, Role, ServerDrift};
+pub use self::fleet::{Desired, DriftOptions, Fetch, Hold, Holdings, Role, ServerDrift};
 pub use self::inventory::{Inventory, StoredCertificate};
 pub use self::operations::RollOptions;
 pub use self::queries::{CertView, DueSlot, SlotView};
@@ -177,6 +177,10 @@ impl Store {
         config
             .check()
             .map_err(|source| SlotError::InvalidRollover { cert_type: cert_type.clone(), source })?;
+        if let Some(unknown) = config.get_require_fetched_by().iter().find(|p| !self.topology.has_partner(p))
+        {
+            return Err(SlotError::UnknownTopology { kind: "partner", name: unknown.clone() });
+        }
         self.atomically(|store| {
             let affected: Vec<SlotId> = store
                 .slots
@@ -427,8 +431,13 @@ impl Store {
         let milestones = self.milestones_for(entry);
         out[0] = milestones.previous_retires.map(|t| (t, Trigger::PreviousExpires));
         if let Some(pending) = entry.pending {
-            if self.slots.blocked(id).is_none() {
-                out[1] = Some((pending.at, Trigger::RollDue));
+            match self.slots.blocked(id) {
+                None => out[1] = Some((pending.at, Trigger::RollDue)),
+                // Held for partners: tried again when the partner gate yields.
+                Some(blocked) if !blocked.partners.is_empty() => {
+                    out[1] = milestones.latest_effective.map(|t| (t, Trigger::RollDue));
+                }
+                Some(_) => {}
             }
         }
         let not_after = self.cert_of(entry.current).map(Certificate::not_after);

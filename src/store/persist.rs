@@ -22,12 +22,13 @@ use std::collections::BTreeSet;
 use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx, PfxError, PrivateKey};
 use crate::policy::{CertType, RolloverPolicy, Scope, TypeConfig, normalize};
 use crate::store::configs::Configs;
-use crate::store::fleet::Holdings;
+use crate::store::fleet::{Fetch, Holdings};
 use crate::store::slot::{Assignment, PendingRoll, Slot, Warned};
+use crate::store::slot_table::Blocked;
 use crate::store::state::{
-    HoldingState, LoadError, STATE_FORMAT, SaveError, SavedState, SealedKey, SlotState, State, TypeState,
-    build_policy, build_rollover, instant, name_error, parse_instant, parse_seconds, parse_thumbprint,
-    policy_state, rollover_state, seconds,
+    HoldingState, LoadError, PartnerState, STATE_FORMAT, SaveError, SavedState, SealedKey, SlotState, State,
+    TypeState, build_policy, build_rollover, instant, name_error, parse_instant, parse_seconds,
+    parse_thumbprint, policy_state, rollover_state, seconds,
 };
 use crate::store::{Store, StoredCertificate};
 use crate::validate::SubjectRule;
@@ -73,7 +74,8 @@ impl Store {
                     .transpose()?,
                 warned_lead: slot.warned.lead,
                 warned_expired: slot.warned.expired,
-                blocked_by: self.slots.blocked(id).cloned().unwrap_or_default(),
+                blocked_by: self.slots.blocked(id).map(|b| b.servers.clone()).unwrap_or_default(),
+                waiting_for_partners: self.slots.blocked(id).map(|b| b.partners.clone()).unwrap_or_default(),
             });
         }
         let holdings = self
@@ -103,6 +105,7 @@ impl Store {
                     require_staged: c.get_require_staged(),
                     policy: policy_state(c.get_policy()),
                     rollover: Some(rollover_state(&c.get_rollover())),
+                    require_fetched_by: c.get_require_fetched_by().iter().cloned().collect(),
                 })
                 .collect(),
             certificates: certificates.iter().map(|s| base64_encode(s.certificate.der())).collect(),
@@ -112,6 +115,21 @@ impl Store {
             pools: self.topology.pools().map(|(p, s)| (p.to_owned(), s.to_owned())).collect(),
             servers: self.topology.servers().map(|(s, p)| (s.to_owned(), p.to_owned())).collect(),
             holdings,
+            partners: self
+                .topology
+                .partners()
+                .map(|(name, fetch)| {
+                    Ok(PartnerState {
+                        name: name.to_owned(),
+                        fetched_at: fetch
+                            .map(|f| instant("partners.fetched_at", f.fetched_at))
+                            .transpose()?,
+                        thumbprints: fetch
+                            .map(|f| f.thumbprints.iter().map(ToString::to_string).collect())
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect::<Result<_, SaveError>>()?,
         }))
     }
 
@@ -260,6 +278,7 @@ impl Store {
                 .accept_previous(t.accept_previous)
                 .require_private_key(t.require_private_key)
                 .require_staged(t.require_staged)
+                .require_fetched_by(&t.require_fetched_by)
                 .rollover(rollover);
             config
                 .check()
@@ -377,6 +396,33 @@ impl Store {
             }
             self.topology.report(&name, Holdings { thumbprints, reported_at });
         }
+        for p in &state.partners {
+            let name = normalize("partner", &p.name).map_err(name_error("partner", &p.name))?;
+            self.topology.add_partner(name.clone());
+            if let Some(at) = &p.fetched_at {
+                let thumbprints: BTreeSet<Thumbprint> =
+                    p.thumbprints.iter().map(|t| parse_thumbprint(t)).collect::<Result<_, _>>()?;
+                let fetched_at = parse_instant("partners.fetched_at", at)?;
+                if self.clock.is_none_or(|clock| fetched_at > clock) {
+                    return Err(LoadError::BadInstant {
+                        field: "partners.fetched_at (after the clock)",
+                        value: at.clone(),
+                    });
+                }
+                self.topology.record_fetch(&name, Fetch { thumbprints, fetched_at });
+            }
+        }
+        for (cert_type, config) in self.configs.configured() {
+            if let Some(unknown) =
+                config.get_require_fetched_by().iter().find(|p| !self.topology.has_partner(p))
+            {
+                return Err(LoadError::UnknownTopology {
+                    context: format!("{cert_type} rolls"),
+                    kind: "partner",
+                    name: unknown.clone(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -439,7 +485,7 @@ impl Store {
                     return Err(impossible("a certificate became current after the store's clock"));
                 }
             }
-            if !s.blocked_by.is_empty() && pending.is_none() {
+            if !(s.blocked_by.is_empty() && s.waiting_for_partners.is_empty()) && pending.is_none() {
                 return Err(impossible("a roll is blocked but none is pending"));
             }
             let Some(id) = self.slots.slot_id_or_new(&cert_type, &scope) else {
@@ -451,8 +497,10 @@ impl Store {
                 pending,
                 warned: Warned { lead: s.warned_lead, expired: s.warned_expired },
             };
-            if !s.blocked_by.is_empty() {
-                self.slots.set_blocked(id, Some(s.blocked_by.clone()));
+            if !(s.blocked_by.is_empty() && s.waiting_for_partners.is_empty()) {
+                let blocked =
+                    Blocked { servers: s.blocked_by.clone(), partners: s.waiting_for_partners.clone() };
+                self.slots.set_blocked(id, Some(blocked));
             }
             self.update_from(id, &[None; 5], |stored| *stored = slot);
         }

@@ -136,7 +136,7 @@ pub enum DropReason {
 ///
 /// JSON (feature `serde`): an object tagged by `event`, the variant's name in snake_case
 /// (`set`, `displaced`, `previous_dropped`, `roll_scheduled`, `roll_cancelled`, `rolled`,
-/// `roll_blocked`, `current_removed`, `rolled_back`, `current_expired`,
+/// `roll_blocked`, `partner_gate_yielded`, `current_removed`, `rolled_back`, `current_expired`,
 /// `current_expires_soon`), then the variant's fields by their names; instants as RFC 3339
 /// strings, thumbprints, types and scopes as strings, reasons in snake_case, and the lead time
 /// as `lead_time_seconds`, whole seconds:
@@ -229,7 +229,8 @@ pub enum Event {
         #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         applied_at: OffsetDateTime,
     },
-    /// A due roll waits because servers of the scope do not hold the pending certificate yet.
+    /// A due roll waits because servers of the scope do not hold the pending certificate yet, or
+    /// partners the type requires have not fetched a key set announcing it.
     RollBlocked {
         /// The type.
         cert_type: CertType,
@@ -242,6 +243,25 @@ pub enum Event {
         effective_at: OffsetDateTime,
         /// The servers that lack it.
         servers: Vec<String>,
+        /// The partners that have not fetched it.
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+        partners: Vec<String>,
+    },
+    /// A roll waiting for partners was applied at its last compliant instant without them
+    /// ([`TypeConfig::require_fetched_by`](crate::TypeConfig::require_fetched_by)): their
+    /// verifiers do not know the new key yet and refuse its tokens until they fetch the keys.
+    PartnerGateYielded {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate that became current.
+        thumbprint: Thumbprint,
+        /// The partners that had not fetched it.
+        partners: Vec<String>,
+        /// The instant it was applied.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        at: OffsetDateTime,
     },
     /// The current certificate was removed.
     CurrentRemoved {
@@ -307,6 +327,7 @@ impl Event {
             | Self::RollCancelled { cert_type, scope, .. }
             | Self::Rolled { cert_type, scope, .. }
             | Self::RollBlocked { cert_type, scope, .. }
+            | Self::PartnerGateYielded { cert_type, scope, .. }
             | Self::CurrentRemoved { cert_type, scope, .. }
             | Self::RolledBack { cert_type, scope, .. }
             | Self::CurrentExpired { cert_type, scope, .. }
@@ -314,9 +335,13 @@ impl Event {
         }
     }
 
-    /// True for the two warnings (current expired, current expiring without a roll).
+    /// True for the warnings (current expired, current expiring without a roll, a roll applied
+    /// without partners that had to fetch it first).
     pub fn is_warning(&self) -> bool {
-        matches!(self, Self::CurrentExpired { .. } | Self::CurrentExpiresSoon { .. })
+        matches!(
+            self,
+            Self::CurrentExpired { .. } | Self::CurrentExpiresSoon { .. } | Self::PartnerGateYielded { .. }
+        )
     }
 }
 
@@ -348,10 +373,24 @@ impl fmt::Display for Event {
                     None => Ok(()),
                 }
             }
-            Self::RollBlocked { cert_type, scope, thumbprint, servers, .. } => write!(
+            Self::RollBlocked { cert_type, scope, thumbprint, servers, partners, .. } => {
+                write!(f, "{cert_type} at {scope}: roll of {thumbprint} blocked; ")?;
+                match (servers.is_empty(), partners.is_empty()) {
+                    (false, true) => write!(f, "not yet on {}", servers.join(", ")),
+                    (true, _) => write!(f, "not yet fetched by {}", partners.join(", ")),
+                    (false, false) => write!(
+                        f,
+                        "not yet on {}, not yet fetched by {}",
+                        servers.join(", "),
+                        partners.join(", ")
+                    ),
+                }
+            }
+            Self::PartnerGateYielded { cert_type, scope, thumbprint, partners, at } => write!(
                 f,
-                "{cert_type} at {scope}: roll of {thumbprint} blocked; not yet on {}",
-                servers.join(", ")
+                "{cert_type} at {scope}: {thumbprint} rolled in at its last compliant instant {} before {} fetched it",
+                T(*at),
+                partners.join(", ")
             ),
             Self::CurrentRemoved { cert_type, scope, thumbprint } => {
                 write!(f, "{cert_type} at {scope}: current certificate {thumbprint} removed")

@@ -64,7 +64,7 @@ pub(super) enum Undo {
     /// A slot was written: its entry and schedule entries before, and its schedule entries after.
     Written { id: SlotId, before: SlotEntry, old: Triggers, new: Triggers },
     /// A slot's blocked roll changed.
-    Blocked { id: SlotId, before: Option<Vec<String>> },
+    Blocked { id: SlotId, before: Option<Blocked> },
     /// A schedule entry was taken off by `advance`.
     Popped { t: OffsetDateTime, trigger: Trigger, id: SlotId },
 }
@@ -76,8 +76,16 @@ pub(super) struct SlotTable {
     entries: Vec<SlotEntry>,
     schedule: Schedule,
     agenda: Schedule,
-    blocked: BTreeMap<SlotId, Vec<String>>,
+    blocked: BTreeMap<SlotId, Blocked>,
     log: Journal<Undo>,
+}
+
+/// What a due roll waits for: servers of the scope that do not hold its certificate (the
+/// staging gate), and partners that have not fetched a set announcing it (the partner gate).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Blocked {
+    pub(super) servers: Vec<String>,
+    pub(super) partners: Vec<String>,
 }
 
 impl SlotTable {
@@ -176,8 +184,8 @@ impl SlotTable {
         }
     }
 
-    /// The servers a slot's due roll waits for, if it is blocked.
-    pub(super) fn blocked(&self, id: SlotId) -> Option<&Vec<String>> {
+    /// What a slot's due roll waits for, if it is blocked.
+    pub(super) fn blocked(&self, id: SlotId) -> Option<&Blocked> {
         self.blocked.get(&id)
     }
 
@@ -186,14 +194,14 @@ impl SlotTable {
         self.blocked.keys().copied().collect()
     }
 
-    /// Sets (or with `None` clears) the servers a slot's roll waits for. The caller reschedules
-    /// the slot: a blocked roll has no `RollDue` entry.
-    pub(super) fn set_blocked(&mut self, id: SlotId, servers: Option<Vec<String>>) {
-        if self.blocked.get(&id) == servers.as_ref() {
+    /// Sets (or with `None` clears) what a slot's roll waits for. The caller reschedules the
+    /// slot: a blocked roll has no `RollDue` entry.
+    pub(super) fn set_blocked(&mut self, id: SlotId, blocked: Option<Blocked>) {
+        if self.blocked.get(&id) == blocked.as_ref() {
             return;
         }
-        let before = match servers {
-            Some(servers) => self.blocked.insert(id, servers),
+        let before = match blocked {
+            Some(blocked) => self.blocked.insert(id, blocked),
             None => self.blocked.remove(&id),
         };
         self.log.record(Undo::Blocked { id, before });

@@ -1,5 +1,6 @@
 //! The front-end topology, as Lync's topology builder defines it: sites, pools (by FQDN) in
-//! sites, front-end servers (by FQDN) in pools, and what each server last reported holding.
+//! sites, front-end servers (by FQDN) in pools, and what each server last reported holding; and
+//! the partners that verify the fleet's tokens, with what each last fetched.
 //!
 //! Invariant: every pool's site is a site, every server's pool is a pool, and only servers have
 //! holdings. Names are normalised (lowercase) by the caller. Every change is journaled, so that a
@@ -8,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::store::fleet::Holdings;
+use crate::store::fleet::{Fetch, Holdings};
 use crate::store::journal::{Journal, Journaled};
 
 /// A name in lowercase, as the topology keeps names, without copying one that already is.
@@ -29,6 +30,9 @@ pub(super) enum Undo {
     ServerAdded(Box<str>),
     ServerRemoved(Box<str>, Box<str>, Option<Holdings>),
     Reported(Box<str>, Option<Holdings>),
+    PartnerAdded(Box<str>),
+    PartnerRemoved(Box<str>, Option<Fetch>),
+    Fetched(Box<str>, Option<Fetch>),
 }
 
 /// The front-end topology of a [`Store`](crate::Store): sites, pools (by FQDN) in sites, servers
@@ -43,6 +47,7 @@ pub struct Topology {
     pools: BTreeMap<Box<str>, Box<str>>,
     servers: BTreeMap<Box<str>, Box<str>>,
     holdings: BTreeMap<Box<str>, Holdings>,
+    partners: BTreeMap<Box<str>, Option<Fetch>>,
     log: Journal<Undo>,
 }
 
@@ -92,6 +97,48 @@ impl Topology {
     }
 
     /// Adds a site (nothing when it is there).
+    /// The partners, in name order, with what each last fetched.
+    pub fn partners(&self) -> impl Iterator<Item = (&str, Option<&Fetch>)> {
+        self.partners.iter().map(|(p, f)| (&**p, f.as_ref()))
+    }
+
+    /// Whether the partner exists.
+    pub fn has_partner(&self, partner: &str) -> bool {
+        self.partners.contains_key(&*lower(partner))
+    }
+
+    /// A partner's last fetch, if it fetched.
+    pub fn fetch(&self, partner: &str) -> Option<&Fetch> {
+        self.partners.get(&*lower(partner)).and_then(Option::as_ref)
+    }
+
+    /// Adds a partner (nothing when it is there).
+    pub(super) fn add_partner(&mut self, partner: Box<str>) {
+        if !self.partners.contains_key(&partner) {
+            self.partners.insert(partner.clone(), None);
+            self.log.record(Undo::PartnerAdded(partner));
+        }
+    }
+
+    /// Removes a partner and its fetch. False when there is no such partner.
+    pub(super) fn remove_partner(&mut self, partner: &str) -> bool {
+        let Some((name, fetch)) = self.partners.remove_entry(partner) else { return false };
+        self.log.record(Undo::PartnerRemoved(name, fetch));
+        true
+    }
+
+    /// Records a partner's fetch, replacing its last one. False for an unknown partner.
+    pub(super) fn record_fetch(&mut self, partner: &str, fetch: Fetch) -> bool {
+        let Some((name, last)) = self.partners.get_key_value(partner) else { return false };
+        if last.as_ref() == Some(&fetch) {
+            return true;
+        }
+        let name = name.clone();
+        let before = self.partners.insert(name.clone(), Some(fetch)).flatten();
+        self.log.record(Undo::Fetched(name, before));
+        true
+    }
+
     pub(super) fn add_site(&mut self, site: Box<str>) {
         if self.sites.insert(site.clone()) {
             self.log.record(Undo::SiteAdded(site));
@@ -196,6 +243,15 @@ impl Journaled for Topology {
                     Some(h) => self.holdings.insert(server, h),
                     None => self.holdings.remove(&server),
                 };
+            }
+            Undo::PartnerAdded(partner) => {
+                self.partners.remove(&partner);
+            }
+            Undo::PartnerRemoved(partner, fetch) => {
+                self.partners.insert(partner, fetch);
+            }
+            Undo::Fetched(partner, before) => {
+                self.partners.insert(partner, before);
             }
         }
     }

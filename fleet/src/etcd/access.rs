@@ -12,6 +12,7 @@
 //! | `certslot:<cluster>:admin` | the cluster's keys | the cluster's keys |
 //! | `certslot:<cluster>:coordinator` | the cluster's keys | the state, the deliveries, receipts, the queue, the election key |
 //! | `certslot:<cluster>:reader` | the cluster's keys | nothing |
+//! | `certslot:<cluster>:keyserver` | the cluster's keys | the partners' fetch records |
 //! | `certslot:<cluster>:agent:<server>` | its server's delivery | its server's report |
 //!
 //! etcd lets a user revoke a lease only when it may write every key attached to it, so an agent
@@ -33,8 +34,10 @@ pub struct AccessPlan {
     pub admins: BTreeSet<String>,
     /// Coordinators: advance, renew, record reports; no topology change, no import.
     pub coordinators: BTreeSet<String>,
-    /// Readers: read the state and the reports (the key server, monitoring).
+    /// Readers: read the state and the reports (monitoring).
     pub readers: BTreeSet<String>,
+    /// Key servers (`serve`): read like readers, and record partners' fetches.
+    pub key_servers: BTreeSet<String>,
     /// Agents: server name (lowercase) → the user of that server's agent.
     pub agents: BTreeMap<String, String>,
 }
@@ -127,6 +130,13 @@ fn roles(cluster: &Cluster, plan: &AccessPlan) -> BTreeMap<String, BTreeSet<Perm
         ]),
     );
     roles.insert(role_name(cluster, "reader"), BTreeSet::from([Perm::prefix(Read, cluster.prefix())]));
+    roles.insert(
+        role_name(cluster, "keyserver"),
+        BTreeSet::from([
+            Perm::prefix(Read, cluster.prefix()),
+            Perm::prefix(Readwrite, cluster.fetches_prefix()),
+        ]),
+    );
     for server in plan.agents.keys() {
         roles.insert(
             role_name(cluster, &format!("agent:{server}")),
@@ -206,9 +216,12 @@ pub async fn setup_access(
         }
     }
     let mut grants: Vec<(String, String)> = Vec::new();
-    for (users, what) in
-        [(&plan.admins, "admin"), (&plan.coordinators, "coordinator"), (&plan.readers, "reader")]
-    {
+    for (users, what) in [
+        (&plan.admins, "admin"),
+        (&plan.coordinators, "coordinator"),
+        (&plan.readers, "reader"),
+        (&plan.key_servers, "keyserver"),
+    ] {
         grants.extend(users.iter().map(|user| (user.clone(), role_name(cluster, what))));
     }
     grants.extend(

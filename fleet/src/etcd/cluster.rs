@@ -98,6 +98,16 @@ impl Cluster {
         format!("/certslot/{}/deliveries/{}", self.name, server.to_ascii_lowercase())
     }
 
+    /// The prefix of the key server's records of partners' fetches.
+    pub fn fetches_prefix(&self) -> String {
+        format!("/certslot/{}/fetches/", self.name)
+    }
+
+    /// The key of one partner's fetch record (the name in lowercase).
+    pub fn fetch_key(&self, partner: &str) -> String {
+        format!("/certslot/{}/fetches/{}", self.name, partner.to_ascii_lowercase())
+    }
+
     /// The key the coordinators' election is held on.
     pub fn coordinator_key(&self) -> String {
         format!("/certslot/{}/coordinator", self.name)

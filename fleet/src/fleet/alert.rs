@@ -1,12 +1,13 @@
 //! [`Alert`]: what a coordinator's step found that needs a person: a renewal the planner asked
-//! for and the store or the issuer refused, a certificate in its critical window, one expired.
+//! for and the store or the issuer refused, a certificate in its critical window, one expired, a
+//! roll applied without partners that had to fetch it first.
 //! Each names its slot and its instants, for a log line (`Display`), a JSON line (`Serialize`)
 //! or a pager.
 
 use core::fmt;
 
 use certslot::validate::HumanTime;
-use certslot::{CertType, OffsetDateTime, Scope, Thumbprint, rollover::Action};
+use certslot::{CertType, Event, OffsetDateTime, Scope, Thumbprint, rollover::Action};
 use serde::Serialize;
 
 /// Something that needs a person. See the module documentation.
@@ -57,6 +58,22 @@ pub enum Alert {
         #[serde(with = "time::serde::rfc3339")]
         expired_at: OffsetDateTime,
     },
+    /// A roll that waited for partners was applied at its last compliant instant without them
+    /// ([`Event::PartnerGateYielded`]): their verifiers refuse the new key's tokens until they
+    /// fetch the keys.
+    PartnerGateYielded {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate that became current.
+        thumbprint: Thumbprint,
+        /// The partners that had not fetched it.
+        partners: Vec<String>,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
 }
 
 impl Alert {
@@ -82,12 +99,29 @@ impl Alert {
         }
     }
 
+    /// The alert an event raises: [`Event::PartnerGateYielded`] does, the others do not.
+    pub fn of_event(event: &Event) -> Option<Self> {
+        match event {
+            Event::PartnerGateYielded { cert_type, scope, thumbprint, partners, at } => {
+                Some(Self::PartnerGateYielded {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: *thumbprint,
+                    partners: partners.clone(),
+                    at: *at,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The slot it is about.
     pub fn slot(&self) -> (&CertType, &Scope) {
         match self {
             Self::RenewalRefused { cert_type, scope, .. }
             | Self::Critical { cert_type, scope, .. }
-            | Self::Expired { cert_type, scope, .. } => (cert_type, scope),
+            | Self::Expired { cert_type, scope, .. }
+            | Self::PartnerGateYielded { cert_type, scope, .. } => (cert_type, scope),
         }
     }
 
@@ -95,7 +129,9 @@ impl Alert {
     pub fn thumbprint(&self) -> Thumbprint {
         match self {
             Self::RenewalRefused { current, .. } => *current,
-            Self::Critical { thumbprint, .. } | Self::Expired { thumbprint, .. } => *thumbprint,
+            Self::Critical { thumbprint, .. }
+            | Self::Expired { thumbprint, .. }
+            | Self::PartnerGateYielded { thumbprint, .. } => *thumbprint,
         }
     }
 
@@ -105,6 +141,7 @@ impl Alert {
             Self::RenewalRefused { .. } => "renewal_refused",
             Self::Critical { .. } => "critical",
             Self::Expired { .. } => "expired",
+            Self::PartnerGateYielded { .. } => "partner_gate_yielded",
         }
     }
 }
@@ -131,6 +168,13 @@ impl fmt::Display for Alert {
                     HumanTime(*expired_at)
                 )
             }
+            Self::PartnerGateYielded { cert_type, scope, thumbprint, partners, at } => write!(
+                f,
+                "{cert_type} at {scope}: {thumbprint} rolled in at {} without {}, which had not fetched it; \
+                 their verifiers refuse its tokens until they fetch the keys",
+                HumanTime(*at),
+                partners.join(", ")
+            ),
         }
     }
 }

@@ -33,6 +33,7 @@ use crate::clock::Clock;
 use crate::etcd::EtcdError;
 use crate::fleet::alert::Alert;
 use crate::fleet::election::{Elected, Election, Leadership};
+use crate::fleet::partners::{FetchRecord, fetch_records};
 use crate::fleet::report::{LiveReport, live_reports};
 use crate::fleet::watcher::{Seen, Watched, spawn_watch};
 use crate::state::{EtcdStore, UpdateError, Updated, on_blocking_thread, retry_wait, sleep_until};
@@ -44,6 +45,8 @@ pub struct Step {
     pub at: OffsetDateTime,
     /// The servers whose reported holdings it recorded, with what they hold.
     pub recorded: Vec<(String, BTreeSet<Thumbprint>)>,
+    /// The partners whose fetches it recorded, with what their fetch announced.
+    pub fetched: Vec<(String, BTreeSet<Thumbprint>)>,
     /// What `advance` did, then the events of the renewals' rolls.
     pub events: Vec<Event>,
     /// The renewals it made: the new certificate and when it rolls in.
@@ -72,6 +75,7 @@ pub struct Step {
 pub fn step(
     store: &mut Store,
     reports: &[LiveReport],
+    fetches: &[FetchRecord],
     clock: &Clock,
     others_changed: bool,
     renew: Option<&[PrivateKey]>,
@@ -91,17 +95,34 @@ pub fn step(
         store.record_holdings(&report.server, report.thumbprints.iter().copied(), at)?;
         recorded.push((report.server.clone(), report.thumbprints.clone()));
     }
+    // Partners' fetches the key server recorded, newer than the store's.
+    let mut fetched = Vec::new();
+    for record in fetches {
+        if !store.topology().has_partner(&record.partner) {
+            continue;
+        }
+        let last = store.topology().fetch(&record.partner);
+        if last.is_some_and(|f| f.fetched_at >= record.fetched_at || f.thumbprints == record.thumbprints) {
+            continue;
+        }
+        let now = clock.instant_for(store);
+        let at = record.fetched_at.min(now).max(store.clock().unwrap_or(record.fetched_at));
+        store.record_partner_fetch(&record.partner, record.thumbprints.iter().copied(), at)?;
+        fetched.push((record.partner.clone(), record.thumbprints.clone()));
+    }
     let at = clock.instant_for(store);
     let scheduled = store.next_due().is_some_and(|due| due <= at);
     let held = store.slots().any(|(_, _, slot)| slot.pending().is_some_and(|p| p.effective_at <= at));
-    let mut events = if scheduled || (held && (others_changed || !recorded.is_empty())) {
+    let mut events = if scheduled || (held && (others_changed || !recorded.is_empty() || !fetched.is_empty()))
+    {
         store.advance(at)?.events
     } else {
         Vec::new()
     };
-    let (mut renewed, mut alerts) = (Vec::new(), Vec::new());
+    let mut renewed = Vec::new();
+    let mut alerts: Vec<Alert> = events.iter().filter_map(Alert::of_event).collect();
     let Some(keys) = renew else {
-        return Ok(Step { at, recorded, events, renewed, alerts, next_due: store.next_due() });
+        return Ok(Step { at, recorded, fetched, events, renewed, alerts, next_due: store.next_due() });
     };
     let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(keys.iter().cloned());
     for action in certslot::rollover::plan(store, at) {
@@ -124,7 +145,15 @@ pub fn step(
             other => alerts.extend(Alert::of_action(other)),
         }
     }
-    Ok(Step { at, recorded, events, renewed, alerts, next_due: certslot::rollover::next_plan_due(store) })
+    Ok(Step {
+        at,
+        recorded,
+        fetched,
+        events,
+        renewed,
+        alerts,
+        next_due: certslot::rollover::next_plan_due(store),
+    })
 }
 
 /// The kinds of key the renewals due in `store` at `at` ask for, in the plan's order: what to
@@ -207,6 +236,10 @@ impl fmt::Display for CoordinatorEvent {
                 for (server, held) in &step.recorded {
                     let held: Vec<String> = held.iter().map(ToString::to_string).collect();
                     write!(f, "; recorded {server} holding [{}]", held.join(", "))?;
+                }
+                for (partner, seen) in &step.fetched {
+                    let seen: Vec<String> = seen.iter().map(ToString::to_string).collect();
+                    write!(f, "; recorded partner {partner} fetching [{}]", seen.join(", "))?;
                 }
                 for event in &step.events {
                     write!(f, "; {event}")?;
@@ -343,6 +376,7 @@ impl Coordinator {
             cluster.coordinator_key(),
             cluster.delivery_key(""),
         );
+        let fetches_prefix = cluster.fetches_prefix();
         // Deliveries to check at the next step (written by none of the writers, perhaps): all of
         // them when it starts leading (`None`), then those changed without the state.
         let mut check_deliveries: Option<Option<BTreeSet<String>>> = Some(None);
@@ -428,7 +462,7 @@ impl Coordinator {
                             if change.key == state_key && Some(change.mod_revision) != own_write {
                                 others_changed = true;
                                 need_step = true;
-                            } else if change.key.starts_with(&servers_prefix) {
+                            } else if change.key.starts_with(&servers_prefix) || change.key.starts_with(&fetches_prefix) {
                                 need_step = true;
                             } else if let Some(server) = change.key.strip_prefix(&deliveries_prefix) {
                                 if !writes.contains(&change.mod_revision) && Some(change.mod_revision) != own_write {
@@ -472,13 +506,14 @@ impl Coordinator {
     ) -> Result<Updated<Step>, UpdateError<SlotError>> {
         let conn = self.store.connection();
         let reports = live_reports(conn, self.store.cluster()).await.map_err(UpdateError::Etcd)?;
+        let fetches = fetch_records(conn, self.store.cluster()).await.map_err(UpdateError::Etcd)?;
         let keys = match self.renew {
             false => None,
             true => Some(self.keys_ahead().await),
         };
         self.store
             .update_guarded(leadership.guard(), |store| {
-                step(store, &reports, &self.clock, others_changed, keys.as_deref())
+                step(store, &reports, &fetches, &self.clock, others_changed, keys.as_deref())
             })
             .await
     }

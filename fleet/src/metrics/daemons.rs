@@ -99,7 +99,7 @@ pub struct CoordinatorMetrics {
 
 impl CoordinatorMetrics {
     /// The alert kinds ([`Alert::kind`]).
-    const ALERTS: [&'static str; 3] = ["renewal_refused", "critical", "expired"];
+    const ALERTS: [&'static str; 4] = ["renewal_refused", "critical", "expired", "partner_gate_yielded"];
 
     /// The metrics, registered in `registry`, dated by `clock`.
     pub fn register(registry: &mut Registry, clock: Clock) -> Self {

@@ -17,6 +17,8 @@
 //! | `certslot_server_missing_certificates` | `server` | certificates it should hold and does not report |
 //! | `certslot_server_unexpected_certificates` | `server` | certificates it reports and should not hold (stale or unknown) |
 //! | `certslot_server_report_age_seconds` | `server` | age of its live report |
+//! | `certslot_partner_last_fetch_timestamp_seconds` | `partner` | when the partner last fetched the keys (recorded) |
+//! | `certslot_roll_waiting_for_partner` | `type`, `scope`, `partner` | 1 while a due roll waits for the partner's fetch |
 //! | `certslot_state_revision` | | the etcd revision of the state the metrics describe |
 //!
 //! Roles are `current`, `previous` and `pending`; plan kinds are `renew`, `stage`, `roll`,
@@ -41,6 +43,9 @@ struct View {
     state: Option<(Arc<Store>, i64)>,
     reports: Option<Arc<Vec<LiveReport>>>,
 }
+
+/// What [`FleetCollector::snapshot`] hands out: the state and its etcd revision, the reports.
+pub(crate) type Snapshot = (Option<(Arc<Store>, i64)>, Option<Arc<Vec<LiveReport>>>);
 
 /// The [`Collector`] of the fleet's metrics (see the module documentation): register it, and
 /// hand it each new state ([`FleetCollector::set_state`]) and the agents' live reports
@@ -77,6 +82,12 @@ impl FleetCollector {
     /// Describes `store`, read at etcd `revision`, from the next scrape on.
     pub fn set_state(&self, store: Arc<Store>, revision: i64) {
         self.view.write().unwrap_or_else(PoisonError::into_inner).state = Some((store, revision));
+    }
+
+    /// The state (with its etcd revision) and the live reports in hand.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let view = self.view.read().unwrap_or_else(PoisonError::into_inner);
+        (view.state.clone(), view.reports.clone())
     }
 
     /// Describes the servers by `reports` from the next scrape on.
@@ -237,6 +248,30 @@ impl Collector for FleetCollector {
                 }
             }
         }
+        let mut last_fetch = Family::new(
+            "certslot_partner_last_fetch_timestamp_seconds",
+            "When each partner last fetched the keys, as recorded in the state.",
+        );
+        for (partner, fetch) in store.topology().partners() {
+            if let Some(fetch) = fetch {
+                last_fetch.push(vec![("partner", partner.to_owned())], seconds(fetch.fetched_at));
+            }
+        }
+        let mut waiting = Family::new(
+            "certslot_roll_waiting_for_partner",
+            "1 while a due roll waits for the partner to fetch a key set announcing its certificate.",
+        );
+        for action in &actions {
+            if let Action::Roll { cert_type, scope, effective_at, waiting_for_partners, .. } = action {
+                if *effective_at <= now {
+                    for partner in waiting_for_partners {
+                        let mut labels = slot_labels(cert_type, scope);
+                        labels.push(("partner", partner.clone()));
+                        waiting.push(labels, 1.0);
+                    }
+                }
+            }
+        }
         let mut revision =
             Family::new("certslot_state_revision", "The etcd revision of the state these metrics describe.");
         revision.push(Vec::new(), state_revision as f64);
@@ -253,6 +288,8 @@ impl Collector for FleetCollector {
             &missing,
             &unexpected,
             &age,
+            &last_fetch,
+            &waiting,
             &revision,
         ] {
             family.encode(&mut encoder)?;

@@ -5,8 +5,10 @@
 
 use bytes::Bytes;
 use certslot::publish::{AuthMetadata, Freshness, Jwks, MetadataOptions};
-use certslot::{CertType, OffsetDateTime, Scope, Store};
-use std::collections::HashMap;
+use certslot::{CertType, OffsetDateTime, Scope, Store, Thumbprint};
+
+use crate::fleet::credential_of;
+use std::collections::{BTreeMap, HashMap};
 
 /// One document as served: its bytes and its freshness.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +42,8 @@ struct SlotDocuments {
     jwks: Result<Document, String>,
     /// The metadata document, or why it cannot be made (no realm, no key to publish).
     metadata: Result<Document, String>,
+    /// The thumbprints of the keys both announce.
+    announced: Vec<Thumbprint>,
 }
 
 /// Which document of a slot.
@@ -58,6 +62,8 @@ pub struct Published {
     at: OffsetDateTime,
     next_change: Option<OffsetDateTime>,
     slots: HashMap<(CertType, Scope), SlotDocuments>,
+    /// Partner by credential.
+    partners: HashMap<String, String>,
 }
 
 impl Published {
@@ -84,17 +90,35 @@ impl Published {
             if let Some(first) = store.milestones(&cert_type, &scope).and_then(|m| m.first_after(at)) {
                 next_change = Some(next_change.map_or(first, |n| n.min(first)));
             }
-            let jwks = Jwks::publish(store, &cert_type, &scope, at)
-                .to_json()
-                .map_err(|e| e.to_string())
-                .map(|json| Document::new(json, store, &cert_type));
+            let set = Jwks::publish(store, &cert_type, &scope, at);
+            let announced = set.keys.iter().map(|k| k.thumbprint).collect();
+            let jwks =
+                set.to_json().map_err(|e| e.to_string()).map(|json| Document::new(json, store, &cert_type));
             let metadata = AuthMetadata::publish(store, &cert_type, &scope, at, metadata)
                 .map_err(|e| e.to_string())
                 .and_then(|m| m.to_json().map_err(|e| e.to_string()))
                 .map(|json| Document::new(json, store, &cert_type));
-            slots.insert((cert_type, scope), SlotDocuments { jwks, metadata });
+            slots.insert((cert_type, scope), SlotDocuments { jwks, metadata, announced });
         }
-        Self { revision, at, next_change, slots }
+        Self { revision, at, next_change, slots, partners: HashMap::new() }
+    }
+
+    /// The same documents, served to partners through their URLs: `credentials` maps each
+    /// partner to its credential (`token-sha256:...`).
+    #[must_use]
+    pub fn with_partners(mut self, credentials: &BTreeMap<String, String>) -> Self {
+        self.partners = credentials.iter().map(|(name, c)| (c.clone(), name.clone())).collect();
+        self
+    }
+
+    /// The partner whose URL holds `token`, if any.
+    pub fn partner_for(&self, token: &str) -> Option<&str> {
+        self.partners.get(&credential_of(token)).map(String::as_str)
+    }
+
+    /// The thumbprints of the keys a slot's documents announce.
+    pub fn announced(&self, cert_type: &CertType, scope: &Scope) -> Option<&[Thumbprint]> {
+        self.slots.get(&(cert_type.clone(), scope.clone())).map(|s| s.announced.as_slice())
     }
 
     /// The etcd revision of the state the documents were built from.

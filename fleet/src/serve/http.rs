@@ -7,13 +7,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use certslot::{CertType, Scope};
+use certslot::{CertType, OffsetDateTime, Scope, Thumbprint};
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+
+use crate::clock::Clock;
+use crate::metrics::FleetCollector;
+use crate::serve::status_page::{StatusView, render};
 
 use crate::serve::documents::{DocumentKind, Published};
 
@@ -28,12 +32,26 @@ pub(crate) enum Health {
     NotReady(String),
 }
 
+/// A partner's fetch, for the recorder: who, what its document announced, when.
+#[derive(Clone, Debug)]
+pub(crate) struct Seen {
+    pub(crate) partner: String,
+    pub(crate) thumbprints: Vec<Thumbprint>,
+    pub(crate) at: OffsetDateTime,
+}
+
 /// What the handlers read.
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) published: watch::Receiver<Option<Arc<Published>>>,
     pub(crate) health: watch::Receiver<Health>,
     pub(crate) signing_type: CertType,
+    /// Where partners' fetches go (a full queue drops one: the next fetch tells the same).
+    pub(crate) fetches: mpsc::Sender<Seen>,
+    pub(crate) clock: Clock,
+    /// The state and reports the status page shows.
+    pub(crate) fleet: FleetCollector,
+    pub(crate) cluster: String,
 }
 
 /// The routes.
@@ -41,6 +59,9 @@ pub(crate) fn router(shared: Shared) -> Router {
     Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metadata/json/1", get(metadata))
+        .route("/p/{token}/jwks.json", get(partner_jwks))
+        .route("/p/{token}/metadata/json/1", get(partner_metadata))
+        .route("/", get(status))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(shared)
@@ -59,7 +80,7 @@ async fn jwks(
     query: Result<Query<SlotQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    document(&state, query, &headers, DocumentKind::Jwks)
+    document(&state, slot_of(&state, query), &headers, DocumentKind::Jwks)
 }
 
 async fn metadata(
@@ -67,17 +88,61 @@ async fn metadata(
     query: Result<Query<SlotQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    document(&state, query, &headers, DocumentKind::Metadata)
+    document(&state, slot_of(&state, query), &headers, DocumentKind::Metadata)
+}
+
+async fn partner_jwks(
+    state: State<Shared>,
+    Path(token): Path<String>,
+    query: Result<Query<SlotQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    partner_document(&state, &token, query, &headers, DocumentKind::Jwks)
+}
+
+async fn partner_metadata(
+    state: State<Shared>,
+    Path(token): Path<String>,
+    query: Result<Query<SlotQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    partner_document(&state, &token, query, &headers, DocumentKind::Metadata)
+}
+
+/// A document through a partner's URL: as [`document`], and the fetch recorded for the partner.
+/// A token no partner holds (wrong, revoked) is 404, as any unknown path.
+fn partner_document(
+    shared: &Shared,
+    token: &str,
+    query: Result<Query<SlotQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    kind: DocumentKind,
+) -> Response {
+    let published = shared.published.borrow().clone();
+    let Some(partner) = published.as_ref().and_then(|p| p.partner_for(token)).map(str::to_owned) else {
+        return text(StatusCode::NOT_FOUND, "not found\n".into());
+    };
+    let slot = slot_of(shared, query);
+    let response = document(shared, slot.clone(), headers, kind);
+    if let (true, Some(published), Ok((cert_type, scope))) =
+        (matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED), &published, slot)
+    {
+        if let Some(announced) = published.announced(&cert_type, &scope) {
+            let seen = Seen { partner, thumbprints: announced.to_vec(), at: shared.clock.now() };
+            let _ = shared.fetches.try_send(seen);
+        }
+    }
+    response
 }
 
 /// A document with its `ETag` and `Cache-Control`, or 304 when `If-None-Match` names it.
 fn document(
     shared: &Shared,
-    query: Result<Query<SlotQuery>, QueryRejection>,
+    slot: Result<(CertType, Scope), String>,
     headers: &HeaderMap,
     kind: DocumentKind,
 ) -> Response {
-    let (cert_type, scope) = match slot_of(shared, query) {
+    let (cert_type, scope) = match slot {
         Ok(slot) => slot,
         Err(message) => return text(StatusCode::BAD_REQUEST, message),
     };
@@ -124,6 +189,32 @@ fn slot_of(
         None => Scope::Global,
     };
     Ok((cert_type, scope))
+}
+
+/// The status page (see `status_page`).
+async fn status(State(shared): State<Shared>) -> Response {
+    let (state, reports) = shared.fleet.snapshot();
+    let Some((store, revision)) = state else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "no state read yet\n".into());
+    };
+    let ready = match shared.health.borrow().clone() {
+        Health::Ready { .. } => "ready".to_owned(),
+        Health::Starting => "starting".to_owned(),
+        Health::NotReady(why) => format!("not ready: {why}"),
+    };
+    let view = StatusView {
+        cluster: &shared.cluster,
+        store: &store,
+        revision,
+        reports: reports.as_deref().map(Vec::as_slice),
+        ready: &ready,
+        at: shared.clock.instant_for(&store),
+    };
+    let mut response = render(&view).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn readyz(State(shared): State<Shared>) -> Response {

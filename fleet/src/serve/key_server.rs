@@ -3,22 +3,23 @@
 //! them until stopped; built again at each instant the published keys change (a key announced,
 //! a previous key retired) when the state does not change first.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use certslot::publish::MetadataOptions;
-use certslot::{CertType, Store};
+use certslot::{CertType, Store, Thumbprint};
 use etcd_client::EventType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::etcd::{Cluster, Connection, EtcdError};
-use crate::fleet::{Change, Seen, Watched, live_reports, spawn_watch};
+use crate::fleet::{Change, FetchRecord, Seen, Watched, live_reports, spawn_watch, write_fetch_record};
 use crate::http_server::{self, Limits};
 use crate::metrics::{FleetCollector, metrics_router};
 use crate::seal::WriterPublicKey;
@@ -67,6 +68,18 @@ pub enum ServeEvent {
         /// Why.
         error: ServerTlsError,
     },
+    /// A partner's fetch was recorded in etcd (a new set of keys, or the last record aged).
+    FetchRecorded {
+        /// The record.
+        record: FetchRecord,
+    },
+    /// A partner's fetch could not be recorded; the next fetch tries again.
+    FetchUnrecorded {
+        /// The partner.
+        partner: String,
+        /// Why.
+        error: EtcdError,
+    },
     /// It stopped.
     Stopped,
 }
@@ -89,6 +102,13 @@ impl std::fmt::Display for ServeEvent {
             Self::TlsReloaded => f.write_str("loaded the changed certificate files"),
             Self::TlsReloadFailed { error } => {
                 write!(f, "the changed certificate files do not load: {error}")
+            }
+            Self::FetchRecorded { record } => {
+                let keys: Vec<String> = record.thumbprints.iter().map(ToString::to_string).collect();
+                write!(f, "partner {} fetched [{}]", record.partner, keys.join(", "))
+            }
+            Self::FetchUnrecorded { partner, error } => {
+                write!(f, "the fetch of partner {partner} could not be recorded: {error}")
             }
             Self::Stopped => f.write_str("stopped"),
         }
@@ -138,12 +158,23 @@ pub struct KeyServer {
     signing_type: CertType,
     metadata: MetadataOptions,
     tls_reload_every: Duration,
+    fetch_record_every: Duration,
     limits: Limits,
+}
+
+/// The state the documents are built from.
+#[derive(Clone)]
+struct Current {
+    store: Arc<Store>,
+    revision: i64,
+    partners: Arc<BTreeMap<String, String>>,
 }
 
 impl KeyServer {
     /// How often the certificate files are checked for a change, by default.
     pub const DEFAULT_TLS_RELOAD: Duration = Duration::from_secs(10);
+    /// How often a partner that keeps fetching the same keys is recorded again, by default.
+    pub const DEFAULT_FETCH_RECORD: Duration = Duration::from_secs(300);
     /// Connections served at once, by default; more wait to be accepted.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
     /// The longest instant a document is built for ahead of a change it would miss: documents
@@ -164,6 +195,7 @@ impl KeyServer {
             signing_type: CertType::OAuthTokenIssuer,
             metadata: MetadataOptions::lync(),
             tls_reload_every: Self::DEFAULT_TLS_RELOAD,
+            fetch_record_every: Self::DEFAULT_FETCH_RECORD,
             limits: Limits { connections: Self::DEFAULT_MAX_CONNECTIONS, deadline: Duration::from_secs(10) },
         }
     }
@@ -196,6 +228,15 @@ impl KeyServer {
         self
     }
 
+    /// How often a partner's fetch is recorded in etcd when its document announces the same keys
+    /// as the last record (a new set of keys is recorded at once): a busy partner does not write
+    /// on every request.
+    #[must_use]
+    pub fn fetch_record_every(mut self, every: Duration) -> Self {
+        self.fetch_record_every = every;
+        self
+    }
+
     /// How many connections are served at once.
     #[must_use]
     pub fn max_connections(mut self, connections: usize) -> Self {
@@ -223,9 +264,19 @@ impl KeyServer {
         }
         let (published_tx, published_rx) = watch::channel(None::<Arc<Published>>);
         let (health_tx, health_rx) = watch::channel(Health::Starting);
-        let shared =
-            Shared { published: published_rx, health: health_rx, signing_type: self.signing_type.clone() };
+        let (fetches_tx, mut fetches_rx) = mpsc::channel(1024);
         let metrics = ServeMetrics::new(self.clock);
+        let shared = Shared {
+            published: published_rx,
+            health: health_rx,
+            signing_type: self.signing_type.clone(),
+            fetches: fetches_tx,
+            clock: self.clock,
+            fleet: metrics.fleet.clone(),
+            cluster: self.cluster.name().to_owned(),
+        };
+        // What each partner's record in etcd says, and when it was written.
+        let mut recorded: HashMap<String, (Vec<Thumbprint>, std::time::Instant)> = HashMap::new();
         let router = http::router(shared).merge(metrics_router(metrics.registry.clone()));
         let http_stop = stop.child_token();
         let server =
@@ -234,7 +285,7 @@ impl KeyServer {
 
         let state_key = self.cluster.state_key();
         let mut seen = spawn_watch(self.conn.clone(), state_key.clone(), Watched::Key, stop.clone());
-        let mut current: Option<(Arc<Store>, i64)> = None;
+        let mut current: Option<Current> = None;
         let mut next_build: Option<Duration> = None;
         let mut tls_tick = tokio::time::interval(self.tls_reload_every);
         tls_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -250,7 +301,28 @@ impl KeyServer {
             let value = tokio::select! {
                             () = stop.cancelled() => break,
                             () = rebuild => None,
-                            _ = reports_tick.tick() => {
+                            Some(seen) = fetches_rx.recv() => {
+                    let last = recorded.get(&seen.partner);
+                    let fresh = last.is_some_and(|(thumbprints, written)| {
+                        *thumbprints == seen.thumbprints && written.elapsed() < self.fetch_record_every
+                    });
+                    if !fresh {
+                        let record = FetchRecord {
+                            partner: seen.partner.clone(),
+                            thumbprints: seen.thumbprints.iter().copied().collect(),
+                            fetched_at: seen.at,
+                        };
+                        match write_fetch_record(&self.conn, &self.cluster, &record).await {
+                            Ok(()) => {
+                                recorded.insert(seen.partner.clone(), (seen.thumbprints, std::time::Instant::now()));
+                                on_event(ServeEvent::FetchRecorded { record });
+                            }
+                            Err(error) => on_event(ServeEvent::FetchUnrecorded { partner: seen.partner, error }),
+                        }
+                    }
+                    continue;
+                }
+                _ = reports_tick.tick() => {
                                 // Unreadable (etcd down): the last ones stay, and the watch says so.
                                 if let Ok(reports) = live_reports(&self.conn, &self.cluster).await {
                                     metrics.fleet.set_reports(reports);
@@ -298,7 +370,7 @@ impl KeyServer {
             let built = match value {
                 Some(change) => match self.load(change).await {
                     Ok(loaded) => {
-                        metrics.fleet.set_state(loaded.0.clone(), loaded.1);
+                        metrics.fleet.set_state(loaded.store.clone(), loaded.revision);
                         current = Some(loaded);
                         self.build(current.as_ref()).await
                     }
@@ -334,24 +406,29 @@ impl KeyServer {
 
     /// Checks a state value (signature, version) and loads it, on a blocking thread: a state
     /// of many slots takes milliseconds.
-    async fn load(&self, change: Change) -> Result<(Arc<Store>, i64), StateError> {
+    async fn load(&self, change: Change) -> Result<Current, StateError> {
         let (key, writer) = (self.cluster.state_key(), self.writer.clone());
         let revision = change.mod_revision;
         tokio::task::spawn_blocking(move || {
-            decode_published(&key, &change.value, &writer, Some(change.version))
-                .map(|(store, _)| (Arc::new(store), revision))
+            decode_published(&key, &change.value, &writer, Some(change.version)).map(|read| Current {
+                store: Arc::new(read.store),
+                revision,
+                partners: Arc::new(read.partners),
+            })
         })
         .await
         .unwrap_or(Err(StateError::Interrupted))
     }
 
     /// The documents of the state loaded last, now, on a blocking thread.
-    async fn build(&self, current: Option<&(Arc<Store>, i64)>) -> Option<Arc<Published>> {
-        let (store, revision) = current.cloned()?;
+    async fn build(&self, current: Option<&Current>) -> Option<Arc<Published>> {
+        let Current { store, revision, partners } = current.cloned()?;
         let (clock, signing_type, metadata) = (self.clock, self.signing_type.clone(), self.metadata.clone());
         tokio::task::spawn_blocking(move || {
             let at = clock.instant_for(&store);
-            Arc::new(Published::build(&store, revision, at, &signing_type, &metadata))
+            Arc::new(
+                Published::build(&store, revision, at, &signing_type, &metadata).with_partners(&partners),
+            )
         })
         .await
         .ok()

@@ -1,7 +1,8 @@
 //! Layer 4, serving: the key server ([`KeyServer`]), which publishes the keys verifiers must
 //! trust over HTTPS (the JWK Set at `/.well-known/jwks.json`, the authorization metadata document
 //! at `/metadata/json/1`) with entity tags, conditional GET and a cache lifetime derived from the
-//! type's rollover policy, and `/healthz` and `/readyz` for load balancers.
+//! type's rollover policy, `/healthz` and `/readyz` for load balancers, `/metrics`, and a status
+//! page for operators at `/`.
 //!
 //! It reads the state as the readers do, without the fleet password, and takes only a value the
 //! writers signed ([`crate::WriterPublicKey`], as agents pin it).
@@ -11,6 +12,7 @@
 mod documents;
 mod http;
 mod key_server;
+mod status_page;
 mod tls;
 
 pub use self::documents::{Document, DocumentKind, Published};

@@ -76,6 +76,8 @@ pub(crate) struct Handed {
 pub(crate) struct Roster {
     agents: BTreeMap<String, AgentPublicKey>,
     handed: BTreeMap<String, Handed>,
+    /// Each partner's credential (`token-sha256:<digest>`): what its key-server URL must hold.
+    partners: BTreeMap<String, String>,
 }
 
 impl Roster {
@@ -104,6 +106,14 @@ impl Roster {
     pub(crate) fn agents(&self) -> impl Iterator<Item = (&str, &AgentPublicKey)> {
         self.agents.iter().map(|(s, k)| (s.as_str(), k))
     }
+
+    /// Sets a partner's credential (`None`: forgets it); false when it was so already.
+    pub(crate) fn set_partner(&mut self, partner: &str, credential: Option<String>) -> bool {
+        match credential {
+            Some(c) => self.partners.insert(partner.to_owned(), c.clone()).is_none_or(|old| old != c),
+            None => self.partners.remove(partner).is_some(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -131,6 +141,8 @@ struct Body<'a> {
     state: &'a RawValue,
     agents: BTreeMap<String, String>,
     handed: BTreeMap<String, Handed>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    partners: BTreeMap<String, String>,
 }
 
 /// A state value encoded: the bytes, the keys it holds sealed, its roster, and the deliveries
@@ -186,10 +198,16 @@ pub(crate) fn encode(
     let state = state.with_keys(sealed.0.iter().cloned());
     let state = serde_json::to_string(&state).map_err(|source| StateError::Json { source })?;
     let (handed, deliveries) = deliver(store, roster, writer, at, all)?;
-    let roster = Roster { agents: roster.agents.clone(), handed };
+    let roster = Roster { agents: roster.agents.clone(), handed, partners: roster.partners.clone() };
     let agents = roster.agents.iter().map(|(s, k)| (s.clone(), k.to_string())).collect();
     let state = RawValue::from_string(state).map_err(|source| StateError::Json { source })?;
-    let body = Body { version, state: &state, agents, handed: roster.handed.clone() };
+    let body = Body {
+        version,
+        state: &state,
+        agents,
+        handed: roster.handed.clone(),
+        partners: roster.partners.clone(),
+    };
     let body =
         RawValue::from_string(serde_json::to_string(&body).map_err(|source| StateError::Json { source })?)
             .map_err(|source| StateError::Json { source })?;
@@ -365,7 +383,12 @@ fn admin_digest(store: &Store, roster: &Roster, keys: &WriterKeys) -> String {
         topology.servers().collect::<Vec<_>>(),
         roster.agents.iter().map(|(s, k)| (s.as_str(), k.fingerprint())).collect::<Vec<_>>(),
     );
-    let json = serde_json::to_vec(&part).unwrap_or_default();
+    let mut json = serde_json::to_vec(&part).unwrap_or_default();
+    // The partners and their credentials, once there are any (states without them keep their
+    // digest).
+    if !roster.partners.is_empty() {
+        json.extend(serde_json::to_vec(&roster.partners).unwrap_or_default());
+    }
     Base64::encode_string(&keys.digest(&[b"admin part\0".as_slice(), &json].concat()))
 }
 
@@ -454,13 +477,25 @@ fn open_envelope<'a>(
             .map_err(|_| StateError::BadAgentKey { key: key.to_owned(), server: server.clone() })?;
         agents.insert(server, agent);
     }
-    Ok(Some((body.version, body.state.get(), Roster { agents, handed: body.handed })))
+    Ok(Some((
+        body.version,
+        body.state.get(),
+        Roster { agents, handed: body.handed, partners: body.partners },
+    )))
+}
+
+/// A state as a reader without the password reads it ([`decode_published`]).
+pub(crate) struct ReadState {
+    /// The store, without private keys.
+    pub(crate) store: Store,
+    /// Each partner's credential.
+    pub(crate) partners: BTreeMap<String, String>,
 }
 
 /// A state value as a reader without the password takes it (the key server): its envelope's
 /// signature checked with the writers' public key, its version against the key's etcd
-/// `version` (`None`: not checked), the store loaded without private keys; with the etcd
-/// version the value was written as.
+/// `version` (`None`: not checked), the store loaded without private keys, with the partners'
+/// credentials.
 ///
 /// # Errors
 /// [`StateError::OldLayout`] for a value of the layout before signed states,
@@ -470,7 +505,7 @@ pub(crate) fn decode_published(
     value: &[u8],
     writer: &WriterPublicKey,
     version: Option<i64>,
-) -> Result<(Store, i64), StateError> {
+) -> Result<ReadState, StateError> {
     let json = std::str::from_utf8(value)
         .map_err(|e| StateError::NotUtf8 { key: key.to_owned(), valid_up_to: e.valid_up_to() })?;
     let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(json) else {
@@ -486,14 +521,14 @@ pub(crate) fn decode_published(
     if !writer.verifies(&signed_state(envelope.body.get().as_bytes()), &signature) {
         return Err(StateError::NotSigned { key: key.to_owned(), writer: writer.fingerprint() });
     }
-    let (written_as, state, _) =
+    let (written_as, state, roster) =
         open_envelope(key, json, None)?.ok_or_else(|| StateError::OldLayout { key: key.to_owned() })?;
     if let Some(found) = version.filter(|found| *found != written_as) {
         return Err(StateError::Replayed { key: key.to_owned(), written_as, found });
     }
     let refused = |source| StateError::Load { key: key.to_owned(), source };
     let store = Store::from_state(&SavedState::from_json(state).map_err(refused)?).map_err(refused)?;
-    Ok((store, written_as))
+    Ok(ReadState { store, partners: roster.partners })
 }
 
 /// The JSON of the [`SavedState`] a state value holds (of this release's layout or an earlier
@@ -651,9 +686,9 @@ mod tests {
         store.add_site("redmond").unwrap();
         let (value, _) = encode_with(&store, "s3cret", None);
         let public = writer_keys("s3cret").public().clone();
-        let (read, written_as) = decode_published("k", &value, &public, Some(1)).unwrap();
-        assert_eq!(written_as, 1);
-        assert_eq!(read.to_json().unwrap(), store.to_json().unwrap());
+        // Found at the version it was written as (1).
+        let read = decode_published("k", &value, &public, Some(1)).unwrap();
+        assert_eq!(read.store.to_json().unwrap(), store.to_json().unwrap());
         // Another cluster's writers, or the body changed: refused, naming the key checked with.
         let other = writer_keys("other").public().clone();
         let error = decode_published("k", &value, &other, None).err().unwrap();

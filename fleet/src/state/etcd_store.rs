@@ -523,6 +523,46 @@ impl EtcdStore {
         Ok(true)
     }
 
+    /// Adds `partner` to the store ([`certslot::Store::add_partner`]) with `credential` (what
+    /// its key-server URL must hold, [`crate::PartnerToken::credential`]), replacing an earlier
+    /// credential: the partner's old URL stops working. An admin's write.
+    ///
+    /// # Errors
+    /// As [`EtcdStore::update`], with [`certslot::SlotError::InvalidName`] for a bad name.
+    pub async fn set_partner(
+        &self,
+        partner: &str,
+        credential: &str,
+    ) -> Result<Updated<()>, UpdateError<certslot::SlotError>> {
+        let partner = partner.to_ascii_lowercase();
+        self.update_inner(None, |store: &mut Store, roster: &mut Roster| {
+            store.add_partner(&partner)?;
+            if roster.set_partner(&partner, Some(credential.to_owned())) {
+                store.continue_after(store.revision());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes `partner` and its credential ([`certslot::Store::remove_partner`]).
+    ///
+    /// # Errors
+    /// As [`EtcdStore::update`], with [`certslot::SlotError::UnknownTopology`] for an unknown
+    /// partner and [`certslot::SlotError::PartnerRequired`] while a type's rolls wait for it.
+    pub async fn remove_partner(
+        &self,
+        partner: &str,
+    ) -> Result<Updated<()>, UpdateError<certslot::SlotError>> {
+        let partner = partner.to_ascii_lowercase();
+        self.update_inner(None, |store: &mut Store, roster: &mut Roster| {
+            store.remove_partner(&partner)?;
+            roster.set_partner(&partner, None);
+            Ok(())
+        })
+        .await
+    }
+
     /// Enrols `key` as the agent key of `server` (a server of the topology), replacing an
     /// earlier one, and hands the server what it must hold, sealed to that key, in the same
     /// write. [`Updated::written`] is false when that key was already enrolled.

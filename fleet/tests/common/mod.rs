@@ -338,11 +338,16 @@ impl Fleet {
     /// `serve` with `args`, as the read-only etcd user and without the fleet password, given
     /// the writers' public key.
     pub fn serve(&self, name: &str, args: &[&str]) -> Daemon {
+        self.serve_as(READER, name, args)
+    }
+
+    /// `serve` as etcd user `user` (a reader, or a key server that records partners' fetches).
+    pub fn serve_as(&self, user: &str, name: &str, args: &[&str]) -> Daemon {
         let writer_key = self.writer_key();
         let log = self.work.path().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log");
         let child = self
-            .command_as(READER)
+            .command_as(user)
             .env_remove("CERTSLOT_PASSWORD")
             .env("CERTSLOT_WRITER_KEY", &writer_key)
             .arg("serve")

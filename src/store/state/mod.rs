@@ -341,6 +341,9 @@ pub(super) struct State {
     pub(super) pools: Vec<(String, String)>,
     pub(super) servers: Vec<(String, String)>,
     pub(super) holdings: Vec<HoldingState>,
+    /// The partners, with their last fetches (absent before partners).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) partners: Vec<PartnerState>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +359,9 @@ pub(super) struct TypeState {
     /// lead time ([`RolloverPolicy::fitted`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) rollover: Option<RolloverState>,
+    /// The partners its rolls wait for (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) require_fetched_by: Vec<String>,
 }
 
 /// A [`RolloverPolicy`], spans in whole seconds.
@@ -432,6 +438,9 @@ pub(super) struct SlotState {
     /// The servers a due roll waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) blocked_by: Vec<String>,
+    /// The partners a due roll waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) waiting_for_partners: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -439,6 +448,17 @@ pub(super) struct SlotState {
 pub(super) struct HoldingState {
     pub(super) server: String,
     pub(super) reported_at: String,
+    pub(super) thumbprints: Vec<String>,
+}
+
+/// A partner and its last fetch, if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PartnerState {
+    pub(super) name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) fetched_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) thumbprints: Vec<String>,
 }
 

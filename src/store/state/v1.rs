@@ -75,6 +75,7 @@ impl StateV1 {
                     require_staged: t.require_staged,
                     policy,
                     rollover: None,
+                    require_fetched_by: Vec::new(),
                 })
             })
             .collect::<Result<_, LoadError>>()?;
@@ -98,6 +99,7 @@ impl StateV1 {
                 warned_lead: s.warned_lead,
                 warned_expired: s.warned_expired,
                 blocked_by: blocked.remove(&i).unwrap_or_default(),
+                waiting_for_partners: Vec::new(),
             })
             .collect();
         let holdings = match (&self.clock, self.holdings.is_empty()) {
@@ -127,6 +129,7 @@ impl StateV1 {
             pools: self.pools,
             servers: self.servers,
             holdings,
+            partners: Vec::new(),
         })
     }
 }

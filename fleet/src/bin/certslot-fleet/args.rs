@@ -176,8 +176,18 @@ pub enum Command {
         cert_type: CertType,
         /// yes: rolls wait until every server of the scope holds the new certificate
         #[arg(long, value_name = "yes|no", value_parser = yes_no, action = ArgAction::Set)]
-        staged: bool,
+        staged: Option<bool>,
+        /// Rolls wait until this partner has fetched a key set announcing the new certificate,
+        /// up to the roll's last compliant instant (repeatable; replaces the list)
+        #[arg(long = "require-partner", value_name = "NAME")]
+        require_partners: Vec<String>,
+        /// Rolls wait for no partner
+        #[arg(long, conflicts_with = "require_partners")]
+        no_partner_gate: bool,
     },
+    /// Partners: verifiers that fetch the keys through a URL of their own
+    #[command(subcommand)]
+    Partners(Partners),
     /// Sites, pools and servers
     #[command(subcommand)]
     Topology(Topology),
@@ -336,6 +346,10 @@ pub enum Command {
         /// The service whose /metadata/json/1 document it is
         #[arg(long = "service", value_name = "lync|exchange", default_value = "lync", value_parser = service, action = ArgAction::Set)]
         exchange: bool,
+        /// How often a partner that keeps fetching the same keys is recorded again in etcd, in
+        /// seconds (default 300; a new set of keys is recorded at once)
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        fetch_record_every: Option<Duration>,
         /// How /metadata/json/1 writes its keys: Exchange's form, or SharePoint's and ACS's
         #[arg(long, value_name = "exchange|sharepoint", default_value = "exchange", value_parser = metadata_form)]
         metadata_form: MetadataForm,
@@ -384,6 +398,10 @@ pub enum Access {
         /// A user with the read-only role (repeatable)
         #[arg(long = "reader", value_name = "USER")]
         readers: Vec<String>,
+        /// A user with the key server's role: read-only, and it records partners' fetches
+        /// (repeatable)
+        #[arg(long = "key-server", value_name = "USER")]
+        key_servers: Vec<String>,
         /// A server's agent: its own role; USER defaults to the server's name (repeatable)
         #[arg(long = "agent", value_name = "SERVER[=USER]", value_parser = agent_user)]
         agents: Vec<(String, String)>,
@@ -391,6 +409,25 @@ pub enum Access {
         /// role and turn etcd's authentication on
         #[arg(long)]
         enable_auth: bool,
+    },
+}
+
+/// Partner commands.
+#[derive(Subcommand)]
+pub enum Partners {
+    /// Each partner, when it last fetched the keys, and whether that fetch announced each
+    /// pending certificate
+    Show,
+    /// Add a partner (or give it a new URL, revoking the old one): prints its URL path on the
+    /// key server, /p/<token>/jwks.json and /p/<token>/metadata/json/1, once
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Remove a partner (refused while a type's rolls wait for it)
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
     },
 }
 

@@ -15,19 +15,19 @@ use certslot::{
 };
 use certslot_etcd::{
     AccessPlan, Agent, AgentPublicKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, KeyServer,
-    PasswordSource, ServerTls, Tls, Updated, WriterKeys, WriterPublicKey, fleet_status, live_reports,
-    setup_access, step, waiting_rolls,
+    PartnerToken, PasswordSource, ServerTls, Tls, Updated, WriterKeys, WriterPublicKey, fetch_records,
+    fleet_status, live_reports, setup_access, step, waiting_rolls,
 };
 use getrandom::SysRng;
 use time::Duration;
 
-use crate::args::{Access, Command, Global, OneSlot, SlotFilter, Topology, password_source};
+use crate::args::{Access, Command, Global, OneSlot, Partners, SlotFilter, Topology, password_source};
 use crate::daemon;
 use crate::output::{
     AccessJson, AdvanceJson, AgentKeyJson, DriftJson, EnrolJson, Failure, Finding, GetJson, ImportJson,
-    InitJson, PlanJson, PoolJson, RecordedJson, RenewJson, Report, RestoreJson, ServerJson, StatusJson,
-    TimelineJson, TopologyJson, UpgradeJson, WriteJson, WriterKeyJson, events_text, human, slot_text,
-    thumbprint_list,
+    InitJson, PartnerJson, PartnerRowJson, PartnersJson, PendingSeenJson, PlanJson, PoolJson, RecordedJson,
+    RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson, UpgradeJson,
+    WriteJson, WriterKeyJson, events_text, human, slot_text, thumbprint_list,
 };
 
 /// The connection's options from the command line: TLS from the CA, certificate and key files.
@@ -60,19 +60,46 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
     let clock = ctx.global.now.map_or(Clock::System, Clock::Fixed);
     match command {
         Command::Init { sip_domain, staged } => ctx.init(&sip_domain, &staged).await,
-        Command::Configure { cert_type, staged } => {
+        Command::Configure { cert_type, staged, require_partners, no_partner_gate } => {
             ctx.write(|s| {
-                let config: TypeConfig = s.type_config(&cert_type).into_owned().require_staged(staged);
+                let mut config: TypeConfig = s.type_config(&cert_type).into_owned();
+                if let Some(staged) = staged {
+                    config = config.require_staged(staged);
+                }
+                if no_partner_gate || !require_partners.is_empty() {
+                    config = config.require_fetched_by(&require_partners);
+                }
                 s.configure_type(cert_type.clone(), config)
             })
             .await
         }
+        Command::Partners(Partners::Show) => ctx.partners(clock).await,
+        Command::Partners(Partners::Add { name }) => ctx.add_partner(&name).await,
+        Command::Partners(Partners::Remove { name }) => {
+            let updated = ctx.writer()?.remove_partner(&name).await.map_err(Failure::update)?;
+            let json = WriteJson {
+                revision: updated.revision,
+                mod_revision: updated.mod_revision,
+                written: updated.written,
+                attempts: updated.attempts,
+                events: &[],
+            };
+            Report::new(format!("removed partner {}\n", name.to_ascii_lowercase()), &json)
+        }
         Command::Topology(Topology::Show) => ctx.topology().await,
-        Command::Access(Access::Setup { admins, coordinators, readers, agents, enable_auth }) => {
+        Command::Access(Access::Setup {
+            admins,
+            coordinators,
+            readers,
+            key_servers,
+            agents,
+            enable_auth,
+        }) => {
             let plan = AccessPlan {
                 admins: admins.into_iter().collect(),
                 coordinators: coordinators.into_iter().collect(),
                 readers: readers.into_iter().collect(),
+                key_servers: key_servers.into_iter().collect(),
                 agents: agents.into_iter().collect(),
             };
             ctx.access(&plan, enable_auth).await
@@ -181,6 +208,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             cert_type,
             exchange,
             metadata_form,
+            fetch_record_every,
         } => {
             let writer_key: WriterPublicKey =
                 writer_key.parse().map_err(|e| Failure::failed("writer-key", e))?;
@@ -194,7 +222,8 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             let server = KeyServer::new(ctx.conn.clone(), ctx.cluster.clone(), writer_key)
                 .signing_type(cert_type)
                 .metadata(metadata.form(metadata_form))
-                .tls_reload_every(tls_reload.unwrap_or(KeyServer::DEFAULT_TLS_RELOAD));
+                .tls_reload_every(tls_reload.unwrap_or(KeyServer::DEFAULT_TLS_RELOAD))
+                .fetch_record_every(fetch_record_every.unwrap_or(KeyServer::DEFAULT_FETCH_RECORD));
             daemon::serve(server, &ctx.global, listen, tls).await?;
             Ok(Report::empty())
         }
@@ -423,8 +452,11 @@ impl Context {
     async fn advance(&self, clock: Clock) -> Result<Report, Failure> {
         let writer = self.writer()?;
         let reports = live_reports(&self.conn, &self.cluster).await.map_err(Failure::etcd)?;
-        let updated =
-            writer.update(|s| step(s, &reports, &clock, true, None)).await.map_err(Failure::update)?;
+        let fetches = fetch_records(&self.conn, &self.cluster).await.map_err(Failure::etcd)?;
+        let updated = writer
+            .update(|s| step(s, &reports, &fetches, &clock, true, None))
+            .await
+            .map_err(Failure::update)?;
         let step = &updated.value;
         let mut text = format!("advanced to {}; revision {}\n", human(step.at), updated.revision);
         for (server, held) in &step.recorded {
@@ -703,6 +735,72 @@ impl Context {
             false => format!("the state of cluster {} has the authenticated layout already\n", self.cluster),
         };
         Report::new(text, &UpgradeJson { cluster: self.cluster.name(), upgraded })
+    }
+
+    async fn add_partner(&self, name: &str) -> Result<Report, Failure> {
+        let token = PartnerToken::generate().map_err(|e| Failure::failed("random", e))?;
+        let updated = self.writer()?.set_partner(name, &token.credential()).await.map_err(Failure::update)?;
+        let name = name.to_ascii_lowercase();
+        let path = format!("/p/{}/", token.as_str());
+        let text = format!(
+            "partner {name}: its URLs on the key server (shown once; a new `partners add` revokes them):\n  \
+             {path}jwks.json\n  {path}metadata/json/1\n"
+        );
+        let json = PartnerJson {
+            partner: &name,
+            path: &path,
+            revision: updated.revision,
+            mod_revision: updated.mod_revision,
+        };
+        Report::new(text, &json)
+    }
+
+    async fn partners(&self, clock: Clock) -> Result<Report, Failure> {
+        let store = self.read().await?;
+        let at = clock.instant_for(&store);
+        // Each pending roll, and whether each partner's last fetch announced it.
+        let pending: Vec<(CertType, Scope, certslot::Thumbprint)> = store
+            .slots()
+            .filter_map(|(t, s, slot)| Some((t.clone(), s.clone(), slot.pending()?.thumbprint)))
+            .collect();
+        let mut text = String::new();
+        let mut rows = Vec::new();
+        for (name, fetch) in store.topology().partners() {
+            let seen: Vec<PendingSeenJson> = pending
+                .iter()
+                .map(|(cert_type, scope, thumbprint)| PendingSeenJson {
+                    cert_type: cert_type.clone(),
+                    scope: scope.clone(),
+                    thumbprint: *thumbprint,
+                    seen: fetch.is_some_and(|f| f.thumbprints.contains(thumbprint)),
+                    required: store.type_config(cert_type).get_require_fetched_by().contains(name),
+                })
+                .collect();
+            text += &match fetch {
+                Some(f) => format!("{name}: last fetched at {}\n", human(f.fetched_at)),
+                None => format!("{name}: never fetched\n"),
+            };
+            for s in &seen {
+                text += &format!(
+                    "  {} at {}: {} {}{}\n",
+                    s.cert_type,
+                    s.scope,
+                    s.thumbprint,
+                    if s.seen { "seen" } else { "NOT SEEN" },
+                    if s.required { " (rolls wait for it)" } else { "" }
+                );
+            }
+            rows.push(PartnerRowJson {
+                partner: name.to_owned(),
+                fetched_at: fetch.map(|f| f.fetched_at),
+                thumbprints: fetch.map(|f| f.thumbprints.iter().copied().collect()).unwrap_or_default(),
+                pending: seen,
+            });
+        }
+        if rows.is_empty() {
+            text = "no partners\n".into();
+        }
+        Report::new(text, &PartnersJson { at, partners: rows })
     }
 
     async fn enrol(&self, server: &str, agent_key: &str) -> Result<Report, Failure> {

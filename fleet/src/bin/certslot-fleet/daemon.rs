@@ -202,6 +202,8 @@ fn log_serve(event: &ServeEvent) {
         ServeEvent::Listening { .. } => "listening",
         ServeEvent::Published { .. } => "published",
         ServeEvent::TlsReloaded => "tls-reloaded",
+        ServeEvent::FetchRecorded { .. } => "fetch-recorded",
+        ServeEvent::FetchUnrecorded { .. } => return tracing::warn!(kind = "fetch-unrecorded", "{event}"),
         ServeEvent::Stopped => "stopped",
         ServeEvent::Refused { .. } => return tracing::error!(kind = "state-refused", "{event}"),
         ServeEvent::NoState => return tracing::warn!(kind = "no-state", "{event}"),
@@ -257,6 +259,16 @@ fn log_alert(alert: &Alert) {
             thumbprint,
             expires_at = rfc3339(*expires_at),
             emergency_at = rfc3339(*emergency_at),
+            "ALERT {alert}"
+        ),
+        Alert::PartnerGateYielded { partners, at, .. } => tracing::error!(
+            kind = "alert",
+            alert = alert.kind(),
+            cert_type,
+            scope,
+            thumbprint,
+            partners = partners.join(","),
+            at = rfc3339(*at),
             "ALERT {alert}"
         ),
         Alert::Expired { expired_at, .. } => tracing::error!(

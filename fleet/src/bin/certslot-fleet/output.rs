@@ -200,6 +200,45 @@ pub struct WriteJson<'a> {
     pub events: &'a [Event],
 }
 
+/// `partners add`: the partner's URL path (holding its token), shown once.
+#[derive(Serialize)]
+pub struct PartnerJson<'a> {
+    pub partner: &'a str,
+    pub path: &'a str,
+    pub revision: u64,
+    pub mod_revision: i64,
+}
+
+/// `partners show`.
+#[derive(Serialize)]
+pub struct PartnersJson {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub partners: Vec<PartnerRowJson>,
+}
+
+/// One partner of `partners show`: its last fetch and each pending roll.
+#[derive(Serialize)]
+pub struct PartnerRowJson {
+    pub partner: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub fetched_at: Option<OffsetDateTime>,
+    pub thumbprints: Vec<Thumbprint>,
+    pub pending: Vec<PendingSeenJson>,
+}
+
+/// A pending roll as one partner's last fetch saw it.
+#[derive(Serialize)]
+pub struct PendingSeenJson {
+    pub cert_type: CertType,
+    pub scope: Scope,
+    pub thumbprint: Thumbprint,
+    /// Its last fetch announced the certificate.
+    pub seen: bool,
+    /// The type's rolls wait for this partner.
+    pub required: bool,
+}
+
 /// `topology show`.
 #[derive(Serialize)]
 pub struct TopologyJson<'a> {
