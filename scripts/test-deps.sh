@@ -11,7 +11,9 @@ set -euo pipefail
 # metrics tests start a real Prometheus and run promtool (the alerting rules' unit tests,
 # `check metrics`). chromium: headless, it renders the key server's status page in a test and
 # keeps a screenshot (target/tmp/status-page.png).
-packages=(openssl python3 curl prometheus chromium)
+# wrk: a load test of the key server, and with nginx-light the figures example's comparison
+# (`figures serve`).
+packages=(openssl python3 curl prometheus chromium wrk nginx-light)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
 need=()
 for pkg in "${packages[@]}"; do
@@ -55,3 +57,5 @@ etcd --version | sed -n 1p
 protoc --version
 promtool --version | sed -n 1p
 chromium --version
+nginx -v 2>&1
+wrk --version 2>&1 | sed -n 1p || true

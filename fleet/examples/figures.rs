@@ -2,7 +2,7 @@
 //! as the tests use it), printed as the README's table.
 //!
 //! ```text
-//! cargo run --release -p certslot-etcd --example figures [-- updates|rolls|agent|size]
+//! cargo run --release -p certslot-etcd --example figures [-- updates|rolls|agent|size|serve]
 //! ```
 //!
 //! With an argument, only that part runs.
@@ -24,6 +24,10 @@
 //! 4. An agent's work per change (reading and opening its delivery) in a fleet of 10 and of
 //!    10,000 slots, against what an agent did before deliveries (reading and loading the whole
 //!    state with every key).
+//! 5. The key server against nginx (Debian's `nginx-light`) serving the same JWK Set bytes as a
+//!    static file, both with two workers on the same cores, measured by `wrk` (Debian's) with
+//!    the same connections and duration, over HTTPS (the same certificate) and plain HTTP:
+//!    requests per second and p99 latency.
 
 #[path = "../tests/common/etcd.rs"]
 mod etcd;
@@ -246,6 +250,11 @@ async fn run() {
         );
     }
 
+    // 5. The key server against nginx.
+    if part("serve") {
+        serve_figures(&endpoint).await;
+    }
+
     // 3. 10,000 slots.
     // 4. An agent's work per change against the fleet's size.
     for slots in [10usize, 10_000].into_iter().filter(|_| part("agent")) {
@@ -382,4 +391,120 @@ async fn agent_work(endpoint: &str, slots: usize) {
         state.len() as f64 / 1e3,
         ms(percentile(&whole, 50))
     );
+}
+
+/// `wrk -t2 -c<connections> -d<seconds>s --latency URL`: requests per second and p99 latency.
+fn wrk(url: &str, connections: usize, seconds: u32) -> (f64, Duration) {
+    let out = std::process::Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", url])
+        .output()
+        .expect("wrk runs (Debian's wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("Non-2xx") && !text.contains("Socket errors"), "{text}");
+    let rate = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rate in\n{text}"));
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| {
+            let v = v.trim();
+            let (number, scale) = match v {
+                _ if v.ends_with("us") => (&v[..v.len() - 2], 1e-6),
+                _ if v.ends_with("ms") => (&v[..v.len() - 2], 1e-3),
+                _ => (v.trim_end_matches('s'), 1.0),
+            };
+            Duration::from_secs_f64(number.parse::<f64>().unwrap() * scale)
+        })
+        .unwrap_or_else(|| panic!("no p99 in\n{text}"));
+    (rate, p99)
+}
+
+async fn serve_figures(endpoint: &str) {
+    use certslot_etcd::{KeyServer, ServerTls};
+    let admin = etcd_store(endpoint, "keys").await;
+    let (store, _, _) = fleet_store(3);
+    admin.create(&store).await.unwrap();
+    let writer = admin.derive_writer_keys().await.unwrap().public().clone();
+    let identity = etcd::Pki::shared().server();
+    let stop = CancellationToken::new();
+    let mut bases = Vec::new();
+    for tls in [true, false] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conn = Connection::connect(&[endpoint.to_owned()], etcd::options_as("root")).await.unwrap();
+        let tls = tls.then(|| ServerTls::from_files(&identity.cert, &identity.key).unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        bases.push(format!("{scheme}://127.0.0.1:{port}"));
+        let server = KeyServer::new(conn, Cluster::new("keys").unwrap(), writer.clone());
+        let stop = stop.clone();
+        tokio::spawn(async move { server.run(listener, tls, stop, |_| {}).await });
+    }
+    let get = |url: String| {
+        let ca = etcd::Pki::shared().ca_file();
+        let out = std::process::Command::new("curl")
+            .args(["--silent", "--fail", "--cacert", ca.to_str().unwrap(), &url])
+            .output()
+            .unwrap();
+        out.status.success().then_some(out.stdout)
+    };
+    let body = loop {
+        if let Some(body) = get(format!("{}/.well-known/jwks.json", bases[1])) {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // nginx serves the same bytes as a static file, with the same certificate.
+    let dir = TempDir::new("nginx");
+    std::fs::create_dir_all(dir.path().join("www/.well-known")).unwrap();
+    std::fs::write(dir.path().join("www/.well-known/jwks.json"), &body).unwrap();
+    let (https, http) = (free_port(), free_port());
+    let conf = format!(
+        "worker_processes 2;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\ndaemon off;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{ access_log off; default_type application/json; root {d}/www;\n\
+         server {{ listen 127.0.0.1:{https} ssl; ssl_certificate {cert}; ssl_certificate_key {key}; }}\n\
+         server {{ listen 127.0.0.1:{http}; }} }}\n",
+        d = dir.path().display(),
+        cert = identity.cert.display(),
+        key = identity.key.display(),
+    );
+    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+    let mut nginx = std::process::Command::new("nginx")
+        .args(["-e", "stderr", "-p"])
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .spawn()
+        .expect("nginx starts (Debian's nginx-light)");
+    let nginx_https = format!("https://127.0.0.1:{https}");
+    while get(format!("{nginx_https}/.well-known/jwks.json")).as_deref() != Some(&body[..]) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (connections, seconds) = (32, 10);
+    for (transport, serve, nginx_base) in [
+        ("HTTPS", &bases[0], nginx_https.clone()),
+        ("plain HTTP", &bases[1], format!("http://127.0.0.1:{http}")),
+    ] {
+        let ours = wrk(&format!("{serve}/.well-known/jwks.json"), connections, seconds);
+        let theirs = wrk(&format!("{nginx_base}/.well-known/jwks.json"), connections, seconds);
+        println!(
+            "| GET /.well-known/jwks.json ({} bytes) over {transport}, wrk 2 threads × {connections} connections × {seconds} s: serve / nginx requests per second | {:.0} / {:.0} ({:.2}×) |",
+            body.len(),
+            ours.0,
+            theirs.0,
+            ours.0 / theirs.0
+        );
+        println!("| the same, p99 latency: serve / nginx | {} / {} |", ms(ours.1), ms(theirs.1));
+    }
+    // TERM to the master stops its workers too (a KILL would leave them running).
+    let _ = std::process::Command::new("kill").args(["-TERM", &nginx.id().to_string()]).status();
+    let _ = nginx.wait();
+    stop.cancel();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -352,3 +352,32 @@ fn the_status_page_shows_a_roll_in_headless_chromium() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{} bytes", png.len());
     eprintln!("status page screenshot: {}", shot.display());
 }
+
+#[test]
+fn under_load_every_answer_is_a_document_or_a_304() {
+    let etcd = Etcd::start();
+    let fleet = cluster(&etcd, "load");
+    let identity = Pki::shared().server();
+    let server = KeyServer::start(&fleet, "serve-load", free_port(), &identity.cert, &identity.key, &[]);
+    let etag = server.jwks().header("etag").unwrap().to_owned();
+    // wrk (Debian's): 64 connections for 3 s, plain GETs and conditional ones; it counts any
+    // answer but 2xx and 3xx, and any socket error.
+    let url = format!("{}/.well-known/jwks.json", server.base);
+    for extra in [&[][..], &["--header", &format!("If-None-Match: {etag}")][..]] {
+        let out = Command::new("wrk")
+            .args(["-t2", "-c64", "-d3s"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("wrk runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(!text.contains("Non-2xx or 3xx responses") && !text.contains("Socket errors"), "{text}");
+        let requests: u64 = text
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in ").map(|(n, _)| n.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(requests > 1000, "{text}");
+    }
+    assert!(server.daemon.log().contains("kind=\"published\""));
+}
