@@ -16,6 +16,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::serve::ServerTls;
 
+/// The client certificate a TLS connection presented, as a partner's credential:
+/// `cert-sha256:` and the lowercase hex SHA-256 of its DER.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ClientCertificate {
+    pub(crate) credential: String,
+}
+
+impl ClientCertificate {
+    pub(crate) fn of(der: &rustls_pki_types::CertificateDer<'_>) -> Self {
+        Self { credential: certificate_credential(der) }
+    }
+}
+
+/// The credential of a partner known by its client certificate (DER).
+pub(crate) fn certificate_credential(der: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let hex: String = Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect();
+    format!("cert-sha256:{hex}")
+}
+
 /// Limits of the accept loop.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -62,9 +82,8 @@ pub(crate) async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
         let watcher = graceful.watcher();
-        let (builder, tls) = (builder.clone(), tls.as_ref().map(ServerTls::acceptor));
+        let (builder, tls, router) = (builder.clone(), tls.as_ref().map(ServerTls::acceptor), router.clone());
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
@@ -73,11 +92,24 @@ pub(crate) async fn serve(
                     else {
                         return;
                     };
+                    // A client certificate (optional mutual TLS) goes with every request of the
+                    // connection.
+                    let peer = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(ClientCertificate::of);
+                    let service = match peer {
+                        Some(peer) => TowerToHyperService::new(router.layer(axum::Extension(peer))),
+                        None => TowerToHyperService::new(router),
+                    };
                     let _ = watcher
                         .watch(builder.serve_connection(TokioIo::new(stream), service).into_owned())
                         .await;
                 }
                 None => {
+                    let service = TowerToHyperService::new(router);
                     let _ = watcher
                         .watch(builder.serve_connection(TokioIo::new(stream), service).into_owned())
                         .await;

@@ -118,6 +118,7 @@ pub use crate::seal::{
 };
 pub use crate::serve::{
     Document, DocumentKind, KeyServer, Published, ServeError, ServeEvent, ServerTls, ServerTlsError,
+    client_certificate_credential,
 };
 pub use crate::state::{
     EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, StoreMetrics,

@@ -208,3 +208,57 @@ fn a_partner_that_never_fetches_holds_the_roll_only_until_its_last_compliant_ins
     let at = OffsetDateTime::parse(at, &Rfc3339).unwrap();
     assert!(yield_at <= at && at < yield_at + time::Duration::seconds(5), "rolled at {at}");
 }
+
+#[test]
+fn a_partner_known_by_its_client_certificate_releases_the_roll_at_the_public_path() {
+    let etcd = Etcd::start();
+    let (fleet, _) = cluster(&etcd, "mtls", &[]);
+    // hybrid is known by its client certificate instead of a URL from now on.
+    let partner = Pki::shared().client("hybrid-partner");
+    let added = fleet.ok(&["partners", "add", "hybrid", "--client-cert", partner.cert.to_str().unwrap()]);
+    assert!(added.starts_with("partner hybrid: known by its client certificate (cert-sha256:"), "{added}");
+    let ca = Pki::shared().ca_file();
+    let (_serve, base) = key_server(&fleet, &["--client-ca", ca.to_str().unwrap()]);
+    let _coordinator = fleet.coordinator("c1");
+    assert_eq!(fleet.import(&file_b()), CERT_B);
+    let effective = from_now(1);
+    fleet.ok(&[
+        "roll",
+        "--type",
+        "OAuthTokenIssuer",
+        "--thumbprint",
+        CERT_B,
+        "--effective-date",
+        &effective,
+        "--force",
+    ]);
+    fleet.wait("the roll is held for hybrid", Duration::from_secs(30), || {
+        fleet.logs().contains(&format!("roll of {CERT_B} blocked; not yet fetched by hybrid"))
+    });
+    let url = format!("{base}/.well-known/jwks.json");
+    // Without a certificate (mutual TLS is optional), or with another client's: served, not
+    // hybrid's fetch.
+    assert_eq!(get(&base, "/.well-known/jwks.json").unwrap().status, 200);
+    let other = Pki::shared().client("someone-else");
+    let with = |identity: &Identity| {
+        curl(&[
+            "--cacert",
+            ca.to_str().unwrap(),
+            "--cert",
+            identity.cert.to_str().unwrap(),
+            "--key",
+            identity.key.to_str().unwrap(),
+            &url,
+        ])
+    };
+    assert_eq!(with(&other).unwrap().status, 200);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(fleet.oauth().2.as_deref(), Some(CERT_B), "released without hybrid's fetch");
+    // hybrid's certificate at the public path: its fetch, and the roll goes ahead.
+    let answer = with(&partner).unwrap();
+    assert_eq!((answer.status, kids(&answer)), (200, 2));
+    fleet.wait("B is current", Duration::from_secs(30), || fleet.oauth().0.as_deref() == Some(CERT_B));
+    // A certificate from another CA is refused at the handshake.
+    let foreign = Pki::other().client("hybrid");
+    assert!(with(&foreign).is_none());
+}

@@ -113,7 +113,13 @@ impl Published {
 
     /// The partner whose URL holds `token`, if any.
     pub fn partner_for(&self, token: &str) -> Option<&str> {
-        self.partners.get(&credential_of(token)).map(String::as_str)
+        self.partner_by_credential(&credential_of(token))
+    }
+
+    /// The partner known by `credential` (a token's, or a client certificate's
+    /// `cert-sha256:...`), if any.
+    pub(crate) fn partner_by_credential(&self, credential: &str) -> Option<&str> {
+        self.partners.get(credential).map(String::as_str)
     }
 
     /// The thumbprints of the keys a slot's documents announce.

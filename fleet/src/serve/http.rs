@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
+use crate::http_server::ClientCertificate;
 use crate::metrics::FleetCollector;
 use crate::serve::status_page::{StatusView, render};
 
@@ -77,18 +79,61 @@ struct SlotQuery {
 
 async fn jwks(
     state: State<Shared>,
+    peer: Option<Extension<ClientCertificate>>,
     query: Result<Query<SlotQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    document(&state, slot_of(&state, query), &headers, DocumentKind::Jwks)
+    public_document(&state, peer, query, &headers, DocumentKind::Jwks)
 }
 
 async fn metadata(
     state: State<Shared>,
+    peer: Option<Extension<ClientCertificate>>,
     query: Result<Query<SlotQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    document(&state, slot_of(&state, query), &headers, DocumentKind::Metadata)
+    public_document(&state, peer, query, &headers, DocumentKind::Metadata)
+}
+
+/// A document at its public path; fetched with the client certificate of a partner (mutual
+/// TLS), recorded as that partner's fetch.
+fn public_document(
+    shared: &Shared,
+    peer: Option<Extension<ClientCertificate>>,
+    query: Result<Query<SlotQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    kind: DocumentKind,
+) -> Response {
+    let slot = slot_of(shared, query);
+    let response = document(shared, slot.clone(), headers, kind);
+    if let Some(Extension(peer)) = peer {
+        let published = shared.published.borrow().clone();
+        if let Some(published) = published {
+            if let Some(partner) = published.partner_by_credential(&peer.credential) {
+                record(shared, &published, partner, &response, slot);
+            }
+        }
+    }
+    response
+}
+
+/// Hands a partner's fetch to the recorder when it was answered with the document (200) or
+/// its tag (304).
+fn record(
+    shared: &Shared,
+    published: &Published,
+    partner: &str,
+    response: &Response,
+    slot: Result<(CertType, Scope), String>,
+) {
+    let served = matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED);
+    if let (true, Ok((cert_type, scope))) = (served, slot) {
+        if let Some(announced) = published.announced(&cert_type, &scope) {
+            let seen =
+                Seen { partner: partner.to_owned(), thumbprints: announced.to_vec(), at: shared.clock.now() };
+            let _ = shared.fetches.try_send(seen);
+        }
+    }
 }
 
 async fn partner_jwks(
@@ -124,13 +169,8 @@ fn partner_document(
     };
     let slot = slot_of(shared, query);
     let response = document(shared, slot.clone(), headers, kind);
-    if let (true, Some(published), Ok((cert_type, scope))) =
-        (matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED), &published, slot)
-    {
-        if let Some(announced) = published.announced(&cert_type, &scope) {
-            let seen = Seen { partner, thumbprints: announced.to_vec(), at: shared.clock.now() };
-            let _ = shared.fetches.try_send(seen);
-        }
+    if let Some(published) = &published {
+        record(shared, published, &partner, &response, slot);
     }
     response
 }

@@ -17,4 +17,4 @@ mod tls;
 
 pub use self::documents::{Document, DocumentKind, Published};
 pub use self::key_server::{KeyServer, ServeError, ServeEvent};
-pub use self::tls::{ServerTls, ServerTlsError};
+pub use self::tls::{ServerTls, ServerTlsError, client_certificate_credential};

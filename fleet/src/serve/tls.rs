@@ -52,6 +52,14 @@ pub enum ServerTlsError {
         /// The key file.
         key: PathBuf,
     },
+    /// The CA file for client certificates holds no certificate rustls takes as a trust anchor.
+    #[error("{path}: no CA certificate for client certificates: {reason}")]
+    ClientCa {
+        /// Its path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// rustls refused the pair: a key type it cannot sign with.
     #[error("{cert} with {key}: {source}")]
     Refused {
@@ -104,19 +112,49 @@ impl ServerTls {
     /// [`ServerTlsError`]: a file missing or unreadable, no certificate or key in it, or a
     /// key rustls refuses or that is not the certificate's.
     pub fn from_files(cert_file: &Path, key_file: &Path) -> Result<Self, ServerTlsError> {
+        Self::with_client_ca(cert_file, key_file, None)
+    }
+
+    /// As [`ServerTls::from_files`], and with `client_ca` (PEM) asks clients for a certificate
+    /// it issued (optional mutual TLS): a client may present none, and one that presents a
+    /// certificate the CA did not issue is refused at the handshake. The key server takes a
+    /// presented certificate as its partner's credential.
+    ///
+    /// # Errors
+    /// As [`ServerTls::from_files`], and [`ServerTlsError::ClientCa`].
+    pub fn with_client_ca(
+        cert_file: &Path,
+        key_file: &Path,
+        client_ca: Option<&Path>,
+    ) -> Result<Self, ServerTlsError> {
         let stamp = stamp_of(cert_file, key_file);
         let pair = load(cert_file, key_file)?;
         let resolver = Arc::new(Reloading(RwLock::new(Arc::new(pair))));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|source| ServerTlsError::Refused {
                 cert: cert_file.to_owned(),
                 key: key_file.to_owned(),
                 source,
-            })?
-            .with_no_client_auth()
-            .with_cert_resolver(resolver.clone());
+            })?;
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let refused = |reason: String| ServerTlsError::ClientCa { path: path.to_owned(), reason };
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(&read(path)?).filter_map(Result::ok) {
+                    roots.add(cert).map_err(|e| refused(e.to_string()))?;
+                }
+                let verifier =
+                    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .allow_unauthenticated()
+                        .build()
+                        .map_err(|e| refused(e.to_string()))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder.with_cert_resolver(resolver.clone());
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
             cert_file: cert_file.to_owned(),
@@ -150,6 +188,20 @@ impl ServerTls {
     pub fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.config.clone())
     }
+}
+
+/// The credential of a partner known by its client certificate: the first certificate of a PEM
+/// file, as `cert-sha256:` and the lowercase hex SHA-256 of its DER (what `partners add
+/// --client-cert` keeps in the state).
+///
+/// # Errors
+/// [`ServerTlsError::File`], or [`ServerTlsError::NoCertificate`] for a file without one.
+pub fn client_certificate_credential(file: &Path) -> Result<String, ServerTlsError> {
+    let pem = read(file)?;
+    let cert = CertificateDer::pem_slice_iter(&pem)
+        .find_map(Result::ok)
+        .ok_or_else(|| ServerTlsError::NoCertificate { path: file.to_owned() })?;
+    Ok(crate::http_server::certificate_credential(&cert))
 }
 
 fn stamp_of(cert_file: &Path, key_file: &Path) -> Stamp {

@@ -329,6 +329,10 @@ pub enum Command {
         /// The server's private key (PEM), reloaded when it changes
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Ask clients for a certificate this CA (PEM) issued (optional mutual TLS): a partner
+        /// added with --client-cert is known by its certificate at the public paths
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        client_ca: Option<PathBuf>,
         /// How often the certificate files are checked for a change, in seconds (default 10)
         #[arg(long, value_name = "SECONDS", value_parser = seconds)]
         tls_reload: Option<Duration>,
@@ -419,10 +423,14 @@ pub enum Partners {
     /// pending certificate
     Show,
     /// Add a partner (or give it a new URL, revoking the old one): prints its URL path on the
-    /// key server, /p/<token>/jwks.json and /p/<token>/metadata/json/1, once
+    /// key server, /p/<token>/jwks.json and /p/<token>/metadata/json/1, once; with
+    /// --client-cert, the partner is known by that certificate instead (mutual TLS)
     Add {
         #[arg(value_name = "NAME")]
         name: String,
+        /// The partner's client certificate (PEM): its fetches at the public paths count
+        #[arg(long, value_name = "FILE")]
+        client_cert: Option<PathBuf>,
     },
     /// Remove a partner (refused while a type's rolls wait for it)
     Remove {

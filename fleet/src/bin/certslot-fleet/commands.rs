@@ -74,7 +74,9 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             .await
         }
         Command::Partners(Partners::Show) => ctx.partners(clock).await,
-        Command::Partners(Partners::Add { name }) => ctx.add_partner(&name).await,
+        Command::Partners(Partners::Add { name, client_cert }) => {
+            ctx.add_partner(&name, client_cert.as_deref()).await
+        }
         Command::Partners(Partners::Remove { name }) => {
             let updated = ctx.writer()?.remove_partner(&name).await.map_err(Failure::update)?;
             let json = WriteJson {
@@ -202,6 +204,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             listen,
             tls_cert,
             tls_key,
+            client_ca,
             tls_reload,
             plain_http: _,
             writer_key,
@@ -213,9 +216,10 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             let writer_key: WriterPublicKey =
                 writer_key.parse().map_err(|e| Failure::failed("writer-key", e))?;
             let tls = match tls_cert.as_deref().zip(tls_key.as_deref()) {
-                Some((cert, key)) => {
-                    Some(ServerTls::from_files(cert, key).map_err(|e| Failure::failed("server-tls", e))?)
-                }
+                Some((cert, key)) => Some(
+                    ServerTls::with_client_ca(cert, key, client_ca.as_deref())
+                        .map_err(|e| Failure::failed("server-tls", e))?,
+                ),
                 None => None,
             };
             let metadata = if exchange { MetadataOptions::exchange() } else { MetadataOptions::lync() };
@@ -737,7 +741,25 @@ impl Context {
         Report::new(text, &UpgradeJson { cluster: self.cluster.name(), upgraded })
     }
 
-    async fn add_partner(&self, name: &str) -> Result<Report, Failure> {
+    async fn add_partner(
+        &self,
+        name: &str,
+        client_cert: Option<&std::path::Path>,
+    ) -> Result<Report, Failure> {
+        if let Some(file) = client_cert {
+            let credential = certslot_etcd::client_certificate_credential(file)
+                .map_err(|e| Failure::failed("client-cert", e))?;
+            let updated = self.writer()?.set_partner(name, &credential).await.map_err(Failure::update)?;
+            let name = name.to_ascii_lowercase();
+            let text = format!("partner {name}: known by its client certificate ({credential})\n");
+            let json = PartnerJson {
+                partner: &name,
+                path: "",
+                revision: updated.revision,
+                mod_revision: updated.mod_revision,
+            };
+            return Report::new(text, &json);
+        }
         let token = PartnerToken::generate().map_err(|e| Failure::failed("random", e))?;
         let updated = self.writer()?.set_partner(name, &token.credential()).await.map_err(Failure::update)?;
         let name = name.to_ascii_lowercase();
