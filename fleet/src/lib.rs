@@ -108,8 +108,9 @@ pub use crate::etcd::{
 };
 pub use crate::fleet::{
     Agent, AgentError, AgentEvent, Alert, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
-    FetchRecord, HoldingsReport, Leadership, LiveReport, PartnerToken, ReportError, ServerStatus, Step,
-    WaitingRoll, fetch_records, fleet_status, keys_for_renewals, live_reports, step, waiting_rolls,
+    FetchRecord, HoldingsReport, Leadership, LiveReport, PartnerToken, PartnerView, PendingSeen, ReportError,
+    ServerStatus, Step, WaitingRoll, fetch_records, fleet_status, keys_for_renewals, live_reports,
+    partner_views, step, waiting_rolls,
 };
 pub use crate::metrics::{AgentMetrics, CoordinatorMetrics, FleetCollector, Registry, serve_metrics};
 pub use crate::seal::{

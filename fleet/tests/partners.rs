@@ -74,17 +74,7 @@ fn a_roll_waits_until_its_partner_fetched_the_key_through_its_own_url() {
     let (_serve, base) = key_server(&fleet, &[]);
     let _coordinator = fleet.coordinator("c1");
     assert_eq!(fleet.import(&file_b()), CERT_B);
-    let effective = from_now(2);
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        CERT_B,
-        "--effective-date",
-        &effective,
-        "--force",
-    ]);
+    fleet.roll_in(CERT_B, 2);
 
     // Due, and held: the partner has not fetched B.
     fleet.wait("the roll is held for hybrid", Duration::from_secs(30), || {
@@ -221,17 +211,7 @@ fn a_partner_known_by_its_client_certificate_releases_the_roll_at_the_public_pat
     let (_serve, base) = key_server(&fleet, &["--client-ca", ca.to_str().unwrap()]);
     let _coordinator = fleet.coordinator("c1");
     assert_eq!(fleet.import(&file_b()), CERT_B);
-    let effective = from_now(1);
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        CERT_B,
-        "--effective-date",
-        &effective,
-        "--force",
-    ]);
+    fleet.roll_in(CERT_B, 1);
     fleet.wait("the roll is held for hybrid", Duration::from_secs(30), || {
         fleet.logs().contains(&format!("roll of {CERT_B} blocked; not yet fetched by hybrid"))
     });

@@ -103,21 +103,6 @@ fn cluster(etcd: &Etcd, name: &str) -> Fleet {
     fleet
 }
 
-/// `roll ... --force`, effective `seconds` from now.
-fn roll(fleet: &Fleet, thumbprint: &str, seconds: i64) {
-    let effective = from_now(seconds);
-    fleet.ok(&[
-        "roll",
-        "--type",
-        "OAuthTokenIssuer",
-        "--thumbprint",
-        thumbprint,
-        "--effective-date",
-        &effective,
-        "--force",
-    ]);
-}
-
 #[test]
 fn pyjwt_verifies_tokens_across_two_rolls_with_the_server_restarted() {
     let etcd = Etcd::start();
@@ -165,7 +150,7 @@ fn pyjwt_verifies_tokens_across_two_rolls_with_the_server_restarted() {
     // B rolls in 8 s (announced at once: --force skips the notice); the server publishes it.
     assert_eq!(fleet.import(&file_b()), CERT_B);
     let rolled = Instant::now();
-    roll(&fleet, CERT_B, 8);
+    fleet.roll_in(CERT_B, 8);
     let took = fleet.wait("the JWK Set announces B", Duration::from_secs(5), || {
         server.jwks().header("etag") != Some(etag_a.as_str())
     });
@@ -193,7 +178,7 @@ fn pyjwt_verifies_tokens_across_two_rolls_with_the_server_restarted() {
 
     // C rolls in: B becomes the previous key and A is gone; A's tokens fail.
     assert_eq!(fleet.import(&fixture("openssl3-rsa4096.pfx")), CERT_C);
-    roll(&fleet, CERT_C, 1);
+    fleet.roll_in(CERT_C, 1);
     fleet.wait("C is current", Duration::from_secs(30), || fleet.oauth().0.as_deref() == Some(CERT_C));
     fleet.wait("the set is C, B", Duration::from_secs(5), || server.kids() == [kid(CERT_C), kid(CERT_B)]);
     assert_eq!(
@@ -315,7 +300,7 @@ fn the_status_page_shows_a_roll_in_headless_chromium() {
     fleet.ok(&["partners", "add", "hybrid"]);
     assert_eq!(fleet.import(&file_b()), CERT_B);
     // A roll in progress: B announced (--force skips the day of notice), due in ten minutes.
-    roll(&fleet, CERT_B, 600);
+    fleet.roll_in(CERT_B, 600);
     let _agent = fleet.agent("fe01.contoso.com");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");

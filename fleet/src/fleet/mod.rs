@@ -21,7 +21,7 @@ pub use self::alert::Alert;
 pub use self::cert_dir::CertDirError;
 pub use self::coordinator::{Coordinator, CoordinatorEvent, Step, keys_for_renewals, step};
 pub use self::election::{Campaign, Election, Leadership};
-pub use self::partners::{FetchRecord, PartnerToken, fetch_records};
+pub use self::partners::{FetchRecord, PartnerToken, PartnerView, PendingSeen, fetch_records, partner_views};
 pub(crate) use self::partners::{credential_of, write_fetch_record};
 pub use self::report::{HoldingsReport, LiveReport, ReportError, live_reports};
 pub use self::status::{ServerStatus, WaitingRoll, fleet_status, waiting_rolls};

@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
-use certslot::{OffsetDateTime, Thumbprint};
+use certslot::store::Fetch;
+use certslot::{CertType, OffsetDateTime, Scope, Store, Thumbprint};
 use etcd_client::GetOptions;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -139,4 +140,55 @@ pub(crate) async fn write_fetch_record(
     })
     .await
     .map(|_| ())
+}
+
+/// A partner as operators see it ([`partner_views`]): its last fetch, and each pending roll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerView<'a> {
+    /// The partner.
+    pub name: &'a str,
+    /// Its last fetch, if it fetched.
+    pub fetch: Option<&'a Fetch>,
+    /// Each pending roll of the store, in slot order, as this partner's last fetch saw it.
+    pub pending: Vec<PendingSeen>,
+}
+
+/// A pending roll as one partner's last fetch saw it. JSON: the fields by their names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PendingSeen {
+    /// The type.
+    pub cert_type: CertType,
+    /// The scope.
+    pub scope: Scope,
+    /// The pending certificate.
+    pub thumbprint: Thumbprint,
+    /// The partner's last fetch announced it.
+    pub seen: bool,
+    /// The type's rolls wait for this partner.
+    pub required: bool,
+}
+
+/// Every partner of `store`, in name order, with whether its last fetch announced each pending
+/// certificate (what `partners show` and the status page show).
+pub fn partner_views(store: &Store) -> Vec<PartnerView<'_>> {
+    let pending: Vec<(&CertType, &Scope, Thumbprint)> =
+        store.slots().filter_map(|(t, s, slot)| Some((t, s, slot.pending()?.thumbprint))).collect();
+    store
+        .topology()
+        .partners()
+        .map(|(name, fetch)| PartnerView {
+            name,
+            fetch,
+            pending: pending
+                .iter()
+                .map(|(cert_type, scope, thumbprint)| PendingSeen {
+                    cert_type: (*cert_type).clone(),
+                    scope: (*scope).clone(),
+                    thumbprint: *thumbprint,
+                    seen: fetch.is_some_and(|f| f.thumbprints.contains(thumbprint)),
+                    required: store.type_config(cert_type).get_require_fetched_by().contains(name),
+                })
+                .collect(),
+        })
+        .collect()
 }

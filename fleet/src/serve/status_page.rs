@@ -13,7 +13,7 @@ use certslot::validate::HumanTime;
 use certslot::{CertType, OffsetDateTime, Scope, Store, Thumbprint};
 use time::Duration;
 
-use crate::fleet::{LiveReport, fleet_status};
+use crate::fleet::{LiveReport, fleet_status, partner_views};
 
 /// What the page shows.
 pub(crate) struct StatusView<'a> {
@@ -260,31 +260,28 @@ fn servers(html: &mut String, view: &StatusView<'_>) {
 fn partners(html: &mut String, view: &StatusView<'_>) {
     let store = view.store;
     html.push_str("<h2>Partners</h2>\n");
-    let pending: Vec<(&CertType, &Scope, Thumbprint)> =
-        store.slots().filter_map(|(t, s, slot)| Some((t, s, slot.pending()?.thumbprint))).collect();
     let mut rows = String::new();
-    for (name, fetch) in store.topology().partners() {
-        let last = fetch.map(|f| when(f.fetched_at)).unwrap_or_else(|| "never".into());
-        let seen: Vec<String> = pending
+    for view in partner_views(store) {
+        let last = view.fetch.map(|f| when(f.fetched_at)).unwrap_or_else(|| "never".into());
+        let seen: Vec<String> = view
+            .pending
             .iter()
-            .map(|(cert_type, scope, thumbprint)| {
-                let has = fetch.is_some_and(|f| f.thumbprints.contains(thumbprint));
-                let waits = store.type_config(cert_type).get_require_fetched_by().contains(name);
+            .map(|p| {
                 format!(
                     "{} at {}: {}{}",
-                    escape(&cert_type.to_string()),
-                    escape(&scope.to_string()),
-                    if has {
+                    escape(&p.cert_type.to_string()),
+                    escape(&p.scope.to_string()),
+                    if p.seen {
                         "<span class=\"ok\">has the next key</span>"
                     } else {
                         "<span class=\"bad\">has not seen the next key</span>"
                     },
-                    if waits { " (the roll waits for it)" } else { "" }
+                    if p.required { " (the roll waits for it)" } else { "" }
                 )
             })
             .collect();
         let seen = if seen.is_empty() { "no roll pending".to_owned() } else { seen.join("<br>") };
-        let _ = writeln!(rows, "<tr><td>{}</td><td>{last}</td><td>{seen}</td></tr>", escape(name));
+        let _ = writeln!(rows, "<tr><td>{}</td><td>{last}</td><td>{seen}</td></tr>", escape(view.name));
     }
     if rows.is_empty() {
         html.push_str("<p>No partners.</p>\n");

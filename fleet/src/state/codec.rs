@@ -126,6 +126,16 @@ struct Envelope<'a> {
     sig: String,
 }
 
+/// How [`open_envelope`] authenticates a value: writers check its MAC (they hold the password),
+/// readers without the password its signature; `Nothing` reads it unchecked (`get`, `export`
+/// without the password).
+#[derive(Clone, Copy)]
+enum Check<'k> {
+    Nothing,
+    Mac(&'k WriterKeys),
+    Signature(&'k WriterPublicKey),
+}
+
 /// What the writers' signature of a state covers: a fixed label, then the body's bytes.
 fn signed_state(body: &[u8]) -> Vec<u8> {
     [b"certslot state signature v1\0".as_slice(), body].concat()
@@ -345,7 +355,8 @@ pub(crate) fn decode(
     let refused = |source| StateError::Load { key: key.to_owned(), source };
     let json = std::str::from_utf8(value)
         .map_err(|e| StateError::NotUtf8 { key: key.to_owned(), valid_up_to: e.valid_up_to() })?;
-    let (state_json, roster, layout) = match open_envelope(key, json, writer.map(|(_, keys)| keys))? {
+    let check = writer.map_or(Check::Nothing, |(_, keys)| Check::Mac(keys));
+    let (state_json, roster, layout) = match open_envelope(key, json, check)? {
         Some((written_as, state, roster)) => {
             if let (Some(found), Some(_)) = (version, writer) {
                 if found != written_as {
@@ -445,7 +456,7 @@ pub(crate) fn check_admin_seal(
 /// The roster of a value of the current layout whose MAC verifies with `keys`.
 pub(crate) fn roster_of(value: &[u8], keys: &WriterKeys) -> Option<Roster> {
     let json = std::str::from_utf8(value).ok()?;
-    open_envelope("", json, Some(keys)).ok()?.map(|(_, _, roster)| roster)
+    open_envelope("", json, Check::Mac(keys)).ok()?.map(|(_, _, roster)| roster)
 }
 
 /// A value of the current layout opened: the etcd version it was written for, its saved
@@ -454,16 +465,26 @@ pub(crate) fn roster_of(value: &[u8], keys: &WriterKeys) -> Option<Roster> {
 fn open_envelope<'a>(
     key: &str,
     json: &'a str,
-    keys: Option<&WriterKeys>,
+    check: Check<'_>,
 ) -> Result<Option<(i64, &'a str, Roster)>, StateError> {
     let Ok(envelope) = serde_json::from_str::<Envelope<'a>>(json) else { return Ok(None) };
     if envelope.layout != LAYOUT {
         return Err(StateError::UnknownLayout { key: key.to_owned(), layout: envelope.layout.to_owned() });
     }
-    if let Some(keys) = keys {
-        let tag = Base64::decode_vec(&envelope.mac).unwrap_or_default();
-        if !keys.mac_verifies(envelope.body.get().as_bytes(), &tag) {
-            return Err(StateError::Unauthenticated { key: key.to_owned() });
+    let body_bytes = envelope.body.get().as_bytes();
+    match check {
+        Check::Nothing => {}
+        Check::Mac(keys) => {
+            let tag = Base64::decode_vec(&envelope.mac).unwrap_or_default();
+            if !keys.mac_verifies(body_bytes, &tag) {
+                return Err(StateError::Unauthenticated { key: key.to_owned() });
+            }
+        }
+        Check::Signature(writer) => {
+            let signature = Base64::decode_vec(&envelope.sig).unwrap_or_default();
+            if !writer.verifies(&signed_state(body_bytes), &signature) {
+                return Err(StateError::NotSigned { key: key.to_owned(), writer: writer.fingerprint() });
+            }
         }
     }
     let body: Body<'a> = serde_json::from_str(envelope.body.get()).map_err(|e| StateError::Load {
@@ -508,21 +529,12 @@ pub(crate) fn decode_published(
 ) -> Result<ReadState, StateError> {
     let json = std::str::from_utf8(value)
         .map_err(|e| StateError::NotUtf8 { key: key.to_owned(), valid_up_to: e.valid_up_to() })?;
-    let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(json) else {
+    let Some((written_as, state, roster)) = open_envelope(key, json, Check::Signature(writer))? else {
         return match SavedState::from_json(json) {
             Ok(_) => Err(StateError::OldLayout { key: key.to_owned() }),
             Err(source) => Err(StateError::Load { key: key.to_owned(), source }),
         };
     };
-    if envelope.layout != LAYOUT {
-        return Err(StateError::UnknownLayout { key: key.to_owned(), layout: envelope.layout.to_owned() });
-    }
-    let signature = Base64::decode_vec(&envelope.sig).unwrap_or_default();
-    if !writer.verifies(&signed_state(envelope.body.get().as_bytes()), &signature) {
-        return Err(StateError::NotSigned { key: key.to_owned(), writer: writer.fingerprint() });
-    }
-    let (written_as, state, roster) =
-        open_envelope(key, json, None)?.ok_or_else(|| StateError::OldLayout { key: key.to_owned() })?;
     if let Some(found) = version.filter(|found| *found != written_as) {
         return Err(StateError::Replayed { key: key.to_owned(), written_as, found });
     }

@@ -222,7 +222,12 @@ impl Fleet {
     /// `roll --type OAuthTokenIssuer --thumbprint X`, effective a second from now. `--force`
     /// skips the publish-ahead notice (a day for OAuthTokenIssuer), not the staging gate.
     pub fn roll_in_a_second(&self, thumbprint: &str) {
-        let effective = from_now(1);
+        self.roll_in(thumbprint, 1);
+    }
+
+    /// As [`Fleet::roll_in_a_second`], effective `seconds` from now.
+    pub fn roll_in(&self, thumbprint: &str, seconds: i64) {
+        let effective = from_now(seconds);
         let roll = [
             "roll",
             "--type",
@@ -243,11 +248,16 @@ impl Fleet {
     }
 
     fn spawn(&self, user: &str, name: &str, args: &[&str]) -> Daemon {
+        let mut command = self.command_as(user);
+        command.args(args);
+        self.spawn_command(name, command)
+    }
+
+    /// Starts `command`, its output in `<work>/<name>.log`: a daemon killed when dropped.
+    fn spawn_command(&self, name: &str, mut command: Command) -> Daemon {
         let log = self.work.path().join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log");
-        let child = self
-            .command_as(user)
-            .args(args)
+        let child = command
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .spawn()
@@ -305,10 +315,8 @@ impl Fleet {
         let dir = self.agent_dir(server);
         self.grant(&["--agent", server]);
         let writer_key = self.writer_key();
-        let log = self.work.path().join(format!("agent-{server}.log"));
-        let file = std::fs::File::create(&log).expect("log");
-        let child = self
-            .command_as(server)
+        let mut command = self.command_as(server);
+        command
             .env_remove("CERTSLOT_PASSWORD")
             .env("AGENT_FILE_PASSWORD", FILE_PASSWORD)
             .args([
@@ -326,13 +334,8 @@ impl Fleet {
                 "--writer-key",
                 &writer_key,
             ])
-            .args(extra)
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
-            .spawn()
-            .expect("certslot-fleet starts");
-        self.logs.lock().unwrap().push(log.clone());
-        Daemon { name: format!("agent-{server}"), child: Some(child), log }
+            .args(extra);
+        self.spawn_command(&format!("agent-{server}"), command)
     }
 
     /// `serve` with `args`, as the read-only etcd user and without the fleet password, given
@@ -343,21 +346,13 @@ impl Fleet {
 
     /// `serve` as etcd user `user` (a reader, or a key server that records partners' fetches).
     pub fn serve_as(&self, user: &str, name: &str, args: &[&str]) -> Daemon {
-        let writer_key = self.writer_key();
-        let log = self.work.path().join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("log");
-        let child = self
-            .command_as(user)
+        let mut command = self.command_as(user);
+        command
             .env_remove("CERTSLOT_PASSWORD")
-            .env("CERTSLOT_WRITER_KEY", &writer_key)
+            .env("CERTSLOT_WRITER_KEY", self.writer_key())
             .arg("serve")
-            .args(args)
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
-            .spawn()
-            .expect("certslot-fleet starts");
-        self.logs.lock().unwrap().push(log.clone());
-        Daemon { name: name.into(), child: Some(child), log }
+            .args(args);
+        self.spawn_command(name, command)
     }
 
     /// `coordinator --id ID --lease-ttl 2`.

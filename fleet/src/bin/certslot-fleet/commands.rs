@@ -15,8 +15,8 @@ use certslot::{
 };
 use certslot_etcd::{
     AccessPlan, Agent, AgentPublicKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, KeyServer,
-    PartnerToken, PasswordSource, ServerTls, Tls, Updated, WriterKeys, WriterPublicKey, fetch_records,
-    fleet_status, live_reports, setup_access, step, waiting_rolls,
+    PartnerToken, PartnerView, PasswordSource, ServerTls, Tls, Updated, WriterKeys, WriterPublicKey,
+    fetch_records, fleet_status, live_reports, partner_views, setup_access, step, waiting_rolls,
 };
 use getrandom::SysRng;
 use time::Duration;
@@ -25,9 +25,9 @@ use crate::args::{Access, Command, Global, OneSlot, Partners, SlotFilter, Topolo
 use crate::daemon;
 use crate::output::{
     AccessJson, AdvanceJson, AgentKeyJson, DriftJson, EnrolJson, Failure, Finding, GetJson, ImportJson,
-    InitJson, PartnerJson, PartnerRowJson, PartnersJson, PendingSeenJson, PlanJson, PoolJson, RecordedJson,
-    RenewJson, Report, RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson, UpgradeJson,
-    WriteJson, WriterKeyJson, events_text, human, slot_text, thumbprint_list,
+    InitJson, PartnerJson, PartnerRowJson, PartnersJson, PlanJson, PoolJson, RecordedJson, RenewJson, Report,
+    RestoreJson, ServerJson, StatusJson, TimelineJson, TopologyJson, UpgradeJson, WriteJson, WriterKeyJson,
+    events_text, human, slot_text, thumbprint_list,
 };
 
 /// The connection's options from the command line: TLS from the CA, certificate and key files.
@@ -780,24 +780,9 @@ impl Context {
     async fn partners(&self, clock: Clock) -> Result<Report, Failure> {
         let store = self.read().await?;
         let at = clock.instant_for(&store);
-        // Each pending roll, and whether each partner's last fetch announced it.
-        let pending: Vec<(CertType, Scope, certslot::Thumbprint)> = store
-            .slots()
-            .filter_map(|(t, s, slot)| Some((t.clone(), s.clone(), slot.pending()?.thumbprint)))
-            .collect();
         let mut text = String::new();
         let mut rows = Vec::new();
-        for (name, fetch) in store.topology().partners() {
-            let seen: Vec<PendingSeenJson> = pending
-                .iter()
-                .map(|(cert_type, scope, thumbprint)| PendingSeenJson {
-                    cert_type: cert_type.clone(),
-                    scope: scope.clone(),
-                    thumbprint: *thumbprint,
-                    seen: fetch.is_some_and(|f| f.thumbprints.contains(thumbprint)),
-                    required: store.type_config(cert_type).get_require_fetched_by().contains(name),
-                })
-                .collect();
+        for PartnerView { name, fetch, pending: seen } in partner_views(&store) {
             text += &match fetch {
                 Some(f) => format!("{name}: last fetched at {}\n", human(f.fetched_at)),
                 None => format!("{name}: never fetched\n"),

@@ -224,19 +224,7 @@ pub struct PartnerRowJson {
     #[serde(with = "time::serde::rfc3339::option")]
     pub fetched_at: Option<OffsetDateTime>,
     pub thumbprints: Vec<Thumbprint>,
-    pub pending: Vec<PendingSeenJson>,
-}
-
-/// A pending roll as one partner's last fetch saw it.
-#[derive(Serialize)]
-pub struct PendingSeenJson {
-    pub cert_type: CertType,
-    pub scope: Scope,
-    pub thumbprint: Thumbprint,
-    /// Its last fetch announced the certificate.
-    pub seen: bool,
-    /// The type's rolls wait for this partner.
-    pub required: bool,
+    pub pending: Vec<certslot_etcd::PendingSeen>,
 }
 
 /// `topology show`.
