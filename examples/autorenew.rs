@@ -309,8 +309,15 @@ fn run(args: &Args) -> Result<bool, String> {
             match &action {
                 Action::Renew { cert_type, scope, .. } => {
                     println!("{}  plan     {action}", day(t));
-                    let renewal = certslot::rollover::renew(&mut store, cert_type, scope, &mut issuer, t)
-                        .map_err(|e| e.to_string())?;
+                    let renewal = certslot::rollover::renew(
+                        &mut store,
+                        cert_type,
+                        scope,
+                        &mut issuer,
+                        t,
+                        Default::default(),
+                    )
+                    .map_err(|e| e.to_string())?;
                     println!(
                         "{}  renewed  {} made; rolls in at {}{}",
                         day(t),

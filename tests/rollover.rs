@@ -8,10 +8,10 @@ use certslot::rand_core::UnwrapErr;
 use certslot::{
     CertType, Event, Pfx, Policy, PrivateKey, RequestTemplate, RollOptions, RolloverPolicy, Scope, SlotError,
     Store, Thumbprint, TypeConfig,
-    obtain::{IssueRequest, Issuer, SelfSignedIssuer, SelfSignedOptions},
+    obtain::{IssueRequest, Issuer, KeySpec, SelfSignedIssuer, SelfSignedOptions},
     policy::{RenewBefore, Retention, RolloverError},
     publish::KeyStatus,
-    rollover::{Action, RenewError, Renewal},
+    rollover::{Action, RenewError, RenewOptions, Renewal},
     store::DropReason,
 };
 use getrandom::SysRng;
@@ -200,11 +200,21 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
         by: not_after - Duration::days(31),
         effective_at: opens + Duration::days(30),
         template: Some(std::sync::Arc::new(template)),
+        expires_at: not_after,
+        issuer_expiry: None,
+        window_opens: None,
     };
     assert_eq!(certslot::rollover::plan(&store, opens), [renew]);
 
-    let renewal =
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut issuer(),
+        opens,
+        RenewOptions::default(),
+    )
+    .expect("renew");
     let Renewal { thumbprint: new, effective_at, shortened, outcome } = renewal;
     assert_eq!((effective_at, shortened), (opens + Duration::days(30), false));
     assert_eq!(
@@ -277,6 +287,7 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
             scope: Scope::Global,
             thumbprint: old,
             expires_at: not_after,
+            issuer_expiry: None,
             left: Duration::days(20),
             emergency_at: not_after - Duration::days(2),
         })
@@ -284,15 +295,29 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     assert!(
         matches!(actions.get(1), Some(Action::Renew { effective_at, .. }) if *effective_at == not_after - Duration::DAY)
     );
-    let renewal =
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), late).expect("renew");
+    let renewal = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut issuer(),
+        late,
+        RenewOptions::default(),
+    )
+    .expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (not_after - Duration::DAY, true));
 
     // Past the critical threshold (2 days), the renewal takes effect at once.
     let (mut store, _) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let emergency = not_after - Duration::hours(12);
-    let renewal = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), emergency)
-        .expect("renew");
+    let renewal = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut issuer(),
+        emergency,
+        RenewOptions::default(),
+    )
+    .expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (emergency, true));
     let rolled = store.advance(emergency).expect("advance");
     assert!(
@@ -307,7 +332,8 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
             cert_type: OAUTH,
             scope: Scope::Global,
             thumbprint: old,
-            expired_at: not_after
+            expired_at: not_after,
+            issuer_expiry: None,
         })
     );
 }
@@ -318,7 +344,11 @@ struct Offline;
 impl Issuer for Offline {
     type Error = std::io::Error;
 
-    fn issue(&mut self, _: &IssueRequest<'_>) -> Result<Pfx, std::io::Error> {
+    fn key(&mut self, _: KeySpec) -> Result<PrivateKey, std::io::Error> {
+        Ok(keys()[1].clone())
+    }
+
+    fn issue(&mut self, _: &IssueRequest<'_>) -> Result<Vec<certslot::Certificate>, std::io::Error> {
         Err(std::io::Error::other("CA offline"))
     }
 }
@@ -329,10 +359,16 @@ struct Careless;
 impl Issuer for Careless {
     type Error = certslot::RequestError;
 
-    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Pfx, Self::Error> {
+    fn key(&mut self, _: KeySpec) -> Result<PrivateKey, Self::Error> {
+        Ok(keys()[1].clone())
+    }
+
+    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Vec<certslot::Certificate>, Self::Error> {
         let template = RequestTemplate::new("CN=other.example")?.dns_name("other.example")?;
         let options = SelfSignedOptions::default().validity(request.validity)?;
-        template.self_signed(keys()[1].clone(), &Policy::new(), request.at, options, &mut rng())
+        let pfx =
+            template.self_signed(request.key.clone(), &Policy::new(), request.at, options, &mut rng())?;
+        Ok(pfx.certificates().cloned().collect())
     }
 }
 
@@ -347,18 +383,39 @@ fn refused_renewals_change_nothing() {
         assert_eq!(store.revision(), revision);
     };
     assert!(matches!(
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), T0),
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), T0, RenewOptions::default()),
         Err(RenewError::NotDue { opens_at }) if opens_at == opens
     ));
     unchanged(&store);
     assert!(matches!(
-        certslot::rollover::renew(&mut store, &CertType::Default, &Scope::Global, &mut issuer(), opens),
+        certslot::rollover::renew(
+            &mut store,
+            &CertType::Default,
+            &Scope::Global,
+            &mut issuer(),
+            opens,
+            RenewOptions::default()
+        ),
         Err(RenewError::NoCurrent { cert_type: CertType::Default, scope: Scope::Global })
     ));
-    let offline = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut Offline, opens);
+    let offline = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut Offline,
+        opens,
+        RenewOptions::default(),
+    );
     assert!(matches!(&offline, Err(RenewError::Issuer(e)) if e.to_string() == "CA offline"), "{offline:?}");
     unchanged(&store);
-    let careless = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut Careless, opens);
+    let careless = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut Careless,
+        opens,
+        RenewOptions::default(),
+    );
     let Err(RenewError::Slot(SlotError::PolicyViolations { cert_type, thumbprint, violations })) = careless
     else {
         panic!("{careless:?}")
@@ -368,10 +425,17 @@ fn refused_renewals_change_nothing() {
     assert_eq!(violations.len(), 1, "{violations:?}");
     unchanged(&store);
 
-    let renewal =
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut issuer(),
+        opens,
+        RenewOptions::default(),
+    )
+    .expect("renew");
     assert!(matches!(
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens),
+        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens, RenewOptions::default()),
         Err(RenewError::AlreadyPending { thumbprint, effective_at })
             if thumbprint == renewal.thumbprint && effective_at == renewal.effective_at
     ));
@@ -384,8 +448,12 @@ struct Fixed(Pfx);
 impl Issuer for Fixed {
     type Error = std::io::Error;
 
-    fn issue(&mut self, _: &IssueRequest<'_>) -> Result<Pfx, std::io::Error> {
-        Ok(self.0.clone())
+    fn key(&mut self, _: KeySpec) -> Result<PrivateKey, std::io::Error> {
+        self.0.private_key().cloned().ok_or_else(|| std::io::Error::other("no key"))
+    }
+
+    fn issue(&mut self, _: &IssueRequest<'_>) -> Result<Vec<certslot::Certificate>, std::io::Error> {
+        Ok(self.0.certificates().cloned().collect())
     }
 }
 
@@ -413,7 +481,14 @@ fn a_refused_renewal_takes_back_the_key_it_attached_to_a_held_certificate() {
     };
     let (before, revision) = (saved(&store), store.revision());
     let opens = T0 + FIVE_YEARS - Duration::days(60);
-    let refused = certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut Fixed(short), opens);
+    let refused = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut Fixed(short),
+        opens,
+        RenewOptions::default(),
+    );
     assert!(
         matches!(refused, Err(RenewError::Slot(SlotError::NotValidAtEffective { thumbprint, .. })) if thumbprint == held),
         "{refused:?}"
@@ -451,8 +526,15 @@ fn duende_retires_the_previous_key_after_its_retention() {
     let not_after = T0 + validity;
     let opens = not_after - Duration::days(28);
     store.advance(opens).expect("advance");
-    let renewal =
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut issuer(),
+        opens,
+        RenewOptions::default(),
+    )
+    .expect("renew");
     let rolled_at = opens + Duration::days(14);
     assert_eq!(renewal.effective_at, rolled_at);
     store.advance(rolled_at).expect("roll");
@@ -498,7 +580,9 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
     store.set(&[OAUTH], &scope, &old, T0, RollOptions::default()).expect("set");
     let not_after = T0 + validity;
     let opens = not_after - Duration::days(20);
-    let renewal = certslot::rollover::renew(&mut store, &OAUTH, &scope, &mut issuer(), opens).expect("renew");
+    let renewal =
+        certslot::rollover::renew(&mut store, &OAUTH, &scope, &mut issuer(), opens, RenewOptions::default())
+            .expect("renew");
     let (new, effective_at) = (renewal.thumbprint, renewal.effective_at);
     assert_eq!(effective_at, opens + Duration::days(5));
     let both = vec!["fe1.contoso.com".to_owned(), "fe2.contoso.com".to_owned()];
@@ -537,6 +621,7 @@ fn staging_shows_in_the_plan_and_a_roll_blocked_too_long_turns_critical() {
                 scope: scope.clone(),
                 thumbprint: old,
                 expires_at: not_after,
+                issuer_expiry: None,
                 left: Duration::hours(12),
                 emergency_at: not_after - Duration::days(2),
             },
@@ -578,8 +663,15 @@ fn a_roll_waits_for_its_partners_and_yields_at_the_last_compliant_instant() {
     let not_after = T0 + validity;
     let last = not_after - hold;
     let opens = not_after - Duration::days(20);
-    let renewal =
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens).expect("renew");
+    let renewal = certslot::rollover::renew(
+        &mut store,
+        &OAUTH,
+        &Scope::Global,
+        &mut issuer(),
+        opens,
+        RenewOptions::default(),
+    )
+    .expect("renew");
     let (new, effective_at) = (renewal.thumbprint, renewal.effective_at);
     let roll = |partners: &[&str]| Action::Roll {
         cert_type: OAUTH,
@@ -660,6 +752,7 @@ fn a_certificate_too_short_for_the_policy_is_critical_at_once() {
             scope: Scope::Global,
             thumbprint: current,
             expires_at: not_after,
+            issuer_expiry: None,
             left: validity,
             emergency_at: not_after - Duration::hours(24),
         })

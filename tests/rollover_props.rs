@@ -320,8 +320,15 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
         for action in certslot::rollover::plan(&store, t) {
             match action {
                 Action::Renew { cert_type, scope, .. } => {
-                    let renewal = certslot::rollover::renew(&mut store, &cert_type, &scope, &mut issuer, t)
-                        .expect("renewal");
+                    let renewal = certslot::rollover::renew(
+                        &mut store,
+                        &cert_type,
+                        &scope,
+                        &mut issuer,
+                        t,
+                        Default::default(),
+                    )
+                    .expect("renewal");
                     prop_assert!(!renewal.shortened, "a renewal on time was shortened at {t}");
                 }
                 Action::Critical { .. } | Action::Expired { .. } => {

@@ -446,6 +446,7 @@ fn fleet_desired_drift_and_staged_promotion() {
             effective_at: ROLL,
             servers: vec!["fe2.contoso.com".into()],
             partners: vec![],
+            window_opens: None,
         }]
     );
     assert_eq!(current(&store, &OAUTH, &Scope::Global), Some(a));

@@ -13,8 +13,8 @@ use certslot::{
     RollOptions, Scope, Store, Thumbprint,
     rollover::Action,
     store::{
-        Assignment, CancelReason, CertView, Desired, DriftOptions, DropReason, PendingRoll, Role, SaveError,
-        SavedState, SealedKey, ServerDrift,
+        Assignment, CancelReason, CertView, Desired, DriftOptions, DropReason, IssuerExpiry, PendingRoll,
+        Role, SaveError, SavedState, SealedKey, ServerDrift,
     },
 };
 use serde::Serialize;
@@ -182,6 +182,7 @@ fn events() -> Vec<(Event, &'static str)> {
                 effective_at: t1,
                 servers: vec!["fe02.contoso.com".into()],
                 partners: vec![],
+                window_opens: None,
             },
             r#"{"event":"roll_blocked","cert_type":"OAuthTokenIssuer","scope":"pool:pool01.contoso.com","thumbprint":"4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F","effective_at":"2027-07-01T00:00:00Z","servers":["fe02.contoso.com"]}"#,
         ),
@@ -193,6 +194,7 @@ fn events() -> Vec<(Event, &'static str)> {
                 effective_at: t1,
                 servers: vec![],
                 partners: vec!["hybrid".into()],
+                window_opens: None,
             },
             r#"{"event":"roll_blocked","cert_type":"OAuthTokenIssuer","scope":"global","thumbprint":"4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F","effective_at":"2027-07-01T00:00:00Z","servers":[],"partners":["hybrid"]}"#,
         ),
@@ -461,6 +463,9 @@ fn an_action_is_tagged_by_action_with_the_template_as_subject_and_dns_names() {
             by: datetime!(2035-12-27 0:00 UTC),
             effective_at: datetime!(2035-11-26 0:00 UTC),
             template: Some(Arc::new(template)),
+            expires_at: expires,
+            issuer_expiry: None,
+            window_opens: None,
         },
         Action::Renew {
             cert_type: cert_type.clone(),
@@ -469,6 +474,18 @@ fn an_action_is_tagged_by_action_with_the_template_as_subject_and_dns_names() {
             by: datetime!(2035-12-27 0:00 UTC),
             effective_at: datetime!(2035-11-26 0:00 UTC),
             template: None,
+            expires_at: datetime!(2035-12-01 0:00 UTC),
+            issuer_expiry: Some(IssuerExpiry { issuer: b(), not_after: datetime!(2035-12-01 0:00 UTC) }),
+            window_opens: Some(datetime!(2035-11-02 1:00 UTC)),
+        },
+        Action::FinishRenewal {
+            cert_type: cert_type.clone(),
+            scope: scope.clone(),
+            current: a(),
+            started_at: datetime!(2035-11-01 2:00 UTC),
+            order: Some("https://127.0.0.1:14000/my-order/2gH1".into()),
+            by: datetime!(2035-12-27 0:00 UTC),
+            effective_at: datetime!(2035-11-26 0:00 UTC),
         },
         Action::Stage {
             cert_type: cert_type.clone(),
@@ -498,10 +515,11 @@ fn an_action_is_tagged_by_action_with_the_template_as_subject_and_dns_names() {
             scope: scope.clone(),
             thumbprint: a(),
             expires_at: expires,
+            issuer_expiry: None,
             left: Duration::hours(24) + Duration::milliseconds(900),
             emergency_at: datetime!(2035-12-31 0:00 UTC),
         },
-        Action::Expired { cert_type, scope, thumbprint: a(), expired_at: expires },
+        Action::Expired { cert_type, scope, thumbprint: a(), expired_at: expires, issuer_expiry: None },
     ];
     let lines: Vec<String> = actions.iter().map(text).collect();
     assert_eq!(
@@ -510,11 +528,19 @@ fn an_action_is_tagged_by_action_with_the_template_as_subject_and_dns_names() {
             concat!(
                 r#"{"action":"renew","cert_type":"OAuthTokenIssuer","scope":"global","current":"3BF702B601477250F70E61E287798983087DA4AB","#,
                 r#""by":"2035-12-27T00:00:00Z","effective_at":"2035-11-26T00:00:00Z","#,
-                r#""template":{"subject":"CN=pool01.contoso.com","dns_names":["pool01.contoso.com","contoso.com"]}}"#
+                r#""template":{"subject":"CN=pool01.contoso.com","dns_names":["pool01.contoso.com","contoso.com"]},"#,
+                r#""expires_at":"2036-01-01T00:00:00Z"}"#
             ),
             concat!(
                 r#"{"action":"renew","cert_type":"OAuthTokenIssuer","scope":"global","current":"3BF702B601477250F70E61E287798983087DA4AB","#,
-                r#""by":"2035-12-27T00:00:00Z","effective_at":"2035-11-26T00:00:00Z","template":null}"#
+                r#""by":"2035-12-27T00:00:00Z","effective_at":"2035-11-26T00:00:00Z","template":null,"expires_at":"2035-12-01T00:00:00Z","#,
+                r#""issuer_expiry":{"issuer":"4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F","not_after":"2035-12-01T00:00:00Z"},"#,
+                r#""window_opens":"2035-11-02T01:00:00Z"}"#
+            ),
+            concat!(
+                r#"{"action":"finish_renewal","cert_type":"OAuthTokenIssuer","scope":"global","current":"3BF702B601477250F70E61E287798983087DA4AB","#,
+                r#""started_at":"2035-11-01T02:00:00Z","order":"https://127.0.0.1:14000/my-order/2gH1","by":"2035-12-27T00:00:00Z","#,
+                r#""effective_at":"2035-11-26T00:00:00Z"}"#
             ),
             concat!(
                 r#"{"action":"stage","cert_type":"OAuthTokenIssuer","scope":"global","thumbprint":"4DDB1B4D452BB8C44A7FE0EEBAFF316DAC4E820F","#,

@@ -36,7 +36,19 @@ pub fn complete_request(
     response: &[u8],
     friendly_name: Option<&str>,
 ) -> Result<Pfx, RequestError> {
-    let certificates = Certificate::from_bundle(response)?;
+    complete_with_certificates(key, Certificate::from_bundle(response)?, friendly_name)
+}
+
+/// [`complete_request`] for an answer already read as certificates (an [`Issuer`](crate::obtain::Issuer)'s):
+/// the certificate for `key`, its chain in path order, and the key, as a [`Pfx`].
+///
+/// # Errors
+/// As [`complete_request`], but for reading the answer.
+pub fn complete_with_certificates(
+    key: PrivateKey,
+    certificates: Vec<Certificate>,
+    friendly_name: Option<&str>,
+) -> Result<Pfx, RequestError> {
     let Some(position) = certificates.iter().position(|c| key.matches(c) == Some(true)) else {
         return Err(RequestError::NoMatchingCertificate {
             thumbprints: certificates.iter().map(Certificate::thumbprint).collect(),

@@ -5,12 +5,13 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::obtain::error::RequestError;
+use crate::obtain::request::CertificateRequest;
 use crate::obtain::selfsigned::SelfSignedOptions;
 use crate::obtain::template::RequestTemplate;
-use crate::pfx::{KeyError, Pfx, PrivateKey};
+use crate::pfx::{KeyError, PrivateKey};
 use crate::policy::{CertType, Scope};
 use crate::validate::Policy;
-use crate::x509::{Curve, KeyAlgorithm, PublicKeyInfo};
+use crate::x509::{Certificate, Curve, KeyAlgorithm, PublicKeyInfo};
 
 /// The key a renewal asks for: the current certificate's algorithm and size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,8 +69,12 @@ pub struct IssueRequest<'a> {
     pub scope: &'a Scope,
     /// Subject, DNS names and usages, as the current certificate has them.
     pub template: &'a RequestTemplate,
-    /// The key to make (or take) for it.
-    pub key: KeySpec,
+    /// The PKCS #10 request, signed with the renewal's key and checked against the type's policy:
+    /// what a CA is sent.
+    pub request: &'a CertificateRequest,
+    /// The renewal's private key ([`Issuer::key`]): a self-signing issuer signs with it; a CA never
+    /// needs it.
+    pub key: &'a PrivateKey,
     /// The type's policy, which the certificate will have to pass at `effective_at`.
     pub policy: &'a Policy,
     /// The validity asked for ([`RolloverPolicy::get_certificate_lifetime`](crate::RolloverPolicy::get_certificate_lifetime)).
@@ -80,20 +85,29 @@ pub struct IssueRequest<'a> {
     pub effective_at: OffsetDateTime,
 }
 
-/// Where renewed certificates come from: "here is a request template and the key to make; give
-/// me a [`Pfx`] with the certificate and its private key". The caller implements it for its CA
-/// (or HSM); [`SelfSignedIssuer`] ships with certslot. A CA that answers later does not fit a
-/// synchronous call: take the plan's `Renew` action, obtain the
-/// certificate, and [`Store::add_and_roll`](crate::Store::add_and_roll) it at the action's `effective_at`.
+/// Where renewed certificates come from, for a renewal done in one call
+/// ([`rollover::renew`](crate::rollover::renew)): "make the key of this kind; here is the request
+/// signed with it; give me the certificate (and its chain)". The caller implements it for its CA
+/// (or HSM); [`SelfSignedIssuer`] ships with certslot. A CA that answers later (ACME, a person
+/// approving requests) does not fit a synchronous call: the renewal is then split around the
+/// store's compare-and-swap, [`rollover::start_renewal`](crate::rollover::start_renewal) and
+/// [`rollover::finish_renewal`](crate::rollover::finish_renewal), which `renew` runs back to back.
 pub trait Issuer {
     /// Why issuing failed.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Issues a certificate for `request`.
+    /// The private key for a renewal asking for a key of kind `spec` (the current certificate's).
     ///
     /// # Errors
     /// The issuer's own.
-    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Pfx, Self::Error>;
+    fn key(&mut self, spec: KeySpec) -> Result<PrivateKey, Self::Error>;
+
+    /// Issues the certificate `request` asks for: the certificate for the request's key, and
+    /// the chain above it, in any order (renewal puts them in path order, each signature checked).
+    ///
+    /// # Errors
+    /// The issuer's own.
+    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Vec<Certificate>, Self::Error>;
 }
 
 /// Self-signed renewals, as Exchange and AD FS make for themselves: a fresh key of the asked
@@ -132,12 +146,22 @@ impl<R: rand_core::CryptoRng> SelfSignedIssuer<R> {
 impl<R: rand_core::CryptoRng> Issuer for SelfSignedIssuer<R> {
     type Error = RequestError;
 
-    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Pfx, RequestError> {
-        let key = match self.spare.iter().position(|k| request.key.matches(k)) {
-            Some(i) => self.spare.remove(i),
-            None => request.key.generate(&mut self.rng)?,
-        };
+    fn key(&mut self, spec: KeySpec) -> Result<PrivateKey, RequestError> {
+        match self.spare.iter().position(|k| spec.matches(k)) {
+            Some(i) => Ok(self.spare.remove(i)),
+            None => Ok(spec.generate(&mut self.rng)?),
+        }
+    }
+
+    fn issue(&mut self, request: &IssueRequest<'_>) -> Result<Vec<Certificate>, RequestError> {
         let options = SelfSignedOptions::default().validity(request.validity)?;
-        request.template.self_signed(key, request.policy, request.at, options, &mut self.rng)
+        let pfx = request.template.self_signed(
+            request.key.clone(),
+            request.policy,
+            request.at,
+            options,
+            &mut self.rng,
+        )?;
+        Ok(pfx.certificates().cloned().collect())
     }
 }

@@ -20,7 +20,7 @@ mod request;
 mod selfsigned;
 mod template;
 
-pub use self::complete::complete_request;
+pub use self::complete::{complete_request, complete_with_certificates};
 pub use self::error::RequestError;
 pub use self::issuer::{IssueRequest, Issuer, KeySpec, SelfSignedIssuer};
 pub use self::request::CertificateRequest;

@@ -55,6 +55,31 @@ impl CertificateRequest {
         at: OffsetDateTime,
         rng: &mut impl rand_core::CryptoRng,
     ) -> Result<Self, RequestError> {
+        Self::build(template, key, policy, at, Some(rng))
+    }
+
+    /// As [`CertificateRequest::new`], signed without randomness: RSA PKCS #1 v1.5 needs none, and
+    /// ECDSA takes its nonce from the key and the request (RFC 6979), so the same request signed
+    /// twice gives the same bytes.
+    ///
+    /// # Errors
+    /// As [`CertificateRequest::new`].
+    pub fn new_deterministic(
+        template: &RequestTemplate,
+        key: &PrivateKey,
+        policy: &Policy,
+        at: OffsetDateTime,
+    ) -> Result<Self, RequestError> {
+        Self::build(template, key, policy, at, None::<&mut NoRng>)
+    }
+
+    fn build(
+        template: &RequestTemplate,
+        key: &PrivateKey,
+        policy: &Policy,
+        at: OffsetDateTime,
+        rng: Option<&mut impl rand_core::CryptoRng>,
+    ) -> Result<Self, RequestError> {
         let spki = key.public_key_der()?;
         let mut rules = Policy::new();
         if let Some(rule) = policy.key_rule() {
@@ -72,8 +97,11 @@ impl CertificateRequest {
             builder.add_extension(extension).map_err(encoding("request"))?;
         }
         let signer = key.signing_key()?;
-        let request =
-            builder.build_with_rng::<_, SignatureBytes, _>(&signer, rng).map_err(encoding("request"))?;
+        let request = match rng {
+            Some(rng) => builder.build_with_rng::<_, SignatureBytes, _>(&signer, rng),
+            None => builder.build::<_, SignatureBytes>(&signer),
+        }
+        .map_err(encoding("request"))?;
         let der = request.to_der().map_err(encoding("request"))?;
         Ok(Self { der, template: template.clone() })
     }
@@ -93,3 +121,24 @@ impl CertificateRequest {
         &self.template
     }
 }
+
+/// The type of "no generator" for [`CertificateRequest::new_deterministic`]: never called.
+struct NoRng;
+
+impl rand_core::TryRng for NoRng {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        unreachable!("a deterministic request draws no randomness")
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        unreachable!("a deterministic request draws no randomness")
+    }
+
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Self::Error> {
+        unreachable!("a deterministic request draws no randomness")
+    }
+}
+
+impl rand_core::TryCryptoRng for NoRng {}

@@ -62,6 +62,20 @@ pub enum RolloverError {
         /// What the window needs.
         needed: Duration,
     },
+    /// The renewal window stays closed so long that a renewal waiting for it, and then its roll
+    /// waiting for one after its notice, could miss the last compliant roll.
+    #[error(
+        "the renewal window is closed for up to {longest_closed}: the renewal window ({renew_window} before expiry) \
+         needs publish-ahead plus hold ({needed}) and twice that"
+    )]
+    WindowLeavesGap {
+        /// The longest span outside the window.
+        longest_closed: Duration,
+        /// How long before expiry renewal opens.
+        renew_window: Duration,
+        /// Publish-ahead plus the longer of lead time and token lifetime.
+        needed: Duration,
+    },
     /// The previous certificate would be dropped while tokens it signed are still alive.
     #[error("retention {retain} is shorter than the token lifetime {token_lifetime}")]
     RetentionBelowTokenLifetime {

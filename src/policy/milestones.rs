@@ -43,6 +43,11 @@ impl Milestones {
                 not_before.checked_add(fraction_of(lifetime, numerator, denominator))?
             }
         };
+        // With a renewal window, renewal opens at the first instant inside one.
+        let renew_at = match policy.get_renewal_window() {
+            Some(window) => window.next_open(renew_at).unwrap_or(renew_at),
+            None => renew_at,
+        };
         Some(Self {
             renew_at: renew_at.min(renew_by),
             renew_by,
@@ -53,12 +58,20 @@ impl Milestones {
 
     /// The effective date of a renewal made at `at`: `publish_ahead` later, shortened to the
     /// last compliant roll when less time is left, and `at` itself past the emergency threshold.
+    /// With a renewal window, the first instant inside one from then on, or, when none opens
+    /// before the last compliant roll, the last instant inside one before it (still after `at`);
+    /// when no window fits between `at` and the last compliant roll, the date without one.
     pub fn planned_effective(&self, policy: &RolloverPolicy, at: OffsetDateTime) -> OffsetDateTime {
         if at >= self.critical_at {
             return at;
         }
         let announced = at.checked_add(policy.get_publish_ahead()).unwrap_or(at);
-        announced.min(self.latest_effective).max(at)
+        let effective = announced.min(self.latest_effective).max(at);
+        let Some(window) = policy.get_renewal_window() else { return effective };
+        if let Some(open) = window.next_open(effective).filter(|t| *t <= self.latest_effective) {
+            return open;
+        }
+        window.last_open(effective).filter(|t| *t >= at).unwrap_or(effective)
     }
 }
 

@@ -15,6 +15,7 @@ mod milestones;
 mod rollover;
 mod scope;
 mod type_config;
+mod window;
 
 pub use self::cert_type::CertType;
 pub use self::error::{NameError, RolloverError};
@@ -24,3 +25,4 @@ pub use self::rollover::{RenewBefore, Retention, RolloverPolicy};
 pub use self::scope::Scope;
 pub(crate) use self::scope::normalize;
 pub use self::type_config::TypeConfig;
+pub use self::window::{RenewalWindow, Weekdays, WindowError};

@@ -8,6 +8,7 @@ use time::Duration;
 
 use crate::policy::cert_type::CertType;
 use crate::policy::error::RolloverError;
+use crate::policy::window::RenewalWindow;
 
 /// When the next certificate must be obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,6 +64,7 @@ pub struct RolloverPolicy {
     critical_before: Duration,
     token_lifetime: Duration,
     certificate_lifetime: Duration,
+    window: Option<RenewalWindow>,
 }
 
 impl Default for RolloverPolicy {
@@ -88,6 +90,7 @@ impl RolloverPolicy {
             critical_before: Duration::hours(24),
             token_lifetime: Duration::hours(8),
             certificate_lifetime: Duration::days(730),
+            window: None,
         }
     }
 
@@ -105,6 +108,7 @@ impl RolloverPolicy {
             critical_before: Duration::days(2),
             token_lifetime: Duration::hours(8),
             certificate_lifetime: Duration::days(5 * 365 + 1),
+            window: None,
         }
     }
 
@@ -121,6 +125,7 @@ impl RolloverPolicy {
             critical_before: Duration::days(2),
             token_lifetime: Duration::minutes(60),
             certificate_lifetime: Duration::days(365),
+            window: None,
         }
     }
 
@@ -138,6 +143,7 @@ impl RolloverPolicy {
             critical_before: Duration::days(1),
             token_lifetime: Duration::hours(1),
             certificate_lifetime: Duration::days(104),
+            window: None,
         }
     }
 
@@ -203,6 +209,20 @@ impl RolloverPolicy {
     /// The validity asked for renewed certificates.
     pub const fn certificate_lifetime(self, certificate_lifetime: Duration) -> Self {
         Self { certificate_lifetime, ..self }
+    }
+
+    /// Unattended renewals and rolls only inside this recurring window (`None`: at any time).
+    /// The planner renews at the first instant inside a window once renewal is due, and picks
+    /// an effective date inside one; a renewal that comes late (past the renewal deadline) and an
+    /// emergency roll do not wait for a window. [`RolloverPolicy::check`] refuses a window whose
+    /// longest closed span could leave a gap.
+    pub const fn renewal_window(self, window: Option<RenewalWindow>) -> Self {
+        Self { window, ..self }
+    }
+
+    /// The renewal window, if any.
+    pub const fn get_renewal_window(&self) -> Option<RenewalWindow> {
+        self.window
     }
 
     /// When the next certificate must be obtained.
@@ -299,6 +319,14 @@ impl RolloverPolicy {
         };
         if renew_window < needed {
             return Err(RolloverError::RenewTooLate { renew_window, needed });
+        }
+        // With a window, the renewal waits up to its longest closed span for an opening, and the
+        // roll as long again for one after its notice.
+        if let Some(window) = self.window {
+            let longest_closed = window.longest_closed();
+            if renew_window < needed + longest_closed * 2 {
+                return Err(RolloverError::WindowLeavesGap { longest_closed, renew_window, needed });
+            }
         }
         if let Retention::For(retain) = self.retain_previous {
             if retain < self.token_lifetime {

@@ -40,7 +40,8 @@ pub struct PublishedKey<'a> {
 /// The keys verifiers of `cert_type` at `scope` must trust at `at`, signing key first: the
 /// current certificate; the pending one from `publish_ahead` before its effective date; the
 /// previous one while the type accepts it and its retention lasts
-/// ([`Retention`](crate::policy::Retention)). A certificate past its `notAfter` is never published.
+/// ([`Retention`](crate::policy::Retention)). A certificate past its `notAfter`, or past the
+/// `notAfter` of the chain it came with ([`StoredCertificate::effective_end`](crate::store::StoredCertificate::effective_end)), is never published.
 /// The slot is found as [`Store::resolve`] finds it (pool, then site, then global).
 ///
 /// A pure function of the state: a roll due by `at` that [`Store::advance`] has not applied
@@ -57,7 +58,7 @@ pub fn published_keys<'a>(
     let mut push = |thumbprint, status| {
         if let Some(stored) = store.inventory().get(&thumbprint) {
             let certificate = &stored.certificate;
-            if at <= certificate.not_after()
+            if at <= stored.effective_end()
                 && !out.iter().any(|k: &PublishedKey<'_>| k.certificate == certificate)
             {
                 out.push(PublishedKey { certificate, status, chain: chain_of(store, certificate) });

@@ -1,6 +1,7 @@
 //! Layer 8, unattended rollover: the planner that says what every slot needs and by when
-//! ([`plan`], [`next_plan_due`]), and renewal through a caller's
-//! [`Issuer`](crate::obtain::Issuer) ([`renew`]).
+//! ([`plan`], [`next_plan_due`]), and renewal: in one call through a caller's
+//! [`Issuer`](crate::obtain::Issuer) ([`renew`]), or in two halves around a CA that answers
+//! later ([`start_renewal`], [`finish_renewal`]).
 //!
 //! Uses the layers below it, through their public API only: `x509` (certificates), `policy`
 //! (rollover policies and their milestones), `obtain` (request templates, the issuer) and
@@ -13,4 +14,6 @@ mod plan;
 mod renew;
 
 pub use self::plan::{Action, next_plan_due, plan};
-pub use self::renew::{RenewError, Renewal, renew};
+pub use self::renew::{
+    RenewError, RenewOptions, Renewal, StartedRenewal, finish_renewal, renew, start_renewal,
+};

@@ -8,14 +8,14 @@ use time::{Duration, OffsetDateTime};
 
 use crate::obtain::RequestTemplate;
 use crate::policy::{CertType, Milestones, Scope, retire_at};
-use crate::store::{DueSlot, Store};
+use crate::store::{DueSlot, IssuerExpiry, Store};
 use crate::x509::{Certificate, Thumbprint};
 
 /// One thing the planner says must happen.
 ///
 /// JSON (feature `serde`, written only): an object tagged by `action`, the variant's name in
-/// snake_case (`renew`, `stage`, `roll`, `retire_previous`, `critical`, `expired`), then the
-/// variant's fields by their names; instants as RFC 3339 strings, `left` as `left_seconds`
+/// snake_case (`renew`, `finish_renewal`, `stage`, `roll`, `retire_previous`, `critical`,
+/// `expired`), then the variant's fields by their names; instants as RFC 3339 strings, `left` as `left_seconds`
 /// (whole seconds). A renewal's `template` is what a CA is asked for, its subject and DNS names
 /// (`null` when the subject cannot be signed); the rest of the template (key usage, extended key
 /// usage) is the current certificate's and stays with the [`RequestTemplate`]:
@@ -57,6 +57,45 @@ pub enum Action {
         /// that hold the same certificate. JSON: its subject and DNS names.
         #[cfg_attr(feature = "serde", serde(serialize_with = "template_json"))]
         template: Option<Arc<RequestTemplate>>,
+        /// When the current certificate stops being usable: its `notAfter`, or its chain's
+        /// (`issuer_expiry`).
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        expires_at: OffsetDateTime,
+        /// The chain certificate that expires before the current certificate, moving the
+        /// renewal earlier (`None` when the certificate's own `notAfter` counts).
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+        issuer_expiry: Option<IssuerExpiry>,
+        /// The type renews only inside its renewal window and it is closed now: when it opens
+        /// ([`rollover::renew`](crate::rollover::renew) refuses until then, unless forced).
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")
+        )]
+        window_opens: Option<OffsetDateTime>,
+    },
+    /// A renewal is in progress ([`start_renewal`](crate::rollover::start_renewal)): obtain the
+    /// CA's answer for its request (resume its order) and
+    /// [`finish_renewal`](crate::rollover::finish_renewal).
+    FinishRenewal {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate being renewed.
+        current: Thumbprint,
+        /// When the renewal began.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        started_at: OffsetDateTime,
+        /// The issuer's order, once recorded.
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+        order: Option<String>,
+        /// The last instant the renewal can finish and still be announced `publish_ahead` before
+        /// it rolls in.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        by: OffsetDateTime,
+        /// The effective date it gets when it finishes now.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        effective_at: OffsetDateTime,
     },
     /// Servers of the scope lack the pending certificate (announced already): their agents must
     /// pick it up before it rolls in.
@@ -125,9 +164,12 @@ pub enum Action {
         scope: Scope,
         /// The current certificate.
         thumbprint: Thumbprint,
-        /// Its `notAfter`.
+        /// Its `notAfter`, or its chain's (`issuer_expiry`).
         #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         expires_at: OffsetDateTime,
+        /// The chain certificate that expires first, when it does.
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+        issuer_expiry: Option<IssuerExpiry>,
         /// How long it has left (JSON: `left_seconds`).
         #[cfg_attr(feature = "serde", serde(rename = "left_seconds", with = "crate::x509::time::seconds"))]
         left: Duration,
@@ -143,9 +185,12 @@ pub enum Action {
         scope: Scope,
         /// The certificate.
         thumbprint: Thumbprint,
-        /// Its `notAfter`.
+        /// Its `notAfter`, or its chain's (`issuer_expiry`).
         #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         expired_at: OffsetDateTime,
+        /// The chain certificate that expired first, when it did.
+        #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
+        issuer_expiry: Option<IssuerExpiry>,
     },
 }
 
@@ -154,6 +199,7 @@ impl Action {
     pub fn slot(&self) -> (&CertType, &Scope) {
         match self {
             Self::Renew { cert_type, scope, .. }
+            | Self::FinishRenewal { cert_type, scope, .. }
             | Self::Stage { cert_type, scope, .. }
             | Self::Roll { cert_type, scope, .. }
             | Self::RetirePrevious { cert_type, scope, .. }
@@ -216,18 +262,22 @@ fn slot_actions(
     let config = store.type_config(cert_type);
     let rollover = config.get_rollover();
     let cert = |t: Thumbprint| store.inventory().get(&t).map(|s| &s.certificate);
-    let current = slot.current().and_then(|c| Some((c, cert(c.thumbprint)?)));
-    let milestones = current
-        .and_then(|(_, c)| Milestones::of(&rollover, config.get_lead_time(), c.not_before(), c.not_after()));
+    let current = slot.current().and_then(|c| Some((c, store.inventory().get(&c.thumbprint)?)));
+    let milestones = current.and_then(|(_, c)| {
+        Milestones::of(&rollover, config.get_lead_time(), c.certificate.not_before(), c.effective_end())
+    });
 
-    if let (Some((assignment, current)), Some(m)) = (current, milestones) {
-        let expires_at = current.not_after();
+    if let (Some((assignment, stored)), Some(m)) = (current, milestones) {
+        let current = &stored.certificate;
+        let expires_at = stored.effective_end();
+        let issuer_expiry = stored.issuer_expiry.filter(|e| e.not_after < current.not_after());
         if at > expires_at {
             out.push(Action::Expired {
                 cert_type: cert_type.clone(),
                 scope: scope.clone(),
                 thumbprint: assignment.thumbprint,
                 expired_at: expires_at,
+                issuer_expiry,
             });
         } else if at > m.latest_effective || (slot.pending().is_none() && at > m.renew_by) {
             out.push(Action::Critical {
@@ -235,11 +285,23 @@ fn slot_actions(
                 scope: scope.clone(),
                 thumbprint: assignment.thumbprint,
                 expires_at,
+                issuer_expiry,
                 left: expires_at - at,
                 emergency_at: m.critical_at,
             });
         }
-        if slot.pending().is_none() && at >= m.renew_at {
+        let request = store.renewal_request(cert_type, scope);
+        if let (Some(request), None) = (request, slot.pending()) {
+            out.push(Action::FinishRenewal {
+                cert_type: cert_type.clone(),
+                scope: scope.clone(),
+                current: request.current(),
+                started_at: request.started_at(),
+                order: request.order().map(str::to_owned),
+                by: m.renew_by,
+                effective_at: m.planned_effective(&rollover, at),
+            });
+        } else if slot.pending().is_none() && at >= m.renew_at {
             let template = templates
                 .get_or_insert_with(BTreeMap::new)
                 .entry(assignment.thumbprint)
@@ -252,6 +314,12 @@ fn slot_actions(
                 by: m.renew_by,
                 effective_at: m.planned_effective(&rollover, at),
                 template,
+                expires_at,
+                issuer_expiry,
+                window_opens: rollover
+                    .get_renewal_window()
+                    .filter(|w| at <= m.renew_by && !w.contains(at))
+                    .and_then(|w| w.next_open(at)),
             });
         }
     }
@@ -307,12 +375,30 @@ impl core::fmt::Display for Action {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         use crate::validate::HumanTime as T;
         match self {
-            Self::Renew { cert_type, scope, current, by, effective_at, .. } => write!(
-                f,
-                "{cert_type} at {scope}: renew {current} by {} (a renewal now rolls in at {})",
-                T(*by),
-                T(*effective_at)
-            ),
+            Self::Renew {
+                cert_type, scope, current, by, effective_at, issuer_expiry, window_opens, ..
+            } => {
+                write!(f, "{cert_type} at {scope}: renew {current} by {}", T(*by))?;
+                match window_opens {
+                    Some(opens) => write!(f, " (outside the renewal window until {})", T(*opens))?,
+                    None => write!(f, " (a renewal now rolls in at {})", T(*effective_at))?,
+                }
+                if let Some(e) = issuer_expiry {
+                    write!(f, "; its issuer {} expires first, at {}", e.issuer, T(e.not_after))?;
+                }
+                Ok(())
+            }
+            Self::FinishRenewal { cert_type, scope, current, started_at, order, by, .. } => {
+                write!(
+                    f,
+                    "{cert_type} at {scope}: renewal of {current} in progress since {}",
+                    T(*started_at)
+                )?;
+                if let Some(order) = order {
+                    write!(f, " (order {order})")?;
+                }
+                write!(f, "; finish by {}", T(*by))
+            }
             Self::Stage { cert_type, scope, thumbprint, servers, by } => write!(
                 f,
                 "{cert_type} at {scope}: stage {thumbprint} on {} by {}",
@@ -344,15 +430,33 @@ impl core::fmt::Display for Action {
             Self::RetirePrevious { cert_type, scope, thumbprint, at } => {
                 write!(f, "{cert_type} at {scope}: retire previous {thumbprint} (due {})", T(*at))
             }
-            Self::Critical { cert_type, scope, thumbprint, expires_at, left, emergency_at } => write!(
-                f,
-                "{cert_type} at {scope}: CRITICAL: {thumbprint} expires at {} ({left} left) and no compliant \
-                 roll can take effect; emergency roll from {}",
-                T(*expires_at),
-                T(*emergency_at)
-            ),
-            Self::Expired { cert_type, scope, thumbprint, expired_at } => {
-                write!(f, "{cert_type} at {scope}: EXPIRED: {thumbprint} expired at {}", T(*expired_at))
+            Self::Critical {
+                cert_type,
+                scope,
+                thumbprint,
+                expires_at,
+                issuer_expiry,
+                left,
+                emergency_at,
+            } => {
+                write!(
+                    f,
+                    "{cert_type} at {scope}: CRITICAL: {thumbprint} expires at {} ({left} left) and no compliant \
+                     roll can take effect; emergency roll from {}",
+                    T(*expires_at),
+                    T(*emergency_at)
+                )?;
+                match issuer_expiry {
+                    Some(e) => write!(f, " (its issuer {} expires first)", e.issuer),
+                    None => Ok(()),
+                }
+            }
+            Self::Expired { cert_type, scope, thumbprint, expired_at, issuer_expiry } => {
+                write!(f, "{cert_type} at {scope}: EXPIRED: {thumbprint} expired at {}", T(*expired_at))?;
+                match issuer_expiry {
+                    Some(e) => write!(f, " (its issuer {} expired)", e.issuer),
+                    None => Ok(()),
+                }
             }
         }
     }

@@ -63,8 +63,10 @@ impl Store {
         let names = |store: &Self| store.names_of(id);
         match trigger {
             Trigger::PreviousExpires => {
-                if let Some(previous) = self.cert_of(entry.previous) {
-                    let expired = t > previous.not_after();
+                if let (Some(previous), Some(end)) =
+                    (self.cert_of(entry.previous), self.end_of(entry.previous))
+                {
+                    let expired = t > end;
                     let thumbprint = previous.thumbprint();
                     self.change_entry(id, |e| e.previous = None);
                     let (cert_type, scope) = names(self);
@@ -78,9 +80,10 @@ impl Store {
             }
             Trigger::RollDue | Trigger::Agenda => {}
             Trigger::LeadWarning => {
-                if let (Some(current), None) = (self.cert_of(entry.current), entry.pending) {
+                if let (Some(current), Some(not_after), None) =
+                    (self.cert_of(entry.current), self.end_of(entry.current), entry.pending)
+                {
                     let thumbprint = current.thumbprint();
-                    let not_after = current.not_after();
                     self.change_entry(id, |e| e.warned.lead = true);
                     let (cert_type, scope) = names(self);
                     let lead_time = self.configs.lead_time(&cert_type);
@@ -94,9 +97,10 @@ impl Store {
                 }
             }
             Trigger::CurrentExpires => {
-                if let Some(current) = self.cert_of(entry.current) {
+                if let (Some(current), Some(not_after)) =
+                    (self.cert_of(entry.current), self.end_of(entry.current))
+                {
                     let thumbprint = current.thumbprint();
-                    let not_after = current.not_after();
                     self.change_entry(id, |e| e.warned.expired = true);
                     let (cert_type, scope) = names(self);
                     events.push(Event::CurrentExpired { cert_type, scope, thumbprint, not_after });
@@ -128,11 +132,23 @@ impl Store {
         // certificate: there is nothing to keep valid), so that waiting never lets the current
         // certificate outlive its hold.
         let mut yielded = Vec::new();
-        if !partners.is_empty() && self.milestones_of(id).latest_effective.is_none_or(|last| at >= last) {
+        let latest = self.milestones_of(id).latest_effective;
+        if !partners.is_empty() && latest.is_none_or(|last| at >= last) {
             yielded = std::mem::take(&mut partners);
         }
-        if !servers.is_empty() || !partners.is_empty() {
-            let blocked = Blocked { servers, partners };
+        // A roll the gates held, released outside the type's renewal window, waits for the
+        // window's next opening, but never past its last compliant instant.
+        let mut window = None;
+        let held = self.slots.blocked(id).is_some();
+        if held && servers.is_empty() && partners.is_empty() && latest.is_some_and(|last| at < last) {
+            if let Some(w) = self.configs.rollover(&cert_type).get_renewal_window() {
+                if !w.contains(at) {
+                    window = w.next_open(at).map(|open| latest.map_or(open, |last| open.min(last)));
+                }
+            }
+        }
+        if !servers.is_empty() || !partners.is_empty() || window.is_some() {
+            let blocked = Blocked { servers, partners, window };
             let old = self.triggers(id);
             let changed = self.slots.blocked(id) != Some(&blocked);
             self.slots.set_blocked(id, Some(blocked.clone()));
@@ -145,6 +161,7 @@ impl Store {
                     effective_at: pending.at,
                     servers: blocked.servers,
                     partners: blocked.partners,
+                    window_opens: blocked.window,
                 });
             }
             return;

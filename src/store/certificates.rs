@@ -4,7 +4,7 @@
 use crate::pfx::{Pfx, PrivateKey};
 use crate::store::Store;
 use crate::store::error::SlotError;
-use crate::store::inventory::{CertId, StoredCertificate};
+use crate::store::inventory::{CertId, IssuerExpiry, StoredCertificate};
 use crate::x509::cert::Certificate;
 use crate::x509::thumbprint::Thumbprint;
 
@@ -17,7 +17,7 @@ impl Store {
     pub fn add_certificate(&mut self, certificate: Certificate, key: Option<PrivateKey>) -> Thumbprint {
         let thumbprint = certificate.thumbprint();
         let Ok(((), _)) = self.atomically_with(|store| {
-            store.inventory.put(certificate, key);
+            store.inventory.put(certificate, key, None);
             Ok::<_, core::convert::Infallible>(())
         });
         thumbprint
@@ -25,6 +25,9 @@ impl Store {
 
     /// Adds an imported PFX, as `Import-CsCertificate` does: its leaf with the private key, and
     /// its chain. Returns the leaf's thumbprint. Nothing is added when it fails.
+    ///
+    /// A chain certificate that expires before the leaf ends the leaf's use there
+    /// ([`StoredCertificate::effective_end`]): renewal is planned from that instant.
     ///
     /// # Errors
     /// [`SlotError::PfxWithoutKey`] for a PFX that holds no private key (add its certificates
@@ -45,10 +48,11 @@ impl Store {
             return Err(SlotError::CapacityExceeded { what: "certificates", limit: CertId::MAX as usize });
         }
         let thumbprint = leaf.thumbprint();
+        let expiry = IssuerExpiry::of_chain(&leaf, &chain);
         for cert in chain {
-            self.inventory.put(cert, None);
+            self.inventory.put(cert, None, None);
         }
-        self.inventory.put(leaf, Some(key));
+        self.inventory.put(leaf, Some(key), expiry);
         Ok(thumbprint)
     }
 

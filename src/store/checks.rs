@@ -44,8 +44,10 @@ impl Store {
         effective_at: OffsetDateTime,
         lead: Duration,
     ) -> Result<(), SlotError> {
-        let cert = &self.stored(thumbprint)?.certificate;
-        let (not_before, not_after) = (cert.not_before(), cert.not_after());
+        let stored = self.stored(thumbprint)?;
+        // The chain's end counts: a certificate whose issuer expires first is not valid for
+        // longer than its issuer.
+        let (not_before, not_after) = (stored.certificate.not_before(), stored.effective_end());
         if effective_at < not_before || effective_at > not_after {
             return Err(SlotError::NotValidAtEffective {
                 thumbprint: *thumbprint,

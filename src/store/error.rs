@@ -44,6 +44,49 @@ pub enum SlotError {
         /// The type's publish-ahead time.
         publish_ahead: Duration,
     },
+    /// The slot has a roll pending already (cancel it, or let it happen, first).
+    #[error("{cert_type} at {scope}: a roll of {thumbprint} is pending already (effective {})", HumanTime(*effective_at))]
+    RollPending {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The pending certificate.
+        thumbprint: Thumbprint,
+        /// Its effective date.
+        effective_at: OffsetDateTime,
+    },
+    /// A renewal of the slot is in progress already.
+    #[error("{cert_type} at {scope}: a renewal is in progress already (begun {})", HumanTime(*started_at))]
+    RenewalInProgress {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// When it began.
+        started_at: OffsetDateTime,
+    },
+    /// No renewal of the slot is in progress.
+    #[error("{cert_type} at {scope}: no renewal in progress")]
+    NoRenewalRequest {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+    },
+    /// The renewal renews a certificate that is no longer the slot's current one (another was set
+    /// or rolled in meanwhile): cancel it.
+    #[error("{cert_type} at {scope}: the renewal renews {renews}, but {current} is current now")]
+    RenewalStale {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate the renewal was begun for.
+        renews: Thumbprint,
+        /// The slot's current certificate.
+        current: Thumbprint,
+    },
     /// No certificate with this thumbprint is in the store's inventory.
     #[error("no certificate {thumbprint} in the store")]
     UnknownCertificate {

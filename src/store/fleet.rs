@@ -334,11 +334,11 @@ impl Store {
                 push(current.thumbprint, Role::Current, None);
             }
             if let Some(previous) = slot.previous {
-                let certificate = self.inventory().get(&previous.thumbprint).map(|s| &s.certificate);
-                let valid = certificate.is_some_and(|c| c.is_valid_at(at));
+                let stored = self.inventory().get(&previous.thumbprint);
+                let valid = stored.is_some_and(|s| s.certificate.is_valid_at(at) && at <= s.effective_end());
                 if valid && self.previous_trusted_at(&cert_type, &scope, at) {
-                    // Held while valid (through its notAfter) and trusted (before it retires).
-                    let expires = certificate.map(|c| c.not_after() + Duration::nanoseconds(1));
+                    // Held while valid (through its effective end) and trusted (before it retires).
+                    let expires = stored.map(|s| s.effective_end() + Duration::nanoseconds(1));
                     let retires = self.milestones(&cert_type, &scope).and_then(|m| m.previous_retires);
                     push(previous.thumbprint, Role::Previous, earliest(expires, retires));
                 }

@@ -5,6 +5,8 @@
 //! exactly the empty cells. Every change is journaled, so that a refused operation rolls back to
 //! a savepoint with the same ids as before (slots refer to certificates by id).
 
+use time::OffsetDateTime;
+
 use crate::pfx::PrivateKey;
 use crate::store::journal::{Journal, Journaled};
 use crate::x509::cert::Certificate;
@@ -12,11 +14,53 @@ use crate::x509::thumbprint::{DigestMap, Thumbprint};
 
 /// A certificate in the inventory, with its private key when the store holds it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StoredCertificate {
     /// The certificate.
     pub certificate: Certificate,
     /// Its private key, if imported with one.
     pub key: Option<PrivateKey>,
+    /// The certificate of the chain it was delivered with that expires first, when that is
+    /// before the certificate itself: its effective end ([`StoredCertificate::effective_end`]).
+    pub issuer_expiry: Option<IssuerExpiry>,
+}
+
+/// A chain certificate that expires before the certificate it issued (directly or through
+/// others), so that the chain stops validating first: an issuing CA due for its own renewal.
+///
+/// JSON (feature `serde`): `{"issuer": "CA5E...", "not_after": "2027-03-01T00:00:00Z"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct IssuerExpiry {
+    /// The chain certificate.
+    pub issuer: Thumbprint,
+    /// Its `notAfter`.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+    pub not_after: OffsetDateTime,
+}
+
+impl IssuerExpiry {
+    /// The chain certificate of `chain` (the certificates above `leaf`, in any order) that
+    /// expires first, when that is before `leaf` does.
+    pub fn of_chain<'a>(
+        leaf: &Certificate,
+        chain: impl IntoIterator<Item = &'a Certificate>,
+    ) -> Option<Self> {
+        chain
+            .into_iter()
+            .filter(|c| c.not_after() < leaf.not_after())
+            .min_by_key(|c| (c.not_after(), c.thumbprint()))
+            .map(|c| Self { issuer: c.thumbprint(), not_after: c.not_after() })
+    }
+}
+
+impl StoredCertificate {
+    /// The last instant the certificate is usable: its `notAfter`, or the earlier `notAfter` of
+    /// the chain it was delivered with. Renewal, expiry and retirement are planned from it.
+    pub fn effective_end(&self) -> OffsetDateTime {
+        self.issuer_expiry
+            .map_or(self.certificate.not_after(), |e| e.not_after.min(self.certificate.not_after()))
+    }
 }
 
 /// Index of a certificate in the [`Inventory`]; reused only after the certificate left it.
@@ -29,6 +73,8 @@ pub(super) enum Undo {
     Inserted { id: CertId, reused: bool },
     /// A key was attached to the certificate of cell `id`, which had none.
     KeyAttached { id: CertId },
+    /// An issuer's expiry was attached to the certificate of cell `id`, which had none.
+    ExpiryAttached { id: CertId },
     /// The certificate of cell `id` was removed (its id went to the end of the free list).
     Removed { id: CertId, stored: Box<StoredCertificate> },
 }
@@ -84,18 +130,27 @@ impl Inventory {
     /// Adds a certificate, or the key to a certificate already there that has none. Returns
     /// the certificate's id; `None` when the ids are used up (which [`Inventory::has_room`]
     /// rules out first).
-    pub(super) fn put(&mut self, certificate: Certificate, key: Option<PrivateKey>) -> Option<CertId> {
+    pub(super) fn put(
+        &mut self,
+        certificate: Certificate,
+        key: Option<PrivateKey>,
+        issuer_expiry: Option<IssuerExpiry>,
+    ) -> Option<CertId> {
         if let Some(id) = self.id(&certificate.thumbprint()) {
-            if let (Some(key), Some(Some(stored))) = (key, self.certs.get_mut(id as usize)) {
-                if stored.key.is_none() {
+            if let Some(Some(stored)) = self.certs.get_mut(id as usize) {
+                if let Some(key) = key.filter(|_| stored.key.is_none()) {
                     stored.key = Some(key);
                     self.log.record(Undo::KeyAttached { id });
+                }
+                if let Some(expiry) = issuer_expiry.filter(|_| stored.issuer_expiry.is_none()) {
+                    stored.issuer_expiry = Some(expiry);
+                    self.log.record(Undo::ExpiryAttached { id });
                 }
             }
             return Some(id);
         }
         let thumbprint = certificate.thumbprint();
-        let stored = StoredCertificate { certificate, key };
+        let stored = StoredCertificate { certificate, key, issuer_expiry };
         let (id, reused) = match self.free.pop() {
             Some(id) => {
                 if let Some(cell) = self.certs.get_mut(id as usize) {
@@ -151,6 +206,11 @@ impl Journaled for Inventory {
             Undo::KeyAttached { id } => {
                 if let Some(Some(stored)) = self.certs.get_mut(id as usize) {
                     stored.key = None;
+                }
+            }
+            Undo::ExpiryAttached { id } => {
+                if let Some(Some(stored)) = self.certs.get_mut(id as usize) {
+                    stored.issuer_expiry = None;
                 }
             }
             Undo::Removed { id, stored } => {

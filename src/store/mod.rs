@@ -4,7 +4,7 @@
 //! - the inventory (`inventory`): certificates by thumbprint, with their private keys;
 //! - the slot table (`slot_table`, with `names`, `schedule` and `slot_set`): a slot per
 //!   certificate type and scope (current, previous, pending), the rolls blocked by the fleet,
-//!   and the schedules derived from the slots;
+//!   the renewals in progress (`requests`), and the schedules derived from the slots;
 //! - the topology (`topology`): sites, pools, front-end servers and what each reported holding;
 //! - the configurations (`configs`): each type's [`TypeConfig`] and the SIP domain.
 //!
@@ -42,6 +42,7 @@ mod operations;
 #[cfg(feature = "serde")]
 mod persist;
 mod queries;
+mod requests;
 mod schedule;
 mod sites;
 mod slot;
@@ -54,9 +55,12 @@ mod topology;
 
 pub use self::error::SlotError;
 pub use self::fleet::{Desired, DriftOptions, Fetch, Hold, Holdings, Role, ServerDrift};
-pub use self::inventory::{Inventory, StoredCertificate};
+pub use self::inventory::{Inventory, IssuerExpiry, StoredCertificate};
 pub use self::operations::RollOptions;
+#[cfg(feature = "serde")]
+pub use self::persist::SealedRenewalKey;
 pub use self::queries::{CertView, DueSlot, SlotView};
+pub use self::requests::RenewalRequest;
 pub use self::slot::{Assignment, CancelReason, DropReason, Event, Outcome, PendingRoll, Slot};
 #[cfg(feature = "serde")]
 pub use self::state::{LoadError, STATE_FORMAT, SaveError, SavedState, SealedKey};
@@ -437,10 +441,14 @@ impl Store {
                 Some(blocked) if !blocked.partners.is_empty() => {
                     out[1] = milestones.latest_effective.map(|t| (t, Trigger::RollDue));
                 }
+                // Held for the renewal window: tried again when it opens.
+                Some(blocked) if !blocked.gated() => {
+                    out[1] = blocked.window.map(|t| (t, Trigger::RollDue));
+                }
                 Some(_) => {}
             }
         }
-        let not_after = self.cert_of(entry.current).map(Certificate::not_after);
+        let not_after = self.end_of(entry.current);
         if let Some(not_after) = not_after {
             let lead = self.lead_time_of(entry);
             // No lead-time warning while a roll is pending; cancelling it brings the warning back.
@@ -471,10 +479,11 @@ impl Store {
         SlotMilestones::of(
             &self.configs.rollover(cert_type),
             self.configs.lead_time(cert_type),
-            entry
-                .current
-                .and_then(|c| self.cert_of(Some(c)).map(|cert| (c.at, cert.not_before(), cert.not_after()))),
-            self.cert_of(entry.previous).map(Certificate::not_after),
+            entry.current.and_then(|c| {
+                let stored = self.inventory.by_id(c.cert)?;
+                Some((c.at, stored.certificate.not_before(), stored.effective_end()))
+            }),
+            self.end_of(entry.previous),
             entry.pending.map(|p| p.at),
         )
     }
@@ -484,8 +493,14 @@ impl Store {
         cell.and_then(|c| self.inventory.by_id(c.cert)).map(|s| &s.certificate)
     }
 
+    /// The effective end of the certificate a slot's cell names
+    /// ([`StoredCertificate::effective_end`]).
+    fn end_of(&self, cell: Option<Cell>) -> Option<OffsetDateTime> {
+        cell.and_then(|c| self.inventory.by_id(c.cert)).map(StoredCertificate::effective_end)
+    }
+
     fn not_after(&self, thumbprint: &Thumbprint) -> Option<OffsetDateTime> {
-        self.inventory.get(thumbprint).map(|s| s.certificate.not_after())
+        self.inventory.get(thumbprint).map(StoredCertificate::effective_end)
     }
 
     /// Whether verifiers of `cert_type` still trust the previous certificate of the slot at

@@ -375,6 +375,30 @@ impl Store {
         Ok((thumbprint, Outcome { events, revision }))
     }
 
+    /// Finishes the slot's renewal in progress ([`Store::begin_renewal`]) with `pfx`, its
+    /// certificate on the request's key: as [`Store::add_and_roll`] for the slot, and the request
+    /// gone, in one operation. When anything is refused, the request stays as it was.
+    pub(crate) fn add_and_roll_renewal(
+        &mut self,
+        pfx: Pfx,
+        cert_type: &CertType,
+        scope: &Scope,
+        effective_at: OffsetDateTime,
+        at: OffsetDateTime,
+        options: RollOptions,
+    ) -> Result<(Thumbprint, Outcome), SlotError> {
+        let ((thumbprint, events), revision) = self.atomically_with_at(at, |store| {
+            let (id, request) = store.request_of(cert_type, scope)?;
+            store.renewable_slot(cert_type, scope, request.current())?;
+            store.slots.set_request(id, None);
+            let thumbprint = store.put_pfx(pfx)?;
+            let cert_types = core::slice::from_ref(cert_type);
+            let events = store.roll_events(cert_types, scope, &thumbprint, effective_at, at, options)?;
+            Ok((thumbprint, events))
+        })?;
+        Ok((thumbprint, Outcome { events, revision }))
+    }
+
     /// The body of [`Store::roll`].
     fn roll_events(
         &mut self,

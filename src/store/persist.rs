@@ -19,18 +19,19 @@
 
 use std::collections::BTreeSet;
 
-use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx, PfxError, PrivateKey};
+use crate::pfx::{ExportOptions, ImportOptions, Password, Pfx, PfxError, Pkcs8Options, PrivateKey};
 use crate::policy::{CertType, RolloverPolicy, Scope, TypeConfig, normalize};
 use crate::store::configs::Configs;
 use crate::store::fleet::{Fetch, Holdings};
+use crate::store::requests::RenewalRequest;
 use crate::store::slot::{Assignment, PendingRoll, Slot, Warned};
 use crate::store::slot_table::Blocked;
 use crate::store::state::{
-    HoldingState, LoadError, PartnerState, STATE_FORMAT, SaveError, SavedState, SealedKey, SlotState, State,
-    TypeState, build_policy, build_rollover, instant, name_error, parse_instant, parse_seconds,
-    parse_thumbprint, policy_state, rollover_state, seconds,
+    HoldingState, IssuerExpiryState, LoadError, PartnerState, RenewalState, STATE_FORMAT, SaveError,
+    SavedState, SealedKey, SlotState, State, TypeState, build_policy, build_rollover, instant, name_error,
+    parse_instant, parse_seconds, parse_thumbprint, policy_state, rollover_state, seconds,
 };
-use crate::store::{Store, StoredCertificate};
+use crate::store::{IssuerExpiry, Store, StoredCertificate};
 use crate::validate::SubjectRule;
 use crate::x509::Thumbprint;
 use crate::x509::cert::Certificate;
@@ -76,6 +77,25 @@ impl Store {
                 warned_expired: slot.warned.expired,
                 blocked_by: self.slots.blocked(id).map(|b| b.servers.clone()).unwrap_or_default(),
                 waiting_for_partners: self.slots.blocked(id).map(|b| b.partners.clone()).unwrap_or_default(),
+                waiting_for_window: self
+                    .slots
+                    .blocked(id)
+                    .and_then(|b| b.window)
+                    .map(|w| instant("waiting_for_window", w))
+                    .transpose()?,
+                renewal: self
+                    .slots
+                    .request(id)
+                    .map(|r| {
+                        Ok::<_, SaveError>(RenewalState {
+                            renews: r.current().to_string(),
+                            started_at: instant("renewal.started_at", r.started_at())?,
+                            csr: base64_encode(r.csr_der()),
+                            order: r.order().map(str::to_owned),
+                            key: None,
+                        })
+                    })
+                    .transpose()?,
             });
         }
         let holdings = self
@@ -130,6 +150,17 @@ impl Store {
                     })
                 })
                 .collect::<Result<_, SaveError>>()?,
+            issuer_expiries: certificates
+                .iter()
+                .filter_map(|s| s.issuer_expiry.map(|e| (s.certificate.thumbprint(), e)))
+                .map(|(thumbprint, e)| {
+                    Ok(IssuerExpiryState {
+                        certificate: thumbprint.to_string(),
+                        issuer: e.issuer.to_string(),
+                        not_after: instant("issuer_expiries.not_after", e.not_after)?,
+                    })
+                })
+                .collect::<Result<_, SaveError>>()?,
         }))
     }
 
@@ -159,9 +190,38 @@ impl Store {
         Ok(keys)
     }
 
+    /// The keys of the renewals in progress ([`Store::renewal_requests`]), each as encrypted
+    /// PKCS #8 (PBES2: PBKDF2-HMAC-SHA-256 with `options`' iteration count, AES-256-CBC) under
+    /// `password`, by slot: what [`SavedState::with_renewal_keys`] puts in a state.
+    ///
+    /// # Errors
+    /// [`SaveError::RenewalKey`] when a key cannot be encrypted.
+    pub fn sealed_renewal_keys(
+        &self,
+        password: &Password,
+        options: &ExportOptions,
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<Vec<SealedRenewalKey>, SaveError> {
+        let iterations = options.iteration_count().clamp(1, Pkcs8Options::MAX_ITERATIONS);
+        let pkcs8 = Pkcs8Options::default().iterations(iterations).unwrap_or_default();
+        let mut out = Vec::new();
+        for (cert_type, scope, request) in self.renewal_requests() {
+            let Some(key) = request.key() else { continue };
+            let sealed = key
+                .to_encrypted_pkcs8_der(password, pkcs8, rng)
+                .map_err(|source| SaveError::RenewalKey { thumbprint: request.current(), source })?;
+            out.push(SealedRenewalKey {
+                cert_type: cert_type.to_string(),
+                scope: scope.to_string(),
+                key: sealed,
+            });
+        }
+        Ok(out)
+    }
+
     /// The state as a value with every private key the store holds, each sealed in a PFX
-    /// protected by `password` (salts and IVs from `rng`): what [`Store::to_json_with_keys`]
-    /// writes.
+    /// protected by `password` (salts and IVs from `rng`), and the keys of the renewals in
+    /// progress ([`Store::sealed_renewal_keys`]): what [`Store::to_json_with_keys`] writes.
     ///
     /// # Errors
     /// As [`Store::to_state`], and [`SaveError::Key`] when a key cannot be exported.
@@ -172,7 +232,8 @@ impl Store {
         rng: &mut impl rand_core::CryptoRng,
     ) -> Result<SavedState, SaveError> {
         let state = self.to_state()?;
-        Ok(state.with_keys(self.sealed_keys(password, options, rng)?))
+        let renewal_keys = self.sealed_renewal_keys(password, options, rng)?;
+        Ok(state.with_keys(self.sealed_keys(password, options, rng)?).with_renewal_keys(renewal_keys))
     }
 
     /// The state as JSON, without private keys ([`Store::to_state`], pretty-printed).
@@ -291,9 +352,10 @@ impl Store {
             }
             store.configs.set(cert_type, config);
         }
+        let password = keys.as_ref().map(|(password, _)| *password);
         store.load_certificates(state, keys)?;
         store.load_topology(state)?;
-        store.load_slots(state)?;
+        store.load_slots(state, password)?;
         // What was built is the state as loaded, not changes to it.
         store.commit();
         Ok(store)
@@ -305,10 +367,21 @@ impl Store {
             let certificate =
                 Certificate::from_der(&der).map_err(|source| LoadError::BadCertificate { index, source })?;
             if !self.inventory.contains(&certificate.thumbprint())
-                && self.inventory.put(certificate, None).is_none()
+                && self.inventory.put(certificate, None, None).is_none()
             {
                 return Err(LoadError::BadName { kind: "certificate count", value: index.to_string() });
             }
+        }
+        for e in &state.issuer_expiries {
+            let thumbprint = parse_thumbprint(&e.certificate)?;
+            let issuer = parse_thumbprint(&e.issuer)?;
+            let not_after = parse_instant("issuer_expiries.not_after", &e.not_after)?;
+            let stored = self.inventory.get(&thumbprint).ok_or_else(|| LoadError::DanglingThumbprint {
+                context: "an issuer's expiry".into(),
+                thumbprint,
+            })?;
+            let certificate = stored.certificate.clone();
+            self.inventory.put(certificate, None, Some(IssuerExpiry { issuer, not_after }));
         }
         let Some((password, known)) = keys else { return Ok(()) };
         for k in &state.keys {
@@ -324,7 +397,7 @@ impl Store {
                     });
                 }
                 let certificate = stored.certificate.clone();
-                self.inventory.put(certificate, Some(key));
+                self.inventory.put(certificate, Some(key), None);
                 continue;
             }
             // certslot seals every key it saves with a MAC and an encrypted key: a key that lacks
@@ -343,7 +416,7 @@ impl Store {
                     source: PfxError::KeyMismatch { thumbprints: vec![thumbprint] },
                 });
             };
-            self.inventory.put(leaf, key);
+            self.inventory.put(leaf, key, None);
         }
         Ok(())
     }
@@ -426,7 +499,7 @@ impl Store {
         Ok(())
     }
 
-    fn load_slots(&mut self, state: &State) -> Result<(), LoadError> {
+    fn load_slots(&mut self, state: &State, password: Option<&Password>) -> Result<(), LoadError> {
         let mut seen = BTreeSet::new();
         for s in &state.slots {
             let cert_type: CertType =
@@ -485,9 +558,45 @@ impl Store {
                     return Err(impossible("a certificate became current after the store's clock"));
                 }
             }
-            if !(s.blocked_by.is_empty() && s.waiting_for_partners.is_empty()) && pending.is_none() {
+            let window = s
+                .waiting_for_window
+                .as_deref()
+                .map(|w| parse_instant("waiting_for_window", w))
+                .transpose()?;
+            let blocked = !(s.blocked_by.is_empty() && s.waiting_for_partners.is_empty() && window.is_none());
+            if blocked && pending.is_none() {
                 return Err(impossible("a roll is blocked but none is pending"));
             }
+            let renewal = match &s.renewal {
+                None => None,
+                Some(r) => {
+                    let renews = parse_thumbprint(&r.renews)?;
+                    if current.is_none_or(|c| c.thumbprint != renews) {
+                        return Err(impossible("a renewal renews a certificate that is not current"));
+                    }
+                    if pending.is_some() {
+                        return Err(impossible("a renewal is in progress while a roll is pending"));
+                    }
+                    let bytes = |field: &'static str, text: &str| {
+                        base64_decode(text)
+                            .map_err(|_| LoadError::BadName { kind: field, value: text.to_owned() })
+                    };
+                    let key = match (password, &r.key) {
+                        (Some(password), Some(sealed)) => Some(
+                            PrivateKey::from_encrypted_pkcs8_der(&bytes("renewal key", sealed)?, password)
+                                .map_err(|source| LoadError::RenewalKey { thumbprint: renews, source })?,
+                        ),
+                        _ => None,
+                    };
+                    Some(RenewalRequest::loaded(
+                        renews,
+                        key,
+                        bytes("renewal request", &r.csr)?,
+                        parse_instant("renewal.started_at", &r.started_at)?,
+                        r.order.clone(),
+                    ))
+                }
+            };
             let Some(id) = self.slots.slot_id_or_new(&cert_type, &scope) else {
                 return Err(LoadError::BadName { kind: "slot count", value: self.slots.len().to_string() });
             };
@@ -497,10 +606,16 @@ impl Store {
                 pending,
                 warned: Warned { lead: s.warned_lead, expired: s.warned_expired },
             };
-            if !(s.blocked_by.is_empty() && s.waiting_for_partners.is_empty()) {
-                let blocked =
-                    Blocked { servers: s.blocked_by.clone(), partners: s.waiting_for_partners.clone() };
+            if blocked {
+                let blocked = Blocked {
+                    servers: s.blocked_by.clone(),
+                    partners: s.waiting_for_partners.clone(),
+                    window,
+                };
                 self.slots.set_blocked(id, Some(blocked));
+            }
+            if renewal.is_some() {
+                self.slots.set_request(id, renewal);
             }
             self.update_from(id, &[None; 5], |stored| *stored = slot);
         }
@@ -512,4 +627,38 @@ impl Store {
 /// always written.
 fn pretty(state: &SavedState) -> Result<String, SaveError> {
     serde_json::to_string_pretty(state).map_err(|e| SaveError::Json(e.to_string()))
+}
+
+/// The key of a renewal in progress, sealed for a state: its slot's type and scope, and the key
+/// as encrypted PKCS #8 ([`Store::sealed_renewal_keys`]). `Debug` shows the slot only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedRenewalKey {
+    cert_type: String,
+    scope: String,
+    key: Vec<u8>,
+}
+
+impl core::fmt::Debug for SealedRenewalKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SealedRenewalKey")
+            .field("cert_type", &self.cert_type)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl SavedState {
+    /// The same state with `keys` as the keys of its renewals in progress (by slot; a key for a
+    /// slot without a renewal is left out). [`Store::from_state_with_keys`] opens them with the
+    /// state's password.
+    #[must_use]
+    pub fn with_renewal_keys(mut self, keys: impl IntoIterator<Item = SealedRenewalKey>) -> Self {
+        for k in keys {
+            let slot = self.0.slots.iter_mut().find(|s| s.cert_type == k.cert_type && s.scope == k.scope);
+            if let Some(renewal) = slot.and_then(|s| s.renewal.as_mut()) {
+                renewal.key = Some(base64_encode(&k.key));
+            }
+        }
+        self
+    }
 }

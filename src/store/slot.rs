@@ -246,6 +246,13 @@ pub enum Event {
         /// The partners that have not fetched it.
         #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
         partners: Vec<String>,
+        /// Released by the gates outside the type's renewal window: the roll waits for the
+        /// window's next opening (or its last compliant instant, if sooner).
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")
+        )]
+        window_opens: Option<OffsetDateTime>,
     },
     /// A roll waiting for partners was applied at its last compliant instant without them
     /// ([`TypeConfig::require_fetched_by`](crate::TypeConfig::require_fetched_by)): their
@@ -373,11 +380,15 @@ impl fmt::Display for Event {
                     None => Ok(()),
                 }
             }
-            Self::RollBlocked { cert_type, scope, thumbprint, servers, partners, .. } => {
+            Self::RollBlocked { cert_type, scope, thumbprint, servers, partners, window_opens, .. } => {
                 write!(f, "{cert_type} at {scope}: roll of {thumbprint} blocked; ")?;
                 match (servers.is_empty(), partners.is_empty()) {
+                    (true, true) => match window_opens {
+                        Some(t) => write!(f, "waiting for the renewal window at {}", T(*t)),
+                        None => f.write_str("waiting"),
+                    },
                     (false, true) => write!(f, "not yet on {}", servers.join(", ")),
-                    (true, _) => write!(f, "not yet fetched by {}", partners.join(", ")),
+                    (true, false) => write!(f, "not yet fetched by {}", partners.join(", ")),
                     (false, false) => write!(
                         f,
                         "not yet on {}, not yet fetched by {}",

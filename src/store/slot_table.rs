@@ -17,6 +17,7 @@ use crate::store::error::SlotError;
 use crate::store::inventory::CertId;
 use crate::store::journal::{Journal, Journaled};
 use crate::store::names::{Names, ScopeId, SlotId, TypeId};
+use crate::store::requests::RenewalRequest;
 use crate::store::schedule::{Schedule, Trigger, Triggers};
 use crate::store::slot::Warned;
 
@@ -67,6 +68,8 @@ pub(super) enum Undo {
     Blocked { id: SlotId, before: Option<Blocked> },
     /// A schedule entry was taken off by `advance`.
     Popped { t: OffsetDateTime, trigger: Trigger, id: SlotId },
+    /// A slot's renewal request changed.
+    Request { id: SlotId, before: Option<Box<RenewalRequest>> },
 }
 
 /// The slots, their names, schedules and blocked rolls. See the module documentation.
@@ -77,6 +80,7 @@ pub(super) struct SlotTable {
     schedule: Schedule,
     agenda: Schedule,
     blocked: BTreeMap<SlotId, Blocked>,
+    requests: BTreeMap<SlotId, Box<RenewalRequest>>,
     log: Journal<Undo>,
 }
 
@@ -86,6 +90,16 @@ pub(super) struct SlotTable {
 pub(super) struct Blocked {
     pub(super) servers: Vec<String>,
     pub(super) partners: Vec<String>,
+    /// Released by the gates outside the type's renewal window: the roll waits for this
+    /// opening (or its last compliant instant, if sooner).
+    pub(super) window: Option<OffsetDateTime>,
+}
+
+impl Blocked {
+    /// Whether the roll waits for servers or partners (not only for a window).
+    pub(super) fn gated(&self) -> bool {
+        !self.servers.is_empty() || !self.partners.is_empty()
+    }
 }
 
 impl SlotTable {
@@ -207,6 +221,28 @@ impl SlotTable {
         self.log.record(Undo::Blocked { id, before });
     }
 
+    /// The renewal request of a slot, if one was begun and not finished.
+    pub(super) fn request(&self, id: SlotId) -> Option<&RenewalRequest> {
+        self.requests.get(&id).map(Box::as_ref)
+    }
+
+    /// Every renewal request, by slot.
+    pub(super) fn requests(&self) -> impl Iterator<Item = (SlotId, &RenewalRequest)> {
+        self.requests.iter().map(|(id, r)| (*id, r.as_ref()))
+    }
+
+    /// Sets (or with `None` clears) a slot's renewal request.
+    pub(super) fn set_request(&mut self, id: SlotId, request: Option<RenewalRequest>) {
+        if request.is_none() && !self.requests.contains_key(&id) {
+            return;
+        }
+        let before = match request {
+            Some(request) => self.requests.insert(id, Box::new(request)),
+            None => self.requests.remove(&id),
+        };
+        self.log.record(Undo::Request { id, before });
+    }
+
     /// The next time-triggered change.
     pub(super) fn first_due(&self) -> Option<(OffsetDateTime, Trigger, SlotId)> {
         self.schedule.first()
@@ -267,6 +303,12 @@ impl Journaled for SlotTable {
                 };
             }
             Undo::Popped { t, trigger, id } => self.schedule_of(trigger).insert(t, trigger, id),
+            Undo::Request { id, before } => {
+                match before {
+                    Some(request) => self.requests.insert(id, request),
+                    None => self.requests.remove(&id),
+                };
+            }
         }
     }
 }

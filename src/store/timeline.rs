@@ -109,7 +109,7 @@ impl Store {
             ];
             for thumbprint in thumbprints.into_iter().flatten() {
                 if let Some(stored) = self.inventory.get(&thumbprint) {
-                    sim.inventory.put(stored.certificate.clone(), None);
+                    sim.inventory.put(stored.certificate.clone(), None, stored.issuer_expiry);
                 }
             }
             let (cert_type, scope) = self.names_of(id);

@@ -89,7 +89,7 @@ impl Alert {
                     emergency_at: *emergency_at,
                 })
             }
-            Action::Expired { cert_type, scope, thumbprint, expired_at } => Some(Self::Expired {
+            Action::Expired { cert_type, scope, thumbprint, expired_at, .. } => Some(Self::Expired {
                 cert_type: cert_type.clone(),
                 scope: scope.clone(),
                 thumbprint: *thumbprint,
@@ -192,6 +192,7 @@ mod tests {
             scope: Scope::Global,
             thumbprint,
             expired_at,
+            issuer_expiry: None,
         };
         let alert = Alert::of_action(&action).unwrap();
         assert_eq!(

@@ -128,7 +128,8 @@ pub fn step(
     for action in certslot::rollover::plan(store, at) {
         match &action {
             Action::Renew { cert_type, scope, current, .. } => {
-                match certslot::rollover::renew(store, cert_type, scope, &mut issuer, at) {
+                match certslot::rollover::renew(store, cert_type, scope, &mut issuer, at, Default::default())
+                {
                     Ok(renewal) => {
                         renewed.push((renewal.thumbprint, renewal.effective_at));
                         events.extend(renewal.outcome.events);

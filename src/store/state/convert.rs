@@ -144,6 +144,7 @@ pub(in crate::store) fn rollover_state(policy: &RolloverPolicy) -> RolloverState
         critical_before_seconds: seconds(policy.get_critical_before()),
         token_lifetime_seconds: seconds(policy.get_token_lifetime()),
         certificate_lifetime_seconds: seconds(policy.get_certificate_lifetime()),
+        renewal_window: policy.get_renewal_window().map(|w| w.to_string()),
     }
 }
 
@@ -168,5 +169,11 @@ pub(in crate::store) fn build_rollover(state: &RolloverState) -> Result<Rollover
         .retain_previous(retain)
         .critical_before(parse_seconds("critical threshold", state.critical_before_seconds)?)
         .token_lifetime(parse_seconds("token lifetime", state.token_lifetime_seconds)?)
-        .certificate_lifetime(parse_seconds("certificate lifetime", state.certificate_lifetime_seconds)?))
+        .certificate_lifetime(parse_seconds("certificate lifetime", state.certificate_lifetime_seconds)?)
+        .renewal_window(state.renewal_window.as_deref().map(|w| w.parse()).transpose().map_err(|_| {
+            LoadError::BadName {
+                kind: "renewal window",
+                value: state.renewal_window.clone().unwrap_or_default(),
+            }
+        })?))
 }

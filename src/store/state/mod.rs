@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::pfx::{ExportError, PfxError};
+use crate::pfx::{ExportError, KeyError, PfxError};
 use crate::policy::{CertType, RolloverError, Scope};
 use crate::validate::PolicyError;
 use crate::x509::pem::{base64_decode, base64_encode};
@@ -137,6 +137,15 @@ pub enum LoadError {
         #[source]
         source: PfxError,
     },
+    /// The key of a renewal in progress does not open with the password given.
+    #[error("the key of the renewal of {thumbprint}: {source}")]
+    RenewalKey {
+        /// The certificate the renewal renews.
+        thumbprint: Thumbprint,
+        /// Why.
+        #[source]
+        source: KeyError,
+    },
 }
 
 /// Why a store's state could not be written. Nothing is written then, not even in part.
@@ -160,6 +169,15 @@ pub enum SaveError {
         /// Why.
         #[source]
         source: ExportError,
+    },
+    /// The key of a renewal in progress could not be sealed.
+    #[error("the key of the renewal of {thumbprint}: {source}")]
+    RenewalKey {
+        /// The certificate the renewal renews.
+        thumbprint: Thumbprint,
+        /// Why.
+        #[source]
+        source: KeyError,
     },
     /// serde_json refused to write the state (its message). A state holds only strings, numbers
     /// and booleans once its instants are written, so this is not expected; it is returned
@@ -344,6 +362,19 @@ pub(super) struct State {
     /// The partners, with their last fetches (absent before partners).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) partners: Vec<PartnerState>,
+    /// The certificates whose chain expires first (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) issuer_expiries: Vec<IssuerExpiryState>,
+}
+
+/// A certificate whose delivered chain expires before it: the chain certificate and its
+/// `notAfter`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IssuerExpiryState {
+    pub(super) certificate: String,
+    pub(super) issuer: String,
+    pub(super) not_after: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -380,6 +411,9 @@ pub(super) struct RolloverState {
     pub(super) critical_before_seconds: i64,
     pub(super) token_lifetime_seconds: i64,
     pub(super) certificate_lifetime_seconds: i64,
+    /// Renewals and rolls only inside this window (`RenewalWindow`'s text form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) renewal_window: Option<String>,
 }
 
 /// A [`Policy`]: each rule, or `null` where the policy has none.
@@ -441,6 +475,27 @@ pub(super) struct SlotState {
     /// The partners a due roll waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) waiting_for_partners: Vec<String>,
+    /// A roll released by its gates outside the renewal window waits for this opening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) waiting_for_window: Option<String>,
+    /// The renewal in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) renewal: Option<RenewalState>,
+}
+
+/// A renewal in progress: the certificate it renews, when it began, the PKCS #10 request
+/// (standard Base64), the issuer's order, and the key as encrypted PKCS #8 (standard Base64;
+/// only in states saved with keys).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RenewalState {
+    pub(super) renews: String,
+    pub(super) started_at: String,
+    pub(super) csr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) order: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) key: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

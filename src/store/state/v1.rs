@@ -100,6 +100,8 @@ impl StateV1 {
                 warned_expired: s.warned_expired,
                 blocked_by: blocked.remove(&i).unwrap_or_default(),
                 waiting_for_partners: Vec::new(),
+                waiting_for_window: None,
+                renewal: None,
             })
             .collect();
         let holdings = match (&self.clock, self.holdings.is_empty()) {
@@ -130,6 +132,7 @@ impl StateV1 {
             servers: self.servers,
             holdings,
             partners: Vec::new(),
+            issuer_expiries: Vec::new(),
         })
     }
 }

@@ -260,8 +260,16 @@ pub enum Command {
     /// What the rollover planner says each slot needs now, and when the plan next changes
     Plan,
     /// Renew the slot's current certificate now with a self-signed one, rolled in at the
-    /// planned date (refused before the renewal window opens)
-    Renew(OneSlot),
+    /// planned date (refused before renewal is due or outside the type's renewal window, unless
+    /// --force)
+    Renew {
+        #[command(flatten)]
+        slot: OneSlot,
+        /// Renew now whatever the planner says (before renewal is due, outside the renewal
+        /// window); the roll's date is still planned
+        #[arg(long)]
+        force: bool,
+    },
     /// The JWK Set (RFC 7517) of the keys verifiers must trust now
     Jwks(OneSlot),
     /// The same keys as the /metadata/json/1 authorization metadata document

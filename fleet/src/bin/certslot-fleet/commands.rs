@@ -10,6 +10,7 @@ use certslot::{
     CertType, ImportOptions, OffsetDateTime, Outcome, Pfx, RollOptions, Scope, SlotError, Store, TypeConfig,
     obtain::{KeySpec, SelfSignedIssuer},
     publish::MetadataOptions,
+    rollover::RenewOptions,
     store::SavedState,
     validate::{Report as PolicyReport, Rule as _},
 };
@@ -155,7 +156,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             ctx.timeline(cert_type, &scope, days, clock).await
         }
         Command::Plan => ctx.plan(clock).await,
-        Command::Renew(slot) => ctx.renew(&slot, clock).await,
+        Command::Renew { slot, force } => ctx.renew(&slot, force, clock).await,
         Command::Jwks(slot) => ctx.jwks(&slot, clock).await,
         Command::Metadata { slot, exchange } => ctx.metadata(&slot, exchange, clock).await,
         Command::Export => ctx.export().await,
@@ -594,7 +595,7 @@ impl Context {
         Report::new(text, &PlanJson { at, next_plan_due: next, actions: &actions })
     }
 
-    async fn renew(&self, slot: &OneSlot, clock: Clock) -> Result<Report, Failure> {
+    async fn renew(&self, slot: &OneSlot, force: bool, clock: Clock) -> Result<Report, Failure> {
         // The key is made once, off the async threads, and handed to every attempt: a CAS
         // conflict reruns the renewal, not the key generation.
         let writer = self.writer()?;
@@ -618,7 +619,11 @@ impl Context {
             .update(|s| {
                 let at = clock.instant_for(s);
                 let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(key.clone());
-                certslot::rollover::renew(s, &slot.cert_type, &slot.scope, &mut issuer, at)
+                let options = match force {
+                    true => RenewOptions::default().force(),
+                    false => RenewOptions::default(),
+                };
+                certslot::rollover::renew(s, &slot.cert_type, &slot.scope, &mut issuer, at, options)
             })
             .await
             .map_err(Failure::update)?;
