@@ -4,6 +4,9 @@
 
 use std::sync::OnceLock;
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use certslot::rand_core::UnwrapErr;
 use certslot::{
     CertType, Event, Pfx, Policy, PrivateKey, RequestTemplate, RollOptions, RolloverPolicy, Scope, SlotError,
@@ -764,4 +767,292 @@ fn a_certificate_too_short_for_the_policy_is_critical_at_once() {
             if *by == not_after - Duration::hours(48) && *effective_at == not_after - Duration::hours(24)
     ));
     assert_eq!(actions.len(), 2);
+}
+
+// ----- renewal in two halves, renewal windows, the chain's expiry ---------------------------------
+
+const CA_ISSUING: &str = "tests/data/request/ca-issuing.pem";
+const CA_ISSUING_KEY: &str = "tests/data/request/ca-issuing.key";
+const CA_ROOT: &str = "tests/data/request/ca-root.pem";
+
+/// The test CA (tests/data/request) answers `csr` with a certificate valid from `not_before` to
+/// `not_after`, then itself and its root.
+fn ca_answer(
+    csr: &str,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    subject: Option<&str>,
+) -> Vec<u8> {
+    let rfc3339 =
+        |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("RFC 3339");
+    tools::python_ca_sign(
+        csr,
+        CA_ISSUING,
+        CA_ISSUING_KEY,
+        &rfc3339(not_before),
+        &rfc3339(not_after),
+        subject,
+        &[CA_ISSUING, CA_ROOT],
+    )
+}
+
+#[test]
+fn a_renewal_in_two_halves_survives_a_reload_and_takes_the_cas_certificate_and_chain() {
+    let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    let not_after = T0 + FIVE_YEARS;
+    let opens = not_after - Duration::days(60);
+    store.advance(opens).expect("advance");
+    let start = |store: &mut Store, key: PrivateKey, at| {
+        certslot::rollover::start_renewal(
+            store,
+            &OAUTH,
+            &Scope::Global,
+            key,
+            at,
+            RenewOptions::default(),
+            &mut rng(),
+        )
+    };
+    // The request is for a key like the current one: RSA 2048.
+    let ec = PrivateKey::generate_ec(certslot::x509::Curve::P256, &mut rng()).expect("EC key");
+    assert!(matches!(
+        start(&mut store, ec, opens),
+        Err(RenewError::WrongKey { expected: KeySpec::Rsa { bits: 2048 } })
+    ));
+    let started = start(&mut store, keys()[1].clone(), opens).expect("start");
+    assert_eq!(started.effective_at, opens + Duration::days(30));
+    // OpenSSL checks the request's signature and reads the current certificate's names in it.
+    let dir = tools::TempDir::new("two-halves");
+    let csr = started.request.to_pem();
+    let text =
+        tools::openssl(&["req", "-in", &dir.write("req.pem", csr.as_bytes()), "-verify", "-noout", "-text"]);
+    assert!(text.contains("Subject: CN = pool01.contoso.com"), "{text}");
+    assert!(text.contains("DNS:pool01.contoso.com, DNS:contoso.com"), "{text}");
+    assert!(matches!(
+        start(&mut store, keys()[1].clone(), opens),
+        Err(RenewError::Slot(SlotError::RenewalInProgress { started_at, .. })) if started_at == opens
+    ));
+    let order = "https://127.0.0.1:14000/my-order/Yf3L";
+    store.set_renewal_order(&OAUTH, &Scope::Global, order, opens).expect("order");
+    let finish_action = |at| Action::FinishRenewal {
+        cert_type: OAUTH,
+        scope: Scope::Global,
+        current: old,
+        started_at: opens,
+        order: Some(order.into()),
+        by: not_after - Duration::days(31),
+        effective_at: at + Duration::days(30),
+    };
+    assert_eq!(certslot::rollover::plan(&store, opens), [finish_action(opens)]);
+
+    // The state keeps the renewal: its key only when saved with keys, sealed with the password.
+    let password = certslot::Password::new("state");
+    let sealed =
+        store.to_json_with_keys(&password, &certslot::ExportOptions::default(), &mut rng()).expect("save");
+    let plain: serde_json::Value = serde_json::from_str(&store.to_json().expect("save")).expect("JSON");
+    let renewal = &plain["slots"][0]["renewal"];
+    assert_eq!(renewal["renews"], old.to_string());
+    assert_eq!(renewal["order"], order);
+    assert_eq!(renewal["started_at"], "2031-09-30T10:00:00Z");
+    assert!(renewal.get("key").is_none(), "{renewal}");
+    let keyless = Store::from_json(&store.to_json().expect("save")).expect("load");
+    assert!(keyless.renewal_request(&OAUTH, &Scope::Global).expect("renewal").key().is_none());
+    let mut store = Store::from_json_with_keys(&sealed, &password).expect("load with keys");
+    let request = store.renewal_request(&OAUTH, &Scope::Global).expect("renewal").clone();
+    assert_eq!(request.key().map(PrivateKey::pkcs8_der), Some(keys()[1].pkcs8_der()));
+    assert_eq!((request.order(), request.csr_der()), (Some(order), started.request.der()));
+    assert_eq!(request.csr_pem(), csr);
+    assert!(!format!("{request:?}").contains("pkcs8"), "{request:?}");
+    let mut reloaded = keyless;
+    assert!(matches!(
+        certslot::rollover::finish_renewal(&mut reloaded, &OAUTH, &Scope::Global, b"", opens),
+        Err(RenewError::RequestKeyMissing)
+    ));
+
+    // A day later the CA answers, with a certificate valid past the CA's own end.
+    let later = opens + Duration::DAY;
+    let (json, revision) = (store.to_json().unwrap(), store.revision());
+    let current_pem = store.inventory().get(&old).expect("current").certificate.to_pem();
+    let wrong =
+        certslot::rollover::finish_renewal(&mut store, &OAUTH, &Scope::Global, current_pem.as_bytes(), later);
+    assert!(
+        matches!(&wrong, Err(RenewError::Answer(certslot::RequestError::NoMatchingCertificate { thumbprints })) if thumbprints == &[old]),
+        "{wrong:?}"
+    );
+    assert_eq!((store.to_json().unwrap(), store.revision()), (json, revision));
+    let answer = ca_answer(&csr, later - Duration::minutes(5), datetime!(2037-01-01 0:00 UTC), None);
+    let renewal = certslot::rollover::finish_renewal(&mut store, &OAUTH, &Scope::Global, &answer, later)
+        .expect("finish");
+    assert_eq!((renewal.effective_at, renewal.shortened), (later + Duration::days(30), false));
+    assert_eq!(renewal.outcome.revision, revision + 1);
+    assert!(store.renewal_request(&OAUTH, &Scope::Global).is_none());
+    let root = certslot::Certificate::from_bundle(&std::fs::read(CA_ROOT).unwrap()).unwrap()[0].thumbprint();
+    let ca_end = datetime!(2036-11-26 07:33:08 UTC);
+    let stored = store.inventory().get(&renewal.thumbprint).expect("added");
+    // The issuing CA and the root both end at 2036-11-26 07:33:08; the first by thumbprint counts.
+    assert_eq!(stored.issuer_expiry, Some(certslot::store::IssuerExpiry { issuer: root, not_after: ca_end }));
+    assert_eq!(stored.effective_end(), ca_end);
+    assert_eq!(stored.certificate.not_after(), datetime!(2037-01-01 0:00 UTC));
+    assert!(
+        !certslot::rollover::plan(&store, later)
+            .iter()
+            .any(|a| matches!(a, Action::FinishRenewal { .. } | Action::Renew { .. }))
+    );
+
+    // Rolled in, the CA's certificate is renewed 60 days before its chain ends, and the plan says why.
+    store.advance(renewal.effective_at).expect("roll");
+    // (Exchange keeps the previous certificate until it expires.)
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(not_after + NS));
+    store.advance(not_after + NS).expect("previous retired");
+    let renew_at = ca_end - Duration::days(60);
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(renew_at));
+    let plan = certslot::rollover::plan(&store, renew_at);
+    let [Action::Renew { current, expires_at, issuer_expiry, by, .. }] = plan.as_slice() else {
+        panic!("{plan:?}")
+    };
+    assert_eq!((*current, *expires_at, *by), (renewal.thumbprint, ca_end, ca_end - Duration::days(31)));
+    assert_eq!(issuer_expiry.map(|e| e.issuer), Some(root));
+    assert!(
+        plan[0].to_string().ends_with(&format!("; its issuer {root} expires first, at 2036-11-26T07:33:08Z")),
+        "{}",
+        plan[0]
+    );
+    // The chain's end survives a reload.
+    let back = Store::from_json(&store.to_json().unwrap()).expect("load");
+    assert_eq!(back.inventory().get(&renewal.thumbprint).map(|s| s.effective_end()), Some(ca_end));
+}
+
+#[test]
+fn a_cas_answer_that_fails_the_policy_is_refused_and_a_stale_renewal_cannot_finish() {
+    let (mut store, old) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
+    let opens = T0 + FIVE_YEARS - Duration::days(60);
+    store.advance(opens).expect("advance");
+    let start = |store: &mut Store| {
+        certslot::rollover::start_renewal(
+            store,
+            &OAUTH,
+            &Scope::Global,
+            keys()[1].clone(),
+            opens,
+            RenewOptions::default(),
+            &mut rng(),
+        )
+        .expect("start")
+    };
+    let csr = start(&mut store).request.to_pem();
+    // The CA ignores the request's names: the certificate lacks the SIP domain.
+    let answer = ca_answer(&csr, opens - Duration::minutes(5), opens + FIVE_YEARS, Some("CN=other.example"));
+    let (json, revision) = (store.to_json().unwrap(), store.revision());
+    let refused = certslot::rollover::finish_renewal(&mut store, &OAUTH, &Scope::Global, &answer, opens);
+    let Err(RenewError::Slot(SlotError::PolicyViolations { cert_type, violations, .. })) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(*cert_type, OAUTH);
+    assert_eq!(violations.iter().map(|v| v.code()).collect::<Vec<_>>(), ["subject-mismatch"]);
+    assert_eq!(
+        (store.to_json().unwrap(), store.revision()),
+        (json, revision),
+        "nothing rolled, the renewal stays"
+    );
+    // Cancelled, the planner asks for a renewal again.
+    store.cancel_renewal(&OAUTH, &Scope::Global, opens).expect("cancel");
+    assert!(matches!(certslot::rollover::plan(&store, opens).as_slice(), [Action::Renew { .. }]));
+    assert_eq!(
+        store.cancel_renewal(&OAUTH, &Scope::Global, opens).map(|o| o.revision),
+        Err(SlotError::NoRenewalRequest { cert_type: OAUTH, scope: Scope::Global })
+    );
+    // Another certificate set meanwhile: the renewal renews one that is no longer current.
+    let csr = start(&mut store).request.to_pem();
+    let other = store.add_pfx(certificate(T0, FIVE_YEARS)).expect("add");
+    store.set(&[OAUTH], &Scope::Global, &other, opens, RollOptions::default()).expect("set");
+    let answer = ca_answer(&csr, opens - Duration::minutes(5), opens + FIVE_YEARS, None);
+    let stale = certslot::rollover::finish_renewal(&mut store, &OAUTH, &Scope::Global, &answer, opens);
+    assert!(
+        matches!(&stale, Err(RenewError::Slot(SlotError::RenewalStale { renews, current, .. })) if *renews == old && *current == other),
+        "{stale:?}"
+    );
+}
+
+#[test]
+fn renewals_and_rolls_keep_to_the_renewal_window() {
+    // A window closed for up to a week less an hour leaves Duende's 28-day renewal window too
+    // little room: 15 days of notice and hold, and twice the wait.
+    let sunday: certslot::policy::RenewalWindow = "Sun 02:00-03:00 UTC".parse().expect("window");
+    assert_eq!(
+        RolloverPolicy::duende().renewal_window(Some(sunday)).check(Duration::hours(24)),
+        Err(RolloverError::WindowLeavesGap {
+            longest_closed: Duration::days(7) - Duration::HOUR,
+            renew_window: Duration::days(28),
+            needed: Duration::days(15),
+        })
+    );
+    let window: certslot::policy::RenewalWindow = "Mon-Fri 02:00-05:00 +01:00".parse().expect("window");
+    let rollover = RolloverPolicy::exchange().renewal_window(Some(window));
+    let (mut store, old) = store_with(rollover, FIVE_YEARS, &Scope::Global);
+    let config = store.type_config(&OAUTH).into_owned().require_staged(true);
+    store.configure_type(OAUTH, config).expect("staging gate");
+    store.add_server("fe01.contoso.com", POOL).expect("server");
+    store.record_holdings("fe01.contoso.com", [old], T0).expect("report");
+    // Renewal is due Tuesday 2031-09-30 10:00 UTC, outside the window: it opens Wednesday at
+    // 02:00 (+01:00).
+    let wednesday = datetime!(2031-10-01 01:00 UTC);
+    assert_eq!(certslot::rollover::next_plan_due(&store), Some(wednesday));
+    store.advance(wednesday).expect("advance");
+    let closing = datetime!(2031-10-01 04:00 UTC);
+    let thursday = datetime!(2031-10-02 01:00 UTC);
+    let renew = |store: &mut Store, at, options| {
+        certslot::rollover::renew(store, &OAUTH, &Scope::Global, &mut issuer(), at, options)
+    };
+    assert!(matches!(
+        renew(&mut store, closing, RenewOptions::default()),
+        Err(RenewError::OutsideWindow { opens_at }) if opens_at == thursday
+    ));
+    let plan = certslot::rollover::plan(&store, closing);
+    assert!(
+        matches!(plan.as_slice(), [Action::Renew { window_opens: Some(t), .. }] if *t == thursday),
+        "{plan:?}"
+    );
+    // Forced, it renews at once; its effective date still falls inside a window: 30 days on is
+    // Friday 05:00 (+01:00), closed, so Monday 2031-11-03 02:00 (+01:00).
+    let mut forced = store.clone();
+    let renewal = renew(&mut forced, closing, RenewOptions::default().force()).expect("forced");
+    assert_eq!(renewal.effective_at, datetime!(2031-11-03 01:00 UTC));
+    // Inside the window it renews; 30 days on, Friday 02:00 (+01:00), is inside too.
+    let renewal = renew(&mut store, wednesday, RenewOptions::default()).expect("renew");
+    let friday = datetime!(2031-10-31 01:00 UTC);
+    assert_eq!(renewal.effective_at, friday);
+    // fe01 picks the certificate up only after the window closed: the roll waits for Monday.
+    store.advance(friday).expect("blocked");
+    let held = datetime!(2031-10-31 06:00 UTC);
+    store.record_holdings("fe01.contoso.com", [old, renewal.thumbprint], held).expect("report");
+    let waited = store.advance(held).expect("waits for the window");
+    let monday = datetime!(2031-11-03 01:00 UTC);
+    assert_eq!(
+        waited.events,
+        [Event::RollBlocked {
+            cert_type: OAUTH,
+            scope: Scope::Global,
+            thumbprint: renewal.thumbprint,
+            effective_at: friday,
+            servers: vec![],
+            partners: vec![],
+            window_opens: Some(monday),
+        }]
+    );
+    assert_eq!(
+        waited.events[0].to_string(),
+        format!(
+            "OAuthTokenIssuer at global: roll of {} blocked; waiting for the renewal window at 2031-11-03T01:00:00Z",
+            renewal.thumbprint
+        )
+    );
+    // The wait survives a reload.
+    let mut store = Store::from_json(&store.to_json().unwrap()).expect("load");
+    assert_eq!(store.next_due(), Some(monday));
+    let rolled = store.advance(monday).expect("roll");
+    assert!(
+        rolled.events.iter().any(|e| matches!(e, Event::Rolled { thumbprint, applied_at, .. } if *thumbprint == renewal.thumbprint && *applied_at == monday)),
+        "{:?}",
+        rolled.events
+    );
 }

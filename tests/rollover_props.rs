@@ -10,8 +10,15 @@
 //! 5. policies that cannot keep 1–4 refused with a typed error when configured;
 //! 6. with partners required (each fetching the keys every few hours, or never), no roll before
 //!    every one of them fetched a set announcing the certificate, except at the roll's last
-//!    compliant instant, where it rolls anyway and says which partners had not
-//!    (`PartnerGateYielded`), and 1–3 still hold.
+//!    compliant instant (the outgoing certificate's, or the incoming one's renewal deadline if
+//!    sooner), where it rolls anyway and says which partners had not (`PartnerGateYielded`), and
+//!    1–3 still hold;
+//! 7. with a renewal window (random days, start, length and UTC offset), every renewal made and
+//!    every roll applied inside a window (a roll at its last compliant instant excepted, where a
+//!    gate yields), no renewal shortened, and 1–6 still hold; a window that could leave a gap
+//!    refused (`WindowLeavesGap`);
+//! 8. with a CA that renews itself and issues leaves that outlive it, each certificate's end is
+//!    its chain's (`effective_end`): renewed earlier, never used past it, and 1–7 still hold.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +29,7 @@ use certslot::{
     CertType, Event, Policy, PrivateKey, RequestTemplate, RollOptions, RolloverPolicy, Scope, SlotError,
     Store, Thumbprint,
     obtain::{SelfSignedIssuer, SelfSignedOptions},
-    policy::{RenewBefore, Retention, RolloverError},
+    policy::{RenewBefore, RenewalWindow, Retention, RolloverError, Weekdays},
     rollover::Action,
 };
 use getrandom::SysRng;
@@ -76,6 +83,11 @@ struct Case {
     /// Extra wake-ups this often, in hours.
     step_hours: i64,
     days: i64,
+    /// A renewal window: days (bit 0 Monday), start and length in minutes, UTC offset in minutes.
+    window: Option<(u8, u16, u16, i16)>,
+    /// Renewals from a CA that renews itself ([`RollingCa`]), its lifetime beyond what the
+    /// policy needs this share (per mille) of the certificate lifetime; `None`: self-signed.
+    ca: Option<i64>,
 }
 
 fn cases() -> impl Strategy<Value = Case> {
@@ -88,6 +100,13 @@ fn cases() -> impl Strategy<Value = Case> {
         ),
         (proptest::collection::vec(0_i64..=1000, 0..=4), any::<bool>(), 1_i64..=120, 2400_i64..=3000),
         (proptest::collection::vec(proptest::option::of(1_i64..=24 * 20), 0..=3), any::<bool>()),
+        (
+            prop_oneof![
+                Just(None),
+                (1_u8..=127, 0_u16..24 * 60, 30_u16..=24 * 60, -12 * 60_i16..=14 * 60).prop_map(Some)
+            ],
+            proptest::option::of(0_i64..=1500),
+        ),
     )
         .prop_map(
             |(
@@ -96,6 +115,7 @@ fn cases() -> impl Strategy<Value = Case> {
                 (retain, brk),
                 rest,
                 partners,
+                (window, ca),
             )| {
                 let (delays, require_staged, step_hours, days) = rest;
                 let (partners, require_partners) = partners;
@@ -116,6 +136,8 @@ fn cases() -> impl Strategy<Value = Case> {
                     require_partners,
                     step_hours,
                     days,
+                    window,
+                    ca,
                 }
             },
         )
@@ -153,8 +175,19 @@ impl Case {
             .token_lifetime(token)
             .renew_before(renew)
             .critical_before(critical)
-            .retain_previous(retain);
+            .retain_previous(retain)
+            .renewal_window(self.renewal_window());
         (policy, lead)
+    }
+
+    fn renewal_window(&self) -> Option<RenewalWindow> {
+        let (days, start, length, offset) = self.window?;
+        let days = (0..7)
+            .filter(|i| days & 1 << i != 0)
+            .fold(Weekdays::empty(), |set, i| set.with(time::Weekday::Monday.nth_next(i)));
+        let start = time::Time::from_hms((start / 60) as u8, (start % 60) as u8, 0).expect("time");
+        let offset = time::UtcOffset::from_whole_seconds(i32::from(offset) * 60).expect("offset");
+        Some(RenewalWindow::new(days, start, Duration::minutes(length.into()), offset).expect("window"))
     }
 }
 
@@ -168,6 +201,38 @@ fn per_mille_of(span: Duration, per_mille: i64) -> Duration {
 /// released, over all cases (so that property 6 is not vacuous).
 static YIELDED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 static RELEASED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// How many cases had a renewal window, and how many rolls were checked against one.
+static WINDOWED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static WINDOW_ROLLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// How many renewals came with a chain that ends before them.
+static CHAINED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Self-signed renewals, or from the rolling CA.
+enum TestIssuer {
+    SelfSigned(SelfSignedIssuer<UnwrapErr<SysRng>>),
+    Ca(RollingCa),
+}
+
+impl certslot::obtain::Issuer for TestIssuer {
+    type Error = certslot::RequestError;
+
+    fn key(&mut self, spec: certslot::obtain::KeySpec) -> Result<PrivateKey, Self::Error> {
+        match self {
+            Self::SelfSigned(i) => i.key(spec),
+            Self::Ca(i) => i.key(spec),
+        }
+    }
+
+    fn issue(
+        &mut self,
+        request: &certslot::obtain::IssueRequest<'_>,
+    ) -> Result<Vec<certslot::Certificate>, Self::Error> {
+        match self {
+            Self::SelfSigned(i) => i.issue(request),
+            Self::Ca(i) => i.issue(request),
+        }
+    }
+}
 
 fn simulate(case: &Case) -> Result<i64, TestCaseError> {
     let (rollover, lead) = case.policy();
@@ -193,6 +258,7 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
                 | RolloverError::RetentionBelowTokenLifetime { .. }
                 | RolloverError::RenewTooLate { .. }
                 | RolloverError::LifetimeTooShort { .. }
+                | RolloverError::WindowLeavesGap { .. }
         );
         prop_assert!(typed, "unexpected refusal {:?}", e);
         prop_assert_eq!(
@@ -202,6 +268,10 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
         return Ok(0);
     }
     prop_assert!(case.break_field == 0 || !rollover_breaks(case), "a broken policy passed: {rollover:?}");
+    let window = rollover.get_renewal_window();
+    if window.is_some() {
+        WINDOWED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     store.configure_type(OAUTH, config).expect("checked");
     store.add_site("redmond").expect("site");
     store.add_pool(POOL, "redmond").expect("pool");
@@ -223,7 +293,25 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
     let first = store.add_pfx(first).expect("add");
     store.set(&[OAUTH], &scope, &first, T0, RollOptions::default()).expect("set");
     let spare = keys().iter().cycle().skip(1).take(4096).cloned();
-    let mut issuer = SelfSignedIssuer::new(rng()).with_keys(spare);
+    let mut issuer = match case.ca {
+        None => TestIssuer::SelfSigned(SelfSignedIssuer::new(rng()).with_keys(spare)),
+        Some(extra) => {
+            // A new CA every half lifetime; each lives long enough that a leaf from the newest
+            // is renewed no sooner than it rolls in and still has the notice and hold left.
+            let lifetime = rollover.get_certificate_lifetime();
+            let needed = rollover.get_publish_ahead() + rollover.hold(lead);
+            let window = match rollover.get_renew_before() {
+                RenewBefore::Expiry(before) => before,
+                RenewBefore::LifetimeFraction { numerator, denominator } => {
+                    lifetime - per_mille_of(lifetime, i64::from(numerator) * 1000 / i64::from(denominator))
+                }
+                _ => lifetime,
+            };
+            let reach = (needed + needed + publish_ahead).max(window + publish_ahead + needed);
+            let period = per_mille_of(lifetime, 500).max(Duration::DAY);
+            TestIssuer::Ca(RollingCa::new(period, period + reach + per_mille_of(lifetime, extra)))
+        }
+    };
 
     let end = T0 + Duration::days(case.days);
     let step = Duration::hours(case.step_hours);
@@ -295,14 +383,39 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
                 if !lacking.is_empty() {
                     prop_assert!(case.require_partners, "a partner gate without partners required");
                     // It yields only at the last compliant instant: the outgoing certificate's
-                    // notAfter less the hold.
-                    let outgoing =
-                        previous.and_then(|p| store.inventory().get(&p)).map(|s| s.certificate.not_after());
+                    // end less the hold, or the incoming one's renewal deadline if sooner.
+                    let end = |t: Option<Thumbprint>| {
+                        t.and_then(|t| store.inventory().get(&t)).map(|s| s.effective_end())
+                    };
+                    let hold = rollover.hold(lead);
+                    let gap = window.map_or(Duration::ZERO, |w| w.longest_closed());
+                    let last = [
+                        end(*previous).map(|n| n - hold),
+                        end(Some(*thumbprint)).map(|n| n - hold - publish_ahead - gap - gap),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .min();
                     prop_assert!(
-                        outgoing.is_none_or(|n| *applied_at >= n - rollover.hold(lead)),
-                        "the gate yielded at {} before the last compliant instant",
-                        applied_at
+                        last.is_none_or(|l| *applied_at >= l),
+                        "the gate yielded at {} before the last compliant instant {:?}",
+                        applied_at,
+                        last
                     );
+                }
+                // 7. Inside the renewal window, unless at the last compliant instant.
+                if let Some(window) = window {
+                    let outgoing =
+                        previous.and_then(|p| store.inventory().get(&p)).map(|s| s.effective_end());
+                    let last = outgoing.map(|n| n - rollover.hold(lead));
+                    prop_assert!(
+                        window.contains(*applied_at) || last.is_some_and(|l| *applied_at >= l),
+                        "{} rolled in at {} outside {}",
+                        thumbprint,
+                        applied_at,
+                        window
+                    );
+                    WINDOW_ROLLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 // 4. Staged everywhere first.
                 if case.require_staged {
@@ -317,9 +430,15 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             }
             prop_assert!(!matches!(event, Event::CurrentExpired { .. }), "{event}");
         }
+        let mut window_opens = None;
         for action in certslot::rollover::plan(&store, t) {
             match action {
+                // Outside the window: wait for it.
+                Action::Renew { window_opens: Some(opens), .. } => window_opens = Some(opens),
                 Action::Renew { cert_type, scope, .. } => {
+                    if let Some(window) = window {
+                        prop_assert!(window.contains(t), "renewed at {} outside {}", t, window);
+                    }
                     let renewal = certslot::rollover::renew(
                         &mut store,
                         &cert_type,
@@ -330,6 +449,9 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
                     )
                     .expect("renewal");
                     prop_assert!(!renewal.shortened, "a renewal on time was shortened at {t}");
+                    if store.inventory().get(&renewal.thumbprint).is_some_and(|s| s.issuer_expiry.is_some()) {
+                        CHAINED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
                 Action::Critical { .. } | Action::Expired { .. } => {
                     prop_assert!(false, "driven on time, yet {action:?}");
@@ -338,8 +460,12 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             }
         }
         // 1. A valid current certificate.
-        let current = signer(&store).and_then(|c| store.inventory().get(&c)).map(|s| &s.certificate);
-        prop_assert!(current.is_some_and(|c| c.is_valid_at(t)), "no valid current certificate at {t}");
+        // (8. Valid through its chain's end.)
+        let current = signer(&store).and_then(|c| store.inventory().get(&c));
+        prop_assert!(
+            current.is_some_and(|c| c.certificate.is_valid_at(t) && t <= c.effective_end()),
+            "no valid current certificate at {t}"
+        );
         let published: BTreeSet<Thumbprint> = certslot::publish::published_keys(&store, &OAUTH, &scope, t)
             .iter()
             .map(|k| k.certificate.thumbprint())
@@ -371,7 +497,7 @@ fn simulate(case: &Case) -> Result<i64, TestCaseError> {
             .iter()
             .zip(&last_fetch)
             .filter_map(|(period, last)| Some(last.unwrap_or(t) + Duration::hours((*period)?)));
-        let next = [certslot::rollover::next_plan_due(&store), Some(t + step)]
+        let next = [certslot::rollover::next_plan_due(&store), Some(t + step), window_opens]
             .into_iter()
             .flatten()
             .chain(pickups)
@@ -440,9 +566,200 @@ fn no_roll_leaves_a_gap() {
         yielded > 0 && released > 0,
         "partner gate: {yielded} rolls yielded, {released} released by a fetch"
     );
+    let (windowed, window_rolls) = (
+        WINDOWED.load(std::sync::atomic::Ordering::Relaxed),
+        WINDOW_ROLLS.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    assert!(window_rolls > 0, "renewal windows: {windowed} cases, no roll checked");
+    let chained = CHAINED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(chained > 0, "no renewal came with a chain ending first");
     eprintln!(
-        "{} simulated days, {} of {CASES} policies refused; partner gate: {yielded} rolls yielded, {released} released by a fetch",
+        "{} simulated days, {} of {CASES} policies refused; partner gate: {yielded} rolls yielded, {released} released by a fetch; \
+         renewal windows: {windowed} cases, {window_rolls} rolls inside one; {chained} renewals ended by their CA",
         total.get(),
         refused.get()
     );
+}
+
+/// A CA that renews itself: a new P-256 CA every `period` (from a day before T0), each valid
+/// `lifetime`; leaves come from the newest, valid for what they ask whatever the CA's own end,
+/// as a CA that does not cap its leaves issues them. Their chain is the CA.
+struct RollingCa {
+    period: Duration,
+    lifetime: Duration,
+    cas: Vec<(p256::ecdsa::SigningKey, x509_cert::name::Name, certslot::Certificate)>,
+    keys: std::iter::Cycle<std::slice::Iter<'static, PrivateKey>>,
+}
+
+/// The profile of the test CA's certificates: this issuer, subject and extensions.
+struct Issued {
+    issuer: x509_cert::name::Name,
+    subject: x509_cert::name::Name,
+    extensions: Vec<x509_cert::ext::Extension>,
+}
+
+impl x509_cert::builder::profile::BuilderProfile for Issued {
+    fn get_issuer(&self, _: &x509_cert::name::Name) -> x509_cert::name::Name {
+        self.issuer.clone()
+    }
+
+    fn get_subject(&self) -> x509_cert::name::Name {
+        self.subject.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        _: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
+        _: x509_cert::spki::SubjectPublicKeyInfoRef<'_>,
+        _: &x509_cert::TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<x509_cert::ext::Extension>> {
+        Ok(self.extensions.clone())
+    }
+}
+
+fn extension(
+    value: &impl x509_cert::der::Encode,
+    oid: x509_cert::der::oid::ObjectIdentifier,
+) -> x509_cert::ext::Extension {
+    let value = x509_cert::der::Encode::to_der(value).expect("extension");
+    x509_cert::ext::Extension {
+        extn_id: oid,
+        critical: false,
+        extn_value: x509_cert::der::asn1::OctetString::new(value).expect("octets"),
+    }
+}
+
+fn x509_time(t: OffsetDateTime) -> x509_cert::time::Time {
+    let dt = x509_cert::der::DateTime::new(
+        t.year() as u16,
+        t.month().into(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+    )
+    .expect("date");
+    match t.year() < 2050 {
+        true => x509_cert::time::Time::UtcTime(
+            x509_cert::der::asn1::UtcTime::from_date_time(dt).expect("UTCTime"),
+        ),
+        false => {
+            x509_cert::time::Time::GeneralTime(x509_cert::der::asn1::GeneralizedTime::from_date_time(dt))
+        }
+    }
+}
+
+/// Signs a certificate for `spki` with `key` (the issuer's), `serial` distinct per certificate.
+fn sign(
+    profile: Issued,
+    spki_der: &[u8],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    serial: u64,
+    key: &p256::ecdsa::SigningKey,
+) -> certslot::Certificate {
+    use x509_cert::builder::Builder as _;
+    let validity = x509_cert::time::Validity::new(x509_time(not_before), x509_time(not_after));
+    let spki = x509_cert::der::Decode::from_der(spki_der).expect("public key");
+    let serial = x509_cert::serial_number::SerialNumber::from(serial);
+    let builder =
+        x509_cert::builder::CertificateBuilder::new(profile, serial, validity, spki).expect("builder");
+    let cert = builder.build::<_, p256::ecdsa::DerSignature>(key).expect("signs");
+    certslot::Certificate::from_der(&x509_cert::der::Encode::to_der(&cert).expect("DER")).expect("reads")
+}
+
+static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl RollingCa {
+    fn new(period: Duration, lifetime: Duration) -> Self {
+        Self { period, lifetime, cas: Vec::new(), keys: keys().iter().cycle() }
+    }
+
+    /// The newest CA at `at`, made when first needed.
+    fn newest(
+        &mut self,
+        at: OffsetDateTime,
+    ) -> &(p256::ecdsa::SigningKey, x509_cert::name::Name, certslot::Certificate) {
+        let index =
+            ((at - (T0 - Duration::DAY)).whole_seconds() / self.period.whole_seconds().max(1)) as usize;
+        while self.cas.len() <= index {
+            use p256::pkcs8::DecodePrivateKey as _;
+            let k = self.cas.len();
+            let key = PrivateKey::generate_ec(certslot::x509::Curve::P256, &mut rng()).expect("CA key");
+            let signer = p256::ecdsa::SigningKey::from_pkcs8_der(key.pkcs8_der()).expect("P-256");
+            let name: x509_cert::name::Name = format!("CN=Rolling Test CA {k}").parse().expect("name");
+            let constraints = x509_cert::ext::pkix::BasicConstraints { ca: true, path_len_constraint: None };
+            let usage = x509_cert::ext::pkix::KeyUsage(x509_cert::ext::pkix::KeyUsages::KeyCertSign.into());
+            let profile = Issued {
+                issuer: name.clone(),
+                subject: name.clone(),
+                extensions: vec![
+                    extension(&constraints, x509_cert::ext::pkix::BasicConstraints::OID),
+                    extension(&usage, x509_cert::ext::pkix::KeyUsage::OID),
+                ],
+            };
+            let from = T0 - Duration::DAY + per_mille_of(self.period, 1000 * k as i64);
+            let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let cert = sign(
+                profile,
+                &key.public_key_der().expect("spki"),
+                from,
+                from + self.lifetime,
+                serial,
+                &signer,
+            );
+            self.cas.push((signer, name, cert));
+        }
+        &self.cas[index]
+    }
+}
+
+use x509_cert::der::oid::AssociatedOid as _;
+
+impl certslot::obtain::Issuer for RollingCa {
+    type Error = certslot::RequestError;
+
+    fn key(&mut self, _: certslot::obtain::KeySpec) -> Result<PrivateKey, Self::Error> {
+        Ok(self.keys.next().expect("cycles").clone())
+    }
+
+    fn issue(
+        &mut self,
+        request: &certslot::obtain::IssueRequest<'_>,
+    ) -> Result<Vec<certslot::Certificate>, Self::Error> {
+        let (signer, issuer, ca) = self.newest(request.at).clone();
+        let names = request
+            .template
+            .dns_names()
+            .iter()
+            .map(|n| {
+                x509_cert::ext::pkix::name::GeneralName::DnsName(
+                    x509_cert::der::asn1::Ia5String::new(n).expect("IA5"),
+                )
+            })
+            .collect();
+        let usage = x509_cert::ext::pkix::KeyUsage(x509_cert::ext::pkix::KeyUsages::DigitalSignature.into());
+        let profile = Issued {
+            issuer,
+            subject: request.template.subject().parse().expect("subject"),
+            extensions: vec![
+                extension(
+                    &x509_cert::ext::pkix::SubjectAltName(names),
+                    x509_cert::ext::pkix::SubjectAltName::OID,
+                ),
+                extension(&usage, x509_cert::ext::pkix::KeyUsage::OID),
+            ],
+        };
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let spki = request.key.public_key_der().expect("spki");
+        let leaf = sign(
+            profile,
+            &spki,
+            request.at - Duration::minutes(5),
+            request.at + request.validity,
+            serial,
+            &signer,
+        );
+        Ok(vec![leaf, ca])
+    }
 }

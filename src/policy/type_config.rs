@@ -100,9 +100,11 @@ impl TypeConfig {
     /// has fetched a key set that announces the pending certificate
     /// ([`Store::record_partner_fetch`](crate::Store::record_partner_fetch)); until then the roll
     /// waits, as for staging. At the roll's last compliant instant (the current certificate's
-    /// `notAfter` less the type's hold) it rolls whoever has not fetched
-    /// ([`Event::PartnerGateYielded`](crate::Event::PartnerGateYielded)), so a partner that never
-    /// fetches cannot make the current certificate expire. Empty (the default): no partner gate.
+    /// end less the type's hold, or the pending certificate's own renewal deadline if sooner:
+    /// [`Store::partner_gate_yields_at`](crate::Store::partner_gate_yields_at)) it rolls whoever
+    /// has not fetched ([`Event::PartnerGateYielded`](crate::Event::PartnerGateYielded)), so a
+    /// partner that never fetches cannot make a certificate expire or a renewal late. Empty (the
+    /// default): no partner gate.
     pub fn require_fetched_by<S: AsRef<str>>(self, partners: impl IntoIterator<Item = S>) -> Self {
         let require_fetched_by = partners.into_iter().map(|p| p.as_ref().to_ascii_lowercase()).collect();
         Self { require_fetched_by, ..self }

@@ -82,7 +82,14 @@ pub enum WindowError {
     },
 }
 
-/// A recurring renewal window. See the [module documentation](self).
+/// A recurring renewal window: the times of the week in which unattended renewals and rolls may
+/// happen. It opens on each of its days at its start time, in its own fixed UTC offset (no
+/// daylight-saving rules), and stays open for its length, at most a day (past midnight into the
+/// next day if need be); an instant is inside from the opening (inclusive) to the end
+/// (exclusive). Text form: `DAYS HH:MM-HH:MM [OFFSET]` (`Mon-Fri 02:00-05:00 +01:00`,
+/// `Sat,Sun 22:00-02:00 UTC`, `daily 03:00-04:00`): days `Mon` … `Sun`, ranges and lists of them,
+/// or `daily`; an end at or before the start ends the next day; the offset `UTC`, `Z` or
+/// `±HH:MM` (UTC when left out).
 ///
 /// ```
 /// use certslot::policy::RenewalWindow;
@@ -151,27 +158,24 @@ impl RenewalWindow {
         date.with_time(self.start).assume_offset(self.offset)
     }
 
-    /// The openings from `days_before` days before the local date of `t` to `days_after` after,
-    /// in order, on the window's days. `None` near the ends of the calendar.
+    /// The openings from `days.start()` to `days.end()` days after the local date of `t`, in
+    /// order, on the window's days; `None` near the ends of the calendar.
     fn openings(
         &self,
         t: OffsetDateTime,
         days: core::ops::RangeInclusive<i64>,
-    ) -> Option<Vec<OffsetDateTime>> {
-        let local = t.checked_to_offset(self.offset)?.date();
-        let mut out = Vec::with_capacity(9);
-        for k in days {
-            let date = local.checked_add(Duration::days(k))?;
-            if self.days.contains(date.weekday()) {
-                out.push(self.opening(date));
-            }
-        }
-        Some(out)
+    ) -> impl DoubleEndedIterator<Item = Option<OffsetDateTime>> + '_ {
+        let local = t.checked_to_offset(self.offset).map(|t| t.date());
+        days.filter_map(move |k| match local.and_then(|d| d.checked_add(Duration::days(k))) {
+            Some(date) if self.days.contains(date.weekday()) => Some(Some(self.opening(date))),
+            Some(_) => None,
+            None => Some(None),
+        })
     }
 
     /// Whether `t` is inside a window.
     pub fn contains(&self, t: OffsetDateTime) -> bool {
-        self.openings(t, -1..=0).is_some_and(|o| o.iter().any(|s| *s <= t && t - *s < self.length))
+        self.openings(t, -1..=0).flatten().any(|s| s <= t && t - s < self.length)
     }
 
     /// `t` when it is inside a window, else the next opening. `None` only near the ends of the
@@ -180,7 +184,7 @@ impl RenewalWindow {
         if self.contains(t) {
             return Some(t);
         }
-        self.openings(t, 0..=7)?.into_iter().find(|s| *s > t)
+        self.openings(t, 0..=7).map(|s| s.filter(|s| *s > t)).find(Option::is_some).flatten()
     }
 
     /// `t` when it is inside a window, else the last instant of the window that ended last
@@ -190,8 +194,14 @@ impl RenewalWindow {
         if self.contains(t) {
             return Some(t);
         }
-        let ends = self.openings(t, -8..=0)?.into_iter().filter_map(|s| s.checked_add(self.length));
-        ends.filter(|e| *e <= t).max().and_then(|e| e.checked_sub(crate::policy::TICK))
+        // Every window lasts as long: the latest opening whose window ended by `t` ends last.
+        let end = self
+            .openings(t, -8..=0)
+            .rev()
+            .map(|s| s.and_then(|s| s.checked_add(self.length)).filter(|e| *e <= t))
+            .find(Option::is_some)
+            .flatten()?;
+        end.checked_sub(crate::policy::TICK)
     }
 
     /// The longest span of time outside every window (zero when the windows cover the week).

@@ -341,7 +341,7 @@ fn slot_actions(
             let waiting_for_partners = store.partners_lacking(cert_type, &pending.thumbprint);
             let partners_yield_at = match waiting_for_partners.is_empty() {
                 true => None,
-                false => store.milestones(cert_type, scope).and_then(|m| m.latest_effective),
+                false => store.partner_gate_yields_at(cert_type, scope),
             };
             out.push(Action::Roll {
                 cert_type: cert_type.clone(),

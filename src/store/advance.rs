@@ -128,12 +128,12 @@ impl Store {
             false => Vec::new(),
         };
         let mut partners = self.partners_lacking(&cert_type, &incoming);
-        // The partner gate yields at the roll's last compliant instant (none without a current
-        // certificate: there is nothing to keep valid), so that waiting never lets the current
-        // certificate outlive its hold.
+        // The partner gate yields at the roll's last compliant instant
+        // ([`Store::partner_gate_yields_at`]), so that waiting never lets the current certificate
+        // outlive its hold, nor the pending one age past its own renewal deadline.
         let mut yielded = Vec::new();
         let latest = self.milestones_of(id).latest_effective;
-        if !partners.is_empty() && latest.is_none_or(|last| at >= last) {
+        if !partners.is_empty() && self.partner_yield_of(id).is_none_or(|last| at >= last) {
             yielded = std::mem::take(&mut partners);
         }
         // A roll the gates held, released outside the type's renewal window, waits for the

@@ -212,6 +212,37 @@ impl Store {
         self.slots.slot_id(cert_type, scope).map(|id| self.milestones_of(id))
     }
 
+    /// When a roll of the slot of `cert_type` at `scope` that waits for partners
+    /// ([`TypeConfig::require_fetched_by`]) rolls without them: its last compliant instant, the
+    /// earlier of the current certificate's (valid for the hold after it) and the pending
+    /// certificate's own renewal deadline (so that, once current, it can still be renewed with full
+    /// notice; with a renewal window, the last instant inside one that leaves its renewal's roll a
+    /// window before that deadline's roll). `None` without a pending roll.
+    pub fn partner_gate_yields_at(&self, cert_type: &CertType, scope: &Scope) -> Option<OffsetDateTime> {
+        self.slots.slot_id(cert_type, scope).and_then(|id| self.partner_yield_of(id))
+    }
+
+    /// [`Store::partner_gate_yields_at`] of slot `id`.
+    pub(super) fn partner_yield_of(&self, id: SlotId) -> Option<OffsetDateTime> {
+        let entry = self.slots.entry(id)?;
+        let pending = entry.pending?;
+        let cert_type = self.slots.cert_type(entry.type_id)?;
+        let rollover = self.configs.rollover(cert_type);
+        let hold = rollover.hold(self.configs.lead_time(cert_type));
+        let mut pending_renew_by = self
+            .end_of(Some(pending))
+            .and_then(|end| end.checked_sub(hold))
+            .and_then(|t| t.checked_sub(rollover.get_publish_ahead()));
+        // With a renewal window, early enough that its renewal, made inside a window, finds
+        // another window for its roll before the deadline's roll.
+        if let Some(window) = rollover.get_renewal_window() {
+            pending_renew_by = pending_renew_by
+                .and_then(|t| t.checked_sub(window.longest_closed()))
+                .and_then(|t| window.last_open(t));
+        }
+        earliest(self.milestones_for(entry).latest_effective, pending_renew_by)
+    }
+
     /// The slots whose first rollover milestone ([`Store::milestones`]) is at or before `until`,
     /// in the order of those milestones: the slots that need something at `until`, found in
     /// O(log n + k) through an index of milestones, without a scan.
@@ -439,7 +470,7 @@ impl Store {
                 None => out[1] = Some((pending.at, Trigger::RollDue)),
                 // Held for partners: tried again when the partner gate yields.
                 Some(blocked) if !blocked.partners.is_empty() => {
-                    out[1] = milestones.latest_effective.map(|t| (t, Trigger::RollDue));
+                    out[1] = self.partner_yield_of(id).map(|t| (t, Trigger::RollDue));
                 }
                 // Held for the renewal window: tried again when it opens.
                 Some(blocked) if !blocked.gated() => {

@@ -66,3 +66,47 @@ pub fn python(script: &str, args: &[&str], stdin: &[u8]) -> String {
     all.extend_from_slice(args);
     String::from_utf8_lossy(&run("python3", &all, stdin)).trim().to_owned()
 }
+
+/// A CA in Python `cryptography`: signs the PEM request `csr` with the CA certificate and key at
+/// `ca` and `ca_key` (files), valid from `not_before` to `not_after` (RFC 3339). With `subject`
+/// `None` the request's subject and extensions are kept (what a CA that follows the request
+/// issues); with `Some(name)` that subject and no extensions (a CA that ignores the request).
+/// Returns the certificate, then the files of `chain`, as PEM.
+pub fn python_ca_sign(
+    csr: &str,
+    ca: &str,
+    ca_key: &str,
+    not_before: &str,
+    not_after: &str,
+    subject: Option<&str>,
+    chain: &[&str],
+) -> Vec<u8> {
+    const SCRIPT: &str = r#"
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+csr = x509.load_pem_x509_csr(sys.stdin.buffer.read())
+assert csr.is_signature_valid
+ca = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+key = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
+keep = sys.argv[5] == "-"
+builder = (x509.CertificateBuilder()
+    .subject_name(csr.subject if keep else x509.Name.from_rfc4514_string(sys.argv[5]))
+    .issuer_name(ca.subject)
+    .public_key(csr.public_key())
+    .serial_number(x509.random_serial_number())
+    .not_valid_before(datetime.datetime.fromisoformat(sys.argv[3]))
+    .not_valid_after(datetime.datetime.fromisoformat(sys.argv[4])))
+if keep:
+    for ext in csr.extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()), False)
+out = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+for path in sys.argv[6:]:
+    out += open(path, "rb").read()
+sys.stdout.buffer.write(out)
+"#;
+    let mut args = vec!["-c", SCRIPT, ca, ca_key, not_before, not_after, subject.unwrap_or("-")];
+    args.extend_from_slice(chain);
+    run("python3", &args, csr.as_bytes())
+}
