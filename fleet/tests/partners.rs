@@ -173,12 +173,14 @@ fn a_partner_that_never_fetches_holds_the_roll_only_until_its_last_compliant_ins
         "--now",
         start,
     ]);
-    // The planner says when the gate yields: A's notAfter less the type's hold.
+    // The planner says when the gate yields: A's notAfter less the type's hold (2035-12-31), or
+    // B's own renewal deadline if sooner: B also ends 2036-01-01, so rolled in any later it could
+    // not be renewed with Lync's day of notice and day of hold.
     let plan = fleet.json(&["plan", "--now", "2035-12-28T00:00:02Z"]);
     let roll = plan["actions"].as_array().unwrap().iter().find(|a| a["action"] == "roll").expect("a roll");
     let yield_at = roll["partners_yield_at"].as_str().expect("a yield instant").to_owned();
     let yield_at = OffsetDateTime::parse(&yield_at, &Rfc3339).unwrap();
-    assert_eq!(yield_at.format(&Rfc3339).unwrap(), "2035-12-31T00:00:00Z");
+    assert_eq!(yield_at.format(&Rfc3339).unwrap(), "2035-12-30T00:00:00Z");
     // A coordinator whose clock starts 4 s before it: held, then rolled with an alert.
     let before = (yield_at - time::Duration::seconds(4)).format(&Rfc3339).unwrap();
     let _coordinator = fleet.spawn_coordinator("c1", &["--now", &before]);
