@@ -730,6 +730,29 @@ fn the_coordinator_renews_what_the_plan_says_and_agents_stage_it() {
     assert_eq!(plan["actions"][0]["current"], CERT_A);
     assert_eq!(plan["actions"][0]["effective_at"], "2035-11-26T00:00:00Z");
 
+    // With a renewal window (weekdays 02:00-05:00 at UTC+01:00), Sunday's renewal waits for
+    // Monday 01:00 UTC, and a renewal now is refused unless forced.
+    fleet.ok(&["configure", "--type", "OAuthTokenIssuer", "--renewal-window", "Mon-Fri 02:00-05:00 +01:00"]);
+    let plan = fleet.json(&["plan", "--now", "2035-11-25T00:00:00Z"]);
+    assert_eq!(plan["actions"][0]["window_opens"], "2035-11-26T01:00:00Z", "{plan}");
+    let refused = fleet.cli(&["renew", "--type", "OAuthTokenIssuer", "--now", "2035-11-25T00:00:00Z"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("outside the type's renewal window; it opens at 2035-11-26T01:00:00Z"),
+        "{stderr}"
+    );
+    let bad =
+        fleet.cli(&["configure", "--type", "OAuthTokenIssuer", "--renewal-window", "Funday 02:00-03:00"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown day"), "{stderr}");
+    fleet.ok(&["configure", "--type", "OAuthTokenIssuer", "--no-renewal-window"]);
+    assert_eq!(
+        fleet.json(&["plan", "--now", "2035-11-25T00:00:00Z"])["actions"][0].get("window_opens"),
+        None
+    );
+
     let agents: Vec<Daemon> = SERVERS.iter().map(|s| fleet.agent(s)).collect();
     let _coordinator = fleet.spawn_coordinator("renewer", &["--renew", "--now", "2035-11-25T00:00:00Z"]);
     fleet.wait("the coordinator schedules a renewal", Duration::from_secs(20), || fleet.oauth().2.is_some());

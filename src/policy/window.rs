@@ -153,9 +153,9 @@ impl RenewalWindow {
         self.offset
     }
 
-    /// The window opening on `date` (in the window's offset), as an instant.
+    /// The window opening on `date` (in the window's offset), as an instant in UTC.
     fn opening(&self, date: Date) -> OffsetDateTime {
-        date.with_time(self.start).assume_offset(self.offset)
+        date.with_time(self.start).assume_offset(self.offset).to_offset(UtcOffset::UTC)
     }
 
     /// The openings from `days.start()` to `days.end()` days after the local date of `t`, in
@@ -178,8 +178,8 @@ impl RenewalWindow {
         self.openings(t, -1..=0).flatten().any(|s| s <= t && t - s < self.length)
     }
 
-    /// `t` when it is inside a window, else the next opening. `None` only near the ends of the
-    /// calendar (years ±9999).
+    /// `t` when it is inside a window, else the next opening (in UTC). `None` only near the ends
+    /// of the calendar (years ±9999).
     pub fn next_open(&self, t: OffsetDateTime) -> Option<OffsetDateTime> {
         if self.contains(t) {
             return Some(t);
@@ -399,6 +399,8 @@ mod tests {
         assert!(window.contains(datetime!(2027-01-04 03:59:59.999999999 UTC)));
         assert!(!window.contains(datetime!(2027-01-04 04:00 UTC)));
         assert_eq!(window.next_open(datetime!(2027-01-04 04:00 UTC)), Some(datetime!(2027-01-05 01:00 UTC)));
+        // Instants come out in UTC, whatever the window's offset.
+        assert!(window.next_open(datetime!(2027-01-04 04:00 UTC)).is_some_and(|t| t.offset().is_utc()));
         assert_eq!(
             window.last_open(datetime!(2027-01-04 04:00 UTC)),
             Some(datetime!(2027-01-04 03:59:59.999999999 UTC))

@@ -125,8 +125,13 @@ pub fn step(
         return Ok(Step { at, recorded, fetched, events, renewed, alerts, next_due: store.next_due() });
     };
     let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(keys.iter().cloned());
+    // A renewal due outside its type's renewal window waits for the window to open.
+    let mut window_opens = None;
     for action in certslot::rollover::plan(store, at) {
         match &action {
+            Action::Renew { window_opens: Some(opens), .. } => {
+                window_opens = Some(window_opens.map_or(*opens, |w: OffsetDateTime| w.min(*opens)));
+            }
             Action::Renew { cert_type, scope, current, .. } => {
                 match certslot::rollover::renew(store, cert_type, scope, &mut issuer, at, Default::default())
                 {
@@ -153,7 +158,10 @@ pub fn step(
         events,
         renewed,
         alerts,
-        next_due: certslot::rollover::next_plan_due(store),
+        next_due: match (certslot::rollover::next_plan_due(store), window_opens) {
+            (Some(due), Some(opens)) => Some(due.min(opens)),
+            (due, opens) => due.or(opens),
+        },
     })
 }
 
@@ -165,7 +173,7 @@ pub fn keys_for_renewals(store: &Store, at: OffsetDateTime) -> Vec<KeySpec> {
     certslot::rollover::plan(store, at)
         .iter()
         .filter_map(|action| match action {
-            Action::Renew { current, .. } => {
+            Action::Renew { current, window_opens: None, .. } => {
                 let stored = store.inventory().get(current)?;
                 KeySpec::of_public_key(&stored.certificate.public_key().ok()?)
             }

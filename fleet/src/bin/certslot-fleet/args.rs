@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use certslot::policy::RenewalWindow;
 use certslot::publish::MetadataForm;
 use certslot::{CertType, OffsetDateTime, Scope, Thumbprint};
 use certslot_etcd::{Cluster, PasswordSource};
@@ -184,6 +185,14 @@ pub enum Command {
         /// Rolls wait for no partner
         #[arg(long, conflicts_with = "require_partners")]
         no_partner_gate: bool,
+        /// Unattended renewals and rolls only inside this recurring window, e.g.
+        /// "Mon-Fri 02:00-05:00 +01:00" (days, start-end, UTC offset); refused when it could
+        /// leave a gap
+        #[arg(long, value_name = "WINDOW", value_parser = renewal_window)]
+        renewal_window: Option<RenewalWindow>,
+        /// Renewals and rolls at any time
+        #[arg(long, conflicts_with = "renewal_window")]
+        no_renewal_window: bool,
     },
     /// Partners: verifiers that fetch the keys through a URL of their own
     #[command(subcommand)]
@@ -605,6 +614,11 @@ fn seconds(text: &str) -> Result<Duration, String> {
         Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
         _ => Err("not a positive number of seconds".into()),
     }
+}
+
+/// `--renewal-window`: certslot's text form of a renewal window.
+fn renewal_window(text: &str) -> Result<RenewalWindow, String> {
+    text.parse().map_err(|e: certslot::policy::WindowError| e.to_string())
 }
 
 fn yes_no(text: &str) -> Result<bool, String> {

@@ -61,7 +61,14 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
     let clock = ctx.global.now.map_or(Clock::System, Clock::Fixed);
     match command {
         Command::Init { sip_domain, staged } => ctx.init(&sip_domain, &staged).await,
-        Command::Configure { cert_type, staged, require_partners, no_partner_gate } => {
+        Command::Configure {
+            cert_type,
+            staged,
+            require_partners,
+            no_partner_gate,
+            renewal_window,
+            no_renewal_window,
+        } => {
             ctx.write(|s| {
                 let mut config: TypeConfig = s.type_config(&cert_type).into_owned();
                 if let Some(staged) = staged {
@@ -69,6 +76,10 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
                 }
                 if no_partner_gate || !require_partners.is_empty() {
                     config = config.require_fetched_by(&require_partners);
+                }
+                if no_renewal_window || renewal_window.is_some() {
+                    let rollover = config.get_rollover().renewal_window(renewal_window);
+                    config = config.rollover(rollover);
                 }
                 s.configure_type(cert_type.clone(), config)
             })
