@@ -301,7 +301,18 @@ impl Etcd {
             name: "test".into(),
             initial_cluster: None,
         };
-        etcd.spawn();
+        // Ports come from `free_port`, free when asked but not reserved: another test's server
+        // may take one before etcd binds it, and etcd exits. Then it starts again on others.
+        for attempt in 1.. {
+            if etcd.try_spawn() {
+                break;
+            }
+            let log = etcd.data.path().join(format!("etcd-{}.log", etcd.started - 1));
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            assert!(attempt < 4, "etcd exited at start {attempt} times; the last time:\n{log}");
+            (etcd.client_port, etcd.peer_port, etcd.metrics_port) = (free_port(), free_port(), free_port());
+            etcd.data = TempDir::new("etcd");
+        }
         if secure {
             etcd.enable_auth();
         }
@@ -337,7 +348,13 @@ impl Etcd {
         });
     }
 
+    /// Starts etcd again on its ports (a restart); panics when it does not come up.
     fn spawn(&mut self) {
+        assert!(self.try_spawn(), "etcd exited before it answered /health");
+    }
+
+    /// Starts etcd and waits until it answers /health; false when it exited first.
+    fn try_spawn(&mut self) -> bool {
         let scheme = if self.secure { "https" } else { "http" };
         let (client, peer, metrics) = (
             format!("{scheme}://127.0.0.1:{}", self.client_port),
@@ -395,8 +412,20 @@ impl Etcd {
         self.started += 1;
         // A member of a cluster is healthy only once a quorum has started: the cluster waits.
         if self.initial_cluster.is_none() {
-            wait_until("etcd answers /health", Duration::from_secs(30), || self.healthy());
+            let start = Instant::now();
+            while !self.healthy() {
+                if self.child.as_mut().is_some_and(|c| c.try_wait().is_ok_and(|status| status.is_some())) {
+                    self.child = None;
+                    return false;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "timed out after 30s waiting until etcd answers /health"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
+        true
     }
 
     fn healthy(&self) -> bool {
