@@ -12,8 +12,9 @@ set -euo pipefail
 # `check metrics`). chromium: headless, it renders the key server's status page in a test and
 # keeps a screenshot (target/tmp/status-page.png).
 # wrk: a load test of the key server, and with nginx-light the figures example's comparison
-# (`figures serve`).
-packages=(openssl python3 curl prometheus chromium wrk nginx-light)
+# (`figures serve`). pebble: Let's Encrypt's test ACME CA and its challenge server
+# (pebble-challtestsrv), which the ACME issuer's tests start.
+packages=(openssl python3 curl prometheus chromium wrk nginx-light pebble)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
 need=()
 for pkg in "${packages[@]}"; do
@@ -59,3 +60,4 @@ promtool --version | sed -n 1p
 chromium --version
 nginx -v 2>&1
 wrk --version 2>&1 | sed -n 1p || true
+dpkg-query -W -f='pebble ${Version}\n' pebble

@@ -92,6 +92,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
+pub mod acme;
 mod clock;
 mod etcd;
 mod fleet;
