@@ -41,6 +41,11 @@ fn issuer() -> SelfSignedIssuer<UnwrapErr<SysRng>> {
     SelfSignedIssuer::new(rng()).with_keys(keys().iter().cycle().take(8).cloned())
 }
 
+/// Renews the global OAuthTokenIssuer slot of `store` at `at` with [`issuer`], by the plan.
+fn renew_global(store: &mut Store, at: OffsetDateTime) -> Result<Renewal, RenewError> {
+    certslot::rollover::renew(store, &OAUTH, &Scope::Global, &mut issuer(), at, RenewOptions::default())
+}
+
 fn template() -> RequestTemplate {
     RequestTemplate::for_type(&OAUTH, POOL, "contoso.com").expect("preset")
 }
@@ -209,15 +214,7 @@ fn exchange_renewal_is_planned_announced_rolled_and_retired_on_time() {
     };
     assert_eq!(certslot::rollover::plan(&store, opens), [renew]);
 
-    let renewal = certslot::rollover::renew(
-        &mut store,
-        &OAUTH,
-        &Scope::Global,
-        &mut issuer(),
-        opens,
-        RenewOptions::default(),
-    )
-    .expect("renew");
+    let renewal = renew_global(&mut store, opens).expect("renew");
     let Renewal { thumbprint: new, effective_at, shortened, outcome } = renewal;
     assert_eq!((effective_at, shortened), (opens + Duration::days(30), false));
     assert_eq!(
@@ -298,29 +295,13 @@ fn a_late_renewal_is_critical_and_shortened_and_past_the_threshold_rolls_at_once
     assert!(
         matches!(actions.get(1), Some(Action::Renew { effective_at, .. }) if *effective_at == not_after - Duration::DAY)
     );
-    let renewal = certslot::rollover::renew(
-        &mut store,
-        &OAUTH,
-        &Scope::Global,
-        &mut issuer(),
-        late,
-        RenewOptions::default(),
-    )
-    .expect("renew");
+    let renewal = renew_global(&mut store, late).expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (not_after - Duration::DAY, true));
 
     // Past the critical threshold (2 days), the renewal takes effect at once.
     let (mut store, _) = store_with(RolloverPolicy::exchange(), FIVE_YEARS, &Scope::Global);
     let emergency = not_after - Duration::hours(12);
-    let renewal = certslot::rollover::renew(
-        &mut store,
-        &OAUTH,
-        &Scope::Global,
-        &mut issuer(),
-        emergency,
-        RenewOptions::default(),
-    )
-    .expect("renew");
+    let renewal = renew_global(&mut store, emergency).expect("renew");
     assert_eq!((renewal.effective_at, renewal.shortened), (emergency, true));
     let rolled = store.advance(emergency).expect("advance");
     assert!(
@@ -386,7 +367,7 @@ fn refused_renewals_change_nothing() {
         assert_eq!(store.revision(), revision);
     };
     assert!(matches!(
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), T0, RenewOptions::default()),
+        renew_global(&mut store, T0),
         Err(RenewError::NotDue { opens_at }) if opens_at == opens
     ));
     unchanged(&store);
@@ -428,17 +409,9 @@ fn refused_renewals_change_nothing() {
     assert_eq!(violations.len(), 1, "{violations:?}");
     unchanged(&store);
 
-    let renewal = certslot::rollover::renew(
-        &mut store,
-        &OAUTH,
-        &Scope::Global,
-        &mut issuer(),
-        opens,
-        RenewOptions::default(),
-    )
-    .expect("renew");
+    let renewal = renew_global(&mut store, opens).expect("renew");
     assert!(matches!(
-        certslot::rollover::renew(&mut store, &OAUTH, &Scope::Global, &mut issuer(), opens, RenewOptions::default()),
+        renew_global(&mut store, opens),
         Err(RenewError::AlreadyPending { thumbprint, effective_at })
             if thumbprint == renewal.thumbprint && effective_at == renewal.effective_at
     ));
@@ -529,15 +502,7 @@ fn duende_retires_the_previous_key_after_its_retention() {
     let not_after = T0 + validity;
     let opens = not_after - Duration::days(28);
     store.advance(opens).expect("advance");
-    let renewal = certslot::rollover::renew(
-        &mut store,
-        &OAUTH,
-        &Scope::Global,
-        &mut issuer(),
-        opens,
-        RenewOptions::default(),
-    )
-    .expect("renew");
+    let renewal = renew_global(&mut store, opens).expect("renew");
     let rolled_at = opens + Duration::days(14);
     assert_eq!(renewal.effective_at, rolled_at);
     store.advance(rolled_at).expect("roll");
@@ -666,15 +631,7 @@ fn a_roll_waits_for_its_partners_and_yields_at_the_last_compliant_instant() {
     let not_after = T0 + validity;
     let last = not_after - hold;
     let opens = not_after - Duration::days(20);
-    let renewal = certslot::rollover::renew(
-        &mut store,
-        &OAUTH,
-        &Scope::Global,
-        &mut issuer(),
-        opens,
-        RenewOptions::default(),
-    )
-    .expect("renew");
+    let renewal = renew_global(&mut store, opens).expect("renew");
     let (new, effective_at) = (renewal.thumbprint, renewal.effective_at);
     let roll = |partners: &[&str]| Action::Roll {
         cert_type: OAUTH,

@@ -1,203 +1,83 @@
 //! The ACME issuer against Debian's `pebble` (Let's Encrypt's test CA, `-strict`) and
 //! `pebble-challtestsrv` (its challenge server, answering http-01 here, and DNS for pebble),
-//! both started by the test on loopback with a listener certificate the test makes with the
-//! OpenSSL CLI: a renewal started by certslot, ordered, answered, finalized with certslot's
+//! both started by the test on loopback with a listener certificate from the tests' CA (made with
+//! the OpenSSL CLI): a renewal started by certslot, ordered, answered, finalized with certslot's
 //! request, and finished into the store.
+
+mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use certslot::obtain::{RequestTemplate, SelfSignedOptions};
 use certslot::rand_core::UnwrapErr;
 use certslot::rollover::RenewOptions;
 use certslot::{CertType, OffsetDateTime, Policy, PrivateKey, RollOptions, Scope, Store};
 use certslot_etcd::acme::{AcmeCa, ChallengeAnswer, Responder};
+use common::{Daemon, Pki, TempDir, free_port, wait_until};
 use instant_acme::{ChallengeType, RetryPolicy};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A scratch directory, removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("certslot-acme-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().expect("openssl runs");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A CA and a leaf for 127.0.0.1 and localhost, for pebble's listeners.
-fn listener_certificate(dir: &Dir) -> (PathBuf, PathBuf, PathBuf) {
-    let p = |n: &str| dir.path(n).to_str().unwrap().to_owned();
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=certslot pebble test CA",
-        "-keyout",
-        &p("ca.key"),
-        "-out",
-        &p("ca.pem"),
-    ]);
-    std::fs::write(
-        dir.path("leaf.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        &p("leaf.key"),
-        "-out",
-        &p("leaf.csr"),
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("leaf.csr"),
-        "-CA",
-        &p("ca.pem"),
-        "-CAkey",
-        &p("ca.key"),
-        "-days",
-        "30",
-        "-extfile",
-        &p("leaf.ext"),
-        "-out",
-        &p("leaf.pem"),
-    ]);
-    (dir.path("ca.pem"), dir.path("leaf.pem"), dir.path("leaf.key"))
-}
-
-/// A child process killed on drop, its output in a file.
-struct Daemon(Child, PathBuf);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Daemon {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.1).unwrap_or_default()
-    }
-}
-
-fn spawn(program: &str, args: &[&str], env: &[(&str, &str)], log: &Path) -> Daemon {
-    let file = std::fs::File::create(log).unwrap();
-    let child = Command::new(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} is installed (scripts/test-deps.sh installs it): {e}"));
-    Daemon(child, log.to_owned())
-}
-
 fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(&format!("something listens on {port}"), Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
 }
 
-/// pebble and pebble-challtestsrv on loopback.
+/// pebble and pebble-challtestsrv on loopback, pebble's listener certificate from the tests'
+/// CA (`Pki`, `IP:127.0.0.1`).
 struct Pebble {
     acme_port: u16,
-    management: u16,
     pebble: Daemon,
     _challtestsrv: Daemon,
-    ca: PathBuf,
-    _dir: Dir,
+    _dir: TempDir,
 }
 
 impl Pebble {
     fn start(name: &str) -> Self {
-        let dir = Dir::new(name);
-        let (ca, cert, key) = listener_certificate(&dir);
+        let dir = TempDir::new(name);
+        let server = Pki::shared().server();
         let (acme_port, management, http01, dns, challenge_management) =
             (free_port(), free_port(), free_port(), free_port(), free_port());
         let config = serde_json::json!({"pebble": {
             "listenAddress": format!("127.0.0.1:{acme_port}"),
             "managementListenAddress": format!("127.0.0.1:{management}"),
-            "certificate": cert, "privateKey": key,
+            "certificate": server.cert, "privateKey": server.key,
             "httpPort": http01, "tlsPort": free_port(),
             "ocspResponderURL": "", "externalAccountBindingRequired": false
         }});
-        std::fs::write(dir.path("pebble.json"), config.to_string()).unwrap();
+        let config_file = dir.path().join("pebble.json");
+        std::fs::write(&config_file, config.to_string()).unwrap();
         let a = |p: u16| format!("127.0.0.1:{p}");
-        let challtestsrv = spawn(
-            "pebble-challtestsrv",
-            &[
-                "-http01",
-                &a(http01),
-                "-https01",
-                "",
-                "-tlsalpn01",
-                "",
-                "-dns01",
-                &a(dns),
-                "-management",
-                &a(challenge_management),
-                "-defaultIPv4",
-                "127.0.0.1",
-                "-defaultIPv6",
-                "",
-            ],
-            &[],
-            &dir.path("challtestsrv.log"),
-        );
-        let pebble = spawn(
-            "pebble",
-            &["-config", dir.path("pebble.json").to_str().unwrap(), "-strict", "-dnsserver", &a(dns)],
-            &[("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_AUTHZREUSE", "0")],
-            &dir.path("pebble.log"),
-        );
+        let mut challtestsrv = Command::new("pebble-challtestsrv");
+        challtestsrv.args([
+            "-http01",
+            &a(http01),
+            "-https01",
+            "",
+            "-tlsalpn01",
+            "",
+            "-dns01",
+            &a(dns),
+            "-management",
+            &a(challenge_management),
+            "-defaultIPv4",
+            "127.0.0.1",
+            "-defaultIPv6",
+            "",
+        ]);
+        let challtestsrv =
+            Daemon::spawn("pebble-challtestsrv", challtestsrv, dir.path().join("challtestsrv.log"));
+        let mut pebble = Command::new("pebble");
+        pebble
+            .args(["-config", config_file.to_str().unwrap(), "-strict", "-dnsserver", &a(dns)])
+            .envs([("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_AUTHZREUSE", "0")]);
+        let pebble = Daemon::spawn("pebble", pebble, dir.path().join("pebble.log"));
         wait_for_port(acme_port);
         wait_for_port(challenge_management);
         CHALLENGE_MANAGEMENT.store(challenge_management, std::sync::atomic::Ordering::Relaxed);
-        Self { acme_port, management, pebble, _challtestsrv: challtestsrv, ca, _dir: dir }
+        Self { acme_port, pebble, _challtestsrv: challtestsrv, _dir: dir }
     }
 
     fn directory(&self) -> String {
@@ -250,7 +130,7 @@ impl Responder for ChallTestSrv {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_is_ordered_answered_finalized_and_rolled_in() {
     let pebble = Pebble::start("http01");
-    let roots = std::fs::read(&pebble.ca).unwrap();
+    let roots = std::fs::read(Pki::shared().ca_file()).unwrap();
     let ca = AcmeCa::new(&pebble.directory(), &roots).unwrap().contact("mailto:certs@contoso.com");
     let (account, credentials) = ca.account(None).await.expect("account");
     let credentials = credentials.expect("a new account's credentials");
@@ -298,5 +178,4 @@ async fn a_renewal_is_ordered_answered_finalized_and_rolled_in() {
         stored.certificate.issuer()
     );
     assert_eq!(pebble.orders(), 1, "{}", pebble.pebble.log());
-    let _ = pebble.management;
 }

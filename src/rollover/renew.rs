@@ -164,6 +164,11 @@ impl Prepared {
     fn friendly_name(&self) -> Option<&str> {
         self.template.friendly_name_text()
     }
+
+    /// What the renewal did, once the store added and scheduled `thumbprint`.
+    fn renewal(&self, (thumbprint, outcome): (Thumbprint, Outcome)) -> Renewal {
+        Renewal { thumbprint, effective_at: self.effective_at, shortened: self.shortened, outcome }
+    }
 }
 
 /// The checks both halves make, and the effective date a renewal at `at` gets: the slot has a
@@ -281,7 +286,7 @@ pub fn finish_renewal(
     // Begun already: due or forced then; finishing does not wait for a window.
     let prepared = prepare(store, cert_type, scope, at, RenewOptions::default().force())?;
     let pfx = complete_request(key, answer, prepared.friendly_name()).map_err(RenewError::Answer)?;
-    let (thumbprint, outcome) = store.add_and_roll_renewal(
+    let added = store.add_and_roll_renewal(
         pfx,
         cert_type,
         scope,
@@ -289,7 +294,7 @@ pub fn finish_renewal(
         at,
         prepared.roll_options(),
     )?;
-    Ok(Renewal { thumbprint, effective_at: prepared.effective_at, shortened: prepared.shortened, outcome })
+    Ok(prepared.renewal(added))
 }
 
 /// Renews the current certificate of `cert_type` at `scope` in `store` (the slot at that
@@ -338,7 +343,7 @@ pub fn renew<I: Issuer>(
     let certificates = issuer.issue(&issue).map_err(issuer_error)?;
     let pfx: Pfx = complete_with_certificates(key, certificates, prepared.friendly_name())
         .map_err(RenewError::Answer)?;
-    let (thumbprint, outcome) = store.add_and_roll(
+    let added = store.add_and_roll(
         pfx,
         core::slice::from_ref(cert_type),
         scope,
@@ -346,5 +351,5 @@ pub fn renew<I: Issuer>(
         at,
         prepared.roll_options(),
     )?;
-    Ok(Renewal { thumbprint, effective_at: prepared.effective_at, shortened: prepared.shortened, outcome })
+    Ok(prepared.renewal(added))
 }

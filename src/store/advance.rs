@@ -132,8 +132,9 @@ impl Store {
         // ([`Store::partner_gate_yields_at`]), so that waiting never lets the current certificate
         // outlive its hold, nor the pending one age past its own renewal deadline.
         let mut yielded = Vec::new();
-        let latest = self.milestones_of(id).latest_effective;
-        if !partners.is_empty() && self.partner_yield_of(id).is_none_or(|last| at >= last) {
+        let milestones = self.milestones_for(&before);
+        let latest = milestones.latest_effective;
+        if !partners.is_empty() && self.partner_yield(&before, &milestones).is_none_or(|last| at >= last) {
             yielded = std::mem::take(&mut partners);
         }
         // A roll the gates held, released outside the type's renewal window, waits for the

@@ -219,12 +219,13 @@ impl Store {
     /// notice; with a renewal window, the last instant inside one that leaves its renewal's roll a
     /// window before that deadline's roll). `None` without a pending roll.
     pub fn partner_gate_yields_at(&self, cert_type: &CertType, scope: &Scope) -> Option<OffsetDateTime> {
-        self.slots.slot_id(cert_type, scope).and_then(|id| self.partner_yield_of(id))
+        let entry = self.slots.entry(self.slots.slot_id(cert_type, scope)?)?;
+        self.partner_yield(entry, &self.milestones_for(entry))
     }
 
-    /// [`Store::partner_gate_yields_at`] of slot `id`.
-    pub(super) fn partner_yield_of(&self, id: SlotId) -> Option<OffsetDateTime> {
-        let entry = self.slots.entry(id)?;
+    /// [`Store::partner_gate_yields_at`] of a slot with `entry` as its contents and `milestones`
+    /// as its milestones.
+    fn partner_yield(&self, entry: &SlotEntry, milestones: &SlotMilestones) -> Option<OffsetDateTime> {
         let pending = entry.pending?;
         let cert_type = self.slots.cert_type(entry.type_id)?;
         let rollover = self.configs.rollover(cert_type);
@@ -240,7 +241,7 @@ impl Store {
                 .and_then(|t| t.checked_sub(window.longest_closed()))
                 .and_then(|t| window.last_open(t));
         }
-        earliest(self.milestones_for(entry).latest_effective, pending_renew_by)
+        earliest(milestones.latest_effective, pending_renew_by)
     }
 
     /// The slots whose first rollover milestone ([`Store::milestones`]) is at or before `until`,
@@ -470,7 +471,7 @@ impl Store {
                 None => out[1] = Some((pending.at, Trigger::RollDue)),
                 // Held for partners: tried again when the partner gate yields.
                 Some(blocked) if !blocked.partners.is_empty() => {
-                    out[1] = self.partner_yield_of(id).map(|t| (t, Trigger::RollDue));
+                    out[1] = self.partner_yield(entry, &milestones).map(|t| (t, Trigger::RollDue));
                 }
                 // Held for the renewal window: tried again when it opens.
                 Some(blocked) if !blocked.gated() => {

@@ -368,9 +368,7 @@ impl Store {
         options: RollOptions,
     ) -> Result<(Thumbprint, Outcome), SlotError> {
         let ((thumbprint, events), revision) = self.atomically_with_at(at, |store| {
-            let thumbprint = store.put_pfx(pfx)?;
-            let events = store.roll_events(cert_types, scope, &thumbprint, effective_at, at, options)?;
-            Ok((thumbprint, events))
+            store.put_and_roll(pfx, cert_types, scope, effective_at, at, options)
         })?;
         Ok((thumbprint, Outcome { events, revision }))
     }
@@ -391,12 +389,24 @@ impl Store {
             let (id, request) = store.request_of(cert_type, scope)?;
             store.renewable_slot(cert_type, scope, request.current())?;
             store.slots.set_request(id, None);
-            let thumbprint = store.put_pfx(pfx)?;
-            let cert_types = core::slice::from_ref(cert_type);
-            let events = store.roll_events(cert_types, scope, &thumbprint, effective_at, at, options)?;
-            Ok((thumbprint, events))
+            store.put_and_roll(pfx, core::slice::from_ref(cert_type), scope, effective_at, at, options)
         })?;
         Ok((thumbprint, Outcome { events, revision }))
+    }
+
+    /// The body of [`Store::add_and_roll`]: the PFX added, then its roll scheduled.
+    fn put_and_roll(
+        &mut self,
+        pfx: Pfx,
+        cert_types: &[CertType],
+        scope: &Scope,
+        effective_at: OffsetDateTime,
+        at: OffsetDateTime,
+        options: RollOptions,
+    ) -> Result<(Thumbprint, Vec<Event>), SlotError> {
+        let thumbprint = self.put_pfx(pfx)?;
+        let events = self.roll_events(cert_types, scope, &thumbprint, effective_at, at, options)?;
+        Ok((thumbprint, events))
     }
 
     /// The body of [`Store::roll`].

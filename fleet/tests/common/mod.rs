@@ -43,6 +43,18 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Starts `command` with its stdout and stderr in the file `log`.
+    pub fn spawn(name: &str, mut command: Command, log: PathBuf) -> Self {
+        let file = std::fs::File::create(&log).expect("log");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts (scripts/test-deps.sh installs what tests run): {e}"));
+        Self { name: name.into(), child: Some(child), log }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }
@@ -254,16 +266,10 @@ impl Fleet {
     }
 
     /// Starts `command`, its output in `<work>/<name>.log`: a daemon killed when dropped.
-    fn spawn_command(&self, name: &str, mut command: Command) -> Daemon {
+    fn spawn_command(&self, name: &str, command: Command) -> Daemon {
         let log = self.work.path().join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("log");
-        let child = command
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
-            .spawn()
-            .expect("certslot-fleet starts");
         self.logs.lock().unwrap().push(log.clone());
-        Daemon { name: name.into(), child: Some(child), log }
+        Daemon::spawn(name, command, log)
     }
 
     pub fn agent_dir(&self, server: &str) -> PathBuf {
