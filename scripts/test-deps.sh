@@ -13,8 +13,9 @@ set -euo pipefail
 # keeps a screenshot (target/tmp/status-page.png).
 # wrk: a load test of the key server, and with nginx-light the figures example's comparison
 # (`figures serve`). pebble: Let's Encrypt's test ACME CA and its challenge server
-# (pebble-challtestsrv), which the ACME issuer's tests start.
-packages=(openssl python3 curl prometheus chromium wrk nginx-light pebble)
+# (pebble-challtestsrv), which the ACME issuer's tests start. bind9: the DNS server of the dns-01
+# tests (a zone that takes TSIG-signed RFC 2136 updates; tsig-keygen makes their key).
+packages=(openssl python3 curl prometheus chromium wrk nginx-light pebble bind9)
 [ "${1:-}" = "--build" ] && packages+=(libssl-dev pkg-config)
 need=()
 for pkg in "${packages[@]}"; do
@@ -25,8 +26,8 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
-    # etcd-server's and prometheus's packages would start them as services where an init system
-    # runs one; the tests start their own on free ports, so keep services from starting while
+    # etcd-server's, prometheus's and bind9's packages would start them as services where an
+    # init system runs one; the tests start their own on free ports, so keep services from starting while
     # installing.
     policy=/usr/sbin/policy-rc.d
     added_policy=false
@@ -61,3 +62,4 @@ chromium --version
 nginx -v 2>&1
 wrk --version 2>&1 | sed -n 1p || true
 dpkg-query -W -f='pebble ${Version}\n' pebble
+named -v

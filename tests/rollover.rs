@@ -819,6 +819,8 @@ fn a_renewal_in_two_halves_survives_a_reload_and_takes_the_cas_certificate_and_c
     assert_eq!(request.key().map(PrivateKey::pkcs8_der), Some(keys()[1].pkcs8_der()));
     assert_eq!((request.order(), request.csr_der()), (Some(order), started.request.der()));
     assert_eq!(request.csr_pem(), csr);
+    // The names an ACME order asks for, read back from the request.
+    assert_eq!(request.dns_names(), ["pool01.contoso.com", "contoso.com"]);
     assert!(!format!("{request:?}").contains("pkcs8"), "{request:?}");
     let mut reloaded = keyless;
     assert!(matches!(

@@ -108,10 +108,10 @@ pub use crate::etcd::{
     enable_auth, role_name, setup_access,
 };
 pub use crate::fleet::{
-    Agent, AgentError, AgentEvent, Alert, Campaign, CertDirError, Coordinator, CoordinatorEvent, Election,
-    FetchRecord, HoldingsReport, Leadership, LiveReport, PartnerToken, PartnerView, PendingSeen, ReportError,
-    ServerStatus, Step, WaitingRoll, fetch_records, fleet_status, keys_for_renewals, live_reports,
-    partner_views, step, waiting_rolls,
+    AcmeEvent, AcmeTiming, Agent, AgentError, AgentEvent, Alert, Campaign, CertDirError, Coordinator,
+    CoordinatorEvent, Election, FetchRecord, HoldingsReport, Leadership, LiveReport, PartnerToken,
+    PartnerView, PendingSeen, Renewals, ReportError, ServerStatus, Step, WaitingRoll, fetch_records,
+    fleet_status, keys_for_renewals, live_reports, partner_views, step, waiting_rolls,
 };
 pub use crate::metrics::{AgentMetrics, CoordinatorMetrics, FleetCollector, Registry, serve_metrics};
 pub use crate::seal::{
@@ -120,7 +120,7 @@ pub use crate::seal::{
 };
 pub use crate::serve::{
     Document, DocumentKind, KeyServer, Published, ServeError, ServeEvent, ServerTls, ServerTlsError,
-    client_certificate_credential,
+    client_certificate_credential, serve_acme_http01,
 };
 pub use crate::state::{
     EtcdStore, Guard, Loaded, PasswordError, PasswordSource, StateError, StoreError, StoreMetrics,

@@ -197,7 +197,7 @@ fn sigterm_stops_an_agent_and_a_coordinator_within_a_second_with_their_leases_re
 fn a_step_renews_on_the_keys_made_ahead_of_it() {
     use certslot::obtain::KeySpec;
     use certslot::{CertType, ImportOptions, Password, Pfx, RollOptions, Scope, Store};
-    use certslot_etcd::{Clock, keys_for_renewals, step};
+    use certslot_etcd::{Clock, Renewals, keys_for_renewals, step};
 
     let pfx = |file: &str| {
         Pfx::import(&std::fs::read(file).unwrap(), &Password::new(PFX_PASSWORD), ImportOptions::default())
@@ -215,7 +215,7 @@ fn a_step_renews_on_the_keys_made_ahead_of_it() {
     let key =
         KeySpec::Rsa { bits: 2048 }.generate(&mut certslot::rand_core::UnwrapErr(getrandom::SysRng)).unwrap();
     let spki = key.public_key_der().unwrap();
-    let stepped = step(&mut store, &[], &[], &Clock::Fixed(at), false, Some(&[key])).unwrap();
+    let stepped = step(&mut store, &[], &[], &Clock::Fixed(at), false, Some(Renewals::new(&[key]))).unwrap();
     let [(renewed, _)] = stepped.renewed.as_slice() else { panic!("one renewal: {stepped:?}") };
     let slot = store.slot_at(&CertType::OAuthTokenIssuer, &Scope::Global).unwrap();
     assert_eq!(slot.pending().map(|p| p.thumbprint), Some(*renewed));

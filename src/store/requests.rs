@@ -86,6 +86,34 @@ impl RenewalRequest {
         crate::x509::pem::encode("CERTIFICATE REQUEST", &self.csr)
     }
 
+    /// The DNS names the request asks for (its subjectAltName extension request), in its
+    /// order: what an ACME order's identifiers are. Empty for a request without any.
+    pub fn dns_names(&self) -> Vec<String> {
+        use der::Decode as _;
+        use der::oid::AssociatedOid as _;
+        use x509_cert::ext::pkix::SubjectAltName;
+        use x509_cert::ext::pkix::name::GeneralName;
+        use x509_cert::request::{CertReq, ExtensionReq};
+        let Ok(request) = CertReq::from_der(&self.csr) else { return Vec::new() };
+        let extensions = request
+            .info
+            .attributes
+            .iter()
+            .filter(|a| a.oid == ExtensionReq::OID)
+            .flat_map(|a| a.values.iter())
+            .filter_map(|v| v.decode_as::<ExtensionReq>().ok())
+            .flat_map(|r| r.0);
+        extensions
+            .filter(|e| e.extn_id == SubjectAltName::OID)
+            .filter_map(|e| SubjectAltName::from_der(e.extn_value.as_bytes()).ok())
+            .flat_map(|san| san.0)
+            .filter_map(|name| match name {
+                GeneralName::DnsName(dns) => Some(dns.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// When the renewal began.
     pub fn started_at(&self) -> OffsetDateTime {
         self.started_at

@@ -10,7 +10,9 @@
 //! On `instant-acme` (the maintained pure-Rust ACME client) with its `ring` backend, the
 //! provider rustls already uses here; its HTTP client is [`AcmeHttp`].
 
+mod dns;
 mod http;
+mod settings;
 
 use std::future::Future;
 
@@ -20,7 +22,10 @@ use instant_acme::{
 };
 use zeroize::Zeroizing;
 
+pub use self::dns::{DnsUpdate, TsigKey};
 pub use self::http::AcmeHttp;
+pub use self::settings::{AcmeConfig, ChallengeKind};
+pub(crate) use self::settings::{StoredAcme, account_label};
 
 /// Why an ACME step failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +34,19 @@ pub enum AcmeError {
     /// The CA's root certificates (PEM) do not read, or hold none.
     #[error("the ACME CA's root certificates: {0}")]
     Root(String),
+    /// A TSIG key or a dns-01 zone that cannot be used.
+    #[error("dns-01 updates: {0}")]
+    Tsig(String),
+    /// The directory is not an `https` URL.
+    #[error("the ACME directory {0:?} is not an https URL")]
+    Directory(String),
+    /// A secret the state keeps sealed does not open with the writers' keys (another password,
+    /// or changed).
+    #[error("{what} does not open with this password")]
+    Sealed {
+        /// Which secret.
+        what: &'static str,
+    },
     /// The saved account credentials do not read.
     #[error("the saved ACME account does not read: {0}")]
     Credentials(#[source] serde_json::Error),
@@ -44,7 +62,7 @@ pub enum AcmeError {
         detail: Option<String>,
     },
     /// The CA offers no challenge of the kind this issuer answers for an identifier.
-    #[error("the CA offers no {kind:?} challenge for {identifier}")]
+    #[error("the CA offers no {} challenge for {identifier}", challenge_name(kind))]
     NoChallenge {
         /// The kind answered.
         kind: ChallengeType,
@@ -52,7 +70,7 @@ pub enum AcmeError {
         identifier: String,
     },
     /// The challenge responder failed to publish or withdraw an answer.
-    #[error("answering the {kind:?} challenge for {identifier}: {reason}")]
+    #[error("answering the {} challenge for {identifier}: {reason}", challenge_name(kind))]
     Responder {
         /// The kind.
         kind: ChallengeType,
@@ -61,6 +79,16 @@ pub enum AcmeError {
         /// Why.
         reason: String,
     },
+}
+
+/// A challenge kind as RFC 8555 names it.
+fn challenge_name(kind: &ChallengeType) -> String {
+    match kind {
+        ChallengeType::Http01 => "http-01".into(),
+        ChallengeType::Dns01 => "dns-01".into(),
+        ChallengeType::TlsAlpn01 => "tls-alpn-01".into(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// One challenge to answer: the identifier, the token, and the two forms of its answer.
@@ -115,9 +143,14 @@ impl AcmeCa {
     /// certificates of `roots_pem` only.
     ///
     /// # Errors
-    /// [`AcmeError::Root`] when `roots_pem` holds no certificate rustls accepts as a root.
+    /// [`AcmeError::Root`] when `roots_pem` holds no certificate rustls accepts as a root,
+    /// [`AcmeError::Directory`] when `directory` is not an `https` URL.
     pub fn new(directory: &str, roots_pem: &[u8]) -> Result<Self, AcmeError> {
         use rustls_pki_types::pem::PemObject as _;
+        let host = directory.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty() || host.starts_with('/') || directory.chars().any(char::is_whitespace) {
+            return Err(AcmeError::Directory(directory.to_owned()));
+        }
         let mut roots = rustls::RootCertStore::empty();
         for der in rustls_pki_types::CertificateDer::pem_slice_iter(roots_pem) {
             let der = der.map_err(|e| AcmeError::Root(e.to_string()))?;

@@ -10,7 +10,7 @@
 //! | role | may read | may write |
 //! |---|---|---|
 //! | `certslot:<cluster>:admin` | the cluster's keys | the cluster's keys |
-//! | `certslot:<cluster>:coordinator` | the cluster's keys | the state, the deliveries, receipts, the queue, the election key |
+//! | `certslot:<cluster>:coordinator` | the cluster's keys | the state, the deliveries, receipts, the queue, the election key, the http-01 answers |
 //! | `certslot:<cluster>:reader` | the cluster's keys | nothing |
 //! | `certslot:<cluster>:keyserver` | the cluster's keys | the partners' fetch records |
 //! | `certslot:<cluster>:agent:<server>` | its server's delivery | its server's report |
@@ -127,6 +127,7 @@ fn roles(cluster: &Cluster, plan: &AccessPlan) -> BTreeMap<String, BTreeSet<Perm
             Perm::new(Readwrite, cluster.coordinator_key()),
             Perm::prefix(Readwrite, cluster.op_key("")),
             Perm::prefix(Readwrite, cluster.queue_prefix()),
+            Perm::prefix(Readwrite, cluster.acme_challenges_prefix()),
         ]),
     );
     roles.insert(role_name(cluster, "reader"), BTreeSet::from([Perm::prefix(Read, cluster.prefix())]));

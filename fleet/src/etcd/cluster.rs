@@ -108,6 +108,17 @@ impl Cluster {
         format!("/certslot/{}/fetches/{}", self.name, partner.to_ascii_lowercase())
     }
 
+    /// The prefix of the http-01 challenge answers a coordinator publishes for the key server:
+    /// one key per token, holding its key authorization.
+    pub fn acme_challenges_prefix(&self) -> String {
+        format!("/certslot/{}/acme-http-01/", self.name)
+    }
+
+    /// The key of the http-01 answer to `token` (a base64url token: no `/`).
+    pub fn acme_challenge_key(&self, token: &str) -> String {
+        format!("/certslot/{}/acme-http-01/{token}", self.name)
+    }
+
     /// The key the coordinators' election is held on.
     pub fn coordinator_key(&self) -> String {
         format!("/certslot/{}/coordinator", self.name)

@@ -30,6 +30,32 @@ pub enum Alert {
         /// Why (the renewal error's message).
         reason: String,
     },
+    /// A renewal through an ACME CA failed and is tried again at `retry_at` (the CA or the
+    /// way to it down, a challenge answer not published); `critical` once the renewal has been
+    /// in progress for the coordinator's alert threshold. Nothing rolls meanwhile.
+    AcmeFailing {
+        /// The type.
+        cert_type: CertType,
+        /// The scope.
+        scope: Scope,
+        /// The certificate being renewed.
+        current: Thumbprint,
+        /// When the renewal began.
+        #[serde(with = "time::serde::rfc3339")]
+        started_at: OffsetDateTime,
+        /// Failed attempts so far.
+        attempts: u32,
+        /// The instant of the failure.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+        /// When it is tried again.
+        #[serde(with = "time::serde::rfc3339")]
+        retry_at: OffsetDateTime,
+        /// Whether it has failed past the alert threshold.
+        critical: bool,
+        /// Why.
+        reason: String,
+    },
     /// The slot's certificate expires before any compliant roll can take effect: from
     /// `emergency_at` on, a renewal rolls in at once.
     Critical {
@@ -119,6 +145,7 @@ impl Alert {
     pub fn slot(&self) -> (&CertType, &Scope) {
         match self {
             Self::RenewalRefused { cert_type, scope, .. }
+            | Self::AcmeFailing { cert_type, scope, .. }
             | Self::Critical { cert_type, scope, .. }
             | Self::Expired { cert_type, scope, .. }
             | Self::PartnerGateYielded { cert_type, scope, .. } => (cert_type, scope),
@@ -128,17 +155,19 @@ impl Alert {
     /// The certificate it is about.
     pub fn thumbprint(&self) -> Thumbprint {
         match self {
-            Self::RenewalRefused { current, .. } => *current,
+            Self::RenewalRefused { current, .. } | Self::AcmeFailing { current, .. } => *current,
             Self::Critical { thumbprint, .. }
             | Self::Expired { thumbprint, .. }
             | Self::PartnerGateYielded { thumbprint, .. } => *thumbprint,
         }
     }
 
-    /// Its kind, as in JSON: `renewal_refused`, `critical` or `expired`.
+    /// Its kind, as in JSON: `renewal_refused`, `acme_failing`, `critical`, `expired` or
+    /// `partner_gate_yielded`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::RenewalRefused { .. } => "renewal_refused",
+            Self::AcmeFailing { .. } => "acme_failing",
             Self::Critical { .. } => "critical",
             Self::Expired { .. } => "expired",
             Self::PartnerGateYielded { .. } => "partner_gate_yielded",
@@ -154,6 +183,27 @@ impl fmt::Display for Alert {
                 "{cert_type} at {scope}: renewal of {current} refused at {}: {reason}",
                 HumanTime(*at)
             ),
+            Self::AcmeFailing {
+                cert_type,
+                scope,
+                current,
+                started_at,
+                attempts,
+                retry_at,
+                critical,
+                reason,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{cert_type} at {scope}: {}renewal of {current} through ACME (begun {}) failed {attempts} time{}, \
+                     trying again at {}: {reason}",
+                    if *critical { "CRITICAL: " } else { "" },
+                    HumanTime(*started_at),
+                    if *attempts == 1 { "" } else { "s" },
+                    HumanTime(*retry_at)
+                )
+            }
             Self::Critical { cert_type, scope, thumbprint, expires_at, emergency_at } => write!(
                 f,
                 "{cert_type} at {scope}: CRITICAL: {thumbprint} expires at {} and no compliant roll can \

@@ -10,33 +10,41 @@
 //! recorded, or another writer's change such as a server removed). A step with nothing to do
 //! writes nothing.
 //!
-//! With renewal on ([`Coordinator::renew_self_signed`]), the same step then asks the planner
-//! ([`Store::plan`]) what is due and renews every slot it says `Renew` for with certslot's
-//! self-signed issuer ([`Store::renew`]), inside the same update; it wakes at
-//! [`Store::next_plan_due`] rather than [`Store::next_due`]. A refused renewal changes nothing and
-//! is reported in the step; `Critical` and `Expired` actions are reported too.
+//! With renewal on ([`Coordinator::renew`]), the same step then asks the planner
+//! ([`certslot::rollover::plan`]) what is due and renews every slot it says `Renew` for, inside
+//! the same update: with certslot's self-signed issuer ([`certslot::rollover::renew`]), or, for a
+//! type with ACME settings ([`EtcdStore::set_acme`]), by starting the renewal
+//! ([`certslot::rollover::start_renewal`]: key and request kept in the state) for a task of the
+//! leader's to take through the CA and finish (see `acme_renewal`: the order's URL goes into the
+//! state first, so a new leader resumes the same order). It wakes at
+//! [`certslot::rollover::next_plan_due`] rather than [`Store::next_due`]. A refused renewal
+//! changes nothing and is reported in the step; `Critical` and `Expired` actions are reported
+//! too.
 
 use core::fmt;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
-use certslot::obtain::{KeySpec, SelfSignedIssuer};
+use certslot::obtain::{Issuer as _, KeySpec, SelfSignedIssuer};
 use certslot::pfx::PrivateKey;
 use certslot::rand_core::UnwrapErr;
-use certslot::{Event, OffsetDateTime, SlotError, Store, Thumbprint, rollover::Action};
+use certslot::{CertType, Event, OffsetDateTime, Scope, SlotError, Store, Thumbprint, rollover::Action};
 use etcd_client::EventType;
 use getrandom::SysRng;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::clock::Clock;
 use crate::etcd::EtcdError;
+use crate::fleet::acme_renewal::{AcmeEvent, AcmeTiming, drive, in_progress};
 use crate::fleet::alert::Alert;
 use crate::fleet::election::{Elected, Election, Leadership};
 use crate::fleet::partners::{FetchRecord, fetch_records};
 use crate::fleet::report::{LiveReport, live_reports};
 use crate::fleet::watcher::{Seen, Watched, spawn_watch};
-use crate::state::{EtcdStore, UpdateError, Updated, on_blocking_thread, retry_wait, sleep_until};
+use crate::state::{EtcdStore, Loaded, UpdateError, Updated, on_blocking_thread, retry_wait, sleep_until};
 
 /// What one [`step`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,19 +59,59 @@ pub struct Step {
     pub events: Vec<Event>,
     /// The renewals it made: the new certificate and when it rolls in.
     pub renewed: Vec<(Thumbprint, OffsetDateTime)>,
+    /// The renewals it started for an ACME CA to answer: the slot and the certificate renewed.
+    pub started: Vec<(CertType, Scope, Thumbprint)>,
     /// What needs a person: renewals refused, and the planner's `Critical` and `Expired` actions.
     pub alerts: Vec<Alert>,
     /// The store's next scheduled change after the step (with renewal on: the plan's next change).
     pub next_due: Option<OffsetDateTime>,
 }
 
+/// How a [`step`] renews what the plan says is due: the keys made ahead of it (see
+/// [`keys_for_renewals`]; it makes more itself when they run out), and the types whose
+/// renewals an ACME CA answers (started by the step, finished by the coordinator's ACME task),
+/// the others being renewed with self-signed certificates.
+#[derive(Clone, Copy, Debug)]
+pub struct Renewals<'a> {
+    keys: &'a [PrivateKey],
+    acme: Option<&'a BTreeSet<CertType>>,
+    held: Option<&'a BTreeSet<(CertType, Scope)>>,
+}
+
+impl<'a> Renewals<'a> {
+    /// Renewals on `keys` first, all self-signed.
+    pub fn new(keys: &'a [PrivateKey]) -> Self {
+        Self { keys, acme: None, held: None }
+    }
+
+    /// The renewals of `types` are started for an ACME CA instead.
+    #[must_use]
+    pub fn through_acme(self, types: &'a BTreeSet<CertType>) -> Self {
+        Self { acme: Some(types), ..self }
+    }
+
+    /// The ACME renewals of `slots` are not started this step (a renewal of theirs was just
+    /// cancelled, and the next waits).
+    #[must_use]
+    pub fn holding(self, slots: &'a BTreeSet<(CertType, Scope)>) -> Self {
+        Self { held: Some(slots), ..self }
+    }
+
+    fn is_held(&self, cert_type: &CertType, scope: &Scope) -> bool {
+        self.held.is_some_and(|held| held.contains(&(cert_type.clone(), scope.clone())))
+    }
+
+    fn is_acme(&self, cert_type: &CertType) -> bool {
+        self.acme.is_some_and(|types| types.contains(cert_type))
+    }
+}
+
 /// One coordinator step on `store` (see the module documentation): records the live `reports`
 /// that differ from the store's records, then advances to `clock`'s instant when a scheduled
 /// change is due, or when a due roll is held and either a report was recorded or
 /// `others_changed` (the state changed by someone else since the last step); with `renew`
-/// (`Some`), then renews what the plan says is due with self-signed certificates, on the keys
-/// given first (made ahead of the step, see [`keys_for_renewals`]), on keys it makes itself
-/// when they run out. No I/O (renewal draws serials, and keys when it must, from the system's
+/// (`Some`), then renews what the plan says is due (self-signed, or started for an ACME CA; see
+/// [`Renewals`]). No I/O (renewal draws serials, and keys when it must, from the system's
 /// random generator).
 ///
 /// A report's instant is recorded as it is, except that it is never later than the clock's
@@ -78,7 +126,7 @@ pub fn step(
     fetches: &[FetchRecord],
     clock: &Clock,
     others_changed: bool,
-    renew: Option<&[PrivateKey]>,
+    renew: Option<Renewals<'_>>,
 ) -> Result<Step, SlotError> {
     let mut live: Vec<_> = reports.iter().filter_map(|r| r.report.as_ref().ok()).collect();
     live.sort_by_key(|r| r.reported_at);
@@ -119,18 +167,41 @@ pub fn step(
     } else {
         Vec::new()
     };
-    let mut renewed = Vec::new();
+    let (mut renewed, mut started) = (Vec::new(), Vec::new());
     let mut alerts: Vec<Alert> = events.iter().filter_map(Alert::of_event).collect();
-    let Some(keys) = renew else {
-        return Ok(Step { at, recorded, fetched, events, renewed, alerts, next_due: store.next_due() });
+    let Some(renew) = renew else {
+        return Ok(Step {
+            at,
+            recorded,
+            fetched,
+            events,
+            renewed,
+            started,
+            alerts,
+            next_due: store.next_due(),
+        });
     };
-    let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(keys.iter().cloned());
+    let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(renew.keys.iter().cloned());
     // A renewal due outside its type's renewal window waits for the window to open.
     let mut window_opens = None;
     for action in certslot::rollover::plan(store, at) {
         match &action {
             Action::Renew { window_opens: Some(opens), .. } => {
                 window_opens = Some(window_opens.map_or(*opens, |w: OffsetDateTime| w.min(*opens)));
+            }
+            Action::Renew { cert_type, scope, .. }
+                if renew.is_acme(cert_type) && renew.is_held(cert_type, scope) => {}
+            Action::Renew { cert_type, scope, current, .. } if renew.is_acme(cert_type) => {
+                match start_for_acme(store, cert_type, scope, *current, &mut issuer, at) {
+                    Ok(()) => started.push((cert_type.clone(), scope.clone(), *current)),
+                    Err(reason) => alerts.push(Alert::RenewalRefused {
+                        cert_type: cert_type.clone(),
+                        scope: scope.clone(),
+                        current: *current,
+                        at,
+                        reason,
+                    }),
+                }
             }
             Action::Renew { cert_type, scope, current, .. } => {
                 match certslot::rollover::renew(store, cert_type, scope, &mut issuer, at, Default::default())
@@ -157,12 +228,35 @@ pub fn step(
         fetched,
         events,
         renewed,
+        started,
         alerts,
         next_due: match (certslot::rollover::next_plan_due(store), window_opens) {
             (Some(due), Some(opens)) => Some(due.min(opens)),
             (due, opens) => due.or(opens),
         },
     })
+}
+
+/// Starts the renewal of `current` for an ACME CA: a key of its kind from `issuer`'s spares (or
+/// made now), the request kept in the store. The error's message on refusal.
+fn start_for_acme(
+    store: &mut Store,
+    cert_type: &CertType,
+    scope: &Scope,
+    current: Thumbprint,
+    issuer: &mut SelfSignedIssuer<UnwrapErr<SysRng>>,
+    at: OffsetDateTime,
+) -> Result<(), String> {
+    let public_key = store.inventory().get(&current).and_then(|s| s.certificate.public_key().ok());
+    let spec = public_key
+        .as_ref()
+        .and_then(KeySpec::of_public_key)
+        .ok_or_else(|| "the current certificate's key is of a kind certslot cannot make".to_owned())?;
+    let key = issuer.key(spec).map_err(|e| e.to_string())?;
+    let options = certslot::rollover::RenewOptions::default();
+    certslot::rollover::start_renewal(store, cert_type, scope, key, at, options, &mut UnwrapErr(SysRng))
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The kinds of key the renewals due in `store` at `at` ask for, in the plan's order: what to
@@ -182,14 +276,44 @@ pub fn keys_for_renewals(store: &Store, at: OffsetDateTime) -> Vec<KeySpec> {
         .collect()
 }
 
+/// A leadership's ACME tasks: by slot, the renewal's start and the task's stop.
+type AcmeTasks = BTreeMap<(CertType, Scope), (OffsetDateTime, DropGuard)>;
+
+/// The slots whose ACME renewal waits after a cancellation now (a wait that is over keeps its
+/// count until a renewal succeeds).
+fn held_now(holds: &BTreeMap<(CertType, Scope), (Instant, u32)>) -> BTreeSet<(CertType, Scope)> {
+    let now = Instant::now();
+    holds.iter().filter(|(_, (until, _))| *until > now).map(|(slot, _)| slot.clone()).collect()
+}
+
+/// The wait before a slot's ACME renewal starts again after `cancelled` cancellations in a row:
+/// a minute doubling up to `cap` (an order the CA keeps declaring invalid is not placed again
+/// at every step).
+fn acme_hold(cancelled: u32, cap: Duration) -> Duration {
+    let doublings = cancelled.saturating_sub(1).min(20);
+    Duration::from_secs(60u64 << doublings).min(cap.max(Duration::from_secs(60)))
+}
+
+/// The types of `loaded`'s slots that have ACME settings.
+fn acme_types(loaded: &Loaded) -> BTreeSet<CertType> {
+    loaded
+        .store
+        .slots()
+        .map(|(cert_type, _, _)| cert_type)
+        .filter(|t| loaded.acme(t).is_some())
+        .cloned()
+        .collect()
+}
+
 /// The coordinator. See the module documentation.
 pub struct Coordinator {
-    store: EtcdStore,
+    store: Arc<EtcdStore>,
     id: String,
     lease_ttl: Duration,
     resync: Duration,
     clock: Clock,
     renew: bool,
+    acme: AcmeTiming,
 }
 
 /// What a coordinator did or met, for its log.
@@ -210,6 +334,8 @@ pub enum CoordinatorEvent {
     },
     /// A step changed the store.
     Stepped(Step),
+    /// The ACME side of a renewal did something, or failed.
+    Acme(AcmeEvent),
     /// It handed these servers their deliveries afresh: someone other than a writer had changed
     /// or deleted them (see [`EtcdStore::repair_deliveries`]).
     DeliveriesRepaired {
@@ -260,11 +386,15 @@ impl fmt::Display for CoordinatorEvent {
                         certslot::validate::HumanTime(*effective_at)
                     )?;
                 }
+                for (cert_type, scope, current) in &step.started {
+                    write!(f, "; renewal of {current} ({cert_type} at {scope}) started for the ACME CA")?;
+                }
                 for alert in &step.alerts {
                     write!(f, "; ALERT {alert}")?;
                 }
                 Ok(())
             }
+            Self::Acme(event) => event.fmt(f),
             Self::DeliveriesRepaired { servers } => {
                 write!(f, "handed afresh the deliveries changed by hand of {}", servers.join(", "))
             }
@@ -291,19 +421,26 @@ impl Coordinator {
     /// state's password.
     pub fn new(store: EtcdStore, id: impl Into<String>) -> Self {
         Self {
-            store: store.for_coordinator(),
+            store: Arc::new(store.for_coordinator()),
             id: id.into(),
             lease_ttl: Self::DEFAULT_LEASE_TTL,
             resync: Self::DEFAULT_RESYNC,
             clock: Clock::System,
             renew: false,
+            acme: AcmeTiming::default(),
         }
     }
 
-    /// Renews what the rollover planner says is due with self-signed certificates (what
-    /// Exchange and AD FS do for their token-signing certificates), each step.
-    pub fn renew_self_signed(self, renew: bool) -> Self {
+    /// Renews what the rollover planner says is due, each step: through the type's ACME CA
+    /// when it has ACME settings ([`EtcdStore::set_acme`]), else with self-signed certificates
+    /// (what Exchange and AD FS do for their token-signing certificates).
+    pub fn renew(self, renew: bool) -> Self {
         Self { renew, ..self }
+    }
+
+    /// Sets the waits and the alert threshold of ACME renewals.
+    pub fn acme_timing(self, timing: AcmeTiming) -> Self {
+        Self { acme: timing, ..self }
     }
 
     /// Sets the lease TTL.
@@ -402,15 +539,23 @@ impl Coordinator {
         let mut failures = 0u32;
         let mut retry_at: Option<Instant> = None;
         let lost = leadership.lost();
+        // The ACME renewals this leadership drives, by slot (stopped when it ends), and their
+        // reports.
+        let mut acme_tasks: AcmeTasks = BTreeMap::new();
+        let (acme_tx, mut acme_rx) = mpsc::unbounded_channel();
+        // Slots whose ACME renewal was cancelled: the next one starts no earlier than the
+        // instant, after waits that double with each cancellation in a row.
+        let mut acme_holds: BTreeMap<(CertType, Scope), (Instant, u32)> = BTreeMap::new();
         loop {
             if need_step && retry_at.is_none() {
+                let acme_held = held_now(&acme_holds);
                 let stepped = tokio::select! {
                     () = stop.cancelled() => {
                         let _ = leadership.resign().await;
                         return Ended::Shutdown;
                     }
                     () = lost.cancelled() => return Ended::Lost,
-                    stepped = self.step_once(&leadership, others_changed) => stepped,
+                    stepped = self.step_once(&leadership, others_changed, &acme_held) => stepped,
                 };
                 if let (true, Some(servers)) = (stepped.is_ok(), check_deliveries.take()) {
                     match self.store.repair_deliveries(servers.as_ref(), Some(leadership.guard())).await {
@@ -434,6 +579,7 @@ impl Coordinator {
                             on_event(CoordinatorEvent::Stepped(updated.value));
                         }
                         wake_at = self.wake_at(next_due);
+                        self.sync_acme(&leadership, &mut acme_tasks, &acme_tx).await;
                     }
                     Err(UpdateError::NotLeader { .. }) => return Ended::Lost,
                     Err(UpdateError::Etcd(error)) => {
@@ -456,6 +602,22 @@ impl Coordinator {
                 }
                 () = lost.cancelled() => return Ended::Lost,
                 Some(error) = leadership.trouble() => on_event(CoordinatorEvent::Unavailable { error }),
+                Some(event) = acme_rx.recv() => {
+                    match &event {
+                        AcmeEvent::Cancelled { cert_type, scope, .. } => {
+                            let slot = (cert_type.clone(), scope.clone());
+                            let count = acme_holds.get(&slot).map_or(0, |(_, n)| *n).saturating_add(1);
+                            let until = Instant::now() + acme_hold(count, self.acme.retry_cap);
+                            // A step after the wait (the resync at the latest) starts another.
+                            acme_holds.insert(slot, (until, count));
+                        }
+                        AcmeEvent::Renewed { cert_type, scope, .. } => {
+                            acme_holds.remove(&(cert_type.clone(), scope.clone()));
+                        }
+                        _ => {}
+                    }
+                    on_event(CoordinatorEvent::Acme(event));
+                }
                 note = seen.recv() => match note {
                     // The watch (re)started: whatever happened before it, step.
                     Some(Seen::Started { .. }) => {
@@ -506,23 +668,65 @@ impl Coordinator {
         }
     }
 
+    /// Starts a task for each renewal in progress through ACME that has none, and forgets the
+    /// tasks of renewals no longer in progress (a task ends by itself once its renewal is done,
+    /// cancelled or refused; a refused one is not started again by this leadership).
+    async fn sync_acme(
+        &self,
+        leadership: &Leadership,
+        tasks: &mut AcmeTasks,
+        events: &mpsc::UnboundedSender<AcmeEvent>,
+    ) {
+        if !self.renew {
+            return;
+        }
+        let Ok(loaded) = self.store.latest_loaded().await else { return };
+        let now = in_progress(&loaded);
+        tasks.retain(|(cert_type, scope), (started_at, _)| {
+            now.iter().any(|r| (&r.cert_type, &r.scope, r.started_at) == (cert_type, scope, *started_at))
+        });
+        for renewal in now {
+            let slot = (renewal.cert_type.clone(), renewal.scope.clone());
+            if tasks.contains_key(&slot) {
+                continue;
+            }
+            let stop = CancellationToken::new();
+            tokio::spawn(drive(
+                Arc::clone(&self.store),
+                leadership.guard().clone(),
+                self.clock,
+                self.acme,
+                renewal.clone(),
+                events.clone(),
+                stop.clone(),
+            ));
+            tasks.insert(slot, (renewal.started_at, stop.drop_guard()));
+        }
+    }
+
     /// One step in a guarded update, with the renewals' keys made beforehand on the blocking
     /// threads (once, not once per compare-and-swap attempt).
     async fn step_once(
         &self,
         leadership: &Leadership,
         others_changed: bool,
+        acme_held: &BTreeSet<(CertType, Scope)>,
     ) -> Result<Updated<Step>, UpdateError<SlotError>> {
         let conn = self.store.connection();
         let reports = live_reports(conn, self.store.cluster()).await.map_err(UpdateError::Etcd)?;
         let fetches = fetch_records(conn, self.store.cluster()).await.map_err(UpdateError::Etcd)?;
-        let keys = match self.renew {
-            false => None,
-            true => Some(self.keys_ahead().await),
+        let (keys, acme) = match self.renew {
+            false => (None, BTreeSet::new()),
+            true => {
+                let acme = self.store.latest_loaded().await.map(|l| acme_types(&l)).unwrap_or_default();
+                (Some(self.keys_ahead().await), acme)
+            }
         };
         self.store
             .update_guarded(leadership.guard(), |store| {
-                step(store, &reports, &fetches, &self.clock, others_changed, keys.as_deref())
+                let renew =
+                    keys.as_deref().map(|keys| Renewals::new(keys).through_acme(&acme).holding(acme_held));
+                step(store, &reports, &fetches, &self.clock, others_changed, renew)
             })
             .await
     }
@@ -552,5 +756,24 @@ impl Coordinator {
         // A little after the instant, so that the store's clock has reached it.
         let wait = Duration::try_from(wait).unwrap_or(self.resync) + Duration::from_millis(5);
         (Instant::now() + wait).min(resync)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_acme_renewal_waits_a_minute_doubling_up_to_the_cap() {
+        let cap = Duration::from_secs(300);
+        let waits: Vec<u64> = (1..=5).map(|n| acme_hold(n, cap).as_secs()).collect();
+        assert_eq!(waits, [60, 120, 240, 300, 300]);
+        // A cap under a minute still waits a minute.
+        assert_eq!(acme_hold(1, Duration::from_secs(1)), Duration::from_secs(60));
+        let mut holds = BTreeMap::new();
+        let slot = (CertType::OAuthTokenIssuer, Scope::Global);
+        holds.insert(slot.clone(), (Instant::now() + Duration::from_secs(60), 1));
+        holds.insert((CertType::Default, Scope::Global), (Instant::now() - Duration::from_secs(1), 3));
+        assert_eq!(held_now(&holds), BTreeSet::from([slot]));
     }
 }

@@ -6,6 +6,7 @@
 //! Uses the `state` layer (reads and compare-and-swap updates) and the `etcd` layer (watches,
 //! leases).
 
+mod acme_renewal;
 mod agent;
 mod alert;
 mod cert_dir;
@@ -16,10 +17,11 @@ mod report;
 mod status;
 mod watcher;
 
+pub use self::acme_renewal::{AcmeEvent, AcmeTiming};
 pub use self::agent::{Agent, AgentError, AgentEvent};
 pub use self::alert::Alert;
 pub use self::cert_dir::CertDirError;
-pub use self::coordinator::{Coordinator, CoordinatorEvent, Step, keys_for_renewals, step};
+pub use self::coordinator::{Coordinator, CoordinatorEvent, Renewals, Step, keys_for_renewals, step};
 pub use self::election::{Campaign, Election, Leadership};
 pub use self::partners::{FetchRecord, PartnerToken, PartnerView, PendingSeen, fetch_records, partner_views};
 pub(crate) use self::partners::{credential_of, write_fetch_record};

@@ -8,11 +8,14 @@
 //!   each agent pins its public key ([`WriterPublicKey`]) at enrolment, so an agent accepts
 //!   deliveries only from a writer, without ever holding the password;
 //! - the digest key: a keyed digest of what each server was handed, kept in the state, so a
-//!   writer re-seals only the deliveries whose contents changed without revealing them.
+//!   writer re-seals only the deliveries whose contents changed without revealing them;
+//! - the secrets key: ChaCha20-Poly1305 over the few secrets the state keeps beside its private
+//!   keys (an ACME account's key, an external account binding's or a TSIG key), each bound to
+//!   its label (what it is the secret of) as associated data, under a random nonce.
 //!
 //! Derivation: PBKDF2-HMAC-SHA256 (the library's [`Password::derive_key`]) over
 //! `certslot fleet keys v1`, a zero octet and the cluster name, [`WriterKeys::ROUNDS`] rounds
-//! (OWASP's 2023 figure for PBKDF2-HMAC-SHA256), then HKDF-SHA256 (RFC 5869) expands it into the three keys.
+//! (OWASP's 2023 figure for PBKDF2-HMAC-SHA256), then HKDF-SHA256 (RFC 5869) expands it into the four keys.
 //! The rounds are the price of a guess at the password against a signature or a MAC read from
 //! etcd; they are paid once per process, on a blocking thread.
 
@@ -29,6 +32,9 @@ use zeroize::Zeroizing;
 /// The public key's text prefix.
 const PUBLIC_PREFIX: &str = "p256:";
 
+/// A sealed secret's text prefix.
+const SECRET_PREFIX: &str = "c20p1305:";
+
 type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// The writers' keys. Zeroized on drop; `Debug` shows the public key's fingerprint only.
@@ -36,6 +42,7 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 pub struct WriterKeys {
     mac: Zeroizing<[u8; 32]>,
     digest: Zeroizing<[u8; 32]>,
+    secrets: Zeroizing<[u8; 32]>,
     signing: SigningKey,
     public: WriterPublicKey,
 }
@@ -120,7 +127,13 @@ impl WriterKeys {
             })
             .unwrap_or_else(|| unreachable!("some counter gives a valid P-256 scalar"));
         let public = WriterPublicKey(*signing.verifying_key());
-        Self { mac: expand(b"state mac"), digest: expand(b"delivery digest"), signing, public }
+        Self {
+            mac: expand(b"state mac"),
+            digest: expand(b"delivery digest"),
+            secrets: expand(b"state secrets"),
+            signing,
+            public,
+        }
     }
 
     /// The public key agents pin.
@@ -146,6 +159,33 @@ impl WriterKeys {
         keyed(&self.digest, contents)
     }
 
+    /// `secret` sealed for the state under the secrets key, bound to `label`: text,
+    /// `c20p1305:` and the Base64 of the nonce and the ciphertext.
+    pub(crate) fn seal_secret(&self, label: &str, secret: &[u8]) -> String {
+        use chacha20poly1305::aead::{Aead as _, Payload};
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&(*self.secrets).into());
+        let mut nonce = [0u8; 12];
+        certslot::rand_core::Rng::fill_bytes(
+            &mut certslot::rand_core::UnwrapErr(getrandom::SysRng),
+            &mut nonce,
+        );
+        let sealed = cipher
+            .encrypt(&nonce.into(), Payload { msg: secret, aad: label.as_bytes() })
+            .unwrap_or_else(|_| unreachable!("ChaCha20-Poly1305 takes messages up to 256 GiB"));
+        format!("{SECRET_PREFIX}{}", Base64::encode_string(&[&nonce[..], &sealed].concat()))
+    }
+
+    /// The secret `sealed` (what [`WriterKeys::seal_secret`] gave for `label`); `None` when it
+    /// is not one, was sealed under another password or for another label, or was changed.
+    pub(crate) fn open_secret(&self, label: &str, sealed: &str) -> Option<Zeroizing<Vec<u8>>> {
+        use chacha20poly1305::aead::{Aead as _, Payload};
+        let bytes = Base64::decode_vec(sealed.strip_prefix(SECRET_PREFIX)?).ok()?;
+        let (nonce, sealed) = bytes.split_at_checked(12)?;
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&(*self.secrets).into());
+        cipher.decrypt(&nonce.into(), Payload { msg: sealed, aad: label.as_bytes() }).ok().map(Zeroizing::new)
+    }
+
     /// The signature (64 bytes, r and s) of `message`.
     pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
         let signature: Signature = self.signing.sign(message);
@@ -163,6 +203,31 @@ fn keyed(key: &[u8; 32], data: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_keys_and_label() {
+        let keys = WriterKeys::derive(&Password::new("s3cret"), "contoso");
+        let sealed = keys.seal_secret("acme account https://ca/dir", b"{\"id\":\"x\"}");
+        assert!(sealed.starts_with("c20p1305:"));
+        // A fresh nonce each time: the same secret seals differently.
+        assert_ne!(sealed, keys.seal_secret("acme account https://ca/dir", b"{\"id\":\"x\"}"));
+        assert_eq!(
+            keys.open_secret("acme account https://ca/dir", &sealed).unwrap().as_slice(),
+            b"{\"id\":\"x\"}"
+        );
+        assert!(keys.open_secret("acme account https://other/dir", &sealed).is_none());
+        let other = WriterKeys::derive(&Password::new("other"), "contoso");
+        assert!(other.open_secret("acme account https://ca/dir", &sealed).is_none());
+        let mut changed = sealed.clone().into_bytes();
+        let last = changed.len() - 3;
+        changed[last] = if changed[last] == b'A' { b'B' } else { b'A' };
+        assert!(
+            keys.open_secret("acme account https://ca/dir", core::str::from_utf8(&changed).unwrap())
+                .is_none()
+        );
+        assert!(keys.open_secret("acme account https://ca/dir", "c20p1305:AAAA").is_none());
+        assert!(keys.open_secret("acme account https://ca/dir", "plain").is_none());
+    }
 
     #[test]
     fn the_same_password_and_cluster_give_the_same_keys_and_nothing_else_does() {

@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
+use crate::acme::StoredAcme;
 use crate::seal::{AgentPublicKey, Delivery, DeliveryHeader, WriterKeys, WriterPublicKey};
 use crate::state::error::StateError;
 
@@ -78,6 +79,11 @@ pub(crate) struct Roster {
     handed: BTreeMap<String, Handed>,
     /// Each partner's credential (`token-sha256:<digest>`): what its key-server URL must hold.
     partners: BTreeMap<String, String>,
+    /// Each certificate type's ACME settings, by type name (admin-only, like the partners).
+    acme: BTreeMap<String, StoredAcme>,
+    /// ACME account credentials by directory URL, sealed ([`WriterKeys::seal_secret`]):
+    /// registered once by a coordinator, used by every later one.
+    acme_accounts: BTreeMap<String, String>,
 }
 
 impl Roster {
@@ -105,6 +111,37 @@ impl Roster {
     /// The enrolled servers and keys.
     pub(crate) fn agents(&self) -> impl Iterator<Item = (&str, &AgentPublicKey)> {
         self.agents.iter().map(|(s, k)| (s.as_str(), k))
+    }
+
+    /// The ACME settings of `cert_type`, if its renewals go to an ACME CA.
+    pub(crate) fn acme(&self, cert_type: &str) -> Option<&StoredAcme> {
+        self.acme.get(cert_type)
+    }
+
+    /// Sets (or with `None` removes) the ACME settings of `cert_type`; false when they were so
+    /// already.
+    pub(crate) fn set_acme(&mut self, cert_type: &str, settings: Option<StoredAcme>) -> bool {
+        match settings {
+            Some(s) => self.acme.insert(cert_type.to_owned(), s.clone()).is_none_or(|old| old != s),
+            None => self.acme.remove(cert_type).is_some(),
+        }
+    }
+
+    /// The sealed credentials of the account at `directory`.
+    pub(crate) fn acme_account(&self, directory: &str) -> Option<&str> {
+        self.acme_accounts.get(directory).map(String::as_str)
+    }
+
+    /// Keeps the sealed credentials of the account at `directory`; false when one was kept
+    /// already (the first registered stays).
+    pub(crate) fn keep_acme_account(&mut self, directory: &str, sealed: String) -> bool {
+        match self.acme_accounts.entry(directory.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(sealed);
+                true
+            }
+        }
     }
 
     /// Sets a partner's credential (`None`: forgets it); false when it was so already.
@@ -153,6 +190,10 @@ struct Body<'a> {
     handed: BTreeMap<String, Handed>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     partners: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    acme: BTreeMap<String, StoredAcme>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    acme_accounts: BTreeMap<String, String>,
 }
 
 /// A state value encoded: the bytes, the keys it holds sealed, its roster, and the deliveries
@@ -205,10 +246,15 @@ pub(crate) fn encode(
             SealedKeys(keys.into())
         }
     };
-    let state = state.with_keys(sealed.0.iter().cloned());
+    // A renewal's request key, kept while the CA answers (minutes): sealed afresh at each write,
+    // there is at most one per slot and only while a renewal is in progress.
+    let renewal_keys = store
+        .sealed_renewal_keys(writer.password, &ExportOptions::default(), &mut rng)
+        .map_err(|source| StateError::Save { source })?;
+    let state = state.with_keys(sealed.0.iter().cloned()).with_renewal_keys(renewal_keys);
     let state = serde_json::to_string(&state).map_err(|source| StateError::Json { source })?;
     let (handed, deliveries) = deliver(store, roster, writer, at, all)?;
-    let roster = Roster { agents: roster.agents.clone(), handed, partners: roster.partners.clone() };
+    let roster = Roster { handed, ..roster.clone() };
     let agents = roster.agents.iter().map(|(s, k)| (s.clone(), k.to_string())).collect();
     let state = RawValue::from_string(state).map_err(|source| StateError::Json { source })?;
     let body = Body {
@@ -217,6 +263,8 @@ pub(crate) fn encode(
         agents,
         handed: roster.handed.clone(),
         partners: roster.partners.clone(),
+        acme: roster.acme.clone(),
+        acme_accounts: roster.acme_accounts.clone(),
     };
     let body =
         RawValue::from_string(serde_json::to_string(&body).map_err(|source| StateError::Json { source })?)
@@ -400,6 +448,11 @@ fn admin_digest(store: &Store, roster: &Roster, keys: &WriterKeys) -> String {
     if !roster.partners.is_empty() {
         json.extend(serde_json::to_vec(&roster.partners).unwrap_or_default());
     }
+    // The ACME settings likewise (not the accounts, which coordinators register).
+    if !roster.acme.is_empty() {
+        json.extend(b"\0acme\0");
+        json.extend(serde_json::to_vec(&roster.acme).unwrap_or_default());
+    }
     Base64::encode_string(&keys.digest(&[b"admin part\0".as_slice(), &json].concat()))
 }
 
@@ -501,7 +554,13 @@ fn open_envelope<'a>(
     Ok(Some((
         body.version,
         body.state.get(),
-        Roster { agents, handed: body.handed, partners: body.partners },
+        Roster {
+            agents,
+            handed: body.handed,
+            partners: body.partners,
+            acme: body.acme,
+            acme_accounts: body.acme_accounts,
+        },
     )))
 }
 

@@ -152,6 +152,21 @@ impl Loaded {
         self.roster.agents()
     }
 
+    /// The ACME CA `cert_type`'s renewals go to, if any: its directory URL, the challenge
+    /// answered and the external account binding's key identifier.
+    pub fn acme(
+        &self,
+        cert_type: &certslot::CertType,
+    ) -> Option<(&str, crate::acme::ChallengeKind, Option<&str>)> {
+        let settings = self.roster.acme(&cert_type.to_string())?;
+        Some((settings.directory.as_str(), settings.challenge, settings.binding_kid()))
+    }
+
+    /// The roster: agent keys, partners, ACME settings and accounts.
+    pub(crate) fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
     fn from_decoded(decoded: Decoded, mod_revision: i64, version: Option<i64>, with_keys: bool) -> Self {
         let keys = with_keys.then_some(decoded.sealed);
         Self { store: decoded.store, mod_revision, keys, roster: decoded.roster, version }
@@ -543,6 +558,48 @@ impl EtcdStore {
             Ok(())
         })
         .await
+    }
+
+    /// Sets the ACME settings of `cert_type` (`None`: its renewals are self-signed again, or
+    /// done by hand): a coordinator with `--renew` renews the type's slots through that CA. The
+    /// binding's key is sealed under the writers' keys. An admin's write; [`Updated::written`]
+    /// is false when the settings were so already.
+    ///
+    /// # Errors
+    /// As [`EtcdStore::update`].
+    pub async fn set_acme(
+        &self,
+        cert_type: &certslot::CertType,
+        config: Option<&crate::acme::AcmeConfig>,
+    ) -> Result<Updated<()>, UpdateError<certslot::SlotError>> {
+        let keys = self.derive_writer_keys().await?;
+        let settings = config.map(|c| c.seal(keys));
+        let name = cert_type.to_string();
+        self.update_inner(None, |store: &mut Store, roster: &mut Roster| {
+            if roster.set_acme(&name, settings.clone()) {
+                store.continue_after(store.revision());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// As [`EtcdStore::update_guarded`], the roster at hand too (a coordinator's ACME account).
+    pub(crate) async fn update_roster_guarded<T, E>(
+        &self,
+        guard: &Guard,
+        op: impl FnMut(&mut Store, &mut Roster) -> Result<T, E>,
+    ) -> Result<Updated<T>, UpdateError<E>> {
+        self.update_inner(Some(guard), op).await
+    }
+
+    /// The latest state this store knows with its roster: the one its last read or write saw,
+    /// else read now.
+    pub(crate) async fn latest_loaded(&self) -> Result<Loaded, StoreError> {
+        match self.cached() {
+            Some(loaded) => Ok(loaded),
+            None => self.load().await,
+        }
     }
 
     /// Removes `partner` and its credential ([`certslot::Store::remove_partner`]).

@@ -193,6 +193,8 @@ pub enum Command {
         /// Renewals and rolls at any time
         #[arg(long, conflicts_with = "renewal_window")]
         no_renewal_window: bool,
+        #[command(flatten)]
+        acme: AcmeArgs,
     },
     /// Partners: verifiers that fetch the keys through a URL of their own
     #[command(subcommand)]
@@ -270,7 +272,7 @@ pub enum Command {
     Plan,
     /// Renew the slot's current certificate now with a self-signed one, rolled in at the
     /// planned date (refused before renewal is due or outside the type's renewal window, unless
-    /// --force)
+    /// --force); or cancel the renewal in progress (--cancel)
     Renew {
         #[command(flatten)]
         slot: OneSlot,
@@ -278,6 +280,10 @@ pub enum Command {
         /// window); the roll's date is still planned
         #[arg(long)]
         force: bool,
+        /// Drop the renewal in progress (its key and ACME order): a coordinator with --renew
+        /// starts another when the plan says so
+        #[arg(long, conflicts_with = "force")]
+        cancel: bool,
     },
     /// The JWK Set (RFC 7517) of the keys verifiers must trust now
     Jwks(OneSlot),
@@ -374,6 +380,11 @@ pub enum Command {
         /// How /metadata/json/1 writes its keys: Exchange's form, or SharePoint's and ACS's
         #[arg(long, value_name = "exchange|sharepoint", default_value = "exchange", value_parser = metadata_form)]
         metadata_form: MetadataForm,
+        /// Also answer ACME http-01 challenges (/.well-known/acme-challenge/TOKEN) over plain
+        /// HTTP on this address (port 80 behind the servers' names), from the answers the
+        /// coordinator publishes
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        acme_http_listen: Option<std::net::SocketAddr>,
     },
     /// Print an agent's public key and its fingerprint, making the key pair first if its
     /// directory has none (as the agent does at its first start); no etcd is asked
@@ -394,13 +405,58 @@ pub enum Command {
         /// How often it reads the whole state again, in seconds
         #[arg(long, value_name = "SECONDS", value_parser = seconds)]
         resync: Option<Duration>,
-        /// Also renew what the rollover planner says is due, with self-signed certificates
+        /// Also renew what the rollover planner says is due: through the type's ACME CA when
+        /// it has one (configure --acme-directory), else with self-signed certificates
         #[arg(long)]
         renew: bool,
+        /// The longest wait between two attempts of a failing ACME renewal, in seconds
+        /// (default 300; the wait doubles from one second)
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        acme_retry_cap: Option<Duration>,
+        /// A failing ACME renewal in progress for this long raises a critical alert, in
+        /// seconds (default 3600)
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        acme_alert_after: Option<Duration>,
         /// Serve /metrics (Prometheus) and /healthz over plain HTTP on this address
         #[arg(long, value_name = "ADDRESS:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
     },
+}
+
+/// `configure`'s ACME settings: where the type's unattended renewals get their certificates.
+#[derive(clap::Args)]
+pub struct AcmeArgs {
+    /// Renew through this ACME CA (its directory URL, https)
+    #[arg(long, value_name = "URL", requires = "acme_root")]
+    pub acme_directory: Option<String>,
+    /// The CA's root certificates (PEM): the only roots its HTTPS server is trusted with
+    #[arg(long, value_name = "FILE", requires = "acme_directory")]
+    pub acme_root: Option<PathBuf>,
+    /// A contact for the ACME account, e.g. mailto:certs@contoso.com (repeatable)
+    #[arg(long, value_name = "URL", requires = "acme_directory")]
+    pub acme_contact: Vec<String>,
+    /// The challenge answered: http-01 (by `serve --acme-http-listen`) or dns-01 (RFC 2136
+    /// updates: --dns-server, --dns-zone, --tsig-key-file)
+    #[arg(long, value_name = "http-01|dns-01", default_value = "http-01", requires = "acme_directory")]
+    pub acme_challenge: certslot_etcd::acme::ChallengeKind,
+    /// dns-01: the zone's primary server, which takes the updates
+    #[arg(long, value_name = "ADDRESS:PORT", requires_all = ["dns_zone", "tsig_key_file"])]
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// dns-01: the zone updated (its apex), which holds the certificate's names
+    #[arg(long, value_name = "ZONE", requires = "dns_server")]
+    pub dns_zone: Option<String>,
+    /// dns-01: the TSIG key the updates are signed with, as BIND's tsig-keygen writes it
+    #[arg(long, value_name = "FILE", requires = "dns_server")]
+    pub tsig_key_file: Option<PathBuf>,
+    /// The external account binding's key identifier, for CAs that require one
+    #[arg(long, value_name = "KID", requires_all = ["acme_directory", "acme_eab_key_file"])]
+    pub acme_eab_kid: Option<String>,
+    /// The file holding the binding's HMAC key (base64url, as CAs hand it out)
+    #[arg(long, value_name = "FILE", requires = "acme_eab_kid")]
+    pub acme_eab_key_file: Option<PathBuf>,
+    /// Renew without ACME again (self-signed)
+    #[arg(long, conflicts_with = "acme_directory")]
+    pub no_acme: bool,
 }
 
 /// The access subcommands.

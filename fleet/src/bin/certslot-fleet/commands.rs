@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use base64ct::Encoding as _;
 use certslot::rand_core::UnwrapErr;
 use certslot::{
     CertType, ImportOptions, OffsetDateTime, Outcome, Pfx, RollOptions, Scope, SlotError, Store, TypeConfig,
@@ -14,6 +15,8 @@ use certslot::{
     store::SavedState,
     validate::{Report as PolicyReport, Rule as _},
 };
+use certslot_etcd::AcmeTiming;
+use certslot_etcd::acme::{AcmeConfig, ChallengeKind, TsigKey};
 use certslot_etcd::{
     AccessPlan, Agent, AgentPublicKey, Clock, Cluster, ConnectOptions, Connection, EtcdStore, KeyServer,
     PartnerToken, PartnerView, PasswordSource, ServerTls, Tls, Updated, WriterKeys, WriterPublicKey,
@@ -21,6 +24,7 @@ use certslot_etcd::{
 };
 use getrandom::SysRng;
 use time::Duration;
+use zeroize::Zeroizing;
 
 use crate::args::{Access, Command, Global, OneSlot, Partners, SlotFilter, Topology, password_source};
 use crate::daemon;
@@ -68,22 +72,46 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             no_partner_gate,
             renewal_window,
             no_renewal_window,
+            acme,
         } => {
-            ctx.write(|s| {
-                let mut config: TypeConfig = s.type_config(&cert_type).into_owned();
-                if let Some(staged) = staged {
-                    config = config.require_staged(staged);
-                }
-                if no_partner_gate || !require_partners.is_empty() {
-                    config = config.require_fetched_by(&require_partners);
-                }
-                if no_renewal_window || renewal_window.is_some() {
-                    let rollover = config.get_rollover().renewal_window(renewal_window);
-                    config = config.rollover(rollover);
-                }
-                s.configure_type(cert_type.clone(), config)
-            })
-            .await
+            let acme_config = acme_config(&acme)?;
+            let report = ctx
+                .write(|s| {
+                    let mut config: TypeConfig = s.type_config(&cert_type).into_owned();
+                    if let Some(staged) = staged {
+                        config = config.require_staged(staged);
+                    }
+                    if no_partner_gate || !require_partners.is_empty() {
+                        config = config.require_fetched_by(&require_partners);
+                    }
+                    if no_renewal_window || renewal_window.is_some() {
+                        let rollover = config.get_rollover().renewal_window(renewal_window);
+                        config = config.rollover(rollover);
+                    }
+                    s.configure_type(cert_type.clone(), config)
+                })
+                .await?;
+            if acme_config.is_none() && !acme.no_acme {
+                return Ok(report);
+            }
+            let updated =
+                ctx.writer()?.set_acme(&cert_type, acme_config.as_ref()).await.map_err(Failure::update)?;
+            let text = match &acme_config {
+                Some(config) => format!(
+                    "{cert_type} renews through the ACME CA at {} ({})\n",
+                    config.directory(),
+                    config.challenge()
+                ),
+                None => format!("{cert_type} renews without ACME\n"),
+            };
+            let json = WriteJson {
+                revision: updated.revision,
+                mod_revision: updated.mod_revision,
+                written: updated.written,
+                attempts: updated.attempts,
+                events: &[],
+            };
+            Ok(report.then(Report::new(text, &json)?))
         }
         Command::Partners(Partners::Show) => ctx.partners(clock).await,
         Command::Partners(Partners::Add { name, client_cert }) => {
@@ -167,7 +195,10 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             ctx.timeline(cert_type, &scope, days, clock).await
         }
         Command::Plan => ctx.plan(clock).await,
-        Command::Renew { slot, force } => ctx.renew(&slot, force, clock).await,
+        Command::Renew { slot, cancel: true, .. } => {
+            ctx.write_one(&slot, |s, t, scope, at| s.cancel_renewal(t, scope, at), clock).await
+        }
+        Command::Renew { slot, force, cancel: false } => ctx.renew(&slot, force, clock).await,
         Command::Jwks(slot) => ctx.jwks(&slot, clock).await,
         Command::Metadata { slot, exchange } => ctx.metadata(&slot, exchange, clock).await,
         Command::Export => ctx.export().await,
@@ -224,6 +255,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
             exchange,
             metadata_form,
             fetch_record_every,
+            acme_http_listen,
         } => {
             let writer_key: WriterPublicKey =
                 writer_key.parse().map_err(|e| Failure::failed("writer-key", e))?;
@@ -240,15 +272,71 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
                 .metadata(metadata.form(metadata_form))
                 .tls_reload_every(tls_reload.unwrap_or(KeyServer::DEFAULT_TLS_RELOAD))
                 .fetch_record_every(fetch_record_every.unwrap_or(KeyServer::DEFAULT_FETCH_RECORD));
-            daemon::serve(server, &ctx.global, listen, tls).await?;
+            let acme_http = acme_http_listen.map(|listen| (listen, ctx.conn.clone(), ctx.cluster.clone()));
+            daemon::serve(server, &ctx.global, listen, tls, acme_http).await?;
             Ok(Report::empty())
         }
-        Command::Coordinator { id, lease_ttl, resync, renew, metrics_listen } => {
+        Command::Coordinator {
+            id,
+            lease_ttl,
+            resync,
+            renew,
+            acme_retry_cap,
+            acme_alert_after,
+            metrics_listen,
+        } => {
             let store = ctx.writer()?;
-            let options = daemon::CoordinatorOptions { id, lease_ttl, resync, renew, metrics_listen };
+            let defaults = AcmeTiming::default();
+            let acme = AcmeTiming {
+                retry_cap: acme_retry_cap.unwrap_or(defaults.retry_cap),
+                alert_after: acme_alert_after.unwrap_or(defaults.alert_after),
+                ..defaults
+            };
+            let options = daemon::CoordinatorOptions { id, lease_ttl, resync, renew, acme, metrics_listen };
             daemon::coordinator(store, &ctx.global, options).await
         }
     }
+}
+
+/// `configure`'s ACME settings, read from their files; `None` when none are given.
+fn acme_config(args: &crate::args::AcmeArgs) -> Result<Option<AcmeConfig>, Failure> {
+    let (Some(directory), Some(root)) = (&args.acme_directory, &args.acme_root) else { return Ok(None) };
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|e| Failure::failed("acme", format!("cannot read {}: {e}", path.display())))
+    };
+    let roots = read(root)?;
+    let mut config = AcmeConfig::new(directory, &roots).map_err(|e| Failure::failed("acme", e))?;
+    match (args.acme_challenge, args.dns_server, &args.dns_zone, &args.tsig_key_file) {
+        (ChallengeKind::Dns01, Some(server), Some(zone), Some(file)) => {
+            let key = TsigKey::from_bind_key_file(&read(file)?).map_err(|e| Failure::failed("acme", e))?;
+            config = config.dns01(server, zone, key).map_err(|e| Failure::failed("acme", e))?;
+        }
+        (ChallengeKind::Dns01, ..) => {
+            return Err(Failure::failed("acme", "dns-01 needs --dns-server, --dns-zone and --tsig-key-file"));
+        }
+        (_, None, None, None) => {}
+        _ => {
+            return Err(Failure::failed(
+                "acme",
+                "--dns-server, --dns-zone and --tsig-key-file go with --acme-challenge dns-01",
+            ));
+        }
+    }
+    for contact in &args.acme_contact {
+        config = config.contact(contact);
+    }
+    if let (Some(kid), Some(file)) = (&args.acme_eab_kid, &args.acme_eab_key_file) {
+        let text = read(file)?;
+        let key = base64ct::Base64UrlUnpadded::decode_vec(text.trim().trim_end_matches('='))
+            .map(Zeroizing::new)
+            .map_err(|_| {
+                Failure::failed("acme", format!("{} does not hold a base64url key", file.display()))
+            })?;
+        config = config.external_account(kid, key);
+    }
+    Ok(Some(config))
 }
 
 /// `writer-key`: the writers' public key, derived from the password.

@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use certslot::OffsetDateTime;
 use certslot_etcd::{
-    Agent, AgentEvent, AgentMetrics, Alert, CancellationToken, Clock, Coordinator, CoordinatorEvent,
-    CoordinatorMetrics, EtcdStore, KeyServer, Registry, ServeEvent, ServerTls, StoreMetrics, serve_metrics,
+    AcmeEvent, AcmeTiming, Agent, AgentEvent, AgentMetrics, Alert, CancellationToken, Clock, Cluster,
+    Connection, Coordinator, CoordinatorEvent, CoordinatorMetrics, EtcdStore, KeyServer, Registry,
+    ServeEvent, ServerTls, StoreMetrics, serve_acme_http01, serve_metrics,
 };
 use time::format_description::well_known::Rfc3339;
 
@@ -74,6 +75,7 @@ pub struct CoordinatorOptions {
     pub lease_ttl: Option<Duration>,
     pub resync: Option<Duration>,
     pub renew: bool,
+    pub acme: AcmeTiming,
     pub metrics_listen: Option<SocketAddr>,
 }
 
@@ -92,7 +94,8 @@ pub async fn coordinator(
     Coordinator::new(store, options.id.unwrap_or_else(default_id))
         .lease_ttl(options.lease_ttl.unwrap_or(Coordinator::DEFAULT_LEASE_TTL))
         .resync_every(options.resync.unwrap_or(Coordinator::DEFAULT_RESYNC))
-        .renew_self_signed(options.renew)
+        .renew(options.renew)
+        .acme_timing(options.acme)
         .clock(clock)
         .run(stop, |event| {
             metrics.observe(&event);
@@ -127,11 +130,18 @@ pub async fn serve(
     global: &Global,
     listen: std::net::SocketAddr,
     tls: Option<ServerTls>,
+    acme_http: Option<(SocketAddr, Connection, Cluster)>,
 ) -> Result<(), Failure> {
     let listener = bind(listen).await?;
+    let stop = stop_on_signal();
+    if let Some((listen, conn, cluster)) = acme_http {
+        let listener = bind(listen).await?;
+        tracing::info!(kind = "acme-http-listening", "answering ACME http-01 challenges on {listen}");
+        tokio::spawn(serve_acme_http01(listener, conn, cluster, stop.clone()));
+    }
     server
         .clock(daemon_clock(global))
-        .run(listener, tls, stop_on_signal(), |event| log_serve(&event))
+        .run(listener, tls, stop, |event| log_serve(&event))
         .await
         .map_err(|e| Failure::failed("serve", e))
 }
@@ -224,6 +234,11 @@ fn log_coordinator(event: &CoordinatorEvent) {
             step.alerts.iter().for_each(log_alert);
             return;
         }
+        CoordinatorEvent::Acme(AcmeEvent::Alert(alert)) => return log_alert(alert),
+        CoordinatorEvent::Acme(AcmeEvent::Cancelled { .. }) => {
+            return tracing::warn!(kind = "acme-cancelled", "{event}");
+        }
+        CoordinatorEvent::Acme(_) => "acme",
         CoordinatorEvent::LostLeadership => return tracing::warn!(kind = "lost-leadership", "{event}"),
         CoordinatorEvent::DeliveriesRepaired { .. } => {
             return tracing::warn!(kind = "deliveries-repaired", "{event}");
@@ -259,6 +274,32 @@ fn log_alert(alert: &Alert) {
             thumbprint,
             expires_at = rfc3339(*expires_at),
             emergency_at = rfc3339(*emergency_at),
+            "ALERT {alert}"
+        ),
+        Alert::AcmeFailing { attempts, at, retry_at, critical: true, reason, .. } => tracing::error!(
+            kind = "alert",
+            alert = alert.kind(),
+            cert_type,
+            scope,
+            thumbprint,
+            attempts,
+            at = rfc3339(*at),
+            retry_at = rfc3339(*retry_at),
+            critical = true,
+            reason = reason.as_str(),
+            "ALERT {alert}"
+        ),
+        Alert::AcmeFailing { attempts, at, retry_at, reason, .. } => tracing::warn!(
+            kind = "alert",
+            alert = alert.kind(),
+            cert_type,
+            scope,
+            thumbprint,
+            attempts,
+            at = rfc3339(*at),
+            retry_at = rfc3339(*retry_at),
+            critical = false,
+            reason = reason.as_str(),
             "ALERT {alert}"
         ),
         Alert::PartnerGateYielded { partners, at, .. } => tracing::error!(
