@@ -41,6 +41,12 @@ struct Pebble {
 
 impl Pebble {
     fn start(name: &str, http01: Option<u16>, dns: Option<u16>) -> Self {
+        Self::start_with(name, http01, dns, false)
+    }
+
+    /// As [`Pebble::start`]; with `eab`, accounts need the external account binding
+    /// [`EAB_KID`] with [`EAB_KEY`].
+    fn start_with(name: &str, http01: Option<u16>, dns: Option<u16>, eab: bool) -> Self {
         let dir = TempDir::new(name);
         let server = Pki::shared().server();
         let (acme_port, management, challtestsrv_dns, challenge_management) =
@@ -51,7 +57,8 @@ impl Pebble {
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": server.cert, "privateKey": server.key,
             "httpPort": http_port, "tlsPort": free_port(),
-            "ocspResponderURL": "", "externalAccountBindingRequired": false
+            "ocspResponderURL": "", "externalAccountBindingRequired": eab,
+            "externalAccountMACKeys": {EAB_KID: EAB_KEY}
         }});
         let config_file = dir.path().join("pebble.json");
         std::fs::write(&config_file, config.to_string()).unwrap();
@@ -122,6 +129,11 @@ impl Pebble {
         self.pebble.log().matches(" -> calling handler()").count()
     }
 }
+
+/// The external account binding pebble takes when it requires one: a key identifier and its
+/// HMAC key, base64url as CAs hand it out.
+const EAB_KID: &str = "kid-certslot";
+const EAB_KEY: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
 
 static CHALLENGE_MANAGEMENT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
@@ -287,6 +299,15 @@ impl Bind {
 
 const SERVERS: [&str; 3] = ["fe01.contoso.com", "fe02.contoso.com", "fe03.contoso.com"];
 
+/// Who answers the challenges: the key server's plain-HTTP listener of its own
+/// (`--acme-http-listen`), its main listener, or BIND (dns-01).
+#[derive(Clone, Copy)]
+enum Answers<'a> {
+    KeyServerHttp,
+    KeyServerMain,
+    Dns(&'a Bind),
+}
+
 /// A fleet of three front ends (agents running), a key server answering http-01 on its own
 /// plain-HTTP port, pebble validating through it, and OAuthTokenIssuer renewing through pebble:
 /// its current certificate self-signed by the OpenSSL CLI with 40 days left, so that Lync's
@@ -302,13 +323,26 @@ struct AcmeFleet {
 }
 
 impl AcmeFleet {
-    /// The fleet answering http-01 (`bind: None`) or dns-01 through `bind`.
-    fn start(name: &str, bind: Option<&Bind>) -> Self {
+    /// The fleet answering the challenges as `answers` says.
+    fn start(name: &str, answers: Answers<'_>) -> Self {
+        Self::start_with(name, answers, false)
+    }
+
+    /// As [`AcmeFleet::start`], pebble requiring an external account binding when `eab`.
+    fn start_with(name: &str, answers: Answers<'_>, eab: bool) -> Self {
         let etcd = Etcd::start();
-        let acme_http = free_port();
+        let jwks_port = free_port();
+        let acme_http = match answers {
+            Answers::KeyServerMain => jwks_port,
+            _ => free_port(),
+        };
+        let bind = match answers {
+            Answers::Dns(bind) => Some(bind),
+            _ => None,
+        };
         let pebble = match bind {
-            None => Pebble::start(name, Some(acme_http), None),
-            Some(bind) => Pebble::start(name, None, Some(bind.port)),
+            None => Pebble::start_with(name, Some(acme_http), None, eab),
+            Some(bind) => Pebble::start_with(name, None, Some(bind.port), eab),
         };
         let fleet = Fleet::new(&etcd, name);
         fleet.setup(&SERVERS);
@@ -391,15 +425,14 @@ impl AcmeFleet {
         let plan = fleet.json(&["plan"]);
         assert_eq!(plan["actions"][0]["action"], "renew", "{plan}");
         let agents = SERVERS.iter().map(|s| fleet.agent(s)).collect();
-        let jwks_port = free_port();
         let (listen, acme_listen) = (format!("127.0.0.1:{jwks_port}"), format!("127.0.0.1:{acme_http}"));
         let mut serve_args = vec!["--listen", &listen, "--plain-http"];
-        if bind.is_none() {
+        if matches!(answers, Answers::KeyServerHttp) {
             serve_args.extend(["--acme-http-listen", &acme_listen]);
         }
         let serve = fleet.serve("serve", &serve_args);
         wait_for_port(jwks_port);
-        if bind.is_none() {
+        if matches!(answers, Answers::KeyServerHttp) {
             wait_for_port(acme_http);
         }
         Self { fleet, pebble, current, jwks_port, _agents: agents, _serve: serve, _etcd: etcd }
@@ -445,7 +478,7 @@ impl AcmeFleet {
 /// planned date.
 #[test]
 fn the_coordinator_renews_through_acme_over_http01_and_rolls_in_at_the_planned_date() {
-    let acme = AcmeFleet::start("acme-http01", None);
+    let acme = AcmeFleet::start("acme-http01", Answers::KeyServerHttp);
     let fleet = &acme.fleet;
     let started = std::time::Instant::now();
     let mut renewer = fleet.spawn_coordinator("renewer", &["--renew"]);
@@ -486,10 +519,11 @@ fn the_coordinator_renews_through_acme_over_http01_and_rolls_in_at_the_planned_d
 }
 
 /// The coordinator is killed after placing the order and before finalizing it (its first poll
-/// waits a quarter of a second); the standby resumes the same order with the same key.
+/// waits a quarter of a second); the standby resumes the same order with the same key. Here the
+/// key server answers http-01 on its main listener.
 #[test]
 fn a_standby_coordinator_finishes_the_order_a_killed_one_placed() {
-    let acme = AcmeFleet::start("acme-failover", None);
+    let acme = AcmeFleet::start("acme-failover", Answers::KeyServerMain);
     let fleet = &acme.fleet;
     let mut first = fleet.spawn_coordinator("first", &["--renew"]);
     wait_until("the first coordinator places the order", Duration::from_secs(60), || {
@@ -521,7 +555,7 @@ fn a_standby_coordinator_finishes_the_order_a_killed_one_placed() {
 /// past the threshold, nothing rolls; once pebble is back the renewal finishes.
 #[test]
 fn a_ca_that_is_down_is_retried_with_backoff_and_alerted_then_the_renewal_finishes() {
-    let mut acme = AcmeFleet::start("acme-down", None);
+    let mut acme = AcmeFleet::start("acme-down", Answers::KeyServerHttp);
     acme.pebble.stop();
     let fleet = &acme.fleet;
     let coordinator =
@@ -546,7 +580,7 @@ fn a_ca_that_is_down_is_retried_with_backoff_and_alerted_then_the_renewal_finish
 #[test]
 fn the_coordinator_renews_through_acme_over_dns01_with_tsig_signed_updates() {
     let bind = Bind::start("acme-dns01");
-    let acme = AcmeFleet::start("acme-dns01", Some(&bind));
+    let acme = AcmeFleet::start("acme-dns01", Answers::Dns(&bind));
     let fleet = &acme.fleet;
     let started = std::time::Instant::now();
     let renewer = fleet.spawn_coordinator("renewer", &["--renew"]);
@@ -556,6 +590,11 @@ fn the_coordinator_renews_through_acme_over_dns01_with_tsig_signed_updates() {
     assert!(acme.pending_issuer().contains("Pebble Intermediate CA"), "{}", acme.pending_issuer());
     assert_eq!(acme.pebble.orders(), 1, "{}", acme.pebble.pebble.log());
     assert!(renewer.log().contains("renewed through ACME"), "{}", renewer.log());
+    let mut announced = acme.jwks_thumbprints();
+    announced.sort();
+    let mut expected = vec![acme.current.clone(), renewed.clone()];
+    expected.sort();
+    assert_eq!(announced, expected);
     eprintln!(
         "figure: dns-01 renewal to 3 agents staged in {:.2} s, {} ACME requests (a new account)",
         took.as_secs_f64(),
@@ -578,7 +617,7 @@ fn the_coordinator_renews_through_acme_over_dns01_with_tsig_signed_updates() {
 #[test]
 fn a_refused_tsig_key_is_alerted_and_the_right_one_renews() {
     let bind = Bind::start("acme-badkey");
-    let acme = AcmeFleet::start("acme-badkey", Some(&bind));
+    let acme = AcmeFleet::start("acme-badkey", Answers::Dns(&bind));
     let fleet = &acme.fleet;
     // Another key of the same name: BIND refuses its signatures (BADSIG).
     let wrong = fleet.work.path().join("wrong.key");
@@ -616,4 +655,43 @@ fn a_refused_tsig_key_is_alerted_and_the_right_one_renews() {
     let renewed = acme.wait_staged(Duration::from_secs(60));
     assert_ne!(renewed, acme.current);
     assert_eq!(acme.pebble.orders(), 1);
+}
+
+/// A CA that requires an external account binding refuses the account without one (alerted,
+/// nothing rolls); configured with the binding, the coordinator registers and renews.
+#[test]
+fn a_ca_requiring_an_external_account_binding_gets_it_from_the_settings() {
+    let acme = AcmeFleet::start_with("acme-eab", Answers::KeyServerHttp, true);
+    let fleet = &acme.fleet;
+    let coordinator = fleet.spawn_coordinator("renewer", &["--renew", "--acme-retry-cap", "1"]);
+    fleet.wait("the account without a binding is refused", Duration::from_secs(60), || {
+        coordinator.log().contains("externalAccountRequired")
+    });
+    assert_eq!(fleet.oauth().2, None, "nothing rolls");
+    let key_file = fleet.work.path().join("eab.key");
+    std::fs::write(&key_file, format!("{EAB_KEY}\n")).unwrap();
+    let (directory, ca) = (acme.pebble.directory(), Pki::shared().ca_file());
+    fleet.ok(&[
+        "configure",
+        "--type",
+        "OAuthTokenIssuer",
+        "--acme-directory",
+        &directory,
+        "--acme-root",
+        ca.to_str().unwrap(),
+        "--acme-eab-kid",
+        EAB_KID,
+        "--acme-eab-key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    // The binding's key is sealed in the state, never in clear.
+    let export = fleet.ok(&["export"]);
+    assert!(export.contains(EAB_KID) && !export.contains(EAB_KEY), "{export}");
+    let renewed = acme.wait_staged(Duration::from_secs(60));
+    assert_ne!(renewed, acme.current);
+    assert!(coordinator.log().contains("ACME account registered"), "{}", coordinator.log());
+    // The account's credentials are in the state, sealed: no private key in clear.
+    let export = fleet.ok(&["export"]);
+    assert!(export.contains("\"acme_accounts\":{\"https://127.0.0.1:"), "{export}");
+    assert!(!export.contains("key_pkcs8"), "{export}");
 }

@@ -1,9 +1,11 @@
-//! ACME http-01 answers over plain HTTP (`certslot-fleet serve --acme-http-listen`): the CA
-//! fetches `http://<name>/.well-known/acme-challenge/<token>` on port 80 (RFC 8555 8.3; never
-//! HTTPS at first), and this answers with the key authorization a coordinator published in
-//! etcd for that token (`/certslot/<cluster>/acme-http-01/<token>`), read at each request so a
-//! token answers as soon as it is published, from any key server of the fleet behind the names.
-//! Everything else is 404. Needs only read access (the key server's role).
+//! ACME http-01 answers: the CA fetches `http://<name>/.well-known/acme-challenge/<token>` on
+//! port 80 (RFC 8555 8.3), and the key server answers with the key authorization a coordinator
+//! published in etcd for that token (`/certslot/<cluster>/acme-http-01/<token>`), read at each
+//! request so a token answers as soon as it is published, from any key server of the fleet
+//! behind the names. On a plain-HTTP listener of its own (`certslot-fleet serve
+//! --acme-http-listen`, where nothing else is served: everything else is 404), and on the key
+//! server's HTTPS listener too, for a port 80 that redirects to it (CAs follow the redirect).
+//! Needs only read access (the key server's role).
 
 use std::time::Duration;
 
@@ -24,6 +26,13 @@ struct Answers {
     cluster: Cluster,
 }
 
+/// The route of the http-01 answers of `cluster`.
+pub(crate) fn acme_challenges(conn: Connection, cluster: Cluster) -> Router {
+    Router::new()
+        .route("/.well-known/acme-challenge/{token}", get(answer))
+        .with_state(Answers { conn, cluster })
+}
+
 /// Serves the http-01 answers of `cluster` on `listener` (plain HTTP) until `stop` is
 /// cancelled.
 pub async fn serve_acme_http01(
@@ -32,9 +41,7 @@ pub async fn serve_acme_http01(
     cluster: Cluster,
     stop: CancellationToken,
 ) {
-    let router = Router::new()
-        .route("/.well-known/acme-challenge/{token}", get(answer))
-        .with_state(Answers { conn, cluster });
+    let router = acme_challenges(conn, cluster);
     let limits = Limits { connections: 256, deadline: Duration::from_secs(10) };
     serve(listener, None, router, limits, stop).await;
 }

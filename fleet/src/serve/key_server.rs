@@ -23,6 +23,7 @@ use crate::fleet::{Change, FetchRecord, Seen, Watched, live_reports, spawn_watch
 use crate::http_server::{self, Limits};
 use crate::metrics::{FleetCollector, metrics_router};
 use crate::seal::WriterPublicKey;
+use crate::serve::acme_challenges;
 use crate::serve::documents::{DocumentKind, Published};
 use crate::serve::http::{self, Health, Shared};
 use crate::serve::tls::{ServerTls, ServerTlsError};
@@ -277,7 +278,9 @@ impl KeyServer {
         };
         // What each partner's record in etcd says, and when it was written.
         let mut recorded: HashMap<String, (Vec<Thumbprint>, std::time::Instant)> = HashMap::new();
-        let router = http::router(shared).merge(metrics_router(metrics.registry.clone()));
+        let router = http::router(shared)
+            .merge(metrics_router(metrics.registry.clone()))
+            .merge(acme_challenges(self.conn.clone(), self.cluster.clone()));
         let http_stop = stop.child_token();
         let server =
             tokio::spawn(http_server::serve(listener, tls.clone(), router, self.limits, http_stop.clone()));

@@ -17,6 +17,7 @@ mod key_server;
 mod status_page;
 mod tls;
 
+pub(crate) use self::acme_http::acme_challenges;
 pub use self::acme_http::serve_acme_http01;
 pub use self::documents::{Document, DocumentKind, Published};
 pub use self::key_server::{KeyServer, ServeError, ServeEvent};
