@@ -32,6 +32,8 @@ fn wait_for_port(port: u16) {
 /// does (`http01: Some(port)`).
 struct Pebble {
     acme_port: u16,
+    management: u16,
+    challenge_management: u16,
     pebble: Daemon,
     command: Vec<String>,
     log: std::path::PathBuf,
@@ -92,8 +94,16 @@ impl Pebble {
         let pebble = Self::spawn_pebble(&command, log.clone());
         wait_for_port(acme_port);
         wait_for_port(challenge_management);
-        CHALLENGE_MANAGEMENT.store(challenge_management, std::sync::atomic::Ordering::Relaxed);
-        Self { acme_port, pebble, command, log, _challtestsrv: challtestsrv, _dir: dir }
+        Self {
+            acme_port,
+            management,
+            challenge_management,
+            pebble,
+            command,
+            log,
+            _challtestsrv: challtestsrv,
+            _dir: dir,
+        }
     }
 
     fn spawn_pebble(args: &[String], log: std::path::PathBuf) -> Daemon {
@@ -114,6 +124,19 @@ impl Pebble {
         wait_for_port(self.acme_port);
     }
 
+    /// The PEM of pebble's root and intermediate, from its management port (over HTTPS,
+    /// trusting the tests' CA).
+    fn issuers(&self) -> (String, String) {
+        let ca = Pki::shared().ca_file();
+        let get = |what: &str| {
+            let url = format!("https://127.0.0.1:{}/{what}/0", self.management);
+            let answer = curl(&["--cacert", ca.to_str().unwrap(), &url]).expect("pebble's management port");
+            assert_eq!(answer.status, 200, "{url}: {}", answer.body);
+            answer.body
+        };
+        (get("roots"), get("intermediates"))
+    }
+
     fn directory(&self) -> String {
         format!("https://127.0.0.1:{}/dir", self.acme_port)
     }
@@ -128,6 +151,26 @@ impl Pebble {
     fn requests(&self) -> usize {
         self.pebble.log().matches(" -> calling handler()").count()
     }
+
+    /// The requests pebble answered in `range` (in its log's order), by method and path (ids
+    /// left out).
+    fn requests_by_kind(&self, range: std::ops::Range<usize>) -> String {
+        let mut kinds = std::collections::BTreeMap::new();
+        let lines = self.pebble.log();
+        let requests = lines.lines().filter(|l| l.ends_with(" -> calling handler()"));
+        for line in requests.skip(range.start).take(range.len()) {
+            let (method, path) = {
+                let mut words = line.split_whitespace().skip(3);
+                (words.next().unwrap_or_default().to_owned(), words.next().unwrap_or_default().to_owned())
+            };
+            let path = match path.matches('/').count() {
+                0 | 1 => path,
+                _ => format!("{}/", path.rsplit_once('/').map_or("", |(head, _)| head)),
+            };
+            *kinds.entry(format!("{method} {path}")).or_insert(0) += 1;
+        }
+        kinds.iter().map(|(kind, n)| format!("{kind} ×{n}")).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// The external account binding pebble takes when it requires one: a key identifier and its
@@ -135,11 +178,8 @@ impl Pebble {
 const EAB_KID: &str = "kid-certslot";
 const EAB_KEY: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
 
-static CHALLENGE_MANAGEMENT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-
-/// POSTs `body` to challtestsrv's management API.
-fn challtestsrv(path: &str, body: &serde_json::Value) -> Result<(), String> {
-    let port = CHALLENGE_MANAGEMENT.load(std::sync::atomic::Ordering::Relaxed);
+/// POSTs `body` to the management API of the challtestsrv at `port`.
+fn challtestsrv(port: u16, path: &str, body: &serde_json::Value) -> Result<(), String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     let body = body.to_string();
     write!(stream, "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len())
@@ -153,7 +193,9 @@ fn challtestsrv(path: &str, body: &serde_json::Value) -> Result<(), String> {
 }
 
 /// http-01 answers served by pebble-challtestsrv.
-struct ChallTestSrv;
+/// The challtestsrv of one test's pebble (tests run in parallel, each with its own), by its
+/// management port.
+struct ChallTestSrv(u16);
 
 impl Responder for ChallTestSrv {
     fn kind(&self) -> ChallengeType {
@@ -162,13 +204,14 @@ impl Responder for ChallTestSrv {
 
     async fn present(&self, answer: &ChallengeAnswer) -> Result<(), String> {
         challtestsrv(
+            self.0,
             "/add-http01",
             &serde_json::json!({"token": answer.token, "content": answer.key_authorization}),
         )
     }
 
     async fn clean_up(&self, answer: &ChallengeAnswer) -> Result<(), String> {
-        challtestsrv("/del-http01", &serde_json::json!({"token": answer.token}))
+        challtestsrv(self.0, "/del-http01", &serde_json::json!({"token": answer.token}))
     }
 }
 
@@ -195,6 +238,7 @@ fn renewal_started() -> (Store, certslot::rollover::StartedRenewal) {
 
 /// Orders, answers, finalizes and finishes the renewal started in `store`.
 async fn order_and_finish(
+    pebble: &Pebble,
     account: &instant_acme::Account,
     store: &mut Store,
     started: &certslot::rollover::StartedRenewal,
@@ -205,10 +249,10 @@ async fn order_and_finish(
     let url = certslot_etcd::acme::place_order(account, &names).await.expect("order");
     store.set_renewal_order(&oauth, &Scope::Global, &url, OffsetDateTime::now_utc()).unwrap();
     let policy = RetryPolicy::new().timeout(Duration::from_secs(30));
-    let chain =
-        certslot_etcd::acme::complete_order(account, &url, started.request.der(), &ChallTestSrv, &policy)
-            .await
-            .expect("certificate");
+    let answers = ChallTestSrv(pebble.challenge_management);
+    let chain = certslot_etcd::acme::complete_order(account, &url, started.request.der(), &answers, &policy)
+        .await
+        .expect("certificate");
     let at = OffsetDateTime::now_utc();
     certslot::rollover::finish_renewal(store, &oauth, &Scope::Global, chain.as_bytes(), at)
         .expect("finish")
@@ -224,7 +268,7 @@ async fn a_renewal_is_ordered_answered_finalized_and_rolled_in() {
     let credentials = credentials.expect("a new account's credentials");
     assert!(credentials.contains("\"key_pkcs8\""));
     let (mut store, started) = renewal_started();
-    let renewed = order_and_finish(&account, &mut store, &started).await;
+    let renewed = order_and_finish(&pebble, &account, &mut store, &started).await;
     let stored = store.inventory().get(&renewed).unwrap();
     assert!(
         stored.certificate.issuer().to_string().starts_with("CN=Pebble Intermediate CA"),
@@ -239,12 +283,14 @@ async fn a_renewal_is_ordered_answered_finalized_and_rolled_in() {
     let (account, registered) = ca.account(Some(&credentials)).await.expect("restored account");
     assert!(registered.is_none());
     let (mut store, started) = renewal_started();
-    order_and_finish(&account, &mut store, &started).await;
+    order_and_finish(&pebble, &account, &mut store, &started).await;
     assert_eq!(pebble.orders(), 2);
     eprintln!(
         "figure: ACME requests per renewal of two names (pebble -strict, its bad-nonce retries \
-         included): {first} with a new account, {} with a restored one",
-        pebble.requests() - first
+         included): {first} with a new account ({}), {} with a restored one ({})",
+        pebble.requests_by_kind(0..first),
+        pebble.requests() - first,
+        pebble.requests_by_kind(first..pebble.requests())
     );
 }
 
@@ -495,6 +541,30 @@ fn the_coordinator_renews_through_acme_over_http01_and_rolls_in_at_the_planned_d
         took.as_secs_f64(),
         acme.pebble.requests()
     );
+    // What fe01 holds verifies with OpenSSL up to pebble's root, fetched from its management
+    // port.
+    let (root, intermediate) = acme.pebble.issuers();
+    let dir = fleet.work.path();
+    std::fs::write(dir.join("pebble-root.pem"), root).unwrap();
+    std::fs::write(dir.join("pebble-intermediate.pem"), intermediate).unwrap();
+    let pfx = fleet.agent_dir(SERVERS[0]).join(format!("{renewed}.pfx"));
+    let password = format!("pass:{}", common::FILE_PASSWORD);
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let pfx = pfx.to_str().unwrap();
+    openssl(&["pkcs12", "-in", pfx, "-nokeys", "-clcerts", "-passin", &password, "-out", "renewed.pem"]);
+    let verified = openssl(&[
+        "verify",
+        "-CAfile",
+        "pebble-root.pem",
+        "-untrusted",
+        "pebble-intermediate.pem",
+        "renewed.pem",
+    ]);
+    assert_eq!(verified, "renewed.pem: OK\n");
     // Verifiers learn the successor before it signs anything.
     let mut announced = acme.jwks_thumbprints();
     announced.sort();
