@@ -765,3 +765,34 @@ fn a_ca_requiring_an_external_account_binding_gets_it_from_the_settings() {
     assert!(export.contains("\"acme_accounts\":{\"https://127.0.0.1:"), "{export}");
     assert!(!export.contains("key_pkcs8"), "{export}");
 }
+
+/// pebble restarted while a renewal waits on it: the new CA knows neither the account nor the
+/// order. The standby registers a new account, cancels the renewal whose order is gone, starts
+/// another after the wait, and renews.
+#[test]
+fn a_ca_that_forgot_the_account_and_the_order_gets_new_ones() {
+    let mut acme = AcmeFleet::start("acme-reset", Answers::KeyServerHttp);
+    let fleet = &acme.fleet;
+    let mut first = fleet.spawn_coordinator("first", &["--renew"]);
+    wait_until("the first coordinator places the order", Duration::from_secs(60), || {
+        first.log().contains("ACME order placed")
+    });
+    first.kill();
+    acme.pebble.restart();
+    let fleet = &acme.fleet;
+    let standby = fleet.spawn_coordinator("standby", &["--renew", "--acme-retry-cap", "1"]);
+    let renewed = acme.wait_staged(Duration::from_secs(90));
+    assert_ne!(renewed, acme.current);
+    let log = standby.log();
+    assert!(log.contains("accountDoesNotExist"), "{log}");
+    assert!(log.contains("the account is registered anew at the next attempt"), "{log}");
+    assert!(log.contains("ACME account registered"), "{log}");
+    assert!(
+        log.contains(
+            "renewal cancelled, to start afresh: the order belongs to an account the CA no longer knows"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("renewed through ACME"), "{log}");
+    assert_eq!(acme.pebble.orders(), 1, "one order on the new CA: {}", acme.pebble.pebble.log());
+}

@@ -61,6 +61,14 @@ pub enum AcmeError {
         /// The CA's reason, if it gave one.
         detail: Option<String>,
     },
+    /// The CA does not know the order (any more), or not for this account.
+    #[error("the CA no longer has the ACME order {url}: {detail}")]
+    OrderGone {
+        /// The order.
+        url: String,
+        /// The CA's words.
+        detail: String,
+    },
     /// The CA offers no challenge of the kind this issuer answers for an identifier.
     #[error("the CA offers no {} challenge for {identifier}", challenge_name(kind))]
     NoChallenge {
@@ -213,6 +221,15 @@ impl AcmeCa {
     }
 }
 
+impl AcmeError {
+    /// Whether the CA says the account does not exist (deactivated, or a test CA reset): it
+    /// must be registered anew.
+    pub fn account_unknown(&self) -> bool {
+        matches!(self, Self::Protocol(instant_acme::Error::Api(problem))
+            if problem.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+    }
+}
+
 /// Places an order for `names` (DNS identifiers); returns its URL, to keep in the state before
 /// anything else happens.
 ///
@@ -231,7 +248,8 @@ pub async fn place_order(account: &Account, names: &[String]) -> Result<String, 
 /// Resumable: a process that took over calls it with the same URL.
 ///
 /// # Errors
-/// [`AcmeError::OrderInvalid`] for an order that failed (start a new one),
+/// [`AcmeError::OrderInvalid`] for an order that failed and [`AcmeError::OrderGone`] for one
+/// the CA does not have (start a new one),
 /// [`AcmeError::NoChallenge`], [`AcmeError::Responder`], [`AcmeError::Protocol`] (retry later).
 pub async fn complete_order<R: Responder>(
     account: &Account,
@@ -240,7 +258,14 @@ pub async fn complete_order<R: Responder>(
     responder: &R,
     policy: &RetryPolicy,
 ) -> Result<String, AcmeError> {
-    let mut order = account.order(url.to_owned()).await?;
+    let mut order = account.order(url.to_owned()).await.map_err(|e| match e {
+        // Not found, or not this account's: the CA forgot it (a reset test CA, an expired
+        // order) or the account was registered anew. Start another.
+        instant_acme::Error::Api(problem) if matches!(problem.status, Some(403 | 404)) => {
+            AcmeError::OrderGone { url: url.to_owned(), detail: problem.detail.unwrap_or_default() }
+        }
+        other => AcmeError::from(other),
+    })?;
     let invalid = |order: &mut instant_acme::Order| AcmeError::OrderInvalid {
         url: url.to_owned(),
         detail: order.state().error.as_ref().and_then(|p| p.detail.clone()),

@@ -20,7 +20,10 @@
 //! [`Alert::AcmeFailing`], `critical` once the renewal has been in progress for the alert
 //! threshold. An order the CA declared invalid, or a renewal whose key was lost, is cancelled:
 //! the coordinator starts a fresh one after a wait (a minute, doubling with each cancellation in
-//! a row up to the retry cap), so an order that keeps failing is not placed at every step. An answer the type's policy refuses is reported
+//! a row, no longer than the retry cap), so an order that keeps failing is not placed at every
+//! step. An order the CA no longer has (or not for this account) is cancelled likewise; an
+//! account the CA no longer knows is forgotten, the next attempt registers another, and the
+//! order the old account placed is cancelled (orders belong to their account). An answer the type's policy refuses is reported
 //! ([`Alert::RenewalRefused`]) and not tried again by this coordinator: nothing rolls, the
 //! renewal stays in progress for a person to look at (`certslot-fleet renew --cancel`).
 //! Every write is guarded by the leadership: a deposed coordinator's task changes nothing.
@@ -178,11 +181,10 @@ enum Failed {
 
 impl From<AcmeError> for Failed {
     fn from(e: AcmeError) -> Self {
+        // Settings that do not work (roots, directory, a sealed key, a TSIG key) are tried
+        // again too: an admin's `configure` fixes them, and the next attempt reads them afresh.
         match e {
-            AcmeError::OrderInvalid { .. } => Self::Cancel(e.to_string()),
-            AcmeError::Root(_) | AcmeError::Directory(_) | AcmeError::Sealed { .. } => {
-                Self::Refused(e.to_string())
-            }
+            AcmeError::OrderInvalid { .. } | AcmeError::OrderGone { .. } => Self::Cancel(e.to_string()),
             _ => Self::Retry(e.to_string()),
         }
     }
@@ -332,8 +334,89 @@ async fn attempt(
         None => None,
     };
     let (account, registered) = ca.account(saved.as_deref()).await?;
+    let sealed_account = loaded.roster().acme_account(&settings.directory).map(str::to_owned);
+    let rest = with_account(
+        store,
+        guard,
+        clock,
+        timing,
+        renewal,
+        events,
+        &settings,
+        &account,
+        (keys, &label),
+        registered,
+        order,
+        names,
+        &csr,
+    );
+    match rest.await {
+        Err(AcmeFailure::Acme(e)) if e.account_unknown() => {
+            // Forget the account the CA no longer knows (if no one replaced it meanwhile): the
+            // next attempt registers another.
+            if let Some(sealed) = sealed_account {
+                store
+                    .update_roster_guarded(guard, |s: &mut Store, roster| {
+                        if roster.forget_acme_account(&settings.directory, &sealed) {
+                            s.continue_after(s.revision());
+                        }
+                        Ok::<_, SlotError>(())
+                    })
+                    .await?;
+            }
+            Err(Failed::Retry(format!("{e}; the account is registered anew at the next attempt")))
+        }
+        Err(AcmeFailure::Acme(e)) => Err(e.into()),
+        Err(AcmeFailure::Other(failed)) => Err(failed),
+        Ok(ended) => Ok(ended),
+    }
+}
+
+/// Why the part of an attempt that holds an account failed.
+enum AcmeFailure {
+    Acme(AcmeError),
+    Other(Failed),
+}
+
+impl From<AcmeError> for AcmeFailure {
+    fn from(e: AcmeError) -> Self {
+        Self::Acme(e)
+    }
+}
+
+impl From<Failed> for AcmeFailure {
+    fn from(f: Failed) -> Self {
+        Self::Other(f)
+    }
+}
+
+impl<E: core::fmt::Display> From<UpdateError<E>> for AcmeFailure {
+    fn from(e: UpdateError<E>) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+/// The rest of an attempt, with `account`: keeps it when it was just `registered`, places the
+/// order when there is none, answers, finalizes and finishes.
+#[allow(clippy::too_many_arguments)]
+async fn with_account(
+    store: &EtcdStore,
+    guard: &Guard,
+    clock: &Clock,
+    timing: AcmeTiming,
+    renewal: &InProgress,
+    events: &mpsc::UnboundedSender<AcmeEvent>,
+    settings: &crate::acme::StoredAcme,
+    account: &instant_acme::Account,
+    (keys, label): (&crate::seal::WriterKeys, &str),
+    registered: Option<zeroize::Zeroizing<String>>,
+    order: Option<String>,
+    names: Vec<String>,
+    csr: &[u8],
+) -> Result<Ended, AcmeFailure> {
+    let registered_now = registered.is_some();
     if let Some(credentials) = registered {
-        let sealed = keys.seal_secret(&label, credentials.as_bytes());
+        let sealed = keys.seal_secret(label, credentials.as_bytes());
         let kept = store
             .update_roster_guarded(guard, |s: &mut Store, roster| {
                 if roster.keep_acme_account(&settings.directory, sealed.clone()) {
@@ -346,13 +429,18 @@ async fn attempt(
             let _ = events.send(AcmeEvent::AccountRegistered { directory: settings.directory.clone() });
         }
     }
+    // An order belongs to the account that placed it: one placed by an account the CA no longer
+    // knows (just registered anew) cannot be used.
+    if registered_now && order.is_some() {
+        return Err(Failed::Cancel("the order belongs to an account the CA no longer knows".into()).into());
+    }
     let url = match order {
         Some(url) => url,
         None => {
             if names.is_empty() {
-                return Err(Failed::Cancel("the request names no DNS name to order".into()));
+                return Err(Failed::Cancel("the request names no DNS name to order".into()).into());
             }
-            let url = crate::acme::place_order(&account, &names).await?;
+            let url = crate::acme::place_order(account, &names).await?;
             store
                 .update_guarded(guard, |s: &mut Store| {
                     same_renewal(s, renewal)?;
@@ -373,10 +461,10 @@ async fn attempt(
         .backoff(1.5)
         .timeout(timing.order_timeout);
     let chain = match settings.dns_update(keys)? {
-        Some(responder) => crate::acme::complete_order(&account, &url, &csr, &responder, &policy).await?,
+        Some(responder) => crate::acme::complete_order(account, &url, csr, &responder, &policy).await?,
         None => {
             let responder = EtcdHttp01 { conn: store.connection().clone(), cluster: store.cluster().clone() };
-            crate::acme::complete_order(&account, &url, &csr, &responder, &policy).await?
+            crate::acme::complete_order(account, &url, csr, &responder, &policy).await?
         }
     };
     let finished = store
@@ -394,10 +482,10 @@ async fn attempt(
         }),
         Err(UpdateError::Operation(RenewError::Slot(SlotError::NoRenewalRequest { .. }))) => Ok(Ended::Gone),
         Err(UpdateError::Operation(RenewError::RequestKeyMissing)) => {
-            Err(Failed::Cancel(RenewError::RequestKeyMissing.to_string()))
+            Err(Failed::Cancel(RenewError::RequestKeyMissing.to_string()).into())
         }
-        Err(UpdateError::Operation(refused)) => Err(Failed::Refused(refused.to_string())),
-        Err(other) => Err(other.into()),
+        Err(UpdateError::Operation(refused)) => Err(Failed::Refused(refused.to_string()).into()),
+        Err(other) => Err(Failed::from(other).into()),
     }
 }
 

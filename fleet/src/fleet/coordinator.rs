@@ -287,11 +287,11 @@ fn held_now(holds: &BTreeMap<(CertType, Scope), (Instant, u32)>) -> BTreeSet<(Ce
 }
 
 /// The wait before a slot's ACME renewal starts again after `cancelled` cancellations in a row:
-/// a minute doubling up to `cap` (an order the CA keeps declaring invalid is not placed again
-/// at every step).
+/// a minute doubling, no longer than the retry cap `cap` (an order the CA keeps declaring
+/// invalid is not placed again at every step).
 fn acme_hold(cancelled: u32, cap: Duration) -> Duration {
     let doublings = cancelled.saturating_sub(1).min(20);
-    Duration::from_secs(60u64 << doublings).min(cap.max(Duration::from_secs(60)))
+    Duration::from_secs(60u64 << doublings).min(cap)
 }
 
 /// The types of `loaded`'s slots that have ACME settings.
@@ -768,8 +768,8 @@ mod tests {
         let cap = Duration::from_secs(300);
         let waits: Vec<u64> = (1..=5).map(|n| acme_hold(n, cap).as_secs()).collect();
         assert_eq!(waits, [60, 120, 240, 300, 300]);
-        // A cap under a minute still waits a minute.
-        assert_eq!(acme_hold(1, Duration::from_secs(1)), Duration::from_secs(60));
+        // The retry cap bounds it.
+        assert_eq!(acme_hold(1, Duration::from_secs(1)), Duration::from_secs(1));
         let mut holds = BTreeMap::new();
         let slot = (CertType::OAuthTokenIssuer, Scope::Global);
         holds.insert(slot.clone(), (Instant::now() + Duration::from_secs(60), 1));

@@ -144,6 +144,15 @@ impl Roster {
         }
     }
 
+    /// Forgets the account at `directory` when its sealed credentials are still `sealed`
+    /// (the CA no longer knows it); false otherwise.
+    pub(crate) fn forget_acme_account(&mut self, directory: &str, sealed: &str) -> bool {
+        match self.acme_accounts.get(directory) {
+            Some(kept) if kept == sealed => self.acme_accounts.remove(directory).is_some(),
+            _ => false,
+        }
+    }
+
     /// Sets a partner's credential (`None`: forgets it); false when it was so already.
     pub(crate) fn set_partner(&mut self, partner: &str, credential: Option<String>) -> bool {
         match credential {
