@@ -796,3 +796,23 @@ fn a_ca_that_forgot_the_account_and_the_order_gets_new_ones() {
     assert!(log.contains("renewed through ACME"), "{log}");
     assert_eq!(acme.pebble.orders(), 1, "one order on the new CA: {}", acme.pebble.pebble.log());
 }
+
+/// `configure --no-acme` cancels the type's ACME renewal in progress: the plan says renew again
+/// (self-signed from then on) instead of waiting for an order that nothing would finish.
+#[test]
+fn turning_acme_off_cancels_the_renewal_in_progress() {
+    let mut acme = AcmeFleet::start("acme-off", Answers::KeyServerHttp);
+    acme.pebble.stop();
+    let fleet = &acme.fleet;
+    let mut coordinator = fleet.spawn_coordinator("renewer", &["--renew", "--acme-retry-cap", "1"]);
+    fleet.wait("the renewal fails on the CA being down", Duration::from_secs(30), || {
+        coordinator.log().contains("alert=\"acme_failing\"")
+    });
+    coordinator.terminate();
+    assert_eq!(fleet.json(&["plan"])["actions"][0]["action"], "finish_renewal");
+    let out = fleet.ok(&["configure", "--type", "OAuthTokenIssuer", "--no-acme"]);
+    assert!(out.contains("OAuthTokenIssuer renews without ACME"), "{out}");
+    let plan = fleet.json(&["plan"]);
+    assert_eq!(plan["actions"][0]["action"], "renew", "{plan}");
+    assert_eq!(plan["actions"][0]["current"], acme.current.as_str(), "{plan}");
+}

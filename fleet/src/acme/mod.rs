@@ -221,6 +221,14 @@ impl AcmeCa {
     }
 }
 
+/// Whether `token` is a challenge token as CAs make them: base64url (RFC 8555 8.3, at least
+/// 128 bits of entropy), of a sane length. What the key server looks up and the coordinator
+/// publishes; nothing else.
+pub(crate) fn is_token(token: &str) -> bool {
+    (16..=256).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl AcmeError {
     /// Whether the CA says the account does not exist (deactivated, or a test CA reset): it
     /// must be registered anew.
@@ -317,4 +325,18 @@ pub async fn complete_order<R: Responder>(
         _ => {}
     }
     Ok(order.poll_certificate(policy).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_base64url_tokens_are_looked_up() {
+        assert!(is_token("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"));
+        assert!(!is_token("short"));
+        assert!(!is_token("../../state/xxxxxxxxxxxxxxxxxx"));
+        assert!(!is_token("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0%2F"));
+        assert!(!is_token(&"a".repeat(257)));
+    }
 }

@@ -505,10 +505,9 @@ impl Responder for EtcdHttp01 {
     }
 
     async fn present(&self, answer: &ChallengeAnswer) -> Result<(), String> {
-        if answer.token.is_empty()
-            || !answer.token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!("the token {:?} is not base64url", answer.token));
+        // The key server answers only such tokens; and a token is a key's last segment.
+        if !crate::acme::is_token(&answer.token) {
+            return Err(format!("the token {:?} is not a base64url token", answer.token));
         }
         let (key, value) = (self.cluster.acme_challenge_key(&answer.token), answer.key_authorization.clone());
         // Under a lease, so that an answer a dead coordinator left behind goes by itself.

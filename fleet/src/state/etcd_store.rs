@@ -561,9 +561,10 @@ impl EtcdStore {
     }
 
     /// Sets the ACME settings of `cert_type` (`None`: its renewals are self-signed again, or
-    /// done by hand): a coordinator with `--renew` renews the type's slots through that CA. The
-    /// binding's key is sealed under the writers' keys. An admin's write; [`Updated::written`]
-    /// is false when the settings were so already.
+    /// done by hand, and its renewals in progress are cancelled): a coordinator with `--renew`
+    /// renews the type's slots through that CA. The binding's and TSIG keys are sealed under the
+    /// writers' keys. An admin's write; [`Updated::written`] is false when the settings were so
+    /// already.
     ///
     /// # Errors
     /// As [`EtcdStore::update`].
@@ -576,7 +577,22 @@ impl EtcdStore {
         let settings = config.map(|c| c.seal(keys));
         let name = cert_type.to_string();
         self.update_inner(None, |store: &mut Store, roster: &mut Roster| {
-            if roster.set_acme(&name, settings.clone()) {
+            let changed = roster.set_acme(&name, settings.clone());
+            // The type's ACME renewals in progress stop with the settings: nothing would finish
+            // them, and the planner would wait for them instead of renewing otherwise.
+            if changed && settings.is_none() {
+                let at = self.clock.instant_for(store);
+                let scopes: Vec<certslot::Scope> = store
+                    .renewal_requests()
+                    .into_iter()
+                    .filter(|(t, _, _)| t == cert_type)
+                    .map(|(_, scope, _)| scope)
+                    .collect();
+                for scope in scopes {
+                    store.cancel_renewal(cert_type, &scope, at)?;
+                }
+            }
+            if changed {
                 store.continue_after(store.revision());
             }
             Ok(())
