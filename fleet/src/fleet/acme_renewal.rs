@@ -175,6 +175,8 @@ enum Failed {
     Cancel(String),
     /// The CA's answer was refused: a person must look.
     Refused(String),
+    /// The CA no longer knows the account: register another.
+    AccountUnknown(String),
     /// This coordinator leads no more.
     NotLeader,
 }
@@ -185,6 +187,7 @@ impl From<AcmeError> for Failed {
         // again too: an admin's `configure` fixes them, and the next attempt reads them afresh.
         match e {
             AcmeError::OrderInvalid { .. } | AcmeError::OrderGone { .. } => Self::Cancel(e.to_string()),
+            _ if e.account_unknown() => Self::AccountUnknown(e.to_string()),
             _ => Self::Retry(e.to_string()),
         }
     }
@@ -256,7 +259,8 @@ pub(crate) async fn drive(
                 }));
                 return;
             }
-            Err(Failed::Retry(reason)) => {
+            // (`attempt` turns an unknown account into a retry.)
+            Err(Failed::Retry(reason) | Failed::AccountUnknown(reason)) => {
                 failures = failures.saturating_add(1);
                 let at = clock.now();
                 let wait = retry_wait(failures, timing.retry_cap);
@@ -323,35 +327,76 @@ async fn attempt(
         return Err(Failed::Refused(format!("{} has no ACME settings any more", renewal.cert_type)));
     };
     let keys = store.derive_writer_keys().await.map_err(|e| Failed::Retry(e.to_string()))?;
-    let ca = settings.ca(keys)?;
     let label = account_label(&settings.directory);
-    let saved = match loaded.roster().acme_account(&settings.directory) {
-        Some(sealed) => Some(
-            keys.open_secret(&label, sealed)
-                .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
-                .ok_or(AcmeError::Sealed { what: "the ACME account's credentials" })?,
-        ),
-        None => None,
-    };
-    let (account, registered) = ca.account(saved.as_deref()).await?;
     let sealed_account = loaded.roster().acme_account(&settings.directory).map(str::to_owned);
-    let rest = with_account(
-        store,
-        guard,
-        clock,
-        timing,
-        renewal,
-        events,
-        &settings,
-        &account,
-        (keys, &label),
-        registered,
-        order,
-        names,
-        &csr,
-    );
-    match rest.await {
-        Err(AcmeFailure::Acme(e)) if e.account_unknown() => {
+    let with_account = async {
+        let saved = match &sealed_account {
+            Some(sealed) => Some(
+                keys.open_secret(&label, sealed)
+                    .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+                    .ok_or(AcmeError::Sealed { what: "the ACME account's credentials" })?,
+            ),
+            None => None,
+        };
+        let (account, registered) = settings.ca(keys)?.account(saved.as_deref()).await?;
+        let registered_now = registered.is_some();
+        if let Some(credentials) = registered {
+            let sealed = keys.seal_secret(&label, credentials.as_bytes());
+            let kept = store
+                .update_roster_guarded(guard, |s: &mut Store, roster| {
+                    if roster.keep_acme_account(&settings.directory, sealed.clone()) {
+                        s.continue_after(s.revision());
+                    }
+                    Ok::<_, SlotError>(())
+                })
+                .await?;
+            if kept.written {
+                let _ = events.send(AcmeEvent::AccountRegistered { directory: settings.directory.clone() });
+            }
+        }
+        // An order belongs to the account that placed it: one placed by an account the CA no
+        // longer knows (just registered anew) cannot be used.
+        if registered_now && order.is_some() {
+            return Err(Failed::Cancel("the order belongs to an account the CA no longer knows".into()));
+        }
+        let url = match order {
+            Some(url) => url,
+            None => {
+                if names.is_empty() {
+                    return Err(Failed::Cancel("the request names no DNS name to order".into()));
+                }
+                let url = crate::acme::place_order(&account, &names).await?;
+                store
+                    .update_guarded(guard, |s: &mut Store| {
+                        same_renewal(s, renewal)?;
+                        let at = clock.instant_for(s);
+                        s.set_renewal_order(&renewal.cert_type, &renewal.scope, &url, at)
+                    })
+                    .await?;
+                let _ = events.send(AcmeEvent::OrderPlaced {
+                    cert_type: renewal.cert_type.clone(),
+                    scope: renewal.scope.clone(),
+                    url: url.clone(),
+                });
+                url
+            }
+        };
+        let policy = RetryPolicy::new()
+            .initial_delay(Duration::from_millis(250))
+            .backoff(1.5)
+            .timeout(timing.order_timeout);
+        let chain = match settings.dns_update(keys)? {
+            Some(responder) => crate::acme::complete_order(&account, &url, &csr, &responder, &policy).await?,
+            None => {
+                let responder =
+                    EtcdHttp01 { conn: store.connection().clone(), cluster: store.cluster().clone() };
+                crate::acme::complete_order(&account, &url, &csr, &responder, &policy).await?
+            }
+        };
+        Ok(chain)
+    };
+    let chain = match with_account.await {
+        Err(Failed::AccountUnknown(reason)) => {
             // Forget the account the CA no longer knows (if no one replaced it meanwhile): the
             // next attempt registers another.
             if let Some(sealed) = sealed_account {
@@ -364,108 +409,11 @@ async fn attempt(
                     })
                     .await?;
             }
-            Err(Failed::Retry(format!("{e}; the account is registered anew at the next attempt")))
+            return Err(Failed::Retry(format!(
+                "{reason}; the account is registered anew at the next attempt"
+            )));
         }
-        Err(AcmeFailure::Acme(e)) => Err(e.into()),
-        Err(AcmeFailure::Other(failed)) => Err(failed),
-        Ok(ended) => Ok(ended),
-    }
-}
-
-/// Why the part of an attempt that holds an account failed.
-enum AcmeFailure {
-    Acme(AcmeError),
-    Other(Failed),
-}
-
-impl From<AcmeError> for AcmeFailure {
-    fn from(e: AcmeError) -> Self {
-        Self::Acme(e)
-    }
-}
-
-impl From<Failed> for AcmeFailure {
-    fn from(f: Failed) -> Self {
-        Self::Other(f)
-    }
-}
-
-impl<E: core::fmt::Display> From<UpdateError<E>> for AcmeFailure {
-    fn from(e: UpdateError<E>) -> Self {
-        Self::Other(e.into())
-    }
-}
-
-/// The rest of an attempt, with `account`: keeps it when it was just `registered`, places the
-/// order when there is none, answers, finalizes and finishes.
-#[allow(clippy::too_many_arguments)]
-async fn with_account(
-    store: &EtcdStore,
-    guard: &Guard,
-    clock: &Clock,
-    timing: AcmeTiming,
-    renewal: &InProgress,
-    events: &mpsc::UnboundedSender<AcmeEvent>,
-    settings: &crate::acme::StoredAcme,
-    account: &instant_acme::Account,
-    (keys, label): (&crate::seal::WriterKeys, &str),
-    registered: Option<zeroize::Zeroizing<String>>,
-    order: Option<String>,
-    names: Vec<String>,
-    csr: &[u8],
-) -> Result<Ended, AcmeFailure> {
-    let registered_now = registered.is_some();
-    if let Some(credentials) = registered {
-        let sealed = keys.seal_secret(label, credentials.as_bytes());
-        let kept = store
-            .update_roster_guarded(guard, |s: &mut Store, roster| {
-                if roster.keep_acme_account(&settings.directory, sealed.clone()) {
-                    s.continue_after(s.revision());
-                }
-                Ok::<_, SlotError>(())
-            })
-            .await?;
-        if kept.written {
-            let _ = events.send(AcmeEvent::AccountRegistered { directory: settings.directory.clone() });
-        }
-    }
-    // An order belongs to the account that placed it: one placed by an account the CA no longer
-    // knows (just registered anew) cannot be used.
-    if registered_now && order.is_some() {
-        return Err(Failed::Cancel("the order belongs to an account the CA no longer knows".into()).into());
-    }
-    let url = match order {
-        Some(url) => url,
-        None => {
-            if names.is_empty() {
-                return Err(Failed::Cancel("the request names no DNS name to order".into()).into());
-            }
-            let url = crate::acme::place_order(account, &names).await?;
-            store
-                .update_guarded(guard, |s: &mut Store| {
-                    same_renewal(s, renewal)?;
-                    let at = clock.instant_for(s);
-                    s.set_renewal_order(&renewal.cert_type, &renewal.scope, &url, at)
-                })
-                .await?;
-            let _ = events.send(AcmeEvent::OrderPlaced {
-                cert_type: renewal.cert_type.clone(),
-                scope: renewal.scope.clone(),
-                url: url.clone(),
-            });
-            url
-        }
-    };
-    let policy = RetryPolicy::new()
-        .initial_delay(Duration::from_millis(250))
-        .backoff(1.5)
-        .timeout(timing.order_timeout);
-    let chain = match settings.dns_update(keys)? {
-        Some(responder) => crate::acme::complete_order(account, &url, csr, &responder, &policy).await?,
-        None => {
-            let responder = EtcdHttp01 { conn: store.connection().clone(), cluster: store.cluster().clone() };
-            crate::acme::complete_order(account, &url, csr, &responder, &policy).await?
-        }
+        other => other?,
     };
     let finished = store
         .update_guarded(guard, |s: &mut Store| {
@@ -482,10 +430,10 @@ async fn with_account(
         }),
         Err(UpdateError::Operation(RenewError::Slot(SlotError::NoRenewalRequest { .. }))) => Ok(Ended::Gone),
         Err(UpdateError::Operation(RenewError::RequestKeyMissing)) => {
-            Err(Failed::Cancel(RenewError::RequestKeyMissing.to_string()).into())
+            Err(Failed::Cancel(RenewError::RequestKeyMissing.to_string()))
         }
-        Err(UpdateError::Operation(refused)) => Err(Failed::Refused(refused.to_string()).into()),
-        Err(other) => Err(Failed::from(other).into()),
+        Err(UpdateError::Operation(refused)) => Err(Failed::Refused(refused.to_string())),
+        Err(other) => Err(other.into()),
     }
 }
 

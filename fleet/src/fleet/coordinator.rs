@@ -169,72 +169,57 @@ pub fn step(
     };
     let (mut renewed, mut started) = (Vec::new(), Vec::new());
     let mut alerts: Vec<Alert> = events.iter().filter_map(Alert::of_event).collect();
-    let Some(renew) = renew else {
-        return Ok(Step {
-            at,
-            recorded,
-            fetched,
-            events,
-            renewed,
-            started,
-            alerts,
-            next_due: store.next_due(),
-        });
-    };
-    let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(renew.keys.iter().cloned());
     // A renewal due outside its type's renewal window waits for the window to open.
     let mut window_opens = None;
-    for action in certslot::rollover::plan(store, at) {
-        match &action {
-            Action::Renew { window_opens: Some(opens), .. } => {
-                window_opens = Some(window_opens.map_or(*opens, |w: OffsetDateTime| w.min(*opens)));
-            }
-            Action::Renew { cert_type, scope, .. }
-                if renew.is_acme(cert_type) && renew.is_held(cert_type, scope) => {}
-            Action::Renew { cert_type, scope, current, .. } if renew.is_acme(cert_type) => {
-                match start_for_acme(store, cert_type, scope, *current, &mut issuer, at) {
-                    Ok(()) => started.push((cert_type.clone(), scope.clone(), *current)),
-                    Err(reason) => alerts.push(Alert::RenewalRefused {
-                        cert_type: cert_type.clone(),
-                        scope: scope.clone(),
-                        current: *current,
-                        at,
-                        reason,
-                    }),
+    if let Some(renew) = renew {
+        let mut issuer = SelfSignedIssuer::new(UnwrapErr(SysRng)).with_keys(renew.keys.iter().cloned());
+        for action in certslot::rollover::plan(store, at) {
+            match &action {
+                Action::Renew { window_opens: Some(opens), .. } => {
+                    window_opens = Some(window_opens.map_or(*opens, |w: OffsetDateTime| w.min(*opens)));
                 }
-            }
-            Action::Renew { cert_type, scope, current, .. } => {
-                match certslot::rollover::renew(store, cert_type, scope, &mut issuer, at, Default::default())
-                {
-                    Ok(renewal) => {
-                        renewed.push((renewal.thumbprint, renewal.effective_at));
-                        events.extend(renewal.outcome.events);
+                Action::Renew { cert_type, scope, .. }
+                    if renew.is_acme(cert_type) && renew.is_held(cert_type, scope) => {}
+                Action::Renew { cert_type, scope, current, .. } => {
+                    let done = match renew.is_acme(cert_type) {
+                        true => start_for_acme(store, cert_type, scope, *current, &mut issuer, at)
+                            .map(|()| started.push((cert_type.clone(), scope.clone(), *current))),
+                        false => certslot::rollover::renew(
+                            store,
+                            cert_type,
+                            scope,
+                            &mut issuer,
+                            at,
+                            Default::default(),
+                        )
+                        .map(|renewal| {
+                            renewed.push((renewal.thumbprint, renewal.effective_at));
+                            events.extend(renewal.outcome.events);
+                        })
+                        .map_err(|e| e.to_string()),
+                    };
+                    if let Err(reason) = done {
+                        alerts.push(Alert::RenewalRefused {
+                            cert_type: cert_type.clone(),
+                            scope: scope.clone(),
+                            current: *current,
+                            at,
+                            reason,
+                        });
                     }
-                    Err(e) => alerts.push(Alert::RenewalRefused {
-                        cert_type: cert_type.clone(),
-                        scope: scope.clone(),
-                        current: *current,
-                        at,
-                        reason: e.to_string(),
-                    }),
                 }
+                other => alerts.extend(Alert::of_action(other)),
             }
-            other => alerts.extend(Alert::of_action(other)),
         }
     }
-    Ok(Step {
-        at,
-        recorded,
-        fetched,
-        events,
-        renewed,
-        started,
-        alerts,
-        next_due: match (certslot::rollover::next_plan_due(store), window_opens) {
+    let next_due = match renew {
+        None => store.next_due(),
+        Some(_) => match (certslot::rollover::next_plan_due(store), window_opens) {
             (Some(due), Some(opens)) => Some(due.min(opens)),
             (due, opens) => due.or(opens),
         },
-    })
+    };
+    Ok(Step { at, recorded, fetched, events, renewed, started, alerts, next_due })
 }
 
 /// Starts the renewal of `current` for an ACME CA: a key of its kind from `issuer`'s spares (or

@@ -104,13 +104,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
                 ),
                 None => format!("{cert_type} renews without ACME\n"),
             };
-            let json = WriteJson {
-                revision: updated.revision,
-                mod_revision: updated.mod_revision,
-                written: updated.written,
-                attempts: updated.attempts,
-                events: &[],
-            };
+            let json = WriteJson::of(&updated, &[]);
             Ok(report.then(Report::new(text, &json)?))
         }
         Command::Partners(Partners::Show) => ctx.partners(clock).await,
@@ -119,13 +113,7 @@ pub async fn run(global: Global, command: Command) -> Result<Report, Failure> {
         }
         Command::Partners(Partners::Remove { name }) => {
             let updated = ctx.writer()?.remove_partner(&name).await.map_err(Failure::update)?;
-            let json = WriteJson {
-                revision: updated.revision,
-                mod_revision: updated.mod_revision,
-                written: updated.written,
-                attempts: updated.attempts,
-                events: &[],
-            };
+            let json = WriteJson::of(&updated, &[]);
             Report::new(format!("removed partner {}\n", name.to_ascii_lowercase()), &json)
         }
         Command::Topology(Topology::Show) => ctx.topology().await,
@@ -971,12 +959,6 @@ fn outcome_report(updated: &Updated<Outcome>) -> Result<Report, Failure> {
         updated.revision,
         if events.is_empty() { String::new() } else { events_text(events) }
     );
-    let json = WriteJson {
-        revision: updated.revision,
-        mod_revision: updated.mod_revision,
-        written: updated.written,
-        attempts: updated.attempts,
-        events,
-    };
+    let json = WriteJson::of(updated, events);
     Report::new(text, &json)
 }

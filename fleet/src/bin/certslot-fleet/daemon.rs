@@ -276,32 +276,31 @@ fn log_alert(alert: &Alert) {
             emergency_at = rfc3339(*emergency_at),
             "ALERT {alert}"
         ),
-        Alert::AcmeFailing { attempts, at, retry_at, critical: true, reason, .. } => tracing::error!(
-            kind = "alert",
-            alert = alert.kind(),
-            cert_type,
-            scope,
-            thumbprint,
-            attempts,
-            at = rfc3339(*at),
-            retry_at = rfc3339(*retry_at),
-            critical = true,
-            reason = reason.as_str(),
-            "ALERT {alert}"
-        ),
-        Alert::AcmeFailing { attempts, at, retry_at, reason, .. } => tracing::warn!(
-            kind = "alert",
-            alert = alert.kind(),
-            cert_type,
-            scope,
-            thumbprint,
-            attempts,
-            at = rfc3339(*at),
-            retry_at = rfc3339(*retry_at),
-            critical = false,
-            reason = reason.as_str(),
-            "ALERT {alert}"
-        ),
+        Alert::AcmeFailing { attempts, at, retry_at, critical, reason, .. } => {
+            // The same fields at ERROR once critical, else at WARN (a level is part of a
+            // callsite, so it cannot be a variable).
+            macro_rules! acme_failing {
+                ($level:ident) => {
+                    tracing::$level!(
+                        kind = "alert",
+                        alert = alert.kind(),
+                        cert_type,
+                        scope,
+                        thumbprint,
+                        attempts,
+                        at = rfc3339(*at),
+                        retry_at = rfc3339(*retry_at),
+                        critical,
+                        reason = reason.as_str(),
+                        "ALERT {alert}"
+                    )
+                };
+            }
+            match critical {
+                true => acme_failing!(error),
+                false => acme_failing!(warn),
+            }
+        }
         Alert::PartnerGateYielded { partners, at, .. } => tracing::error!(
             kind = "alert",
             alert = alert.kind(),

@@ -200,6 +200,19 @@ pub struct WriteJson<'a> {
     pub events: &'a [Event],
 }
 
+impl<'a> WriteJson<'a> {
+    /// The JSON of `updated`, with `events`.
+    pub fn of<T>(updated: &certslot_etcd::Updated<T>, events: &'a [Event]) -> Self {
+        Self {
+            revision: updated.revision,
+            mod_revision: updated.mod_revision,
+            written: updated.written,
+            attempts: updated.attempts,
+            events,
+        }
+    }
+}
+
 /// `partners add`: the partner's URL path (holding its token), shown once.
 #[derive(Serialize)]
 pub struct PartnerJson<'a> {
