@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -232,8 +232,27 @@ impl Drop for TempDir {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+/// A port free on loopback now, for TCP and UDP (named and challtestsrv serve DNS on both), and
+/// not handed out before in this process (its tests run in parallel). Taken below the kernel's
+/// range of ephemeral ports (32768-60999 on Linux), where port 0 would pick it: there, an
+/// outgoing connection of any daemon the tests run can take the port between now and the bind
+/// of the daemon it is meant for. Each process starts at its own place in the range.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919) % SPAN;
+    for _ in 0..SPAN {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        let port = u16::try_from(LOW + offset).expect("below 32768");
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on loopback between {LOW} and {}", LOW + SPAN)
 }
 
 /// An etcd member: alone, a single-member cluster of its own; or one of an [`EtcdCluster`].

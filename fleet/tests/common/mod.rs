@@ -4,7 +4,7 @@
 
 mod etcd;
 
-pub use self::etcd::{Etcd, EtcdCluster, Identity, Pki, TempDir, options_as, wait_until};
+pub use self::etcd::{Etcd, EtcdCluster, Identity, Pki, TempDir, free_port, options_as, wait_until};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -429,11 +429,6 @@ pub fn from_now(seconds: i64) -> String {
 
 pub fn set_of(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// A TCP port free on loopback now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An HTTP answer as curl saw it: the status code, the headers (names in lowercase) and the body.
